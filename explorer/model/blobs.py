@@ -1,0 +1,131 @@
+"""Byte streams over blobs: bounded slices, and decompression sniffed from magic bytes."""
+
+from __future__ import annotations
+
+import io
+from typing import BinaryIO
+
+import zstandard
+from isal import igzip
+
+from .errors import CorruptBlob
+
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+CHUNK = 1 << 20
+
+
+class Reader(io.RawIOBase):
+    """A raw stream defined by its `read`; `readinto` follows from it."""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+class SliceReader(Reader):
+    """Reads exactly `size` bytes of `raw` from its current position, and no further.
+
+    Reading past the data that is there raises CorruptBlob: a truncated blob is an error,
+    never a silently shorter layer.
+    """
+
+    def __init__(self, raw: BinaryIO, size: int, name: str) -> None:
+        self._raw = raw
+        self.remaining = size
+        self.name = name
+        self.consumed = 0
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0 or n > self.remaining:
+            n = self.remaining
+        if n == 0:
+            return b""
+        data = self._raw.read(n)
+        if not data:
+            raise CorruptBlob(f"{self.name}: truncated ({self.remaining} bytes missing)")
+        self.remaining -= len(data)
+        self.consumed += len(data)
+        return data
+
+    def skip_rest(self) -> None:
+        """Consume what is left (for a forward-only source), still detecting truncation."""
+        while self.remaining:
+            self.read(min(self.remaining, CHUNK))
+
+
+class CountingReader(Reader):
+    """Counts the bytes read through it (the uncompressed size of a layer)."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self.count = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._raw.read(n)
+        self.count += len(data)
+        return data
+
+
+def sniff(head: bytes) -> str:
+    """Name the compression of a blob from its first bytes: "gzip", "zstd" or "none"."""
+    if head.startswith(GZIP_MAGIC):
+        return "gzip"
+    if head.startswith(ZSTD_MAGIC):
+        return "zstd"
+    return "none"
+
+
+class Prefixed(Reader):
+    """Puts sniffed bytes back in front of the rest of a stream."""
+
+    def __init__(self, head: bytes, raw: BinaryIO) -> None:
+        self._head = head
+        self._raw = raw
+
+    def read(self, n: int = -1) -> bytes:
+        if self._head:
+            if n is None or n < 0:
+                data, self._head = self._head + self._raw.read(), b""
+                return data
+            data, self._head = self._head[:n], self._head[n:]
+            return data
+        return self._raw.read(n)
+
+
+def decompressed(raw: BinaryIO, name: str) -> tuple[str, BinaryIO]:
+    """Return (compression, stream of the uncompressed bytes) for a blob stream.
+
+    Gzip streams of several members (estargz) and zstd streams of several frames
+    (zstd:chunked) are read to the end.
+    """
+    head = raw.read(4)
+    kind = sniff(head)
+    src = Prefixed(head, raw)
+    if kind == "gzip":
+        return kind, _Checked(igzip.IGzipFile(fileobj=src, mode="rb"), name, kind)
+    if kind == "zstd":
+        reader = zstandard.ZstdDecompressor().stream_reader(src, read_across_frames=True, closefd=False)
+        return kind, _Checked(reader, name, kind)
+    return kind, src
+
+
+class _Checked(Reader):
+    """Turns a decompressor's errors into CorruptBlob naming the blob."""
+
+    def __init__(self, inner: BinaryIO, name: str, kind: str) -> None:
+        self._inner = inner
+        self._name = name
+        self._kind = kind
+
+    def read(self, n: int = -1) -> bytes:
+        try:
+            return self._inner.read(n)
+        except CorruptBlob:
+            raise
+        except (OSError, EOFError, ValueError, zstandard.ZstdError) as exc:
+            raise CorruptBlob(f"{self._name}: corrupt {self._kind} data ({exc})") from None

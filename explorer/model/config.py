@@ -1,0 +1,136 @@
+"""The image config: runtime settings, platform, history, and history-to-layer alignment."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .errors import ImageError
+
+
+@dataclass
+class HistoryEntry:
+    """One build step. `layer` is the index of the layer it made, or None (ENV, CMD, LABEL…)."""
+
+    created_by: str
+    created: str | None
+    comment: str | None
+    empty_layer: bool
+    layer: int | None = None
+
+    @property
+    def instruction(self) -> str:
+        return short_instruction(self.created_by)
+
+
+_SHELL = re.compile(r"^(/bin/(ba)?sh -c |\|\d+ [^ ]*=.*?/bin/sh -c )")
+_NOP = re.compile(r"^#\(nop\)\s*")
+
+
+def short_instruction(created_by: str) -> str:
+    """A Dockerfile-like instruction from a history `created_by` text.
+
+    `/bin/sh -c #(nop)  ENV A=1` → `ENV A=1`; `/bin/sh -c apt-get …` → `RUN apt-get …`;
+    `RUN /bin/sh -c … # buildkit` → `RUN …`.
+    """
+    text = " ".join(created_by.split())
+    text = text.removesuffix(" # buildkit")
+    if text.startswith("RUN "):
+        text = "RUN " + _SHELL.sub("", text[4:])
+    elif _SHELL.match(text):
+        rest = _SHELL.sub("", text)
+        text = _NOP.sub("", rest) if _NOP.match(rest) else "RUN " + rest
+    return text
+
+
+@dataclass
+class ImageConfig:
+    """What the config JSON says of how the image runs, and where it runs."""
+
+    os: str = ""
+    architecture: str = ""
+    variant: str = ""
+    created: str | None = None
+    entrypoint: list[str] | None = None
+    cmd: list[str] | None = None
+    env: list[str] = field(default_factory=list)
+    user: str = ""
+    workdir: str = ""
+    exposed_ports: list[str] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
+    diff_ids: list[str] = field(default_factory=list)
+    history: list[HistoryEntry] = field(default_factory=list)
+
+    @property
+    def platform(self) -> str:
+        return "/".join(p for p in (self.os, self.architecture, self.variant) if p)
+
+
+def _strings(value: object) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    return None
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def parse_config(data: object, name: str) -> ImageConfig:
+    """Read a config JSON (OCI or Docker); tolerant of missing fields, strict about shapes."""
+    if not isinstance(data, dict):
+        raise ImageError(f"{name}: image config is not a JSON object")
+    run = data.get("config") if isinstance(data.get("config"), dict) else {}
+    rootfs = data.get("rootfs") if isinstance(data.get("rootfs"), dict) else {}
+    diff_ids = rootfs.get("diff_ids", [])
+    if not isinstance(diff_ids, list) or not all(isinstance(d, str) for d in diff_ids):
+        raise ImageError(f"{name}: rootfs.diff_ids is not a list of digests")
+    history = []
+    for item in data.get("history") or []:
+        if isinstance(item, dict):
+            history.append(
+                HistoryEntry(
+                    created_by=_text(item.get("created_by")),
+                    created=_text(item.get("created")) or None,
+                    comment=_text(item.get("comment")) or None,
+                    empty_layer=item.get("empty_layer") is True,
+                )
+            )
+    labels = run.get("Labels") if isinstance(run.get("Labels"), dict) else {}
+    ports = run.get("ExposedPorts") if isinstance(run.get("ExposedPorts"), dict) else {}
+    return ImageConfig(
+        os=_text(data.get("os")),
+        architecture=_text(data.get("architecture")),
+        variant=_text(data.get("variant")),
+        created=_text(data.get("created")) or None,
+        entrypoint=_strings(run.get("Entrypoint")),
+        cmd=_strings(run.get("Cmd")),
+        env=_strings(run.get("Env")) or [],
+        user=_text(run.get("User")),
+        workdir=_text(run.get("WorkingDir")),
+        exposed_ports=sorted(str(p) for p in ports),
+        labels={str(k): str(v) for k, v in labels.items()},
+        diff_ids=list(diff_ids),
+        history=history,
+    )
+
+
+def align_history(history: list[HistoryEntry], layer_count: int) -> list[HistoryEntry | None]:
+    """Give each layer its history entry, as BuildKit does: each non-empty entry takes the next layer.
+
+    Sets `entry.layer` on the entries that made a layer; returns, per layer, its entry or None
+    (history shorter than the layers). Extra non-empty entries stay history-only rows.
+    """
+    per_layer: list[HistoryEntry | None] = [None] * layer_count
+    next_layer = 0
+    for entry in history:
+        if entry.empty_layer or next_layer >= layer_count:
+            continue
+        entry.layer = next_layer
+        per_layer[next_layer] = entry
+        next_layer += 1
+    return per_layer

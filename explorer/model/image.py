@@ -1,0 +1,203 @@
+"""An image: its config and layers (known at once), then its contents (after `analyse`)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .config import HistoryEntry, ImageConfig, align_history, parse_config
+from .entries import FILE, WHITEOUT, OPAQUE
+from .errors import CorruptBlob, ImageError
+from .filesystem import CHANGE_KINDS, FileSystem
+from .layerscan import LayerScan
+from .manifests import ImageRef, LayerRef, find_images, select_image
+from .sources import Progress, Source, open_source
+from .waste import Waste, compute_waste
+
+LayerProgress = Callable[[int, int, int], None]  # (layer index, blob bytes read, blob size)
+
+
+@dataclass
+class Layer:
+    """One layer: what the manifest and config say at once, and what its scan found later."""
+
+    index: int
+    ref: LayerRef
+    diff_id: str | None
+    history: HistoryEntry | None
+    blob_size: int
+    scan: LayerScan | None = None
+    change_counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def digest(self) -> str | None:
+        return self.ref.digest
+
+    @property
+    def created_by(self) -> str:
+        return self.history.created_by if self.history else ""
+
+    @property
+    def instruction(self) -> str:
+        return self.history.instruction if self.history else ""
+
+    @property
+    def tar_size(self) -> int | None:
+        return self.scan.tar_size if self.scan else None
+
+    @property
+    def content_bytes(self) -> int:
+        """Bytes of regular-file content this layer stores."""
+        if not self.scan:
+            return 0
+        return sum(e.size for e in self.scan.entries if e.kind == FILE)
+
+    @property
+    def entry_counts(self) -> dict[str, int]:
+        if not self.scan:
+            return {}
+        return dict(Counter(e.kind for e in self.scan.entries))
+
+
+class Image:
+    """An image chosen from an archive. `open` reads only metadata; `analyse` reads the layers."""
+
+    def __init__(self, path: str, source: Source, ref: ImageRef, config: ImageConfig, verify: bool = False) -> None:
+        self.path = path
+        self.source = source
+        self.ref = ref
+        self.config = config
+        self.verify = verify
+        self.history = config.history
+        per_layer = align_history(config.history, len(ref.layers))
+        self.layers = [
+            Layer(
+                index=i,
+                ref=layer_ref,
+                diff_id=config.diff_ids[i] if i < len(config.diff_ids) else None,
+                history=per_layer[i],
+                blob_size=source.size(layer_ref.blob) if source.exists(layer_ref.blob) else (layer_ref.size or 0),
+            )
+            for i, layer_ref in enumerate(ref.layers)
+        ]
+        self.warnings: list[str] = []
+        if config.diff_ids and len(config.diff_ids) != len(ref.layers):
+            self.warnings.append(
+                f"the manifest lists {len(ref.layers)} layers but the config has {len(config.diff_ids)} diff_ids"
+            )
+        self.fs = FileSystem()
+        self.waste: Waste | None = None
+
+    @classmethod
+    def open(
+        cls,
+        path: str,
+        platform: str | None = None,
+        image: str | None = None,
+        verify: bool = False,
+        on_read: Progress | None = None,
+    ) -> Image:
+        """Read the manifest and config of the chosen image (for `-` or a compressed archive,
+        the whole archive in one pass; `on_read(bytes)` reports that pass)."""
+        source = open_source(path, on_read, verify)
+        try:
+            ref = select_image(find_images(source), platform, image)
+            config = parse_config(source.read_json(ref.config_blob), ref.config_digest or ref.config_blob)
+            if platform and not ref.platform and config.platform and not _same_platform(platform, config.platform):
+                raise ImageError(f"platform {platform} not found; the archive has: {config.platform}")
+            return cls(path, source, ref, config, verify)
+        except BaseException:
+            source.close()
+            raise
+
+    @property
+    def analysed(self) -> bool:
+        return self.waste is not None
+
+    @property
+    def names(self) -> list[str]:
+        return self.ref.names
+
+    @property
+    def platform(self) -> str:
+        return self.ref.platform or self.config.platform
+
+    @property
+    def compressed_size(self) -> int:
+        return sum(layer.blob_size for layer in self.layers)
+
+    def label(self, layer: Layer) -> str:
+        return layer.digest or layer.ref.blob
+
+    def scan(self, index: int, on_progress: LayerProgress | None = None) -> LayerScan:
+        """Read one layer's blob (does not change the image; safe in a worker process)."""
+        layer = self.layers[index]
+        callback = (lambda done: on_progress(index, done, layer.blob_size)) if on_progress else None
+        return self.source.scan(layer.ref.blob, self.label(layer), callback, self.verify)
+
+    def add_scan(self, index: int, scan: LayerScan) -> None:
+        """Stack layer `index` (layers must come in order) onto the filesystem."""
+        layer = self.layers[index]
+        if self.verify:
+            self._check_digests(layer, scan)
+        layer.scan = scan
+        self.warnings.extend(scan.warnings)
+        before = len(self.fs.warnings)
+        self.fs.apply(index, scan.entries)
+        self.warnings.extend(f"layer {index}: {w}" for w in self.fs.warnings[before:])
+        counts = Counter(c.kind for c in self.fs.layer_changes[index])
+        layer.change_counts = {k: counts.get(k, 0) for k in CHANGE_KINDS}
+
+    def finish(self) -> None:
+        """Compute the waste once every layer is stacked."""
+        self.waste = compute_waste(self.fs)
+
+    def analyse(self, on_progress: LayerProgress | None = None) -> None:
+        """Read every layer in order, stack them, and account for waste."""
+        for layer in self.layers:
+            self.add_scan(layer.index, self.scan(layer.index, on_progress))
+        self.finish()
+
+    def _check_digests(self, layer: Layer, scan: LayerScan) -> None:
+        label = self.label(layer)
+        if layer.digest and scan.blob_sha256 and layer.digest != f"sha256:{scan.blob_sha256}":
+            raise CorruptBlob(f"{label}: blob content does not match its digest (sha256:{scan.blob_sha256})")
+        if layer.diff_id and scan.tar_sha256 and layer.diff_id != f"sha256:{scan.tar_sha256}":
+            raise CorruptBlob(
+                f"{label}: uncompressed layer does not match its diff_id {layer.diff_id} (sha256:{scan.tar_sha256})"
+            )
+
+    def dive_entries(self) -> list[list]:
+        """Each layer's tar entries as dive sees them (for dive-compatible figures)."""
+        from .dive_compat import DiveEntry
+
+        typeflags = {"f": b"0", "d": b"5", "l": b"2", "h": b"1", "p": b"6", "c": b"3", "b": b"4"}
+        out = []
+        for layer in self.layers:
+            rows = []
+            for e in layer.scan.entries if layer.scan else []:
+                if e.kind == WHITEOUT:
+                    head, _, base = e.path.rpartition("/")
+                    rows.append(DiveEntry(f"{head}/.wh.{base}" if head else f".wh.{base}", b"0", 0))
+                elif e.kind == OPAQUE:
+                    rows.append(DiveEntry(f"{e.path}/.wh..wh..opq" if e.path else ".wh..wh..opq", b"0", 0))
+                else:
+                    rows.append(DiveEntry(e.path, typeflags.get(e.kind, b"0"), e.size if e.kind == FILE else 0))
+            out.append(rows)
+        return out
+
+    def close(self) -> None:
+        self.source.close()
+
+
+def _same_platform(wanted: str, have: str) -> bool:
+    w, h = wanted.split("/"), have.split("/")
+    return w[:2] == h[:2] and (len(w) < 3 or len(h) < 3 or w[2] == h[2])
+
+
+def load(path: str, platform: str | None = None, image: str | None = None, verify: bool = False) -> Image:
+    """Open and fully analyse an image archive."""
+    img = Image.open(path, platform, image, verify)
+    img.analyse()
+    return img

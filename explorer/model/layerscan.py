@@ -1,0 +1,72 @@
+"""Scanning one layer blob: decompress (sniffed), walk its tar, hash its files."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from .blobs import CountingReader, decompressed
+from .entries import Entry
+from .tarstream import TarReader
+
+
+@dataclass
+class LayerScan:
+    """What one pass over a layer blob learned. Small and picklable (no file contents)."""
+
+    entries: list[Entry]
+    tar_size: int
+    compression: str
+    blob_size: int
+    warnings: list[str] = field(default_factory=list)
+    blob_sha256: str | None = None
+    tar_sha256: str | None = None
+
+
+class _Sha256Tee:
+    """Passes reads through while hashing them."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self.hash = hashlib.sha256()
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._raw.read(n)
+        self.hash.update(data)
+        return data
+
+
+def scan_layer(
+    raw: BinaryIO,
+    name: str,
+    blob_size: int,
+    on_progress: Callable[[int], None] | None = None,
+    verify: bool = False,
+) -> LayerScan:
+    """Read a layer blob once. `on_progress(bytes_of_blob_read)` is called as it goes."""
+    blob_tee = _Sha256Tee(raw) if verify else None
+    counted = CountingReader(blob_tee or raw)
+    compression, tar_stream = decompressed(counted, name)
+    tar_tee = _Sha256Tee(tar_stream) if verify else None
+    tar_counted = CountingReader(tar_tee or tar_stream)
+    reader = TarReader(tar_counted, name, (lambda _: on_progress(counted.count)) if on_progress else None)
+    entries = list(reader)
+    # Read to the end: the sizes and digests cover every byte, including what follows the
+    # end-of-archive blocks (padding, an estargz index), and the gzip/zstd trailer is checked.
+    while tar_counted.read(1 << 20):
+        pass
+    if blob_tee:
+        while blob_tee.read(1 << 20):
+            pass
+    warnings = [f"{name}: entry of unknown type kept as 'other': {u}" for u in reader.unknown_types]
+    return LayerScan(
+        entries=entries,
+        tar_size=tar_counted.count,
+        compression=compression,
+        blob_size=blob_size,
+        warnings=warnings,
+        blob_sha256=blob_tee.hash.hexdigest() if blob_tee else None,
+        tar_sha256=tar_tee.hash.hexdigest() if tar_tee else None,
+    )

@@ -1,0 +1,302 @@
+"""Where an image's files live: a directory, a tar file on disk, or a forward-only stream.
+
+A source answers three questions by archive path ("manifest.json", "blobs/sha256/<hex>"):
+does it exist, what JSON does it hold, and what does its layer scan give. A file on disk is
+indexed once (headers only) and each blob read by seeking, so the manifest and config come
+first however large the image. A stream (standard input, a gzip-wrapped archive) is read in
+one forward pass: every blob that looks like a layer is scanned as it passes, keyed by its
+path, and the layers are put in order when the manifest arrives at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+import sys
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+from .blobs import GZIP_MAGIC, ZSTD_MAGIC, Prefixed, SliceReader, decompressed, sniff
+from .errors import CorruptBlob, ImageError
+from .layerscan import LayerScan, scan_layer
+from .tarstream import _checksum_ok
+
+MAX_JSON = 64 << 20  # a manifest, index or config larger than this is not one
+Progress = Callable[[int], None]
+
+
+def _parse_json(data: bytes, name: str) -> object:
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ImageError(f"{name}: malformed JSON ({exc})") from None
+
+
+class Source:
+    """Files of an image archive, by path."""
+
+    description = "archive"
+    seekable = True
+
+    def exists(self, name: str) -> bool:
+        raise NotImplementedError
+
+    def size(self, name: str) -> int:
+        raise NotImplementedError
+
+    def read_bytes(self, name: str) -> bytes:
+        raise NotImplementedError
+
+    def read_json(self, name: str) -> object:
+        if not self.exists(name):
+            raise ImageError(f"{name}: missing from the archive")
+        if self.size(name) > MAX_JSON:
+            raise ImageError(f"{name}: too large to be image metadata ({self.size(name)} bytes)")
+        return _parse_json(self.read_bytes(name), name)
+
+    def open(self, name: str) -> BinaryIO:
+        """A stream of exactly the blob's bytes (truncation raises CorruptBlob)."""
+        raise NotImplementedError
+
+    def scan(self, name: str, label: str, on_progress: Progress | None = None, verify: bool = False) -> LayerScan:
+        if not self.exists(name):
+            raise ImageError(f"{label}: layer blob {name} is missing from the archive")
+        with self.open(name) as raw:
+            return scan_layer(raw, label, self.size(name), on_progress, verify)
+
+    def close(self) -> None:
+        """Release open files."""
+
+
+class DirSource(Source):
+    """An OCI image layout (or an unpacked `docker save`) as a directory."""
+
+    description = "directory"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, name: str) -> Path:
+        path = (self.root / name).resolve()
+        if self.root.resolve() not in path.parents and path != self.root.resolve():
+            raise ImageError(f"{name}: points outside the image directory")
+        return path
+
+    def exists(self, name: str) -> bool:
+        return self._path(name).is_file()
+
+    def size(self, name: str) -> int:
+        return self._path(name).stat().st_size
+
+    def read_bytes(self, name: str) -> bytes:
+        return self._path(name).read_bytes()
+
+    def open(self, name: str) -> BinaryIO:
+        return open(self._path(name), "rb")
+
+
+class _Member:
+    __slots__ = ("offset", "size")
+
+    def __init__(self, offset: int, size: int) -> None:
+        self.offset = offset
+        self.size = size
+
+
+class TarFileSource(Source):
+    """An image archive that is a plain tar file on disk: indexed once, then read by seeking."""
+
+    description = "tar"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file = open(path, "rb")
+        self.members: dict[str, _Member] = {}
+        links: dict[str, str] = {}
+        try:
+            with tarfile.open(fileobj=self._file, mode="r:") as tf:
+                for info in tf:
+                    name = posixpath.normpath(info.name.lstrip("/")).removeprefix("./")
+                    if info.isreg():
+                        self.members[name] = _Member(info.offset_data, info.size)
+                    elif info.issym():
+                        links[name] = posixpath.normpath(posixpath.join(posixpath.dirname(name), info.linkname))
+                    elif info.islnk():
+                        links[name] = posixpath.normpath(info.linkname.lstrip("/")).removeprefix("./")
+        except (tarfile.TarError, EOFError) as exc:
+            self._file.close()
+            raise ImageError(f"{path}: not a readable tar archive ({exc})") from None
+        except OSError as exc:
+            self._file.close()
+            raise ImageError(f"{path}: {exc.strerror or exc}") from None
+        for name, target in links.items():
+            seen = {name}
+            while target in links and target not in seen:  # chains of links, never loops
+                seen.add(target)
+                target = links[target]
+            if target in self.members:
+                self.members[name] = self.members[target]
+
+    def exists(self, name: str) -> bool:
+        return name in self.members
+
+    def size(self, name: str) -> int:
+        return self.members[name].size
+
+    def read_bytes(self, name: str) -> bytes:
+        member = self.members[name]
+        with self.open(name) as f:
+            return f.read(member.size)
+
+    def open(self, name: str) -> BinaryIO:
+        member = self.members[name]
+        f = open(self.path, "rb")
+        f.seek(member.offset)
+        return _Owned(SliceReader(f, member.size, name), f)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class _Owned:
+    """A reader that closes the file under it."""
+
+    def __init__(self, reader: SliceReader, file: BinaryIO) -> None:
+        self._reader = reader
+        self._file = file
+
+    def read(self, n: int = -1) -> bytes:
+        return self._reader.read(n)
+
+    def __enter__(self) -> _Owned:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._file.close()
+
+
+def _looks_like_layer(head: bytes) -> bool:
+    if head.startswith(GZIP_MAGIC) or head.startswith(ZSTD_MAGIC):
+        return True
+    if len(head) < 512:
+        return False
+    return not head[:512].strip(b"\0") or _checksum_ok(head[:512])
+
+
+class StreamSource(Source):
+    """An archive read in one forward pass (standard input, or a compressed archive).
+
+    Every member is consumed as it passes: small non-layer files (JSON) are kept, layers are
+    scanned at once and only their scans kept, so memory stays flat and nothing touches disk.
+    A layer that cannot be read is remembered as an error and raised only if the chosen image
+    uses it (other platforms' blobs may be broken or absent without harm).
+    """
+
+    description = "stream"
+    seekable = False
+
+    def __init__(self, stream: BinaryIO, label: str, on_progress: Progress | None = None, verify: bool = False) -> None:
+        self.label = label
+        self.files: dict[str, bytes] = {}
+        self.scans: dict[str, LayerScan] = {}
+        self.errors: dict[str, CorruptBlob] = {}
+        self.sizes: dict[str, int] = {}
+        links: dict[str, str] = {}
+        compression, inner = decompressed(stream, label)
+        self.description = "stream" if compression == "none" else f"{compression}-compressed archive"
+        counter = _Counter(inner, on_progress)
+        try:
+            with tarfile.open(fileobj=counter, mode="r|") as tf:
+                for info in tf:
+                    name = posixpath.normpath(info.name.lstrip("/")).removeprefix("./")
+                    if info.issym():
+                        links[name] = posixpath.normpath(posixpath.join(posixpath.dirname(name), info.linkname))
+                    elif info.islnk():
+                        links[name] = posixpath.normpath(info.linkname.lstrip("/")).removeprefix("./")
+                    elif info.isreg():
+                        self._take(name, info, tf, verify)
+        except CorruptBlob:
+            raise
+        except (tarfile.TarError, EOFError, OSError) as exc:
+            raise ImageError(f"{label}: not a readable tar archive ({exc})") from None
+        for name, target in links.items():
+            for table in (self.files, self.scans, self.errors, self.sizes):
+                if target in table:
+                    table[name] = table[target]
+
+    def _take(self, name: str, info: tarfile.TarInfo, tf: tarfile.TarFile, verify: bool) -> None:
+        member = tf.extractfile(info)
+        raw = SliceReader(member, info.size, name)
+        self.sizes[name] = info.size
+        head = raw.read(min(info.size, 512))
+        if _looks_like_layer(head):
+            try:
+                self.scans[name] = scan_layer(Prefixed(head, raw), name, info.size, None, verify)
+            except CorruptBlob as exc:
+                self.errors[name] = exc
+            raw.skip_rest()
+        elif info.size <= MAX_JSON:
+            self.files[name] = head + raw.read()
+        else:
+            raw.skip_rest()
+
+    def exists(self, name: str) -> bool:
+        return name in self.sizes
+
+    def size(self, name: str) -> int:
+        return self.sizes[name]
+
+    def read_bytes(self, name: str) -> bytes:
+        if name not in self.files:
+            raise ImageError(f"{name}: not image metadata")
+        return self.files[name]
+
+    def scan(self, name: str, label: str, on_progress: Progress | None = None, verify: bool = False) -> LayerScan:
+        if name in self.errors:
+            raise self.errors[name]
+        if name in self.scans:
+            return self.scans[name]
+        if name in self.files:
+            raise CorruptBlob(f"{label}: layer blob {name} is not a tar archive")
+        raise ImageError(f"{label}: layer blob {name} is missing from the archive")
+
+
+class _Counter:
+    def __init__(self, raw: BinaryIO, on_progress: Progress | None) -> None:
+        self._raw = raw
+        self._on_progress = on_progress
+        self.count = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._raw.read(n)
+        self.count += len(data)
+        if self._on_progress:
+            self._on_progress(self.count)
+        return data
+
+
+def open_source(path: str, on_progress: Progress | None = None, verify: bool = False) -> Source:
+    """Open an image archive: "-" for standard input, a directory, or a file."""
+    if path == "-":
+        stream = os.fdopen(os.dup(sys.stdin.fileno()), "rb")
+        with stream:
+            return StreamSource(stream, "standard input", on_progress, verify)
+    p = Path(path)
+    if p.is_dir():
+        return DirSource(p)
+    try:
+        with open(p, "rb") as f:
+            head = f.read(4)
+    except FileNotFoundError:
+        raise ImageError(f"{path}: no such file or directory") from None
+    except OSError as exc:
+        raise ImageError(f"{path}: {exc.strerror or exc}") from None
+    if not head:
+        raise ImageError(f"{path}: empty file, not an image archive")
+    if sniff(head) != "none":
+        with open(p, "rb") as f:
+            return StreamSource(f, str(path), on_progress, verify)
+    return TarFileSource(p)
