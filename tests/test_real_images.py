@@ -68,12 +68,12 @@ def test_waste_items_and_totals(name, changes, waste, totals):
 def test_layer_stats_and_history(name):
     img = image(name)
     assert [layer.content_bytes for layer in img.layers] == X.LAYER_CONTENT_BYTES
-    for layer, text in zip(img.layers, X.SMALL_BLOAT_CREATED_BY):
+    for layer, text in zip(img.layers, X.SMALL_BLOAT_CREATED_BY, strict=True):
         assert text in layer.created_by
     assert len(img.history) == X.SMALL_BLOAT_HISTORY_LEN
     empties = [h.instruction for h in img.history if h.layer is None]
     assert len(empties) == len(X.SMALL_BLOAT_EMPTY_HISTORY)
-    for got, want in zip(empties, X.SMALL_BLOAT_EMPTY_HISTORY):
+    for got, want in zip(empties, X.SMALL_BLOAT_EMPTY_HISTORY, strict=True):
         assert got.startswith(want)
     base = img.layers[0].entry_counts
     assert (base[FILE], base[SYMLINK], base[DIR]) == (

@@ -57,7 +57,7 @@ class Entry:
         return tuple(getattr(self, s) for s in self.__slots__)
 
     def __setstate__(self, state: tuple) -> None:
-        for slot, value in zip(self.__slots__, state):
+        for slot, value in zip(self.__slots__, state, strict=True):
             setattr(self, slot, value)
 
     def __repr__(self) -> str:

@@ -216,7 +216,9 @@ class FileSystem:
                 self._readd(node, layer, ADDED, implicit, removed)
         return node
 
-    def _readd(self, node: Node, layer: int, kind: str, entry: Entry, removed: dict[Node, Change], copy: Copy | None = None) -> None:
+    def _readd(
+        self, node: Node, layer: int, kind: str, entry: Entry, removed: dict[Node, Change], copy: Copy | None = None
+    ) -> None:
         deleted = removed.pop(node, None)
         if deleted is None:
             self._record(Change(node, layer, kind, entry, None, None, copy))
@@ -304,7 +306,9 @@ class FileSystem:
             state = node.current() if node is not None else None
             copy = state.copy if state is not None else None
         if copy is None:
-            self.warnings.append(f"hard link {entry.path} -> {entry.link}: target is not a regular file of this or a lower layer")
+            self.warnings.append(
+                f"hard link {entry.path} -> {entry.link}: target is not a regular file of this or a lower layer"
+            )
             return None
         entry.size, entry.digest = copy.size, copy.digest
         return copy

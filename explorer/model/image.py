@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .config import HistoryEntry, ImageConfig, align_history, parse_config
-from .entries import FILE, WHITEOUT, OPAQUE
+from .entries import FILE, OPAQUE, WHITEOUT
 from .errors import CorruptBlob, ImageError
 from .filesystem import CHANGE_KINDS, FileSystem
 from .layerscan import LayerScan

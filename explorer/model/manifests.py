@@ -83,7 +83,10 @@ def _docker_manifest(source: Source) -> list[ImageRef]:
     for i, item in enumerate(_list(source.read_json("manifest.json"), "manifest.json")):
         item = _dict(item, f"manifest.json entry {i}")
         config = _str(item.get("Config"), f"manifest.json entry {i} Config")
-        layers = [_str(x, f"manifest.json entry {i} Layers") for x in _list(item.get("Layers", []), f"manifest.json entry {i} Layers")]
+        layers = [
+            _str(x, f"manifest.json entry {i} Layers")
+            for x in _list(item.get("Layers", []), f"manifest.json entry {i} Layers")
+        ]
         tags = [t for t in item.get("RepoTags") or [] if isinstance(t, str)]
         oci = config.startswith("blobs/")
         refs = [LayerRef(blob=_clean(x), digest=_digest_from_blob(x) if oci else None) for x in layers]
@@ -118,10 +121,14 @@ def _oci_index(source: Source) -> list[ImageRef]:
 
 
 def _ref_names(annotations: dict) -> list[str]:
-    return [annotations[k] for k in (CONTAINERD_NAME, REF_NAME) if isinstance(annotations.get(k), str) and annotations[k]]
+    return [
+        annotations[k] for k in (CONTAINERD_NAME, REF_NAME) if isinstance(annotations.get(k), str) and annotations[k]
+    ]
 
 
-def _walk_index(source: Source, index: dict, where: str, names: list[str], out: list[ImageRef], depth: int, seen: set[str]) -> None:
+def _walk_index(
+    source: Source, index: dict, where: str, names: list[str], out: list[ImageRef], depth: int, seen: set[str]
+) -> None:
     if depth > MAX_INDEX_DEPTH:
         raise ImageError(f"{where}: image indexes nested more than {MAX_INDEX_DEPTH} deep")
     for i, desc in enumerate(_list(index.get("manifests", []), f"{where} manifests")):
@@ -136,7 +143,9 @@ def _walk_index(source: Source, index: dict, where: str, names: list[str], out: 
         if digest in seen:
             raise ImageError(f"{where}: image index refers to itself ({digest})")
         if not source.exists(path):
-            out.append(ImageRef("oci", "", [], desc_names, platform, digest, missing=f"blob {digest} is not in the archive"))
+            out.append(
+                ImageRef("oci", "", [], desc_names, platform, digest, missing=f"blob {digest} is not in the archive")
+            )
             continue
         body = _dict(source.read_json(path), digest)
         if desc.get("mediaType") in INDEX_TYPES or body.get("mediaType") in INDEX_TYPES or "manifests" in body:
@@ -196,7 +205,7 @@ def _add_platforms(images: list[ImageRef], source: Source) -> None:
             image.platform = match.platform
             image.manifest_digest = match.manifest_digest
             image.annotations = match.annotations
-            for layer, oci_layer in zip(image.layers, match.layers):
+            for layer, oci_layer in zip(image.layers, match.layers, strict=False):
                 layer.media_type = oci_layer.media_type
                 layer.size = oci_layer.size
 
@@ -248,10 +257,8 @@ def select_image(images: list[ImageRef], platform: str | None = None, image: str
             raise ImageError(f"several platforms, choose one with --platform: {_platform_list(with_platform)}")
     chosen = candidates[0]
     if chosen.missing:
-        present = [i for i in images if not i.missing]
-        raise ImageError(
-            f"platform {chosen.platform or '?'}: {chosen.missing}; platforms present: {_platform_list(present) or 'none'}"
-        )
+        present = _platform_list([i for i in images if not i.missing]) or "none"
+        raise ImageError(f"platform {chosen.platform or '?'}: {chosen.missing}; platforms present: {present}")
     return chosen
 
 

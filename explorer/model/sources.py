@@ -113,7 +113,7 @@ class TarFileSource(Source):
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._file = open(path, "rb")
+        self._file = open(path, "rb")  # noqa: SIM115 (closed by close())
         self.members: dict[str, _Member] = {}
         links: dict[str, str] = {}
         try:
@@ -153,7 +153,7 @@ class TarFileSource(Source):
 
     def open(self, name: str) -> BinaryIO:
         member = self.members[name]
-        f = open(self.path, "rb")
+        f = open(self.path, "rb")  # noqa: SIM115 (closed by the returned reader)
         f.seek(member.offset)
         return _Owned(SliceReader(f, member.size, name), f)
 
@@ -287,6 +287,13 @@ def open_source(path: str, on_progress: Progress | None = None, verify: bool = F
     p = Path(path)
     if p.is_dir():
         return DirSource(p)
+    if p.exists() and not p.is_file():  # a pipe (`<(...)`, /dev/fd/N): one forward pass, no reopening
+        try:
+            stream = open(p, "rb")  # noqa: SIM115 (closed below)
+        except OSError as exc:
+            raise ImageError(f"{path}: {exc.strerror or exc}") from None
+        with stream:
+            return StreamSource(stream, str(path), on_progress, verify)
     try:
         with open(p, "rb") as f:
             head = f.read(4)

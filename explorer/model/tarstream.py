@@ -34,8 +34,15 @@ WH_PREFIX = ".wh."
 OPAQUE_NAME = ".wh..wh..opq"
 
 _TYPES = {
-    b"0": FILE, b"\0": FILE, b"7": FILE, b"1": HARDLINK, b"2": SYMLINK,
-    b"3": CHAR, b"4": BLOCK_DEV, b"5": DIR, b"6": FIFO,
+    b"0": FILE,
+    b"\0": FILE,
+    b"7": FILE,
+    b"1": HARDLINK,
+    b"2": SYMLINK,
+    b"3": CHAR,
+    b"4": BLOCK_DEV,
+    b"5": DIR,
+    b"6": FIFO,
 }
 
 
@@ -150,7 +157,9 @@ class TarReader:
             if not header.strip(b"\0"):
                 return
             if not _checksum_ok(header):
-                raise CorruptBlob(f"{self._name}: not a tar archive (bad header checksum at byte {self.offset - BLOCK})")
+                raise CorruptBlob(
+                    f"{self._name}: not a tar archive (bad header checksum at byte {self.offset - BLOCK})"
+                )
             typeflag = header[156:157]
             try:
                 size = _number(header[124:136])
@@ -209,7 +218,7 @@ class TarReader:
                     continue  # AUFS metadata (.wh..wh.plnk, .wh..wh.aufs): not a file
                 else:
                     entry.kind = WHITEOUT
-                    entry.path = path[: len(path) - len(base)] + base[len(WH_PREFIX):]
+                    entry.path = path[: len(path) - len(base)] + base[len(WH_PREFIX) :]
             elif not path:
                 continue  # the root directory itself
             if self._on_progress:
