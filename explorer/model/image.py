@@ -183,7 +183,7 @@ class Image:
                 elif e.kind == OPAQUE:
                     rows.append(DiveEntry(f"{e.path}/.wh..wh..opq" if e.path else ".wh..wh..opq", b"0", 0))
                 else:
-                    rows.append(DiveEntry(e.path, typeflags.get(e.kind, b"0"), e.size if e.kind == FILE else 0))
+                    rows.append(DiveEntry(e.path, typeflags.get(e.kind, b"0"), e.size if e.kind == FILE else 0, e.mode))
             out.append(rows)
         return out
 
