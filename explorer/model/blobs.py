@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import queue
+import threading
 from typing import BinaryIO
 
 import zstandard
@@ -129,3 +131,65 @@ class _Checked(Reader):
             raise
         except (OSError, EOFError, ValueError, zstandard.ZstdError) as exc:
             raise CorruptBlob(f"{self._name}: corrupt {self._kind} data ({exc})") from None
+
+
+class ReadAhead(Reader):
+    """Runs a decompressor in its own thread, a few chunks ahead of the reader.
+
+    isal and zstandard release the GIL while they inflate, so tar parsing and hashing in
+    the reading thread overlap with decompression: two cores busy on a single big layer.
+    Errors of the decompressor surface in `read`. Call `close` when done (or on error).
+    """
+
+    def __init__(self, inner: BinaryIO, chunk: int = CHUNK, depth: int = 4) -> None:
+        self._queue: queue.Queue[bytes | BaseException] = queue.Queue(depth)
+        self._stop = threading.Event()
+        self._buffer = memoryview(b"")
+        self._done = False
+        self._thread = threading.Thread(target=self._pump, args=(inner, chunk), daemon=True)
+        self._thread.start()
+
+    def _pump(self, inner: BinaryIO, chunk: int) -> None:
+        try:
+            while not self._stop.is_set():
+                data = inner.read(chunk)
+                self._put(data)
+                if not data:
+                    return
+        except BaseException as exc:  # handed to the reader, raised there
+            self._put(exc)
+
+    def _put(self, item: bytes | BaseException) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            parts = [bytes(self._buffer)]
+            self._buffer = memoryview(b"")
+            while data := self.read(CHUNK):
+                parts.append(data)
+            return b"".join(parts)
+        if not self._buffer:
+            if self._done:
+                return b""
+            item = self._queue.get()
+            if isinstance(item, BaseException):
+                self._done = True
+                raise item
+            if not item:
+                self._done = True
+                return b""
+            self._buffer = memoryview(item)
+        data = bytes(self._buffer[:n])
+        self._buffer = self._buffer[n:]
+        return data
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        super().close()

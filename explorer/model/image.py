@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from .config import HistoryEntry, ImageConfig, align_history, parse_config
@@ -12,6 +12,7 @@ from .errors import CorruptBlob, ImageError
 from .filesystem import CHANGE_KINDS, FileSystem
 from .layerscan import LayerScan
 from .manifests import ImageRef, LayerRef, find_images, select_image
+from .parallel import PARALLEL_MIN_BYTES, scan_in_workers, worker_count
 from .sources import Progress, Source, open_source
 from .waste import Waste, compute_waste
 
@@ -153,10 +154,25 @@ class Image:
         """Compute the waste once every layer is stacked."""
         self.waste = compute_waste(self.fs)
 
-    def analyse(self, on_progress: LayerProgress | None = None) -> None:
-        """Read every layer in order, stack them, and account for waste."""
-        for layer in self.layers:
-            self.add_scan(layer.index, self.scan(layer.index, on_progress))
+    def scans(
+        self, on_progress: LayerProgress | None = None, workers: int | None = None
+    ) -> Iterator[tuple[int, LayerScan]]:
+        """Scan every layer, in worker processes where the archive is a file on disk and large
+        enough to gain from it; yield (index, scan) in layer order."""
+        workers = worker_count() if workers is None else workers
+        locations = [self.source.locate(layer.ref.blob) for layer in self.layers]
+        big = sum(loc.size for loc in locations if loc) >= PARALLEL_MIN_BYTES
+        if workers < 2 or len(self.layers) < 2 or not big or None in locations:
+            for layer in self.layers:
+                yield layer.index, self.scan(layer.index, on_progress)
+            return
+        jobs = [(loc, self.label(layer)) for loc, layer in zip(locations, self.layers, strict=True)]
+        yield from scan_in_workers(jobs, self.verify, on_progress, min(workers, len(jobs)))
+
+    def analyse(self, on_progress: LayerProgress | None = None, workers: int | None = None) -> None:
+        """Read every layer, stack them in order, and account for waste."""
+        for index, scan in self.scans(on_progress, workers):
+            self.add_scan(index, scan)
         self.finish()
 
     def _check_digests(self, layer: Layer, scan: LayerScan) -> None:

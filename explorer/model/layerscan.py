@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from .blobs import CountingReader, decompressed
+from .blobs import CountingReader, ReadAhead, decompressed
 from .entries import Entry
 from .tarstream import TarReader
 
@@ -49,17 +49,22 @@ def scan_layer(
     blob_tee = _Sha256Tee(raw) if verify else None
     counted = CountingReader(blob_tee or raw)
     compression, tar_stream = decompressed(counted, name)
-    tar_tee = _Sha256Tee(tar_stream) if verify else None
-    tar_counted = CountingReader(tar_tee or tar_stream)
+    ahead = ReadAhead(tar_stream) if compression != "none" else None
+    tar_tee = _Sha256Tee(ahead or tar_stream) if verify else None
+    tar_counted = CountingReader(tar_tee or ahead or tar_stream)
     reader = TarReader(tar_counted, name, (lambda _: on_progress(counted.count)) if on_progress else None)
-    entries = list(reader)
-    # Read to the end: the sizes and digests cover every byte, including what follows the
-    # end-of-archive blocks (padding, an estargz index), and the gzip/zstd trailer is checked.
-    while tar_counted.read(1 << 20):
-        pass
-    if blob_tee:
-        while blob_tee.read(1 << 20):
+    try:
+        entries = list(reader)
+        # Read to the end: the sizes and digests cover every byte, including what follows the
+        # end-of-archive blocks (padding, an estargz index), and the gzip/zstd trailer is checked.
+        while tar_counted.read(1 << 20):
             pass
+        if blob_tee:
+            while blob_tee.read(1 << 20):
+                pass
+    finally:
+        if ahead:
+            ahead.close()
     warnings = [f"{name}: entry of unknown type kept as 'other': {u}" for u in reader.unknown_types]
     return LayerScan(
         entries=entries,

@@ -17,7 +17,7 @@ import sys
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from .blobs import GZIP_MAGIC, ZSTD_MAGIC, Prefixed, SliceReader, decompressed, sniff
 from .errors import CorruptBlob, ImageError
@@ -61,6 +61,10 @@ class Source:
         """A stream of exactly the blob's bytes (truncation raises CorruptBlob)."""
         raise NotImplementedError
 
+    def locate(self, name: str) -> Location | None:
+        """Where a blob's bytes lie on disk, so another process can read them; None for a stream."""
+        return None
+
     def scan(self, name: str, label: str, on_progress: Progress | None = None, verify: bool = False) -> LayerScan:
         if not self.exists(name):
             raise ImageError(f"{label}: layer blob {name} is missing from the archive")
@@ -69,6 +73,21 @@ class Source:
 
     def close(self) -> None:
         """Release open files."""
+
+
+class Location(NamedTuple):
+    """A blob's bytes on disk: `size` bytes of file `path` from `offset`."""
+
+    path: str
+    offset: int
+    size: int
+
+
+def scan_location(loc: Location, label: str, on_progress: Progress | None = None, verify: bool = False) -> LayerScan:
+    """Scan a blob by its location (what a worker process does)."""
+    with open(loc.path, "rb") as f:
+        f.seek(loc.offset)
+        return scan_layer(SliceReader(f, loc.size, label), label, loc.size, on_progress, verify)
 
 
 class DirSource(Source):
@@ -96,6 +115,9 @@ class DirSource(Source):
 
     def open(self, name: str) -> BinaryIO:
         return open(self._path(name), "rb")
+
+    def locate(self, name: str) -> Location | None:
+        return Location(str(self._path(name)), 0, self.size(name)) if self.exists(name) else None
 
 
 class _Member:
@@ -156,6 +178,10 @@ class TarFileSource(Source):
         f = open(self.path, "rb")  # noqa: SIM115 (closed by the returned reader)
         f.seek(member.offset)
         return _Owned(SliceReader(f, member.size, name), f)
+
+    def locate(self, name: str) -> Location | None:
+        member = self.members.get(name)
+        return Location(str(self.path), member.offset, member.size) if member else None
 
     def close(self) -> None:
         self._file.close()
