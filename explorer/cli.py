@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from .model.errors import ImageError
+from .model.limits import DEFAULT_LIMITS, Limits
 
 USAGE_EPILOG = """\
 IMAGE is an image archive (docker save, Docker 25+, OCI archive, optionally gzip-compressed),
@@ -27,6 +28,28 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--platform", metavar="OS/ARCH[/VARIANT]", help="platform of a multi-platform image")
     parser.add_argument("--image", metavar="REF", help="image of an archive with several (tag or ref name)")
     parser.add_argument("--verify", action="store_true", help="check every blob's sha256 and every diff_id")
+    limits = parser.add_argument_group("limits (for archives from anywhere; see the README)")
+    limits.add_argument(
+        "--max-entries",
+        type=int,
+        default=DEFAULT_LIMITS.max_entries,
+        metavar="N",
+        help="tar entries over all layers (default %(default)s)",
+    )
+    limits.add_argument(
+        "--max-layers", type=int, default=DEFAULT_LIMITS.max_layers, metavar="N", help="layers (default %(default)s)"
+    )
+    limits.add_argument(
+        "--max-ratio",
+        type=int,
+        default=DEFAULT_LIMITS.max_ratio,
+        metavar="N",
+        help="how far a layer may inflate, past 1 GiB (default %(default)s)",
+    )
+
+
+def _limits(args: argparse.Namespace) -> Limits:
+    return Limits(max_entries=args.max_entries, max_layers=args.max_layers, max_ratio=args.max_ratio)
 
 
 def _app_parser() -> argparse.ArgumentParser:
@@ -70,7 +93,7 @@ def report(argv: Sequence[str]) -> int:
     from .model.report import render_report, report_dict
 
     args = _report_parser().parse_args(argv)
-    image = load(args.path, args.platform, args.image, args.verify)
+    image = load(args.path, args.platform, args.image, args.verify, _limits(args))
     try:
         top = args.top if args.top is not None else (None if args.json else 20)
         data = report_dict(image, top)

@@ -11,6 +11,7 @@ from .entries import FILE, OPAQUE, WHITEOUT
 from .errors import CorruptBlob, ImageError
 from .filesystem import CHANGE_KINDS, FileSystem
 from .layerscan import LayerScan
+from .limits import DEFAULT_LIMITS, Limits
 from .manifests import ImageRef, LayerRef, find_images, select_image
 from .parallel import PARALLEL_MIN_BYTES, scan_in_workers, worker_count
 from .sources import Progress, Source, open_source
@@ -64,12 +65,24 @@ class Layer:
 class Image:
     """An image chosen from an archive. `open` reads only metadata; `analyse` reads the layers."""
 
-    def __init__(self, path: str, source: Source, ref: ImageRef, config: ImageConfig, verify: bool = False) -> None:
+    def __init__(
+        self,
+        path: str,
+        source: Source,
+        ref: ImageRef,
+        config: ImageConfig,
+        verify: bool = False,
+        limits: Limits = DEFAULT_LIMITS,
+    ) -> None:
+        if len(ref.layers) > limits.max_layers:
+            raise ImageError(f"{len(ref.layers)} layers, more than {limits.max_layers} (raise it with --max-layers)")
         self.path = path
         self.source = source
         self.ref = ref
         self.config = config
         self.verify = verify
+        self.limits = limits
+        self.entry_count = 0
         self.history = config.history
         per_layer = align_history(config.history, len(ref.layers))
         self.layers = [
@@ -98,16 +111,17 @@ class Image:
         image: str | None = None,
         verify: bool = False,
         on_read: Progress | None = None,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> Image:
         """Read the manifest and config of the chosen image (for `-` or a compressed archive,
         the whole archive in one pass; `on_read(bytes)` reports that pass)."""
-        source = open_source(path, on_read, verify)
+        source = open_source(path, on_read, verify, limits)
         try:
             ref = select_image(find_images(source), platform, image)
             config = parse_config(source.read_json(ref.config_blob), ref.config_digest or ref.config_blob)
             if platform and not ref.platform and config.platform and not _same_platform(platform, config.platform):
                 raise ImageError(f"platform {platform} not found; the archive has: {config.platform}")
-            return cls(path, source, ref, config, verify)
+            return cls(path, source, ref, config, verify, limits)
         except BaseException:
             source.close()
             raise
@@ -135,13 +149,16 @@ class Image:
         """Read one layer's blob (does not change the image; safe in a worker process)."""
         layer = self.layers[index]
         callback = (lambda done: on_progress(index, done, layer.blob_size)) if on_progress else None
-        return self.source.scan(layer.ref.blob, self.label(layer), callback, self.verify)
+        return self.source.scan(layer.ref.blob, self.label(layer), callback, self.verify, self.limits)
 
     def add_scan(self, index: int, scan: LayerScan) -> None:
         """Stack layer `index` (layers must come in order) onto the filesystem."""
         layer = self.layers[index]
         if self.verify:
             self._check_digests(layer, scan)
+        self.entry_count += len(scan.entries)
+        if self.entry_count > self.limits.max_entries:
+            raise ImageError(f"more than {self.limits.max_entries} entries in all (raise it with --max-entries)")
         layer.scan = scan
         self.warnings.extend(scan.warnings)
         before = len(self.fs.warnings)
@@ -167,7 +184,7 @@ class Image:
                 yield layer.index, self.scan(layer.index, on_progress)
             return
         jobs = [(loc, self.label(layer)) for loc, layer in zip(locations, self.layers, strict=True)]
-        yield from scan_in_workers(jobs, self.verify, on_progress, min(workers, len(jobs)))
+        yield from scan_in_workers(jobs, self.verify, self.limits, on_progress, min(workers, len(jobs)))
 
     def analyse(self, on_progress: LayerProgress | None = None, workers: int | None = None) -> None:
         """Read every layer, stack them in order, and account for waste."""
@@ -212,8 +229,14 @@ def _same_platform(wanted: str, have: str) -> bool:
     return w[:2] == h[:2] and (len(w) < 3 or len(h) < 3 or w[2] == h[2])
 
 
-def load(path: str, platform: str | None = None, image: str | None = None, verify: bool = False) -> Image:
+def load(
+    path: str,
+    platform: str | None = None,
+    image: str | None = None,
+    verify: bool = False,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Image:
     """Open and fully analyse an image archive."""
-    img = Image.open(path, platform, image, verify)
+    img = Image.open(path, platform, image, verify, limits=limits)
     img.analyse()
     return img

@@ -7,8 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from .blobs import CountingReader, ReadAhead, decompressed
+from .blobs import CountingReader, ReadAhead, Reader, decompressed
 from .entries import Entry
+from .errors import CorruptBlob
+from .limits import DEFAULT_LIMITS, RATIO_FLOOR, TRAILER_READ, Limits
 from .tarstream import TarReader
 
 
@@ -38,34 +40,62 @@ class _Sha256Tee:
         return data
 
 
+class _RatioGuard(Reader):
+    """Stops a decompression bomb: a layer that inflates far beyond what compression gives."""
+
+    def __init__(self, inner: BinaryIO, compressed: CountingReader, name: str, max_ratio: int) -> None:
+        self._inner = inner
+        self._compressed = compressed
+        self._name = name
+        self._max_ratio = max_ratio
+        self.count = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._inner.read(n)
+        self.count += len(data)
+        if self.count > RATIO_FLOOR and self.count > self._max_ratio * max(self._compressed.count, 1):
+            raise CorruptBlob(
+                f"{self._name}: inflates more than {self._max_ratio}x (a decompression bomb?"
+                " raise the limit with --max-ratio)"
+            )
+        return data
+
+
 def scan_layer(
     raw: BinaryIO,
     name: str,
     blob_size: int,
     on_progress: Callable[[int], None] | None = None,
     verify: bool = False,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> LayerScan:
     """Read a layer blob once. `on_progress(bytes_of_blob_read)` is called as it goes."""
     blob_tee = _Sha256Tee(raw) if verify else None
     counted = CountingReader(blob_tee or raw)
     compression, tar_stream = decompressed(counted, name)
-    ahead = ReadAhead(tar_stream) if compression != "none" else None
+    ahead = ReadAhead(_RatioGuard(tar_stream, counted, name, limits.max_ratio)) if compression != "none" else None
     tar_tee = _Sha256Tee(ahead or tar_stream) if verify else None
     tar_counted = CountingReader(tar_tee or ahead or tar_stream)
-    reader = TarReader(tar_counted, name, (lambda _: on_progress(counted.count)) if on_progress else None)
+    reader = TarReader(
+        tar_counted, name, (lambda _: on_progress(counted.count)) if on_progress else None, limits.max_entries
+    )
+    warnings = []
     try:
         entries = list(reader)
-        # Read to the end: the sizes and digests cover every byte, including what follows the
-        # end-of-archive blocks (padding, an estargz index), and the gzip/zstd trailer is checked.
-        while tar_counted.read(1 << 20):
-            pass
+        # Read on past the end-of-archive blocks (padding, an estargz index) so the size covers
+        # them and the gzip/zstd trailer is checked; all of it with --verify, else a bounded part.
+        trailer = 0
+        while (verify or trailer < TRAILER_READ) and (data := tar_counted.read(1 << 16)):
+            trailer += len(data)
+        if not verify and trailer >= TRAILER_READ and tar_counted.read(1):
+            warnings.append(f"{name}: more than {TRAILER_READ} bytes follow the end of the tar; not read")
         if blob_tee:
             while blob_tee.read(1 << 20):
                 pass
     finally:
         if ahead:
             ahead.close()
-    warnings = [f"{name}: entry of unknown type kept as 'other': {u}" for u in reader.unknown_types]
+    warnings += [f"{name}: entry of unknown type kept as 'other': {u}" for u in reader.unknown_types]
     return LayerScan(
         entries=entries,
         tar_size=tar_counted.count,

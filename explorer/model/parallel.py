@@ -16,6 +16,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
 from .layerscan import LayerScan
+from .limits import Limits
 from .sources import Location, scan_location
 
 PARALLEL_MIN_BYTES = 16 << 20  # below this, starting workers costs more than it saves
@@ -30,11 +31,11 @@ def _init(progress: Sequence[int]) -> None:
     _progress = progress
 
 
-def _scan(index: int, loc: Location, label: str, verify: bool) -> LayerScan:
+def _scan(index: int, loc: Location, label: str, verify: bool, limits: Limits) -> LayerScan:
     def report(done: int) -> None:
         _progress[index] = done  # type: ignore[index]
 
-    return scan_location(loc, label, report, verify)
+    return scan_location(loc, label, report, verify, limits)
 
 
 def worker_count() -> int:
@@ -44,6 +45,7 @@ def worker_count() -> int:
 def scan_in_workers(
     jobs: Sequence[tuple[Location, str]],
     verify: bool,
+    limits: Limits,
     on_progress: Callable[[int, int, int], None] | None,
     workers: int,
 ) -> Iterator[tuple[int, LayerScan]]:
@@ -54,7 +56,7 @@ def scan_in_workers(
     pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init, initargs=(progress,))
     try:
         futures: list[Future[LayerScan]] = [
-            pool.submit(_scan, i, loc, label, verify) for i, (loc, label) in enumerate(jobs)
+            pool.submit(_scan, i, loc, label, verify, limits) for i, (loc, label) in enumerate(jobs)
         ]
         for index, future in enumerate(futures):
             while True:

@@ -22,6 +22,7 @@ from typing import BinaryIO, NamedTuple
 from .blobs import GZIP_MAGIC, ZSTD_MAGIC, Prefixed, SliceReader, decompressed, sniff
 from .errors import CorruptBlob, ImageError
 from .layerscan import LayerScan, scan_layer
+from .limits import DEFAULT_LIMITS, Limits
 from .tarstream import _checksum_ok
 
 MAX_JSON = 64 << 20  # a manifest, index or config larger than this is not one
@@ -65,11 +66,18 @@ class Source:
         """Where a blob's bytes lie on disk, so another process can read them; None for a stream."""
         return None
 
-    def scan(self, name: str, label: str, on_progress: Progress | None = None, verify: bool = False) -> LayerScan:
+    def scan(
+        self,
+        name: str,
+        label: str,
+        on_progress: Progress | None = None,
+        verify: bool = False,
+        limits: Limits = DEFAULT_LIMITS,
+    ) -> LayerScan:
         if not self.exists(name):
             raise ImageError(f"{label}: layer blob {name} is missing from the archive")
         with self.open(name) as raw:
-            return scan_layer(raw, label, self.size(name), on_progress, verify)
+            return scan_layer(raw, label, self.size(name), on_progress, verify, limits)
 
     def close(self) -> None:
         """Release open files."""
@@ -83,11 +91,11 @@ class Location(NamedTuple):
     size: int
 
 
-def scan_location(loc: Location, label: str, on_progress: Progress | None = None, verify: bool = False) -> LayerScan:
+def scan_location(loc: Location, label: str, on_progress: Progress | None, verify: bool, limits: Limits) -> LayerScan:
     """Scan a blob by its location (what a worker process does)."""
     with open(loc.path, "rb") as f:
         f.seek(loc.offset)
-        return scan_layer(SliceReader(f, loc.size, label), label, loc.size, on_progress, verify)
+        return scan_layer(SliceReader(f, loc.size, label), label, loc.size, on_progress, verify, limits)
 
 
 class DirSource(Source):
@@ -224,7 +232,14 @@ class StreamSource(Source):
     description = "stream"
     seekable = False
 
-    def __init__(self, stream: BinaryIO, label: str, on_progress: Progress | None = None, verify: bool = False) -> None:
+    def __init__(
+        self,
+        stream: BinaryIO,
+        label: str,
+        on_progress: Progress | None = None,
+        verify: bool = False,
+        limits: Limits = DEFAULT_LIMITS,
+    ) -> None:
         self.label = label
         self.files: dict[str, bytes] = {}
         self.scans: dict[str, LayerScan] = {}
@@ -243,7 +258,7 @@ class StreamSource(Source):
                     elif info.islnk():
                         links[name] = posixpath.normpath(info.linkname.lstrip("/")).removeprefix("./")
                     elif info.isreg():
-                        self._take(name, info, tf, verify)
+                        self._take(name, info, tf, verify, limits)
         except CorruptBlob:
             raise
         except (tarfile.TarError, EOFError, OSError) as exc:
@@ -253,14 +268,14 @@ class StreamSource(Source):
                 if target in table:
                     table[name] = table[target]
 
-    def _take(self, name: str, info: tarfile.TarInfo, tf: tarfile.TarFile, verify: bool) -> None:
+    def _take(self, name: str, info: tarfile.TarInfo, tf: tarfile.TarFile, verify: bool, limits: Limits) -> None:
         member = tf.extractfile(info)
         raw = SliceReader(member, info.size, name)
         self.sizes[name] = info.size
         head = raw.read(min(info.size, 512))
         if _looks_like_layer(head):
             try:
-                self.scans[name] = scan_layer(Prefixed(head, raw), name, info.size, None, verify)
+                self.scans[name] = scan_layer(Prefixed(head, raw), name, info.size, None, verify, limits)
             except CorruptBlob as exc:
                 self.errors[name] = exc
             raw.skip_rest()
@@ -280,7 +295,14 @@ class StreamSource(Source):
             raise ImageError(f"{name}: not image metadata")
         return self.files[name]
 
-    def scan(self, name: str, label: str, on_progress: Progress | None = None, verify: bool = False) -> LayerScan:
+    def scan(
+        self,
+        name: str,
+        label: str,
+        on_progress: Progress | None = None,
+        verify: bool = False,
+        limits: Limits = DEFAULT_LIMITS,
+    ) -> LayerScan:
         if name in self.errors:
             raise self.errors[name]
         if name in self.scans:
@@ -304,12 +326,14 @@ class _Counter:
         return data
 
 
-def open_source(path: str, on_progress: Progress | None = None, verify: bool = False) -> Source:
+def open_source(
+    path: str, on_progress: Progress | None = None, verify: bool = False, limits: Limits = DEFAULT_LIMITS
+) -> Source:
     """Open an image archive: "-" for standard input, a directory, or a file."""
     if path == "-":
         stream = os.fdopen(os.dup(sys.stdin.fileno()), "rb")
         with stream:
-            return StreamSource(stream, "standard input", on_progress, verify)
+            return StreamSource(stream, "standard input", on_progress, verify, limits)
     p = Path(path)
     if p.is_dir():
         return DirSource(p)
@@ -319,7 +343,7 @@ def open_source(path: str, on_progress: Progress | None = None, verify: bool = F
         except OSError as exc:
             raise ImageError(f"{path}: {exc.strerror or exc}") from None
         with stream:
-            return StreamSource(stream, str(path), on_progress, verify)
+            return StreamSource(stream, str(path), on_progress, verify, limits)
     try:
         with open(p, "rb") as f:
             head = f.read(4)
@@ -331,5 +355,5 @@ def open_source(path: str, on_progress: Progress | None = None, verify: bool = F
         raise ImageError(f"{path}: empty file, not an image archive")
     if sniff(head) != "none":
         with open(p, "rb") as f:
-            return StreamSource(f, str(path), on_progress, verify)
+            return StreamSource(f, str(path), on_progress, verify, limits)
     return TarFileSource(p)

@@ -27,6 +27,7 @@ from .entries import (
     normalize,
 )
 from .errors import CorruptBlob
+from .limits import DEFAULT_LIMITS, MAX_EXTENDED_HEADER
 
 BLOCK = 512
 HASH_CHUNK = 1 << 20
@@ -94,10 +95,17 @@ def _pax_records(data: bytes, name: str) -> dict[str, bytes]:
 class TarReader:
     """Iterates the entries of one layer tar, counting bytes and hashing regular files."""
 
-    def __init__(self, stream: BinaryIO, name: str, on_progress: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        stream: BinaryIO,
+        name: str,
+        on_progress: Callable[[int], None] | None = None,
+        max_entries: int = DEFAULT_LIMITS.max_entries,
+    ) -> None:
         self._stream = stream
         self._name = name
         self._on_progress = on_progress
+        self._max_entries = max_entries
         self.offset = 0
         self.unknown_types: list[str] = []
 
@@ -148,6 +156,7 @@ class TarReader:
         pax: dict[str, bytes] = {}
         long_name: bytes | None = None
         long_link: bytes | None = None
+        count = 0
         while True:
             header = self._read(BLOCK)
             if len(header) < BLOCK:
@@ -166,6 +175,8 @@ class TarReader:
             except ValueError:
                 raise CorruptBlob(f"{self._name}: malformed tar header at byte {self.offset - BLOCK}") from None
             if typeflag in (b"x", b"g", b"L", b"K"):
+                if size > MAX_EXTENDED_HEADER:
+                    raise CorruptBlob(f"{self._name}: extended tar header of {size} bytes (over {MAX_EXTENDED_HEADER})")
                 data = self._data(size, "an extended header")
                 if typeflag == b"x":
                     pax.update(_pax_records(data, self._name))
@@ -221,6 +232,9 @@ class TarReader:
                     entry.path = path[: len(path) - len(base)] + base[len(WH_PREFIX) :]
             elif not path:
                 continue  # the root directory itself
+            count += 1
+            if count > self._max_entries:
+                raise CorruptBlob(f"{self._name}: more than {self._max_entries} entries (raise it with --max-entries)")
             if self._on_progress:
                 self._on_progress(self.offset)
             yield entry

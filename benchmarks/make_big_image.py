@@ -1,0 +1,202 @@
+"""Write a large, realistic image without Docker, from a directory tree of this machine.
+
+Files of ROOT (default /usr) are spread over several layers until the size budget is met;
+later layers delete a directory (whiteout), re-store files with a chmod (same bytes again)
+and overwrite some. The same layers are written as an OCI archive with gzip layers, one with
+zstd layers, and a legacy docker-archive with plain tar layers.
+
+    python benchmarks/make_big_image.py OUTDIR [--size-mb 600] [--huge] [--root /usr]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import io
+import json
+import os
+import shutil
+import tarfile
+import tempfile
+from pathlib import Path
+
+import zstandard
+
+LAYERS = 6
+
+
+MAX_FILE = 8 << 20  # skip huge files, so the budget buys a realistic number of files
+
+
+def collect(root: Path, budget: int, max_files: int) -> list[Path]:
+    """Files of `root` in a stable order until the byte budget or the file count is reached."""
+    files, total = [], 0
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(filenames):
+            path = Path(dirpath, name)
+            try:
+                if not path.is_file() or path.is_symlink() or path.stat().st_size > MAX_FILE:
+                    continue
+                size = path.stat().st_size
+            except OSError:
+                continue
+            files.append(path)
+            total += size
+            if total >= budget or len(files) >= max_files:
+                return files
+    return files
+
+
+def add_file(tf: tarfile.TarFile, path: Path, root: Path, mode: int | None = None) -> None:
+    info = tf.gettarinfo(str(path), arcname=str(path.relative_to(root.parent)))
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    if mode is not None:
+        info.mode = mode
+    with open(path, "rb") as f:
+        tf.addfile(info, f)
+
+
+def write_layers(files: list[Path], root: Path, work: Path) -> list[Path]:
+    """Base layers hold the files; the last layers delete, re-store and overwrite some of them."""
+    base = LAYERS - 2
+    tars = []
+    chunk = -(-len(files) // base)
+    for i in range(base):
+        out = work / f"layer{i}.tar"
+        with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as tf:
+            for path in files[i * chunk : (i + 1) * chunk]:
+                add_file(tf, path, root)
+        tars.append(out)
+    # layer: whiteout the first directory of layer 1, chmod-re-store every 50th file of layer 0
+    out = work / f"layer{base}.tar"
+    victims = files[chunk : chunk + 1]
+    with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as tf:
+        if victims:
+            doomed = victims[0].relative_to(root.parent).parent
+            info = tarfile.TarInfo(str(doomed / ".wh..wh..opq"))
+            tf.addfile(info)
+        for path in files[:chunk:50]:
+            add_file(tf, path, root, mode=0o600)
+    tars.append(out)
+    # last layer: overwrite every 40th file of layer 2 with new content
+    out = work / f"layer{base + 1}.tar"
+    with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as tf:
+        for path in files[2 * chunk : 3 * chunk : 40]:
+            data = b"overwritten\n"
+            info = tarfile.TarInfo(str(path.relative_to(root.parent)))
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    tars.append(out)
+    return tars
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return "sha256:" + h.hexdigest()
+
+
+def compress(src: Path, kind: str) -> Path:
+    dst = src.with_suffix(f".tar.{kind}")
+    with open(src, "rb") as fin, open(dst, "wb") as fout:
+        if kind == "gz":
+            with gzip.GzipFile(fileobj=fout, mode="wb", compresslevel=6, mtime=0) as gz:
+                shutil.copyfileobj(fin, gz, 1 << 20)
+        else:
+            zstandard.ZstdCompressor(level=3).copy_stream(fin, fout)
+    return dst
+
+
+def config_for(tars: list[Path]) -> bytes:
+    history = [{"created_by": f"/bin/sh -c #(nop) ADD part {i} of the tree"} for i in range(len(tars) - 2)]
+    history += [
+        {"created_by": "/bin/sh -c rm -rf a directory && chmod 600 some files"},
+        {"created_by": "/bin/sh -c overwrite some files"},
+    ]
+    return json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {"Cmd": ["/bin/sh"]},
+            "rootfs": {"type": "layers", "diff_ids": [sha256_file(t) for t in tars]},
+            "history": history,
+        }
+    ).encode()
+
+
+def _add_bytes(tf: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    tf.addfile(info, io.BytesIO(data))
+
+
+def write_oci(tars: list[Path], blobs: list[Path], media: str, out: Path) -> None:
+    config = config_for(tars)
+    cdigest = "sha256:" + hashlib.sha256(config).hexdigest()
+    layers = [{"mediaType": media, "digest": sha256_file(b), "size": b.stat().st_size} for b in blobs]
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cdigest, "size": len(config)},
+            "layers": layers,
+        }
+    ).encode()
+    mdigest = "sha256:" + hashlib.sha256(manifest).hexdigest()
+    index = {
+        "schemaVersion": 2,
+        "manifests": [
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": mdigest, "size": len(manifest)}
+        ],
+    }
+    with tarfile.open(out, "w") as tf:
+        _add_bytes(tf, "oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
+        _add_bytes(tf, "index.json", json.dumps(index).encode())
+        _add_bytes(tf, f"blobs/sha256/{cdigest[7:]}", config)
+        _add_bytes(tf, f"blobs/sha256/{mdigest[7:]}", manifest)
+        for blob, layer in zip(blobs, layers, strict=True):
+            tf.add(str(blob), arcname=f"blobs/sha256/{layer['digest'][7:]}")
+
+
+def write_docker_archive(tars: list[Path], out: Path) -> None:
+    config = config_for(tars)
+    chex = hashlib.sha256(config).hexdigest()
+    names = [f"{sha256_file(t)[7:]}.tar" for t in tars]
+    manifest = [{"Config": f"{chex}.json", "RepoTags": ["bench/big:latest"], "Layers": names}]
+    with tarfile.open(out, "w") as tf:
+        for tar, name in zip(tars, names, strict=True):
+            tf.add(str(tar), arcname=name)
+        _add_bytes(tf, f"{chex}.json", config)
+        _add_bytes(tf, "manifest.json", json.dumps(manifest).encode())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("outdir", type=Path)
+    parser.add_argument("--root", type=Path, default=Path("/usr"))
+    parser.add_argument("--size-mb", type=int, default=600, help="uncompressed content budget (default 600)")
+    parser.add_argument("--max-files", type=int, default=25_000)
+    parser.add_argument("--huge", action="store_true", help="about 4 GB and 120k files")
+    args = parser.parse_args()
+    if args.huge:
+        args.size_mb, args.max_files = 4000, 120_000
+    args.outdir.mkdir(parents=True, exist_ok=True)
+    files = collect(args.root, args.size_mb << 20, args.max_files)
+    tag = "huge" if args.huge else "big"
+    with tempfile.TemporaryDirectory(dir=args.outdir) as work:
+        tars = write_layers(files, args.root, Path(work))
+        write_docker_archive(tars, args.outdir / f"{tag}.docker-archive.tar")
+        write_oci(tars, [compress(t, "gz") for t in tars], "application/vnd.oci.image.layer.v1.tar+gzip",
+                  args.outdir / f"{tag}.oci-gzip.tar")
+        write_oci(tars, [compress(t, "zst") for t in tars], "application/vnd.oci.image.layer.v1.tar+zstd",
+                  args.outdir / f"{tag}.oci-zstd.tar")
+    print(f"{len(files)} files from {args.root} in {LAYERS} layers -> {args.outdir}/{tag}.*.tar")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,21 @@
+"""Bounds on what one archive may ask of us, so a hostile one ends with an error, not a hang."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MAX_EXTENDED_HEADER = 1 << 20  # a PAX or GNU long-name record larger than this is not a name
+TRAILER_READ = 1 << 20  # bytes read past a tar's end-of-archive blocks (all of them with --verify)
+RATIO_FLOOR = 1 << 30  # the ratio limit applies once a layer has inflated past this
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Adjustable from the command line (`--max-entries`, `--max-layers`, `--max-ratio`)."""
+
+    max_entries: int = 5_000_000  # tar entries over all layers
+    max_layers: int = 50_000
+    max_ratio: int = 2_000  # uncompressed bytes per compressed byte, past RATIO_FLOOR
+
+
+DEFAULT_LIMITS = Limits()
