@@ -96,6 +96,13 @@ class Image:
             for i, layer_ref in enumerate(ref.layers)
         ]
         self.warnings: list[str] = []
+        for layer in self.layers:
+            declared = layer.ref.size
+            if declared is not None and source.exists(layer.ref.blob) and declared != layer.blob_size:
+                message = f"{self.label(layer)}: blob is {layer.blob_size} bytes, its descriptor says {declared}"
+                if verify:
+                    raise CorruptBlob(message)
+                self.warnings.append(message)
         if config.diff_ids and len(config.diff_ids) != len(ref.layers):
             self.warnings.append(
                 f"the manifest lists {len(ref.layers)} layers but the config has {len(config.diff_ids)} diff_ids"
