@@ -191,10 +191,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir=args.outdir) as work:
         tars = write_layers(files, args.root, Path(work))
         write_docker_archive(tars, args.outdir / f"{tag}.docker-archive.tar")
-        write_oci(tars, [compress(t, "gz") for t in tars], "application/vnd.oci.image.layer.v1.tar+gzip",
-                  args.outdir / f"{tag}.oci-gzip.tar")
-        write_oci(tars, [compress(t, "zst") for t in tars], "application/vnd.oci.image.layer.v1.tar+zstd",
-                  args.outdir / f"{tag}.oci-zstd.tar")
+        write_oci(
+            tars,
+            [compress(t, "gz") for t in tars],
+            "application/vnd.oci.image.layer.v1.tar+gzip",
+            args.outdir / f"{tag}.oci-gzip.tar",
+        )
+        write_oci(
+            tars,
+            [compress(t, "zst") for t in tars],
+            "application/vnd.oci.image.layer.v1.tar+zstd",
+            args.outdir / f"{tag}.oci-zstd.tar",
+        )
     print(f"{len(files)} files from {args.root} in {LAYERS} layers -> {args.outdir}/{tag}.*.tar")
 
 

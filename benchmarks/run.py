@@ -1,0 +1,248 @@
+"""Measure layerscope on an image against baselines measured in the same run.
+
+    python benchmarks/run.py IMAGE [IMAGE ...] [--reps 3] [--keys 30] [--no-app] [--markdown]
+
+For each image, medians over --reps runs of:
+  analysis   `layerscope report IMAGE --json` wall time (every layer read, hashed, diffed, waste computed)
+  baseline   `gzip -dc` (or `zstd -dc -T1`) over the same layer blobs, one after another;
+             for an uncompressed archive, `cat` of the blobs
+  dive       `CI=true dive --source docker-archive IMAGE` (its full analysis), when dive is installed
+  first      process start → layer list on screen in the app (headless)
+  loaded     process start → all layers analysed in the app
+  key        median time the app takes to answer a key (cursor move, expand a directory, switch layer)
+  rss        peak resident memory summed over the process and its children (report, and app)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from explorer.model.blobs import sniff  # noqa: E402
+from explorer.model.image import Image  # noqa: E402
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _descendants(pid: int) -> list[int]:
+    out, stack = [], [pid]
+    while stack:
+        p = stack.pop()
+        out.append(p)
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    stack.extend(int(c) for c in f.read().split())
+        except OSError:
+            continue
+    return out
+
+
+class PeakRSS:
+    """Samples the summed RSS of a process tree every few milliseconds."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak_kb = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak_kb = max(self.peak_kb, sum(_rss_kb(p) for p in _descendants(self.pid)))
+            time.sleep(0.005)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak_kb
+
+
+def timed(cmd: list[str], **kw: object) -> tuple[float, int, bytes]:
+    """Wall time, peak RSS (KiB, summed over children) and stdout of a command."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+    sampler = PeakRSS(proc.pid)
+    out, err = proc.communicate()
+    elapsed = time.perf_counter() - start
+    peak = sampler.stop()
+    if proc.returncode:
+        raise SystemExit(f"{cmd[0]} failed: {err.decode(errors='replace')[-500:]}")
+    return elapsed, peak, out
+
+
+def extract_blobs(image_path: str, into: Path) -> tuple[list[Path], str]:
+    """Copy each layer blob to a file (not timed) and name the decompressor to compare with."""
+    img = Image.open(image_path)
+    paths, kinds = [], set()
+    for layer in img.layers:
+        dst = into / f"layer{layer.index}"
+        with img.source.open(layer.ref.blob) as src, open(dst, "wb") as out:
+            head = src.read(4)
+            kinds.add(sniff(head))
+            out.write(head)
+            while chunk := src.read(1 << 20):
+                out.write(chunk)
+        paths.append(dst)
+    img.close()
+    kind = kinds.pop() if len(kinds) == 1 else "mixed"
+    return paths, kind
+
+
+def baseline(paths: list[Path], kind: str) -> tuple[str, float]:
+    tool = {"gzip": ["gzip", "-dc"], "zstd": ["zstd", "-dc", "-T1", "-q"], "none": ["cat"]}[kind]
+    start = time.perf_counter()
+    for p in paths:
+        subprocess.run([*tool, str(p)], stdout=subprocess.DEVNULL, check=True)
+    return " ".join(tool), time.perf_counter() - start
+
+
+APP_PROBE = r"""
+import asyncio, json, statistics, sys, time
+from explorer.ui.app import make_app
+from explorer.ui.layers import LayerTable
+from explorer.ui.filetree import FileTree
+
+async def main(path, keys):
+    app = make_app(path, animate=False)
+    marks = {}
+    async with app.run_test(size=(200, 60)) as pilot:
+        table = app.query_one(LayerTable)
+        while table.row_count == 0 and not app.loaded:
+            await asyncio.sleep(0.002)
+        marks["first"] = time.time()
+        while not app.loaded:
+            await asyncio.sleep(0.005)
+        marks["loaded"] = time.time()
+        await pilot.pause()
+        lat = {"cursor": [], "expand": [], "layer": []}
+        table.focus()
+        for i in range(keys):
+            t = time.perf_counter()
+            await pilot.press("down" if i % 2 == 0 else "up")
+            lat["layer"].append(time.perf_counter() - t)
+        app.query_one(FileTree).focus()
+        await pilot.press("m")  # the merged filesystem: the most to draw
+        for i in range(keys):
+            t = time.perf_counter(); await pilot.press("down"); lat["cursor"].append(time.perf_counter() - t)
+        await pilot.press("home")
+        for i in range(keys):
+            t = time.perf_counter(); await pilot.press("right"); lat["expand"].append(time.perf_counter() - t)
+            await pilot.press("down")
+        marks["keys"] = {k: statistics.median(v) for k, v in lat.items() if v}
+    print(json.dumps(marks))
+
+asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+"""
+
+
+def app_run(image: str, keys: int) -> tuple[float, float, dict[str, float], int]:
+    start = time.time()
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", APP_PROBE, image, str(keys)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT
+    )
+    sampler = PeakRSS(proc.pid)
+    out, err = proc.communicate()
+    peak = sampler.stop()
+    _ = t0
+    if proc.returncode:
+        raise SystemExit(f"app probe failed: {err.decode(errors='replace')[-800:]}")
+    marks = json.loads(out.decode().strip().splitlines()[-1])
+    return marks["first"] - start, marks["loaded"] - start, marks["keys"], peak
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def bench(image: str, reps: int, keys: int, with_app: bool) -> dict:
+    layerscope = shutil.which("layerscope") or "layerscope"
+    with tempfile.TemporaryDirectory() as tmp:
+        blobs, kind = extract_blobs(image, Path(tmp))
+        base_runs = [baseline(blobs, kind) for _ in range(reps)]
+    result: dict = {"image": image, "compression": kind, "baseline": base_runs[0][0]}
+    result["baseline_s"] = median([t for _, t in base_runs])
+    runs = [timed([layerscope, "report", image, "--json"]) for _ in range(reps)]
+    result["analysis_s"] = median([t for t, _, _ in runs])
+    result["report_rss_mb"] = max(rss for _, rss, _ in runs) / 1024
+    summary = json.loads(runs[0][2])["summary"]
+    result["files"] = None
+    result["layers"] = summary["layers"]
+    result["uncompressed_mb"] = summary["uncompressed_bytes"] / 1e6
+    if shutil.which("dive"):
+        dives = [
+            timed(["dive", "--source", "docker-archive", image], env={**os.environ, "CI": "true"}) for _ in range(reps)
+        ]
+        result["dive_s"] = median([t for t, _, _ in dives])
+        result["dive_rss_mb"] = max(rss for _, rss, _ in dives) / 1024
+    if with_app:
+        apps = [app_run(image, keys) for _ in range(reps)]
+        result["first_s"] = median([a[0] for a in apps])
+        result["loaded_s"] = median([a[1] for a in apps])
+        result["key_ms"] = {k: 1000 * median([a[2][k] for a in apps]) for k in apps[0][2]}
+        result["app_rss_mb"] = max(a[3] for a in apps) / 1024
+    return result
+
+
+def show(r: dict) -> str:
+    lines = [
+        f"{r['image']}: {r['layers']} layers, {r['uncompressed_mb']:.0f} MB as tar, {r['compression']} layers",
+        f"  analysis {r['analysis_s']:.2f} s; {r['baseline']} {r['baseline_s']:.2f} s → ratio "
+        f"{r['analysis_s'] / r['baseline_s']:.2f}×; report peak RSS {r['report_rss_mb']:.0f} MB",
+    ]
+    if "dive_s" in r:
+        lines.append(
+            f"  dive {r['dive_s']:.2f} s (peak RSS {r['dive_rss_mb']:.0f} MB) → layerscope/dive "
+            f"{r['analysis_s'] / r['dive_s']:.2f}×"
+        )
+    if "first_s" in r:
+        keys = ", ".join(f"{k} {v:.1f} ms" for k, v in r["key_ms"].items())
+        lines.append(
+            f"  app: layer list {r['first_s']:.2f} s, all analysed {r['loaded_s']:.2f} s, "
+            f"keys (median) {keys}, peak RSS {r['app_rss_mb']:.0f} MB"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("images", nargs="+")
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--keys", type=int, default=30)
+    parser.add_argument("--no-app", action="store_true", help="skip the app measurements")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON too")
+    args = parser.parse_args()
+    results = []
+    for image in args.images:
+        r = bench(image, args.reps, args.keys, not args.no_app)
+        results.append(r)
+        print(show(r), flush=True)
+    if args.json:
+        print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
