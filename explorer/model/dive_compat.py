@@ -105,7 +105,7 @@ def _go_key(name: str) -> bytes:
 
 def _add_path(root: _Node, path: str, size: int, is_dir: bool) -> None:
     """FileTree.AddPath: create missing parents, then attach the payload to the last node."""
-    cleaned = posixpath.normpath(path)
+    cleaned = posixpath.normpath(path) if "." in path or "//" in path else path
     if cleaned == ".":
         return
     parts = [part for part in cleaned.split("/") if part]
@@ -130,14 +130,6 @@ def _get_node(root: _Node, path: str) -> _Node | None:
             if node is None:
                 return None
     return node
-
-
-def _remove_path(root: _Node, path: str) -> None:
-    """FileTree.RemovePath. Missing paths and the root are left alone (dive only logs them)."""
-    parent, leaf = posixpath.split(path.rstrip("/"))
-    node = _get_node(root, parent)
-    if leaf and node is not None and _get_node(node, leaf) is not None:
-        del node.children[leaf]
 
 
 def _build_tree(entries: Sequence[DiveEntry]) -> _Node:
@@ -165,7 +157,10 @@ def _walk(root: _Node) -> Iterator[tuple[str, _Node, bool]]:
 
 def _sorted_children(node: _Node) -> list[tuple[str, _Node]]:
     """Children in reverse Go order, ready to be pushed on a LIFO stack."""
-    return sorted(node.children.items(), key=lambda item: _go_key(item[0]), reverse=True)
+    items = node.children.items()
+    if all(name.isascii() for name in node.children):  # str order is byte order for ASCII
+        return sorted(items, reverse=True)
+    return sorted(items, key=lambda item: _go_key(item[0]), reverse=True)
 
 
 def _subtree_size(node: _Node) -> int:
@@ -179,12 +174,32 @@ def _subtree_size(node: _Node) -> int:
 
 
 def _stack(lower: _Node, upper: _Node) -> None:
-    """FileTree.Stack: a whiteout removes its path, any other node is added or overwritten."""
-    for path, node, whiteout in _walk(upper):
-        if whiteout:
-            _remove_path(lower, path)
-        else:
-            _add_path(lower, path, node.size, node.is_dir)
+    """FileTree.Stack: a whiteout removes its path, any other node is added or overwritten.
+
+    dive walks `upper` depth first in sorted order, adding each node's payload at its path;
+    merging the trees directory by directory does the same. Within a directory only the order
+    of a whiteout against the name it removes matters, so children are sorted only there.
+    """
+    pending = [(lower, upper)]
+    while pending:
+        into, node = pending.pop()
+        names = node.children
+        if any(name.startswith(_WHITEOUT) for name in names):
+            names = [name for name, _ in reversed(_sorted_children(node))]
+        for name in names:
+            child = node.children[name]
+            if name.startswith(_WHITEOUT):
+                into.children.pop(name[len(_WHITEOUT) :], None)
+                if child.children:  # entries below a whiteout: dive adds them under its literal name
+                    target = into.children.get(name) or into.children.setdefault(name, _Node())
+                    pending.append((target, child))
+                continue
+            target = into.children.get(name)
+            if target is None:
+                target = into.children[name] = _Node()
+            target.size, target.is_dir = child.size, child.is_dir
+            if child.children:
+                pending.append((target, child))
 
 
 class _GoSort:

@@ -201,14 +201,21 @@ class FileSystem:
             self._release(state, layer, CAUSE_DELETED)
             removed[sub] = self._record(Change(sub, layer, DELETED, None, state.entry, state.layer, state.copy))
 
-    def _ensure_parents(self, path: str, layer: int, removed: dict[Node, Change]) -> Node:
-        node = self.root
-        for part in path.split("/")[:-1]:
-            node = self._child(node, part)
+    def _directory(self, path: str, layer: int, removed: dict[Node, Change], dirs: dict[str, Node]) -> Node:
+        """The directory node at `path`, made (implicitly) where missing; `dirs` caches them per layer."""
+        missing = []
+        while path and path not in dirs:
+            head, _, name = path.rpartition("/")
+            missing.append((path, name))
+            path = head
+        node = dirs[path] if path else self.root
+        for path, name in reversed(missing):
+            node = self._child(node, name)
+            dirs[path] = node
             state = node.current()
             if state is not None and state.entry.is_dir:
                 continue
-            implicit = Entry(node.path, DIR, mode=IMPLICIT_DIR_MODE)
+            implicit = Entry(path, DIR, mode=IMPLICIT_DIR_MODE)
             if state is not None:  # a file where a directory must be: replaced
                 self._release(state, layer, CAUSE_DELETED)
                 self._record(Change(node, layer, TYPE_CHANGED, implicit, state.entry, state.layer))
@@ -269,10 +276,13 @@ class FileSystem:
                 for child in list(node.children.values()):
                     self._delete(child, layer, removed)
 
+        dirs: dict[str, Node] = {}  # directories known to exist in this layer (sorted order: parents first)
         for path in sorted(latest):
             entry = latest[path]
-            parent = self._ensure_parents(path, layer, removed)
-            node = self._child(parent, path.rpartition("/")[2])
+            head, _, name = path.rpartition("/")
+            node = self._child(self._directory(head, layer, removed, dirs), name)
+            if entry.is_dir:
+                dirs[path] = node
             copy = copies.get(path)
             if entry.kind == HARDLINK:
                 copy = self._resolve_link(entry, latest, copies)

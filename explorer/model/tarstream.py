@@ -33,6 +33,7 @@ BLOCK = 512
 HASH_CHUNK = 1 << 20
 WH_PREFIX = ".wh."
 OPAQUE_NAME = ".wh..wh..opq"
+AUFS_PREFIX = ".wh..wh."
 
 _TYPES = {
     b"0": FILE,
@@ -221,11 +222,13 @@ class TarReader:
                 self._data(size, entry.path)  # unknown types carry data, as in tarfile
             if kind == HARDLINK:
                 entry.link = normalize(entry.link)
-            base = path.rpartition("/")[2]
+            head, _, base = path.rpartition("/")
+            if AUFS_PREFIX in head and any(part.startswith(AUFS_PREFIX) for part in head.split("/")):
+                continue  # inside AUFS metadata (.wh..wh.plnk/ holds hard-link targets): not files
             if base.startswith(WH_PREFIX):
                 if base == OPAQUE_NAME:
-                    entry.kind, entry.path = OPAQUE, path.rpartition("/")[0]
-                elif base.startswith(WH_PREFIX + WH_PREFIX):
+                    entry.kind, entry.path = OPAQUE, head
+                elif base.startswith(AUFS_PREFIX):
                     continue  # AUFS metadata (.wh..wh.plnk, .wh..wh.aufs): not a file
                 else:
                     entry.kind = WHITEOUT

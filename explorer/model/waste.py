@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from .entries import FILE, HARDLINK
-from .filesystem import CAUSE_DELETED, CAUSE_OVERWRITTEN, CAUSE_RESTORED, FileSystem
+from .filesystem import CAUSE_DELETED, CAUSE_OVERWRITTEN, CAUSE_RESTORED, FileSystem, Node
 
 CAUSES = (CAUSE_DELETED, CAUSE_OVERWRITTEN, CAUSE_RESTORED)
 
@@ -88,17 +88,17 @@ def compute_waste(fs: FileSystem) -> Waste:
 
 
 def _duplicates(fs: FileSystem) -> list[Duplicate]:
-    groups: dict[tuple[int, int], dict[int, list[str]]] = defaultdict(dict)
+    groups: dict[tuple[int, int], dict[int, list[Node]]] = defaultdict(dict)
     for node in fs.paths():
         state = node.current()
         if state is None or state.copy is None or state.entry.kind not in (FILE, HARDLINK) or not state.copy.size:
             continue
         copy = state.copy
-        groups[(copy.digest, copy.size)].setdefault(id(copy), []).append(node.path)
+        groups[(copy.digest, copy.size)].setdefault(id(copy), []).append(node)
     duplicates = []
     for (_, size), by_copy in groups.items():
-        if len(by_copy) > 1:
-            paths = tuple(sorted(min(paths) for paths in by_copy.values()))
+        if len(by_copy) > 1:  # paths only for real duplicates: building them is the costly part
+            paths = tuple(sorted(min(n.path for n in nodes) for nodes in by_copy.values()))
             duplicates.append(Duplicate(size, paths))
     duplicates.sort(key=lambda d: (-d.extra_bytes, d.paths))
     return duplicates
