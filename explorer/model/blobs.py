@@ -8,7 +8,7 @@ import threading
 from typing import BinaryIO
 
 import zstandard
-from isal import igzip
+from isal import igzip, igzip_lib
 
 from .errors import CorruptBlob
 
@@ -129,7 +129,7 @@ class _Checked(Reader):
             return self._inner.read(n)
         except CorruptBlob:
             raise
-        except (OSError, EOFError, ValueError, zstandard.ZstdError) as exc:
+        except (OSError, EOFError, ValueError, igzip_lib.IsalError, zstandard.ZstdError) as exc:
             raise CorruptBlob(f"{self._name}: corrupt {self._kind} data ({exc})") from None
 
 

@@ -68,7 +68,11 @@ def _number(field: bytes) -> int:
 
 
 def _checksum_ok(header: bytes) -> bool:
-    stored = _number(header[148:156])
+    """True when a 512-byte block is a tar header (its checksum field matches its bytes)."""
+    try:
+        stored = _number(header[148:156])
+    except ValueError:
+        return False
     unsigned = sum(header) - sum(header[148:156]) + 8 * 32
     if stored == unsigned:
         return True
