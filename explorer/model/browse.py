@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import stat
+import time
+import unicodedata
 from dataclasses import dataclass
 
-from .entries import DIR, FILE, HARDLINK, Entry
-from .filesystem import DELETED, Change, FileSystem, Node
+from .entries import BLOCK, CHAR, DIR, FIFO, FILE, HARDLINK, KIND_NAMES, SYMLINK, Entry
+from .filesystem import DELETED, MODIFIED, RESTORED, TYPE_CHANGED, Change, FileSystem, Node
 
 UNCHANGED = "unchanged"
 CHANGES, MERGED = "changes", "merged"
@@ -40,6 +43,11 @@ class Browser:
         self._touched: dict[int, set[Node]] = {}
         self._sizes: dict[tuple[int, int], int] = {}
         self._index: list[tuple[str, Node]] | None = None
+        self._stored: dict[tuple[int, int], int] = {}
+
+    def layer_added(self) -> None:
+        """Forget what a newly stacked layer makes stale (the search index)."""
+        self._index = None
 
     def touched(self, layer: int) -> set[Node]:
         """Paths `layer` changed, with their ancestors (what the changes view shows)."""
@@ -70,11 +78,17 @@ class Browser:
         mode: str = MERGED,
         sort: str = "name",
         hide_unchanged: bool = False,
+        within: set[Node] | None = None,
     ) -> list[Row]:
-        """The children of directory `node` to show at `layer`, sorted by "name" or "size"."""
+        """The children of directory `node` to show at `layer`, sorted by "name" or "size".
+
+        `within` keeps only those paths (a filter, see `matching`).
+        """
         if not node.children:
             return []
         children = node.children.values()
+        if within is not None:
+            children = [c for c in children if c in within]
         if mode == CHANGES:
             touched = self.touched(layer)
             children = [c for c in children if c in touched]
@@ -82,7 +96,8 @@ class Browser:
         if hide_unchanged:
             rows = [r for r in rows if r.status != UNCHANGED or (r.is_dir and self.has_changes_below(r.node, layer))]
         if sort == "size":
-            rows.sort(key=lambda r: (-self.size(r.node, layer), r.name))
+            measure = self.stored_size if mode == CHANGES else self.size
+            rows.sort(key=lambda r: (-measure(r.node, layer), r.name))
         else:
             rows.sort(key=lambda r: (not r.is_dir, r.name))
         return rows
@@ -116,6 +131,38 @@ class Browser:
         """Size of a path just below `layer` (what a deletion at `layer` removed)."""
         return self.size(node, layer - 1) if node.entry_at(layer - 1) is not None else 0
 
+    def stored_size(self, node: Node, layer: int) -> int:
+        """Content bytes `layer` stores at or below `node` (what the changes view totals)."""
+        key = (id(node), layer)
+        cached = self._stored.get(key)
+        if cached is not None:
+            return cached
+        change = node.change_in(layer)
+        total = change.entry.size if change is not None and change.entry is not None and change.copy else 0
+        if node.children:
+            touched = self.touched(layer)
+            total += sum(self.stored_size(c, layer) for c in node.children.values() if c in touched)
+        self._stored[key] = total
+        return total
+
+    def matching(self, query: str, limit: int = 5000) -> set[Node]:
+        """Paths matching `query` (as `search`) and their ancestors: what a filtered tree shows."""
+        keep: set[Node] = set()
+        for node in self.search(query, limit):
+            walk: Node | None = node
+            while walk is not None and walk not in keep:
+                keep.add(walk)
+                walk = walk.parent
+        return keep
+
+    def last_visible_layer(self, node: Node) -> int | None:
+        """The highest stacked layer at which `node` exists, or None if it never does."""
+        if not node.changes:
+            return None
+        last = node.changes[-1]
+        # a deletion only ever hides what the layer below showed
+        return len(self.fs.layer_changes) - 1 if last.kind != DELETED else last.layer - 1
+
     def search(self, query: str, limit: int = 200) -> list[Node]:
         """Paths containing `query` (case-insensitive; space-separated words must all match)."""
         if self._index is None:
@@ -140,3 +187,92 @@ class Browser:
             chain.append(parent)
             parent = parent.parent
         return list(reversed(chain))
+
+
+def display_name(s: str) -> str:
+    """`s` safe to print: control characters, line breaks, format characters and undecodable
+    bytes (surrogate escapes) become visible escapes (`\\x1b`, `\\xe9`, `\\u202e`)."""
+    if s.isprintable():
+        return s
+    out = []
+    for ch in s:
+        code = ord(ch)
+        if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape)
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif ch == " " or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Zl", "Zp", "Co", "Cn"):
+            out.append(ch)
+        else:
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+    return "".join(out)
+
+
+def human_size(size: int) -> str:
+    """A byte count in decimal units, at most four digits: `980 B`, `1.5 MB`."""
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(value) < 1000 or unit == "TB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")
+
+
+def short_size(size: int) -> str:
+    """A byte count in at most four characters, as `ls -h`: `980B`, `1.5M`, `255k`."""
+    value = float(size)
+    for unit in ("B", "k", "M", "G", "T", "P"):
+        if value < 999.5 or unit == "P":
+            if unit == "B":
+                return f"{int(value)}B"
+            return f"{value:.1f}{unit}" if value < 9.95 else f"{value:.0f}{unit}"
+        value /= 1000
+    raise AssertionError("unreachable")
+
+
+_TYPE_BITS = {DIR: stat.S_IFDIR, SYMLINK: stat.S_IFLNK, FIFO: stat.S_IFIFO, CHAR: stat.S_IFCHR, BLOCK: stat.S_IFBLK}
+
+
+def mode_string(entry: Entry) -> str:
+    """`ls -l` style mode: `drwxr-xr-x`, `-rw-------`."""
+    return stat.filemode(_TYPE_BITS.get(entry.kind, stat.S_IFREG) | (entry.mode & 0o7777))
+
+
+def mtime_string(mtime: int) -> str:
+    """A tar mtime as UTC `YYYY-MM-DD HH:MM` (image metadata, so stable)."""
+    try:
+        return time.strftime("%Y-%m-%d %H:%M", time.gmtime(mtime))
+    except (OverflowError, OSError, ValueError):
+        return str(mtime)
+
+
+def owner_string(entry: Entry) -> str:
+    return f"{entry.uid}:{entry.gid}"
+
+
+def change_notes(change: Change) -> list[str]:
+    """What a change altered, old → new (`mode -rw-r--r--→-rw-------`, `size 880 B→24 B`)."""
+    old, new = change.old, change.entry
+    if old is None or new is None:
+        return []
+    if change.kind == TYPE_CHANGED:
+        return [f"was {KIND_NAMES.get(old.kind, old.kind)}"]
+    if change.kind not in (MODIFIED, RESTORED):
+        return []
+    notes = []
+    if change.kind == MODIFIED:
+        if new.kind == SYMLINK:
+            notes.append(f"target {display_name(old.link)}→{display_name(new.link)}")
+        elif new.size != old.size:
+            notes.append(f"size {human_size(old.size)}→{human_size(new.size)}")
+        else:
+            notes.append("content")
+    changed = new.metadata_changes(old)
+    if change.kind == RESTORED and not [c for c in changed if c != "mtime"]:
+        notes.append("same content stored again")
+    for name in changed:
+        if name == "mode":
+            notes.append(f"mode {mode_string(old)}→{mode_string(new)}")
+        elif name == "owner":
+            notes.append(f"owner {owner_string(old)}→{owner_string(new)}")
+        else:
+            notes.append(f"mtime {mtime_string(old.mtime)}→{mtime_string(new.mtime)}")
+    return notes

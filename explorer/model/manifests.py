@@ -255,6 +255,13 @@ def select_image(images: list[ImageRef], platform: str | None = None, image: str
             candidates = present
         else:
             raise ImageError(f"several platforms, choose one with --platform: {_platform_list(with_platform)}")
+    if (
+        image
+        and len({c.config_blob for c in candidates if not c.missing}) > 1
+        and len({c.platform for c in candidates}) == 1
+    ):
+        names = sorted({n for c in candidates for n in c.names})
+        raise ImageError(f"image {image!r} is ambiguous: it matches {', '.join(names)}")
     chosen = candidates[0]
     if chosen.missing:
         present = _platform_list([i for i in images if not i.missing]) or "none"
