@@ -398,6 +398,61 @@ def _go_divide(numerator: int, denominator: int) -> float:
     return math.inf if numerator else math.nan
 
 
+class DiveAccumulator:
+    """dive's figures computed one layer at a time, so no layer's entries need be kept."""
+
+    def __init__(self) -> None:
+        self._by_path: dict[str, _Efficiency] = {}
+        self._inefficient: list[_Efficiency] = []
+        # dive's StackTreeRange(trees, 0, i-1), kept up to date: a copy of layer 0, then every
+        # earlier layer stacked on it
+        self._stacked: _Node | None = None
+        self._sizes: list[int] = []
+
+    def add_layer(self, entries: Sequence[DiveEntry], size: int) -> None:
+        """Visit the next layer: its tar entries in tar order, and its size as dive counts it."""
+        by_path = self._by_path
+        tree = _build_tree(entries)
+        if self._stacked is None:
+            self._stacked = _build_tree(entries)
+        for path, node, whiteout in _walk(tree):
+            if node.children:
+                continue
+            data = by_path.get(path)
+            if data is None:
+                data = by_path[path] = _Efficiency(path)
+            if whiteout:
+                previous = _get_node(self._stacked, path)
+                if previous is None:
+                    break  # GetNode error: dive abandons the rest of this layer
+                size_here = _subtree_size(previous) if previous.is_dir else 0
+            else:
+                size_here = node.size
+            data.cumulative += size_here
+            if data.minimum < 0 or size_here < data.minimum:
+                data.minimum = size_here
+            data.count += 1
+            if data.count == 2:
+                self._inefficient.append(data)
+        _stack(self._stacked, tree)
+        self._sizes.append(size)
+
+    def result(self) -> DiveCompat:
+        values = self._by_path.values()
+        discovered = sum(data.cumulative for data in values)
+        minimum = sum(data.minimum for data in values)
+        efficiency = 1.0 if discovered == 0 else float(minimum) / float(discovered)
+        inefficient = list(self._inefficient)
+        _GoSort(inefficient).sort()
+        wasted = sum(data.cumulative for data in inefficient)
+        return DiveCompat(
+            efficiency=efficiency,
+            wasted_bytes=wasted,
+            user_wasted_percent=_go_divide(wasted, sum(self._sizes[1:])),
+            inefficient_files=[(data.path, data.count, data.cumulative) for data in reversed(inefficient)],
+        )
+
+
 def dive_compat(layers: Sequence[Sequence[DiveEntry]], layer_sizes: Sequence[int]) -> DiveCompat:
     """Compute dive's CI figures for an image.
 
@@ -417,41 +472,7 @@ def dive_compat(layers: Sequence[Sequence[DiveEntry]], layer_sizes: Sequence[int
     """
     if len(layer_sizes) != len(layers):
         raise ValueError("layer_sizes must have one size per layer")
-    by_path: dict[str, _Efficiency] = {}
-    inefficient: list[_Efficiency] = []
-    # dive's StackTreeRange(trees, 0, i-1), kept up to date: a copy of layer 0, then every earlier layer stacked on it
-    stacked = _build_tree(layers[0]) if layers else _Node()
-    for entries in layers:
-        tree = _build_tree(entries)
-        for path, node, whiteout in _walk(tree):
-            if node.children:
-                continue
-            data = by_path.get(path)
-            if data is None:
-                data = by_path[path] = _Efficiency(path)
-            if whiteout:
-                previous = _get_node(stacked, path)
-                if previous is None:
-                    break  # GetNode error: dive abandons the rest of this layer
-                size = _subtree_size(previous) if previous.is_dir else 0
-            else:
-                size = node.size
-            data.cumulative += size
-            if data.minimum < 0 or size < data.minimum:
-                data.minimum = size
-            data.count += 1
-            if data.count == 2:
-                inefficient.append(data)
-        _stack(stacked, tree)
-
-    discovered = sum(data.cumulative for data in by_path.values())
-    minimum = sum(data.minimum for data in by_path.values())
-    efficiency = 1.0 if discovered == 0 else float(minimum) / float(discovered)
-    _GoSort(inefficient).sort()
-    wasted = sum(data.cumulative for data in inefficient)
-    return DiveCompat(
-        efficiency=efficiency,
-        wasted_bytes=wasted,
-        user_wasted_percent=_go_divide(wasted, sum(layer_sizes[1:])),
-        inefficient_files=[(data.path, data.count, data.cumulative) for data in reversed(inefficient)],
-    )
+    accumulator = DiveAccumulator()
+    for entries, size in zip(layers, layer_sizes, strict=True):
+        accumulator.add_layer(entries, size)
+    return accumulator.result()

@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from .config import HistoryEntry, ImageConfig, align_history, parse_config
-from .entries import FILE, OPAQUE, WHITEOUT
+from .dive_compat import DiveAccumulator, DiveEntry
+from .entries import FILE, OPAQUE, WHITEOUT, Entry
 from .errors import CorruptBlob, ImageError
 from .filesystem import CHANGE_KINDS, FileSystem
 from .layerscan import LayerScan
@@ -29,8 +30,10 @@ class Layer:
     diff_id: str | None
     history: HistoryEntry | None
     blob_size: int
-    scan: LayerScan | None = None
+    scan: LayerScan | None = None  # its entries are released once stacked
     change_counts: dict[str, int] = field(default_factory=dict)
+    content_bytes: int = 0  # bytes of regular-file content this layer stores
+    entry_counts: dict[str, int] = field(default_factory=dict)  # tar entries by kind
 
     @property
     def digest(self) -> str | None:
@@ -48,18 +51,6 @@ class Layer:
     def tar_size(self) -> int | None:
         return self.scan.tar_size if self.scan else None
 
-    @property
-    def content_bytes(self) -> int:
-        """Bytes of regular-file content this layer stores."""
-        if not self.scan:
-            return 0
-        return sum(e.size for e in self.scan.entries if e.kind == FILE)
-
-    @property
-    def entry_counts(self) -> dict[str, int]:
-        if not self.scan:
-            return {}
-        return dict(Counter(e.kind for e in self.scan.entries))
 
 
 class Image:
@@ -73,6 +64,7 @@ class Image:
         config: ImageConfig,
         verify: bool = False,
         limits: Limits = DEFAULT_LIMITS,
+        dive: bool = False,
     ) -> None:
         if len(ref.layers) > limits.max_layers:
             raise ImageError(f"{len(ref.layers)} layers, more than {limits.max_layers} (raise it with --max-layers)")
@@ -83,6 +75,7 @@ class Image:
         self.verify = verify
         self.limits = limits
         self.entry_count = 0
+        self.dive = DiveAccumulator() if dive else None  # dive's own figures, for `report`
         self.history = config.history
         per_layer = align_history(config.history, len(ref.layers))
         self.layers = [
@@ -119,6 +112,7 @@ class Image:
         verify: bool = False,
         on_read: Progress | None = None,
         limits: Limits = DEFAULT_LIMITS,
+        dive: bool = False,
     ) -> Image:
         """Read the manifest and config of the chosen image (for `-` or a compressed archive,
         the whole archive in one pass; `on_read(bytes)` reports that pass)."""
@@ -128,7 +122,7 @@ class Image:
             config = parse_config(source.read_json(ref.config_blob), ref.config_digest or ref.config_blob)
             if platform and not ref.platform and config.platform and not _same_platform(platform, config.platform):
                 raise ImageError(f"platform {platform} not found; the archive has: {config.platform}")
-            return cls(path, source, ref, config, verify, limits)
+            return cls(path, source, ref, config, verify, limits, dive)
         except BaseException:
             source.close()
             raise
@@ -167,12 +161,17 @@ class Image:
         if self.entry_count > self.limits.max_entries:
             raise ImageError(f"more than {self.limits.max_entries} entries in all (raise it with --max-entries)")
         layer.scan = scan
+        layer.content_bytes = sum(e.size for e in scan.entries if e.kind == FILE)
+        layer.entry_counts = dict(Counter(e.kind for e in scan.entries))
+        if self.dive is not None:
+            self.dive.add_layer(_dive_entries(scan.entries), layer.content_bytes)
         self.warnings.extend(scan.warnings)
         before = len(self.fs.warnings)
         self.fs.apply(index, scan.entries)
         self.warnings.extend(f"layer {index}: {w}" for w in self.fs.warnings[before:])
         counts = Counter(c.kind for c in self.fs.layer_changes[index])
         layer.change_counts = {k: counts.get(k, 0) for k in CHANGE_KINDS}
+        scan.entries = []  # stacked: the filesystem holds what is needed of them
 
     def finish(self) -> None:
         """Compute the waste once every layer is stacked."""
@@ -208,27 +207,25 @@ class Image:
                 f"{label}: uncompressed layer does not match its diff_id {layer.diff_id} (sha256:{scan.tar_sha256})"
             )
 
-    def dive_entries(self) -> list[list]:
-        """Each layer's tar entries as dive sees them (for dive-compatible figures)."""
-        from .dive_compat import DiveEntry
-
-        typeflags = {"f": b"0", "d": b"5", "l": b"2", "h": b"1", "p": b"6", "c": b"3", "b": b"4"}
-        out = []
-        for layer in self.layers:
-            rows = []
-            for e in layer.scan.entries if layer.scan else []:
-                if e.kind == WHITEOUT:
-                    head, _, base = e.path.rpartition("/")
-                    rows.append(DiveEntry(f"{head}/.wh.{base}" if head else f".wh.{base}", b"0", 0))
-                elif e.kind == OPAQUE:
-                    rows.append(DiveEntry(f"{e.path}/.wh..wh..opq" if e.path else ".wh..wh..opq", b"0", 0))
-                else:
-                    rows.append(DiveEntry(e.path, typeflags.get(e.kind, b"0"), e.size if e.kind == FILE else 0, e.mode))
-            out.append(rows)
-        return out
-
     def close(self) -> None:
         self.source.close()
+
+
+_TYPEFLAGS = {"f": b"0", "d": b"5", "l": b"2", "h": b"1", "p": b"6", "c": b"3", "b": b"4"}
+
+
+def _dive_entries(entries: list[Entry]) -> list[DiveEntry]:
+    """A layer's tar entries as dive reads them (whiteouts and opaque markers by name)."""
+    rows = []
+    for e in entries:
+        if e.kind == WHITEOUT:
+            head, _, base = e.path.rpartition("/")
+            rows.append(DiveEntry(f"{head}/.wh.{base}" if head else f".wh.{base}", b"0", 0))
+        elif e.kind == OPAQUE:
+            rows.append(DiveEntry(f"{e.path}/.wh..wh..opq" if e.path else ".wh..wh..opq", b"0", 0))
+        else:
+            rows.append(DiveEntry(e.path, _TYPEFLAGS.get(e.kind, b"0"), e.size if e.kind == FILE else 0, e.mode))
+    return rows
 
 
 def _same_platform(wanted: str, have: str) -> bool:
@@ -242,8 +239,9 @@ def load(
     image: str | None = None,
     verify: bool = False,
     limits: Limits = DEFAULT_LIMITS,
+    dive: bool = True,
 ) -> Image:
-    """Open and fully analyse an image archive."""
-    img = Image.open(path, platform, image, verify, limits=limits)
+    """Open and fully analyse an image archive (with dive's figures unless `dive` is False)."""
+    img = Image.open(path, platform, image, verify, limits=limits, dive=dive)
     img.analyse()
     return img

@@ -8,7 +8,6 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from .dive_compat import dive_compat
 from .image import Image
 from .text import display_name, size
 from .waste import CAUSES
@@ -23,7 +22,8 @@ def _number(x: float) -> float | None:
 
 def dive_figures(image: Image) -> dict:
     """dive's own efficiency, wasted bytes and user-wasted fraction, quirks included."""
-    result = dive_compat(image.dive_entries(), [layer.content_bytes for layer in image.layers])
+    assert image.dive is not None, "open the image with dive=True"
+    result = image.dive.result()
     return {
         "efficiency": _number(result.efficiency),
         "wasted_bytes": result.wasted_bytes,
