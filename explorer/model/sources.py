@@ -36,6 +36,17 @@ def _parse_json(data: bytes, name: str) -> object:
         raise ImageError(f"{name}: malformed JSON ({exc})") from None
 
 
+def _member_name(name: str) -> str:
+    return posixpath.normpath(name.lstrip("/")).removeprefix("./")
+
+
+def _link_target(name: str, info: tarfile.TarInfo) -> str:
+    """The member a symlink (relative to its folder) or a hard link (from the top) names."""
+    if info.issym():
+        return posixpath.normpath(posixpath.join(posixpath.dirname(name), info.linkname))
+    return _member_name(info.linkname)
+
+
 class Source:
     """Files of an image archive, by path."""
 
@@ -149,13 +160,11 @@ class TarFileSource(Source):
         try:
             with tarfile.open(fileobj=self._file, mode="r:") as tf:
                 for info in tf:
-                    name = posixpath.normpath(info.name.lstrip("/")).removeprefix("./")
+                    name = _member_name(info.name)
                     if info.isreg():
                         self.members[name] = _Member(info.offset_data, info.size)
-                    elif info.issym():
-                        links[name] = posixpath.normpath(posixpath.join(posixpath.dirname(name), info.linkname))
-                    elif info.islnk():
-                        links[name] = posixpath.normpath(info.linkname.lstrip("/")).removeprefix("./")
+                    elif info.issym() or info.islnk():
+                        links[name] = _link_target(name, info)
         except (tarfile.TarError, EOFError) as exc:
             self._file.close()
             raise ImageError(f"{path}: not a readable tar archive ({exc})") from None
@@ -252,11 +261,9 @@ class StreamSource(Source):
         try:
             with tarfile.open(fileobj=counter, mode="r|") as tf:
                 for info in tf:
-                    name = posixpath.normpath(info.name.lstrip("/")).removeprefix("./")
-                    if info.issym():
-                        links[name] = posixpath.normpath(posixpath.join(posixpath.dirname(name), info.linkname))
-                    elif info.islnk():
-                        links[name] = posixpath.normpath(info.linkname.lstrip("/")).removeprefix("./")
+                    name = _member_name(info.name)
+                    if info.issym() or info.islnk():
+                        links[name] = _link_target(name, info)
                     elif info.isreg():
                         self._take(name, info, tf, verify, limits)
         except CorruptBlob:
