@@ -1,0 +1,48 @@
+"""Command palette entries (ctrl+p): layers, modes, views, sorting, find, help."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from ..model.browse import display_name
+
+if TYPE_CHECKING:
+    from .app import LayerscopeApp
+
+
+class LayerscopeCommands(Provider):
+    """Everything the keys do, by name, plus "go to layer N"."""
+
+    def _commands(self) -> list[tuple[str, str, object]]:
+        app: LayerscopeApp = self.app  # type: ignore[assignment]
+        commands: list[tuple[str, str, object]] = [
+            ("Toggle mode", "changes in this layer / filesystem at this layer", app.action_toggle_mode),
+            ("Find file", "search every path", app.action_find),
+            ("Show waste", "wasted space, largest first", partial(app.action_view, "waste")),
+            ("Show summary", "image summary and config", partial(app.action_view, "summary")),
+            ("Show explorer", "layers and files", partial(app.action_view, "explorer")),
+            ("Sort by size", "largest first", partial(app.set_sort, "size")),
+            ("Sort by name", "directories first", partial(app.set_sort, "name")),
+            ("Hide unchanged files", "toggle", app.action_toggle_unchanged),
+            ("Help", "keys and how layers work", app.action_help),
+        ]
+        if app.image is not None:
+            for layer in app.image.layers:
+                # the palette reads help text as markup: the instruction is data
+                instruction = display_name(layer.instruction)[:80].replace("[", "\\[")
+                commands.append((f"Go to layer {layer.index}", instruction, partial(app.go_to_layer, layer.index)))
+        return commands
+
+    async def discover(self) -> Hits:
+        for name, text, callback in self._commands()[:9]:
+            yield DiscoveryHit(name, callback, help=text)  # type: ignore[arg-type]
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, text, callback in self._commands():
+            score = matcher.match(name)
+            if score > 0:
+                yield Hit(score, matcher.highlight(name), callback, help=text)  # type: ignore[arg-type]

@@ -1,0 +1,88 @@
+"""Details of the selected layer (or history step): full instruction, digests, change counts."""
+
+from __future__ import annotations
+
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.widgets import Static
+
+from ..model.browse import display_name, human_size
+from ..model.config import HistoryEntry
+from ..model.filesystem import CHANGE_KINDS
+from ..model.image import Image, Layer
+from .labels import MARKS, STATE_NAMES
+
+
+def field(name: str, value: str, style: str = "", width: int = 12) -> Content:
+    """One `name  value` line, names aligned to `width`; `value` is data, never markup."""
+    return Content.assemble((f"{name:<{width}}", "$text-muted"), (display_name(value), style))
+
+
+class LayerDetails(VerticalScroll, can_focus=False):
+    """Everything known of one layer; wraps, never truncates."""
+
+    def compose(self):
+        yield Static(id="details-body")
+
+    def _set(self, *lines: Content) -> None:
+        self.query_one("#details-body", Static).update(Content("\n").join(lines))
+
+    def show_message(self, text: str) -> None:
+        self._set(Content(text))
+
+    def show_history(self, entry: HistoryEntry) -> None:
+        self.border_title = "Build step (no layer)"
+        self._set(
+            Content.assemble((display_name(entry.instruction), "bold")),
+            field("created", entry.created or "-"),
+            Content.styled("This step changed only the config: no files.", "$text-muted"),
+        )
+
+    def show_layer(self, image: Image, layer: Layer) -> None:
+        self.border_title = f"Layer {layer.index}"
+        lines = [Content.assemble((display_name(layer.instruction or "(no history)"), "bold"))]
+        lines += [
+            field("digest", layer.digest or layer.ref.blob),
+            field("diff_id", layer.diff_id or "-"),
+            field("media type", layer.ref.media_type or "-"),
+            field("created", layer.history.created if layer.history and layer.history.created else "-"),
+        ]
+        size = f"{human_size(layer.blob_size)} packed"
+        if layer.scan is None:
+            lines.append(field("size", f"{size}; not analysed yet"))
+            self._set(*lines)
+            return
+        size += f", {human_size(layer.tar_size or 0)} tar, {human_size(layer.content_bytes)} of file content"
+        lines += [field("compression", layer.scan.compression), field("size", size)]
+        counts = [
+            Content.assemble(
+                (MARKS[kind], f"bold {_VARIABLES[kind]}"),
+                f" {layer.change_counts.get(kind, 0)} ",
+                (STATE_NAMES[kind].replace(" ", "-"), "$text-muted"),
+            )
+            for kind in CHANGE_KINDS
+        ]
+        lines.append(Content("   ").join(counts))
+        if image.waste is not None:
+            wasted = image.waste.stored_by_layer.get(layer.index, 0)
+            hides = image.waste.hidden_by_layer.get(layer.index, 0)
+            lines.append(
+                field("wasted here", f"{human_size(wasted)} stored here and hidden by layers above", "$text-warning")
+                if wasted
+                else field("wasted here", "nothing")
+            )
+            lines.append(
+                field("hides", f"{human_size(hides)} stored by lower layers", "$text-warning")
+                if hides
+                else field("hides", "nothing")
+            )
+        self._set(*lines)
+
+
+_VARIABLES = {
+    "added": "$text-success",
+    "modified": "$text-warning",
+    "restored": "$text-accent",
+    "type_changed": "$text-secondary",
+    "deleted": "$text-error",
+}

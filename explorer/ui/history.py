@@ -1,0 +1,78 @@
+"""The history of one path: every layer that touched it, and how."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Footer, Static
+
+from ..model.browse import change_notes, display_name, human_size, mode_string, mtime_string, owner_string
+from ..model.entries import HARDLINK, KIND_NAMES, SYMLINK
+from ..model.filesystem import DELETED, Node
+from ..model.image import Image
+from .labels import MARKS, STATE_CLASSES, STATE_NAMES, component_style
+
+
+class HistoryTable(DataTable):
+    COMPONENT_CLASSES = DataTable.COMPONENT_CLASSES | set(STATE_CLASSES.values())
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False, id="history.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="history.up"),
+    ]
+
+
+class HistoryScreen(ModalScreen[None]):
+    """`h`: the changes of the path under the tree cursor, layer by layer."""
+
+    BINDINGS = [
+        Binding("escape,h", "dismiss(None)", "Close", id="history.close"),
+        Binding("q", "app.quit", "Quit", id="history.quit"),
+    ]
+
+    def __init__(self, image: Image, node: Node) -> None:
+        super().__init__()
+        self.image = image
+        self.node = node
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="history-box"):
+            yield Static(id="history-path")
+            yield HistoryTable(id="history-table", cursor_type="row")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        box = self.query_one("#history-box")
+        box.border_title = "File history"
+        box.border_subtitle = "Esc: close"
+        self.query_one("#history-path", Static).update(Text(display_name("/" + self.node.path), style="bold"))
+        table = self.query_one(HistoryTable)
+        for label, key in [("layer", "layer"), ("change", "kind"), ("type", "type"), ("size", "size")]:
+            table.add_column(Text(label, justify="right") if key in ("layer", "size") else label, key=key)
+        for label in ("mode", "owner", "mtime", "what changed", "instruction"):
+            table.add_column(label, key=label)
+        for change in self.node.changes:
+            if change.layer < 0:
+                continue
+            entry = change.shown
+            style = component_style(table, STATE_CLASSES[change.kind])
+            what = change_notes(change)
+            if entry.kind == SYMLINK:
+                what.insert(0, f"→ {display_name(entry.link)}")
+            elif entry.kind == HARDLINK:
+                what.insert(0, f"⇒ {display_name(entry.link)}")
+            layer = self.image.layers[change.layer]
+            table.add_row(
+                Text(str(change.layer), justify="right"),
+                Text(f"{MARKS[change.kind]} {STATE_NAMES[change.kind]}", style=style),
+                Text(KIND_NAMES.get(entry.kind, entry.kind)),
+                Text("-" if change.kind == DELETED else human_size(entry.size), justify="right"),
+                Text(mode_string(entry)),
+                Text(owner_string(entry)),
+                Text(mtime_string(entry.mtime)),
+                Text(", ".join(what)),
+                Text(display_name(layer.instruction)),
+            )
+        table.focus()

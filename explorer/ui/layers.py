@@ -1,0 +1,139 @@
+"""The layer list: one row per layer, history-only steps (ENV, CMD…) dimmed between them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import DataTable
+
+from ..model.browse import display_name, short_size
+from ..model.config import HistoryEntry
+from ..model.image import Image, Layer
+from .labels import component_style
+
+COLUMNS = [("#", "index"), ("size", "size"), ("packed", "packed"), ("wasted", "wasted"), ("hides", "hides")]
+KEYS = [key for _, key in COLUMNS] + ["instruction"]
+
+
+@dataclass
+class Step:
+    """A row of the table: a layer, or a build step that made no layer."""
+
+    layer: Layer | None
+    history: HistoryEntry | None
+
+
+def steps_of(image: Image) -> list[Step]:
+    """Layers and history-only entries, in history order (layers without history in place)."""
+    steps: list[Step] = []
+    next_layer = 0
+    for entry in image.history:
+        if entry.layer is None:
+            steps.append(Step(None, entry))
+            continue
+        while next_layer <= entry.layer:
+            layer = image.layers[next_layer]
+            steps.append(Step(layer, layer.history))
+            next_layer += 1
+    steps.extend(Step(layer, layer.history) for layer in image.layers[next_layer:])
+    return steps
+
+
+class LayerTable(DataTable):
+    """Layers with sizes and waste; moving the cursor picks a layer (or a history step)."""
+
+    COMPONENT_CLASSES = DataTable.COMPONENT_CLASSES | {"layers--history", "layers--waste", "layers--pending"}
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False, id="layers.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="layers.up"),
+    ]
+
+    class Picked(Message):
+        """The cursor moved to a step."""
+
+        def __init__(self, step: Step) -> None:
+            super().__init__()
+            self.step = step
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=False)
+        self.image: Image | None = None
+        self.steps: list[Step] = []
+        self.progress: dict[int, float] = {}
+        self.failed: int | None = None  # the layer that could not be read
+        self._row_of: dict[int, int] = {}
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "theme", lambda: self.call_after_refresh(self.refresh_rows), init=False)
+
+    def show_image(self, image: Image) -> None:
+        """One row per step. Size columns have fixed widths: cells change as layers are read,
+        and re-measuring a column on each change would cost a pass over every row."""
+        self.image = image
+        self.steps = steps_of(image)
+        self._row_of = {step.layer.index: n for n, step in enumerate(self.steps) if step.layer is not None}
+        self.clear(columns=True)
+        widths = {"index": len(str(max(0, len(image.layers) - 1))), "size": 5, "packed": 6, "wasted": 6, "hides": 5}
+        for label, key in COLUMNS:
+            self.add_column(Text(label, justify="left" if key == "index" else "right"), key=key, width=widths[key])
+        self.add_column("instruction", key="instruction")
+        for n, step in enumerate(self.steps):
+            self.add_row(*self._cells(step), key=str(n))
+
+    def refresh_rows(self, layers: Iterable[int] | None = None) -> None:
+        """Redraw the cells of these layers, or of every row."""
+        rows = range(len(self.steps)) if layers is None else [self._row_of[i] for i in layers]
+        for n in rows:
+            for key, cell in zip(KEYS, self._cells(self.steps[n]), strict=True):
+                self.update_cell(str(n), key, cell)
+
+    def set_progress(self, layer: int, fraction: float) -> None:
+        self.progress[layer] = fraction
+        self.refresh_rows([layer])
+
+    def _cells(self, step: Step) -> list[Text]:
+        muted = component_style(self, "layers--history")
+        instruction = display_name(step.history.instruction if step.history else "")
+        if step.layer is None:
+            return [Text(""), Text(""), Text(""), Text(""), Text(""), Text(instruction, style=muted)]
+        layer = step.layer
+        pending = component_style(self, "layers--pending")
+        if layer.scan is not None:
+            size = Text(short_size(layer.tar_size or 0), justify="right")
+        elif layer.index == self.failed:
+            size = Text("error", style=component_style(self, "layers--waste"), justify="right")
+        elif layer.index in self.progress:
+            size = Text(f"{self.progress[layer.index]:.0%}", style=pending, justify="right")
+        else:
+            size = Text(f"{short_size(layer.blob_size)}…", style=pending, justify="right")
+        waste = self.image.waste if self.image else None
+        return [
+            Text(str(layer.index)),
+            size,
+            Text(short_size(layer.blob_size), justify="right"),
+            self._waste_cell(waste.stored_by_layer.get(layer.index, 0) if waste else None),
+            self._waste_cell(waste.hidden_by_layer.get(layer.index, 0) if waste else None),
+            Text(instruction or "(no history)"),
+        ]
+
+    def _waste_cell(self, size: int | None) -> Text:
+        if size is None:
+            return Text("…", justify="right")
+        if not size:
+            return Text("-", style=component_style(self, "layers--history"), justify="right")
+        style = component_style(self, "layers--waste")
+        return Text(short_size(size), style=style, justify="right")
+
+    def select_layer(self, index: int) -> None:
+        """Move the cursor to the row of layer `index`."""
+        if index in self._row_of:
+            self.move_cursor(row=self._row_of[index])
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        if 0 <= event.cursor_row < len(self.steps):
+            self.post_message(self.Picked(self.steps[event.cursor_row]))

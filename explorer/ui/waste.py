@@ -1,0 +1,106 @@
+"""Wasted space, largest first, and duplicated content (which is not waste)."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import DataTable, Static
+
+from ..model.browse import display_name, human_size
+from ..model.image import Image
+from ..model.waste import WasteItem
+
+LIMIT = 1000  # DataTable measures every cell: a top-N list, not every item
+
+
+class WasteTable(DataTable):
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False, id="waste.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="waste.up"),
+    ]
+
+
+class WasteView(Vertical):
+    """Stored copies the final filesystem cannot reach; Enter shows the layer that hid one."""
+
+    class Jump(Message):
+        """Show this item in the explorer."""
+
+        def __init__(self, item: WasteItem) -> None:
+            super().__init__()
+            self.item = item
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.items: list[WasteItem] = []
+
+    def compose(self):
+        yield Static(id="waste-hint", classes="hint")
+        yield WasteTable(id="waste-table", cursor_type="row")
+        yield Static(id="dup-title", classes="hint")
+        yield WasteTable(id="dup-table", cursor_type="row")
+
+    def on_mount(self) -> None:
+        table = self.query_one("#waste-table", DataTable)
+        table.add_column(Text("bytes", justify="right"), key="size")
+        table.add_column("cause", key="cause")
+        table.add_column(Text("stored in", justify="right"), key="stored")
+        table.add_column(Text("hidden by", justify="right"), key="hidden")
+        table.add_column("path", key="path")
+        dups = self.query_one("#dup-table", DataTable)
+        dups.add_column(Text("each", justify="right"), key="size")
+        dups.add_column(Text("copies", justify="right"), key="count")
+        dups.add_column(Text("extra", justify="right"), key="extra")
+        dups.add_column("paths", key="paths")
+        self.show(None)
+
+    def show(self, image: Image | None) -> None:
+        hint = self.query_one("#waste-hint", Static)
+        table = self.query_one("#waste-table", DataTable)
+        dups = self.query_one("#dup-table", DataTable)
+        table.clear()
+        dups.clear()
+        waste = image.waste if image else None
+        if waste is None:
+            hint.update("Waste is known once every layer is analysed.")
+            self.query_one("#dup-title", Static).update("")
+            return
+        self.items = waste.items[:LIMIT]
+        more = f" (largest {LIMIT} of {len(waste.items)})" if len(waste.items) > LIMIT else ""
+        hint.update(
+            Text.assemble(
+                (f"{human_size(waste.wasted)} wasted in {len(waste.items)} stored copies{more}. ", "bold"),
+                "Enter shows the layer that hid the copy, with the file selected.",
+            )
+        )
+        for n, item in enumerate(self.items):
+            table.add_row(
+                Text(human_size(item.size), justify="right"),
+                Text(item.cause),
+                Text(str(item.stored_in), justify="right"),
+                Text(str(item.hidden_by), justify="right"),
+                Text(display_name(item.path)),
+                key=str(n),
+            )
+        self.query_one("#dup-title", Static).update(
+            Text.assemble(
+                (f"Duplicates: {len(waste.duplicates)}. ", "bold"),
+                "Not waste: the same content stored under several paths, each visible.",
+            )
+        )
+        dups.display = bool(waste.duplicates)
+        for n, dup in enumerate(waste.duplicates[:LIMIT]):
+            dups.add_row(
+                Text(human_size(dup.size), justify="right"),
+                Text(str(len(dup.paths)), justify="right"),
+                Text(human_size(dup.extra_bytes), justify="right"),
+                Text(", ".join(display_name(p) for p in dup.paths)),
+                key=str(n),
+            )
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table.id == "waste-table":
+            event.stop()
+            self.post_message(self.Jump(self.items[event.cursor_row]))

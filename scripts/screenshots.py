@@ -1,0 +1,47 @@
+"""Regenerate screenshots/*.svg from the built-in demo: `python scripts/screenshots.py` after any UI change."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from explorer.demo import demo_path  # noqa: E402
+from explorer.ui.app import make_app  # noqa: E402
+
+OUT = ROOT / "screenshots"
+SIZE = (140, 40)
+# name: keys pressed once the demo is analysed
+SHOTS = {
+    "main": ["j"] * 5,  # the chmod layer: a metadata-only change stores the whole file again
+    "merged": ["right_square_bracket"] * 7 + ["m"],
+    "waste": ["2"],
+    "summary": ["3"],
+    "find": ["slash", *"model"],
+    "help": ["question_mark"],
+}
+
+
+async def shoot(path: str, name: str, keys: list[str]) -> Path:
+    app = make_app(path, display_name="demo", animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        for key in keys:
+            await pilot.press(key)
+        await pilot.pause()
+        return Path(app.save_screenshot(f"{name}.svg", str(OUT)))
+
+
+def main() -> None:
+    OUT.mkdir(exist_ok=True)
+    path = str(demo_path())
+    for name, keys in SHOTS.items():
+        print(asyncio.run(shoot(path, name, keys)).relative_to(ROOT))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,335 @@
+"""The app driven by Pilot on the demo image and the real archives: every pane, key and view."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import gzip
+import os
+import tarfile
+import threading
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable, OptionList, TabbedContent
+
+from explorer.demo import demo_path
+from explorer.model.browse import CHANGES, MERGED, display_name
+from explorer.ui.app import LayerscopeApp, make_app
+from explorer.ui.filetree import FileTree
+from explorer.ui.find import FindScreen
+from explorer.ui.help import HelpScreen
+from explorer.ui.history import HistoryScreen
+from explorer.ui.layers import LayerTable
+from explorer.ui.loading import ErrorScreen
+
+from .conftest import REAL, needs_shared
+
+SIZE = (120, 36)
+
+
+def run(test):
+    """Run an async test in its own event loop (no async plugin needed)."""
+
+    @functools.wraps(test)
+    def wrapper(*args, **kwargs):
+        asyncio.run(test(*args, **kwargs))
+
+    return wrapper
+
+
+@pytest.fixture(scope="module")
+def demo() -> str:
+    return str(demo_path())
+
+
+async def settle(app: LayerscopeApp, pilot) -> None:
+    """Wait until loading is over and the screen has caught up."""
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.pause()
+
+
+def labels(tree: FileTree) -> list[str]:
+    """Plain text of every label the tree holds (expanded or not)."""
+    out = []
+    stack = list(tree.root.children)
+    while stack:
+        node = stack.pop(0)
+        out.append(node.label.plain)
+        stack.extend(node.children)
+    return out
+
+
+def names(tree: FileTree) -> set[str]:
+    """The name column of every label (marker and sizes left out)."""
+    return {label[2:].split("  ")[0].rstrip() for label in labels(tree)}
+
+
+def top(tree: FileTree) -> set[str]:
+    """Names of the top-level rows."""
+    return {node.label.plain[2:].split("  ")[0].rstrip() for node in tree.root.children}
+
+
+def cursor(app: LayerscopeApp) -> str | None:
+    node = app.query_one(FileTree).cursor_path
+    return node.path if node is not None else None
+
+
+@run
+async def test_layers_drive_the_tree(demo):
+    app = make_app(demo, display_name="demo", animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert app.loaded and app.error is None
+        tree = app.query_one(FileTree)
+        assert app.layer == 0
+        assert {"bin/", "etc/", "usr/"} <= names(tree)
+        table = app.query_one(LayerTable)
+        assert table.row_count == 10  # 8 layers and 2 history-only steps (ENV, CMD)
+        await pilot.press("j")  # the ENV step: details change, the tree does not
+        assert app.layer == 0
+        assert "ENV PATH" in str(app.query_one("#details-body").render())
+        await pilot.press("j", "j", "j", "j")  # layer 4, the chmod layer
+        await pilot.pause()
+        assert app.layer == 4
+        assert any(label.startswith("R model.bin") and "-rw-r--r--→-rw-------" in label for label in labels(tree))
+        assert "bin/" not in names(tree)
+
+
+@run
+async def test_mode_sort_and_hide_unchanged(demo):
+    app = make_app(demo, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        app.go_to_layer(7)
+        await pilot.pause()
+        tree = app.query_one(FileTree)
+        assert "bin/" not in top(tree)
+        await pilot.press("m")
+        assert app.mode == MERGED
+        assert {"bin/", "etc/", "app/", "var/"} <= top(tree)
+        assert "merged" not in app.query_one("#files").border_title
+        assert "filesystem at layer 7" in app.query_one("#files").border_title
+        await pilot.press("s")
+        assert app.sort == "size" and "by size" in app.query_one("#files").border_title
+        assert labels(tree)[0].startswith("  app/")  # 3.1 MB, the largest directory
+        await pilot.press("u")
+        assert app.hide_unchanged and "bin/" not in top(tree)
+        await pilot.press("m")
+        assert app.mode == CHANGES
+
+
+@run
+async def test_find_jumps_to_a_file(demo):
+    app = make_app(demo, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("slash")
+        assert isinstance(app.screen, FindScreen)
+        await pilot.press(*"model.bin")
+        await pilot.pause()
+        assert app.screen.query_one(OptionList).option_count == 1
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not isinstance(app.screen, FindScreen)
+        # absent at layer 0: shown in the merged view of the last layer that has it
+        assert (app.layer, app.mode) == (7, MERGED)
+        assert cursor(app) == "app/model.bin"
+        assert app.query_one(LayerTable).cursor_row == 8
+
+
+@run
+async def test_filter_narrows_the_tree(demo):
+    app = make_app(demo, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f", *"guide-3", "enter")
+        await pilot.pause()
+        tree = app.query_one(FileTree)
+        assert app.filter_query == "guide-3"
+        assert names(tree) == {"usr/", "share/", "docs/", "guide-3.txt"}
+        await pilot.press("f")
+        assert app.filter_query is None and "etc/" in names(tree)
+        await pilot.press("f", *"[bold]x[/]", "enter")  # user text in the pane title, never markup
+        assert "\\[bold]x\\[/]" in app.query_one("#files").border_title  # the title as markup: escaped
+        assert "No files changed in this layer match the filter" in str(app.query_one("#tree-note").render())
+
+
+@run
+async def test_waste_enter_shows_the_layer_that_hid_the_copy(demo):
+    app = make_app(demo, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("2")
+        assert app.query_one(TabbedContent).active == "waste"
+        table = app.query_one("#waste-table", DataTable)
+        assert table.row_count == 10
+        await pilot.press("j", "enter")  # the package cache: stored in 1, deleted by 2
+        await pilot.pause()
+        assert app.query_one(TabbedContent).active == "explorer"
+        assert (app.layer, app.mode) == (2, CHANGES)
+        assert cursor(app) == "var/cache/apk/APKINDEX.tar.gz"
+        assert "D APKINDEX.tar.gz" in " ".join(labels(app.query_one(FileTree)))
+
+
+@run
+async def test_help_opens_and_closes(demo):
+    app = make_app(demo, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("m")  # the main screen's keys rest under a modal
+        assert app.mode == CHANGES
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("question_mark", "q")  # q quits from the help too
+        assert app.return_code == 0
+
+
+@run
+async def test_history_of_a_path(demo):
+    app = make_app(demo, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        app.show_path(app.image.fs.lookup("app/main.py"))
+        await pilot.press("h")
+        assert isinstance(app.screen, HistoryScreen)
+        table = app.screen.query_one(DataTable)
+        rows = [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
+        assert [row[0] for row in rows] == ["3", "7"]
+        assert rows[0][1] == "A added" and rows[1][1] == "R metadata only"
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HistoryScreen)
+
+
+@run
+async def test_command_palette_goes_to_a_layer(demo):
+    app = make_app(demo, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"go to layer 5")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.layer == 5
+        await pilot.press("ctrl+p", *"show waste")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.query_one(TabbedContent).active == "waste"
+
+
+@needs_shared
+@run
+async def test_file_names_are_shown_literally():
+    app = make_app(str(REAL / "small-bloat.oci-gzip.tar"), animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        app.go_to_layer(4)
+        app.show_path(app.image.fs.lookup("bloat/names/name with spaces.txt"), 4, CHANGES)
+        await pilot.pause()
+        shown = names(app.query_one(FileTree))
+        assert "[bold red]not-bold.txt" in shown
+        assert "[bold red]not-bold[/" in shown  # the tar path `…not-bold[/]` is a directory and a file "]"
+        assert "[@click=app.quit]quit.txt" in shown
+        assert "ansi-\\x1b[31mred\\x1b[0m.txt" in shown
+        assert "latin1-caf\\xe9.txt" in shown
+        assert "unicode-ü-日本.txt" in shown
+        assert app.is_running
+
+
+REAL_INPUTS = sorted(p.name for p in REAL.iterdir() if p.name.endswith((".tar", ".oci-dir"))) if REAL.is_dir() else []
+
+
+@needs_shared
+@pytest.mark.parametrize("name", REAL_INPUTS)
+@run
+async def test_loads_each_real_archive(name):
+    app = make_app(str(REAL / name), animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert app.error is None
+        assert app.image is not None and app.image.analysed
+        assert app.query_one(LayerTable).row_count >= len(app.image.layers)
+        if app.image.layers:
+            await pilot.press("m", "e")  # merged view, everything open: no crash
+            await pilot.pause()
+
+
+@run
+async def test_broken_input_shows_the_error(tmp_path):
+    broken = tmp_path / "broken.tar"
+    broken.write_bytes(b"this is not an image archive\n" * 100)
+    app = make_app(str(broken), animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert app.error
+        assert isinstance(app.screen, ErrorScreen)
+        assert app.error in str(app.screen.query_one("#error-message").render())
+        await pilot.press("q")
+        assert app.return_code == 0
+
+
+@run
+async def test_corrupt_layer_shows_the_error_and_keeps_the_layers_below(demo, tmp_path):
+    data = bytearray(Path(demo).read_bytes())
+    with tarfile.open(demo) as archive:
+        blob = max(archive.getmembers(), key=lambda m: m.size)  # layer 1, the package cache
+    middle = blob.offset_data + blob.size // 2
+    data[middle : middle + 64] = bytes(64)
+    broken = tmp_path / "corrupt.tar"
+    broken.write_bytes(bytes(data))
+    app = make_app(str(broken), animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert app.error and isinstance(app.screen, ErrorScreen)
+        await pilot.press("escape")
+        assert 0 < app.stacked < len(app.image.layers) and not app.image.analysed
+        app.go_to_layer(app.stacked)
+        await pilot.pause()
+        assert "not analysed" in str(app.query_one("#tree-note").render())
+
+
+@run
+async def test_gzip_compressed_archive_is_read_as_a_stream(demo, tmp_path):
+    packed = tmp_path / "demo.tar.gz"
+    packed.write_bytes(gzip.compress(Path(demo).read_bytes()))
+    app = make_app(str(packed), animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert app.error is None and app.image.analysed
+        assert app.query_one(LayerTable).row_count == 10
+        assert {"bin/", "etc/", "usr/"} <= names(app.query_one(FileTree))
+
+
+@run
+async def test_fifo_input(demo, tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+
+    def feed() -> None:
+        with open(fifo, "wb") as out:
+            out.write(Path(demo).read_bytes())
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    app = make_app(str(fifo), display_name="-", animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert app.error is None and app.image.analysed
+        assert app.query_one(LayerTable).row_count == 10
+        assert app.sub_title == "-"
+    writer.join(5)
+
+
+def test_display_name_escapes_what_a_terminal_would_act_on():
+    assert display_name("[bold]x[/]") == "[bold]x[/]"  # markup is escaped by Text, not here
+    assert display_name("a\x1b[31mb") == "a\\x1b[31mb"
+    assert display_name("caf\udce9") == "caf\\xe9"
+    assert display_name("line\nbreak\ttab\x7f") == "line\\x0abreak\\x09tab\\x7f"
+    assert display_name("bidi\u202eevil") == "bidi\\u202eevil"
+    assert display_name("unicode-ü-日本 ok") == "unicode-ü-日本 ok"

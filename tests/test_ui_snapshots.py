@@ -1,0 +1,56 @@
+"""SVG snapshots of the app on the demo image (deterministic: no animation, analysis finished)."""
+
+from __future__ import annotations
+
+import pytest
+
+from explorer.demo import demo_path
+from explorer.ui.app import make_app
+
+
+@pytest.fixture(scope="module")
+def demo() -> str:
+    return str(demo_path())
+
+
+async def loaded(pilot) -> None:
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def app(demo: str):
+    return make_app(demo, display_name="demo", animate=False)
+
+
+def test_main_layer_0(snap_compare, demo):
+    assert snap_compare(app(demo), terminal_size=(120, 36), run_before=loaded)
+
+
+def test_main_chmod_layer(snap_compare, demo):
+    # rows: 0, ENV, 1, 2, 3, 4 — the chmod layer stores model.bin again
+    assert snap_compare(app(demo), terminal_size=(120, 36), press=["j"] * 5, run_before=loaded)
+
+
+def test_merged_mode(snap_compare, demo):
+    keys = ["right_square_bracket"] * 7 + ["m"]  # the last layer, merged
+    assert snap_compare(app(demo), terminal_size=(120, 36), press=keys, run_before=loaded)
+
+
+def test_waste_view(snap_compare, demo):
+    assert snap_compare(app(demo), terminal_size=(120, 36), press=["2"], run_before=loaded)
+
+
+def test_summary_view(snap_compare, demo):
+    assert snap_compare(app(demo), terminal_size=(120, 36), press=["3"], run_before=loaded)
+
+
+def test_help_screen(snap_compare, demo):
+    assert snap_compare(app(demo), terminal_size=(120, 36), press=["question_mark"], run_before=loaded)
+
+
+def test_find_with_a_query(snap_compare, demo):
+    assert snap_compare(app(demo), terminal_size=(120, 36), press=["slash", *"app"], run_before=loaded)
+
+
+def test_main_80x24(snap_compare, demo):
+    assert snap_compare(app(demo), terminal_size=(80, 24), press=["j"] * 5, run_before=loaded)
