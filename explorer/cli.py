@@ -139,7 +139,9 @@ def explore(argv: Sequence[str]) -> int:
         path, name = args.path, os.path.basename(args.path.rstrip("/")) or args.path
         if path == "-":
             path, name = _stdin_to_fd(), "standard input"
-        app = make_app(path, platform=args.platform, image=args.image, verify=args.verify, display_name=name)
+        app = make_app(
+            path, platform=args.platform, image=args.image, verify=args.verify, display_name=name, limits=_limits(args)
+        )
     app.run()
     return app.return_code or 0
 

@@ -52,7 +52,6 @@ class Layer:
         return self.scan.tar_size if self.scan else None
 
 
-
 class Image:
     """An image chosen from an archive. `open` reads only metadata; `analyse` reads the layers."""
 

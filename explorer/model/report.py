@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .image import Image
-from .text import display_name, size
+from .text import display_name, human_size
 from .waste import CAUSES
 
 SCHEMA = "layerscope.report/v1"
@@ -128,20 +128,25 @@ def render_report(data: dict, console: Console) -> None:
     head.add_row("Image", Text(title))
     head.add_row("Platform", Text(img["platform"] or "?"))
     head.add_row(
-        "Layers", f"{s['layers']} ({size(s['compressed_bytes'])} compressed, {size(s['uncompressed_bytes'])} as tar)"
+        "Layers",
+        f"{s['layers']} ({human_size(s['compressed_bytes'])} compressed, {human_size(s['uncompressed_bytes'])} as tar)",
     )
-    head.add_row("Stored", f"{size(s['stored_bytes'])}  ({s['stored_bytes']:,} bytes of file content)")
-    head.add_row("Visible", f"{size(s['visible_bytes'])}  ({s['visible_bytes']:,} bytes)")
-    causes = ", ".join(f"{_CAUSE_TEXT[c]} {size(s['wasted_by_cause'][c])}" for c in CAUSES if s["wasted_by_cause"][c])
+    head.add_row("Stored", f"{human_size(s['stored_bytes'])}  ({s['stored_bytes']:,} bytes of file content)")
+    head.add_row("Visible", f"{human_size(s['visible_bytes'])}  ({s['visible_bytes']:,} bytes)")
+    causes = ", ".join(
+        f"{_CAUSE_TEXT[c]} {human_size(s['wasted_by_cause'][c])}" for c in CAUSES if s["wasted_by_cause"][c]
+    )
     wasted = Text(
-        f"{size(s['wasted_bytes'])}  ({s['wasted_bytes']:,} bytes)", style="bold red" if s["wasted_bytes"] else ""
+        f"{human_size(s['wasted_bytes'])}  ({s['wasted_bytes']:,} bytes)", style="bold red" if s["wasted_bytes"] else ""
     )
     if causes:
         wasted.append(f"  — {causes}", style="")
     head.add_row("Wasted", wasted)
     head.add_row("Efficiency", f"{s['efficiency'] * 100:.2f} %")
     if s["duplicate_bytes"]:
-        head.add_row("Duplicates", f"{size(s['duplicate_bytes'])} in identical files under several paths (not waste)")
+        head.add_row(
+            "Duplicates", f"{human_size(s['duplicate_bytes'])} in identical files under several paths (not waste)"
+        )
     dive = data["dive_compat"]
     eff = "n/a" if dive["efficiency"] is None else f"{dive['efficiency'] * 100:.4f} %"
     uwp = "n/a" if dive["user_wasted_percent"] is None else f"{dive['user_wasted_percent']:.4f} %"
@@ -165,12 +170,12 @@ def render_report(data: dict, console: Console) -> None:
         changes = " ".join(f"{k[0].upper()}{n}" for k, n in c.items() if n)
         layers.add_row(
             str(layer["index"]),
-            size(layer["tar_bytes"]),
-            size(layer["blob_bytes"]),
-            Text(size(layer["wasted_here_bytes"]), style="red")
+            human_size(layer["tar_bytes"]),
+            human_size(layer["blob_bytes"]),
+            Text(human_size(layer["wasted_here_bytes"]), style="red")
             if layer["wasted_here_bytes"]
             else Text("-", style="dim"),
-            Text(size(layer["hides_bytes"]), style="yellow") if layer["hides_bytes"] else Text("-", style="dim"),
+            Text(human_size(layer["hides_bytes"]), style="yellow") if layer["hides_bytes"] else Text("-", style="dim"),
             changes,
             Text(display_name(layer["instruction"])),
         )
@@ -191,7 +196,7 @@ def render_report(data: dict, console: Console) -> None:
             )
         for item in data["waste"]:
             items.add_row(
-                size(item["bytes"]),
+                human_size(item["bytes"]),
                 Text(_CAUSE_TEXT[item["cause"]], style=_CAUSE_STYLE[item["cause"]]),
                 str(item["stored_in"]),
                 str(item["hidden_by"]),

@@ -1,29 +1,44 @@
-"""Showing names from an archive safely: they are data, never markup or terminal control."""
+"""Showing names and sizes from an archive safely: names are data, never markup or terminal control."""
 
 from __future__ import annotations
 
-import re
-
-import humanize
-
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\udc80-\udcff\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+import unicodedata
 
 
-def _escape(match: re.Match[str]) -> str:
-    char = match.group()
-    code = ord(char)
-    if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape)
-        return f"\\x{code - 0xDC00:02x}"
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+def display_name(s: str) -> str:
+    """`s` safe to print: control characters, line breaks, format characters and undecodable
+    bytes (surrogate escapes) become visible escapes (`\\x1b`, `\\xe9`, `\\u202e`)."""
+    if s.isprintable():
+        return s
+    out = []
+    for ch in s:
+        code = ord(ch)
+        if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape)
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif ch == " " or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Zl", "Zp", "Co", "Cn"):
+            out.append(ch)
+        else:
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+    return "".join(out)
 
 
-def display_name(name: str) -> str:
-    """`name` with control characters, bidi overrides and undecodable bytes written as escapes."""
-    return _UNSAFE.sub(_escape, name)
+def human_size(size: int) -> str:
+    """A byte count in decimal units, at most four digits: `980 B`, `1.5 MB`."""
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(value) < 1000 or unit == "TB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")
 
 
-def size(n: int | None) -> str:
-    """Bytes for people: 1.2 MB (decimal units, as docker and dive show them)."""
-    if n is None:
-        return "-"
-    return f"{n} B" if n < 1000 else humanize.naturalsize(n, format="%.1f")
+def short_size(size: int) -> str:
+    """A byte count in at most four characters, as `ls -h`: `980B`, `1.5M`, `255k`."""
+    value = float(size)
+    for unit in ("B", "k", "M", "G", "T", "P"):
+        if value < 999.5 or unit == "P":
+            if unit == "B":
+                return f"{int(value)}B"
+            return f"{value:.1f}{unit}" if value < 9.95 else f"{value:.0f}{unit}"
+        value /= 1000
+    raise AssertionError("unreachable")

@@ -18,11 +18,13 @@ from textual.content import Content
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
-from ..model.browse import CHANGES, MERGED, Browser, change_notes, display_name, human_size
+from ..model.browse import CHANGES, MERGED, Browser, change_notes
 from ..model.errors import ImageError
 from ..model.filesystem import Node
 from ..model.image import Image
 from ..model.layerscan import LayerScan
+from ..model.limits import DEFAULT_LIMITS, Limits
+from ..model.text import display_name, human_size
 from .commands import LayerscopeCommands
 from .details import LayerDetails
 from .filetree import FileTree, View
@@ -74,9 +76,11 @@ class LayerscopeApp(App[None]):
         verify: bool = False,
         display_name: str | None = None,
         animate: bool = True,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         super().__init__()
         self.path = path
+        self.limits = limits
         self.platform = platform
         self.image_name = image
         self.verify = verify
@@ -137,7 +141,7 @@ class LayerscopeApp(App[None]):
     # ---- loading -----------------------------------------------------------------------
     @work(thread=True, exit_on_error=False, group="load")
     def _load(self) -> None:
-        """Open the image, then scan its layers one by one (stacked on the main thread)."""
+        """Open the image, then scan its layers (stacked in order on the main thread)."""
         worker = get_current_worker()
         throttle = Throttle()
 
@@ -150,7 +154,9 @@ class LayerscopeApp(App[None]):
                 self.post_message(LayerRead(index, done, size))
 
         try:
-            image = Image.open(self.path, self.platform, self.image_name, self.verify, on_read=on_read)
+            image = Image.open(
+                self.path, self.platform, self.image_name, self.verify, on_read=on_read, limits=self.limits
+            )
         except (ImageError, OSError) as exc:
             self.call_from_thread(self._failed, str(exc))
             return
@@ -158,18 +164,19 @@ class LayerscopeApp(App[None]):
             self.call_from_thread(self._failed, f"internal error while opening: {exc!r}")
             return
         self.call_from_thread(self._opened, image)
+        scans = image.scans(on_progress)  # worker processes for a large file on disk
         try:
-            for layer in image.layers:
+            for index, scan in scans:
                 if worker.is_cancelled:
                     return
-                scan = image.scan(layer.index, on_progress)
-                self.call_from_thread(self._stack, layer.index, scan)
+                self.call_from_thread(self._stack, index, scan)
             self.call_from_thread(self._finish)
         except (ImageError, OSError) as exc:
             self.call_from_thread(self._failed, str(exc))
         except Exception as exc:
             self.call_from_thread(self._failed, f"internal error while analysing: {exc!r}")
         finally:
+            scans.close()  # stops the worker processes if loading ended early
             image.close()  # every layer is read: the filesystem needs the archive no more
 
     def on_archive_read(self, message: ArchiveRead) -> None:
@@ -443,8 +450,15 @@ def make_app(
     verify: bool = False,
     display_name: str | None = None,
     animate: bool = True,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> LayerscopeApp:
     """The app for one archive; the CLI, the tests and the screenshot script all come through here."""
     return LayerscopeApp(
-        path, platform=platform, image=image, verify=verify, display_name=display_name, animate=animate
+        path,
+        platform=platform,
+        image=image,
+        verify=verify,
+        display_name=display_name,
+        animate=animate,
+        limits=limits,
     )

@@ -6,10 +6,10 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
-from ..model.browse import display_name, human_size
 from ..model.config import HistoryEntry
 from ..model.filesystem import CHANGE_KINDS
 from ..model.image import Image, Layer
+from ..model.text import display_name, human_size
 from .labels import MARKS, STATE_NAMES
 
 

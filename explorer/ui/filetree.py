@@ -24,19 +24,10 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 from textual.worker import Worker
 
-from ..model.browse import (
-    CHANGES,
-    Browser,
-    Row,
-    change_notes,
-    display_name,
-    human_size,
-    mode_string,
-    mtime_string,
-    owner_string,
-)
+from ..model.browse import CHANGES, Browser, Row, change_notes, mode_string, mtime_string, owner_string
 from ..model.entries import HARDLINK, SYMLINK
 from ..model.filesystem import DELETED, Node
+from ..model.text import display_name, human_size
 from .labels import MARKS, STATE_CLASSES, component_style
 
 CHUNK = 250  # rows added between two frames

@@ -12,8 +12,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from ..model.browse import Browser, display_name
+from ..model.browse import Browser
 from ..model.filesystem import Node
+from ..model.text import display_name
 from .labels import MARKS
 
 LIMIT = 500

@@ -10,9 +10,9 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
-from ..model.browse import display_name, short_size
 from ..model.config import HistoryEntry
 from ..model.image import Image, Layer
+from ..model.text import display_name, short_size
 from .labels import component_style
 
 COLUMNS = [("#", "index"), ("size", "size"), ("packed", "packed"), ("wasted", "wasted"), ("hides", "hides")]

@@ -7,8 +7,8 @@ from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Static
 
-from ..model.browse import display_name, human_size
 from ..model.image import Image
+from ..model.text import display_name, human_size
 from ..model.waste import CAUSES
 from .details import field
 

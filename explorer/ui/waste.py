@@ -8,8 +8,8 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
-from ..model.browse import display_name, human_size
 from ..model.image import Image
+from ..model.text import display_name, human_size
 from ..model.waste import WasteItem
 
 LIMIT = 1000  # DataTable measures every cell: a top-N list, not every item
