@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import gzip
+import multiprocessing
 import os
+import random
 import tarfile
 import threading
 from pathlib import Path
@@ -14,7 +16,9 @@ import pytest
 from textual.widgets import DataTable, OptionList, TabbedContent
 
 from explorer.demo import demo_path
-from explorer.model.browse import CHANGES, MERGED, display_name
+from explorer.model.browse import CHANGES, MERGED
+from explorer.model.parallel import PARALLEL_MIN_BYTES
+from explorer.model.text import display_name
 from explorer.ui.app import LayerscopeApp, make_app
 from explorer.ui.filetree import FileTree
 from explorer.ui.find import FindScreen
@@ -24,6 +28,8 @@ from explorer.ui.layers import LayerTable
 from explorer.ui.loading import ErrorScreen
 
 from .conftest import REAL, needs_shared
+from .imagebuilder import F, Layer, write_docker_archive
+from .imagebuilder import Image as ImageSpec
 
 SIZE = (120, 36)
 
@@ -324,6 +330,22 @@ async def test_fifo_input(demo, tmp_path):
         assert app.query_one(LayerTable).row_count == 10
         assert app.sub_title == "-"
     writer.join(5)
+
+
+@run
+async def test_large_image_is_read_by_worker_processes(tmp_path):
+    """Past PARALLEL_MIN_BYTES the app reads layers in processes: they must start inside the app."""
+    data = [random.Random(seed).randbytes(PARALLEL_MIN_BYTES // 2 + 1) for seed in (1, 2)]
+    image = ImageSpec(
+        layers=[Layer([F("a.bin", data[0])], compression="none"), Layer([F("a.bin", data[1])], compression="none")]
+    )
+    path = write_docker_archive(image, tmp_path / "big.tar")
+    app = make_app(str(path), animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert app.error is None and app.image.analysed
+        assert app.image.waste.wasted == len(data[0])
+    assert not multiprocessing.active_children()
 
 
 def test_display_name_escapes_what_a_terminal_would_act_on():

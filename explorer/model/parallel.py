@@ -10,10 +10,12 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import contextmanager
 
 from .layerscan import LayerScan
 from .limits import Limits
@@ -38,6 +40,18 @@ def _scan(index: int, loc: Location, label: str, verify: bool, limits: Limits) -
     return scan_location(loc, label, report, verify, limits)
 
 
+@contextmanager
+def _real_stderr() -> Iterator[None]:
+    """Starting a process passes on stderr's file descriptor; inside the app, sys.stderr is
+    Textual's capture, which has none. Processes start with the real one."""
+    saved = sys.stderr
+    sys.stderr = sys.__stderr__ or saved
+    try:
+        yield
+    finally:
+        sys.stderr = saved
+
+
 def worker_count() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
@@ -53,11 +67,13 @@ def scan_in_workers(
     # fork is fast and safe in a single-threaded process (the CLI); beside threads (the app), spawn
     ctx = multiprocessing.get_context("fork" if threading.active_count() == 1 else "spawn")
     progress = ctx.Array("q", len(jobs), lock=False)
-    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init, initargs=(progress,))
+    pool: ProcessPoolExecutor | None = None
     try:
-        futures: list[Future[LayerScan]] = [
-            pool.submit(_scan, i, loc, label, verify, limits) for i, (loc, label) in enumerate(jobs)
-        ]
+        with _real_stderr():  # the resource tracker starts with the pool, the workers on submission
+            pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init, initargs=(progress,))
+            futures: list[Future[LayerScan]] = [
+                pool.submit(_scan, i, loc, label, verify, limits) for i, (loc, label) in enumerate(jobs)
+            ]
         for index, future in enumerate(futures):
             while True:
                 try:
@@ -72,6 +88,7 @@ def scan_in_workers(
             yield index, scan
     finally:
         # On an error, Ctrl-C or an abandoned generator: no worker is left behind.
-        for process in list(getattr(pool, "_processes", {}).values()):
-            process.terminate()
-        pool.shutdown(wait=True, cancel_futures=True)
+        if pool is not None:
+            for process in list((getattr(pool, "_processes", None) or {}).values()):
+                process.terminate()
+            pool.shutdown(wait=True, cancel_futures=True)
