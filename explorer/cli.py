@@ -81,7 +81,9 @@ def _report_parser() -> argparse.ArgumentParser:
 
 
 def _fail(message: str) -> int:
-    print(f"layerscope: {message}", file=sys.stderr)
+    from .model.text import display_name
+
+    print(f"layerscope: {display_name(message)}", file=sys.stderr)
     return 2
 
 

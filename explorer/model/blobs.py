@@ -111,7 +111,8 @@ def decompressed(raw: BinaryIO, name: str) -> tuple[str, BinaryIO]:
     if kind == "gzip":
         return kind, _Checked(igzip.IGzipFile(fileobj=src, mode="rb"), name, kind)
     if kind == "zstd":
-        reader = zstandard.ZstdDecompressor().stream_reader(src, read_across_frames=True, closefd=False)
+        framed = ZstdFrames(src, name)
+        reader = zstandard.ZstdDecompressor().stream_reader(framed, read_across_frames=True, closefd=False)
         return kind, _Checked(reader, name, kind)
     return kind, src
 
@@ -193,3 +194,78 @@ class ReadAhead(Reader):
         self._stop.set()
         self._thread.join()
         super().close()
+
+
+ZSTD_SKIPPABLE = range(0x184D2A50, 0x184D2A60)
+_FCS_SIZES = (0, 2, 4, 8)
+_DICT_ID_SIZES = (0, 1, 2, 4)
+
+
+class ZstdFrames(Reader):
+    """Passes a zstd stream through while following its frame and block headers.
+
+    The decompressor stops without a word where a stream is cut inside a frame; this reader
+    knows whether the input ended between frames, and raises CorruptBlob if it did not. It
+    reads only headers (3 bytes a block of up to 128 KiB), never decompresses.
+    """
+
+    def __init__(self, raw: BinaryIO, name: str) -> None:
+        self._raw = raw
+        self._name = name
+        self._skip = 0  # payload bytes before the next header
+        self._header = b""  # header bytes gathered so far
+        self._want = 4  # length of the header being gathered
+        self._state = "magic"
+        self._checksum = False
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._raw.read(n)
+        if data:
+            self._follow(data)
+        elif self._state != "magic" or self._header or self._skip:
+            raise CorruptBlob(f"{self._name}: zstd stream truncated inside a frame")
+        return data
+
+    def _follow(self, data: bytes) -> None:
+        pos, end = 0, len(data)
+        while pos < end:
+            if self._skip:
+                step = min(self._skip, end - pos)
+                self._skip -= step
+                pos += step
+                continue
+            take = data[pos : pos + self._want - len(self._header)]
+            self._header += take
+            pos += len(take)
+            if len(self._header) == self._want:
+                header, self._header = self._header, b""
+                self._next(header)
+
+    def _next(self, header: bytes) -> None:
+        value = int.from_bytes(header, "little")
+        state = self._state
+        if state == "magic":
+            if value == 0xFD2FB528:
+                self._state, self._want = "descriptor", 1
+            elif value in ZSTD_SKIPPABLE:
+                self._state, self._want = "skippable", 4
+            else:
+                raise CorruptBlob(f"{self._name}: corrupt zstd data (no frame where one should start)")
+        elif state == "skippable":
+            self._skip, self._state, self._want = value, "magic", 4
+        elif state == "descriptor":
+            single = value >> 5 & 1
+            self._checksum = bool(value & 4)
+            rest = (0 if single else 1) + _DICT_ID_SIZES[value & 3] + (_FCS_SIZES[value >> 6] or single)
+            self._state, self._want = ("header", rest) if rest else ("block", 3)
+        elif state == "header":
+            self._state, self._want = "block", 3
+        elif state == "block":
+            kind, size = value >> 1 & 3, value >> 3
+            if kind == 3:
+                raise CorruptBlob(f"{self._name}: corrupt zstd data (reserved block type)")
+            self._skip = 1 if kind == 1 else size  # an RLE block stores one byte
+            if value & 1:  # the last block of its frame
+                self._state, self._want = ("checksum", 4) if self._checksum else ("magic", 4)
+        else:  # the checksum ends the frame
+            self._state, self._want = "magic", 4

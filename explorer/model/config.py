@@ -76,7 +76,8 @@ def _strings(value: object) -> list[str] | None:
     return None
 
 
-def _text(value: object) -> str:
+def as_text(value: object) -> str:
+    """A JSON string field, or \"\" when it is anything else."""
     return value if isinstance(value, str) else ""
 
 
@@ -90,28 +91,28 @@ def parse_config(data: object, name: str) -> ImageConfig:
     if not isinstance(diff_ids, list) or not all(isinstance(d, str) for d in diff_ids):
         raise ImageError(f"{name}: rootfs.diff_ids is not a list of digests")
     history = []
-    for item in data.get("history") or []:
+    for item in data.get("history") if isinstance(data.get("history"), list) else []:
         if isinstance(item, dict):
             history.append(
                 HistoryEntry(
-                    created_by=_text(item.get("created_by")),
-                    created=_text(item.get("created")) or None,
-                    comment=_text(item.get("comment")) or None,
+                    created_by=as_text(item.get("created_by")),
+                    created=as_text(item.get("created")) or None,
+                    comment=as_text(item.get("comment")) or None,
                     empty_layer=item.get("empty_layer") is True,
                 )
             )
     labels = run.get("Labels") if isinstance(run.get("Labels"), dict) else {}
     ports = run.get("ExposedPorts") if isinstance(run.get("ExposedPorts"), dict) else {}
     return ImageConfig(
-        os=_text(data.get("os")),
-        architecture=_text(data.get("architecture")),
-        variant=_text(data.get("variant")),
-        created=_text(data.get("created")) or None,
+        os=as_text(data.get("os")),
+        architecture=as_text(data.get("architecture")),
+        variant=as_text(data.get("variant")),
+        created=as_text(data.get("created")) or None,
         entrypoint=_strings(run.get("Entrypoint")),
         cmd=_strings(run.get("Cmd")),
         env=_strings(run.get("Env")) or [],
-        user=_text(run.get("User")),
-        workdir=_text(run.get("WorkingDir")),
+        user=as_text(run.get("User")),
+        workdir=as_text(run.get("WorkingDir")),
         exposed_ports=sorted(str(p) for p in ports),
         labels={str(k): str(v) for k, v in labels.items()},
         diff_ids=list(diff_ids),

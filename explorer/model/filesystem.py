@@ -212,24 +212,22 @@ class FileSystem:
 
     def _directory(self, path: str, layer: int, removed: dict[Node, Change], dirs: dict[str, Node]) -> Node:
         """The directory node at `path`, made (implicitly) where missing; `dirs` caches them per layer."""
-        missing = []
-        while path and path not in dirs:
-            head, _, name = path.rpartition("/")
-            missing.append((path, name))
-            path = head
-        node = dirs[path] if path else self.root
-        for path, name in reversed(missing):
+        node = dirs.get(path)
+        if node is not None:
+            return node
+        node = self.root
+        for name in path.split("/") if path else ():
             node = self._child(node, name)
-            dirs[path] = node
             state = node.current()
             if state is not None and state.entry.is_dir:
                 continue
-            implicit = Entry(path, DIR, mode=IMPLICIT_DIR_MODE)
+            implicit = Entry("", DIR, mode=IMPLICIT_DIR_MODE)
             if state is not None:  # a file where a directory must be: replaced
                 self._release(state, layer, CAUSE_DELETED)
                 self._record(Change(node, layer, TYPE_CHANGED, implicit, state.entry, state.layer))
             else:
                 self._readd(node, layer, ADDED, implicit, removed)
+        dirs[path] = node
         return node
 
     def _readd(
@@ -290,6 +288,7 @@ class FileSystem:
                     self._delete(child, layer, removed)
 
         dirs: dict[str, Node] = {}  # directories known to exist in this layer (sorted order: parents first)
+        links: dict[str, Copy | None] = {}  # hard links of this layer, resolved
         for path in sorted(latest):
             entry = latest[path]
             head, _, name = path.rpartition("/")
@@ -300,7 +299,7 @@ class FileSystem:
             if copy is not None:
                 copy.where = node
             if entry.kind == HARDLINK:
-                copy = self._resolve_link(entry, latest, copies)
+                copy = self._resolve_link(entry, latest, copies, links)
             if copy is not None:
                 copy.refs += 1
                 if entry.kind == FILE:
@@ -326,18 +325,32 @@ class FileSystem:
             entry.uid = shared.setdefault(entry.uid, entry.uid)
             entry.gid = shared.setdefault(entry.gid, entry.gid)
 
-    def _resolve_link(self, entry: Entry, latest: dict[str, Entry], copies: dict[str, Copy]) -> Copy | None:
-        """The stored copy a hard link shares: its target in this layer, else below."""
+    def _resolve_link(
+        self, entry: Entry, latest: dict[str, Entry], copies: dict[str, Copy], resolved: dict[str, Copy | None]
+    ) -> Copy | None:
+        """The stored copy a hard link shares: its target in this layer, else below.
+
+        Links to links are followed; `resolved` remembers every link of a chain, so a chain of
+        n links costs O(n), not O(n²).
+        """
+        chain, seen = [entry.path], {entry.path}
         target = entry.link
-        seen = {entry.path}
-        while target in latest and latest[target].kind == HARDLINK and target not in seen:
+        while target in latest and latest[target].kind == HARDLINK and target not in resolved and target not in seen:
+            chain.append(target)
             seen.add(target)
             target = latest[target].link
-        copy = copies.get(target)
-        if copy is None and target not in latest:
-            node = self.lookup(target)
-            state = node.current() if node is not None else None
-            copy = state.copy if state is not None else None
+        if target in resolved:
+            copy = resolved[target]
+        elif target in seen:  # a loop of links
+            copy = None
+        else:
+            copy = copies.get(target)
+            if copy is None and target not in latest:
+                node = self.lookup(target)
+                state = node.current() if node is not None else None
+                copy = state.copy if state is not None else None
+        for path in chain:
+            resolved[path] = copy
         if copy is None:
             self.warnings.append(
                 f"hard link {entry.path} -> {entry.link}: target is not a regular file of this or a lower layer"

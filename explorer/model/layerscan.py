@@ -95,7 +95,7 @@ def scan_layer(
     finally:
         if ahead:
             ahead.close()
-    warnings += [f"{name}: entry of unknown type kept as 'other': {u}" for u in reader.unknown_types]
+    warnings += [f"{name}: {w}" for w in reader.warnings]
     return LayerScan(
         entries=entries,
         tar_size=tar_counted.count,

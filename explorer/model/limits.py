@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 MAX_EXTENDED_HEADER = 1 << 20  # a PAX or GNU long-name record larger than this is not a name
+MAX_DEPTH = 256  # directories in one path; deeper entries are skipped with a warning
 TRAILER_READ = 1 << 20  # bytes read past a tar's end-of-archive blocks (all of them with --verify)
 RATIO_FLOOR = 1 << 30  # the ratio limit applies once a layer has inflated past this
 

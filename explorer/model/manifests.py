@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .config import as_text
 from .errors import ImageError
 from .sources import Source
 
@@ -72,6 +73,11 @@ def _list(value: object, what: str) -> list:
     return value
 
 
+def _optional_list(value: object) -> list:
+    """An optional list field: anything else counts as absent."""
+    return value if isinstance(value, list) else []
+
+
 def _str(value: object, what: str) -> str:
     if not isinstance(value, str):
         raise ImageError(f"{what}: expected a string")
@@ -87,7 +93,7 @@ def _docker_manifest(source: Source) -> list[ImageRef]:
             _str(x, f"manifest.json entry {i} Layers")
             for x in _list(item.get("Layers", []), f"manifest.json entry {i} Layers")
         ]
-        tags = [t for t in item.get("RepoTags") or [] if isinstance(t, str)]
+        tags = [t for t in _optional_list(item.get("RepoTags")) if isinstance(t, str)]
         oci = config.startswith("blobs/")
         refs = [LayerRef(blob=_clean(x), digest=_digest_from_blob(x) if oci else None) for x in layers]
         images.append(
@@ -148,7 +154,11 @@ def _walk_index(
             )
             continue
         body = _dict(source.read_json(path), digest)
-        if desc.get("mediaType") in INDEX_TYPES or body.get("mediaType") in INDEX_TYPES or "manifests" in body:
+        if (
+            as_text(desc.get("mediaType")) in INDEX_TYPES
+            or as_text(body.get("mediaType")) in INDEX_TYPES
+            or "manifests" in body
+        ):
             _walk_index(source, body, digest, desc_names, out, depth + 1, seen | {digest})
             continue
         config = _dict(body.get("config"), f"{digest} config")

@@ -126,7 +126,7 @@ def render_report(data: dict, console: Console) -> None:
     head.add_column(style="bold")
     head.add_column()
     head.add_row("Image", Text(title))
-    head.add_row("Platform", Text(img["platform"] or "?"))
+    head.add_row("Platform", Text(display_name(img["platform"] or "?")))
     head.add_row(
         "Layers",
         f"{s['layers']} ({human_size(s['compressed_bytes'])} compressed, {human_size(s['uncompressed_bytes'])} as tar)",

@@ -22,10 +22,12 @@ from typing import BinaryIO, NamedTuple
 from .blobs import GZIP_MAGIC, ZSTD_MAGIC, Prefixed, SliceReader, decompressed, sniff
 from .errors import CorruptBlob, ImageError
 from .layerscan import LayerScan, scan_layer
-from .limits import DEFAULT_LIMITS, Limits
+from .limits import DEFAULT_LIMITS, MAX_EXTENDED_HEADER, Limits
 from .tarstream import _checksum_ok
 
 MAX_JSON = 64 << 20  # a manifest, index or config larger than this is not one
+MAX_KEPT = 256 << 20  # metadata a forward pass keeps in all
+BLOCK_SIZE = 512
 Progress = Callable[[int], None]
 
 
@@ -34,6 +36,33 @@ def _parse_json(data: bytes, name: str) -> object:
         return json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ImageError(f"{name}: malformed JSON ({exc})") from None
+    except RecursionError:
+        raise ImageError(f"{name}: malformed JSON (nested too deep)") from None
+
+
+class _BoundedTarInfo(tarfile.TarInfo):
+    """tarfile reads an extended header whole, at whatever size it claims: refuse huge ones."""
+
+    EXTENDED = (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE, tarfile.XGLTYPE)
+
+    def _proc_member(self, tf: tarfile.TarFile) -> tarfile.TarInfo:
+        if self.type in self.EXTENDED and not 0 <= self.size <= MAX_EXTENDED_HEADER:
+            raise tarfile.HeaderError(f"extended header of {self.size} bytes")
+        return super()._proc_member(tf)
+
+
+def _resolve_links(links: dict[str, str], table: dict) -> dict:
+    """For each link, the entry of `table` it leads to through chains of links (loops lead nowhere)."""
+    resolved: dict[str, object] = {}
+    for start in links:
+        chain, target = [], start
+        while target in links and target not in resolved and target not in chain:
+            chain.append(target)
+            target = links[target]
+        found = resolved.get(target, table.get(target)) if target not in chain else None
+        for name in chain:
+            resolved[name] = found
+    return {name: value for name, value in resolved.items() if value is not None}
 
 
 def _member_name(name: str) -> str:
@@ -118,13 +147,19 @@ class DirSource(Source):
         self.root = root
 
     def _path(self, name: str) -> Path:
-        path = (self.root / name).resolve()
+        try:
+            path = (self.root / name).resolve()
+        except (OSError, ValueError) as exc:
+            raise ImageError(f"{name}: not a valid file name ({exc})") from None
         if self.root.resolve() not in path.parents and path != self.root.resolve():
             raise ImageError(f"{name}: points outside the image directory")
         return path
 
     def exists(self, name: str) -> bool:
-        return self._path(name).is_file()
+        try:
+            return self._path(name).is_file()
+        except (ImageError, OSError, ValueError):
+            return False
 
     def size(self, name: str) -> int:
         return self._path(name).stat().st_size
@@ -158,26 +193,33 @@ class TarFileSource(Source):
         self.members: dict[str, _Member] = {}
         links: dict[str, str] = {}
         try:
-            with tarfile.open(fileobj=self._file, mode="r:") as tf:
+            with tarfile.open(fileobj=self._file, mode="r:", tarinfo=_BoundedTarInfo) as tf:
                 for info in tf:
                     name = _member_name(info.name)
                     if info.isreg():
                         self.members[name] = _Member(info.offset_data, info.size)
                     elif info.issym() or info.islnk():
                         links[name] = _link_target(name, info)
-        except (tarfile.TarError, EOFError) as exc:
+                self._check_end(tf.offset)
+        except (tarfile.TarError, EOFError, ValueError, OverflowError) as exc:
             self._file.close()
             raise ImageError(f"{path}: not a readable tar archive ({exc})") from None
         except OSError as exc:
             self._file.close()
             raise ImageError(f"{path}: {exc.strerror or exc}") from None
-        for name, target in links.items():
-            seen = {name}
-            while target in links and target not in seen:  # chains of links, never loops
-                seen.add(target)
-                target = links[target]
-            if target in self.members:
-                self.members[name] = self.members[target]
+        except ImageError:
+            self._file.close()
+            raise
+        for name, member in _resolve_links(links, self.members).items():
+            self.members[name] = member
+
+    def _check_end(self, stop: int) -> None:
+        """tarfile stops silently at a cut or broken header; only zeros or nothing may follow."""
+        size = os.fstat(self._file.fileno()).st_size
+        end = max((m.offset + m.size for m in self.members.values()), default=0)
+        self._file.seek(stop)
+        if end > size or stop > size or self._file.read(BLOCK_SIZE).strip(b"\0"):
+            raise ImageError(f"{self.path}: truncated or corrupt tar archive at byte {min(stop, end, size)}")
 
     def exists(self, name: str) -> bool:
         return name in self.members
@@ -254,12 +296,13 @@ class StreamSource(Source):
         self.scans: dict[str, LayerScan] = {}
         self.errors: dict[str, CorruptBlob] = {}
         self.sizes: dict[str, int] = {}
+        self._kept = 0
         links: dict[str, str] = {}
         compression, inner = decompressed(stream, label)
         self.description = "stream" if compression == "none" else f"{compression}-compressed archive"
         counter = _Counter(inner, on_progress)
         try:
-            with tarfile.open(fileobj=counter, mode="r|") as tf:
+            with tarfile.open(fileobj=counter, mode="r|", tarinfo=_BoundedTarInfo) as tf:
                 for info in tf:
                     name = _member_name(info.name)
                     if info.issym() or info.islnk():
@@ -268,12 +311,10 @@ class StreamSource(Source):
                         self._take(name, info, tf, verify, limits)
         except CorruptBlob:
             raise
-        except (tarfile.TarError, EOFError, OSError) as exc:
+        except (tarfile.TarError, EOFError, OSError, ValueError, OverflowError) as exc:
             raise ImageError(f"{label}: not a readable tar archive ({exc})") from None
-        for name, target in links.items():
-            for table in (self.files, self.scans, self.errors, self.sizes):
-                if target in table:
-                    table[name] = table[target]
+        for table in (self.files, self.scans, self.errors, self.sizes):
+            table.update(_resolve_links(links, table))
 
     def _take(self, name: str, info: tarfile.TarInfo, tf: tarfile.TarFile, verify: bool, limits: Limits) -> None:
         member = tf.extractfile(info)
@@ -286,8 +327,9 @@ class StreamSource(Source):
             except CorruptBlob as exc:
                 self.errors[name] = exc
             raw.skip_rest()
-        elif info.size <= MAX_JSON:
-            self.files[name] = head + raw.read()
+        elif head.lstrip()[:1] in (b"{", b"[") and info.size <= min(MAX_JSON, MAX_KEPT - self._kept):
+            self.files[name] = head + raw.read()  # JSON: a manifest, index or config
+            self._kept += info.size
         else:
             raw.skip_rest()
 

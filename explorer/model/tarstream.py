@@ -27,7 +27,7 @@ from .entries import (
     normalize,
 )
 from .errors import CorruptBlob
-from .limits import DEFAULT_LIMITS, MAX_EXTENDED_HEADER
+from .limits import DEFAULT_LIMITS, MAX_DEPTH, MAX_EXTENDED_HEADER
 
 BLOCK = 512
 HASH_CHUNK = 1 << 20
@@ -112,7 +112,7 @@ class TarReader:
         self._on_progress = on_progress
         self._max_entries = max_entries
         self.offset = 0
-        self.unknown_types: list[str] = []
+        self.warnings: list[str] = []
 
     def _read(self, n: int) -> bytes:
         data = self._stream.read(n)
@@ -139,6 +139,12 @@ class TarReader:
         data = self._read_exact(size, what)
         self._skip_padding(size)
         return data
+
+    def _skip(self, size: int, what: str) -> None:
+        left = size
+        while left:
+            left -= len(self._read_exact(min(left, HASH_CHUNK), what))
+        self._skip_padding(size)
 
     def _hash_content(self, size: int, path: str) -> int:
         if size <= HASH_CHUNK:
@@ -175,11 +181,14 @@ class TarReader:
                     f"{self._name}: not a tar archive (bad header checksum at byte {self.offset - BLOCK})"
                 )
             typeflag = header[156:157]
+            at = self.offset - BLOCK
             try:
                 size = _number(header[124:136])
             except ValueError:
-                raise CorruptBlob(f"{self._name}: malformed tar header at byte {self.offset - BLOCK}") from None
+                raise CorruptBlob(f"{self._name}: malformed tar header at byte {at}") from None
             if typeflag in (b"x", b"g", b"L", b"K"):
+                if size < 0:
+                    raise CorruptBlob(f"{self._name}: negative size in tar header at byte {at}")
                 if size > MAX_EXTENDED_HEADER:
                     raise CorruptBlob(f"{self._name}: extended tar header of {size} bytes (over {MAX_EXTENDED_HEADER})")
                 data = self._data(size, "an extended header")
@@ -193,10 +202,16 @@ class TarReader:
                     long_link = _cstr(data)
                 continue
             records = {**pax_global, **pax} if pax_global else pax
-            if "size" in records:
-                size = int(records["size"])
+            try:
+                size = int(records["size"]) if "size" in records else size
+                mode = _number(header[100:108]) & 0o7777
+                uid = int(records["uid"]) if "uid" in records else _number(header[108:116])
+                gid = int(records["gid"]) if "gid" in records else _number(header[116:124])
+                mtime = int(float(records["mtime"])) if "mtime" in records else _number(header[136:148])
+            except (ValueError, OverflowError):
+                raise CorruptBlob(f"{self._name}: malformed tar header at byte {at}") from None
             if size < 0:
-                raise CorruptBlob(f"{self._name}: negative size in tar header")
+                raise CorruptBlob(f"{self._name}: negative size in tar header at byte {at}")
             name = records.get("path") or long_name
             if name is None:
                 name = _cstr(header[0:100])
@@ -208,24 +223,27 @@ class TarReader:
             pax, long_name, long_link = {}, None, None
             kind = _TYPES.get(typeflag, OTHER)
             if kind == OTHER:
-                self.unknown_types.append(f"{_decode(name)} (type {typeflag!r})")
+                self.warnings.append(f"entry of unknown type kept as 'other': {_decode(name)} (type {typeflag!r})")
             path = normalize(_decode(name))
             entry = Entry(
                 path,
                 kind,
-                mode=_number(header[100:108]) & 0o7777,
-                uid=int(records["uid"]) if "uid" in records else _number(header[108:116]),
-                gid=int(records["gid"]) if "gid" in records else _number(header[116:124]),
-                mtime=int(float(records["mtime"])) if "mtime" in records else _number(header[136:148]),
+                mode=mode,
+                uid=uid,
+                gid=gid,
+                mtime=mtime,
                 link=_decode(link) if kind in (SYMLINK, HARDLINK) else "",
             )
             if kind == FILE:
                 entry.size = size
                 entry.digest = self._hash_content(size, entry.path)
             elif kind == OTHER and size:
-                self._data(size, entry.path)  # unknown types carry data, as in tarfile
+                self._skip(size, entry.path)  # unknown types carry data, as in tarfile
             if kind == HARDLINK:
                 entry.link = normalize(entry.link)
+            if path.count("/") >= MAX_DEPTH:
+                self.warnings.append(f"a path deeper than {MAX_DEPTH} directories skipped: {path[:200]}…")
+                continue
             head, _, base = path.rpartition("/")
             if AUFS_PREFIX in head and any(part.startswith(AUFS_PREFIX) for part in head.split("/")):
                 continue  # inside AUFS metadata (.wh..wh.plnk/ holds hard-link targets): not files
