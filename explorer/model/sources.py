@@ -41,12 +41,15 @@ def _parse_json(data: bytes, name: str) -> object:
 
 
 class _BoundedTarInfo(tarfile.TarInfo):
-    """tarfile reads an extended header whole, at whatever size it claims: refuse huge ones."""
+    """tarfile takes sizes as they come (a base-256 field can be negative) and reads an extended
+    header whole, at whatever size it claims: refuse both."""
 
     EXTENDED = (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE, tarfile.XGLTYPE)
 
     def _proc_member(self, tf: tarfile.TarFile) -> tarfile.TarInfo:
-        if self.type in self.EXTENDED and not 0 <= self.size <= MAX_EXTENDED_HEADER:
+        if self.size < 0:
+            raise tarfile.HeaderError(f"negative size {self.size}")
+        if self.type in self.EXTENDED and self.size > MAX_EXTENDED_HEADER:
             raise tarfile.HeaderError(f"extended header of {self.size} bytes")
         return super()._proc_member(tf)
 
@@ -195,6 +198,8 @@ class TarFileSource(Source):
         try:
             with tarfile.open(fileobj=self._file, mode="r:", tarinfo=_BoundedTarInfo) as tf:
                 for info in tf:
+                    if info.size < 0:  # a PAX size record is applied after _BoundedTarInfo's check
+                        raise tarfile.HeaderError(f"negative size {info.size}")
                     name = _member_name(info.name)
                     if info.isreg():
                         self.members[name] = _Member(info.offset_data, info.size)
@@ -304,6 +309,8 @@ class StreamSource(Source):
         try:
             with tarfile.open(fileobj=counter, mode="r|", tarinfo=_BoundedTarInfo) as tf:
                 for info in tf:
+                    if info.size < 0:  # a PAX size record is applied after _BoundedTarInfo's check
+                        raise tarfile.HeaderError(f"negative size {info.size}")
                     name = _member_name(info.name)
                     if info.issym() or info.islnk():
                         links[name] = _link_target(name, info)

@@ -410,6 +410,30 @@ def _(d: Path, full: bool) -> Path:
     return out
 
 
+@case("outer-member-of-negative-size", 2, error=r"not a readable tar archive.*negative size")
+def _(d: Path, full: bool) -> Path:
+    """A base-256 size field may be negative; a reader that slices by it must refuse it."""
+    h = bytearray(raw_header(b"manifest.json", 0, b"0"))
+    h[124:136] = b"\xff" * 12  # base-256 -1
+    fix_checksum(h)
+    valid = ib.write_docker_archive(valid_image(), d / "v.tar")
+    out = d / "image.tar"
+    out.write_bytes(valid.read_bytes()[:-1024] + bytes(h) + EOF_BLOCKS)
+    valid.unlink()
+    return out
+
+
+@case("outer-pax-size-negative", 2, error=r"not a readable tar archive.*negative size")
+def _(d: Path, full: bool) -> Path:
+    """tarfile applies a PAX size record after the header's own checks."""
+    valid = ib.write_docker_archive(valid_image(), d / "v.tar")
+    pax = pax_block([(b"size", b"-5")])
+    out = d / "image.tar"
+    out.write_bytes(valid.read_bytes()[:-1024] + pax + bytes(raw_header(b"extra", 0, b"0")) + EOF_BLOCKS)
+    valid.unlink()
+    return out
+
+
 @case(
     "outer-gnu-long-name-of-8-gib",
     2,
