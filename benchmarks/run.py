@@ -9,7 +9,8 @@ For each image, medians over --reps runs of:
   dive       `CI=true dive --source docker-archive IMAGE` (its full analysis), when dive is installed
   first      process start → layer list on screen in the app (headless)
   loaded     process start → all layers analysed in the app
-  key        median time the app takes to answer a key (cursor move, expand a directory, switch layer)
+  key        median time the app takes to answer a key (cursor move, expand a directory, switch layer):
+             Pilot's time for press-and-settle minus its time for an unbound key in the same run
   rss        peak resident memory summed over the process and its children (report, and app)
 """
 
@@ -137,8 +138,12 @@ async def main(path, keys):
             await asyncio.sleep(0.005)
         marks["loaded"] = time.time()
         await pilot.pause()
-        lat = {"cursor": [], "expand": [], "layer": []}
+        lat = {"noop": [], "cursor": [], "expand": [], "layer": []}
         table.focus()
+        for i in range(keys):  # an unbound key: what Pilot itself takes to deliver a key and settle
+            t = time.perf_counter()
+            await pilot.press("x")
+            lat["noop"].append(time.perf_counter() - t)
         for i in range(keys):
             t = time.perf_counter()
             await pilot.press("down" if i % 2 == 0 else "up")
@@ -219,7 +224,9 @@ def show(r: dict) -> str:
             f"{r['analysis_s'] / r['dive_s']:.2f}×"
         )
     if "first_s" in r:
-        keys = ", ".join(f"{k} {v:.1f} ms" for k, v in r["key_ms"].items())
+        noop = r["key_ms"]["noop"]
+        keys = ", ".join(f"{k} {v - noop:.0f} ms" for k, v in r["key_ms"].items() if k != "noop")
+        keys += f" (net of Pilot's {noop:.0f} ms for an unbound key)"
         lines.append(
             f"  app: layer list {r['first_s']:.2f} s, all analysed {r['loaded_s']:.2f} s, "
             f"keys (median) {keys}, peak RSS {r['app_rss_mb']:.0f} MB"

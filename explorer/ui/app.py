@@ -34,6 +34,7 @@ from .history import HistoryScreen
 from .labels import STATE_NAMES
 from .layers import LayerTable
 from .loading import ArchiveRead, ErrorScreen, LayerRead, LoadStatus, Throttle
+from .statusline import StatusLine
 from .summary import SummaryView
 from .waste import WasteView
 
@@ -111,7 +112,7 @@ class LayerscopeApp(App[None]):
                 with Vertical(id="files"):
                     yield FileTree(id="tree")
                     yield Static(id="tree-note")
-                    yield Static(id="file-info")
+                    yield StatusLine(id="file-info")
             with TabPane("Waste", id="waste"):
                 yield WasteView(id="waste-view")
             with TabPane("Summary", id="summary"):
@@ -312,8 +313,9 @@ class LayerscopeApp(App[None]):
     def _show_file_info(self) -> None:
         tree = self.query_one(FileTree)
         row = tree.cursor_row if tree.display else None
-        info = self.query_one("#file-info", Static)
-        info.display = row is not None
+        info = self.query_one("#file-info", StatusLine)
+        if info.display != (row is not None):
+            info.display = row is not None
         if row is None:
             return
         text = Text(no_wrap=True, overflow="ellipsis")
@@ -324,7 +326,7 @@ class LayerscopeApp(App[None]):
             if notes:
                 text.append("  " + ", ".join(notes))
         text.append("  · h: history", "dim")
-        info.update(text)
+        info.show(text)
 
     # ---- actions -----------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
