@@ -40,7 +40,6 @@ class SliceReader(Reader):
         self._raw = raw
         self.remaining = size
         self.name = name
-        self.consumed = 0
 
     def read(self, n: int = -1) -> bytes:
         if n is None or n < 0 or n > self.remaining:
@@ -51,7 +50,6 @@ class SliceReader(Reader):
         if not data:
             raise CorruptBlob(f"{self.name}: truncated ({self.remaining} bytes missing)")
         self.remaining -= len(data)
-        self.consumed += len(data)
         return data
 
     def skip_rest(self) -> None:

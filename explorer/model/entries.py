@@ -106,11 +106,3 @@ def normalize(name: str) -> str | None:
             continue
         parts.append(part)
     return "/".join(parts)
-
-
-def parent_of(path: str) -> str:
-    return path.rpartition("/")[0]
-
-
-def basename(path: str) -> str:
-    return path.rpartition("/")[2]

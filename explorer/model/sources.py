@@ -82,7 +82,6 @@ def _link_target(name: str, info: tarfile.TarInfo) -> str:
 class Source:
     """Files of an image archive, by path."""
 
-    description = "archive"
     seekable = True
 
     def exists(self, name: str) -> bool:
@@ -144,8 +143,6 @@ def scan_location(loc: Location, label: str, on_progress: Progress | None, verif
 class DirSource(Source):
     """An OCI image layout (or an unpacked `docker save`) as a directory."""
 
-    description = "directory"
-
     def __init__(self, root: Path) -> None:
         self.root = root
 
@@ -187,8 +184,6 @@ class _Member:
 
 class TarFileSource(Source):
     """An image archive that is a plain tar file on disk: indexed once, then read by seeking."""
-
-    description = "tar"
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -285,7 +280,6 @@ class StreamSource(Source):
     uses it (other platforms' blobs may be broken or absent without harm).
     """
 
-    description = "stream"
     seekable = False
 
     def __init__(
@@ -303,8 +297,7 @@ class StreamSource(Source):
         self.sizes: dict[str, int] = {}
         self._kept = 0
         links: dict[str, str] = {}
-        compression, inner = decompressed(stream, label)
-        self.description = "stream" if compression == "none" else f"{compression}-compressed archive"
+        _, inner = decompressed(stream, label)
         counter = _Counter(inner, on_progress)
         try:
             with tarfile.open(fileobj=counter, mode="r|", tarinfo=_BoundedTarInfo) as tf:
