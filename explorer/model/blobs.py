@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import queue
 import threading
+from collections.abc import Callable
 from typing import BinaryIO
 
 import zstandard
@@ -59,15 +60,18 @@ class SliceReader(Reader):
 
 
 class CountingReader(Reader):
-    """Counts the bytes read through it (the uncompressed size of a layer)."""
+    """Counts the bytes read through it, and reports the count to `on_progress` if given."""
 
-    def __init__(self, raw: BinaryIO) -> None:
+    def __init__(self, raw: BinaryIO, on_progress: Callable[[int], None] | None = None) -> None:
         self._raw = raw
+        self._on_progress = on_progress
         self.count = 0
 
     def read(self, n: int = -1) -> bytes:
         data = self._raw.read(n)
         self.count += len(data)
+        if self._on_progress:
+            self._on_progress(self.count)
         return data
 
 

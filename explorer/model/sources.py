@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
-from .blobs import GZIP_MAGIC, ZSTD_MAGIC, Prefixed, SliceReader, decompressed, sniff
+from .blobs import GZIP_MAGIC, ZSTD_MAGIC, CountingReader, Prefixed, SliceReader, decompressed, sniff
 from .errors import CorruptBlob, ImageError
 from .layerscan import LayerScan, scan_layer
 from .limits import DEFAULT_LIMITS, MAX_EXTENDED_HEADER, Limits
@@ -298,7 +298,7 @@ class StreamSource(Source):
         self._kept = 0
         links: dict[str, str] = {}
         _, inner = decompressed(stream, label)
-        counter = _Counter(inner, on_progress)
+        counter = CountingReader(inner, on_progress)
         try:
             with tarfile.open(fileobj=counter, mode="r|", tarinfo=_BoundedTarInfo) as tf:
                 for info in tf:
@@ -359,20 +359,6 @@ class StreamSource(Source):
         if name in self.files:
             raise CorruptBlob(f"{label}: layer blob {name} is not a tar archive")
         raise ImageError(f"{label}: layer blob {name} is missing from the archive")
-
-
-class _Counter:
-    def __init__(self, raw: BinaryIO, on_progress: Progress | None) -> None:
-        self._raw = raw
-        self._on_progress = on_progress
-        self.count = 0
-
-    def read(self, n: int = -1) -> bytes:
-        data = self._raw.read(n)
-        self.count += len(data)
-        if self._on_progress:
-            self._on_progress(self.count)
-        return data
 
 
 def open_source(
