@@ -76,6 +76,7 @@ def _report_parser() -> argparse.ArgumentParser:
     parser.add_argument("path", metavar="IMAGE", help="image archive, OCI directory, or -")
     parser.add_argument("--json", action="store_true", help="print JSON (schema in the README)")
     parser.add_argument("--top", type=int, metavar="N", help="list at most N wasted items (default 20; JSON: all)")
+    parser.add_argument("--dive", action="store_true", help="add dive 0.13.1's own figures (for its CI thresholds)")
     _common(parser)
     return parser
 
@@ -95,7 +96,7 @@ def report(argv: Sequence[str]) -> int:
     from .model.report import render_report, report_dict
 
     args = _report_parser().parse_args(argv)
-    image = load(args.path, args.platform, args.image, args.verify, _limits(args))
+    image = load(args.path, args.platform, args.image, args.verify, _limits(args), dive=args.dive)
     try:
         top = args.top if args.top is not None else (None if args.json else 20)
         data = report_dict(image, top)

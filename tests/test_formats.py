@@ -265,7 +265,7 @@ def test_mislabelled_media_type_still_reads(compression, declared, reference, tm
 
 def _report_json(args: list[str], stdin=None) -> dict:
     proc = subprocess.run(
-        [sys.executable, "-m", "explorer", "report", *args, "--json"],
+        [sys.executable, "-m", "explorer", "report", *args, "--json", "--dive"],
         stdin=stdin,
         capture_output=True,
         cwd=ROOT,

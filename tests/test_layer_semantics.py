@@ -15,7 +15,7 @@ from explorer.model import load
 from explorer.model.browse import CHANGES, MERGED, UNCHANGED, Browser
 from explorer.model.entries import DIR, FILE, HARDLINK, SYMLINK, Entry, normalize
 from explorer.model.filesystem import ADDED, DELETED, MODIFIED, RESTORED, TYPE_CHANGED, FileSystem
-from explorer.model.tarstream import TarReader
+from explorer.model.layerscan import scan_layer
 from explorer.model.waste import compute_waste
 from tests.imagebuilder import F, Image, Layer, layer_tar, opaque, whiteout, write_oci
 
@@ -98,7 +98,8 @@ def load_layers(tmp_path, *layers: Layer, **kw):
 
 
 def read_tar(entries: list[F]) -> list[Entry]:
-    return list(TarReader(io.BytesIO(layer_tar(Layer(entries))), "layer"))
+    data = layer_tar(Layer(entries))
+    return scan_layer(io.BytesIO(data), "layer", len(data)).entries()
 
 
 # ---- whiteouts ----------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from explorer.model.filesystem import FileSystem
-from explorer.model.tarstream import TarReader
+from explorer.model.layerscan import scan_layer
 from explorer.model.waste import compute_waste
 from tests.imagebuilder import F, Layer, layer_tar, opaque, whiteout
 
@@ -289,7 +289,7 @@ def test_union_tree_matches_the_reference(layers):
     before: dict[str, tuple] = {}
     for index, entries in enumerate(layers):
         tar = layer_tar(Layer([_as_builder(e) for e in entries]))
-        fs.apply(index, list(TarReader(io.BytesIO(tar), f"layer {index}")))
+        fs.apply(index, scan_layer(io.BytesIO(tar), f"layer {index}", len(tar)).entries())
         ref.apply(entries)
         after = ref_view(ref)
         assert fs_view(fs, index) == after, f"merged filesystem at layer {index}"

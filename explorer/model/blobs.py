@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 import zstandard
@@ -136,19 +136,18 @@ class _Checked(Reader):
             raise CorruptBlob(f"{self._name}: corrupt {self._kind} data ({exc})") from None
 
 
-class ReadAhead(Reader):
+class ReadAhead:
     """Runs a decompressor in its own thread, a few chunks ahead of the reader.
 
     isal and zstandard release the GIL while they inflate, so tar parsing and hashing in
     the reading thread overlap with decompression: two cores busy on a single big layer.
-    Errors of the decompressor surface in `read`. Call `close` when done (or on error).
+    Iterating gives the chunks; errors of the decompressor surface there. Call `close` when
+    done (or on error).
     """
 
     def __init__(self, inner: BinaryIO, chunk: int = CHUNK, depth: int = 4) -> None:
         self._queue: queue.Queue[bytes | BaseException] = queue.Queue(depth)
         self._stop = threading.Event()
-        self._buffer = memoryview(b"")
-        self._done = False
         self._thread = threading.Thread(target=self._pump, args=(inner, chunk), daemon=True)
         self._thread.start()
 
@@ -170,32 +169,18 @@ class ReadAhead(Reader):
             except queue.Full:
                 continue
 
-    def read(self, n: int = -1) -> bytes:
-        if n is None or n < 0:
-            parts = [bytes(self._buffer)]
-            self._buffer = memoryview(b"")
-            while data := self.read(CHUNK):
-                parts.append(data)
-            return b"".join(parts)
-        if not self._buffer:
-            if self._done:
-                return b""
+    def __iter__(self) -> Iterator[bytes]:
+        while True:
             item = self._queue.get()
             if isinstance(item, BaseException):
-                self._done = True
                 raise item
             if not item:
-                self._done = True
-                return b""
-            self._buffer = memoryview(item)
-        data = bytes(self._buffer[:n])
-        self._buffer = self._buffer[n:]
-        return data
+                return
+            yield item
 
     def close(self) -> None:
         self._stop.set()
         self._thread.join()
-        super().close()
 
 
 ZSTD_SKIPPABLE = range(0x184D2A50, 0x184D2A60)

@@ -20,6 +20,11 @@ KIND_NAMES = {
 }
 
 
+# One tar entry as a worker process hands it over: (path, kind, size, mode, uid, gid, mtime,
+# link, digest), in the order of Entry's fields.
+Row = tuple[str, str, int, int, int, int, int, str, "int | None"]
+
+
 class Entry:
     """One tar entry of a layer.
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from .config import HistoryEntry, ImageConfig, align_history, parse_config
 from .dive_compat import DiveAccumulator, DiveEntry
-from .entries import FILE, OPAQUE, WHITEOUT, Entry
+from .entries import FILE, OPAQUE, WHITEOUT, Row
 from .errors import CorruptBlob, ImageError
 from .filesystem import CHANGE_KINDS, FileSystem
 from .layerscan import LayerScan
@@ -30,7 +30,7 @@ class Layer:
     diff_id: str | None
     history: HistoryEntry | None
     blob_size: int
-    scan: LayerScan | None = None  # its entries are released once stacked
+    scan: LayerScan | None = None  # its rows are released once stacked
     change_counts: dict[str, int] = field(default_factory=dict)
     content_bytes: int = 0  # bytes of regular-file content this layer stores
     entry_counts: dict[str, int] = field(default_factory=dict)  # tar entries by kind
@@ -156,21 +156,22 @@ class Image:
         layer = self.layers[index]
         if self.verify:
             self._check_digests(layer, scan)
-        self.entry_count += len(scan.entries)
+        rows = scan.rows
+        self.entry_count += len(rows)
         if self.entry_count > self.limits.max_entries:
             raise ImageError(f"more than {self.limits.max_entries} entries in all (raise it with --max-entries)")
         layer.scan = scan
-        layer.content_bytes = sum(e.size for e in scan.entries if e.kind == FILE)
-        layer.entry_counts = dict(Counter(e.kind for e in scan.entries))
+        layer.content_bytes = sum(row[2] for row in rows if row[1] == FILE)
+        layer.entry_counts = dict(Counter(row[1] for row in rows))
         if self.dive is not None:
-            self.dive.add_layer(_dive_entries(scan.entries), layer.content_bytes)
+            self.dive.add_layer(_dive_entries(rows), layer.content_bytes)
         self.warnings.extend(scan.warnings)
         before = len(self.fs.warnings)
-        self.fs.apply(index, scan.entries)
+        self.fs.apply(index, scan.entries())
         self.warnings.extend(f"layer {index}: {w}" for w in self.fs.warnings[before:])
         counts = Counter(c.kind for c in self.fs.layer_changes[index])
         layer.change_counts = {k: counts.get(k, 0) for k in CHANGE_KINDS}
-        scan.entries = []  # stacked: the filesystem holds what is needed of them
+        scan.rows = []  # stacked: the filesystem holds what is needed of them
 
     def finish(self) -> None:
         """Compute the waste once every layer is stacked."""
@@ -213,18 +214,18 @@ class Image:
 _TYPEFLAGS = {"f": b"0", "d": b"5", "l": b"2", "h": b"1", "p": b"6", "c": b"3", "b": b"4"}
 
 
-def _dive_entries(entries: list[Entry]) -> list[DiveEntry]:
+def _dive_entries(rows: list[Row]) -> list[DiveEntry]:
     """A layer's tar entries as dive reads them (whiteouts and opaque markers by name)."""
-    rows = []
-    for e in entries:
-        if e.kind == WHITEOUT:
-            head, _, base = e.path.rpartition("/")
-            rows.append(DiveEntry(f"{head}/.wh.{base}" if head else f".wh.{base}", b"0", 0))
-        elif e.kind == OPAQUE:
-            rows.append(DiveEntry(f"{e.path}/.wh..wh..opq" if e.path else ".wh..wh..opq", b"0", 0))
+    entries = []
+    for path, kind, size, mode, *_ in rows:
+        if kind == WHITEOUT:
+            head, _, base = path.rpartition("/")
+            entries.append(DiveEntry(f"{head}/.wh.{base}" if head else f".wh.{base}", b"0", 0))
+        elif kind == OPAQUE:
+            entries.append(DiveEntry(f"{path}/.wh..wh..opq" if path else ".wh..wh..opq", b"0", 0))
         else:
-            rows.append(DiveEntry(e.path, _TYPEFLAGS.get(e.kind, b"0"), e.size if e.kind == FILE else 0, e.mode))
-    return rows
+            entries.append(DiveEntry(path, _TYPEFLAGS.get(kind, b"0"), size if kind == FILE else 0, mode))
+    return entries
 
 
 def _same_platform(wanted: str, have: str) -> bool:
@@ -238,9 +239,9 @@ def load(
     image: str | None = None,
     verify: bool = False,
     limits: Limits = DEFAULT_LIMITS,
-    dive: bool = True,
+    dive: bool = False,
 ) -> Image:
-    """Open and fully analyse an image archive (with dive's figures unless `dive` is False)."""
+    """Open and fully analyse an image archive (with dive's figures if `dive`)."""
     img = Image.open(path, platform, image, verify, limits=limits, dive=dive)
     img.analyse()
     return img

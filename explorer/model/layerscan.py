@@ -2,29 +2,45 @@
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import BinaryIO
+from collections.abc import Callable, Iterable, Iterator
+from typing import BinaryIO, NamedTuple
 
-from .blobs import CountingReader, ReadAhead, Reader, decompressed
-from .entries import Entry
+from .blobs import CHUNK, CountingReader, ReadAhead, Reader, SliceReader, decompressed
+from .entries import Entry, Row
 from .errors import CorruptBlob
 from .limits import DEFAULT_LIMITS, RATIO_FLOOR, TRAILER_READ, Limits
 from .tarstream import TarReader
 
 
-@dataclass
 class LayerScan:
     """What one pass over a layer blob learned. Small and picklable (no file contents)."""
 
-    entries: list[Entry]
-    tar_size: int
-    compression: str
-    blob_size: int
-    warnings: list[str] = field(default_factory=list)
-    blob_sha256: str | None = None
-    tar_sha256: str | None = None
+    def __init__(
+        self,
+        rows: list[Row],
+        tar_size: int,
+        compression: str,
+        blob_size: int,
+        warnings: list[str],
+        blob_sha256: str | None = None,
+        tar_sha256: str | None = None,
+    ) -> None:
+        self.rows = rows  # its tar entries, in order
+        self.tar_size = tar_size
+        self.compression = compression
+        self.blob_size = blob_size
+        self.warnings = warnings
+        self.blob_sha256 = blob_sha256
+        self.tar_sha256 = tar_sha256
+
+    def entries(self) -> list[Entry]:
+        return [Entry(*row) for row in self.rows]
+
+
+def _sha256():  # noqa: ANN202 (hashlib loads OpenSSL: only for --verify)
+    import hashlib
+
+    return hashlib.sha256()
 
 
 class _Sha256Tee:
@@ -32,7 +48,7 @@ class _Sha256Tee:
 
     def __init__(self, raw: BinaryIO) -> None:
         self._raw = raw
-        self.hash = hashlib.sha256()
+        self.hash = _sha256()
 
     def read(self, n: int = -1) -> bytes:
         data = self._raw.read(n)
@@ -61,6 +77,35 @@ class _RatioGuard(Reader):
         return data
 
 
+class _TarChunks:
+    """The chunks of a layer's tar, counted (and hashed for --verify) as they pass."""
+
+    def __init__(self, chunks: Iterable[bytes], verify: bool) -> None:
+        self._chunks = chunks
+        self.hash = _sha256() if verify else None
+        self.count = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._chunks:
+            self.count += len(chunk)
+            if self.hash is not None:
+                self.hash.update(chunk)
+            yield chunk
+
+
+class Location(NamedTuple):
+    """A blob's bytes on disk: `size` bytes of file `path` from `offset`."""
+
+    path: str
+    offset: int
+    size: int
+
+
+def _reads(stream: BinaryIO) -> Iterator[bytes]:
+    while data := stream.read(CHUNK):
+        yield data
+
+
 def scan_layer(
     raw: BinaryIO,
     name: str,
@@ -74,21 +119,20 @@ def scan_layer(
     counted = CountingReader(blob_tee or raw)
     compression, tar_stream = decompressed(counted, name)
     ahead = ReadAhead(_RatioGuard(tar_stream, counted, name, limits.max_ratio)) if compression != "none" else None
-    tar_tee = _Sha256Tee(ahead or tar_stream) if verify else None
-    tar_counted = CountingReader(tar_tee or ahead or tar_stream)
-    reader = TarReader(
-        tar_counted, name, (lambda _: on_progress(counted.count)) if on_progress else None, limits.max_entries
-    )
+    chunks = _TarChunks(ahead if ahead is not None else _reads(tar_stream), verify)
+    report = (lambda _: on_progress(counted.count)) if on_progress else None
+    reader = TarReader(chunks, name, report, limits.max_entries)
     warnings = []
     try:
-        entries = list(reader)
+        rows = list(reader.rows())
         # Read on past the end-of-archive blocks (padding, an estargz index) so the size covers
         # them and the gzip/zstd trailer is checked; all of it with --verify, else a bounded part.
         trailer = 0
-        while (verify or trailer < TRAILER_READ) and (data := tar_counted.read(1 << 16)):
+        for data in reader.rest():
             trailer += len(data)
-        if not verify and trailer >= TRAILER_READ and tar_counted.read(1):
-            warnings.append(f"{name}: more than {TRAILER_READ} bytes follow the end of the tar; not read")
+            if not verify and trailer > TRAILER_READ:
+                warnings.append(f"{name}: more than {TRAILER_READ} bytes follow the end of the tar; not read")
+                break
         if blob_tee:
             while blob_tee.read(1 << 20):
                 pass
@@ -97,11 +141,20 @@ def scan_layer(
             ahead.close()
     warnings += [f"{name}: {w}" for w in reader.warnings]
     return LayerScan(
-        entries=entries,
-        tar_size=tar_counted.count,
+        rows=rows,
+        tar_size=chunks.count,
         compression=compression,
         blob_size=blob_size,
         warnings=warnings,
         blob_sha256=blob_tee.hash.hexdigest() if blob_tee else None,
-        tar_sha256=tar_tee.hash.hexdigest() if tar_tee else None,
+        tar_sha256=chunks.hash.hexdigest() if chunks.hash else None,
     )
+
+
+def scan_location(
+    loc: Location, label: str, on_progress: Callable[[int], None] | None, verify: bool, limits: Limits
+) -> LayerScan:
+    """Scan a blob by its location (what a worker process does)."""
+    with open(loc.path, "rb") as f:
+        f.seek(loc.offset)
+        return scan_layer(SliceReader(f, loc.size, label), label, loc.size, on_progress, verify, limits)

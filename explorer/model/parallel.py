@@ -1,59 +1,89 @@
 """Scanning layers in worker processes, each opening the archive itself and seeking to its blob.
 
-Two cores read two blobs at once; results come back in layer order, so the filesystem is
-stacked as they arrive. Workers ignore Ctrl-C (the parent stops them) and report progress
-through a shared array, which the parent turns into progress callbacks.
+Workers are lean interpreters running `explorer.model.scanworker`: they import the tar
+reader and the decompressors, not the model or the UI, and exit as soon as no layer is left
+for them. Layers are handed out in order, one at a time, by a thread per worker that also
+reads its results, so a worker never waits for the consumer; results come back in layer
+order, so the filesystem is stacked as they arrive.
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import contextlib
 import os
-import signal
+import pickle
+import queue
+import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
-from contextlib import contextmanager
+from pathlib import Path
 
-from .layerscan import LayerScan
+from .errors import ImageError
+from .layerscan import LayerScan, Location
 from .limits import Limits
-from .sources import Location, scan_location
 
 PARALLEL_MIN_BYTES = 16 << 20  # below this, starting workers costs more than it saves
-POLL = 0.1
-
-_progress: Sequence[int] | None = None
-
-
-def _init(progress: Sequence[int]) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    global _progress
-    _progress = progress
-
-
-def _scan(index: int, loc: Location, label: str, verify: bool, limits: Limits) -> LayerScan:
-    def report(done: int) -> None:
-        _progress[index] = done  # type: ignore[index]
-
-    return scan_location(loc, label, report, verify, limits)
-
-
-@contextmanager
-def _real_stderr() -> Iterator[None]:
-    """Starting a process passes on stderr's file descriptor; inside the app, sys.stderr is
-    Textual's capture, which has none. Processes start with the real one."""
-    saved = sys.stderr
-    sys.stderr = sys.__stderr__ or saved
-    try:
-        yield
-    finally:
-        sys.stderr = saved
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
 
 def worker_count() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _start_worker() -> subprocess.Popen:
+    # -S: no site processing (it imports whatever .pth files name); the path is ours instead
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([_PACKAGE_ROOT, *(p for p in sys.path if p)])
+    return subprocess.Popen(
+        [sys.executable, "-S", "-m", "explorer.model.scanworker"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,  # the terminal may belong to the app; errors come as messages
+        env=env,
+    )
+
+
+class _Dispatcher:
+    """Hands the next job to whichever worker is free."""
+
+    def __init__(self, jobs: Sequence[tuple[Location, str]], verify: bool, limits: Limits) -> None:
+        self._jobs = jobs
+        self._verify = verify
+        self._limits = limits
+        self._next = 0
+        self._lock = threading.Lock()
+        self.stopped = False
+
+    def send_next(self, worker: subprocess.Popen) -> None:
+        with self._lock:
+            index = self._next if self._next < len(self._jobs) and not self.stopped else None
+            self._next += index is not None
+        if index is None:
+            job = None
+        else:
+            location, label = self._jobs[index]
+            job = (index, location, label, self._verify, self._limits)
+        try:
+            pickle.dump(job, worker.stdin, protocol=pickle.HIGHEST_PROTOCOL)  # type: ignore[arg-type]
+            worker.stdin.flush()  # type: ignore[union-attr]
+            if job is None:
+                worker.stdin.close()  # type: ignore[union-attr]
+        except (BrokenPipeError, ValueError):  # the worker is gone; its reader reports that
+            pass
+
+
+def _read_results(worker: subprocess.Popen, dispatcher: _Dispatcher, messages: queue.Queue) -> None:
+    """Pass a worker's messages on, and give it its next job when it finishes one."""
+    try:
+        while True:
+            message = pickle.load(worker.stdout)  # type: ignore[arg-type]
+            messages.put(message)
+            if message[0] != "progress":
+                dispatcher.send_next(worker)
+    except (EOFError, OSError, pickle.UnpicklingError):
+        pass
+    messages.put(("exit", worker))
 
 
 def scan_in_workers(
@@ -64,31 +94,46 @@ def scan_in_workers(
     workers: int,
 ) -> Iterator[tuple[int, LayerScan]]:
     """Scan each (location, label) in `workers` processes; yield (index, scan) in order."""
-    # fork is fast and safe in a single-threaded process (the CLI); beside threads (the app), spawn
-    ctx = multiprocessing.get_context("fork" if threading.active_count() == 1 else "spawn")
-    progress = ctx.Array("q", len(jobs), lock=False)
-    pool: ProcessPoolExecutor | None = None
+    messages: queue.Queue = queue.Queue()
+    dispatcher = _Dispatcher(jobs, verify, limits)
+    procs: list[subprocess.Popen] = []
+    results: dict[int, LayerScan] = {}
+    want = 0
     try:
-        with _real_stderr():  # the resource tracker starts with the pool, the workers on submission
-            pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init, initargs=(progress,))
-            futures: list[Future[LayerScan]] = [
-                pool.submit(_scan, i, loc, label, verify, limits) for i, (loc, label) in enumerate(jobs)
-            ]
-        for index, future in enumerate(futures):
-            while True:
-                try:
-                    scan = future.result(timeout=POLL)
-                    break
-                except FutureTimeout:
-                    if on_progress:
-                        for j in range(index, min(index + 2 * workers, len(jobs))):
-                            on_progress(j, progress[j], jobs[j][0].size)
-            if on_progress:
-                on_progress(index, jobs[index][0].size, jobs[index][0].size)
-            yield index, scan
+        for _ in range(min(workers, len(jobs))):
+            proc = _start_worker()
+            procs.append(proc)
+            dispatcher.send_next(proc)
+            threading.Thread(target=_read_results, args=(proc, dispatcher, messages), daemon=True).start()
+        running = len(procs)
+        while want < len(jobs):
+            message = messages.get()
+            kind = message[0]
+            if kind == "progress":
+                if on_progress:
+                    on_progress(message[1], message[2], jobs[message[1]][0].size)
+            elif kind == "done":
+                index = message[1]
+                if on_progress:
+                    on_progress(index, jobs[index][0].size, jobs[index][0].size)
+                results[index] = message[2]
+            elif kind == "error":
+                raise message[2]
+            else:  # a worker exited
+                running -= 1
+                code = message[1].wait()
+                if code != 0 or (running == 0 and want + len(results) < len(jobs)):
+                    raise ImageError(f"a layer-scanning worker process ended unexpectedly (exit code {code})")
+            while want in results:
+                yield want, results.pop(want)
+                want += 1
     finally:
         # On an error, Ctrl-C or an abandoned generator: no worker is left behind.
-        if pool is not None:
-            for process in list((getattr(pool, "_processes", None) or {}).values()):
-                process.terminate()
-            pool.shutdown(wait=True, cancel_futures=True)
+        dispatcher.stopped = True
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            for pipe in (proc.stdin, proc.stdout):
+                with contextlib.suppress(OSError):
+                    pipe.close()  # type: ignore[union-attr]

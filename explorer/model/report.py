@@ -20,9 +20,11 @@ def _number(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def dive_figures(image: Image) -> dict:
-    """dive's own efficiency, wasted bytes and user-wasted fraction, quirks included."""
-    assert image.dive is not None, "open the image with dive=True"
+def dive_figures(image: Image) -> dict | None:
+    """dive's own efficiency, wasted bytes and user-wasted fraction, quirks included (None
+    unless the image was opened with dive=True)."""
+    if image.dive is None:
+        return None
     result = image.dive.result()
     return {
         "efficiency": _number(result.efficiency),
@@ -148,9 +150,10 @@ def render_report(data: dict, console: Console) -> None:
             "Duplicates", f"{human_size(s['duplicate_bytes'])} in identical files under several paths (not waste)"
         )
     dive = data["dive_compat"]
-    eff = "n/a" if dive["efficiency"] is None else f"{dive['efficiency'] * 100:.4f} %"
-    uwp = "n/a" if dive["user_wasted_percent"] is None else f"{dive['user_wasted_percent']:.4f} %"
-    head.add_row("dive figures", f"efficiency {eff}, wastedBytes {dive['wasted_bytes']}, userWastedPercent {uwp}")
+    if dive is not None:
+        eff = "n/a" if dive["efficiency"] is None else f"{dive['efficiency'] * 100:.4f} %"
+        uwp = "n/a" if dive["user_wasted_percent"] is None else f"{dive['user_wasted_percent']:.4f} %"
+        head.add_row("dive figures", f"efficiency {eff}, wastedBytes {dive['wasted_bytes']}, userWastedPercent {uwp}")
 
     layers = Table(title="Layers (instructions in full: --json)", title_justify="left", expand=True)
     for col, just in (

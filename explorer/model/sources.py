@@ -17,11 +17,11 @@ import sys
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO, NamedTuple
+from typing import BinaryIO
 
 from .blobs import GZIP_MAGIC, ZSTD_MAGIC, CountingReader, Prefixed, SliceReader, decompressed, sniff
 from .errors import CorruptBlob, ImageError
-from .layerscan import LayerScan, scan_layer
+from .layerscan import LayerScan, Location, scan_layer
 from .limits import DEFAULT_LIMITS, MAX_EXTENDED_HEADER, Limits
 from .tarstream import _checksum_ok
 
@@ -123,21 +123,6 @@ class Source:
 
     def close(self) -> None:
         """Release open files."""
-
-
-class Location(NamedTuple):
-    """A blob's bytes on disk: `size` bytes of file `path` from `offset`."""
-
-    path: str
-    offset: int
-    size: int
-
-
-def scan_location(loc: Location, label: str, on_progress: Progress | None, verify: bool, limits: Limits) -> LayerScan:
-    """Scan a blob by its location (what a worker process does)."""
-    with open(loc.path, "rb") as f:
-        f.seek(loc.offset)
-        return scan_layer(SliceReader(f, loc.size, label), label, loc.size, on_progress, verify, limits)
 
 
 class DirSource(Source):

@@ -1,0 +1,56 @@
+"""A worker process that scans layer blobs: `python -m explorer.model.scanworker`.
+
+It reads jobs (pickled `(index, Location, label, verify, limits)`, None to stop) on stdin
+and writes pickled messages on stdout: `("progress", index, blob_bytes_read)`, then
+`("done", index, LayerScan)` or `("error", index, exception)`. It imports only what a scan
+needs, so each worker costs a bare interpreter and the decompressors, not the whole model.
+"""
+
+from __future__ import annotations
+
+import pickle
+import signal
+import sys
+import time
+from typing import BinaryIO
+
+from .errors import CorruptBlob, ImageError
+from .layerscan import scan_location
+
+PROGRESS_EVERY = 0.05  # seconds between progress messages
+
+
+def _send(out: BinaryIO, message: tuple) -> None:
+    pickle.dump(message, out, protocol=pickle.HIGHEST_PROTOCOL)
+    out.flush()
+
+
+def main() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    jobs, out = sys.stdin.buffer, sys.stdout.buffer
+    while (job := pickle.load(jobs)) is not None:
+        index, location, label, verify, limits = job
+        last = 0.0
+
+        def progress(done: int, index: int = index) -> None:
+            nonlocal last
+            now = time.monotonic()
+            if now - last >= PROGRESS_EVERY:
+                last = now
+                _send(out, ("progress", index, done))
+
+        try:
+            message = ("done", index, scan_location(location, label, progress, verify, limits))
+        except (CorruptBlob, ImageError) as exc:
+            message = ("error", index, exc)
+        except OSError as exc:
+            message = ("error", index, ImageError(f"{label}: {exc.strerror or exc}"))
+        except Exception:
+            import traceback
+
+            message = ("error", index, RuntimeError(f"scanning {label} failed:\n{traceback.format_exc()}"))
+        _send(out, message)
+
+
+if __name__ == "__main__":
+    main()
