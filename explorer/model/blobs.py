@@ -145,7 +145,7 @@ class ReadAhead:
     done (or on error).
     """
 
-    def __init__(self, inner: BinaryIO, chunk: int = CHUNK, depth: int = 4) -> None:
+    def __init__(self, inner: BinaryIO, chunk: int = CHUNK, depth: int = 2) -> None:
         self._queue: queue.Queue[bytes | BaseException] = queue.Queue(depth)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._pump, args=(inner, chunk), daemon=True)

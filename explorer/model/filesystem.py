@@ -16,7 +16,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterator
 
-from .entries import DIR, FILE, HARDLINK, Entry
+from .entries import DIR, FILE, HARDLINK, OPAQUE, WHITEOUT, Entry
 
 ADDED, MODIFIED, RESTORED, TYPE_CHANGED, DELETED = "added", "modified", "restored", "type_changed", "deleted"
 CHANGE_KINDS = (ADDED, MODIFIED, RESTORED, TYPE_CHANGED, DELETED)
@@ -85,15 +85,45 @@ class Change:
 
 
 class Node:
-    """A path of the union tree."""
+    """A path of the union tree.
 
-    __slots__ = ("name", "parent", "children", "changes")
+    Its changes are kept as None, one Change, or a list of them: most paths change once, and
+    a list per path would be the largest part of a tree of 100,000s of paths.
+    """
+
+    __slots__ = ("name", "parent", "children", "_changes")
 
     def __init__(self, name: str, parent: Node | None) -> None:
         self.name = name
         self.parent = parent
         self.children: dict[str, Node] | None = None
-        self.changes: list[Change] = []
+        self._changes: Change | list[Change] | None = None
+
+    @property
+    def changes(self) -> list[Change]:
+        """Every change made to this path, in layer order."""
+        changes = self._changes
+        if changes is None:
+            return []
+        return changes if type(changes) is list else [changes]  # type: ignore[list-item]
+
+    def _add(self, change: Change) -> None:
+        changes = self._changes
+        if changes is None:
+            self._changes = change
+        elif type(changes) is list:
+            changes.append(change)
+        else:
+            self._changes = [changes, change]  # type: ignore[list-item]
+
+    def _remove(self, change: Change) -> None:
+        changes = self._changes
+        if type(changes) is list:
+            changes.remove(change)
+            if len(changes) == 1:
+                self._changes = changes[0]
+        elif changes is change:
+            self._changes = None
 
     @property
     def path(self) -> str:
@@ -106,8 +136,10 @@ class Node:
 
     def state_at(self, layer: int) -> Change | None:
         """The last change at or below `layer`, or None if the path did not exist yet."""
-        changes = self.changes
-        if not changes or changes[0].layer > layer:
+        changes = self._changes
+        if type(changes) is not list:
+            return changes if changes is not None and changes.layer <= layer else None  # type: ignore[union-attr]
+        if changes[0].layer > layer:
             return None
         if changes[-1].layer <= layer:
             return changes[-1]
@@ -120,7 +152,10 @@ class Node:
 
     def change_in(self, layer: int) -> Change | None:
         """The change `layer` made to this path, if any."""
-        for change in reversed(self.changes):
+        changes = self._changes
+        if type(changes) is not list:
+            return changes if changes is not None and changes.layer == layer else None  # type: ignore[union-attr]
+        for change in reversed(changes):
             if change.layer == layer:
                 return change
             if change.layer < layer:
@@ -129,8 +164,11 @@ class Node:
 
     def current(self) -> Change | None:
         """While building: the visible state (None when absent or deleted)."""
-        if self.changes and self.changes[-1].kind != DELETED:
-            return self.changes[-1]
+        changes = self._changes
+        if type(changes) is list:
+            changes = changes[-1]
+        if changes is not None and changes.kind != DELETED:  # type: ignore[union-attr]
+            return changes  # type: ignore[return-value]
         return None
 
     def walk(self) -> Iterator[Node]:
@@ -151,7 +189,7 @@ class FileSystem:
 
     def __init__(self) -> None:
         self.root = Node("", None)
-        self.root.changes.append(Change(self.root, -1, ADDED, Entry("", DIR, mode=IMPLICIT_DIR_MODE), None, None))
+        self.root._add(Change(self.root, -1, ADDED, Entry("", DIR, mode=IMPLICIT_DIR_MODE), None, None))
         self.layer_changes: list[list[Change]] = []
         self.copies: list[Copy] = []
         self.warnings: list[str] = []
@@ -190,7 +228,7 @@ class FileSystem:
         return node
 
     def _record(self, change: Change) -> Change:
-        change.node.changes.append(change)
+        change.node._add(change)
         self.layer_changes[change.layer].append(change)
         return change
 
@@ -239,7 +277,7 @@ class FileSystem:
             return
         # deleted and stored again by the same layer: a replacement of the lower entry
         old = deleted.old
-        node.changes.remove(deleted)
+        node._remove(deleted)
         self.layer_changes[layer].remove(deleted)
         kind = _classify(entry, old)
         if deleted.copy is not None and deleted.copy.hidden_by == layer and kind in _CAUSE_OF:
@@ -260,21 +298,23 @@ class FileSystem:
         latest: dict[str, Entry] = {}
         copies: dict[str, Copy] = {}
         for entry in entries:
-            if entry.kind == "w":
-                whiteouts.append(entry.path)
+            kind, path = entry.kind, entry.path
+            if kind == WHITEOUT:
+                whiteouts.append(path)
                 continue
-            if entry.kind == "o":
-                opaques.append(entry.path)
+            if kind == OPAQUE:
+                opaques.append(path)
                 continue
-            shadowed = copies.pop(entry.path, None)
-            if shadowed is not None:  # the last of duplicate entries wins; the earlier copy is waste
-                self.copies.append(shadowed)
-                same = entry.kind == FILE and entry.digest == shadowed.digest and entry.size == shadowed.size
-                shadowed.hidden_by = layer
-                shadowed.cause = CAUSE_RESTORED if same else CAUSE_OVERWRITTEN if entry.kind == FILE else CAUSE_DELETED
-            latest[entry.path] = entry
-            if entry.kind == FILE:
-                copies[entry.path] = Copy(layer, entry.path, entry.size, entry.digest)
+            if path in latest:
+                shadowed = copies.pop(path, None)
+                if shadowed is not None:  # the last of duplicate entries wins; the earlier copy is waste
+                    self.copies.append(shadowed)
+                    same = kind == FILE and entry.digest == shadowed.digest and entry.size == shadowed.size
+                    shadowed.hidden_by = layer
+                    shadowed.cause = CAUSE_RESTORED if same else CAUSE_OVERWRITTEN if kind == FILE else CAUSE_DELETED
+            latest[path] = entry
+            if kind == FILE:
+                copies[path] = Copy(layer, path, entry.size, entry.digest)
 
         removed: dict[Node, Change] = {}
         for path in sorted(whiteouts):
@@ -289,33 +329,44 @@ class FileSystem:
 
         dirs: dict[str, Node] = {}  # directories known to exist in this layer (sorted order: parents first)
         links: dict[str, Copy | None] = {}  # hard links of this layer, resolved
+        here = self.layer_changes[layer]
         for path in sorted(latest):
             entry = latest[path]
+            kind = entry.kind
             head, _, name = path.rpartition("/")
-            node = self._child(self._directory(head, layer, removed, dirs), name)
-            if entry.is_dir:
+            parent = dirs.get(head) or self._directory(head, layer, removed, dirs)
+            if parent.children is None:
+                parent.children = {}
+            node = parent.children.get(name)
+            fresh = node is None
+            if fresh:
+                node = parent.children[name] = Node(name, parent)
+            if kind == DIR:
                 dirs[path] = node
-            copy = copies.get(path)
+            copy = copies.get(path)  # only a regular file has one
             if copy is not None:
                 copy.where = node
-            if entry.kind == HARDLINK:
+                self.copies.append(copy)
+            elif kind == HARDLINK:
                 copy = self._resolve_link(entry, latest, copies, links)
             if copy is not None:
                 copy.refs += 1
-                if entry.kind == FILE:
-                    self.copies.append(copy)
+            if fresh:  # a path new to the image: nothing below to compare with
+                node._changes = change = Change(node, layer, ADDED, entry, None, None, copy)
+                here.append(change)
+                continue
             state = node.current()
             if state is None:
                 self._readd(node, layer, ADDED, entry, removed, copy)
                 continue
-            kind = _classify(entry, state.entry)
-            if kind is None:  # a directory written again with no change of its own
+            change_kind = _classify(entry, state.entry)
+            if change_kind is None:  # a directory written again with no change of its own
                 continue
-            if state.entry.is_dir and not entry.is_dir:  # hides the whole lower subtree
+            if state.entry.is_dir and kind != DIR:  # hides the whole lower subtree
                 for child in list((node.children or {}).values()):
                     self._delete(child, layer, removed)
-            self._release(state, layer, _CAUSE_OF[kind])
-            self._record(Change(node, layer, kind, entry, state.entry, state.layer, copy))
+            self._release(state, layer, _CAUSE_OF[change_kind])
+            self._record(Change(node, layer, change_kind, entry, state.entry, state.layer, copy))
 
         shared = self._shared
         for entry in entries:

@@ -11,6 +11,8 @@ from .errors import CorruptBlob
 from .limits import DEFAULT_LIMITS, RATIO_FLOOR, TRAILER_READ, Limits
 from .tarstream import TarReader
 
+ROWS_BATCH = 4096
+
 
 class LayerScan:
     """What one pass over a layer blob learned. Small and picklable (no file contents)."""
@@ -113,8 +115,13 @@ def scan_layer(
     on_progress: Callable[[int], None] | None = None,
     verify: bool = False,
     limits: Limits = DEFAULT_LIMITS,
+    on_rows: Callable[[list[Row]], None] | None = None,
 ) -> LayerScan:
-    """Read a layer blob once. `on_progress(bytes_of_blob_read)` is called as it goes."""
+    """Read a layer blob once. `on_progress(bytes_of_blob_read)` is called as it goes.
+
+    With `on_rows`, the entries are handed over in batches as they are read (the scan's own
+    `rows` stay empty): a worker process then never holds a whole layer's entries.
+    """
     blob_tee = _Sha256Tee(raw) if verify else None
     counted = CountingReader(blob_tee or raw)
     compression, tar_stream = decompressed(counted, name)
@@ -124,7 +131,15 @@ def scan_layer(
     reader = TarReader(chunks, name, report, limits.max_entries)
     warnings = []
     try:
-        rows = list(reader.rows())
+        rows: list[Row] = []
+        for row in reader.rows():
+            rows.append(row)
+            if on_rows is not None and len(rows) == ROWS_BATCH:
+                on_rows(rows)
+                rows = []
+        if on_rows is not None and rows:
+            on_rows(rows)
+            rows = []
         # Read on past the end-of-archive blocks (padding, an estargz index) so the size covers
         # them and the gzip/zstd trailer is checked; all of it with --verify, else a bounded part.
         trailer = 0
@@ -152,9 +167,14 @@ def scan_layer(
 
 
 def scan_location(
-    loc: Location, label: str, on_progress: Callable[[int], None] | None, verify: bool, limits: Limits
+    loc: Location,
+    label: str,
+    on_progress: Callable[[int], None] | None,
+    verify: bool,
+    limits: Limits,
+    on_rows: Callable[[list[Row]], None] | None = None,
 ) -> LayerScan:
     """Scan a blob by its location (what a worker process does)."""
     with open(loc.path, "rb") as f:
         f.seek(loc.offset)
-        return scan_layer(SliceReader(f, loc.size, label), label, loc.size, on_progress, verify, limits)
+        return scan_layer(SliceReader(f, loc.size, label), label, loc.size, on_progress, verify, limits, on_rows)

@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from .entries import Row
 from .errors import ImageError
 from .layerscan import LayerScan, Location
 from .limits import Limits
@@ -79,7 +80,7 @@ def _read_results(worker: subprocess.Popen, dispatcher: _Dispatcher, messages: q
         while True:
             message = pickle.load(worker.stdout)  # type: ignore[arg-type]
             messages.put(message)
-            if message[0] != "progress":
+            if message[0] in ("done", "error"):
                 dispatcher.send_next(worker)
     except (EOFError, OSError, pickle.UnpicklingError):
         pass
@@ -98,6 +99,7 @@ def scan_in_workers(
     dispatcher = _Dispatcher(jobs, verify, limits)
     procs: list[subprocess.Popen] = []
     results: dict[int, LayerScan] = {}
+    rows: dict[int, list[Row]] = {}
     want = 0
     try:
         for _ in range(min(workers, len(jobs))):
@@ -112,11 +114,14 @@ def scan_in_workers(
             if kind == "progress":
                 if on_progress:
                     on_progress(message[1], message[2], jobs[message[1]][0].size)
+            elif kind == "rows":
+                rows.setdefault(message[1], []).extend(message[2])
             elif kind == "done":
-                index = message[1]
+                index, scan = message[1], message[2]
                 if on_progress:
                     on_progress(index, jobs[index][0].size, jobs[index][0].size)
-                results[index] = message[2]
+                scan.rows = rows.pop(index, [])
+                results[index] = scan
             elif kind == "error":
                 raise message[2]
             else:  # a worker exited

@@ -2,7 +2,8 @@
 
 It reads jobs (pickled `(index, Location, label, verify, limits)`, None to stop) on stdin
 and writes pickled messages on stdout: `("progress", index, blob_bytes_read)`, then
-`("done", index, LayerScan)` or `("error", index, exception)`. It imports only what a scan
+`("rows", index, [Row, ...])` batches as entries are read, then `("done", index, LayerScan)`
+(its rows left empty) or `("error", index, exception)`. It imports only what a scan
 needs, so each worker costs a bare interpreter and the decompressors, not the whole model.
 """
 
@@ -40,7 +41,10 @@ def main() -> None:
                 _send(out, ("progress", index, done))
 
         try:
-            message = ("done", index, scan_location(location, label, progress, verify, limits))
+            def rows(batch: list, index: int = index) -> None:
+                _send(out, ("rows", index, batch))
+
+            message = ("done", index, scan_location(location, label, progress, verify, limits, rows))
         except (CorruptBlob, ImageError) as exc:
             message = ("error", index, exc)
         except OSError as exc:

@@ -7,7 +7,7 @@ wasted  = stored − visible, exactly: the sum of the waste items.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from .entries import FILE, HARDLINK
@@ -88,16 +88,20 @@ def compute_waste(fs: FileSystem) -> Waste:
 
 
 def _duplicates(fs: FileSystem) -> list[Duplicate]:
+    # content held by several visible copies first: paths are built for those alone
+    counts = Counter((copy.digest, copy.size) for copy in fs.copies if copy.refs > 0 and copy.size)
+    shared = {key for key, n in counts.items() if n > 1}
+    if not shared:
+        return []
     groups: dict[tuple[int, int], dict[int, list[Node]]] = defaultdict(dict)
     for node in fs.paths():
         state = node.current()
-        if state is None or state.copy is None or state.entry.kind not in (FILE, HARDLINK) or not state.copy.size:
-            continue
-        copy = state.copy
-        groups[(copy.digest, copy.size)].setdefault(id(copy), []).append(node)
+        copy = state.copy if state is not None else None
+        if copy is not None and (copy.digest, copy.size) in shared and state.entry.kind in (FILE, HARDLINK):
+            groups[(copy.digest, copy.size)].setdefault(id(copy), []).append(node)
     duplicates = []
     for (_, size), by_copy in groups.items():
-        if len(by_copy) > 1:  # paths only for real duplicates: building them is the costly part
+        if len(by_copy) > 1:
             paths = tuple(sorted(min(n.path for n in nodes) for nodes in by_copy.values()))
             duplicates.append(Duplicate(size, paths))
     duplicates.sort(key=lambda d: (-d.extra_bytes, d.paths))
