@@ -81,3 +81,24 @@ def test_scan_counts_the_trailer_and_the_whole_tar() -> None:
     scan = scan_layer(io.BytesIO(data), "layer", len(data))
     assert scan.tar_size == len(data)
     assert len(scan.rows) == len(ENTRIES)
+
+
+def test_a_mapped_layer_gives_what_a_read_one_gives(tmp_path) -> None:
+    """An uncompressed blob inside an archive is read through memory-mapped windows."""
+    from explorer.model.layerscan import MAP_WINDOW, Location, scan_location
+    from explorer.model.limits import DEFAULT_LIMITS
+
+    files = [F(f"d/{i}", bytes([i % 251]) * (i * 9_973 % 300_000)) for i in range(60)]
+    data = layer_tar(Layer([*ENTRIES, *files]))
+    assert len(data) > 2 * MAP_WINDOW
+    path = tmp_path / "archive"
+    path.write_bytes(b"x" * 12_345 + data + b"tail")  # an offset that is not page-aligned
+    location = Location(str(path), 12_345, len(data))
+    seen: list[int] = []
+    mapped = scan_location(location, "layer", seen.append, False, DEFAULT_LIMITS)
+    read = scan_layer(io.BytesIO(data), "layer", len(data))
+    assert mapped.rows == read.rows and mapped.tar_size == read.tar_size == len(data)
+    assert seen and seen == sorted(seen) and seen[-1] <= len(data)
+    short = Location(str(path), 12_345, len(data) + 10_000)  # the file ends before the blob does
+    with pytest.raises(CorruptBlob, match="truncated"):
+        scan_location(short, "layer", None, False, DEFAULT_LIMITS)

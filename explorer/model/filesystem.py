@@ -253,12 +253,13 @@ class FileSystem:
         node = dirs.get(path)
         if node is not None:
             return node
-        node = self.root
-        for name in path.split("/") if path else ():
-            node = self._child(node, name)
-            state = node.current()
-            if state is not None and state.entry.is_dir:
-                continue
+        if not path:
+            dirs[path] = self.root
+            return self.root
+        head, _, name = path.rpartition("/")
+        node = self._child(self._directory(head, layer, removed, dirs), name)
+        state = node.current()
+        if state is None or not state.entry.is_dir:
             implicit = Entry("", DIR, mode=IMPLICIT_DIR_MODE)
             if state is not None:  # a file where a directory must be: replaced
                 self._release(state, layer, CAUSE_DELETED)

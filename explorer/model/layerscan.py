@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import mmap
+import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO, NamedTuple
 
-from .blobs import CHUNK, CountingReader, ReadAhead, Reader, SliceReader, decompressed
+from .blobs import CHUNK, CountingReader, ReadAhead, Reader, SliceReader, decompressed, sniff
 from .entries import Entry, Row
 from .errors import CorruptBlob
 from .limits import DEFAULT_LIMITS, RATIO_FLOOR, TRAILER_READ, Limits
 from .tarstream import TarReader
 
 ROWS_BATCH = 4096
+MAP_WINDOW = 1 << 20  # bytes of an uncompressed layer mapped at a time
 
 
 class LayerScan:
@@ -108,6 +111,37 @@ def _reads(stream: BinaryIO) -> Iterator[bytes]:
         yield data
 
 
+def _walk(
+    chunks: _TarChunks,
+    name: str,
+    on_progress: Callable[[int], None] | None,
+    verify: bool,
+    limits: Limits,
+    on_rows: Callable[[list[Row]], None] | None,
+) -> tuple[list[Row], list[str]]:
+    """Read a layer tar from its chunks: (its rows, unless handed to `on_rows`; warnings)."""
+    reader = TarReader(chunks, name, on_progress, limits.max_entries)
+    rows: list[Row] = []
+    for row in reader.rows():
+        rows.append(row)
+        if on_rows is not None and len(rows) == ROWS_BATCH:
+            on_rows(rows)
+            rows = []
+    if on_rows is not None and rows:
+        on_rows(rows)
+        rows = []
+    # Read on past the end-of-archive blocks (padding, an estargz index) so the size covers
+    # them and the gzip/zstd trailer is checked; all of it with --verify, else a bounded part.
+    warnings = []
+    trailer = 0
+    for data in reader.rest():
+        trailer += len(data)
+        if not verify and trailer > TRAILER_READ:
+            warnings.append(f"{name}: more than {TRAILER_READ} bytes follow the end of the tar; not read")
+            break
+    return rows, warnings + [f"{name}: {w}" for w in reader.warnings]
+
+
 def scan_layer(
     raw: BinaryIO,
     name: str,
@@ -128,33 +162,14 @@ def scan_layer(
     ahead = ReadAhead(_RatioGuard(tar_stream, counted, name, limits.max_ratio)) if compression != "none" else None
     chunks = _TarChunks(ahead if ahead is not None else _reads(tar_stream), verify)
     report = (lambda _: on_progress(counted.count)) if on_progress else None
-    reader = TarReader(chunks, name, report, limits.max_entries)
-    warnings = []
     try:
-        rows: list[Row] = []
-        for row in reader.rows():
-            rows.append(row)
-            if on_rows is not None and len(rows) == ROWS_BATCH:
-                on_rows(rows)
-                rows = []
-        if on_rows is not None and rows:
-            on_rows(rows)
-            rows = []
-        # Read on past the end-of-archive blocks (padding, an estargz index) so the size covers
-        # them and the gzip/zstd trailer is checked; all of it with --verify, else a bounded part.
-        trailer = 0
-        for data in reader.rest():
-            trailer += len(data)
-            if not verify and trailer > TRAILER_READ:
-                warnings.append(f"{name}: more than {TRAILER_READ} bytes follow the end of the tar; not read")
-                break
+        rows, warnings = _walk(chunks, name, report, verify, limits, on_rows)
         if blob_tee:
             while blob_tee.read(1 << 20):
                 pass
     finally:
         if ahead:
             ahead.close()
-    warnings += [f"{name}: {w}" for w in reader.warnings]
     return LayerScan(
         rows=rows,
         tar_size=chunks.count,
@@ -166,6 +181,23 @@ def scan_layer(
     )
 
 
+def _mapped(f: BinaryIO, offset: int, size: int) -> Iterator[mmap.mmap]:
+    """The bytes of a file region as memory-mapped windows: no copy on the way to the parser.
+
+    The caller drops each window before taking the next, which unmaps it: only one window of
+    the file is resident in this process at a time.
+    """
+    start = offset - offset % mmap.ALLOCATIONGRANULARITY
+    end = offset + size
+    skip = offset - start
+    while start < end:
+        length = min(MAP_WINDOW, end - start)
+        window = mmap.mmap(f.fileno(), length, access=mmap.ACCESS_READ, offset=start)
+        yield window[skip:] if skip else window  # type: ignore[misc]
+        skip = 0
+        start += length
+
+
 def scan_location(
     loc: Location,
     label: str,
@@ -174,7 +206,18 @@ def scan_location(
     limits: Limits,
     on_rows: Callable[[list[Row]], None] | None = None,
 ) -> LayerScan:
-    """Scan a blob by its location (what a worker process does)."""
+    """Scan a blob by its location (what a worker process does).
+
+    An uncompressed blob that is all there is read through memory maps; the rest by reads.
+    """
     with open(loc.path, "rb") as f:
         f.seek(loc.offset)
-        return scan_layer(SliceReader(f, loc.size, label), label, loc.size, on_progress, verify, limits, on_rows)
+        head = f.read(4)
+        whole = os.fstat(f.fileno()).st_size >= loc.offset + loc.size
+        if verify or not whole or sniff(head) != "none" or loc.size < MAP_WINDOW:
+            f.seek(loc.offset)
+            return scan_layer(SliceReader(f, loc.size, label), label, loc.size, on_progress, verify, limits, on_rows)
+        chunks = _TarChunks(_mapped(f, loc.offset, loc.size), False)
+        report = (lambda _: on_progress(chunks.count)) if on_progress else None
+        rows, warnings = _walk(chunks, label, report, False, limits, on_rows)
+        return LayerScan(rows, chunks.count, "none", loc.size, warnings)

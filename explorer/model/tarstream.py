@@ -78,18 +78,20 @@ def _octal(field: bytes) -> int:
 
 
 def _checksum_ok(header: bytes) -> bool:
-    """True when a 512-byte block is a tar header (its checksum field matches its bytes)."""
+    """True when a 512-byte block is a tar header (its checksum field matches its bytes).
+
+    The byte sum is taken from adler32 (its low half is 1 + the sum, mod 65521), so a stored
+    checksum off by exactly 65521 passes too: harmless for telling headers from other data.
+    """
     try:
         stored = _octal(header[148:156])
     except ValueError:
         return False
-    # adler32's low half is 1 + the byte sum mod 65521; for 256 bytes the sum is below that
-    total = (zlib.adler32(header[:256]) & 0xFFFF) + (zlib.adler32(header[256:]) & 0xFFFF) - 2
-    unsigned = total - sum(header[148:156]) + 8 * 32
-    if stored == unsigned:
+    unsigned = (zlib.adler32(header) & 0xFFFF) - 1 - sum(header[148:156]) + 8 * 32
+    if (stored - unsigned) % 65521 == 0:
         return True
-    signed = unsigned - 2 * sum(b for b in header if b > 127)
-    return stored == signed
+    signed = unsigned - 2 * sum(b for b in header if b > 127)  # old tars summed signed bytes
+    return (stored - signed) % 65521 == 0
 
 
 def _pax_records(data: bytes, name: str) -> dict[str, bytes]:
@@ -234,27 +236,37 @@ class TarReader:
         long_link: bytes | None = None
         count = 0
         while True:
-            at = self.offset
-            header = self._take(BLOCK)
-            if len(header) < BLOCK:
-                if header.strip(b"\0"):
-                    raise CorruptBlob(f"{name_of}: layer tar truncated inside a header")
-                return  # ends without end-of-archive blocks: tolerated
+            pos = self._pos
+            if pos + BLOCK <= len(self._buf):  # the usual case, inline: the header is in this chunk
+                header = self._buf[pos : pos + BLOCK]
+                self._pos = pos + BLOCK
+            else:
+                header = self._take(BLOCK)
+                if len(header) < BLOCK:
+                    if header.strip(b"\0"):
+                        raise CorruptBlob(f"{name_of}: layer tar truncated inside a header")
+                    return  # ends without end-of-archive blocks: tolerated
             if header[:1] == b"\0" and not header.strip(b"\0"):
                 return
             if not _checksum_ok(header):
-                raise CorruptBlob(f"{name_of}: not a tar archive (bad header checksum at byte {at})")
+                raise CorruptBlob(f"{name_of}: not a tar archive (bad header checksum at byte {self.offset - BLOCK})")
             typeflag = header[156:157]
             try:
                 size = _octal(header[124:136])
             except ValueError:
-                raise CorruptBlob(f"{name_of}: malformed tar header at byte {at}") from None
+                raise CorruptBlob(f"{name_of}: malformed tar header at byte {self.offset - BLOCK}") from None
             if typeflag in _EXTENDED:
                 if size < 0:
-                    raise CorruptBlob(f"{name_of}: negative size in tar header at byte {at}")
+                    raise CorruptBlob(f"{name_of}: negative size in tar header at byte {self.offset - BLOCK}")
                 if size > MAX_EXTENDED_HEADER:
                     raise CorruptBlob(f"{name_of}: extended tar header of {size} bytes (over {MAX_EXTENDED_HEADER})")
-                data = self._data(size, "an extended header")
+                pos = self._pos
+                end = pos + size + (-size % BLOCK)
+                if end <= len(self._buf):
+                    data = self._buf[pos : pos + size]
+                    self._pos = end
+                else:
+                    data = self._data(size, "an extended header")
                 if typeflag == b"x":
                     pax.update(_pax_records(data, name_of))
                 elif typeflag == b"g":
@@ -264,28 +276,29 @@ class TarReader:
                 else:
                     long_link = _cstr(data)
                 continue
-            records = {**pax_global, **pax} if pax_global else pax
+            name = None
             try:
                 mode = _octal(header[100:108]) & 0o7777
-                if records:
+                if pax or pax_global:
+                    records = {**pax_global, **pax} if pax_global else pax
                     size = int(records["size"]) if "size" in records else size
                     uid = int(records["uid"]) if "uid" in records else _octal(header[108:116])
                     gid = int(records["gid"]) if "gid" in records else _octal(header[116:124])
                     mtime = int(float(records["mtime"])) if "mtime" in records else _octal(header[136:148])
+                    name = records.get("path")
+                    pax = {}
                 else:
+                    records = None
                     uid, gid, mtime = _octal(header[108:116]), _octal(header[116:124]), _octal(header[136:148])
             except (ValueError, OverflowError):
-                raise CorruptBlob(f"{name_of}: malformed tar header at byte {at}") from None
+                raise CorruptBlob(f"{name_of}: malformed tar header at byte {self.offset - BLOCK}") from None
             if size < 0:
-                raise CorruptBlob(f"{name_of}: negative size in tar header at byte {at}")
-            name = records.get("path") if records else None
+                raise CorruptBlob(f"{name_of}: negative size in tar header at byte {self.offset - BLOCK}")
             name = name or long_name
             if name is None:
                 name = _cstr(header[0:100])
-                if header[257:263] == b"ustar\x00":
-                    prefix = _cstr(header[345:500])
-                    if prefix:
-                        name = prefix + b"/" + name
+                if header[257:263] == b"ustar\x00" and header[345] != 0:
+                    name = _cstr(header[345:500]) + b"/" + name
             kind = _TYPES.get(typeflag, OTHER)
             link = ""
             if kind in (SYMLINK, HARDLINK):
@@ -293,13 +306,18 @@ class TarReader:
                 link = _decode(raw_link)
                 if kind == HARDLINK:
                     link = normalize(link)
-            if records:
-                pax = {}
             long_name = long_link = None
             path = _path(name)
             digest = None
             if kind == FILE:
-                digest = self._content(size, path)
+                pos = self._pos
+                end = pos + size
+                padded = end + (-size % BLOCK)
+                if padded <= len(self._buf):  # inline: the content is in this chunk
+                    self._pos = padded
+                    digest = xxhash.xxh3_64_intdigest(self._view[pos:end])
+                else:
+                    digest = self._content(size, path)
             else:
                 if kind == OTHER:
                     self.warnings.append(f"entry of unknown type kept as 'other': {_decode(name)} (type {typeflag!r})")
