@@ -667,3 +667,26 @@ def test_worker_processes_give_the_same_result(tmp_path, reference):
     changes, waste, totals, duplicates = results[0]
     assert changes[:3] == reference[0] and changes[3] == [("big", "added"), ("big/filler", "added")]
     assert waste == reference[1]
+
+
+def test_a_worker_that_dies_is_an_error_not_a_hang(tmp_path, monkeypatch):
+    """A worker process that ends without answering (killed, out of memory) stops the load."""
+    from explorer.model import parallel
+
+    filler = bytes(range(256)) * (parallel.PARALLEL_MIN_BYTES // 256 + 1)
+    image = make_image("none")
+    image.layers.append(Layer([F("big/filler", filler)], compression="none"))
+    path = write_docker_archive(image, tmp_path / "big.tar")
+
+    def dying_worker() -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-c", "import sys; sys.stdin.buffer.read(1); sys.exit(9)"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+
+    monkeypatch.setattr(parallel, "_start_worker", dying_worker)
+    img = ModelImage.open(str(path))
+    with pytest.raises(ImageError, match=r"worker process ended unexpectedly \(exit code 9\)"):
+        img.analyse(workers=2)
+    img.close()
