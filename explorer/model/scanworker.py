@@ -41,6 +41,7 @@ def main() -> None:
                 _send(out, ("progress", index, done))
 
         try:
+
             def rows(batch: list, index: int = index) -> None:
                 _send(out, ("rows", index, batch))
 
