@@ -40,11 +40,10 @@ def main() -> None:
                 last = now
                 _send(out, ("progress", index, done))
 
+        def rows(batch: list, index: int = index) -> None:
+            _send(out, ("rows", index, batch))
+
         try:
-
-            def rows(batch: list, index: int = index) -> None:
-                _send(out, ("rows", index, batch))
-
             message = ("done", index, scan_location(location, label, progress, verify, limits, rows))
         except (CorruptBlob, ImageError) as exc:
             message = ("error", index, exc)
