@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import stat
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .entries import BLOCK, CHAR, DIR, FIFO, FILE, HARDLINK, KIND_NAMES, SYMLINK, Entry
@@ -35,15 +36,17 @@ class Row:
 class Browser:
     """Lists directories of the merged filesystem or of one layer's changes, with sizes.
 
-    Results are cached per (node, layer); build one Browser per analysed image.
+    Directory totals are summed once per layer, from that layer's changes alone; results are
+    cached, so build one Browser per analysed image.
     """
 
     def __init__(self, fs: FileSystem) -> None:
         self.fs = fs
         self._touched: dict[int, set[Node]] = {}
-        self._sizes: dict[tuple[int, int], int] = {}
+        self._totals: dict[Node, list[tuple[int, int]]] = {}  # directory -> (layer, visible bytes below)
+        self._totalled = 0  # layers summed into _totals
+        self._stored: dict[int, dict[Node, int]] = {}
         self._index: list[tuple[str, Node]] | None = None
-        self._stored: dict[tuple[int, int], int] = {}
 
     def layer_added(self) -> None:
         """Forget what a newly stacked layer makes stale (the search index)."""
@@ -110,22 +113,14 @@ class Browser:
 
         A deleted path shows the size it had before.
         """
-        key = (id(node), layer)
-        cached = self._sizes.get(key)
-        if cached is not None:
-            return cached
         row = self.row(node, layer)
-        total = 0
-        if row is not None:
-            if row.entry.kind in (FILE, HARDLINK):
-                total = row.entry.size
-            elif row.is_dir and node.children:
-                if row.status == DELETED:
-                    total = sum(self.size_before(c, layer) for c in node.children.values())
-                else:
-                    total = sum(self.size(c, layer) for c in node.children.values() if c.entry_at(layer) is not None)
-        self._sizes[key] = total
-        return total
+        if row is None:
+            return 0
+        if row.entry.kind in (FILE, HARDLINK):
+            return row.entry.size
+        if not row.is_dir:
+            return 0
+        return self._total(node, layer - 1 if row.status == DELETED else layer)
 
     def size_before(self, node: Node, layer: int) -> int:
         """Size of a path just below `layer` (what a deletion at `layer` removed)."""
@@ -133,17 +128,34 @@ class Browser:
 
     def stored_size(self, node: Node, layer: int) -> int:
         """Content bytes `layer` stores at or below `node` (what the changes view totals)."""
-        key = (id(node), layer)
-        cached = self._stored.get(key)
-        if cached is not None:
-            return cached
         change = node.change_in(layer)
-        total = change.entry.size if change is not None and change.entry is not None and change.copy else 0
-        if node.children:
-            touched = self.touched(layer)
-            total += sum(self.stored_size(c, layer) for c in node.children.values() if c in touched)
-        self._stored[key] = total
-        return total
+        own = change.entry.size if change is not None and change.entry is not None and change.copy else 0
+        stored = self._stored.get(layer)
+        if stored is None:
+            stored = self._stored[layer] = _summed_up(
+                (c.node.parent, c.entry.size) for c in self.fs.layer_changes[layer] if c.entry is not None and c.copy
+            )
+        return own + stored.get(node, 0)
+
+    def _total(self, directory: Node, layer: int) -> int:
+        """Bytes of the files visible below `directory` at `layer`."""
+        while self._totalled <= layer:
+            self._add_totals(self._totalled)
+            self._totalled += 1
+        for at, total in reversed(self._totals.get(directory, ())):
+            if at <= layer:
+                return total
+        return 0
+
+    def _add_totals(self, layer: int) -> None:
+        """Directory totals at `layer`: those below it, plus what each change of `layer` adds or hides."""
+        deltas = _summed_up(
+            (c.node.parent, _file_bytes(c.entry) - _file_bytes(c.old)) for c in self.fs.layer_changes[layer]
+        )
+        for directory, delta in deltas.items():
+            if delta:
+                history = self._totals.setdefault(directory, [])
+                history.append((layer, (history[-1][1] if history else 0) + delta))
 
     def matching(self, query: str, limit: int = 5000) -> set[Node]:
         """Paths matching `query` (as `search`) and their ancestors: what a filtered tree shows."""
@@ -187,6 +199,25 @@ class Browser:
             chain.append(parent)
             parent = parent.parent
         return list(reversed(chain))
+
+
+def _file_bytes(entry: Entry | None) -> int:
+    return entry.size if entry is not None and entry.kind in (FILE, HARDLINK) else 0
+
+
+def _summed_up(amounts: Iterable[tuple[Node | None, int]]) -> dict[Node, int]:
+    """Amounts per directory, each added to that directory and to every one above it."""
+    direct: dict[Node, int] = {}
+    for directory, amount in amounts:
+        if directory is not None and amount:
+            direct[directory] = direct.get(directory, 0) + amount
+    totals: dict[Node, int] = {}
+    for directory, amount in direct.items():
+        walk: Node | None = directory
+        while walk is not None:
+            totals[walk] = totals.get(walk, 0) + amount
+            walk = walk.parent
+    return totals
 
 
 _TYPE_BITS = {DIR: stat.S_IFDIR, SYMLINK: stat.S_IFLNK, FIFO: stat.S_IFIFO, CHAR: stat.S_IFCHR, BLOCK: stat.S_IFBLK}

@@ -1,0 +1,81 @@
+"""Browser sizes and rows: the per-layer totals against a plain recursive count, and cached
+answers against a fresh Browser's, on random layer stacks (see test_merge_property)."""
+
+from __future__ import annotations
+
+import io
+import itertools
+
+from hypothesis import HealthCheck, given, settings
+
+from explorer.model.browse import CHANGES, MERGED, Browser
+from explorer.model.entries import FILE, HARDLINK
+from explorer.model.filesystem import DELETED, FileSystem, Node
+from explorer.model.layerscan import scan_layer
+from tests.imagebuilder import Layer, layer_tar
+from tests.test_merge_property import _as_builder, stacks
+
+VIEWS = list(itertools.product((CHANGES, MERGED), ("name", "size"), (False, True)))
+
+
+def stacked(layers: list[list[tuple]]) -> FileSystem:
+    fs = FileSystem()
+    for index, entries in enumerate(layers):
+        tar = layer_tar(Layer([_as_builder(e) for e in entries]))
+        fs.apply(index, scan_layer(io.BytesIO(tar), f"layer {index}", len(tar)).entries())
+    return fs
+
+
+def recursive_size(browser: Browser, node: Node, layer: int) -> int:
+    """A path's size at `layer` by walking its visible subtree (a deleted path: as it was below)."""
+    row = browser.row(node, layer)
+    if row is None:
+        return 0
+    if row.entry.kind in (FILE, HARDLINK):
+        return row.entry.size
+    if not row.is_dir or not node.children:
+        return 0
+    at = layer - 1 if row.status == DELETED else layer
+    return sum(recursive_size(browser, c, at) for c in node.children.values() if c.entry_at(at) is not None)
+
+
+def stored_below(fs: FileSystem, node: Node, layer: int) -> int:
+    """Bytes `layer` stores at or below `node`, from its change list."""
+    total = 0
+    for change in fs.layer_changes[layer]:
+        walk: Node | None = change.node
+        while walk is not None and walk is not node:
+            walk = walk.parent
+        if walk is node and change.entry is not None and change.copy is not None:
+            total += change.entry.size
+    return total
+
+
+def shown(browser: Browser, fs: FileSystem, layer: int, view: tuple[str, str, bool]) -> list[tuple]:
+    """Every row of every directory at `layer` in `view`, with its size."""
+    out = []
+    for directory in [fs.root, *fs.paths()]:
+        for row in browser.rows(directory, layer, *view):
+            out.append((row.node.path, row.status, id(row.entry), browser.size(row.node, layer)))
+    return out
+
+
+@settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stacks())
+def test_sizes_match_a_recursive_count(layers):
+    fs = stacked(layers)
+    browser = Browser(fs)
+    for layer in reversed(range(len(layers))):  # the highest first: lower totals are summed on the way
+        for node in [fs.root, *fs.paths()]:
+            assert browser.size(node, layer) == recursive_size(browser, node, layer), (node.path, layer)
+            assert browser.stored_size(node, layer) == stored_below(fs, node, layer), (node.path, layer)
+
+
+@settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stacks())
+def test_cached_rows_match_a_fresh_browser(layers):
+    fs = stacked(layers)
+    browser = Browser(fs)
+    visits = [(layer, view) for layer in range(len(layers)) for view in VIEWS]
+    for layer, view in visits + visits[::-1] + visits:  # back and forth, through every mode and sort
+        assert shown(browser, fs, layer, view) == shown(Browser(fs), fs, layer, view), (layer, view)
