@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import gzip
+import itertools
 import multiprocessing
 import os
 import random
@@ -124,6 +125,67 @@ async def test_mode_sort_and_hide_unchanged(demo):
         assert app.hide_unchanged and "bin/" not in top(tree)
         await pilot.press("m")
         assert app.mode == CHANGES
+
+
+def tree_rows(tree: FileTree) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """The paths in each expanded directory, in order, and the label of every path shown."""
+    children: dict[str, list[str]] = {}
+    labels: dict[str, str] = {}
+    stack = [tree.root]
+    while stack:
+        node = stack.pop()
+        rows = [child for child in node.children if child.data is not None and child.data.row is not None]
+        if node is tree.root or node.is_expanded:
+            children[node.data.node.path] = [child.data.node.path for child in rows]
+        labels.update((child.data.node.path, child.label.plain) for child in rows)
+        stack.extend(rows)
+    return children, labels
+
+
+def one_change_at_a_time(*choices: tuple) -> list[tuple]:
+    """Every combination of the choices, each differing from the one before in one place only."""
+    if not choices:
+        return [()]
+    rest = one_change_at_a_time(*choices[1:])
+    return [(value, *tail) for i, value in enumerate(choices[0]) for tail in (rest if i % 2 == 0 else rest[::-1])]
+
+
+def visit(app: LayerscopeApp, mode: str, sort: str, hide: bool, layer: int) -> None:
+    app.go_to_layer(layer)
+    if app.mode != mode:
+        app.action_toggle_mode()
+    app.set_sort(sort)
+    if app.hide_unchanged != hide:
+        app.action_toggle_unchanged()
+
+
+@run
+async def test_views_shown_again_show_their_own_rows(demo):
+    """Back and forth between layers, modes, sorts and hide-unchanged, every view shows the rows
+    and labels a fresh app shows for it (nothing kept from another view)."""
+    views = one_change_at_a_time((CHANGES, MERGED), ("name", "size"), (False, True), (1, 4, 7))
+    seen = {}
+    app = make_app(demo, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        for before, view in itertools.pairwise(views):
+            for state in (before, view, before, view):
+                visit(app, *state)
+            seen[view] = tree_rows(app.query_one(FileTree))
+    fresh = make_app(demo, animate=False)
+    async with fresh.run_test(size=SIZE) as pilot:
+        await settle(fresh, pilot)
+        compared = 0
+        for view in reversed(views[1:]):
+            visit(fresh, *view)
+            children, labels = tree_rows(fresh.query_one(FileTree))
+            kept_children, kept_labels = seen[view]
+            for directory in children.keys() & kept_children.keys():
+                assert kept_children[directory] == children[directory], (view, directory)
+            for path in labels.keys() & kept_labels.keys():
+                assert kept_labels[path] == labels[path], (view, path)
+                compared += 1
+        assert compared > 100
 
 
 @run

@@ -7,19 +7,25 @@ for the rest and open the next page when selected. Textual's Tree re-lays out ev
 line on each change, so the window is what keeps a 200,000-entry directory usable.
 
 Tree nodes are keyed by the model's `Node`, which is the same object at every layer, so a
-rebuild for another layer or mode keeps the expanded directories and the cursor.
+rebuild for another layer or mode keeps the expanded directories and the cursor. The rows,
+column widths and labels worked out for a view are kept for the last few views shown, so
+switching back to a layer rebuilds only tree nodes; and a rebuild is drawn in one frame.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from functools import partial
 
 from rich.cells import cell_len
 from rich.style import Style
-from rich.text import Text
+from rich.text import Text, TextType
 from textual.binding import Binding
+from textual.geometry import Region, Size
+from textual.strip import Strip
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 from textual.worker import Worker
@@ -34,6 +40,9 @@ CHUNK = 250  # rows added between two frames
 PAGE = 1000  # rows of one directory shown at once
 NAME_WIDTH = 40
 NOTES_WIDTH = 60
+VIEWS_KEPT = 4  # listings kept of the views last shown, for switching back to them
+BOLD = Style(bold=True)
+STRIKE = {True: Style(strike=True), False: Style(strike=False)}
 
 
 @dataclass(eq=False)
@@ -62,6 +71,16 @@ class View:
     within: frozenset[Node] | None = None
 
 
+@dataclass
+class Listing:
+    """What the tree has worked out for one view: each directory's rows and column widths,
+    each path's label."""
+
+    rows: dict[Node, list[Row]] = field(default_factory=dict)
+    widths: dict[Node, tuple[int, int]] = field(default_factory=dict)
+    labels: dict[Node, Text] = field(default_factory=dict)
+
+
 class FileTree(Tree[Item]):
     """A lazy tree of one layer's rows (see `explorer.model.browse.Browser`)."""
 
@@ -72,6 +91,7 @@ class FileTree(Tree[Item]):
         Binding("right,l", "open_node", "Expand", show=False, id="tree.expand"),
         Binding("left", "close_node", "Collapse", show=False, id="tree.collapse"),
     ]
+    _batching = False  # inside `_batch` (a class default: Tree.__init__ already invalidates)
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("/", id=id)
@@ -80,14 +100,20 @@ class FileTree(Tree[Item]):
         self.browser: Browser | None = None
         self.view: View | None = None
         self._by_node: dict[Node, TreeNode[Item]] = {}
-        self._rows: dict[Node, list[Row]] = {}
-        self._widths: dict[Node, tuple[int, int]] = {}
+        self._listing = Listing()
+        self._listings: dict[tuple[Browser, View], Listing] = {}  # oldest first
         self._filling: dict[Node, Worker] = {}
         self._windows: dict[Node, tuple[int, int]] = {}
         self._styles: dict[str, Style] = {}
+        self._line_style = Style()
 
     def on_mount(self) -> None:
-        self.watch(self.app, "theme", lambda: self.call_after_refresh(self.show, self.browser, self.view), init=False)
+        self.watch(self.app, "theme", self._restyle, init=False)
+
+    def _restyle(self) -> None:
+        """A new theme: new label colours."""
+        self._styles, self._listings = {}, {}
+        self.call_after_refresh(self.show, self.browser, self.view)
 
     # ---- building ----------------------------------------------------------------------
     def show(
@@ -101,14 +127,18 @@ class FileTree(Tree[Item]):
             expanded |= view.within
         self.workers.cancel_group(self, "fill")
         self.clear()
-        self._by_node, self._rows, self._widths, self._filling, self._windows = {}, {}, {}, {}, {}
+        self._by_node, self._filling, self._windows = {}, {}, {}
         self.browser, self.view = browser, view
         if browser is None or view is None:
             return
-        self._styles = {name: component_style(self, name) for name in self.COMPONENT_CLASSES}
+        self._listing = self._listings.pop((browser, view), None) or Listing()
+        self._listings[browser, view] = self._listing
+        if len(self._listings) > VIEWS_KEPT:
+            del self._listings[next(iter(self._listings))]
+        if not self._styles:
+            self._styles = {name: component_style(self, name) for name in self.COMPONENT_CLASSES}
         self.root.data = Item(browser.fs.root, None)
-        self._fill(self.root, expanded)
-        self.root.expand()
+        self._open(self.root, expanded)
         if open_rows:
             self.expand_all(open_rows, fit=True)
         target = cursor
@@ -118,15 +148,53 @@ class FileTree(Tree[Item]):
             self.go_to(self._by_node[target])
         else:
             self.cursor_line = 0
+        _ = self._tree_lines  # sets the virtual size
+        self._scroll_update(self.virtual_size)  # scrollbars drawn with the rows, not a frame later
+
+    @contextmanager
+    def _batch(self) -> Iterator[None]:
+        """Add and expand nodes with one invalidation of the tree's lines, at the end."""
+        if self._batching:
+            yield
+            return
+        self._batching = True
+        try:
+            yield
+        finally:
+            self._batching = False
+            self._invalidate()
+
+    def _invalidate(self) -> None:
+        """Tree's, which it calls for each node added or expanded: deferred within `_batch`."""
+        if not self._batching:
+            super()._invalidate()
+
+    def _scroll_update(self, virtual_size: Size) -> None:
+        """Widget's, without its unconditional scrollbar repaints.
+
+        Textual calls this on every relayout, and the repaint it asks for comes one frame late:
+        a second frame on each layer switch. A scrollbar's own reactives repaint it when it
+        changes, and `show` calls this before the relayout, so the first frame draws it.
+        """
+        self._refresh_scrollbars()
+        width, height = self.container_size
+        if self.show_vertical_scrollbar and self.styles.scrollbar_size_vertical:
+            self.vertical_scrollbar.window_virtual_size = virtual_size.height
+            self.vertical_scrollbar.window_size = height - self.scrollbar_size_horizontal
+        if self.show_horizontal_scrollbar and self.styles.scrollbar_size_horizontal:
+            self.horizontal_scrollbar.window_virtual_size = virtual_size.width
+            self.horizontal_scrollbar.window_size = width - self.scrollbar_size_vertical
+        self.scroll_x = self.validate_scroll_x(self.scroll_x)
+        self.scroll_y = self.validate_scroll_y(self.scroll_y)
 
     def _rows_of(self, directory: Node) -> list[Row]:
-        rows = self._rows.get(directory)
+        rows = self._listing.rows.get(directory)
         if rows is None:
             assert self.browser is not None and self.view is not None
             view = self.view
             rows = self.browser.rows(directory, view.layer, view.mode, view.sort, view.hide_unchanged, view.within)
-            self._rows[directory] = rows
-            self._widths[directory] = self._measure(rows)
+            self._listing.rows[directory] = rows
+            self._listing.widths[directory] = self._measure(rows)
         return rows
 
     def _fill(self, parent: TreeNode[Item], expanded: set[Node] | frozenset[Node] = frozenset()) -> None:
@@ -145,32 +213,34 @@ class FileTree(Tree[Item]):
 
         The first chunk is added at once, the others in a worker unless `now`.
         """
-        assert parent.data is not None
-        directory = parent.data.node
-        rows = self._rows_of(directory)
-        parent.data.loaded = True
-        self._stop_filling(directory)
-        self._forget(parent)
-        parent.remove_children()
-        start, end = max(0, start), min(len(rows), end)
-        self._windows[directory] = (start, end)
-        if start > 0:
-            self._add_gap(parent, 0, start)
-        first = end if now else min(end, start + CHUNK)
-        for row in rows[start:first]:
-            self._add(parent, row, expanded)
-        after = self._add_gap(parent, end, len(rows)) if end < len(rows) else None
-        if first < end:
-            fill = partial(self._fill_rest, parent, first, end, after)
-            self._filling[directory] = self.run_worker(fill, group="fill")
+        with self._batch():
+            assert parent.data is not None
+            directory = parent.data.node
+            rows = self._rows_of(directory)
+            parent.data.loaded = True
+            self._stop_filling(directory)
+            self._forget(parent)
+            parent.remove_children()
+            start, end = max(0, start), min(len(rows), end)
+            self._windows[directory] = (start, end)
+            if start > 0:
+                self._add_gap(parent, 0, start)
+            first = end if now else min(end, start + CHUNK)
+            for row in rows[start:first]:
+                self._add(parent, row, expanded)
+            after = self._add_gap(parent, end, len(rows)) if end < len(rows) else None
+            if first < end:
+                fill = partial(self._fill_rest, parent, first, end, after)
+                self._filling[directory] = self.run_worker(fill, group="fill")
 
     async def _fill_rest(self, parent: TreeNode[Item], start: int, end: int, before: TreeNode[Item] | None) -> None:
         assert parent.data is not None
         rows = self._rows_of(parent.data.node)
         for chunk in range(start, end, CHUNK):
             await asyncio.sleep(0)
-            for row in rows[chunk : min(end, chunk + CHUNK)]:
-                self._add(parent, row, before=before)
+            with self._batch():
+                for row in rows[chunk : min(end, chunk + CHUNK)]:
+                    self._add(parent, row, before=before)
         self._filling.pop(parent.data.node, None)
 
     def _forget(self, parent: TreeNode[Item]) -> None:
@@ -196,13 +266,14 @@ class FileTree(Tree[Item]):
         before: TreeNode[Item] | None = None,
     ) -> TreeNode[Item]:
         assert parent.data is not None
-        label = self._label(row, *self._widths[parent.data.node])
+        label = self._listing.labels.get(row.node)
+        if label is None:
+            label = self._listing.labels[row.node] = self._label(row, *self._listing.widths[parent.data.node])
         can_expand = row.is_dir and bool(row.node.children)
         child = parent.add(label, Item(row.node, row, label.cell_len), before=before, allow_expand=can_expand)
         self._by_node[row.node] = child
         if can_expand and row.node in expanded:
-            self._fill(child, expanded)
-            child.expand()
+            self._open(child, expanded)
         return child
 
     def _add_gap(self, parent: TreeNode[Item], start: int, end: int) -> TreeNode[Item]:
@@ -212,6 +283,13 @@ class FileTree(Tree[Item]):
         label = Text(text, self._styles["filetree--detail"])
         item = Item(parent.data.node, None, label.cell_len, gap=(start, end))
         return parent.add(label, item, allow_expand=False)
+
+    def _open(self, tree_node: TreeNode[Item], expanded: set[Node] | frozenset[Node] = frozenset()) -> None:
+        """Fill directory `tree_node` if not yet done, and expand it (no NodeExpanded: it is filled)."""
+        if tree_node.data is not None and not tree_node.data.loaded:
+            self._fill(tree_node, expanded)
+        with self.prevent(Tree.NodeExpanded):
+            tree_node.expand()
 
     def on_tree_node_expanded(self, event: Tree.NodeExpanded[Item]) -> None:
         item = event.node.data
@@ -240,6 +318,18 @@ class FileTree(Tree[Item]):
         if node.data is None or (node.data.row is None and node.data.gap is None):
             return super().get_label_width(node)
         return node.data.width + 2
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._line_style = self.rich_style  # Tree's render_line asks once per line, a walk up the DOM each time
+        return super().render_lines(crop)
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        return self._render_line(y + scroll_y, scroll_x, scroll_x + self.size.width, self._line_style)
+
+    def process_label(self, label: TextType) -> Text:
+        """Labels made here are one line already: no copy split off."""
+        return label if isinstance(label, Text) else super().process_label(label)
 
     def render_label(self, node: TreeNode[Item], base_style: Style, style: Style) -> Text:
         """Leaves get the blank of an expand icon, so names line up."""
@@ -271,8 +361,8 @@ class FileTree(Tree[Item]):
         detail = self._styles["filetree--detail"]
         name = self._row_name(row)
         text = Text(no_wrap=True, end="")
-        text.append(MARKS[row.status] + " ", style + Style(bold=True))
-        text.append(name, style + Style(strike=row.status == DELETED))
+        text.append(MARKS[row.status] + " ", style + BOLD)
+        text.append(name, style + STRIKE[row.status == DELETED])
         text.append(" " * max(0, width - cell_len(name)))
         text.append(f" {human_size(self.size_of(row)):>9}", detail)
         if notes_width:
@@ -319,9 +409,7 @@ class FileTree(Tree[Item]):
                 self._window(parent, index - PAGE // 2, index + PAGE // 2, now=True)
                 tree_node = self._by_node[ancestor]
             if ancestor is not node:
-                if tree_node.data is not None and not tree_node.data.loaded:
-                    self._fill(tree_node)
-                tree_node.expand()
+                self._open(tree_node)
         self.go_to(self._by_node[node])
         return True
 
@@ -350,19 +438,18 @@ class FileTree(Tree[Item]):
         only those whose entries all fit in what is left."""
         queue = list(self.root.children)
         added = len(self._by_node)
-        while queue and added < limit:
-            tree_node = queue.pop(0)
-            item = tree_node.data
-            if not tree_node.allow_expand or item is None:
-                continue
-            if fit and len(item.node.children or ()) > limit - added:
-                continue
-            if not item.loaded:
-                self._fill(tree_node)
-            if not tree_node.is_expanded:
-                tree_node.expand()
-                added += len(tree_node.children)
-            queue.extend(tree_node.children)
+        with self._batch():
+            while queue and added < limit:
+                tree_node = queue.pop(0)
+                item = tree_node.data
+                if not tree_node.allow_expand or item is None:
+                    continue
+                if fit and len(item.node.children or ()) > limit - added:
+                    continue
+                if not tree_node.is_expanded:
+                    self._open(tree_node)
+                    added += len(tree_node.children)
+                queue.extend(tree_node.children)
 
     def collapse_all(self) -> None:
         for child in self.root.children:
