@@ -32,7 +32,7 @@ from .find import FindScreen, Found
 from .help import HelpScreen
 from .history import HistoryScreen
 from .labels import STATE_NAMES
-from .layers import LayerTable
+from .layers import LayerTable, Step
 from .loading import ArchiveRead, ErrorScreen, LayerRead, LoadStatus, Throttle
 from .statusline import StatusLine
 from .summary import SummaryView
@@ -100,6 +100,7 @@ class LayerscopeApp(App[None]):
         self._offsets: list[int] = []  # blob bytes before each layer, for overall progress
         self._shown = 0  # layers whose row shows their scan
         self._refresh = Throttle()
+        self._picked: Step | None = None  # the layer table's step last shown
 
     # ---- layout ------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -136,7 +137,9 @@ class LayerscopeApp(App[None]):
         self.query_one(LayerDetails).show_message("Reading the image…")
         self._show_files()
         self.query_one(SummaryView).show(None, self.source_name, 0)
-        self.query_one(LayerTable).focus()
+        table = self.query_one(LayerTable)
+        self.watch(table, "cursor_coordinate", self._layer_cursor_moved, init=False)
+        table.focus()
         self._load()
 
     # ---- loading -----------------------------------------------------------------------
@@ -255,8 +258,17 @@ class LayerscopeApp(App[None]):
         return self.error is not None or (self.image is not None and self.image.analysed)
 
     # ---- showing a layer ---------------------------------------------------------------
-    def on_layer_table_picked(self, message: LayerTable.Picked) -> None:
-        step = message.step
+    def _layer_cursor_moved(self) -> None:
+        """Show the layer (files and details) or build step under the layer table's cursor.
+
+        A watcher, not the table's Picked message: the files change in the frame that moves
+        the cursor, rather than in the next one.
+        """
+        table = self.query_one(LayerTable)
+        step = table.steps[table.cursor_row] if 0 <= table.cursor_row < len(table.steps) else None
+        if step is None or step is self._picked:  # the table sets its cursor again for each row it adds
+            return
+        self._picked = step
         if step.layer is None:
             if step.history is not None:
                 self.query_one(LayerDetails).show_history(step.history)
