@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import signal
@@ -107,6 +108,9 @@ def report(argv: Sequence[str]) -> int:
     else:
         render_report(data, Console())
     sys.stdout.flush()
+    # The model is cyclic (nodes point to their parents): rather than have the collector walk
+    # and free it at exit (a quarter of a second on 117,000 files), leave it to the OS.
+    gc.freeze()
     return 0
 
 

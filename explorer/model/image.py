@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from .collector import collector_paused
 from .config import HistoryEntry, ImageConfig, align_history, parse_config
 from .dive_compat import DiveAccumulator, DiveEntry
 from .entries import FILE, OPAQUE, WHITEOUT, Row
@@ -153,6 +154,10 @@ class Image:
 
     def add_scan(self, index: int, scan: LayerScan) -> None:
         """Stack layer `index` (layers must come in order) onto the filesystem."""
+        with collector_paused():
+            self._add_scan(index, scan)
+
+    def _add_scan(self, index: int, scan: LayerScan) -> None:
         layer = self.layers[index]
         if self.verify:
             self._check_digests(layer, scan)
@@ -175,7 +180,8 @@ class Image:
 
     def finish(self) -> None:
         """Compute the waste once every layer is stacked."""
-        self.waste = compute_waste(self.fs)
+        with collector_paused():
+            self.waste = compute_waste(self.fs)
 
     def scans(
         self, on_progress: LayerProgress | None = None, workers: int | None = None

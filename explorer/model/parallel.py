@@ -98,6 +98,7 @@ def scan_in_workers(
     messages: queue.Queue = queue.Queue()
     dispatcher = _Dispatcher(jobs, verify, limits)
     procs: list[subprocess.Popen] = []
+    readers: list[threading.Thread] = []
     results: dict[int, LayerScan] = {}
     rows: dict[int, list[Row]] = {}
     want = 0
@@ -106,7 +107,9 @@ def scan_in_workers(
             proc = _start_worker()
             procs.append(proc)
             dispatcher.send_next(proc)
-            threading.Thread(target=_read_results, args=(proc, dispatcher, messages), daemon=True).start()
+            reader = threading.Thread(target=_read_results, args=(proc, dispatcher, messages), daemon=True)
+            reader.start()
+            readers.append(reader)
         running = len(procs)
         while want < len(jobs):
             message = messages.get()
@@ -139,6 +142,9 @@ def scan_in_workers(
             if proc.poll() is None:
                 proc.kill()
             proc.wait()
+        for reader in readers:  # each ends at its worker's end of output
+            reader.join()
+        for proc in procs:
             for pipe in (proc.stdin, proc.stdout):
-                with contextlib.suppress(OSError):
+                with contextlib.suppress(OSError, ValueError):
                     pipe.close()  # type: ignore[union-attr]

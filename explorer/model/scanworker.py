@@ -9,6 +9,7 @@ needs, so each worker costs a bare interpreter and the decompressors, not the wh
 
 from __future__ import annotations
 
+import gc
 import pickle
 import signal
 import sys
@@ -28,6 +29,7 @@ def _send(out: BinaryIO, message: tuple) -> None:
 
 def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    gc.disable()  # a scan makes many objects and no garbage cycles: collections would only cost
     jobs, out = sys.stdin.buffer, sys.stdout.buffer
     while (job := pickle.load(jobs)) is not None:
         index, location, label, verify, limits = job

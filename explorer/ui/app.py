@@ -7,6 +7,7 @@ thread, which alone stacks it onto the filesystem the widgets read.
 
 from __future__ import annotations
 
+import gc
 import os
 
 from rich.text import Text
@@ -237,6 +238,9 @@ class LayerscopeApp(App[None]):
         self._show_layer_details()
         if not self.image.layers:
             self._show_files()
+        # The model lives as long as the app: keep the collector from walking its 100,000s of
+        # objects on every full collection (a 0.3 s pause every ~15 keys on 117,000 files).
+        gc.freeze()
 
     def _failed(self, message: str) -> None:
         self.error = message
@@ -261,8 +265,8 @@ class LayerscopeApp(App[None]):
     def _layer_cursor_moved(self) -> None:
         """Show the layer (files and details) or build step under the layer table's cursor.
 
-        A watcher, not the table's Picked message: the files change in the frame that moves
-        the cursor, rather than in the next one.
+        A watcher on the table's cursor, not a message from it: the files change in the frame
+        that moves the cursor, rather than in the next one.
         """
         table = self.query_one(LayerTable)
         step = table.steps[table.cursor_row] if 0 <= table.cursor_row < len(table.steps) else None

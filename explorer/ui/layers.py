@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from rich.text import Text
 from textual.binding import Binding
-from textual.message import Message
 from textual.widgets import DataTable
 
 from ..model.config import HistoryEntry
@@ -51,13 +50,6 @@ class LayerTable(DataTable):
         Binding("j", "cursor_down", "Down", show=False, id="layers.down"),
         Binding("k", "cursor_up", "Up", show=False, id="layers.up"),
     ]
-
-    class Picked(Message):
-        """The cursor moved to a step."""
-
-        def __init__(self, step: Step) -> None:
-            super().__init__()
-            self.step = step
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
@@ -132,8 +124,3 @@ class LayerTable(DataTable):
         """Move the cursor to the row of layer `index`."""
         if index in self._row_of:
             self.move_cursor(row=self._row_of[index])
-
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        event.stop()
-        if 0 <= event.cursor_row < len(self.steps):
-            self.post_message(self.Picked(self.steps[event.cursor_row]))
