@@ -192,6 +192,7 @@ class FileSystem:
         self.root._add(Change(self.root, -1, ADDED, Entry("", DIR, mode=IMPLICIT_DIR_MODE), None, None))
         self.layer_changes: list[list[Change]] = []
         self.copies: list[Copy] = []
+        self.links: list[Node] = []  # paths that hard links made share a copy stored elsewhere
         self.warnings: list[str] = []
         self._shared: dict[int, int] = {}  # one int object per distinct mode, owner and time
 
@@ -350,6 +351,8 @@ class FileSystem:
                 self.copies.append(copy)
             elif kind == HARDLINK:
                 copy = self._resolve_link(entry, latest, copies, links)
+                if copy is not None:
+                    self.links.append(node)
             if copy is not None:
                 copy.refs += 1
             if fresh:  # a path new to the image: nothing below to compare with

@@ -200,9 +200,10 @@ class Image:
 
     def analyse(self, on_progress: LayerProgress | None = None, workers: int | None = None) -> None:
         """Read every layer, stack them in order, and account for waste."""
-        for index, scan in self.scans(on_progress, workers):
-            self.add_scan(index, scan)
-        self.finish()
+        with collector_paused():  # the scans that arrive are 100,000s of objects too
+            for index, scan in self.scans(on_progress, workers):
+                self.add_scan(index, scan)
+            self.finish()
 
     def _check_digests(self, layer: Layer, scan: LayerScan) -> None:
         label = self.label(layer)

@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from .entries import FILE, HARDLINK
-from .filesystem import CAUSE_DELETED, CAUSE_OVERWRITTEN, CAUSE_RESTORED, FileSystem, Node
+from .filesystem import CAUSE_DELETED, CAUSE_OVERWRITTEN, CAUSE_RESTORED, Copy, FileSystem, Node
 
 CAUSES = (CAUSE_DELETED, CAUSE_OVERWRITTEN, CAUSE_RESTORED)
 
@@ -88,21 +87,32 @@ def compute_waste(fs: FileSystem) -> Waste:
 
 
 def _duplicates(fs: FileSystem) -> list[Duplicate]:
-    # content held by several visible copies first: paths are built for those alone
+    # content held by several visible copies first: paths are found for those alone
     counts = Counter((copy.digest, copy.size) for copy in fs.copies if copy.refs > 0 and copy.size)
     shared = {key for key, n in counts.items() if n > 1}
-    if not shared:
-        return []
-    groups: dict[tuple[int, int], dict[int, list[Node]]] = defaultdict(dict)
-    for node in fs.paths():
-        state = node.current()
-        copy = state.copy if state is not None else None
-        if copy is not None and (copy.digest, copy.size) in shared and state.entry.kind in (FILE, HARDLINK):
-            groups[(copy.digest, copy.size)].setdefault(id(copy), []).append(node)
-    duplicates = []
-    for (_, size), by_copy in groups.items():
-        if len(by_copy) > 1:
-            paths = tuple(sorted(min(n.path for n in nodes) for nodes in by_copy.values()))
-            duplicates.append(Duplicate(size, paths))
+    groups: dict[tuple[int, int], list[Copy]] = defaultdict(list)
+    for copy in fs.copies:
+        if copy.refs > 0 and (copy.digest, copy.size) in shared:
+            groups[(copy.digest, copy.size)].append(copy)
+    path_of = _first_paths(fs, [copy for copies in groups.values() for copy in copies])
+    duplicates = [
+        Duplicate(size, tuple(sorted(path_of[id(copy)] for copy in copies))) for (_, size), copies in groups.items()
+    ]
     duplicates.sort(key=lambda d: (-d.extra_bytes, d.paths))
     return duplicates
+
+
+def _first_paths(fs: FileSystem, copies: list[Copy]) -> dict[int, str]:
+    """The first (sorted) visible path of each copy, keyed by id(copy).
+
+    A copy is reached where it was stored, or through hard links: only those paths are looked at.
+    """
+    paths: dict[int, str] = {}
+    for node in [copy.where for copy in copies if isinstance(copy.where, Node)] + fs.links:
+        state = node.current()
+        if state is not None and state.copy is not None:
+            key = id(state.copy)
+            path = node.path
+            if key not in paths or path < paths[key]:
+                paths[key] = path
+    return paths
