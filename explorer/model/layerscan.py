@@ -198,6 +198,14 @@ def _mapped(f: BinaryIO, offset: int, size: int) -> Iterator[mmap.mmap]:
         start += length
 
 
+def _mappable(f: BinaryIO) -> bool:
+    try:
+        mmap.mmap(f.fileno(), 1, access=mmap.ACCESS_READ).close()
+    except (OSError, ValueError):  # a file system without mmap
+        return False
+    return True
+
+
 def scan_location(
     loc: Location,
     label: str,
@@ -214,7 +222,7 @@ def scan_location(
         f.seek(loc.offset)
         head = f.read(4)
         whole = os.fstat(f.fileno()).st_size >= loc.offset + loc.size
-        if verify or not whole or sniff(head) != "none" or loc.size < MAP_WINDOW:
+        if verify or not whole or sniff(head) != "none" or loc.size < MAP_WINDOW or not _mappable(f):
             f.seek(loc.offset)
             return scan_layer(SliceReader(f, loc.size, label), label, loc.size, on_progress, verify, limits, on_rows)
         chunks = _TarChunks(_mapped(f, loc.offset, loc.size), False)
