@@ -79,3 +79,16 @@ def test_cached_rows_match_a_fresh_browser(layers):
     visits = [(layer, view) for layer in range(len(layers)) for view in VIEWS]
     for layer, view in visits + visits[::-1] + visits:  # back and forth, through every mode and sort
         assert shown(browser, fs, layer, view) == shown(Browser(fs), fs, layer, view), (layer, view)
+
+
+def test_a_directory_no_entry_names_has_no_time_of_its_own() -> None:
+    """`usr/bin/tool` with no `usr` or `usr/bin` entry: the runtime makes them, with no mtime."""
+    from explorer.model.browse import mtime_string
+    from tests.imagebuilder import F
+
+    data = layer_tar(Layer([F("usr/", kind="dir", mtime=1_700_000_000), F("usr/bin/tool", b"x", mtime=1_700_000_000)]))
+    fs = FileSystem()
+    fs.apply(0, scan_layer(io.BytesIO(data), "layer", len(data)).entries())
+    assert mtime_string(fs.lookup("usr").entry_at(0)) == "2023-11-14 22:13"
+    assert mtime_string(fs.lookup("usr/bin").entry_at(0)) == "—"  # not 1970-01-01
+    assert mtime_string(fs.lookup("usr/bin/tool").entry_at(0)) == "2023-11-14 22:13"

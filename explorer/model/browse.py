@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .entries import BLOCK, CHAR, DIR, FIFO, FILE, HARDLINK, KIND_NAMES, SYMLINK, Entry
-from .filesystem import DELETED, MODIFIED, RESTORED, TYPE_CHANGED, Change, FileSystem, Node
+from .filesystem import DELETED, IMPLICIT_DIR, MODIFIED, RESTORED, TYPE_CHANGED, Change, FileSystem, Node
 from .text import display_name, human_size
 
 UNCHANGED = "unchanged"
@@ -228,12 +228,15 @@ def mode_string(entry: Entry) -> str:
     return stat.filemode(_TYPE_BITS.get(entry.kind, stat.S_IFREG) | (entry.mode & 0o7777))
 
 
-def mtime_string(mtime: int) -> str:
-    """A tar mtime as UTC `YYYY-MM-DD HH:MM` (image metadata, so stable)."""
+def mtime_string(entry: Entry) -> str:
+    """An entry's tar mtime as UTC `YYYY-MM-DD HH:MM` (image metadata, so stable); "—" for a
+    directory that no entry names (it has no time of its own)."""
+    if entry is IMPLICIT_DIR:
+        return "—"
     try:
-        return time.strftime("%Y-%m-%d %H:%M", time.gmtime(mtime))
+        return time.strftime("%Y-%m-%d %H:%M", time.gmtime(entry.mtime))
     except (OverflowError, OSError, ValueError):
-        return str(mtime)
+        return str(entry.mtime)
 
 
 def owner_string(entry: Entry) -> str:
@@ -266,5 +269,5 @@ def change_notes(change: Change) -> list[str]:
         elif name == "owner":
             notes.append(f"owner {owner_string(old)}→{owner_string(new)}")
         else:
-            notes.append(f"mtime {mtime_string(old.mtime)}→{mtime_string(new.mtime)}")
+            notes.append(f"mtime {mtime_string(old)}→{mtime_string(new)}")
     return notes

@@ -182,6 +182,9 @@ class Node:
 
 
 IMPLICIT_DIR_MODE = 0o755
+# A directory that no tar entry names, there because of what it holds: one shared record, with
+# the mode and owner a runtime gives it and no time of its own (its mtime 0 means nothing).
+IMPLICIT_DIR = Entry("", DIR, mode=IMPLICIT_DIR_MODE)
 
 
 class FileSystem:
@@ -189,7 +192,7 @@ class FileSystem:
 
     def __init__(self) -> None:
         self.root = Node("", None)
-        self.root._add(Change(self.root, -1, ADDED, Entry("", DIR, mode=IMPLICIT_DIR_MODE), None, None))
+        self.root._add(Change(self.root, -1, ADDED, IMPLICIT_DIR, None, None))
         self.layer_changes: list[list[Change]] = []
         self.copies: list[Copy] = []
         self.links: list[Node] = []  # paths that hard links made share a copy stored elsewhere
@@ -261,7 +264,7 @@ class FileSystem:
         node = self._child(self._directory(head, layer, removed, dirs), name)
         state = node.current()
         if state is None or not state.entry.is_dir:
-            implicit = Entry("", DIR, mode=IMPLICIT_DIR_MODE)
+            implicit = IMPLICIT_DIR
             if state is not None:  # a file where a directory must be: replaced
                 self._release(state, layer, CAUSE_DELETED)
                 self._record(Change(node, layer, TYPE_CHANGED, implicit, state.entry, state.layer))

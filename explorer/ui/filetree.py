@@ -369,7 +369,7 @@ class FileTree(Tree[Item]):
             notes = ", ".join(change_notes(row.change)) if row.change is not None else ""
             text.append(f"  {notes:<{notes_width}}", self._styles["filetree--note"])
         entry = row.entry
-        text.append(f"  {mode_string(entry)} {owner_string(entry):<9} {mtime_string(entry.mtime)}", detail)
+        text.append(f"  {mode_string(entry)} {owner_string(entry):<9} {mtime_string(entry)}", detail)
         return text
 
     def _measure(self, rows: list[Row]) -> tuple[int, int]:

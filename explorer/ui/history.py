@@ -72,7 +72,7 @@ class HistoryScreen(ModalScreen[None]):
                 Text("-" if change.kind == DELETED else human_size(entry.size), justify="right"),
                 Text(mode_string(entry)),
                 Text(owner_string(entry)),
-                Text(mtime_string(entry.mtime)),
+                Text(mtime_string(entry)),
                 Text(", ".join(what)),
                 Text(display_name(layer.instruction)),
             )
