@@ -236,16 +236,11 @@ class TarReader:
         long_link: bytes | None = None
         count = 0
         while True:
-            pos = self._pos
-            if pos + BLOCK <= len(self._buf):  # the usual case, inline: the header is in this chunk
-                header = self._buf[pos : pos + BLOCK]
-                self._pos = pos + BLOCK
-            else:
-                header = self._take(BLOCK)
-                if len(header) < BLOCK:
-                    if header.strip(b"\0"):
-                        raise CorruptBlob(f"{name_of}: layer tar truncated inside a header")
-                    return  # ends without end-of-archive blocks: tolerated
+            header = self._take(BLOCK)
+            if len(header) < BLOCK:
+                if header.strip(b"\0"):
+                    raise CorruptBlob(f"{name_of}: layer tar truncated inside a header")
+                return  # ends without end-of-archive blocks: tolerated
             if header[:1] == b"\0" and not header.strip(b"\0"):
                 return
             if not _checksum_ok(header):
@@ -260,13 +255,7 @@ class TarReader:
                     raise CorruptBlob(f"{name_of}: negative size in tar header at byte {self.offset - BLOCK}")
                 if size > MAX_EXTENDED_HEADER:
                     raise CorruptBlob(f"{name_of}: extended tar header of {size} bytes (over {MAX_EXTENDED_HEADER})")
-                pos = self._pos
-                end = pos + size + (-size % BLOCK)
-                if end <= len(self._buf):
-                    data = self._buf[pos : pos + size]
-                    self._pos = end
-                else:
-                    data = self._data(size, "an extended header")
+                data = self._data(size, "an extended header")
                 if typeflag == b"x":
                     pax.update(_pax_records(data, name_of))
                 elif typeflag == b"g":
@@ -310,14 +299,7 @@ class TarReader:
             path = _path(name)
             digest = None
             if kind == FILE:
-                pos = self._pos
-                end = pos + size
-                padded = end + (-size % BLOCK)
-                if padded <= len(self._buf):  # inline: the content is in this chunk
-                    self._pos = padded
-                    digest = xxhash.xxh3_64_intdigest(self._view[pos:end])
-                else:
-                    digest = self._content(size, path)
+                digest = self._content(size, path)
             else:
                 if kind == OTHER:
                     self.warnings.append(f"entry of unknown type kept as 'other': {_decode(name)} (type {typeflag!r})")
