@@ -334,18 +334,11 @@ class FileSystem:
 
         dirs: dict[str, Node] = {}  # directories known to exist in this layer (sorted order: parents first)
         links: dict[str, Copy | None] = {}  # hard links of this layer, resolved
-        here = self.layer_changes[layer]
         for path in sorted(latest):
             entry = latest[path]
             kind = entry.kind
             head, _, name = path.rpartition("/")
-            parent = dirs.get(head) or self._directory(head, layer, removed, dirs)
-            if parent.children is None:
-                parent.children = {}
-            node = parent.children.get(name)
-            fresh = node is None
-            if fresh:
-                node = parent.children[name] = Node(name, parent)
+            node = self._child(dirs.get(head) or self._directory(head, layer, removed, dirs), name)
             if kind == DIR:
                 dirs[path] = node
             copy = copies.get(path)  # only a regular file has one
@@ -358,9 +351,8 @@ class FileSystem:
                     self.links.append(node)
             if copy is not None:
                 copy.refs += 1
-            if fresh:  # a path new to the image: nothing below to compare with
-                node._changes = change = Change(node, layer, ADDED, entry, None, None, copy)
-                here.append(change)
+            if node._changes is None:  # a path new to the image: nothing below to compare with
+                self._record(Change(node, layer, ADDED, entry, None, None, copy))
                 continue
             state = node.current()
             if state is None:
