@@ -97,6 +97,10 @@ def report(argv: Sequence[str]) -> int:
     from .model.report import render_report, report_dict
 
     args = _report_parser().parse_args(argv)
+    # A one-shot command whose model is 100,000s of long-lived objects and no garbage cycles:
+    # the cyclic collector would only walk them (0.15 s on 117,000 files), during the analysis,
+    # the report and at exit. Off for good, and the model frozen out of the collection at exit.
+    gc.disable()
     image = load(args.path, args.platform, args.image, args.verify, _limits(args), dive=args.dive)
     try:
         top = args.top if args.top is not None else (None if args.json else 20)
@@ -108,9 +112,7 @@ def report(argv: Sequence[str]) -> int:
     else:
         render_report(data, Console())
     sys.stdout.flush()
-    # The model is cyclic (nodes point to their parents): rather than have the collector walk
-    # and free it at exit (a quarter of a second on 117,000 files), leave it to the OS.
-    gc.freeze()
+    gc.freeze()  # interpreter exit collects even with the collector off: leave the model to the OS
     return 0
 
 
