@@ -81,14 +81,17 @@ class PeakRSS:
         return self.peak_kb
 
 
-def timed(cmd: list[str], **kw: object) -> tuple[float, int, bytes]:
-    """Wall time, peak RSS (KiB, summed over children) and stdout of a command."""
+def timed(cmd: list[str], rss: bool = False, **kw: object) -> tuple[float, int, bytes]:
+    """Wall time, peak RSS (KiB, summed over children; 0 unless `rss`) and stdout of a command.
+
+    The RSS sampler takes CPU of its own, so time and memory are measured in separate runs.
+    """
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
-    sampler = PeakRSS(proc.pid)
+    sampler = PeakRSS(proc.pid) if rss else None
     out, err = proc.communicate()
     elapsed = time.perf_counter() - start
-    peak = sampler.stop()
+    peak = sampler.stop() if sampler else 0
     if proc.returncode:
         raise SystemExit(f"{cmd[0]} failed: {err.decode(errors='replace')[-500:]}")
     return elapsed, peak, out
@@ -165,14 +168,12 @@ asyncio.run(main(sys.argv[1], int(sys.argv[2])))
 
 def app_run(image: str, keys: int) -> tuple[float, float, dict[str, float], int]:
     start = time.time()
-    t0 = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-c", APP_PROBE, image, str(keys)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT
     )
     sampler = PeakRSS(proc.pid)
     out, err = proc.communicate()
     peak = sampler.stop()
-    _ = t0
     if proc.returncode:
         raise SystemExit(f"app probe failed: {err.decode(errors='replace')[-800:]}")
     marks = json.loads(out.decode().strip().splitlines()[-1])
@@ -185,26 +186,30 @@ def median(values: list[float]) -> float:
 
 def bench(image: str, reps: int, keys: int, with_app: bool) -> dict:
     layerscope = shutil.which("layerscope") or "layerscope"
+    report = [layerscope, "report", image, "--json"]
+    dive = ["dive", "--source", "docker-archive", image] if shutil.which("dive") else None
+    dive_env = {**os.environ, "CI": "true"}
     with tempfile.TemporaryDirectory() as tmp:
         blobs, kind = extract_blobs(image, Path(tmp))
-        base_runs = [baseline(blobs, kind) for _ in range(reps)]
+        os.sync()  # the extracted blobs' writeback must not run during the timed runs
+        subprocess.run(report, stdout=subprocess.DEVNULL, check=True)  # warm the cache
+        # Interleaved, so that a slower spell of the machine weighs on every command alike.
+        base_runs, runs, dives = [], [], []
+        for _ in range(reps):
+            base_runs.append(baseline(blobs, kind))
+            runs.append(timed(report))
+            if dive:
+                dives.append(timed(dive, env=dive_env))
     result: dict = {"image": image, "compression": kind, "baseline": base_runs[0][0]}
     result["baseline_s"] = median([t for _, t in base_runs])
-    os.sync()  # the extracted blobs' writeback must not run during the timed runs
-    subprocess.run([layerscope, "report", image, "--json"], stdout=subprocess.DEVNULL, check=True)  # warm the cache
-    runs = [timed([layerscope, "report", image, "--json"]) for _ in range(reps)]
     result["analysis_s"] = median([t for t, _, _ in runs])
-    result["report_rss_mb"] = max(rss for _, rss, _ in runs) / 1024
+    result["report_rss_mb"] = timed(report, rss=True)[1] / 1024
     summary = json.loads(runs[0][2])["summary"]
-    result["files"] = None
     result["layers"] = summary["layers"]
     result["uncompressed_mb"] = summary["uncompressed_bytes"] / 1e6
-    if shutil.which("dive"):
-        dives = [
-            timed(["dive", "--source", "docker-archive", image], env={**os.environ, "CI": "true"}) for _ in range(reps)
-        ]
+    if dive:
         result["dive_s"] = median([t for t, _, _ in dives])
-        result["dive_rss_mb"] = max(rss for _, rss, _ in dives) / 1024
+        result["dive_rss_mb"] = timed(dive, rss=True, env=dive_env)[1] / 1024
     if with_app:
         apps = [app_run(image, keys) for _ in range(reps)]
         result["first_s"] = median([a[0] for a in apps])
@@ -244,6 +249,9 @@ def main() -> None:
     parser.add_argument("--no-app", action="store_true", help="skip the app measurements")
     parser.add_argument("--json", action="store_true", help="print the results as JSON too")
     args = parser.parse_args()
+    # As a normal install does: an editable one in an environment with PYTHONDONTWRITEBYTECODE
+    # (this machine's) would compile every module again in every run and every worker.
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "explorer")], check=True)
     results = []
     for image in args.images:
         r = bench(image, args.reps, args.keys, not args.no_app)

@@ -91,17 +91,21 @@ def _fail(message: str) -> int:
 
 def report(argv: Sequence[str]) -> int:
     """`layerscope report`: analyse the image and print the report."""
-    from rich.console import Console
-
-    from .model.image import load
-    from .model.report import render_report, report_dict
+    from .model.parallel import prestart, release_spares
 
     args = _report_parser().parse_args(argv)
+    prestart(args.path)  # the workers start while the model is imported and the manifest read
+    from .model.image import load
+    from .model.report import report_dict
+
     # A one-shot command whose model is 100,000s of long-lived objects and no garbage cycles:
     # the cyclic collector would only walk them (0.15 s on 117,000 files), during the analysis,
     # the report and at exit. Off for good, and the model frozen out of the collection at exit.
     gc.disable()
-    image = load(args.path, args.platform, args.image, args.verify, _limits(args), dive=args.dive)
+    try:
+        image = load(args.path, args.platform, args.image, args.verify, _limits(args), dive=args.dive)
+    finally:
+        release_spares()
     try:
         top = args.top if args.top is not None else (None if args.json else 20)
         data = report_dict(image, top)
@@ -110,6 +114,10 @@ def report(argv: Sequence[str]) -> int:
     if args.json:
         sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=True) + "\n")
     else:
+        from rich.console import Console
+
+        from .model.report_text import render_report
+
         render_report(data, Console())
     sys.stdout.flush()
     gc.freeze()  # interpreter exit collects even with the collector off: leave the model to the OS

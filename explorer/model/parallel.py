@@ -13,16 +13,20 @@ import contextlib
 import os
 import pickle
 import queue
+import stat
 import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .entries import Row
 from .errors import ImageError
-from .layerscan import LayerScan, Location
-from .limits import Limits
+
+if TYPE_CHECKING:  # this module is imported early (see `prestart`): nothing heavy at run time
+    from .entries import Row
+    from .layerscan import LayerScan, Location
+    from .limits import Limits
 
 PARALLEL_MIN_BYTES = 16 << 20  # below this, starting workers costs more than it saves
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
@@ -30,6 +34,35 @@ _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
 def worker_count() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+_spares: list[subprocess.Popen] = []  # started by `prestart`, waiting for their first job
+
+
+def prestart(path: str) -> None:
+    """Start the worker processes now if `path` is a file big enough to be scanned by them.
+
+    They start while the caller imports the model and reads the manifest (about 60 ms of a
+    bare interpreter each, otherwise spent after that); the next `scan_in_workers` takes them,
+    and `release_spares` stops any left unused.
+    """
+    try:
+        info = os.stat(path)
+    except (OSError, ValueError):
+        return
+    if stat.S_ISREG(info.st_mode) and info.st_size >= PARALLEL_MIN_BYTES and not _spares:
+        _spares.extend(_start_worker() for _ in range(worker_count()) if worker_count() > 1)
+
+
+def release_spares() -> None:
+    """Stop the prestarted workers that no scan took (each exits at the end of its input)."""
+    while _spares:
+        proc = _spares.pop()
+        with contextlib.suppress(OSError, ValueError):
+            proc.stdin.close()  # type: ignore[union-attr]
+        proc.wait()
+        with contextlib.suppress(OSError, ValueError):
+            proc.stdout.close()  # type: ignore[union-attr]
 
 
 def _start_worker() -> subprocess.Popen:
@@ -104,7 +137,7 @@ def scan_in_workers(
     want = 0
     try:
         for _ in range(min(workers, len(jobs))):
-            proc = _start_worker()
+            proc = _spares.pop() if _spares else _start_worker()
             procs.append(proc)
             dispatcher.send_next(proc)
             reader = threading.Thread(target=_read_results, args=(proc, dispatcher, messages), daemon=True)
@@ -137,6 +170,7 @@ def scan_in_workers(
                 want += 1
     finally:
         # On an error, Ctrl-C or an abandoned generator: no worker is left behind.
+        release_spares()
         dispatcher.stopped = True
         for proc in procs:
             if proc.poll() is None:

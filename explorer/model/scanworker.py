@@ -30,12 +30,19 @@ def _send(out: BinaryIO, message: tuple) -> None:
     out.flush()
 
 
+def _next_job(jobs: BinaryIO) -> tuple | None:
+    try:
+        return pickle.load(jobs)
+    except EOFError:  # a prestarted worker that no scan took
+        return None
+
+
 def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     sys.setswitchinterval(SWITCH_INTERVAL)
     gc.disable()  # a scan makes many objects and no garbage cycles: collections would only cost
     jobs, out = sys.stdin.buffer, sys.stdout.buffer
-    while (job := pickle.load(jobs)) is not None:
+    while (job := _next_job(jobs)) is not None:
         index, location, label, verify, limits = job
         last = 0.0
 

@@ -60,7 +60,8 @@ import zstandard
 from explorer.model.errors import CorruptBlob, ImageError
 from explorer.model.image import load
 from explorer.model.limits import DEFAULT_LIMITS, Limits
-from explorer.model.report import render_report, report_dict
+from explorer.model.report import report_dict
+from explorer.model.report_text import render_report
 from tests import imagebuilder as ib
 
 BLOCK = 512
