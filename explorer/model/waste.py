@@ -7,7 +7,7 @@ wasted  = stored − visible, exactly: the sum of the waste items.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 from .filesystem import CAUSE_DELETED, CAUSE_OVERWRITTEN, CAUSE_RESTORED, Copy, FileSystem, Node
@@ -88,12 +88,18 @@ def compute_waste(fs: FileSystem) -> Waste:
 
 def _duplicates(fs: FileSystem) -> list[Duplicate]:
     # content held by several visible copies first: paths are found for those alone
-    counts = Counter((copy.digest, copy.size) for copy in fs.copies if copy.refs > 0 and copy.size)
-    shared = {key for key, n in counts.items() if n > 1}
-    groups: dict[tuple[int, int], list[Copy]] = defaultdict(list)
+    first: dict[tuple[int | None, int], Copy] = {}
+    groups: dict[tuple[int | None, int], list[Copy]] = {}
     for copy in fs.copies:
-        if copy.refs > 0 and (copy.digest, copy.size) in shared:
-            groups[(copy.digest, copy.size)].append(copy)
+        if copy.refs > 0 and copy.size:
+            key = (copy.digest, copy.size)
+            other = first.setdefault(key, copy)
+            if other is not copy:
+                group = groups.get(key)
+                if group is None:
+                    groups[key] = [other, copy]
+                else:
+                    group.append(copy)
     path_of = _first_paths(fs, [copy for copies in groups.values() for copy in copies])
     duplicates = [
         Duplicate(size, tuple(sorted(path_of[id(copy)] for copy in copies))) for (_, size), copies in groups.items()
