@@ -27,9 +27,10 @@ LAYERS = 6
 
 
 MAX_FILE = 8 << 20  # skip huge files, so the budget buys a realistic number of files
+MAX_FILE_HUGE = 64 << 20  # /usr has ~117k files: only with its big ones does it reach ~4 GB
 
 
-def collect(root: Path, budget: int, max_files: int) -> list[Path]:
+def collect(root: Path, budget: int, max_files: int, max_file: int = MAX_FILE) -> list[Path]:
     """Files of `root` in a stable order until the byte budget or the file count is reached."""
     files, total = [], 0
     for dirpath, dirnames, filenames in os.walk(root):
@@ -37,7 +38,7 @@ def collect(root: Path, budget: int, max_files: int) -> list[Path]:
         for name in sorted(filenames):
             path = Path(dirpath, name)
             try:
-                if not path.is_file() or path.is_symlink() or path.stat().st_size > MAX_FILE:
+                if not path.is_file() or path.is_symlink() or path.stat().st_size > max_file:
                     continue
                 size = path.stat().st_size
             except OSError:
@@ -183,10 +184,11 @@ def main() -> None:
     parser.add_argument("--max-files", type=int, default=25_000)
     parser.add_argument("--huge", action="store_true", help="about 4 GB and 120k files")
     args = parser.parse_args()
+    max_file = MAX_FILE
     if args.huge:
-        args.size_mb, args.max_files = 4000, 120_000
+        args.size_mb, args.max_files, max_file = 4000, 120_000, MAX_FILE_HUGE
     args.outdir.mkdir(parents=True, exist_ok=True)
-    files = collect(args.root, args.size_mb << 20, args.max_files)
+    files = collect(args.root, args.size_mb << 20, args.max_files, max_file)
     tag = "huge" if args.huge else "big"
     with tempfile.TemporaryDirectory(dir=args.outdir) as work:
         tars = write_layers(files, args.root, Path(work))

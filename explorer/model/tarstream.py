@@ -83,11 +83,12 @@ def _checksum_ok(header: bytes) -> bool:
     The byte sum is taken from adler32 (its low half is 1 + the sum, mod 65521), so a stored
     checksum off by exactly 65521 passes too: harmless for telling headers from other data.
     """
+    field = header[148:156]
     try:
-        stored = _octal(header[148:156])
+        stored = _octal(field)
     except ValueError:
         return False
-    unsigned = (zlib.adler32(header) & 0xFFFF) - 1 - sum(header[148:156]) + 8 * 32
+    unsigned = (zlib.adler32(header) & 0xFFFF) - 1 - sum(field) + 8 * 32
     if (stored - unsigned) % 65521 == 0:
         return True
     signed = unsigned - 2 * sum(b for b in header if b > 127)  # old tars summed signed bytes
@@ -214,6 +215,12 @@ class TarReader:
         return hasher.intdigest()
 
     def _data(self, size: int, what: str) -> bytes:
+        pos = self._pos
+        end = pos + size
+        padded = end + (-size % BLOCK)
+        if padded <= len(self._buf):  # the usual case: all of it in this chunk
+            self._pos = padded
+            return self._buf[pos:end]
         data = self._take_exact(size, what)
         self._consume(-size % BLOCK, "padding")
         return data
