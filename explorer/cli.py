@@ -98,29 +98,32 @@ def report(argv: Sequence[str]) -> int:
     from .model.image import load
     from .model.report import report_dict
 
-    # A one-shot command whose model is 100,000s of long-lived objects and no garbage cycles:
-    # the cyclic collector would only walk them (0.15 s on 117,000 files), during the analysis,
-    # the report and at exit. Off for good, and the model frozen out of the collection at exit.
+    # The model is 100,000s of long-lived objects and no garbage cycles: the cyclic collector
+    # would only walk them, during the analysis, before the report and at exit (0.15 s and
+    # 0.25 s on 117,000 files). It stays off, and the model is frozen out of its reach.
     gc.disable()
     try:
-        image = load(args.path, args.platform, args.image, args.verify, _limits(args), dive=args.dive)
-    finally:
-        release_spares()
-    try:
-        top = args.top if args.top is not None else (None if args.json else 20)
-        data = report_dict(image, top)
-    finally:
-        image.close()
-    if args.json:
-        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=True) + "\n")
-    else:
-        from rich.console import Console
+        try:
+            image = load(args.path, args.platform, args.image, args.verify, _limits(args), dive=args.dive)
+        finally:
+            release_spares()
+        try:
+            top = args.top if args.top is not None else (None if args.json else 20)
+            data = report_dict(image, top)
+        finally:
+            image.close()
+        if args.json:
+            sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=True) + "\n")
+        else:
+            from rich.console import Console
 
-        from .model.report_text import render_report
+            from .model.report_text import render_report
 
-        render_report(data, Console())
-    sys.stdout.flush()
-    gc.freeze()  # interpreter exit collects even with the collector off: leave the model to the OS
+            render_report(data, Console())
+        sys.stdout.flush()
+    finally:
+        gc.freeze()
+        gc.enable()
     return 0
 
 

@@ -690,3 +690,30 @@ def test_a_worker_that_dies_is_an_error_not_a_hang(tmp_path, monkeypatch):
     with pytest.raises(ImageError, match=r"worker process ended unexpectedly \(exit code 9\)"):
         img.analyse(workers=2)
     img.close()
+
+
+def test_prestarted_workers_are_taken_or_stopped(tmp_path, capsys):
+    """`report` starts the workers before it imports the model; none is left behind."""
+    from explorer.cli import main
+    from explorer.model import parallel
+
+    filler = bytes(range(256)) * (parallel.PARALLEL_MIN_BYTES // 256 + 1)
+    image = make_image("none")
+    image.layers.append(Layer([F("big/filler", filler)], compression="none"))
+    big = write_docker_archive(image, tmp_path / "big.tar")
+    small = write_docker_archive(make_image("none"), tmp_path / "small.tar")
+    expected = parallel.worker_count() if parallel.worker_count() > 1 else 0
+
+    parallel.prestart(str(small))
+    assert parallel._spares == []  # too small to gain from workers
+    parallel.prestart(str(big))
+    spares = list(parallel._spares)
+    assert len(spares) == expected
+    parallel.release_spares()
+    assert parallel._spares == [] and [proc.returncode for proc in spares] == [0] * expected
+
+    parallel.prestart(str(big))
+    spares = list(parallel._spares)
+    assert main(["report", str(big), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["summary"]["layers"] == 4
+    assert parallel._spares == [] and all(proc.poll() is not None for proc in spares)

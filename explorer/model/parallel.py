@@ -50,8 +50,9 @@ def prestart(path: str) -> None:
         info = os.stat(path)
     except (OSError, ValueError):
         return
-    if stat.S_ISREG(info.st_mode) and info.st_size >= PARALLEL_MIN_BYTES and not _spares:
-        _spares.extend(_start_worker() for _ in range(worker_count()) if worker_count() > 1)
+    count = worker_count()
+    if count > 1 and not _spares and stat.S_ISREG(info.st_mode) and info.st_size >= PARALLEL_MIN_BYTES:
+        _spares.extend(_start_worker() for _ in range(count))
 
 
 def release_spares() -> None:
