@@ -27,27 +27,37 @@ LAYERS = 6
 
 
 MAX_FILE = 8 << 20  # skip huge files, so the budget buys a realistic number of files
-MAX_FILE_HUGE = 64 << 20  # /usr has ~117k files: only with its big ones does it reach ~4 GB
+MAX_FILE_HUGE = 64 << 20  # /usr has ~117k files: only with some big ones does it reach ~4 GB
 
 
 def collect(root: Path, budget: int, max_files: int, max_file: int = MAX_FILE) -> list[Path]:
-    """Files of `root` in a stable order until the byte budget or the file count is reached."""
-    files, total = [], 0
+    """Files of `root` in a stable order, up to the byte budget and the file count.
+
+    Files up to MAX_FILE come first; files up to `max_file` then fill what is left of the
+    budget, so a large budget does not cost the image its small files.
+    """
+    found = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames.sort()
         for name in sorted(filenames):
             path = Path(dirpath, name)
             try:
-                if not path.is_file() or path.is_symlink() or path.stat().st_size > max_file:
+                if not path.is_file() or path.is_symlink():
                     continue
                 size = path.stat().st_size
             except OSError:
                 continue
-            files.append(path)
-            total += size
-            if total >= budget or len(files) >= max_files:
-                return files
-    return files
+            if size <= max_file:
+                found.append((path, size))
+    small = [(path, size) for path, size in found if size <= MAX_FILE]
+    large = [(path, size) for path, size in found if size > MAX_FILE]
+    chosen, total = set(), 0
+    for path, size in small + large:
+        if total >= budget or len(chosen) >= max_files:
+            break
+        chosen.add(path)
+        total += size
+    return [path for path, _ in found if path in chosen]
 
 
 def add_file(tf: tarfile.TarFile, path: Path, root: Path, mode: int | None = None) -> None:
