@@ -660,10 +660,14 @@ def test_worker_processes_give_the_same_result(tmp_path, reference):
     results = []
     for workers in (1, 2):
         img = ModelImage.open(str(path))
-        img.analyse(workers=workers)
+        img.analyse(workers=workers)  # the biggest blob (the last layer here) is scanned first
         results.append(fingerprint(img))
         img.close()
     assert results[0] == results[1]
+    img = ModelImage.open(str(path))
+    for largest_first in (False, True):  # scans come back in layer order either way
+        assert [index for index, _ in img.scans(workers=2, largest_first=largest_first)] == [0, 1, 2, 3]
+    img.close()
     changes, waste, totals, duplicates = results[0]
     assert changes[:3] == reference[0] and changes[3] == [("big", "added"), ("big/filler", "added")]
     assert waste == reference[1]

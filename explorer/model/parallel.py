@@ -80,19 +80,20 @@ def _start_worker() -> subprocess.Popen:
 
 
 class _Dispatcher:
-    """Hands the next job to whichever worker is free."""
+    """Hands the next job to whichever worker is free: in layer order, or the largest first."""
 
-    def __init__(self, jobs: Sequence[tuple[Location, str]], verify: bool, limits: Limits) -> None:
+    def __init__(self, jobs: Sequence[tuple[Location, str]], verify: bool, limits: Limits, largest_first: bool) -> None:
         self._jobs = jobs
         self._verify = verify
         self._limits = limits
+        self._order = sorted(range(len(jobs)), key=lambda i: -jobs[i][0].size) if largest_first else range(len(jobs))
         self._next = 0
         self._lock = threading.Lock()
         self.stopped = False
 
     def send_next(self, worker: subprocess.Popen) -> None:
         with self._lock:
-            index = self._next if self._next < len(self._jobs) and not self.stopped else None
+            index = self._order[self._next] if self._next < len(self._jobs) and not self.stopped else None
             self._next += index is not None
         if index is None:
             job = None
@@ -127,10 +128,16 @@ def scan_in_workers(
     limits: Limits,
     on_progress: Callable[[int, int, int], None] | None,
     workers: int,
+    largest_first: bool = False,
 ) -> Iterator[tuple[int, LayerScan]]:
-    """Scan each (location, label) in `workers` processes; yield (index, scan) in order."""
+    """Scan each (location, label) in `workers` processes; yield (index, scan) in order.
+
+    Jobs start in layer order, so the lower layers arrive first; or with `largest_first`,
+    biggest blob first, so that no big layer is left to run alone at the end (sooner done in
+    all, but the layers arrive later).
+    """
     messages: queue.Queue = queue.Queue()
-    dispatcher = _Dispatcher(jobs, verify, limits)
+    dispatcher = _Dispatcher(jobs, verify, limits, largest_first)
     procs: list[subprocess.Popen] = []
     readers: list[threading.Thread] = []
     results: dict[int, LayerScan] = {}
