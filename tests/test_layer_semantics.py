@@ -687,3 +687,33 @@ def test_waste_through_an_archive_matches_the_filesystem(tmp_path):
         "type_changed": 0,
         "deleted": 3,
     }
+
+
+# ---- stacking in slices -------------------------------------------------------------------
+
+
+def test_stacking_in_slices_gives_the_same_tree_and_leaves_lower_layers_alone() -> None:
+    """The app stacks a big layer in slices, drawing in between: at every pause the layers
+    below read as before, and the end result is that of `apply`."""
+
+    def base() -> list[Entry]:  # fresh entries each time: stacking takes their paths
+        return [d("a"), *(f(f"a/{i}", b"old %d" % i) for i in range(30)), f("keep")]
+
+    def top() -> list[Entry]:
+        return [w("keep"), o("a"), *(f(f"a/{i}", b"new %d" % i) for i in range(0, 30, 3)), f("b/new")]
+
+    whole = build(base(), top())
+    sliced = build(base())
+    before = visible(sliced, 0)
+    pauses = 0
+    for _ in sliced.apply_steps(1, top(), step=4):
+        pauses += 1
+        assert visible(sliced, 0) == before
+    assert pauses >= 4
+    assert changes(sliced, 1) == changes(whole, 1)
+
+    def files(fs: FileSystem) -> dict[str, tuple]:
+        return {path: (e.kind, e.size, e.mode, e.digest) for path, e in visible(fs, 1).items()}
+
+    assert files(sliced) == files(whole)
+    assert waste_of(sliced) == waste_of(whole)

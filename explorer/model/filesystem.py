@@ -181,6 +181,7 @@ class Node:
                 stack.extend(node.children.values())
 
 
+STEP = 5000  # entries stacked between two yields of `apply_steps` (about 15 ms)
 IMPLICIT_DIR_MODE = 0o755
 # A directory that no tar entry names, there because of what it holds: one shared record, with
 # the mode and owner a runtime gives it and no time of its own (its mtime 0 means nothing).
@@ -296,13 +297,22 @@ class FileSystem:
         Entries lose their `path` (the tree node knows it) and share equal metadata values:
         per-file records stay small on images of 100,000s of files.
         """
+        for _ in self.apply_steps(layer, entries):
+            pass
+
+    def apply_steps(self, layer: int, entries: list[Entry], step: int = STEP) -> Iterator[None]:
+        """`apply` in slices: it yields after every `step` entries, so that a UI thread can draw
+        and answer keys in between. At each yield every layer below `layer` reads as before;
+        `layer` itself is complete only at the end."""
         assert layer == len(self.layer_changes), "layers are applied in order"
         self.layer_changes.append([])
         whiteouts: list[str] = []
         opaques: list[str] = []
         latest: dict[str, Entry] = {}
         copies: dict[str, Copy] = {}
-        for entry in entries:
+        for n, entry in enumerate(entries, 1):
+            if n % step == 0:
+                yield
             kind, path = entry.kind, entry.path
             if kind == WHITEOUT:
                 whiteouts.append(path)
@@ -334,7 +344,9 @@ class FileSystem:
 
         dirs: dict[str, Node] = {}  # directories known to exist in this layer (sorted order: parents first)
         links: dict[str, Copy | None] = {}  # hard links of this layer, resolved
-        for path in sorted(latest):
+        for n, path in enumerate(sorted(latest), 1):
+            if n % step == 0:
+                yield
             entry = latest[path]
             kind = entry.kind
             head, _, name = path.rpartition("/")

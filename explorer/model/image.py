@@ -154,10 +154,16 @@ class Image:
 
     def add_scan(self, index: int, scan: LayerScan) -> None:
         """Stack layer `index` (layers must come in order) onto the filesystem."""
-        with collector_paused():
-            self._add_scan(index, scan)
+        for _ in self.stack_steps(index, scan):
+            pass
 
-    def _add_scan(self, index: int, scan: LayerScan) -> None:
+    def stack_steps(self, index: int, scan: LayerScan) -> Iterator[None]:
+        """`add_scan` in slices (see `FileSystem.apply_steps`). The layer counts as scanned
+        (its `scan` is set) once all of it is stacked."""
+        with collector_paused():
+            yield from self._stack_steps(index, scan)
+
+    def _stack_steps(self, index: int, scan: LayerScan) -> Iterator[None]:
         layer = self.layers[index]
         if self.verify:
             self._check_digests(layer, scan)
@@ -165,18 +171,18 @@ class Image:
         self.entry_count += len(rows)
         if self.entry_count > self.limits.max_entries:
             raise ImageError(f"more than {self.limits.max_entries} entries in all (raise it with --max-entries)")
-        layer.scan = scan
         layer.content_bytes = sum(row[2] for row in rows if row[1] == FILE)
         layer.entry_counts = dict(Counter(row[1] for row in rows))
         if self.dive is not None:
             self.dive.add_layer(_dive_entries(rows), layer.content_bytes)
         self.warnings.extend(scan.warnings)
         before = len(self.fs.warnings)
-        self.fs.apply(index, scan.entries())
+        yield from self.fs.apply_steps(index, scan.entries())
         self.warnings.extend(f"layer {index}: {w}" for w in self.fs.warnings[before:])
         counts = Counter(c.kind for c in self.fs.layer_changes[index])
         layer.change_counts = {k: counts.get(k, 0) for k in CHANGE_KINDS}
         scan.rows = []  # stacked: the filesystem holds what is needed of them
+        layer.scan = scan
 
     def finish(self) -> None:
         """Compute the waste once every layer is stacked."""

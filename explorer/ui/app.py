@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import os
+from collections.abc import Iterator
 
 from rich.text import Text
 from textual import work
@@ -23,7 +24,6 @@ from ..model.browse import CHANGES, MERGED, Browser, change_notes
 from ..model.errors import ImageError
 from ..model.filesystem import Node
 from ..model.image import Image
-from ..model.layerscan import LayerScan
 from ..model.limits import DEFAULT_LIMITS, Limits
 from ..model.text import display_name, human_size
 from .commands import LayerscopeCommands
@@ -42,6 +42,7 @@ from .waste import WasteView
 MODE_NAMES = {CHANGES: "changes in layer", MERGED: "filesystem at layer"}
 OPEN_ROWS = 200  # the changes view opens directories until it shows this many rows
 NARROW = 100  # below this width, layers and files are stacked and `d` swaps in the details
+_STACKED = object()  # what `next` gives for a layer whose stacking is done
 
 
 class LayerscopeApp(App[None]):
@@ -172,9 +173,13 @@ class LayerscopeApp(App[None]):
         scans = image.scans(on_progress)  # worker processes for a large file on disk
         try:
             for index, scan in scans:
-                if worker.is_cancelled:
-                    return
-                self.call_from_thread(self._stack, index, scan)
+                # Stacked on the main thread in slices: keys are answered between them, even
+                # while a layer of 100,000s of files goes on (one slice is about 15 ms).
+                steps = image.stack_steps(index, scan)
+                while self.call_from_thread(self._stack_step, steps):
+                    if worker.is_cancelled:
+                        return
+                self.call_from_thread(self._stacked, index)
             self.call_from_thread(self._finish)
         except (ImageError, OSError) as exc:
             self.call_from_thread(self._failed, str(exc))
@@ -212,10 +217,14 @@ class LayerscopeApp(App[None]):
         self._show_files()
         self.query_one(SummaryView).show(image, self.source_name, 0)
 
-    def _stack(self, index: int, scan: LayerScan) -> None:
-        """On the main thread: stack a scanned layer and show it."""
+    @staticmethod
+    def _stack_step(steps: Iterator[None]) -> bool:
+        """On the main thread: stack one more slice of a layer; False once it is all stacked."""
+        return next(steps, _STACKED) is not _STACKED
+
+    def _stacked(self, index: int) -> None:
+        """On the main thread: show a layer that is now stacked."""
         assert self.image is not None and self.browser is not None
-        self.image.add_scan(index, scan)
         # The model lives as long as the app: keep the collector from walking its 100,000s of
         # objects on every full collection (pauses of 0.3 s, during loading and after).
         gc.freeze()
