@@ -2,7 +2,7 @@
 
 Loading never blocks the UI: a thread worker opens the image (metadata only, or the whole
 archive for a stream), then scans each layer in the thread and hands the scan to the main
-thread, which alone stacks it onto the filesystem the widgets read.
+thread, which alone stacks it onto the filesystem the widgets read, a slice at a time.
 """
 
 from __future__ import annotations
