@@ -149,6 +149,10 @@ def explore(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     if args.demo == bool(args.path):
         parser.error("give an IMAGE or --demo")
+    if args.path and args.path != "-":
+        from .model.parallel import prestart
+
+        prestart(args.path)  # the workers start while Textual is imported
     from .ui.app import make_app
 
     if args.demo:

@@ -15,7 +15,7 @@ from .filesystem import CHANGE_KINDS, FileSystem
 from .layerscan import LayerScan
 from .limits import DEFAULT_LIMITS, Limits
 from .manifests import ImageRef, LayerRef, find_images, select_image
-from .parallel import PARALLEL_MIN_BYTES, scan_in_workers, worker_count
+from .parallel import PARALLEL_MIN_BYTES, release_spares, scan_in_workers, worker_count
 from .sources import Progress, Source, open_source
 from .waste import Waste, compute_waste
 
@@ -199,6 +199,7 @@ class Image:
         locations = [self.source.locate(layer.ref.blob) for layer in self.layers]
         big = sum(loc.size for loc in locations if loc) >= PARALLEL_MIN_BYTES
         if workers < 2 or len(self.layers) < 2 or not big or None in locations:
+            release_spares()  # started by the command line for a file that needs none
             for layer in self.layers:
                 yield layer.index, self.scan(layer.index, on_progress)
             return
