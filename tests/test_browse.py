@@ -92,3 +92,27 @@ def test_a_directory_no_entry_names_has_no_time_of_its_own() -> None:
     assert mtime_string(fs.lookup("usr").entry_at(0)) == "2023-11-14 22:13"
     assert mtime_string(fs.lookup("usr/bin").entry_at(0)) == "—"  # not 1970-01-01
     assert mtime_string(fs.lookup("usr/bin/tool").entry_at(0)) == "2023-11-14 22:13"
+
+
+def test_a_layer_being_stacked_is_not_searched_until_it_is_done() -> None:
+    """The app browses between the slices of a layer's stacking: search and the last layer a
+    path shows in count only the layers stacked so far."""
+    from tests.test_layer_semantics import f, w
+
+    fs = FileSystem()
+    fs.apply(0, [f("old/kept"), f("old/gone")])
+    browser = Browser(fs)
+    assert browser.stacked == 1
+    steps = fs.apply_steps(1, [w("old/gone"), *(f(f"new/{i}") for i in range(10))], step=3)
+    for _ in range(4):  # stacking paused part-way: past the whiteout, two new files in
+        next(steps)
+    assert "new/0" in {node.path for node in fs.paths()}  # already in the tree, ...
+    assert [n.path for n in browser.search("new")] == []  # ... but not yet to be found
+    assert browser.last_visible_layer(fs.lookup("old/kept")) == 0  # layer 1 is not there yet
+    for _ in steps:
+        pass
+    browser.layer_added()
+    assert browser.stacked == 2
+    assert [n.path for n in browser.search("new/")] == [f"new/{i}" for i in sorted(map(str, range(10)))]
+    assert browser.last_visible_layer(fs.lookup("old/gone")) == 0  # deleted by layer 1
+    assert browser.last_visible_layer(fs.lookup("old/kept")) == 1

@@ -42,6 +42,9 @@ class Browser:
 
     def __init__(self, fs: FileSystem) -> None:
         self.fs = fs
+        # Layers fully stacked: the app stacks a layer in slices and browses in between, so a
+        # layer being stacked is left out of searches until `layer_added` says it is done.
+        self.stacked = len(fs.layer_changes)
         self._touched: dict[int, set[Node]] = {}
         self._totals: dict[Node, list[tuple[int, int]]] = {}  # directory -> (layer, visible bytes below)
         self._totalled = 0  # layers summed into _totals
@@ -49,7 +52,8 @@ class Browser:
         self._index: list[tuple[str, Node]] | None = None
 
     def layer_added(self) -> None:
-        """Forget what a newly stacked layer makes stale (the search index)."""
+        """Count a newly stacked layer in, and forget what it makes stale (the search index)."""
+        self.stacked = len(self.fs.layer_changes)
         self._index = None
 
     def touched(self, layer: int) -> set[Node]:
@@ -169,16 +173,17 @@ class Browser:
 
     def last_visible_layer(self, node: Node) -> int | None:
         """The highest stacked layer at which `node` exists, or None if it never does."""
-        if not node.changes:
+        last = node.state_at(self.stacked - 1)
+        if last is None:
             return None
-        last = node.changes[-1]
         # a deletion only ever hides what the layer below showed
-        return len(self.fs.layer_changes) - 1 if last.kind != DELETED else last.layer - 1
+        return self.stacked - 1 if last.kind != DELETED else last.layer - 1
 
     def search(self, query: str, limit: int = 200) -> list[Node]:
         """Paths containing `query` (case-insensitive; space-separated words must all match)."""
         if self._index is None:
-            self._index = sorted((n.path, n) for n in self.fs.paths())
+            last = self.stacked - 1
+            self._index = sorted((n.path, n) for n in self.fs.paths() if n.state_at(last) is not None)
         words = query.lower().split()
         if not words:
             return []

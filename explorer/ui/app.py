@@ -253,7 +253,7 @@ class LayerscopeApp(App[None]):
         self._show_layer_details()
         if not self.image.layers:
             self._show_files()
-        gc.freeze()  # the waste records too (see `_stack`)
+        gc.freeze()  # the waste records too (see `_stacked`)
 
     def _failed(self, message: str) -> None:
         self.error = message
@@ -411,7 +411,7 @@ class LayerscopeApp(App[None]):
     def action_history(self) -> None:
         node = self.query_one(FileTree).cursor_path
         if self.image is not None and node is not None:
-            self.push_screen(HistoryScreen(self.image, node))
+            self.push_screen(HistoryScreen(self.image, node, self.stacked))
         else:
             self.notify("Put the tree cursor on a path first.", markup=False)
 

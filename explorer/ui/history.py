@@ -33,10 +33,11 @@ class HistoryScreen(ModalScreen[None]):
         Binding("q", "app.quit", "Quit", id="history.quit"),
     ]
 
-    def __init__(self, image: Image, node: Node) -> None:
+    def __init__(self, image: Image, node: Node, stacked: int) -> None:
         super().__init__()
         self.image = image
         self.node = node
+        self.stacked = stacked  # layers below this one are stacked: the history shows those
 
     def compose(self) -> ComposeResult:
         with Vertical(id="history-box"):
@@ -55,7 +56,7 @@ class HistoryScreen(ModalScreen[None]):
         for label in ("mode", "owner", "mtime", "what changed", "instruction"):
             table.add_column(label, key=label)
         for change in self.node.changes:
-            if change.layer < 0:
+            if not 0 <= change.layer < self.stacked:
                 continue
             entry = change.shown
             style = component_style(table, STATE_CLASSES[change.kind])
