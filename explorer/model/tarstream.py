@@ -201,26 +201,30 @@ class TarReader:
             if not self._next_chunk():
                 raise CorruptBlob(f"{self._name}: layer tar truncated inside {what}")
 
+    def _in_chunk(self, size: int) -> int | None:
+        """Where `size` bytes of data start, if they and their padding lie in this chunk (the
+        usual case): the reader moves past them. Else None, and the reader stays."""
+        pos = self._pos
+        padded = pos + size + (-size % BLOCK)
+        if padded > len(self._buf):
+            return None
+        self._pos = padded
+        return pos
+
     def _content(self, size: int, what: str) -> int:
         """Hash a file's content and skip its padding; return the xxh3-64 digest."""
-        pos = self._pos
-        end = pos + size
-        padded = end + (-size % BLOCK)
-        if padded <= len(self._buf):  # the usual case: all of it in this chunk
-            self._pos = padded
-            return xxhash.xxh3_64_intdigest(self._view[pos:end])
+        pos = self._in_chunk(size)
+        if pos is not None:
+            return xxhash.xxh3_64_intdigest(self._view[pos : pos + size])
         hasher = xxhash.xxh3_64()
         self._consume(size, what, hasher)
         self._consume(-size % BLOCK, "padding")
         return hasher.intdigest()
 
     def _data(self, size: int, what: str) -> bytes:
-        pos = self._pos
-        end = pos + size
-        padded = end + (-size % BLOCK)
-        if padded <= len(self._buf):  # the usual case: all of it in this chunk
-            self._pos = padded
-            return self._buf[pos:end]
+        pos = self._in_chunk(size)
+        if pos is not None:
+            return self._buf[pos : pos + size]
         data = self._take_exact(size, what)
         self._consume(-size % BLOCK, "padding")
         return data
