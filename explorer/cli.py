@@ -91,7 +91,7 @@ def _fail(message: str) -> int:
 
 def report(argv: Sequence[str]) -> int:
     """`layerscope report`: analyse the image and print the report."""
-    from .model.parallel import prestart, release_spares
+    from .model.parallel import prestart
 
     args = _report_parser().parse_args(argv)
     prestart(args.path)  # the workers start while the model is imported and the manifest read
@@ -103,10 +103,7 @@ def report(argv: Sequence[str]) -> int:
     # 0.25 s on 117,000 files). It stays off, and the model is frozen out of its reach.
     gc.disable()
     try:
-        try:
-            image = load(args.path, args.platform, args.image, args.verify, _limits(args), dive=args.dive)
-        finally:
-            release_spares()
+        image = load(args.path, args.platform, args.image, args.verify, _limits(args), dive=args.dive)
         try:
             top = args.top if args.top is not None else (None if args.json else 20)
             data = report_dict(image, top)

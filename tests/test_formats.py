@@ -721,3 +721,11 @@ def test_prestarted_workers_are_taken_or_stopped(tmp_path, capsys):
     assert main(["report", str(big), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["summary"]["layers"] == 4
     assert parallel._spares == [] and all(proc.poll() is not None for proc in spares)
+
+    junk = tmp_path / "junk.bin"  # big enough for workers, but no image: they are stopped
+    junk.write_bytes(filler)
+    parallel.prestart(str(junk))
+    spares = list(parallel._spares)
+    assert len(spares) == expected
+    assert main(["report", str(junk)]) == 2
+    assert parallel._spares == [] and all(proc.poll() is not None for proc in spares)

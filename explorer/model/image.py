@@ -116,15 +116,19 @@ class Image:
     ) -> Image:
         """Read the manifest and config of the chosen image (for `-` or a compressed archive,
         the whole archive in one pass; `on_read(bytes)` reports that pass)."""
-        source = open_source(path, on_read, verify, limits)
         try:
-            ref = select_image(find_images(source), platform, image)
-            config = parse_config(source.read_json(ref.config_blob), ref.config_digest or ref.config_blob)
-            if platform and not ref.platform and config.platform and not _same_platform(platform, config.platform):
-                raise ImageError(f"platform {platform} not found; the archive has: {config.platform}")
-            return cls(path, source, ref, config, verify, limits, dive)
+            source = open_source(path, on_read, verify, limits)
+            try:
+                ref = select_image(find_images(source), platform, image)
+                config = parse_config(source.read_json(ref.config_blob), ref.config_digest or ref.config_blob)
+                if platform and not ref.platform and config.platform and not _same_platform(platform, config.platform):
+                    raise ImageError(f"platform {platform} not found; the archive has: {config.platform}")
+                return cls(path, source, ref, config, verify, limits, dive)
+            except BaseException:
+                source.close()
+                raise
         except BaseException:
-            source.close()
+            release_spares()  # workers started for this path (`parallel.prestart`): none will scan
             raise
 
     @property

@@ -25,7 +25,6 @@ from ..model.errors import ImageError
 from ..model.filesystem import Node
 from ..model.image import Image
 from ..model.limits import DEFAULT_LIMITS, Limits
-from ..model.parallel import release_spares
 from ..model.text import display_name, human_size
 from .commands import LayerscopeCommands
 from .details import LayerDetails
@@ -165,11 +164,9 @@ class LayerscopeApp(App[None]):
                 self.path, self.platform, self.image_name, self.verify, on_read=on_read, limits=self.limits
             )
         except (ImageError, OSError) as exc:
-            release_spares()  # workers the command line started for this image
             self.call_from_thread(self._failed, str(exc))
             return
         except Exception as exc:  # a bug, but the user gets a message, not a traceback
-            release_spares()
             self.call_from_thread(self._failed, f"internal error while opening: {exc!r}")
             return
         self.call_from_thread(self._opened, image)
