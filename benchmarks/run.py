@@ -31,8 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from explorer.model.blobs import sniff  # noqa: E402
-from explorer.model.image import Image  # noqa: E402
+from explorer.analysis.image import Image  # noqa: E402
+from explorer.archive.blobs import sniff  # noqa: E402
 
 
 def _rss_kb(pid: int) -> int:
@@ -125,9 +125,9 @@ def baseline(paths: list[Path], kind: str) -> tuple[str, float]:
 
 APP_PROBE = r"""
 import asyncio, json, statistics, sys, time
-from explorer.ui.app import make_app
-from explorer.ui.layers import LayerTable
-from explorer.ui.filetree import FileTree
+from explorer.tui.app import make_app
+from explorer.tui.widgets.layers import LayerTable
+from explorer.tui.widgets.filetree import FileTree
 
 async def main(path, keys):
     app = make_app(path, animate=False)

@@ -10,8 +10,8 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from .model.errors import ImageError
-from .model.limits import DEFAULT_LIMITS, Limits
+from .archive.errors import ImageError
+from .archive.limits import DEFAULT_LIMITS, Limits
 
 USAGE_EPILOG = """\
 IMAGE is an image archive (docker save, Docker 25+, OCI archive, optionally gzip-compressed),
@@ -83,7 +83,7 @@ def _report_parser() -> argparse.ArgumentParser:
 
 
 def _fail(message: str) -> int:
-    from .model.text import display_name
+    from .present.text import display_name
 
     print(f"layerscope: {display_name(message)}", file=sys.stderr)
     return 2
@@ -91,12 +91,12 @@ def _fail(message: str) -> int:
 
 def report(argv: Sequence[str]) -> int:
     """`layerscope report`: analyse the image and print the report."""
-    from .model.parallel import prestart
+    from .archive.pool import prestart
 
     args = _report_parser().parse_args(argv)
     prestart(args.path)  # the workers start while the model is imported and the manifest read
-    from .model.image import load
-    from .model.report import report_dict
+    from .analysis.image import load
+    from .present.report import report_dict
 
     # The model is 100,000s of long-lived objects and no garbage cycles: the cyclic collector
     # would only walk them, during the analysis, before the report and at exit (0.15 s and
@@ -114,7 +114,7 @@ def report(argv: Sequence[str]) -> int:
         else:
             from rich.console import Console
 
-            from .model.report_text import render_report
+            from .present.report_text import render_report
 
             render_report(data, Console())
         sys.stdout.flush()
@@ -147,10 +147,10 @@ def explore(argv: Sequence[str]) -> int:
     if args.demo == bool(args.path):
         parser.error("give an IMAGE or --demo")
     if args.path and args.path != "-":
-        from .model.parallel import prestart
+        from .archive.pool import prestart
 
         prestart(args.path)  # the workers start while Textual is imported
-    from .ui.app import make_app
+    from .tui.app import make_app
 
     if args.demo:
         from .demo import demo_path

@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from explorer.demo import demo_path  # noqa: E402
-from explorer.ui.app import make_app  # noqa: E402
+from explorer.tui.app import make_app  # noqa: E402
 
 OUT = ROOT / "screenshots"
 SIZE = (140, 40)

@@ -8,10 +8,10 @@ import itertools
 
 from hypothesis import HealthCheck, given, settings
 
-from explorer.model.browse import CHANGES, MERGED, Browser
-from explorer.model.entries import FILE, HARDLINK
-from explorer.model.filesystem import DELETED, FileSystem, Node
-from explorer.model.layerscan import scan_layer
+from explorer.analysis.filesystem import DELETED, FileSystem, Node
+from explorer.archive.entries import FILE, HARDLINK
+from explorer.archive.layerscan import scan_layer
+from explorer.present.browse import CHANGES, MERGED, Browser
 from tests.imagebuilder import Layer, layer_tar
 from tests.test_merge_property import _as_builder, stacks
 
@@ -83,7 +83,7 @@ def test_cached_rows_match_a_fresh_browser(layers):
 
 def test_a_directory_no_entry_names_has_no_time_of_its_own() -> None:
     """`usr/bin/tool` with no `usr` or `usr/bin` entry: the runtime makes them, with no mtime."""
-    from explorer.model.browse import mtime_string
+    from explorer.present.browse import mtime_string
     from tests.imagebuilder import F
 
     data = layer_tar(Layer([F("usr/", kind="dir", mtime=1_700_000_000), F("usr/bin/tool", b"x", mtime=1_700_000_000)]))

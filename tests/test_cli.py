@@ -564,7 +564,7 @@ def test_dive_compat_matches_the_real_dive(archive, tmp_path):
 
 def test_corrupt_layer_scanned_in_a_worker_process(tmp_path):
     """Past PARALLEL_MIN_BYTES on disk, layers are scanned in other processes: errors stay one line."""
-    from explorer.model.parallel import PARALLEL_MIN_BYTES
+    from explorer.archive.pool import PARALLEL_MIN_BYTES
 
     filler = bytes(range(256)) * (PARALLEL_MIN_BYTES // 256 + 1)
     image = Image([Layer([F("a", b"1" * 100)]), Layer([F("big", filler)], compression="none"), Layer([F("c", b"3")])])

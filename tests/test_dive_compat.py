@@ -1,4 +1,4 @@
-"""Parity tests: explorer.model.dive_compat against the real dive v0.13.1 binary."""
+"""Parity tests: explorer.analysis.dive_compat against the real dive v0.13.1 binary."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from explorer.model.dive_compat import DiveCompat, DiveEntry, dive_compat  # noqa: E402
+from explorer.analysis.dive_compat import DiveCompat, DiveEntry, dive_compat  # noqa: E402
 
 TESTDATA = Path(__file__).resolve().parents[1].parent / "shared" / "testdata"
 REAL_ARCHIVES = [

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from explorer.model import ImageError, load
-from explorer.model.image import Image as ModelImage
+from explorer.analysis import ImageError, load
+from explorer.analysis.image import Image as ModelImage
 from tests.imagebuilder import (
     ANN_CONTAINERD_NAME,
     ANN_REF_NAME,
@@ -651,7 +651,7 @@ def test_gzip_wrapped_oci_dir_names(tmp_path):
 
 def test_worker_processes_give_the_same_result(tmp_path, reference):
     """Past PARALLEL_MIN_BYTES of blobs on disk, layers are scanned in other processes."""
-    from explorer.model.parallel import PARALLEL_MIN_BYTES
+    from explorer.archive.pool import PARALLEL_MIN_BYTES
 
     filler = bytes(range(256)) * (PARALLEL_MIN_BYTES // 256 + 1)
     image = make_image("none")
@@ -675,7 +675,7 @@ def test_worker_processes_give_the_same_result(tmp_path, reference):
 
 def test_a_worker_that_dies_is_an_error_not_a_hang(tmp_path, monkeypatch):
     """A worker process that ends without answering (killed, out of memory) stops the load."""
-    from explorer.model import parallel
+    from explorer.archive import pool as parallel
 
     filler = bytes(range(256)) * (parallel.PARALLEL_MIN_BYTES // 256 + 1)
     image = make_image("none")
@@ -698,8 +698,8 @@ def test_a_worker_that_dies_is_an_error_not_a_hang(tmp_path, monkeypatch):
 
 def test_prestarted_workers_are_taken_or_stopped(tmp_path, capsys):
     """`report` starts the workers before it imports the model; none is left behind."""
+    from explorer.archive import pool as parallel
     from explorer.cli import main
-    from explorer.model import parallel
 
     filler = bytes(range(256)) * (parallel.PARALLEL_MIN_BYTES // 256 + 1)
     image = make_image("none")

@@ -1,4 +1,5 @@
-"""The model, the CLI module and the demo never import Textual (each checked in a fresh interpreter)."""
+"""Archive, analysis and present, the CLI module and the demo never import Textual (each checked in a
+fresh interpreter); import-linter checks the direction of every import (see pyproject.toml)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from tests.imagebuilder import F, Image, Layer, write_oci
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL_MODULES = sorted(
-    f"explorer.model.{p.stem}" if p.stem != "__init__" else "explorer.model"
-    for p in (ROOT / "explorer" / "model").glob("*.py")
+    f"explorer.{layer}.{p.stem}" if p.stem != "__init__" else f"explorer.{layer}"
+    for layer in ("archive", "analysis", "present")
+    for p in (ROOT / "explorer" / layer).glob("*.py")
 )
 MODULES = [*MODEL_MODULES, "explorer.cli", "explorer.demo"]
 
@@ -33,8 +35,9 @@ def _textual_modules_after(code: str, *args: str) -> list[str]:
 
 
 def test_every_model_module_is_listed():
-    assert "explorer.model.filesystem" in MODULES and "explorer.model.waste" in MODULES
-    assert len(MODEL_MODULES) >= 10
+    assert "explorer.analysis.filesystem" in MODULES and "explorer.archive.tarstream" in MODULES
+    assert "explorer.present.browse" in MODULES
+    assert len(MODEL_MODULES) >= 20
 
 
 @pytest.mark.parametrize("module", MODULES)
@@ -60,9 +63,17 @@ def test_demo_image_analyses_without_textual(tmp_path):
 import sys
 from pathlib import Path
 from explorer.demo import write_demo
-from explorer.model import load
+from explorer.analysis import load
 img = load(str(write_demo(Path(sys.argv[1]) / "demo.tar")))
 assert img.waste.wasted > 0
 print(",".join(sorted(m for m in sys.modules if m == "textual" or m.startswith("textual."))))
 """
     assert _textual_modules_after(code, str(tmp_path)) == []
+
+
+def test_layers_import_one_way():
+    """import-linter's contracts in pyproject.toml: archive -> analysis -> present -> tui, Textual only in tui."""
+    lint = Path(sys.executable).with_name("lint-imports")
+    proc = subprocess.run([str(lint)], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "0 broken" in proc.stdout

@@ -11,12 +11,12 @@ import io
 import pytest
 import xxhash
 
-from explorer.model import load
-from explorer.model.browse import CHANGES, MERGED, UNCHANGED, Browser
-from explorer.model.entries import DIR, FILE, HARDLINK, SYMLINK, Entry, normalize
-from explorer.model.filesystem import ADDED, DELETED, MODIFIED, RESTORED, TYPE_CHANGED, FileSystem
-from explorer.model.layerscan import scan_layer
-from explorer.model.waste import compute_waste
+from explorer.analysis import load
+from explorer.analysis.filesystem import ADDED, DELETED, MODIFIED, RESTORED, TYPE_CHANGED, FileSystem
+from explorer.analysis.waste import compute_waste
+from explorer.archive.entries import DIR, FILE, HARDLINK, SYMLINK, Entry, normalize
+from explorer.archive.layerscan import scan_layer
+from explorer.present.browse import CHANGES, MERGED, UNCHANGED, Browser
 from tests.imagebuilder import F, Image, Layer, layer_tar, opaque, whiteout, write_oci
 
 # ---- helpers ------------------------------------------------------------------------------

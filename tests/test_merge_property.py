@@ -17,9 +17,9 @@ import xxhash
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from explorer.model.filesystem import FileSystem
-from explorer.model.layerscan import scan_layer
-from explorer.model.waste import compute_waste
+from explorer.analysis.filesystem import FileSystem
+from explorer.analysis.waste import compute_waste
+from explorer.archive.layerscan import scan_layer
 from tests.imagebuilder import F, Layer, layer_tar, opaque, whiteout
 
 NAMES = ("a", "b", "c")

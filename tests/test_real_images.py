@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from explorer.model import load
-from explorer.model.entries import DIR, FILE, SYMLINK
-from explorer.model.filesystem import DELETED
+from explorer.analysis import load
+from explorer.analysis.filesystem import DELETED
+from explorer.archive.entries import DIR, FILE, SYMLINK
 
 from . import real_expected as X
 from .conftest import DIVE, REAL, needs_shared

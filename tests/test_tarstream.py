@@ -8,9 +8,9 @@ import random
 import pytest
 import xxhash
 
-from explorer.model.errors import CorruptBlob
-from explorer.model.layerscan import scan_layer
-from explorer.model.tarstream import TarReader
+from explorer.archive.errors import CorruptBlob
+from explorer.archive.layerscan import scan_layer
+from explorer.archive.tarstream import TarReader
 from tests.imagebuilder import F, Layer, layer_tar, opaque, whiteout
 
 ENTRIES = [
@@ -85,8 +85,8 @@ def test_scan_counts_the_trailer_and_the_whole_tar() -> None:
 
 def test_a_mapped_layer_gives_what_a_read_one_gives(tmp_path) -> None:
     """An uncompressed blob inside an archive is read through memory-mapped windows."""
-    from explorer.model.layerscan import MAP_WINDOW, Location, scan_location
-    from explorer.model.limits import DEFAULT_LIMITS
+    from explorer.archive.layerscan import MAP_WINDOW, Location, scan_location
+    from explorer.archive.limits import DEFAULT_LIMITS
 
     files = [F(f"d/{i}", bytes([i % 251]) * (i * 9_973 % 300_000)) for i in range(60)]
     data = layer_tar(Layer([*ENTRIES, *files]))

@@ -16,17 +16,17 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, OptionList, TabbedContent
 
+from explorer.archive.pool import PARALLEL_MIN_BYTES
 from explorer.demo import demo_path
-from explorer.model.browse import CHANGES, MERGED
-from explorer.model.parallel import PARALLEL_MIN_BYTES
-from explorer.model.text import display_name
-from explorer.ui.app import LayerscopeApp, make_app
-from explorer.ui.filetree import FileTree
-from explorer.ui.find import FindScreen
-from explorer.ui.help import HelpScreen
-from explorer.ui.history import HistoryScreen
-from explorer.ui.layers import LayerTable
-from explorer.ui.loading import ErrorScreen
+from explorer.present.browse import CHANGES, MERGED
+from explorer.present.text import display_name
+from explorer.tui.app import LayerscopeApp, make_app
+from explorer.tui.screens.find import FindScreen
+from explorer.tui.screens.help import HelpScreen
+from explorer.tui.screens.history import HistoryScreen
+from explorer.tui.screens.loading import ErrorScreen
+from explorer.tui.widgets.filetree import FileTree
+from explorer.tui.widgets.layers import LayerTable
 
 from .conftest import REAL, needs_shared
 from .imagebuilder import F, Layer, write_docker_archive

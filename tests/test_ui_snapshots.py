@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from explorer.demo import demo_path
-from explorer.ui.app import make_app
+from explorer.tui.app import make_app
 
 
 @pytest.fixture(scope="module")

@@ -57,11 +57,11 @@ from pathlib import Path
 
 import zstandard
 
-from explorer.model.errors import CorruptBlob, ImageError
-from explorer.model.image import load
-from explorer.model.limits import DEFAULT_LIMITS, Limits
-from explorer.model.report import report_dict
-from explorer.model.report_text import render_report
+from explorer.analysis.image import load
+from explorer.archive.errors import CorruptBlob, ImageError
+from explorer.archive.limits import DEFAULT_LIMITS, Limits
+from explorer.present.report import report_dict
+from explorer.present.report_text import render_report
 from tests import imagebuilder as ib
 
 BLOCK = 512

@@ -1,6 +1,6 @@
 """Scanning layers in worker processes, each opening the archive itself and seeking to its blob.
 
-Workers are lean interpreters running `explorer.model.scanworker`: they import the tar
+Workers are lean interpreters running `explorer.archive.scanworker`: they import the tar
 reader and the decompressors, not the model or the UI, and exit as soon as no layer is left
 for them. Layers are handed out in order, one at a time, by a thread per worker that also
 reads its results, so a worker never waits for the consumer; results come back in layer
@@ -71,7 +71,7 @@ def _start_worker() -> subprocess.Popen:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([_PACKAGE_ROOT, *(p for p in sys.path if p)])
     return subprocess.Popen(
-        [sys.executable, "-S", "-m", "explorer.model.scanworker"],
+        [sys.executable, "-S", "-m", "explorer.archive.scanworker"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,  # the terminal may belong to the app; errors come as messages

@@ -30,11 +30,11 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 from textual.worker import Worker
 
-from ..model.browse import CHANGES, Browser, Row, change_notes, mode_string, mtime_string, owner_string
-from ..model.entries import HARDLINK, SYMLINK
-from ..model.filesystem import DELETED, Node
-from ..model.text import display_name, human_size
-from .labels import MARKS, STATE_CLASSES, component_style
+from ...analysis.filesystem import DELETED, Node
+from ...archive.entries import HARDLINK, SYMLINK
+from ...present.browse import CHANGES, Browser, Row, change_notes, mode_string, mtime_string, owner_string
+from ...present.text import display_name, human_size
+from ..labels import MARKS, STATE_CLASSES, component_style
 
 CHUNK = 250  # rows added between two frames
 PAGE = 1000  # rows of one directory shown at once
@@ -82,7 +82,7 @@ class Listing:
 
 
 class FileTree(Tree[Item]):
-    """A lazy tree of one layer's rows (see `explorer.model.browse.Browser`)."""
+    """A lazy tree of one layer's rows (see `explorer.present.browse.Browser`)."""
 
     COMPONENT_CLASSES = {*STATE_CLASSES.values(), "filetree--detail", "filetree--note"}
     BINDINGS = [

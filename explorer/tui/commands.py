@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from ..model.text import display_name
+from ..present.text import display_name
 
 if TYPE_CHECKING:
     from .app import LayerscopeApp

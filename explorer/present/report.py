@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from .image import Image
+from ..analysis.image import Image
 
 SCHEMA = "layerscope.report/v1"
 

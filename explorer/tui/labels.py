@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.style import Style
 from textual.widget import Widget
 
-from ..model.browse import UNCHANGED
-from ..model.filesystem import ADDED, DELETED, MODIFIED, RESTORED, TYPE_CHANGED
+from ..analysis.filesystem import ADDED, DELETED, MODIFIED, RESTORED, TYPE_CHANGED
+from ..present.browse import UNCHANGED
 
 MARKS = {ADDED: "A", MODIFIED: "M", RESTORED: "R", TYPE_CHANGED: "T", DELETED: "D", UNCHANGED: " "}
 STATE_NAMES = {

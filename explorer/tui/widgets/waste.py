@@ -8,9 +8,9 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
-from ..model.image import Image
-from ..model.text import display_name, human_size
-from ..model.waste import WasteItem
+from ...analysis.image import Image
+from ...analysis.waste import WasteItem
+from ...present.text import display_name, human_size
 
 LIMIT = 1000  # DataTable measures every cell: a top-N list, not every item
 

@@ -12,7 +12,7 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Label, ProgressBar, Static
 
-from ..model.text import display_name, human_size
+from ...present.text import display_name, human_size
 
 
 class ArchiveRead(Message):

@@ -7,8 +7,8 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .entries import BLOCK, CHAR, DIR, FIFO, FILE, HARDLINK, KIND_NAMES, SYMLINK, Entry
-from .filesystem import DELETED, IMPLICIT_DIR, MODIFIED, RESTORED, TYPE_CHANGED, Change, FileSystem, Node
+from ..analysis.filesystem import DELETED, IMPLICIT_DIR, MODIFIED, RESTORED, TYPE_CHANGED, Change, FileSystem, Node
+from ..archive.entries import BLOCK, CHAR, DIR, FIFO, FILE, HARDLINK, KIND_NAMES, SYMLINK, Entry
 from .text import display_name, human_size
 
 UNCHANGED = "unchanged"

@@ -16,7 +16,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterator
 
-from .entries import DIR, FILE, HARDLINK, OPAQUE, WHITEOUT, Entry
+from ..archive.entries import DIR, FILE, HARDLINK, OPAQUE, WHITEOUT, Entry
 
 ADDED, MODIFIED, RESTORED, TYPE_CHANGED, DELETED = "added", "modified", "restored", "type_changed", "deleted"
 CHANGE_KINDS = (ADDED, MODIFIED, RESTORED, TYPE_CHANGED, DELETED)

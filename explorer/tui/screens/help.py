@@ -12,7 +12,7 @@ from textual.widgets import Footer, Markdown
 
 
 def help_text() -> str:
-    return files("explorer.ui").joinpath("help.md").read_text(encoding="utf-8")
+    return files("explorer.tui").joinpath("help.md").read_text(encoding="utf-8")
 
 
 class HelpScreen(ModalScreen[None]):

@@ -12,10 +12,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from ..model.browse import Browser
-from ..model.filesystem import Node
-from ..model.text import display_name
-from .labels import MARKS
+from ...analysis.filesystem import Node
+from ...present.browse import Browser
+from ...present.text import display_name
+from ..labels import MARKS
 
 LIMIT = 500
 

@@ -7,9 +7,9 @@ from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Static
 
-from ..model.image import Image
-from ..model.text import display_name, human_size
-from ..model.waste import CAUSES
+from ...analysis.image import Image
+from ...analysis.waste import CAUSES
+from ...present.text import display_name, human_size
 from .details import field
 
 CAUSE_TEXT = {

@@ -1,4 +1,4 @@
-"""A worker process that scans layer blobs: `python -m explorer.model.scanworker`.
+"""A worker process that scans layer blobs: `python -m explorer.archive.scanworker`.
 
 It reads jobs (pickled `(index, Location, label, verify, limits)`, None to stop) on stdin
 and writes pickled messages on stdout: `("progress", index, blob_bytes_read)`, then

@@ -9,10 +9,10 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
 
-from ..model.config import HistoryEntry
-from ..model.image import Image, Layer
-from ..model.text import display_name, short_size
-from .labels import component_style
+from ...analysis.image import Image, Layer
+from ...archive.config import HistoryEntry
+from ...present.text import display_name, short_size
+from ..labels import component_style
 
 COLUMNS = [("#", "index"), ("size", "size"), ("packed", "packed"), ("wasted", "wasted"), ("hides", "hides")]
 KEYS = [key for _, key in COLUMNS] + ["instruction"]

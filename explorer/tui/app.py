@@ -20,24 +20,24 @@ from textual.content import Content
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
-from ..model.browse import CHANGES, MERGED, Browser, change_notes
-from ..model.errors import ImageError
-from ..model.filesystem import Node
-from ..model.image import Image
-from ..model.limits import DEFAULT_LIMITS, Limits
-from ..model.text import display_name, human_size
+from ..analysis.filesystem import Node
+from ..analysis.image import Image
+from ..archive.errors import ImageError
+from ..archive.limits import DEFAULT_LIMITS, Limits
+from ..present.browse import CHANGES, MERGED, Browser, change_notes
+from ..present.text import display_name, human_size
 from .commands import LayerscopeCommands
-from .details import LayerDetails
-from .filetree import FileTree, View
-from .find import FindScreen, Found
-from .help import HelpScreen
-from .history import HistoryScreen
 from .labels import STATE_NAMES
-from .layers import LayerTable, Step
-from .loading import ArchiveRead, ErrorScreen, LayerRead, LoadStatus, Throttle
-from .statusline import StatusLine
-from .summary import SummaryView
-from .waste import WasteView
+from .screens.find import FindScreen, Found
+from .screens.help import HelpScreen
+from .screens.history import HistoryScreen
+from .screens.loading import ArchiveRead, ErrorScreen, LayerRead, LoadStatus, Throttle
+from .widgets.details import LayerDetails
+from .widgets.filetree import FileTree, View
+from .widgets.layers import LayerTable, Step
+from .widgets.statusline import StatusLine
+from .widgets.summary import SummaryView
+from .widgets.waste import WasteView
 
 MODE_NAMES = {CHANGES: "changes in layer", MERGED: "filesystem at layer"}
 OPEN_ROWS = 200  # the changes view opens directories until it shows this many rows

@@ -9,12 +9,12 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 
-from ..model.browse import change_notes, mode_string, mtime_string, owner_string
-from ..model.entries import HARDLINK, KIND_NAMES, SYMLINK
-from ..model.filesystem import DELETED, Node
-from ..model.image import Image
-from ..model.text import display_name, human_size
-from .labels import MARKS, STATE_CLASSES, STATE_NAMES, component_style
+from ...analysis.filesystem import DELETED, Node
+from ...analysis.image import Image
+from ...archive.entries import HARDLINK, KIND_NAMES, SYMLINK
+from ...present.browse import change_notes, mode_string, mtime_string, owner_string
+from ...present.text import display_name, human_size
+from ..labels import MARKS, STATE_CLASSES, STATE_NAMES, component_style
 
 
 class HistoryTable(DataTable):

@@ -6,11 +6,11 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
-from ..model.config import HistoryEntry
-from ..model.filesystem import CHANGE_KINDS
-from ..model.image import Image, Layer
-from ..model.text import display_name, human_size
-from .labels import MARKS, STATE_NAMES
+from ...analysis.filesystem import CHANGE_KINDS
+from ...analysis.image import Image, Layer
+from ...archive.config import HistoryEntry
+from ...present.text import display_name, human_size
+from ..labels import MARKS, STATE_NAMES
 
 
 def field(name: str, value: str, style: str = "", width: int = 12) -> Content:

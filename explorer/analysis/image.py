@@ -6,17 +6,17 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from ..archive.config import HistoryEntry, ImageConfig, align_history, parse_config
+from ..archive.entries import FILE, OPAQUE, WHITEOUT, Row
+from ..archive.errors import CorruptBlob, ImageError
+from ..archive.layerscan import LayerScan
+from ..archive.limits import DEFAULT_LIMITS, Limits
+from ..archive.manifests import ImageRef, LayerRef, find_images, select_image
+from ..archive.pool import PARALLEL_MIN_BYTES, release_spares, scan_in_workers, worker_count
+from ..archive.sources import Progress, Source, open_source
 from .collector import collector_paused
-from .config import HistoryEntry, ImageConfig, align_history, parse_config
 from .dive_compat import DiveAccumulator, DiveEntry
-from .entries import FILE, OPAQUE, WHITEOUT, Row
-from .errors import CorruptBlob, ImageError
 from .filesystem import CHANGE_KINDS, FileSystem
-from .layerscan import LayerScan
-from .limits import DEFAULT_LIMITS, Limits
-from .manifests import ImageRef, LayerRef, find_images, select_image
-from .parallel import PARALLEL_MIN_BYTES, release_spares, scan_in_workers, worker_count
-from .sources import Progress, Source, open_source
 from .waste import Waste, compute_waste
 
 LayerProgress = Callable[[int, int, int], None]  # (layer index, blob bytes read, blob size)

@@ -7,8 +7,8 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from ..analysis.waste import CAUSES
 from .text import display_name, human_size
-from .waste import CAUSES
 
 _CAUSE_STYLE = {"deleted": "red", "overwritten": "yellow", "restored": "magenta"}
 _CAUSE_TEXT = {

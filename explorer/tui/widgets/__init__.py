@@ -1,0 +1,1 @@
+"""Widgets of the app: each renders a view model from `explorer.present`."""
