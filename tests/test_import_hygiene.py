@@ -17,7 +17,7 @@ MODEL_MODULES = sorted(
     for layer in ("archive", "analysis", "present")
     for p in (ROOT / "explorer" / layer).glob("*.py")
 )
-MODULES = [*MODEL_MODULES, "explorer.cli", "explorer.demo"]
+MODULES = [*MODEL_MODULES, "explorer.cli", "explorer.commands.report", "explorer.demo"]
 
 PROBE = """
 import importlib, sys

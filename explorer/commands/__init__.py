@@ -1,0 +1,1 @@
+"""Subcommands of `layerscope`, one module each, registered in `explorer.cli.COMMANDS`."""
