@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..archive.config import HistoryEntry, ImageConfig, align_history, parse_config
 from ..archive.entries import FILE, OPAQUE, WHITEOUT, Row
@@ -18,6 +19,9 @@ from .collector import collector_paused
 from .dive_compat import DiveAccumulator, DiveEntry
 from .filesystem import CHANGE_KINDS, FileSystem
 from .waste import Waste, compute_waste
+
+if TYPE_CHECKING:
+    from .packages import Packages
 
 LayerProgress = Callable[[int, int, int], None]  # (layer index, blob bytes read, blob size)
 
@@ -102,6 +106,8 @@ class Image:
             )
         self.fs = FileSystem()
         self.waste: Waste | None = None
+        self.captured = 0  # package-metadata bytes the layers' scans kept (see archive/capture.py)
+        self._packages: Packages | None = None
 
     @classmethod
     def open(
@@ -180,6 +186,11 @@ class Image:
         if self.dive is not None:
             self.dive.add_layer(_dive_entries(rows), layer.content_bytes)
         self.warnings.extend(scan.warnings)
+        if scan.capture is not None:  # the budget is the image's: what lower layers kept counts
+            self.warnings.extend(
+                f"layer {index}: {w}" for w in scan.capture.limit_to(scan.capture.budget - self.captured)
+            )
+            self.captured += scan.capture.used
         before = len(self.fs.warnings)
         yield from self.fs.apply_steps(index, scan.entries())
         self.warnings.extend(f"layer {index}: {w}" for w in self.fs.warnings[before:])
@@ -217,6 +228,17 @@ class Image:
             for index, scan in self.scans(on_progress, workers, largest_first=True):
                 self.add_scan(index, scan)
             self.finish()
+
+    @property
+    def packages(self) -> Packages:
+        """The packages each layer installed, removed or upgraded, and the files they own
+        (worked out on first use, from the metadata the scans kept)."""
+        assert self.analysed, "analyse() the image first"
+        if self._packages is None:
+            from .packages import find_packages
+
+            self._packages = find_packages(self)
+        return self._packages
 
     def _check_digests(self, layer: Layer, scan: LayerScan) -> None:
         label = self.label(layer)

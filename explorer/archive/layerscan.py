@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO, NamedTuple
 
 from .blobs import CHUNK, CountingReader, ReadAhead, Reader, SliceReader, decompressed, sniff
+from .capture import Capture
 from .entries import Entry, Row
 from .errors import CorruptBlob
 from .limits import DEFAULT_LIMITS, RATIO_FLOOR, TRAILER_READ, Limits
@@ -18,7 +19,8 @@ MAP_WINDOW = 1 << 20  # bytes of an uncompressed layer mapped at a time
 
 
 class LayerScan:
-    """What one pass over a layer blob learned. Small and picklable (no file contents)."""
+    """What one pass over a layer blob learned. Small and picklable (no file contents but
+    the package metadata its `capture` kept)."""
 
     def __init__(
         self,
@@ -29,6 +31,7 @@ class LayerScan:
         warnings: list[str],
         blob_sha256: str | None = None,
         tar_sha256: str | None = None,
+        capture: Capture | None = None,
     ) -> None:
         self.rows = rows  # its tar entries, in order
         self.tar_size = tar_size
@@ -37,6 +40,7 @@ class LayerScan:
         self.warnings = warnings
         self.blob_sha256 = blob_sha256
         self.tar_sha256 = tar_sha256
+        self.capture = capture
 
     def entries(self) -> list[Entry]:
         return [Entry(*row) for row in self.rows]
@@ -118,9 +122,10 @@ def _walk(
     verify: bool,
     limits: Limits,
     on_rows: Callable[[list[Row]], None] | None,
+    capture: Capture,
 ) -> tuple[list[Row], list[str]]:
     """Read a layer tar from its chunks: (its rows, unless handed to `on_rows`; warnings)."""
-    reader = TarReader(chunks, name, on_progress, limits.max_entries)
+    reader = TarReader(chunks, name, on_progress, limits.max_entries, capture)
     rows: list[Row] = []
     for row in reader.rows():
         rows.append(row)
@@ -139,7 +144,7 @@ def _walk(
         if not verify and trailer > TRAILER_READ:
             warnings.append(f"{name}: more than {TRAILER_READ} bytes follow the end of the tar; not read")
             break
-    return rows, warnings + [f"{name}: {w}" for w in reader.warnings]
+    return rows, warnings + [f"{name}: {w}" for w in reader.warnings + capture.warnings]
 
 
 def scan_layer(
@@ -162,8 +167,9 @@ def scan_layer(
     ahead = ReadAhead(_RatioGuard(tar_stream, counted, name, limits.max_ratio)) if compression != "none" else None
     chunks = _TarChunks(ahead if ahead is not None else _reads(tar_stream), verify)
     report = (lambda _: on_progress(counted.count)) if on_progress else None
+    capture = Capture(limits.capture)
     try:
-        rows, warnings = _walk(chunks, name, report, verify, limits, on_rows)
+        rows, warnings = _walk(chunks, name, report, verify, limits, on_rows, capture)
         if blob_tee:
             while blob_tee.read(1 << 20):
                 pass
@@ -178,6 +184,7 @@ def scan_layer(
         warnings=warnings,
         blob_sha256=blob_tee.hash.hexdigest() if blob_tee else None,
         tar_sha256=chunks.hash.hexdigest() if chunks.hash else None,
+        capture=capture,
     )
 
 
@@ -227,5 +234,6 @@ def scan_location(
             return scan_layer(SliceReader(f, loc.size, label), label, loc.size, on_progress, verify, limits, on_rows)
         chunks = _TarChunks(_mapped(f, loc.offset, loc.size), False)
         report = (lambda _: on_progress(chunks.count)) if on_progress else None
-        rows, warnings = _walk(chunks, label, report, False, limits, on_rows)
-        return LayerScan(rows, chunks.count, "none", loc.size, warnings)
+        capture = Capture(limits.capture)
+        rows, warnings = _walk(chunks, label, report, False, limits, on_rows, capture)
+        return LayerScan(rows, chunks.count, "none", loc.size, warnings, capture=capture)

@@ -28,6 +28,7 @@ from .entries import (
     Row,
     normalize,
 )
+from .capture import Capture
 from .errors import CorruptBlob
 from .limits import DEFAULT_LIMITS, MAX_DEPTH, MAX_EXTENDED_HEADER
 
@@ -127,7 +128,8 @@ class TarReader:
     """Reads the entries of one layer tar from `chunks` (bytes objects), hashing regular files.
 
     `rows()` gives each entry as a `Row`; `rest()` then gives what follows the end of the
-    archive. `offset` counts the tar bytes consumed.
+    archive. `offset` counts the tar bytes consumed. A `capture` is offered every regular
+    file and keeps the bytes it asks for (package metadata; see `capture.py`).
     """
 
     def __init__(
@@ -136,8 +138,10 @@ class TarReader:
         name: str,
         on_progress: Callable[[int], None] | None = None,
         max_entries: int = DEFAULT_LIMITS.max_entries,
+        capture: Capture | None = None,
     ) -> None:
         self._chunks = iter(chunks)
+        self._capture = capture
         self._name = name
         self._on_progress = on_progress
         self._max_entries = max_entries
@@ -221,6 +225,21 @@ class TarReader:
         self._consume(-size % BLOCK, "padding")
         return hasher.intdigest()
 
+    def _captured(self, size: int, path: str, want: int) -> int:
+        """`_content`, handing the file's first `want` bytes to the capture."""
+        pos = self._in_chunk(size)
+        if pos is not None:
+            data = bytes(self._view[pos : pos + want])
+            digest = xxhash.xxh3_64_intdigest(self._view[pos : pos + size])
+        else:
+            data = self._take_exact(want, path)
+            hasher = xxhash.xxh3_64(data)
+            self._consume(size - want, path, hasher)
+            self._consume(-size % BLOCK, "padding")
+            digest = hasher.intdigest()
+        self._capture.keep(path, data)  # type: ignore[union-attr]
+        return digest
+
     def _data(self, size: int, what: str) -> bytes:
         pos = self._in_chunk(size)
         if pos is not None:
@@ -245,6 +264,7 @@ class TarReader:
         pax: dict[str, bytes] = {}
         long_name: bytes | None = None
         long_link: bytes | None = None
+        wants = self._capture.wants if self._capture is not None else None
         count = 0
         while True:
             header = self._take(BLOCK)
@@ -310,7 +330,8 @@ class TarReader:
             path = _path(name)
             digest = None
             if kind == FILE:
-                digest = self._content(size, path)
+                want = wants(path, size) if wants is not None else None
+                digest = self._content(size, path) if want is None else self._captured(size, path, want)
             else:
                 if kind == OTHER:
                     self.warnings.append(f"entry of unknown type kept as 'other': {_decode(name)} (type {typeflag!r})")
