@@ -66,7 +66,13 @@ def dpkg_status(data: bytes, need_status: bool = True) -> list[Record]:
         if not name or (status is None and need_status) or (status is not None and not status.endswith(" installed")):
             continue
         records.append(
-            Record("deb", name, fields.get("Version", ""), fields.get("Architecture", ""), _kib(fields.get("Installed-Size")))
+            Record(
+                "deb",
+                name,
+                fields.get("Version", ""),
+                fields.get("Architecture", ""),
+                _kib(fields.get("Installed-Size")),
+            )
         )
     return records
 

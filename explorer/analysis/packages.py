@@ -49,6 +49,7 @@ class Package:
     stored: int = 0  # bytes of every stored copy of its files, in every layer
     visible: int = 0  # bytes of those copies the final filesystem reaches
     by_layer: dict[int, int] = field(default_factory=dict)  # bytes stored per layer
+    actions: list[PackageChange] = field(default_factory=list)  # what layers did to it, in order
 
     @property
     def wasted(self) -> int:
@@ -273,7 +274,9 @@ class _Reader:
         return None
 
 
-def _diff(old: dict[Key, _Installed], new: dict[Key, _Installed], layer: int, packages: dict[Key, Package]) -> list[PackageChange]:
+def _diff(
+    old: dict[Key, _Installed], new: dict[Key, _Installed], layer: int, packages: dict[Key, Package]
+) -> list[PackageChange]:
     """The changes from one layer's database to the next, recorded on the packages."""
     changes = []
     for key, item in new.items():
@@ -300,6 +303,8 @@ def _diff(old: dict[Key, _Installed], new: dict[Key, _Installed], layer: int, pa
             pkg.removed_in = layer
             changes.append(PackageChange(layer, REMOVED, pkg, item.record.version))
     changes.sort(key=lambda c: (c.action, c.package.ecosystem, c.package.name))
+    for change in changes:
+        change.package.actions.append(change)
     return changes
 
 
@@ -378,7 +383,9 @@ def _npm_owner(npm_dirs: dict[str, Package], path: str) -> Package | None:
     """The innermost node_modules package folder holding `path`."""
     parts = path[1:].split("/")
     for i in range(len(parts) - 2, 0, -1):
-        if parts[i - 1] == "node_modules" or (i >= 2 and parts[i - 2] == "node_modules" and parts[i - 1].startswith("@")):
+        if parts[i - 1] == "node_modules" or (
+            i >= 2 and parts[i - 2] == "node_modules" and parts[i - 1].startswith("@")
+        ):
             owner = npm_dirs.get("/".join(parts[: i + 1]))
             if owner is not None:
                 return owner

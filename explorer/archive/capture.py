@@ -79,6 +79,9 @@ class CaptureSpec(NamedTuple):
     heads: HeadRule | None = None
 
 
+DEFAULT_SPEC = CaptureSpec()
+
+
 class Capture:
     """The sink of one layer's scan: package-metadata files whole, and asked-for heads.
 
@@ -87,7 +90,7 @@ class Capture:
     are no longer kept and `skipped` counts them.
     """
 
-    def __init__(self, spec: CaptureSpec = CaptureSpec()) -> None:
+    def __init__(self, spec: CaptureSpec = DEFAULT_SPEC) -> None:
         self.budget = spec.budget
         self.head_rule = spec.heads
         self.files: dict[str, bytes] = {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from .capture import CaptureSpec
+from .capture import DEFAULT_SPEC, CaptureSpec
 
 MAX_EXTENDED_HEADER = 1 << 20  # a PAX or GNU long-name record larger than this is not a name
 MAX_DEPTH = 256  # directories in one path; deeper entries are skipped with a warning
@@ -21,7 +21,7 @@ class Limits(NamedTuple):
     max_entries: int = 5_000_000  # tar entries over all layers
     max_layers: int = 50_000
     max_ratio: int = 2_000  # uncompressed bytes per compressed byte, past RATIO_FLOOR
-    capture: CaptureSpec = CaptureSpec()  # the file bytes a scan may keep (package metadata)
+    capture: CaptureSpec = DEFAULT_SPEC  # the file bytes a scan may keep (package metadata)
 
 
 DEFAULT_LIMITS = Limits()

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 import xxhash
 
+from .capture import Capture
 from .entries import BLOCK as BLOCK_DEV
 from .entries import (
     CHAR,
@@ -28,7 +29,6 @@ from .entries import (
     Row,
     normalize,
 )
-from .capture import Capture
 from .errors import CorruptBlob
 from .limits import DEFAULT_LIMITS, MAX_DEPTH, MAX_EXTENDED_HEADER
 

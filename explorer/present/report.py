@@ -81,6 +81,7 @@ def report_dict(image: Image, top: int | None = None) -> dict:
                 "created_by": layer.created_by,
                 "created": layer.history.created if layer.history else None,
                 "comment": layer.history.comment if layer.history else None,
+                "package_changes": package_changes(image, layer.index),
             }
             for layer in image.layers
         ],
@@ -101,5 +102,61 @@ def report_dict(image: Image, top: int | None = None) -> dict:
         "waste_items_total": len(waste.items),
         "duplicates": [{"bytes": d.size, "paths": list(d.paths)} for d in waste.duplicates[:top]],
         "dive_compat": dive_figures(image),
-        "warnings": image.warnings,
+        **packages_sections(image),
+        "warnings": image.warnings + image.packages.warnings,
+    }
+
+
+def package_changes(image: Image, layer: int) -> list[dict]:
+    """What one layer did to packages: added, removed or upgraded (its version changed)."""
+    return [
+        {
+            "action": c.action,
+            "ecosystem": c.package.ecosystem,
+            "name": c.package.name,
+            "version": c.version,
+            "old_version": c.old_version,
+            "bytes": c.bytes,
+            "installed_size": c.package.installed_size,
+        }
+        for c in image.packages.changes[layer]
+    ]
+
+
+def packages_sections(image: Image) -> dict:
+    """The report's `packages` (every package the image ever installed, largest first),
+    `package_totals` (per ecosystem) and `package_notes`."""
+    found = image.packages
+    return {
+        "packages": [
+            {
+                "ecosystem": p.ecosystem,
+                "name": p.name,
+                "version": p.version,
+                "arch": p.arch,
+                "location": p.location,
+                "layer": p.installed_in,
+                "removed_in": p.removed_in,
+                "actions": [
+                    {"layer": c.layer, "action": c.action, "version": c.version, "old_version": c.old_version}
+                    for c in p.actions
+                ],
+                "files": None if p.size_only else p.files,
+                "installed_size": p.installed_size,
+                "stored_bytes": p.stored,
+                "visible_bytes": p.visible,
+                "wasted_bytes": p.wasted,
+            }
+            for p in sorted(found.packages, key=lambda p: (-p.stored, p.ecosystem, p.name))
+        ],
+        "package_totals": {
+            eco: {
+                "packages": t["packages"],
+                "stored_bytes": t["stored"],
+                "visible_bytes": t["visible"],
+                "wasted_bytes": t["wasted"],
+            }
+            for eco, t in found.totals().items()
+        },
+        "package_notes": found.notes,
     }
