@@ -33,6 +33,9 @@ REPORT_KEYS = {
     "waste_items_total",
     "duplicates",
     "dive_compat",
+    "packages",
+    "package_totals",
+    "package_notes",
     "warnings",
 }
 SUMMARY_BYTES = (

@@ -101,7 +101,8 @@ class Packages:
             node = self.fs.lookup(package.location)
             if node is not None:
                 for sub, path in _files_under(node, package.location):
-                    if sub.current() is not None:
+                    state = sub.current()
+                    if state is not None and state.entry.kind != DIR:
                         found.add(path)
             return sorted(found)
         links = {alias for _, alias in self.aliases}
@@ -287,7 +288,7 @@ def _diff(
             pkg = packages[key] = Package(
                 record.ecosystem, record.name, record.version, record.arch, item.location, layer
             )
-        pkg.installed_size = record.installed_size
+        pkg.name, pkg.installed_size = record.name, record.installed_size
         if item.files is not None:
             pkg.listed = item.files
         if before is None:

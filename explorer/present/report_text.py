@@ -164,7 +164,7 @@ def packages_parts(data: dict) -> list:
 
 def _package_table(title: str) -> Table:
     table = Table(title=title, title_justify="left", expand=True)
-    table.add_column("package", overflow="fold", min_width=14)
+    table.add_column("package", overflow="fold", min_width=10)
     table.add_column("version", overflow="ellipsis", max_width=16, no_wrap=True)
     for col in ("layer", "files", "stored", "visible", "wasted", "db size"):
         table.add_column(col, justify="right", no_wrap=True)
