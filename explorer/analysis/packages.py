@@ -15,11 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import TYPE_CHECKING
 
 from ..archive.capture import metadata_kind
 from ..archive.entries import DIR, FILE, SYMLINK
 from . import package_formats as fmt
+from .collector import collector_paused
 from .filesystem import Copy, FileSystem, Node
 
 if TYPE_CHECKING:
@@ -139,6 +141,11 @@ class _Installed:
 
 def find_packages(image: Image) -> Packages:
     """The packages of an analysed image (see the module's docstring)."""
+    with collector_paused():
+        return _find_packages(image)
+
+
+def _find_packages(image: Image) -> Packages:
     fs = image.fs
     count = len(image.layers)
     kept = [layer.scan.capture.files if layer.scan and layer.scan.capture else {} for layer in image.layers]
@@ -159,6 +166,7 @@ def find_packages(image: Image) -> Packages:
     npm_dirs: dict[str, Package] = {}
     changes: list[list[PackageChange]] = []
     state: dict[Key, _Installed] = {}
+    applied: dict[Key, tuple[str, ...]] = {}  # the file list last entered in `owners`, per package
     for layer in range(count):
         if not touched[layer]:
             changes.append([])
@@ -167,8 +175,9 @@ def find_packages(image: Image) -> Packages:
         changes.append(_diff(state, new, layer, packages))
         for key, item in new.items():
             pkg = packages[key]
-            if item.files is not None:
-                owners.update(dict.fromkeys(item.files, pkg))
+            if item.files is not None and applied.get(key) is not item.files:
+                owners.update(zip(item.files, repeat(pkg)))
+                applied[key] = item.files
             elif item.record.ecosystem == "npm":
                 npm_dirs[item.location] = pkg
         state = new
@@ -196,6 +205,7 @@ class _Reader:
     def __init__(self, kept: list[dict[str, bytes]]) -> None:
         self._kept = kept
         self._parsed: dict[tuple[str, int], object] = {}
+        self._same: dict[tuple[str, bytes], object] = {}  # by content: a layer may store a file again as it was
         self.warnings: list[str] = []
 
     def _data(self, node: Node, path: str, layer: int) -> tuple[bytes, int] | None:
@@ -209,6 +219,8 @@ class _Reader:
 
     def _parse(self, path: str, kind: str, layer: int, data: bytes) -> object:
         key = (path, layer)
+        if key not in self._parsed and (path, data) in self._same:  # stored again unchanged
+            self._parsed[key] = self._same[(path, data)]
         if key not in self._parsed:
             head = path.rpartition("/")[0]
             if kind == "dpkg-status":
@@ -227,7 +239,7 @@ class _Reader:
                 value = fmt.npm_package(data, head)
             else:  # python-metadata, egg-info: their files come with the RECORD
                 value = data
-            self._parsed[key] = value
+            self._parsed[key] = self._same[(path, data)] = value
         return self._parsed[key]
 
     def database(self, meta: dict[str, Node], layer: int) -> dict[Key, _Installed]:
@@ -367,9 +379,11 @@ def _canonical(listed: str, aliases: list[tuple[str, str]]) -> str:
 
 def _owner(packages: Packages, path: str) -> Package | None:
     """The owner of a stored path ("/usr/bin/bash"), by its own name or a symlinked alias."""
-    owner = packages.owners.get(path)
-    if owner is not None:
-        return owner
+    return packages.owners.get(path) or _owner_elsewhere(packages, path)
+
+
+def _owner_elsewhere(packages: Packages, path: str) -> Package | None:
+    """The owner of a path that no list names as such: through an alias, or a Node folder."""
     for target, alias in packages.aliases:
         if path.startswith(target):
             owner = packages.owners.get(alias + path[len(target) :])
@@ -409,27 +423,35 @@ def _files_under(node: Node, path: str) -> Iterator[tuple[Node, str]]:
 def _copy_paths(fs: FileSystem) -> Iterator[tuple[Copy, str]]:
     """Every stored copy with its path ("/usr/bin/bash"); directory paths are built once each."""
     dirs: dict[Node, str] = {fs.root: ""}
+
+    def folder(node: Node) -> str:
+        path = dirs.get(node)
+        if path is None:
+            path = dirs[node] = f"{folder(node.parent)}/{node.name}"  # type: ignore[arg-type]
+        return path
+
     for copy in fs.copies:
         where = copy.where
-        if isinstance(where, str):
+        if type(where) is str:
             yield copy, "/" + where
-            continue
-        parent = where.parent
-        head = dirs.get(parent)  # type: ignore[arg-type]
-        if head is None:
-            head = dirs[parent] = "/" + parent.path  # type: ignore[index,union-attr]
-        yield copy, f"{head}/{where.name}"
+        else:
+            parent = where.parent  # type: ignore[union-attr]
+            head = dirs.get(parent)  # type: ignore[arg-type]
+            yield copy, f"{folder(parent) if head is None else head}/{where.name}"  # type: ignore[union-attr,arg-type]
 
 
 def _count_bytes(packages: Packages) -> None:
     """Each package's stored, visible and per-layer bytes and visible files, from the copies."""
-    owners = packages.owners
+    owner = packages.owners.get
+    elsewhere = bool(packages.aliases or packages.npm_dirs)
     for copy, path in _copy_paths(packages.fs):
-        pkg = owners.get(path) or _owner(packages, path)
-        if pkg is None:
+        pkg = owner(path)
+        if pkg is None and (not elsewhere or (pkg := _owner_elsewhere(packages, path)) is None):
             continue
-        pkg.stored += copy.size
-        pkg.by_layer[copy.layer] = pkg.by_layer.get(copy.layer, 0) + copy.size
+        size = copy.size
+        pkg.stored += size
+        by_layer = pkg.by_layer
+        by_layer[copy.layer] = by_layer.get(copy.layer, 0) + size
         if copy.refs > 0:
-            pkg.visible += copy.size
+            pkg.visible += size
             pkg.files += 1

@@ -18,7 +18,7 @@ DPKG_STATUS = "var/lib/dpkg/status"
 DPKG_STATUS_D = "var/lib/dpkg/status.d/"
 DPKG_INFO = "var/lib/dpkg/info/"
 APK_INSTALLED = "lib/apk/db/installed"
-# The last part of every other metadata path: a cheap test that rules out almost every file.
+# The end of every metadata path outside dpkg's folder: a cheap test that rules out almost every file.
 _SUFFIXES = ("/METADATA", "/RECORD", "/PKG-INFO", "/installed-files.txt", ".egg-info", "/package.json", APK_INSTALLED)
 
 
@@ -60,7 +60,7 @@ def metadata_kind(path: str) -> str | None:
 
 class HeadRule(NamedTuple):
     """Keep the first `size` bytes of regular files of at most `max_file` bytes whose base
-    name is one of `names` or ends with one of `suffixes` (both lower case)."""
+    name is one of `names` or ends with one of `suffixes` (exact case)."""
 
     names: frozenset[str]
     suffixes: tuple[str, ...]
@@ -68,7 +68,7 @@ class HeadRule(NamedTuple):
     max_file: int = 1 << 20
 
     def matches(self, path: str) -> bool:
-        base = path.rpartition("/")[2].lower()
+        base = path.rpartition("/")[2]
         return base in self.names or base.endswith(self.suffixes)
 
 
@@ -85,7 +85,9 @@ DEFAULT_SPEC = CaptureSpec()
 class Capture:
     """The sink of one layer's scan: package-metadata files whole, and asked-for heads.
 
-    `files` maps a path to the bytes of its last regular-file entry in the layer (tar order);
+    The tar reader offers it only the regular files whose path ends with one of `suffixes`
+    or starts with one of `prefixes` (two string tests per file: the scan's cost stays
+    flat); `wants` decides. `files` maps a path to the bytes of its last regular-file entry in the layer (tar order);
     `heads` likewise the first bytes of the files a `HeadRule` picks. Past the budget, files
     are no longer kept and `skipped` counts them.
     """
@@ -93,6 +95,9 @@ class Capture:
     def __init__(self, spec: CaptureSpec = DEFAULT_SPEC) -> None:
         self.budget = spec.budget
         self.head_rule = spec.heads
+        heads = (*spec.heads.names, *spec.heads.suffixes) if spec.heads else ()
+        self.suffixes: tuple[str, ...] = (*_SUFFIXES, *heads)
+        self.prefixes: tuple[str, ...] = (DPKG_DIR,)
         self.files: dict[str, bytes] = {}
         self.heads: dict[str, bytes] = {}
         self.used = 0

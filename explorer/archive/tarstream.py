@@ -264,7 +264,8 @@ class TarReader:
         pax: dict[str, bytes] = {}
         long_name: bytes | None = None
         long_link: bytes | None = None
-        wants = self._capture.wants if self._capture is not None else None
+        capture = self._capture
+        suffixes, prefixes = (capture.suffixes, capture.prefixes) if capture is not None else ((), ())
         count = 0
         while True:
             header = self._take(BLOCK)
@@ -330,7 +331,9 @@ class TarReader:
             path = _path(name)
             digest = None
             if kind == FILE:
-                want = wants(path, size) if wants is not None else None
+                want = None
+                if path.endswith(suffixes) or path.startswith(prefixes):
+                    want = capture.wants(path, size)  # type: ignore[union-attr]
                 digest = self._content(size, path) if want is None else self._captured(size, path, want)
             else:
                 if kind == OTHER:
