@@ -22,7 +22,7 @@ from explorer.archive.layerscan import Location, scan_layer
 from explorer.archive.limits import Limits
 from explorer.archive.pool import scan_in_workers
 from explorer.present.report import report_dict
-from tests.imagebuilder import F, Image, Layer, layer_blob, write_docker_archive, write_oci, whiteout
+from tests.imagebuilder import F, Image, Layer, layer_blob, whiteout, write_docker_archive, write_oci
 
 
 def status(*packages: tuple[str, str], arch: str = "amd64", state: str = "install ok installed") -> bytes:
@@ -158,7 +158,8 @@ def test_budget_is_per_image_with_a_warning(tmp_path: Path) -> None:
 def _dpkg_image() -> Image:
     lower = status(("bash", "5.2-1"), ("libc6", "2.36-9"))
     upgraded = status(("bash", "5.2-2"), ("libc6", "2.36-9"), ("gcc-12", "12.2.0"))
-    purged = status(("bash", "5.2-2"), ("libc6", "2.36-9")) + status(("gcc-12", "12.2.0"), state="purge ok not-installed")
+    purged = status(("bash", "5.2-2"), ("libc6", "2.36-9"))
+    purged += status(("gcc-12", "12.2.0"), state="purge ok not-installed")
     return Image(
         [
             Layer(
@@ -497,7 +498,7 @@ def _wheel(tmp: Path) -> Path:
     files = {
         "demo_tool/__init__.py": b"def main():\n    pass\n",
         "demo_tool-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: demo-tool\nVersion: 1.0\n",
-        "demo_tool-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        "demo_tool-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: t\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
         "demo_tool-1.0.dist-info/entry_points.txt": b"[console_scripts]\ndemo-tool = demo_tool:main\n",
     }
     record = "".join(f"{name},,\n" for name in files) + "demo_tool-1.0.dist-info/RECORD,,\n"

@@ -97,15 +97,13 @@ class Packages:
         return _owner(self, "/" + path)
 
     def paths_of(self, package: Package) -> list[str]:
-        """The image paths of the package's files that exist in the final filesystem, sorted."""
+        """The image paths of the package's files (not folders) at any layer, sorted: a
+        package removed later still shows where it was."""
         found = set()
         if package.ecosystem == "npm":
             node = self.fs.lookup(package.location)
             if node is not None:
-                for sub, path in _files_under(node, package.location):
-                    state = sub.current()
-                    if state is not None and state.entry.kind != DIR:
-                        found.add(path)
+                found.update(path for sub, path in _files_under(node, package.location) if _is_file(sub))
             return sorted(found)
         links = {alias for _, alias in self.aliases}
         for listed in package.listed or ():
@@ -113,8 +111,7 @@ class Packages:
                 continue
             path = _canonical(listed, self.aliases)[1:]
             node = self.fs.lookup(path) if path else None
-            state = node.current() if node is not None else None
-            if state is not None and state.entry.kind != DIR:
+            if node is not None and _is_file(node):
                 found.add(path)
         return sorted(found)
 
@@ -405,6 +402,11 @@ def _npm_owner(npm_dirs: dict[str, Package], path: str) -> Package | None:
             if owner is not None:
                 return owner
     return None
+
+
+def _is_file(node: Node) -> bool:
+    """True when some layer stored something other than a directory at this path."""
+    return any(c.entry is not None and c.entry.kind != DIR for c in node.changes)
 
 
 def _files_under(node: Node, path: str) -> Iterator[tuple[Node, str]]:
