@@ -529,3 +529,30 @@ def test_gzip_wrapped_archive_is_read_in_one_pass(tmp_path: Path) -> None:
     wrapped.write_bytes(gzip.compress(path.read_bytes()))
     image = load(str(wrapped))
     assert changes(image, 2) == [("removed", "gcc-12", "12.2.0", None)]
+
+
+@pytest.mark.skipif(not shutil.which("npm"), reason="npm not installed")
+def test_real_npm_install(tmp_path: Path) -> None:
+    src = tmp_path / "src" / "leftish"
+    src.mkdir(parents=True)
+    (src / "package.json").write_text('{"name": "leftish", "version": "1.2.3", "main": "index.js"}')
+    (src / "index.js").write_text("module.exports = 1\n")
+    app = tmp_path / "root" / "app"
+    app.mkdir(parents=True)
+    (app / "package.json").write_text('{"name": "app", "version": "0.0.0"}')
+    env = {**os.environ, "npm_config_cache": str(tmp_path / "cache"), "npm_config_update_notifier": "false"}
+    npm = ["npm", "--offline", "--no-audit", "--no-fund"]
+    subprocess.run(
+        [*npm, "pack", "--pack-destination", str(tmp_path)], cwd=src, env=env, check=True, capture_output=True
+    )
+    subprocess.run(
+        [*npm, "install", str(tmp_path / "leftish-1.2.3.tgz")], cwd=app, env=env, check=True, capture_output=True
+    )
+    image = load(str(write_oci(Image([_layer({}, _tree(tmp_path / "root"), "npm install")]), tmp_path / "a.tar")))
+    pkg = by_name(image)["leftish"]
+    assert (pkg.ecosystem, pkg.version, pkg.location) == ("npm", "1.2.3", "app/node_modules/leftish")
+    assert image.packages.paths_of(pkg) == [
+        "app/node_modules/leftish/index.js",
+        "app/node_modules/leftish/package.json",
+    ]
+    assert image.packages.owner_of("app/package.json") is None
