@@ -152,6 +152,18 @@ def test_budget_is_per_image_with_a_warning(tmp_path: Path) -> None:
     assert by_name(image)["a"].listed is None
 
 
+def test_capture_budget_within_a_layer() -> None:
+    capture = Capture(CaptureSpec(budget=100, heads=HeadRule(frozenset({"id_rsa"}), (), size=30)))
+    assert capture.wants("var/lib/dpkg/status", 80) == 80
+    capture.keep("var/lib/dpkg/status", b"s" * 80)
+    assert capture.wants("var/lib/dpkg/status", 90) == 90  # the same path again replaces it
+    assert capture.wants("var/lib/dpkg/info/a.list", 30) is None
+    assert capture.wants("root/id_rsa", 500) is None  # heads count too
+    assert capture.wants("usr/bin/bash", 10) is None  # never other contents
+    assert capture.skipped == 2 and "past the 100 bytes budget" in capture.warnings[0]
+    assert capture.limit_to(50) and capture.files == {} and capture.used == 0
+
+
 # ---- dpkg --------------------------------------------------------------------------------
 
 

@@ -87,9 +87,10 @@ class Capture:
 
     The tar reader offers it only the regular files whose path ends with one of `suffixes`
     or starts with one of `prefixes` (two string tests per file: the scan's cost stays
-    flat); `wants` decides. `files` maps a path to the bytes of its last regular-file entry in the layer (tar order);
-    `heads` likewise the first bytes of the files a `HeadRule` picks. Past the budget, files
-    are no longer kept and `skipped` counts them.
+    flat); `wants` decides. `files` maps a path to the bytes of its last regular-file entry
+    in the layer (tar order); `heads` likewise the first bytes of the files a `HeadRule`
+    picks. Both count against the budget (`used`); past it, files are no longer kept and
+    `skipped` counts them.
     """
 
     def __init__(self, spec: CaptureSpec = DEFAULT_SPEC) -> None:
@@ -103,44 +104,52 @@ class Capture:
         self.used = 0
         self.skipped = 0
 
+    def _table(self, path: str) -> dict[str, bytes]:
+        return self.files if metadata_kind(path) is not None else self.heads
+
     def wants(self, path: str, size: int) -> int | None:
         """How many bytes of this regular file to keep from its start (None: none at all)."""
         if metadata_kind(path) is not None:
-            if self.used - len(self.files.get(path, b"")) + size <= self.budget:
-                return size
+            want = size
+        else:
+            rule = self.head_rule
+            if rule is None or size > rule.max_file or not rule.matches(path):
+                return None
+            want = min(size, rule.size)
+        if self.used - len(self._table(path).get(path, b"")) + want > self.budget:
             self.skipped += 1
             return None
-        rule = self.head_rule
-        if rule is not None and size <= rule.max_file and rule.matches(path):
-            return min(size, rule.size)
-        return None
+        return want
 
     def keep(self, path: str, data: bytes) -> None:
         """Keep what `wants` asked for: a metadata file whole, or a head."""
-        if metadata_kind(path) is not None:
-            self.used += len(data) - len(self.files.get(path, b""))
-            self.files[path] = data
-        else:
-            self.heads[path] = data
+        table = self._table(path)
+        self.used += len(data) - len(table.get(path, b""))
+        table[path] = data
 
     def limit_to(self, budget: int) -> list[str]:
         """Drop the files past `budget` bytes (what the image's earlier layers left of its
-        budget), in path order; a warning if any went."""
+        budget), in path order, heads last; a warning if any went."""
         if self.used <= budget:
             return []
-        kept, used, dropped = {}, 0, 0
-        for path in sorted(self.files):
-            data = self.files[path]
-            if used + len(data) <= budget:
-                kept[path] = data
-                used += len(data)
-            else:
-                dropped += 1
-        self.files, self.used = kept, used
-        return [f"{dropped} package-metadata files not kept: past the image's {self.budget >> 20} MiB budget"]
+        used, dropped = 0, 0
+        for table in (self.files, self.heads):
+            for path in sorted(table):
+                size = len(table[path])
+                if used + size <= budget:
+                    used += size
+                else:
+                    del table[path]
+                    dropped += 1
+        self.used = used
+        return [f"{dropped} package-metadata files not kept: past the image's {_amount(self.budget)} budget"]
 
     @property
     def warnings(self) -> list[str]:
         if not self.skipped:
             return []
-        return [f"{self.skipped} package-metadata files not kept: past the {self.budget >> 20} MiB budget"]
+        return [f"{self.skipped} package-metadata files not kept: past the {_amount(self.budget)} budget"]
+
+
+def _amount(size: int) -> str:
+    return f"{size >> 20} MiB" if size >= 1 << 20 else f"{size} bytes"
