@@ -50,6 +50,7 @@ class PackagesView(Vertical):
         self.per_layer = False  # rows: the selected layer's changes, else the image's packages
         self.sort = SORTS[0]
         self.rows: list[PackageRow] = []
+        self._asked: Image | None = None  # the image whose packages are being or were worked out
 
     def compose(self):
         yield Static(id="packages-hint", classes="hint")
@@ -68,13 +69,17 @@ class PackagesView(Vertical):
         self._refill()
 
     def show(self, image: Image | None, layer: int | None) -> None:
-        """Follow the app: the image (once analysed) and its selected layer."""
+        """Follow the app: the image (once analysed) and its selected layer (cheap when the
+        rows stay the same: it is called on every layer move)."""
+        moved = layer != self.selected_layer
         self.selected_layer = layer
         if image is not self.image:
             self.image, self.packages = image, None
-            if image is not None and image.analysed:
-                self._find(image)
-        elif image is not None and image.analysed and self.packages is None:
+        elif not (moved and self.per_layer):
+            if image is None or not image.analysed or self._asked is image:
+                return
+        if image is not None and image.analysed and self._asked is not image:
+            self._asked = image  # once per image: the thread fills `packages`
             self._find(image)
         self._refill()
 
