@@ -75,9 +75,8 @@ class PackagesView(Vertical):
         self.selected_layer = layer
         if image is not self.image:
             self.image, self.packages = image, None
-        elif not (moved and self.per_layer):
-            if image is None or not image.analysed or self._asked is image:
-                return
+        elif not (moved and self.per_layer) and (image is None or not image.analysed or self._asked is image):
+            return  # the same rows
         if image is not None and image.analysed and self._asked is not image:
             self._asked = image  # once per image: the thread fills `packages`
             self._find(image)
