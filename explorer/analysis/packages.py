@@ -139,7 +139,11 @@ class _Installed:
 def find_packages(image: Image) -> Packages:
     """The packages of an analysed image (see the module's docstring)."""
     with collector_paused():
-        return _find_packages(image)
+        found = _find_packages(image)
+    for layer in image.layers:  # read: the bytes kept for this go (what they said is in `found`)
+        if layer.scan is not None and layer.scan.capture is not None:
+            layer.scan.capture.files = {}
+    return found
 
 
 def _find_packages(image: Image) -> Packages:
