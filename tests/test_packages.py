@@ -568,3 +568,34 @@ def test_real_npm_install(tmp_path: Path) -> None:
         "app/node_modules/leftish/package.json",
     ]
     assert image.packages.owner_of("app/package.json") is None
+
+
+def test_malformed_metadata_is_read_as_far_as_it_goes(tmp_path: Path) -> None:
+    img = Image(
+        [
+            Layer(
+                [
+                    F(
+                        "var/lib/dpkg/status",
+                        b"Package: a\nStatus: install ok installed\nInstalled-Size: \xc2\xb2\n\n\xff\0",
+                    ),
+                    F("var/lib/dpkg/info/a.list", b"/../../etc/\xff\n\0\n"),
+                    F("lib/apk/db/installed", b"P:b\nI:\xc2\xb2\nR:orphan\n"),
+                    F(f"{SITE}/c-1.dist-info/METADATA", b"\xff\xfe"),
+                    F(f"{SITE}/c-1.dist-info/RECORD", b"c.py,,1\n" + b"x" * 200_000 + b",,\n"),
+                    F("node_modules/d/package.json", b'{"name": 5, "version": ['),
+                ]
+            )
+        ]
+    )
+    path = write_oci(img, tmp_path / "a.tar")
+    proc = subprocess.run(
+        [sys.executable, "-m", "explorer", "report", str(path), "--json"],
+        capture_output=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert proc.returncode == 0, proc.stderr
+    found = {
+        (p["ecosystem"], p["name"], p["version"], p["installed_size"]) for p in json.loads(proc.stdout)["packages"]
+    }
+    assert found == {("deb", "a", "", None), ("apk", "b", "", None), ("python", "c", "1", None), ("npm", "d", "", None)}

@@ -52,8 +52,13 @@ def _paragraphs(text: str) -> list[dict[str, str]]:
     return result
 
 
+def _int(value: str | None) -> int | None:
+    return int(value) if value and value.isascii() and value.isdigit() else None
+
+
 def _kib(value: str | None) -> int | None:
-    return int(value) * 1024 if value and value.isdigit() else None
+    number = _int(value)
+    return number * 1024 if number is not None else None
 
 
 # The fields of a dpkg status paragraph that matter here (a regular expression reads them
@@ -120,14 +125,13 @@ def apk_installed(data: bytes) -> list[Record]:
             elif key not in fields:
                 fields[key] = value
         if "P" in fields:
-            size = fields.get("I", "")
             records.append(
                 Record(
                     "apk",
                     fields["P"],
                     fields.get("V", ""),
                     fields.get("A", ""),
-                    int(size) if size.isdigit() else None,
+                    _int(fields.get("I")),
                     tuple(files),
                 )
             )
@@ -144,8 +148,14 @@ def _headers(data: bytes) -> dict[str, str]:
 def python_record(data: bytes, site: str) -> tuple[str, ...]:
     """The files of a dist-info `RECORD` (CSV: path, hash, size), relative to `site`, the
     folder the dist-info sits in (`../../../bin/tool` climbs out of site-packages)."""
-    rows = csv.reader(_text(data).splitlines())
-    return tuple(_path(f"{site}/{row[0]}") for row in rows if row)
+    paths = []
+    try:
+        for row in csv.reader(_text(data).splitlines()):
+            if row:
+                paths.append(_path(f"{site}/{row[0]}"))
+    except csv.Error:  # a malformed RECORD (a field past csv's limit): the rows before the fault
+        pass
+    return tuple(paths)
 
 
 def egg_files(data: bytes, egg_dir: str) -> tuple[str, ...]:
