@@ -36,6 +36,7 @@ REPORT_KEYS = {
     "packages",
     "package_totals",
     "package_notes",
+    "unowned_files",
     "warnings",
 }
 SUMMARY_BYTES = (

@@ -230,6 +230,7 @@ def test_dpkg_layers_usr_merge_multiarch_upgrade_purge(tmp_path: Path, writer) -
     # removed later: its files are waste, per package
     assert (gcc.installed_in, gcc.removed_in, gcc.stored, gcc.wasted) == (1, 2, 5000, 5000)
     assert image.packages.owner_of("app/main") is None
+    assert image.packages.unowned == []  # app/main: no package owns a file in app/
     assert bash.installed_size == 10 * 1024
     assert image.packages.changes[1][0].bytes == 5000
     assert image.packages.totals()["deb"] == {"packages": 2, "stored": 9100, "visible": 3100, "wasted": 6000}
@@ -292,6 +293,8 @@ def test_apk_installed(tmp_path: Path) -> None:
                     F("lib/libc.musl-x86_64.so.1", "ld-musl-x86_64.so.1", kind="symlink"),
                     F("bin/busybox", b"b" * 900),
                     F("etc/securetty", b"tty1\n"),
+                    F("bin/extra", b"abc"),
+                    F("home/me/notes", b"n" * 50),
                 ]
             ),
             Layer([F("lib/apk/db/installed", APK.replace(b"1.36.1-r5", b"1.36.1-r6")), F("bin/busybox", b"c" * 950)]),
@@ -302,6 +305,12 @@ def test_apk_installed(tmp_path: Path) -> None:
     assert (pkgs["musl"].version, pkgs["musl"].installed_size, pkgs["musl"].visible) == ("1.2.4-r2", 622592, 600)
     assert (pkgs["busybox"].files, pkgs["busybox"].visible, pkgs["busybox"].wasted) == (2, 955, 900)
     assert changes(image, 1) == [("upgraded", "busybox", "1.36.1-r6", "1.36.1-r5")]
+    assert image.packages.unowned == [("bin/extra", 3)]  # home/: no package owns a file there
+    assert report_dict(image)["unowned_files"] == {
+        "files": 1,
+        "bytes": 3,
+        "largest": [{"path": "bin/extra", "bytes": 3}],
+    }
 
 
 SITE = "usr/local/lib/python3.11/site-packages"
@@ -408,6 +417,7 @@ def test_report_sections(tmp_path: Path) -> None:
         "old_version": "5.2-1",
     }
     assert data["package_totals"]["deb"]["wasted_bytes"] == 6000
+    assert data["unowned_files"] == {"files": 0, "bytes": 0, "largest": []}
     out = subprocess.run(
         [sys.executable, "-m", "explorer", "report", str(tmp_path / "a.tar")],
         capture_output=True,

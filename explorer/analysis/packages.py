@@ -91,6 +91,8 @@ class Packages:
     aliases: list[tuple[str, str]]  # ("/usr/bin/", "/bin/"): a directory and a symlink to it
     npm_dirs: dict[str, Package]
     fs: FileSystem
+    unowned: list[tuple[str, int]] = field(default_factory=list)  # (path, bytes): visible files no
+    # package owns in a folder where packages own files, largest first
 
     def owner_of(self, path: str) -> Package | None:
         """The package that owns `path` (an image path, no leading "/"), if any."""
@@ -447,12 +449,17 @@ def _copy_paths(fs: FileSystem) -> Iterator[tuple[Copy, str]]:
 
 
 def _count_bytes(packages: Packages) -> None:
-    """Each package's stored, visible and per-layer bytes and visible files, from the copies."""
+    """Each package's stored, visible and per-layer bytes and visible files, from the copies;
+    and the visible files no package owns in a folder where packages own files."""
     owner = packages.owners.get
     elsewhere = bool(packages.aliases or packages.npm_dirs)
+    managed: set[str] = set()  # folders holding a file some package owns
+    orphans: list[tuple[str, int]] = []
     for copy, path in _copy_paths(packages.fs):
         pkg = owner(path)
         if pkg is None and (not elsewhere or (pkg := _owner_elsewhere(packages, path)) is None):
+            if copy.refs > 0:
+                orphans.append((path, copy.size))
             continue
         size = copy.size
         pkg.stored += size
@@ -461,3 +468,7 @@ def _count_bytes(packages: Packages) -> None:
         if copy.refs > 0:
             pkg.visible += size
             pkg.files += 1
+            managed.add(path.rpartition("/")[0])
+    unowned = [(path[1:], size) for path, size in orphans if path.rpartition("/")[0] in managed]
+    unowned.sort(key=lambda item: (-item[1], item[0]))
+    packages.unowned = unowned

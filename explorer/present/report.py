@@ -123,9 +123,13 @@ def package_changes(image: Image, layer: int) -> list[dict]:
     ]
 
 
+UNOWNED_LISTED = 20
+
+
 def packages_sections(image: Image) -> dict:
     """The report's `packages` (every package the image ever installed, largest first),
-    `package_totals` (per ecosystem) and `package_notes`."""
+    `package_totals` (per ecosystem), `package_notes` and `unowned_files` (visible files no
+    package owns in folders where packages own files)."""
     found = image.packages
     return {
         "packages": [
@@ -159,4 +163,9 @@ def packages_sections(image: Image) -> dict:
             for eco, t in found.totals().items()
         },
         "package_notes": found.notes,
+        "unowned_files": {
+            "files": len(found.unowned),
+            "bytes": sum(size for _, size in found.unowned),
+            "largest": [{"path": path, "bytes": size} for path, size in found.unowned[:UNOWNED_LISTED]],
+        },
     }

@@ -131,6 +131,13 @@ def packages_parts(data: dict) -> list:
             f"\n  {eco}: {t['packages']} installed, {human_size(t['visible_bytes'])} visible,"
             f" {human_size(t['stored_bytes'])} stored, {human_size(t['wasted_bytes'])} wasted"
         )
+    unowned = data["unowned_files"]
+    if unowned["files"]:
+        largest = ", ".join(f"/{display_name(u['path'])} {human_size(u['bytes'])}" for u in unowned["largest"][:3])
+        head.append(
+            f"\n  files no package owns (in folders packages use): {unowned['files']},"
+            f" {human_size(unowned['bytes'])}; largest: {largest}"
+        )
     for note in data["package_notes"]:
         head.append(f"\n  {note}", style="yellow")
     parts: list = [Text(), head]
