@@ -35,6 +35,9 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # Chromium's own services (sign-in, autofill, updates) still try Google's hosts: no name but
+    # 127.0.0.1 resolves, so nothing connects off this machine.
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
 ]
 SCREENSHOT = ROOT / "screenshots" / "serve.png"
 
@@ -86,7 +89,7 @@ def test_app_in_chromium(tmp_path: Path) -> None:
     folder = tmp_path / "it's a $(touch pwned) & `dir`"
     folder.mkdir()
     image = write_demo(folder / "demo.tar")
-    terminal, remote = Terminal(), []
+    terminal, remote, netlog = Terminal(), [], tmp_path / "netlog.json"
 
     def only_loopback(route) -> None:
         if is_loopback(urlsplit(route.request.url).hostname or ""):
@@ -100,7 +103,7 @@ def test_app_in_chromium(tmp_path: Path) -> None:
             browser = pw.chromium.launch_persistent_context(
                 str(tmp_path / "profile"),
                 executable_path=CHROMIUM,
-                args=CHROMIUM_ARGS,
+                args=[*CHROMIUM_ARGS, f"--log-net-log={netlog}"],
                 viewport={"width": 1280, "height": 800},
                 timeout=30_000,
             )
@@ -140,3 +143,17 @@ def test_app_in_chromium(tmp_path: Path) -> None:
     assert not (folder / "pwned").exists() and not (ROOT / "pwned").exists()
     assert terminal.sockets and all(is_loopback(urlsplit(u).hostname) for u in terminal.sockets)
     assert remote == [], f"the page asked for resources off this machine: {remote}"
+    peers = tcp_peers(netlog)
+    assert peers and all(is_loopback(peer.rsplit(":", 1)[0]) for peer in peers), peers
+
+
+def tcp_peers(netlog: Path) -> set[str]:
+    """Every address Chromium opened a TCP connection to, its own background services included."""
+    log = json.loads(netlog.read_text())
+    names = {number: name for name, number in log["constants"]["logEventTypes"].items()}
+    peers = set()
+    for event in log["events"]:
+        params = event.get("params", {})
+        if names[event["type"]] in ("TCP_CONNECT_ATTEMPT", "TCP_CONNECT"):  # begin and end events
+            peers.update(params[key] for key in ("address", "remote_address") if key in params)
+    return peers
