@@ -31,8 +31,8 @@ class Served:
 
 
 @contextmanager
-def serving(*args: str, timeout: float = 30) -> Iterator[Served]:
-    """Run `layerscope serve ARGS --port P`; yield it once it accepts connections.
+def serving(*args: str, cwd: Path = ROOT, timeout: float = 30) -> Iterator[Served]:
+    """Run `layerscope serve ARGS --port P` in `cwd`; yield it once it accepts connections.
 
     The server and the app processes it starts share a new process group, which is ended on
     the way out (the server by SIGINT first, as a user would, then anything left by SIGKILL).
@@ -40,8 +40,9 @@ def serving(*args: str, timeout: float = 30) -> Iterator[Served]:
     port = free_port()
     with tempfile.TemporaryFile() as log:  # not a pipe: nobody reads it while the server runs
         proc = subprocess.Popen(
-            [sys.executable, "-m", "explorer", "serve", *args, "--port", str(port)],
-            cwd=ROOT,  # the app processes import this worktree's explorer too
+            [sys.executable, "-P", "-m", "explorer", "serve", *args, "--port", str(port)],
+            cwd=cwd,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},  # the app processes import this worktree's explorer too
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -2,9 +2,9 @@
 
 The screen is rebuilt from the terminal bytes the page receives on its websocket (with pyte),
 so the test reads what xterm.js draws whatever renderer it picks; the PNG is Chromium's own.
-The image sits in a folder whose name holds shell characters: the per-session command must
-quote it. Every request the page makes is checked to stay on loopback (the page must work
-offline).
+The image sits in a folder whose name holds shell characters (the per-session command must
+quote it), and serve starts beside a decoy `explorer` folder (the sessions must not run it).
+Every request the page makes, and every connection Chromium opens, must stay on loopback.
 """
 
 from __future__ import annotations
@@ -98,7 +98,11 @@ def test_app_in_chromium(tmp_path: Path) -> None:
             remote.append(route.request.url)
             route.abort()
 
-    with serving(str(image)) as served, playwright.sync_playwright() as pw:
+    decoy = tmp_path / "explorer"  # a folder of that name where serve starts is not the package
+    decoy.mkdir()
+    (decoy / "__init__.py").touch()
+    (decoy / "__main__.py").write_text("raise SystemExit('the wrong explorer')\n")
+    with serving(str(image), cwd=tmp_path) as served, playwright.sync_playwright() as pw:
         try:
             browser = pw.chromium.launch_persistent_context(
                 str(tmp_path / "profile"),
@@ -140,7 +144,7 @@ def test_app_in_chromium(tmp_path: Path) -> None:
         finally:
             browser.close()
 
-    assert not (folder / "pwned").exists() and not (ROOT / "pwned").exists()
+    assert not (folder / "pwned").exists() and not (tmp_path / "pwned").exists()
     assert terminal.sockets and all(is_loopback(urlsplit(u).hostname) for u in terminal.sockets)
     assert remote == [], f"the page asked for resources off this machine: {remote}"
     peers = tcp_peers(netlog)

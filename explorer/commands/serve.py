@@ -151,7 +151,8 @@ def run(argv: Sequence[str]) -> int:
             f"layerscope: warning: listening on {args.host}: anyone who can reach port {args.port} can open the image",
             file=sys.stderr,
         )
-    command = shlex.join([sys.executable, "-m", "explorer", *app_argv(args)])
+    # -P: a folder named `explorer` where the server was started must not stand in for the package
+    command = shlex.join([sys.executable, "-P", "-m", "explorer", *app_argv(args)])
     title = "the demo" if args.demo else display_name(os.path.basename(os.path.abspath(args.path)))
     try:
         _server(command, args.host, args.port, title).serve()
