@@ -37,7 +37,7 @@ def _get(url: str, **headers: str) -> tuple[int, bytes]:
 def test_the_page_asks_nothing_off_this_machine(served) -> None:
     status, body = _get(served.url)
     page = body.decode()
-    assert status == 200
+    assert status == 200 and "layerscope — demo" in page
     fetched = re.findall(r"""(?:src|href)="([^"]+)"|url\("?([^")]+)""", page)
     urls = [a or b for a, b in fetched]
     assert urls and all(u.startswith(served.url) for u in urls), urls
@@ -97,7 +97,10 @@ def test_a_bad_image_fails_before_serving(argv: list[str], message: str | None, 
     assert message is None or err == message
 
 
-@pytest.mark.parametrize("argv", [[], ["--demo", "x.tar"], ["--demo", "--port", "65536"], ["--demo", "--port", "x"]])
+@pytest.mark.parametrize(
+    "argv",
+    [[], ["--demo", "x.tar"], ["--demo", "--port", "0"], ["--demo", "--port", "65536"], ["--demo", "--port", "x"]],
+)
 def test_bad_arguments(argv: list[str], capsys) -> None:
     with pytest.raises(SystemExit) as exit_:
         main(["serve", *argv])

@@ -76,8 +76,8 @@ def _validate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None
     """Fail now, once, with the CLI's one-line error, rather than in every browser tab."""
     if args.demo == bool(args.path):
         parser.error("give an IMAGE or --demo")
-    if not 0 <= args.port <= 65535:
-        parser.error(f"--port {args.port}: not a port (0 to 65535)")
+    if not 1 <= args.port <= 65535:
+        parser.error(f"--port {args.port}: not a port (1 to 65535)")
     if args.demo:
         return
     if args.path == "-":
@@ -87,7 +87,7 @@ def _validate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None
     Image.open(args.path, args.platform, args.image, limits=limits_from(args)).close()
 
 
-def _server(command: str, host: str, port: int, title: str):
+def _server(command: str, host: str, port: int, name: str):
     """textual-serve's server, made to serve an offline page and only to pages it served."""
     import aiohttp_jinja2
     import jinja2
@@ -134,11 +134,11 @@ def _server(command: str, host: str, port: int, title: str):
             shown = f"[{host}]" if ":" in host else host
 
             def listening(_: str) -> None:
-                print(f"layerscope: serving {title} on http://{shown}:{port}/ (Ctrl+C to stop)", flush=True)
+                print(f"layerscope: serving {name} on http://{shown}:{port}/ (Ctrl+C to stop)", flush=True)
 
             web.run_app(self._make_app(), host=host, port=port, access_log=None, print=listening)
 
-    return LayerscopeServer(command, host=host, port=port, title=title)
+    return LayerscopeServer(command, host=host, port=port, title=f"layerscope — {name}")
 
 
 def run(argv: Sequence[str]) -> int:
@@ -153,9 +153,9 @@ def run(argv: Sequence[str]) -> int:
         )
     # -P: a folder named `explorer` where the server was started must not stand in for the package
     command = shlex.join([sys.executable, "-P", "-m", "explorer", *app_argv(args)])
-    title = "the demo" if args.demo else display_name(os.path.basename(os.path.abspath(args.path)))
+    name = "demo" if args.demo else display_name(os.path.basename(os.path.abspath(args.path)))
     try:
-        _server(command, args.host, args.port, title).serve()
+        _server(command, args.host, args.port, name).serve()
     except OSError as exc:
         print(f"layerscope: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 2
