@@ -31,8 +31,9 @@ class Served:
 
 
 @contextmanager
-def serving(*args: str, cwd: Path = ROOT, timeout: float = 30) -> Iterator[Served]:
-    """Run `layerscope serve ARGS --port P` in `cwd`; yield it once it accepts connections.
+def serving(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None, timeout: float = 30) -> Iterator[Served]:
+    """Run `layerscope serve ARGS --port P` in `cwd` (`env` added to the environment); yield it
+    once it accepts connections.
 
     The server and the app processes it starts share a new process group, which is ended on
     the way out (the server by SIGINT first, as a user would, then anything left by SIGKILL).
@@ -42,7 +43,11 @@ def serving(*args: str, cwd: Path = ROOT, timeout: float = 30) -> Iterator[Serve
         proc = subprocess.Popen(
             [sys.executable, "-P", "-m", "explorer", "serve", *args, "--port", str(port)],
             cwd=cwd,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},  # the app processes import this worktree's explorer too
+            env={
+                **os.environ,
+                "PYTHONPATH": str(ROOT),
+                **(env or {}),
+            },  # the app processes import this worktree's explorer too
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -65,21 +65,26 @@ def test_other_sites_cannot_drive_the_app(served) -> None:
     assert _get(served.url + "static/css/xterm.css", Origin=served.url.rstrip("/"))[0] == 200
 
 
-def test_ctrl_c_stops_the_server() -> None:
-    with serving("--demo") as it:
+def test_ctrl_c_stops_the_server_and_removes_the_demo(tmp_path: Path) -> None:
+    with serving("--demo", env={"TMPDIR": str(tmp_path)}) as it:
+        assert len(list(tmp_path.glob("layerscope-serve-*/demo.oci.tar"))) == 1  # one for every session
         it.proc.send_signal(signal.SIGINT)
         assert it.proc.wait(15) == 0
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_each_session_opens_the_same_image_with_the_same_options(tmp_path: Path) -> None:
     image = tmp_path / "my image; $(rm -rf x) 'q'.tar"
     argv = [str(image), "--platform", "linux/arm64/v8", "--image", "app:1", "--verify", "--max-entries", "5"]
-    child = app_argv(_parser().parse_args(argv))
+    child = app_argv(str(image), _parser().parse_args(argv))
     assert child[0] == str(image.resolve())
     opened, served = _app_parser().parse_args(child), _app_parser().parse_args(argv)
     assert vars(opened) == vars(served)
-    assert app_argv(_parser().parse_args([str(image)])) == [str(image)]
-    assert app_argv(_parser().parse_args(["--demo", "--verify"])) == ["--demo"]
+    assert app_argv(str(image), _parser().parse_args([str(image)])) == [str(image)]
+    assert app_argv("demo.tar", _parser().parse_args(["--demo", "--verify"])) == [
+        str(Path("demo.tar").resolve()),
+        "--verify",
+    ]
 
 
 @pytest.mark.parametrize(

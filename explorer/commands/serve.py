@@ -12,9 +12,12 @@ import os
 import re
 import shlex
 import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
 from ..archive.errors import ImageError
+from ..demo import write_demo
 from ..present.text import display_name
 from .options import add_open_options, limits_from
 
@@ -49,11 +52,9 @@ def _open_defaults() -> dict[str, object]:
     return vars(parser.parse_args([]))
 
 
-def app_argv(args: argparse.Namespace) -> list[str]:
-    """The `layerscope` arguments that open the same image in each browser session."""
-    if args.demo:
-        return ["--demo"]
-    argv = [os.path.abspath(args.path)]
+def app_argv(path: str, args: argparse.Namespace) -> list[str]:
+    """The `layerscope` arguments that open the image at `path` as `args` say, in each browser session."""
+    argv = [os.path.abspath(path)]
     for dest, default in _open_defaults().items():
         value = getattr(args, dest)
         if value != default:
@@ -151,12 +152,15 @@ def run(argv: Sequence[str]) -> int:
             f"layerscope: warning: listening on {args.host}: anyone who can reach port {args.port} can open the image",
             file=sys.stderr,
         )
-    # -P: a folder named `explorer` where the server was started must not stand in for the package
-    command = shlex.join([sys.executable, "-P", "-m", "explorer", *app_argv(args)])
     name = "demo" if args.demo else display_name(os.path.basename(os.path.abspath(args.path)))
-    try:
-        _server(command, args.host, args.port, name).serve()
-    except OSError as exc:
-        print(f"layerscope: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
+    with tempfile.TemporaryDirectory(prefix="layerscope-serve-") as folder:
+        # the demo is written once, not by each session (`layerscope --demo` writes its own)
+        path = str(write_demo(Path(folder) / "demo.oci.tar")) if args.demo else args.path
+        # -P: a folder named `explorer` where the server was started must not stand in for the package
+        command = shlex.join([sys.executable, "-P", "-m", "explorer", *app_argv(path, args)])
+        try:
+            _server(command, args.host, args.port, name).serve()
+        except OSError as exc:
+            print(f"layerscope: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
     return 0
