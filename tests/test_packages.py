@@ -147,9 +147,36 @@ def test_budget_is_per_image_with_a_warning(tmp_path: Path) -> None:
     path = write_oci(img, tmp_path / "a.tar")
     size = len(status(("a", "1")))
     image = load(str(path), limits=Limits(capture=CaptureSpec(budget=size + 10)))
-    assert any("past the image's" in w for w in image.warnings)
+    assert any("past the image's budget" in w for w in image.warnings)
     assert image.captured == size
     assert by_name(image)["a"].listed is None
+
+
+def _two_statuses(tmp_path: Path) -> tuple[list[tuple[Location, str]], int]:
+    img = Image([Layer([F("var/lib/dpkg/status", status(("a", str(i))))]) for i in range(3)])
+    jobs = []
+    for i, layer in enumerate(img.layers):
+        blob = tmp_path / f"{i}.tar"
+        blob.write_bytes(layer_blob(layer, "gzip"))
+        jobs.append((Location(str(blob), 0, blob.stat().st_size), f"l{i}"))
+    return jobs, len(status(("a", "0")))
+
+
+def test_budget_is_shared_by_worker_jobs(tmp_path: Path) -> None:
+    jobs, size = _two_statuses(tmp_path)
+    scans = dict(scan_in_workers(jobs, False, Limits(capture=CaptureSpec(budget=2 * size + 10)), None, 1))
+    assert [len(scans[i].capture.files) for i in range(3)] == [1, 1, 0]
+    assert scans[2].capture.skipped == 1
+
+
+def test_budget_is_shared_by_the_layers_of_a_stream(tmp_path: Path) -> None:
+    from explorer.archive.sources import StreamSource
+
+    img = Image([Layer([F("var/lib/dpkg/status", status(("a", str(i))))]) for i in range(3)])
+    size = len(status(("a", "0")))
+    with open(write_oci(img, tmp_path / "a.tar"), "rb") as f:
+        source = StreamSource(f, "a.tar", limits=Limits(capture=CaptureSpec(budget=2 * size + 10)))
+    assert sorted(len(scan.capture.files) for scan in source.scans.values()) == [0, 1, 1]
 
 
 def test_capture_budget_within_a_layer() -> None:
@@ -160,7 +187,7 @@ def test_capture_budget_within_a_layer() -> None:
     assert capture.wants("var/lib/dpkg/info/a.list", 30) is None
     assert capture.wants("root/id_rsa", 500) is None  # heads count too
     assert capture.wants("usr/bin/bash", 10) is None  # never other contents
-    assert capture.skipped == 2 and "past the 100 bytes budget" in capture.warnings[0]
+    assert capture.skipped == 2 and "past the image's budget" in capture.warnings[0]
     assert capture.limit_to(50) and capture.files == {} and capture.used == 0
 
 

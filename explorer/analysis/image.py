@@ -187,9 +187,8 @@ class Image:
             self.dive.add_layer(_dive_entries(rows), layer.content_bytes)
         self.warnings.extend(scan.warnings)
         if scan.capture is not None:  # the budget is the image's: what lower layers kept counts
-            self.warnings.extend(
-                f"layer {index}: {w}" for w in scan.capture.limit_to(scan.capture.budget - self.captured)
-            )
+            left = self.limits.capture.budget - self.captured
+            self.warnings.extend(f"layer {index}: {w}" for w in scan.capture.limit_to(left))
             self.captured += scan.capture.used
         before = len(self.fs.warnings)
         yield from self.fs.apply_steps(index, scan.entries())

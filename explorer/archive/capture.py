@@ -142,14 +142,10 @@ class Capture:
                     del table[path]
                     dropped += 1
         self.used = used
-        return [f"{dropped} package-metadata files not kept: past the image's {_amount(self.budget)} budget"]
+        return [f"{dropped} package-metadata files not kept: past the image's budget for them"]
 
     @property
     def warnings(self) -> list[str]:
         if not self.skipped:
             return []
-        return [f"{self.skipped} package-metadata files not kept: past the {_amount(self.budget)} budget"]
-
-
-def _amount(size: int) -> str:
-    return f"{size >> 20} MiB" if size >= 1 << 20 else f"{size} bytes"
+        return [f"{self.skipped} package-metadata files not kept: past the image's budget for them"]

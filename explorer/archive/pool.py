@@ -90,6 +90,11 @@ class _Dispatcher:
         self._next = 0
         self._lock = threading.Lock()
         self.stopped = False
+        self.captured = 0  # package-metadata bytes the finished scans kept: later jobs get the rest
+
+    def finished(self, scan: LayerScan) -> None:
+        with self._lock:
+            self.captured += scan.capture.used if scan.capture is not None else 0
 
     def send_next(self, worker: subprocess.Popen) -> None:
         with self._lock:
@@ -99,7 +104,9 @@ class _Dispatcher:
             job = None
         else:
             location, label = self._jobs[index]
-            job = (index, location, label, self._verify, self._limits)
+            spec = self._limits.capture
+            limits = self._limits._replace(capture=spec._replace(budget=max(0, spec.budget - self.captured)))
+            job = (index, location, label, self._verify, limits)
         try:
             pickle.dump(job, worker.stdin, protocol=pickle.HIGHEST_PROTOCOL)  # type: ignore[arg-type]
             worker.stdin.flush()  # type: ignore[union-attr]
@@ -115,6 +122,8 @@ def _read_results(worker: subprocess.Popen, dispatcher: _Dispatcher, messages: q
         while True:
             message = pickle.load(worker.stdout)  # type: ignore[arg-type]
             messages.put(message)
+            if message[0] == "done":
+                dispatcher.finished(message[2])
             if message[0] in ("done", "error"):
                 dispatcher.send_next(worker)
     except (EOFError, OSError, pickle.UnpicklingError):
