@@ -13,6 +13,7 @@ is wasted when no visible path reaches it (the package was removed, or upgraded 
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -22,7 +23,7 @@ from ..archive.capture import metadata_kind
 from ..archive.entries import DIR, FILE, SYMLINK
 from . import package_formats as fmt
 from .collector import collector_paused
-from .filesystem import Copy, FileSystem, Node
+from .filesystem import FileSystem, Node
 
 if TYPE_CHECKING:
     from .image import Image
@@ -50,7 +51,7 @@ class Package:
     files: int = 0  # visible regular files it owns
     stored: int = 0  # bytes of every stored copy of its files, in every layer
     visible: int = 0  # bytes of those copies the final filesystem reaches
-    by_layer: dict[int, int] = field(default_factory=dict)  # bytes stored per layer
+    by_layer: defaultdict[int, int] = field(default_factory=lambda: defaultdict(int))  # bytes stored per layer
     actions: list[PackageChange] = field(default_factory=list)  # what layers did to it, in order
 
     @property
@@ -428,47 +429,47 @@ def _files_under(node: Node, path: str) -> Iterator[tuple[Node, str]]:
             stack.append((child, sub))
 
 
-def _copy_paths(fs: FileSystem) -> Iterator[tuple[Copy, str]]:
-    """Every stored copy with its path ("/usr/bin/bash"); directory paths are built once each."""
-    dirs: dict[Node, str] = {fs.root: ""}
+def _count_bytes(packages: Packages) -> None:
+    """Each package's stored, visible and per-layer bytes and visible files, from the copies;
+    and the visible files no package owns in a folder where packages own files.
+
+    One pass over the stored copies, each named by its path ("/usr/bin/bash"); a folder's
+    path is built once."""
+    fs = packages.fs
+    owner = packages.owners.get
+    elsewhere = bool(packages.aliases or packages.npm_dirs)
+    folders: dict[Node, str] = {fs.root: ""}
 
     def folder(node: Node) -> str:
-        path = dirs.get(node)
+        path = folders.get(node)
         if path is None:
-            path = dirs[node] = f"{folder(node.parent)}/{node.name}"  # type: ignore[arg-type]
+            path = folders[node] = f"{folder(node.parent)}/{node.name}"  # type: ignore[arg-type]
         return path
 
+    managed: set[str] = set()  # folders holding a visible file some package owns
+    orphans: list[tuple[str, str, int]] = []  # (folder, path, bytes) of visible files no package owns
     for copy in fs.copies:
         where = copy.where
         if type(where) is str:
-            yield copy, "/" + where
+            head, _, name = f"/{where}".rpartition("/")
         else:
-            parent = where.parent  # type: ignore[union-attr]
-            head = dirs.get(parent)  # type: ignore[arg-type]
-            yield copy, f"{folder(parent) if head is None else head}/{where.name}"  # type: ignore[union-attr,arg-type]
-
-
-def _count_bytes(packages: Packages) -> None:
-    """Each package's stored, visible and per-layer bytes and visible files, from the copies;
-    and the visible files no package owns in a folder where packages own files."""
-    owner = packages.owners.get
-    elsewhere = bool(packages.aliases or packages.npm_dirs)
-    managed: set[str] = set()  # folders holding a file some package owns
-    orphans: list[tuple[str, int]] = []
-    for copy, path in _copy_paths(packages.fs):
+            head = folders.get(where.parent)  # type: ignore[union-attr,arg-type]
+            if head is None:
+                head = folder(where.parent)  # type: ignore[union-attr,arg-type]
+            name = where.name  # type: ignore[union-attr]
+        path = f"{head}/{name}"
         pkg = owner(path)
         if pkg is None and (not elsewhere or (pkg := _owner_elsewhere(packages, path)) is None):
             if copy.refs > 0:
-                orphans.append((path, copy.size))
+                orphans.append((head, path, copy.size))
             continue
         size = copy.size
         pkg.stored += size
-        by_layer = pkg.by_layer
-        by_layer[copy.layer] = by_layer.get(copy.layer, 0) + size
+        pkg.by_layer[copy.layer] += size
         if copy.refs > 0:
             pkg.visible += size
             pkg.files += 1
-            managed.add(path.rpartition("/")[0])
-    unowned = [(path[1:], size) for path, size in orphans if path.rpartition("/")[0] in managed]
+            managed.add(head)
+    unowned = [(path[1:], size) for head, path, size in orphans if head in managed]
     unowned.sort(key=lambda item: (-item[1], item[0]))
     packages.unowned = unowned
