@@ -27,6 +27,7 @@ examples:
 # Subcommands: `layerscope NAME …` runs `run(argv)` of the module, imported only when used.
 COMMANDS = {
     "report": "explorer.commands.report",
+    "ci": "explorer.commands.ci",
 }
 
 
@@ -107,6 +108,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if argv and argv[0] in COMMANDS:
             return importlib.import_module(COMMANDS[argv[0]]).run(argv[1:])
+        from .commands.ci import ci_requested
+
+        if ci_requested(argv):  # CI=true, as with dive (and no terminal to show the app on)
+            return importlib.import_module(COMMANDS["ci"]).run(argv)
         return explore(argv)
     except ImageError as exc:
         return _fail(str(exc))
