@@ -13,6 +13,7 @@ ceiling when the figure is above it (so a NaN figure, dive's 0/0, fails nothing)
 from __future__ import annotations
 
 import fnmatch
+import functools
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -211,11 +212,37 @@ class RuleResult:
     reason: str = ""  # why skipped
 
 
+@functools.lru_cache(maxsize=64)
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    """A path glob: `*` and `?` stay within a name, `**` crosses directories, `[…]` as fnmatch."""
+    out, i, pattern = [], 0, pattern.strip("/")
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif pattern[i] == "[" and (end := pattern.find("]", i + 2)) != -1:
+            out.append(fnmatch.translate(pattern[i : end + 1])[4:-3])  # fnmatch's class, unwrapped
+            i = end + 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out), re.S)
+
+
 def ignored(path: str, patterns: Sequence[str]) -> bool:
     """Whether `path` (no leading /) or a directory above it matches one of the globs."""
     parts = path.split("/")
     prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
-    return any(fnmatch.fnmatchcase(p, pat.strip("/")) for pat in patterns for p in prefixes)
+    return any(_glob_regex(pat).fullmatch(p) for pat in patterns for p in prefixes)
 
 
 def _ratio(numerator: int, denominator: int) -> float:
