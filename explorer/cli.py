@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from .archive.errors import ImageError
 from .commands.options import add_open_options, limits_from
+from .commands.remote import add_registry_options, apply_registry_options
 
 USAGE_EPILOG = """\
 IMAGE is an image archive (docker save, Docker 25+, OCI archive, optionally gzip-compressed),
@@ -41,6 +42,7 @@ def _app_parser() -> argparse.ArgumentParser:
     parser.add_argument("path", nargs="?", metavar="IMAGE", help="image archive, OCI directory, or -")
     parser.add_argument("--demo", action="store_true", help="open the built-in demo image (no Docker needed)")
     add_open_options(parser)
+    add_registry_options(parser)
     from . import __version__
 
     parser.add_argument("--version", action="version", version=f"layerscope {__version__}")
@@ -54,6 +56,15 @@ def _fail(message: str) -> int:
     return 2
 
 
+def _terminal_on_stdin() -> None:
+    try:
+        tty = os.open("/dev/tty", os.O_RDONLY)
+    except OSError:
+        raise ImageError("the app needs a terminal (try `report`)") from None
+    os.dup2(tty, 0)
+    os.close(tty)
+
+
 def _stdin_to_fd() -> str:
     """Move a piped archive off fd 0 and give fd 0 the terminal, so the app can read keys.
 
@@ -61,12 +72,10 @@ def _stdin_to_fd() -> str:
     """
     archive = os.dup(0)
     try:
-        tty = os.open("/dev/tty", os.O_RDONLY)
-    except OSError:
+        _terminal_on_stdin()
+    except ImageError:
         os.close(archive)
         raise ImageError("reading an image from standard input needs a terminal for the app (try `report`)") from None
-    os.dup2(tty, 0)
-    os.close(tty)
     return f"/dev/fd/{archive}"
 
 
@@ -76,6 +85,9 @@ def explore(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     if args.demo == bool(args.path):
         parser.error("give an IMAGE or --demo")
+    apply_registry_options(args)
+    if args.password_stdin and not os.isatty(0):
+        _terminal_on_stdin()  # the password came through a pipe: the app takes its keys from the terminal
     if args.path and args.path != "-":
         from .archive.pool import prestart
 

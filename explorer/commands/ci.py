@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .options import add_open_options, limits_from
+from .remote import add_registry_options, apply_registry_options
 
 CI_TRUE = ("1", "t", "T", "TRUE", "true", "True")  # Go's strconv.ParseBool, as dive reads CI
 
@@ -55,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     for m in MEASURES:
         rules.add_argument(f"--{m.key}", metavar="N", help=m.help)
     add_open_options(parser)
+    add_registry_options(parser)
     return parser
 
 
@@ -63,6 +65,7 @@ def run(argv: Sequence[str]) -> int:
     from ..archive.pool import prestart
 
     args = _parser().parse_args(argv)
+    apply_registry_options(args)
     prestart(args.path)
     from ..analysis.gate import MEASURES, evaluate, figures
     from ..analysis.gate_config import load_config

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from .options import add_open_options, limits_from
+from .remote import add_registry_options, apply_registry_options
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -21,6 +22,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--top", type=int, metavar="N", help="list at most N wasted items (default 20; JSON: all)")
     parser.add_argument("--dive", action="store_true", help="add dive 0.13.1's own figures (for its CI thresholds)")
     add_open_options(parser)
+    add_registry_options(parser)
     return parser
 
 
@@ -29,6 +31,7 @@ def run(argv: Sequence[str]) -> int:
     from ..archive.pool import prestart
 
     args = _parser().parse_args(argv)
+    apply_registry_options(args)
     prestart(args.path)  # the workers start while the model is imported and the manifest read
     from ..analysis.image import load
     from ..present.report import report_dict
