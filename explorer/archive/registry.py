@@ -260,7 +260,7 @@ def _get(
                 url, headers=headers, stream=stream, allow_redirects=False, timeout=TIMEOUT, verify=verify_tls
             )
         except requests.exceptions.Timeout:
-            raise ImageError(f"{what}: {urlsplit(url).netloc} did not answer within {TIMEOUT[1]:.0f} s") from None
+            raise ImageError(f"{what}: {urlsplit(url).netloc} did not answer within {TIMEOUT[1]:g} s") from None
         except requests.exceptions.SSLError as exc:
             raise ImageError(f"{what}: TLS failed with {urlsplit(url).netloc} ({_reason(exc)})") from None
         except requests.exceptions.ConnectionError as exc:
@@ -359,13 +359,8 @@ class RegistryClient:
 
         https, http = f"https://{host}", f"http://{host}"
         if _is_loopback(host):
-            try:
-                with _get(self.session, f"{http}/v2/", {}, False, True, host) as response:
-                    if "Docker-Distribution-API-Version" in response.headers:
-                        return http
-            except ImageError:
-                pass
-            return https
+            with _get(self.session, f"{http}/v2/", {}, False, True, str(self.ref)) as response:
+                return http if "Docker-Distribution-API-Version" in response.headers else https
         if not insecure:
             return https
         try:
