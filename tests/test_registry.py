@@ -19,12 +19,12 @@ import pytest
 
 from explorer.analysis.image import Image as Model
 from explorer.analysis.image import load
-from explorer.archive import registry
+from explorer.archive import blobfetch, registry
+from explorer.archive.blobfetch import RemoteBlob
 from explorer.archive.errors import CorruptBlob, ImageError
 from explorer.archive.registry import (
     Credentials,
     Reference,
-    RemoteBlob,
     Settings,
     docker_credentials,
     parse_challenge,
@@ -310,7 +310,7 @@ def test_one_line_errors(servers, docker_config, code, headers, message):
 
 
 def test_timeouts_and_refused_connections(servers, monkeypatch, docker_config):
-    monkeypatch.setattr(registry, "TIMEOUT", (2.0, 0.3))
+    monkeypatch.setattr(blobfetch, "TIMEOUT", (2.0, 0.3))
     release = threading.Event()
     server = servers(lambda h: release.wait(5))
     try:

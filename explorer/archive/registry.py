@@ -31,22 +31,20 @@ import re
 import subprocess
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
-from urllib.parse import urljoin, urlsplit
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
+from . import blobfetch
+from .blobfetch import BlobStream, RemoteBlob, reason, redirect, registry_detail, status_error
 from .errors import CorruptBlob, ImageError
-from .layerscan import LayerScan, scan_layer
-from .limits import Limits
 from .sources import MAX_JSON, Source
 
 if TYPE_CHECKING:
     import requests
 
-    from .entries import Row
 
 SCHEME = "registry://"
 DOCKER_HUB = "docker.io"
@@ -58,8 +56,6 @@ MANIFEST_TYPES = (
     "application/vnd.docker.distribution.manifest.list.v2+json",
     "application/vnd.docker.distribution.manifest.v2+json",
 )
-TIMEOUT = (10.0, 60.0)  # seconds to connect, and between two reads
-MAX_REDIRECTS = 10
 MAX_TOKEN_RESPONSE = 1 << 20
 READ_SIZE = 1 << 20
 AHEAD = 4  # layer requests sent ahead of the one being read
@@ -250,72 +246,35 @@ def _session() -> requests.Session:
 def _get(
     session: requests.Session, url: str, headers: dict[str, str], verify_tls: bool, stream: bool, what: str
 ) -> requests.Response:
-    """GET `url`, following redirects ourselves: Authorization goes only to the host it was
-    meant for, and a redirect never leaves HTTPS for plain HTTP."""
+    """GET `url`, following redirects ourselves by `blobfetch.redirect`'s rules."""
     import requests
 
-    for _ in range(MAX_REDIRECTS):
+    timeout = blobfetch.TIMEOUT
+    for _ in range(blobfetch.MAX_REDIRECTS):
         try:
             response = session.get(
-                url, headers=headers, stream=stream, allow_redirects=False, timeout=TIMEOUT, verify=verify_tls
+                url, headers=headers, stream=stream, allow_redirects=False, timeout=timeout, verify=verify_tls
             )
         except requests.exceptions.Timeout:
-            raise ImageError(f"{what}: {urlsplit(url).netloc} did not answer within {TIMEOUT[1]:g} s") from None
+            raise ImageError(f"{what}: {urlsplit(url).netloc} did not answer within {timeout[1]:g} s") from None
         except requests.exceptions.SSLError as exc:
-            raise ImageError(f"{what}: TLS failed with {urlsplit(url).netloc} ({_reason(exc)})") from None
+            raise ImageError(f"{what}: TLS failed with {urlsplit(url).netloc} ({reason(exc)})") from None
         except requests.exceptions.ConnectionError as exc:
-            raise ImageError(f"{what}: cannot connect to {urlsplit(url).netloc} ({_reason(exc)})") from None
-        if response.status_code not in (301, 302, 303, 307, 308) or "Location" not in response.headers:
+            raise ImageError(f"{what}: cannot connect to {urlsplit(url).netloc} ({reason(exc)})") from None
+        if response.status_code not in blobfetch.REDIRECTS or "Location" not in response.headers:
             return response
-        target = urljoin(url, response.headers["Location"])
         response.close()
-        if urlsplit(url).scheme == "https" and urlsplit(target).scheme != "https":
-            raise ImageError(f"{what}: the registry redirects to plain HTTP ({urlsplit(target).netloc}); refused")
-        if urlsplit(target).netloc != urlsplit(url).netloc:
-            headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
-        url = target
-    raise ImageError(f"{what}: more than {MAX_REDIRECTS} redirects")
-
-
-def _reason(exc: BaseException) -> str:
-    """The innermost cause of a connection error, in one short line."""
-    while exc.__context__ is not None and exc.__context__ is not exc:
-        exc = exc.__context__
-    text = " ".join(str(exc).split())
-    match = re.search(r"\[Errno -?\d+\] ([^'\")]+)", text)
-    return match.group(1).strip() if match else text[:160]
-
-
-def _registry_error(response: requests.Response) -> str:
-    try:
-        errors = response.json().get("errors") or []
-        return f": {errors[0].get('code')} {errors[0].get('message')}".rstrip() if errors else ""
-    except (ValueError, AttributeError, IndexError, TypeError):
-        return ""
+        url, headers = redirect(url, response.headers["Location"], headers, what)
+    raise ImageError(f"{what}: more than {blobfetch.MAX_REDIRECTS} redirects")
 
 
 def _check(response: requests.Response, what: str, has_credentials: bool) -> None:
-    code = response.status_code
-    if code < 300:
+    if response.status_code < 300:
         return
-    detail = _registry_error(response)
+    detail = registry_detail(response.content[: 1 << 16])
     response.close()
-    if code == 401:
-        if has_credentials:
-            raise ImageError(f"{what}: the registry refused the credentials (401 Unauthorized){detail}")
-        raise ImageError(
-            f"{what}: authentication required (401 Unauthorized); log in with `docker login`"
-            " or give --username and --password-stdin"
-        )
-    if code == 403:
-        raise ImageError(f"{what}: access denied (403 Forbidden){detail}")
-    if code == 404:
-        raise ImageError(f"{what}: not found (404){detail}")
-    if code == 429:
-        retry = response.headers.get("Retry-After")
-        after = f"; retry after {retry} s" if retry else ""
-        raise ImageError(f"{what}: rate limited by the registry (429 Too Many Requests){after}")
-    raise ImageError(f"{what}: the registry answered {code} {response.reason}{detail}")
+    retry = response.headers.get("Retry-After")
+    raise ImageError(status_error(response.status_code, response.reason, retry, detail, what, has_credentials))
 
 
 _CHALLENGE_PARAM = re.compile(r'(\w+)=(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))')
@@ -364,7 +323,7 @@ class RegistryClient:
         if not insecure:
             return https
         try:
-            self.session.get(f"{https}/v2/", timeout=TIMEOUT, verify=False).close()
+            self.session.get(f"{https}/v2/", timeout=blobfetch.TIMEOUT, verify=False).close()
             return https
         except (requests.exceptions.SSLError, requests.exceptions.ConnectionError):
             return http
@@ -458,93 +417,7 @@ def _read_capped(response: requests.Response, limit: int, what: str) -> bytes:
     return bytes(data)
 
 
-# ---- blobs -----------------------------------------------------------------------------------------
-
-
-class BlobStream:
-    """A blob's bytes as they arrive, hashed; at the end its size and sha256 must match.
-
-    As a context manager: leaving it normally reads what the scan left unread and checks
-    the digest (a CorruptBlob if wrong); leaving it on an error only closes the connection.
-    """
-
-    def __init__(self, response: requests.Response, digest: str, size: int | None, name: str) -> None:
-        self._response = response
-        self._raw = response.raw
-        self._digest = digest
-        self._size = size
-        self._name = name
-        self._hash = hashlib.sha256()
-        self.count = 0
-
-    def read(self, n: int = -1) -> bytes:
-        want = READ_SIZE if n is None or n < 0 else n
-        if self._size is not None:
-            want = min(want, self._size - self.count + 1)  # one byte more shows an overlong blob
-        parts, got = [], 0
-        while got < want:
-            try:
-                data = self._raw.read(want - got, decode_content=False)
-            except Exception as exc:  # urllib3's read timeouts and broken connections
-                done = self.count + got
-                raise ImageError(f"{self._name}: download failed after {done} bytes ({_reason(exc)})") from None
-            if not data:
-                break
-            parts.append(data)
-            got += len(data)
-        data = b"".join(parts)
-        self._hash.update(data)
-        self.count += len(data)
-        if self._size is not None and self.count > self._size:
-            raise CorruptBlob(f"{self._name}: the registry sent more than its {self._size} bytes")
-        return data
-
-    def verify(self) -> None:
-        while self.read(READ_SIZE):
-            pass
-        if self._size is not None and self.count < self._size:
-            raise CorruptBlob(f"{self._name}: truncated ({self._size - self.count} bytes missing)")
-        actual = "sha256:" + self._hash.hexdigest()
-        if self._digest.startswith("sha256:") and actual != self._digest:
-            raise CorruptBlob(f"{self._name}: blob content does not match its digest ({actual})")
-
-    def __enter__(self) -> BlobStream:
-        return self
-
-    def __exit__(self, kind: type | None, *exc: object) -> None:
-        try:
-            if kind is None:
-                self.verify()
-        finally:
-            self._response.close()
-
-
-class RemoteBlob(NamedTuple):
-    """A layer blob in a registry, for a worker process to fetch and scan itself (see `locate`)."""
-
-    url: str
-    authorization: str | None
-    verify_tls: bool
-    digest: str
-    size: int
-
-    def open(self, name: str, session: requests.Session | None = None) -> BlobStream:
-        headers = {"Authorization": self.authorization} if self.authorization else {}
-        response = _get(session or _session(), self.url, headers, self.verify_tls, True, name)
-        _check(response, name, self.authorization is not None)
-        return BlobStream(response, self.digest, self.size, name)
-
-    def scan(
-        self,
-        label: str,
-        on_progress: Callable[[int], None] | None,
-        verify: bool,
-        limits: Limits,
-        on_rows: Callable[[list[Row]], None] | None = None,
-    ) -> LayerScan:
-        """What a worker does with this job (the counterpart of `layerscan.scan_location`)."""
-        with self.open(label) as raw:
-            return scan_layer(raw, label, self.size, on_progress, verify, limits, on_rows)
+# ---- the image as a source ----------------------------------------------------------------------
 
 
 class RegistrySource(Source):
@@ -561,7 +434,7 @@ class RegistrySource(Source):
         self._digests: dict[str, str] = {}
         self._fetched: dict[str, bytes] = {}
         self._next_layer: dict[str, list[str]] = {}  # layer blob → the layers after it in its manifest
-        self._pending: dict[str, Future[requests.Response]] = {}  # layer requests sent ahead
+        self._pending: dict[str, Future[BlobStream]] = {}  # layer requests sent ahead
         self._pool: ThreadPoolExecutor | None = None
         path = self._learn(digest, len(body), "manifest")
         self._fetched[path] = body
@@ -628,14 +501,16 @@ class RegistrySource(Source):
             self._learn_children(body)
         return body
 
-    def _request(self, name: str) -> requests.Response:
-        digest = self._digests[name]
-        return self.client.get(f"blobs/{digest}", f"{self.ref}: {digest}", stream=True)
-
     def _open(self, name: str) -> BlobStream:
         pending = self._pending.pop(name, None)
-        response = pending.result() if pending else self._request(name)
-        return BlobStream(response, self._digests[name], self._sizes.get(name), self._digests[name])
+        return pending.result() if pending else self._remote(name).open(self._digests[name])
+
+    def _remote(self, name: str) -> RemoteBlob:
+        digest = self._digests[name]
+        client = self.client
+        return RemoteBlob(
+            client.blob_url(digest), client.authorization, client.verify_tls, digest, self._sizes.get(name)
+        )
 
     def open(self, name: str) -> BlobStream:  # type: ignore[override]
         """Stream a blob. Layers are read in order in this process (a small image): the
@@ -645,16 +520,12 @@ class RegistrySource(Source):
         for ahead in self._next_layer.get(name, []):
             if ahead not in self._pending:
                 self._pool = self._pool or ThreadPoolExecutor(AHEAD, thread_name_prefix="layerscope-registry")
-                self._pending[ahead] = self._pool.submit(self._request, ahead)
+                self._pending[ahead] = self._pool.submit(self._remote(ahead).open, self._digests[ahead])
         return self._open(name)
 
     def locate(self, name: str) -> RemoteBlob | None:  # type: ignore[override]
-        if self._kind.get(name) != "blob" or name not in self._sizes:
-            return None
-        digest = self._digests[name]
-        return RemoteBlob(
-            self.client.blob_url(digest), self.client.authorization, self.client.verify_tls, digest, self._sizes[name]
-        )
+        """Layers for worker processes, which fetch and check them themselves."""
+        return self._remote(name) if self._kind.get(name) == "blob" and name in self._sizes else None
 
     def close(self) -> None:
         if self._pool:
