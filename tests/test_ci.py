@@ -313,6 +313,21 @@ def test_dive_ci_verdicts_match_the_real_dive(name, archive, tmp_path):
 
 
 @needs_shared
+def test_ignore_with_dive_figures(tmp_path):
+    """dive's figures less the ignored paths: every inefficient file of dive's fixture is under /root."""
+    (tmp_path / ".dive-ci").write_text("rules:\n  highestWastedBytes: 1000\n")
+    code, data = ci_json(str(DIVE / "test-docker-image.tar"), cwd=tmp_path)
+    assert code == 1 and data["figures"]["wasted_bytes"] == 32025 and data["config"]["figures"] == "dive"
+    code, data = ci_json(str(DIVE / "test-docker-image.tar"), "--ignore", "root/example", cwd=tmp_path)
+    assert data["figures"]["wasted_bytes"] == 12810  # /root/saved.txt is left
+    assert data["figures"]["ignored_bytes"] == 32025 - 12810
+    code, data = ci_json(
+        str(DIVE / "test-docker-image.tar"), "--ignore", "root", "--lowest-efficiency", "0.99", cwd=tmp_path
+    )
+    assert code == 0 and data["figures"]["wasted_bytes"] == 0 and data["figures"]["efficiency"] > 0.99
+
+
+@needs_shared
 @needs_dive
 def test_stricter_dive_rules_fail_in_both(tmp_path):
     (tmp_path / ".dive-ci").write_text(DIVE_CONFIGS["stricter"])

@@ -6,6 +6,12 @@ JSON and JUnit outputs all come from it. A new analysis becomes a rule by adding
 whose `measure` reads its result off the image, returning None when that analysis did not
 run (the rule is then skipped, and says why).
 
+For example, a rule on reclaimable bytes, once an analysis records them on the image, is one
+entry (it gets `--highest-reclaimable-bytes`, the TOML key and its line in every output):
+
+    Measure("highest-reclaimable-bytes", None, "reclaimable bytes", "bytes", False, None,
+            lambda image, f: getattr(image, "reclaimable_bytes", None), "fail when ... is above this")
+
 Thresholds are compared strictly, as dive does: a floor fails when the figure is below it, a
 ceiling when the figure is above it (so a NaN figure, dive's 0/0, fails nothing).
 """
