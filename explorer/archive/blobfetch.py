@@ -142,18 +142,19 @@ class BlobStream:
         want = READ_SIZE if n is None or n < 0 else n
         if self._size is not None:
             want = min(want, self._size - self.count + 1)  # one byte more shows an overlong blob
-        parts, got = [], 0
+        buffer = bytearray(want)
+        view, got = memoryview(buffer), 0
         while got < want:
             try:
-                data = self._response.read(want - got)
+                n = self._response.readinto(view[got:])
             except Exception as exc:  # a read timeout, a connection cut short
                 done = self.count + got
                 raise ImageError(f"{self._name}: download failed after {done} bytes ({reason(exc)})") from None
-            if not data:
+            if not n:
                 break
-            parts.append(data)
-            got += len(data)
-        data = b"".join(parts)
+            got += n
+        data = bytes(view[:got])  # one copy, straight from the socket's buffer
+        view.release()
         self._hash.update(data)
         self.count += len(data)
         if self._size is not None and self.count > self._size:
