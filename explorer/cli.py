@@ -15,13 +15,16 @@ from .commands.remote import add_registry_options, apply_registry_options
 
 USAGE_EPILOG = """\
 IMAGE is an image archive (docker save, Docker 25+, OCI archive, optionally gzip-compressed),
-an OCI image layout directory, or - for standard input.
+an OCI image layout directory, - for standard input, an image in a registry
+(registry://HOST[:PORT]/REPO[:TAG|@sha256:…]), or in a local engine (docker:IMAGE, podman:IMAGE).
 
 examples:
   layerscope --demo                     open the built-in demo image
   layerscope image.tar                  explore an image
   docker save img | layerscope -        read from standard input
   layerscope report image.tar --json    machine-readable report
+  layerscope ci image.tar               check size and waste rules (exit 0 pass, 1 fail, 2 error)
+  layerscope registry://ghcr.io/org/app:1.4   straight from a registry (no daemon)
 """
 
 

@@ -40,7 +40,9 @@ def _parser() -> argparse.ArgumentParser:
         epilog="Rules come from --ci-config, else .layerscope.toml ([ci]), pyproject.toml ([tool.layerscope.ci])"
         " or dive's .dive-ci in the current directory, else the defaults; flags override them.",
     )
-    parser.add_argument("path", metavar="IMAGE", help="image archive, OCI directory, or -")
+    parser.add_argument(
+        "path", metavar="IMAGE", help="archive, OCI directory, -, registry://HOST/REPO:TAG, docker:IMAGE"
+    )
     parser.add_argument("--ci-config", metavar="FILE", help="rules file: dive's YAML .dive-ci, or a .toml")
     parser.add_argument("--json", action="store_true", help="print the verdict as JSON (schema in the README)")
     parser.add_argument("--junit", metavar="FILE", help="also write the verdict as JUnit XML")

@@ -17,7 +17,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="layerscope report",
         description="Print an image's layers and wasted space (no interactive app).",
     )
-    parser.add_argument("path", metavar="IMAGE", help="image archive, OCI directory, or -")
+    parser.add_argument(
+        "path", metavar="IMAGE", help="archive, OCI directory, -, registry://HOST/REPO:TAG, docker:IMAGE"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON (schema in the README)")
     parser.add_argument("--top", type=int, metavar="N", help="list at most N wasted items (default 20; JSON: all)")
     parser.add_argument("--dive", action="store_true", help="add dive 0.13.1's own figures (for its CI thresholds)")
