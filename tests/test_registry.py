@@ -485,3 +485,18 @@ def test_bearer_tokens_per_repository(bearer_registry):
     registry.configure(Settings())
     with pytest.raises(ImageError, match="authentication required"):
         load(f"{bearer_registry.host}/bloat:zstd")
+
+
+def test_requests_is_imported_only_for_registries(tmp_path):
+    """Local archives do not pay for `requests`; nor do the workers that fetch registry layers."""
+    path = write_oci(Image([Layer([F("a", b"1")])]), tmp_path / "img.tar")
+    code = """
+import contextlib, io, sys
+from explorer.cli import main
+with contextlib.redirect_stdout(io.StringIO()):
+    assert main(["report", sys.argv[1], "--json"]) == 0
+import explorer.archive.blobfetch, explorer.archive.scanworker
+print("requests" in sys.modules, "explorer.archive.registry" in sys.modules)
+"""
+    proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert proc.stdout.split() == ["False", "False"], proc.stderr

@@ -19,6 +19,8 @@ def add_registry_options(parser: argparse.ArgumentParser) -> None:
 
 def apply_registry_options(args: argparse.Namespace) -> None:
     """Hand the registry options to the registry client (reads the password now)."""
+    if not (args.password_stdin or args.username or args.insecure):
+        return  # the defaults: a local image never loads the registry client
     from ..archive.registry import Credentials, Settings, configure
 
     credentials = None
