@@ -31,11 +31,12 @@ import re
 import subprocess
 import threading
 import time
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from . import blobfetch
 from .blobfetch import BlobStream, RemoteBlob, reason, redirect, registry_detail, status_error
@@ -137,6 +138,10 @@ def parse_reference(text: str) -> Reference | None:
 class Credentials:
     username: str
     password: str
+
+    def basic(self) -> str:
+        """The value of a Basic Authorization header."""
+        return "Basic " + base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
 
 
 @dataclass(frozen=True)
@@ -342,11 +347,8 @@ class RegistryClient:
         if cached and cached[1] > time.monotonic():
             return cached[0]
         query = {"scope": scope, **({"service": params["service"]} if "service" in params else {})}
-        headers = {}
-        if self.credentials:
-            basic = f"{self.credentials.username}:{self.credentials.password}".encode()
-            headers["Authorization"] = "Basic " + base64.b64encode(basic).decode()
-        url = realm + ("&" if "?" in realm else "?") + "&".join(f"{k}={_quote(v)}" for k, v in query.items())
+        headers = {"Authorization": self.credentials.basic()} if self.credentials else {}
+        url = realm + ("&" if "?" in realm else "?") + urlencode(query)
         if urlsplit(url).scheme != "https" and not (_is_loopback(urlsplit(url).netloc) or not self.verify_tls):
             raise ImageError(f"{what}: the token service {urlsplit(url).netloc} is plain HTTP; refused")
         response = _get(self.session, url, headers, self.verify_tls, False, f"{what} (token)")
@@ -380,8 +382,7 @@ class RegistryClient:
             if scheme == "bearer":
                 self.authorization = "Bearer " + self._token(params, what)
             elif scheme == "basic" and self.credentials:
-                basic = f"{self.credentials.username}:{self.credentials.password}".encode()
-                self.authorization = "Basic " + base64.b64encode(basic).decode()
+                self.authorization = self.credentials.basic()
             else:
                 break
         _check(response, what, self.credentials is not None)
@@ -390,7 +391,8 @@ class RegistryClient:
     def manifest(self, reference: str, what: str) -> tuple[bytes, str]:
         """A manifest or index by tag or digest: (its bytes, its sha256 digest), checked."""
         response = self.get(f"manifests/{reference}", what, ", ".join(MANIFEST_TYPES), stream=True)
-        body = _read_capped(response, MAX_JSON, what)
+        body = _read_capped(response.iter_content(READ_SIZE), MAX_JSON, what)
+        response.close()
         digest = "sha256:" + hashlib.sha256(body).hexdigest()
         claimed = reference if reference.startswith("sha256:") else response.headers.get("Docker-Content-Digest")
         if claimed and claimed.startswith("sha256:") and claimed != digest:
@@ -401,18 +403,12 @@ class RegistryClient:
         return f"{self.base}/v2/{self.ref.repository}/blobs/{digest}"
 
 
-def _quote(value: str) -> str:
-    from urllib.parse import quote
-
-    return quote(value, safe="")
-
-
-def _read_capped(response: requests.Response, limit: int, what: str) -> bytes:
+def _read_capped(chunks: Iterable[bytes], limit: int, what: str) -> bytes:
+    """All of a metadata response, refusing one larger than `limit` before holding it."""
     data = bytearray()
-    for chunk in response.iter_content(READ_SIZE):
+    for chunk in chunks:
         data += chunk
         if len(data) > limit:
-            response.close()
             raise ImageError(f"{what}: larger than {limit} bytes; not image metadata")
     return bytes(data)
 
@@ -495,7 +491,7 @@ class RegistrySource(Source):
                 body, _ = self.client.manifest(self._digests[name], what)
             else:
                 with self._open(name) as stream:
-                    body = _read_capped_stream(stream, MAX_JSON, what)
+                    body = _read_capped(iter(lambda: stream.read(READ_SIZE), b""), MAX_JSON, what)
             self._fetched[name] = body
         if self._kind[name] == "manifest":
             self._learn_children(body)
@@ -535,17 +531,6 @@ class RegistrySource(Source):
                 pending.result().close()
         self._pending.clear()
         self.client.session.close()
-
-
-def _read_capped_stream(stream: BlobStream, limit: int, what: str) -> bytes:
-    parts: list[bytes] = []
-    total = 0
-    while data := stream.read(READ_SIZE):
-        parts.append(data)
-        total += len(data)
-        if total > limit:
-            raise ImageError(f"{what}: larger than {limit} bytes; not image metadata")
-    return b"".join(parts)
 
 
 def _media_type(body: bytes) -> str | None:
