@@ -96,11 +96,14 @@ def test_podman_for_real(tmp_path):
     loaded = subprocess.run(["podman", "load", "-i", str(archive)], capture_output=True, text=True, timeout=300)
     if loaded.returncode != 0:
         pytest.skip(f"podman does not run here: {loaded.stderr.strip()[-200:]}")
-    from_engine = load("podman:dive-test:latest")
-    from_file = load(str(archive))
     try:
+        from_engine = load("podman:dive-test:latest")
+        from_file = load(str(archive))
         assert from_engine.waste.wasted == from_file.waste.wasted
         assert [layer.diff_id for layer in from_engine.layers] == [layer.diff_id for layer in from_file.layers]
-    finally:
         from_engine.close()
         from_file.close()
+        with pytest.raises(ImageError, match="podman:no-such-image: `podman save` failed: "):
+            load("podman:no-such-image")
+    finally:
+        subprocess.run(["podman", "rmi", "dive-test:latest"], capture_output=True, timeout=120)
