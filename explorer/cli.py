@@ -25,6 +25,7 @@ examples:
   layerscope report image.tar --json    machine-readable report
   layerscope ci image.tar               check size and waste rules (exit 0 pass, 1 fail, 2 error)
   layerscope registry://ghcr.io/org/app:1.4   straight from a registry (no daemon)
+  layerscope serve --demo               the app in a web browser (http://127.0.0.1:8000/)
 """
 
 
@@ -32,6 +33,7 @@ examples:
 COMMANDS = {
     "report": "explorer.commands.report",
     "ci": "explorer.commands.ci",
+    "serve": "explorer.commands.serve",
 }
 
 

@@ -257,6 +257,10 @@ def test_ci_env_runs_the_gate_only_without_a_terminal(wasteful, tmp_path, monkey
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
     assert not ci_requested(["image.tar"])  # a terminal: the app, as without CI
     monkeypatch.setattr(sys.stdout, "isatty", lambda: False)
+    monkeypatch.setenv("TEXTUAL_DRIVER", "textual.drivers.web_driver:WebDriver")
+    assert not ci_requested(["image.tar"])  # the app `serve` starts for a browser tab
+    monkeypatch.delenv("TEXTUAL_DRIVER")
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: False)
     for value in ("false", "yes", "", "0"):
         monkeypatch.setenv("CI", value)
         assert not ci_requested(["image.tar"])

@@ -22,10 +22,12 @@ CI_TRUE = ("1", "t", "T", "TRUE", "true", "True")  # Go's strconv.ParseBool, as 
 
 def ci_requested(argv: Sequence[str]) -> bool:
     """`CI=true layerscope IMAGE` runs the gate, as with dive, but only where no one can use the
-    app: standard output is not a terminal (a CI job's log). In a terminal the app opens."""
+    app: standard output is not a terminal (a CI job's log) and no Textual driver is named (the
+    app that `serve` starts for a browser talks through pipes). Otherwise the app opens."""
     return (
         os.environ.get("CI", "") in CI_TRUE
         and not sys.stdout.isatty()
+        and not os.environ.get("TEXTUAL_DRIVER")
         and "--demo" not in argv
         and any(not a.startswith("-") for a in argv)
     )
