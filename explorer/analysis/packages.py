@@ -209,7 +209,7 @@ class _Reader:
     def __init__(self, kept: list[dict[str, bytes]]) -> None:
         self._kept = kept
         self._parsed: dict[tuple[str, int], object] = {}
-        self._same: dict[tuple[str, bytes], object] = {}  # by content: a layer may store a file again as it was
+        self._last: dict[str, tuple[bytes, object]] = {}  # path -> its last bytes parsed, and what they gave
         self.warnings: list[str] = []
 
     def _data(self, node: Node, path: str, layer: int) -> tuple[bytes, int] | None:
@@ -223,8 +223,9 @@ class _Reader:
 
     def _parse(self, path: str, kind: str, layer: int, data: bytes) -> object:
         key = (path, layer)
-        if key not in self._parsed and (path, data) in self._same:  # stored again unchanged
-            self._parsed[key] = self._same[(path, data)]
+        last = self._last.get(path)
+        if key not in self._parsed and last is not None and last[0] == data:  # stored again unchanged
+            self._parsed[key] = last[1]
         if key not in self._parsed:
             head = path.rpartition("/")[0]
             if kind == "dpkg-status":
@@ -243,7 +244,8 @@ class _Reader:
                 value = fmt.npm_package(data, head)
             else:  # python-metadata, egg-info: their files come with the RECORD
                 value = data
-            self._parsed[key] = self._same[(path, data)] = value
+            self._parsed[key] = value
+            self._last[path] = (data, value)
         return self._parsed[key]
 
     def database(self, meta: dict[str, Node], layer: int) -> dict[Key, _Installed]:
