@@ -88,7 +88,7 @@ class Image:
             )
             for i, layer_ref in enumerate(ref.layers)
         ]
-        self.warnings: list[str] = []
+        self.warnings: list[str] = list(ref.warnings)
         for layer in self.layers:
             declared = layer.ref.size
             if declared is not None and source.exists(layer.ref.blob) and declared != layer.blob_size:
@@ -120,6 +120,7 @@ class Image:
             source = open_source(path, on_read, verify, limits)
             try:
                 ref = select_image(find_images(source), platform, image)
+                source.retain([layer.blob for layer in ref.layers])
                 config = parse_config(source.read_json(ref.config_blob), ref.config_digest or ref.config_blob)
                 if platform and not ref.platform and config.platform and not _same_platform(platform, config.platform):
                     raise ImageError(f"platform {platform} not found; the archive has: {config.platform}")
