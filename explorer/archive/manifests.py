@@ -295,7 +295,10 @@ def select_image(images: list[ImageRef], platform: str | None = None, image: str
             others.setdefault(other.config_blob, other)
     if others and not image:
         listed = "; ".join(other.describe() for other in others.values())
-        note = f"the archive holds {len(others) + 1} images: showing {chosen.describe()} (choose with --image); the others: {listed}"
+        note = (
+            f"the archive holds {len(others) + 1} images: showing {chosen.describe()} (choose with --image);"
+            f" the others: {listed}"
+        )
         chosen = replace(chosen, warnings=[*chosen.warnings, note])
     return chosen
 
