@@ -163,7 +163,7 @@ class Image:
             pass
 
     def stack_steps(self, index: int, scan: LayerScan) -> Iterator[None]:
-        """`add_scan` in slices (see `FileSystem.apply_steps`). The layer counts as scanned
+        """`add_scan` in slices (see `FileSystem.stack_in_slices`). The layer counts as scanned
         (its `scan` is set) once all of it is stacked."""
         with collector_paused():
             yield from self._stack_steps(index, scan)
@@ -182,7 +182,7 @@ class Image:
             self.dive.add_layer(_dive_entries(rows), layer.content_bytes)
         self.warnings.extend(scan.warnings)
         before = len(self.fs.warnings)
-        yield from self.fs.apply_steps(index, scan.entries())
+        yield from self.fs.stack_in_slices(index, scan.entries())
         self.warnings.extend(f"layer {index}: {w}" for w in self.fs.warnings[before:])
         counts = Counter(c.kind for c in self.fs.layer_changes[index])
         layer.change_counts = {k: counts.get(k, 0) for k in CHANGE_KINDS}
