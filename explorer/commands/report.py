@@ -8,7 +8,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from .options import add_open_options, limits_from
+from .options import add_open_options, count, limits_from
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -18,7 +18,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("path", metavar="IMAGE", help="image archive, OCI directory, or -")
     parser.add_argument("--json", action="store_true", help="print JSON (schema in the README)")
-    parser.add_argument("--top", type=int, metavar="N", help="list at most N wasted items (default 20; JSON: all)")
+    parser.add_argument(
+        "--top", type=count("--top", 0), metavar="N", help="list at most N wasted items (default 20; JSON: all)"
+    )
     parser.add_argument("--dive", action="store_true", help="add dive 0.13.1's own figures (for its CI thresholds)")
     add_open_options(parser)
     return parser
