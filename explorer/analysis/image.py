@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from ..archive.config import HistoryEntry, ImageConfig, align_history, parse_config
 from ..archive.entries import FILE, OPAQUE, WHITEOUT, Row
 from ..archive.errors import CorruptBlob, ImageError
-from ..archive.layerscan import LayerScan
+from ..archive.layerscan import SMALL_BLOB, LayerScan
 from ..archive.limits import DEFAULT_LIMITS, Limits
 from ..archive.manifests import ImageRef, LayerRef, find_images, select_image
 from ..archive.pool import PARALLEL_MIN_BYTES, release_spares, scan_in_workers, worker_count
@@ -202,7 +202,8 @@ class Image:
         the workers on the biggest blobs: all done sooner, the first layers later."""
         workers = worker_count() if workers is None else workers
         locations = [self.source.locate(layer.ref.blob) for layer in self.layers]
-        big = sum(loc.size for loc in locations if loc) >= PARALLEL_MIN_BYTES
+        # small blobs are cheaper to scan here than to hand to a worker and back
+        big = sum(loc.size for loc in locations if loc and loc.size > SMALL_BLOB) >= PARALLEL_MIN_BYTES
         if workers < 2 or len(self.layers) < 2 or not big or None in locations:
             release_spares()  # started by the command line for a file that needs none
             for layer in self.layers:

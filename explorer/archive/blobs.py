@@ -129,6 +129,17 @@ def decompressed(raw: BinaryIO, name: str) -> tuple[str, BinaryIO]:
     return kind, src
 
 
+_INFLATE_ERRORS = (OSError, EOFError, ValueError, igzip_lib.IsalError, zstandard.ZstdError)
+
+
+def gunzip(data: bytes, name: str) -> bytes:
+    """A whole gzip blob inflated at once (every member), with the stream's error wording."""
+    try:
+        return igzip.decompress(data)
+    except _INFLATE_ERRORS as exc:
+        raise CorruptBlob(f"{name}: corrupt gzip data ({exc})") from None
+
+
 class _Checked(Reader):
     """Turns a decompressor's errors into CorruptBlob naming the blob."""
 
@@ -142,7 +153,7 @@ class _Checked(Reader):
             return self._inner.read(n)
         except CorruptBlob:
             raise
-        except (OSError, EOFError, ValueError, igzip_lib.IsalError, zstandard.ZstdError) as exc:
+        except _INFLATE_ERRORS as exc:
             raise CorruptBlob(f"{self._name}: corrupt {self._kind} data ({exc})") from None
 
 

@@ -22,7 +22,7 @@ from typing import BinaryIO
 
 from .blobs import CountingReader, Prefixed, SliceReader, decompressed, sniff
 from .errors import CorruptBlob, ImageError
-from .layerscan import LayerScan, Location, scan_layer
+from .layerscan import SMALL_BLOB, LayerScan, Location, read_at, scan_blob, scan_layer
 from .limits import DEFAULT_LIMITS, MAX_EXTENDED_HEADER, Limits
 from .tarstream import _checksum_ok
 
@@ -75,9 +75,54 @@ def _member_name(name: str) -> str:
 
 def _link_target(name: str, info: tarfile.TarInfo) -> str:
     """The member a symlink (relative to its folder) or a hard link (from the top) names."""
-    if info.issym():
-        return posixpath.normpath(posixpath.join(posixpath.dirname(name), info.linkname))
-    return _member_name(info.linkname)
+    return _target(name, info.linkname, info.issym())
+
+
+def _target(name: str, linkname: str, symlink: bool) -> str:
+    if symlink:
+        return posixpath.normpath(posixpath.join(posixpath.dirname(name), linkname))
+    return _member_name(linkname)
+
+
+def _decode_name(raw: bytes) -> str:
+    return raw.decode("utf-8", "surrogateescape")  # as tarfile decodes names
+
+
+def _plain_index(fd: int) -> tuple[dict[str, _Member], dict[str, str], int] | None:
+    """The members, links and end of a tar made only of plain ustar headers (files,
+    directories, links), read by its headers alone: about 8x faster than tarfile, which
+    matters with 50,000 layers. None at anything else (PAX or GNU records, base-256 numbers,
+    a bad or cut header, an empty archive): tarfile then reads it, and words its errors."""
+    members: dict[str, _Member] = {}
+    links: dict[str, str] = {}
+    offset = 0
+    while True:
+        header = os.pread(fd, BLOCK_SIZE, offset)
+        if len(header) < BLOCK_SIZE:
+            return None
+        if header[:1] == b"\0" and not header.strip(b"\0"):
+            return (members, links, offset) if offset else None
+        typeflag = header[156:157]
+        if typeflag not in _PLAIN_TYPES or header[124] & 0x80 or not _checksum_ok(header):
+            return None
+        try:
+            size = int(header[124:136].rstrip(b"\0 ") or b"0", 8)
+        except ValueError:
+            return None
+        raw = header[:100].partition(b"\0")[0]
+        if header[257:265] == b"ustar\x0000" and header[345] != 0:
+            raw = header[345:500].partition(b"\0")[0] + b"/" + raw
+        name = _member_name(_decode_name(raw))
+        if typeflag in b"0\0" and not (typeflag == b"\0" and raw.endswith(b"/")):
+            members[name] = _Member(offset + BLOCK_SIZE, size)
+            offset += BLOCK_SIZE + size + (-size % BLOCK_SIZE)
+            continue
+        if typeflag in b"12":
+            links[name] = _target(name, _decode_name(header[157:257].partition(b"\0")[0]), typeflag == b"2")
+        offset += BLOCK_SIZE  # tarfile skips no data for these
+
+
+_PLAIN_TYPES = (b"0", b"\0", b"1", b"2", b"5")
 
 
 class Source:
@@ -181,16 +226,12 @@ class TarFileSource(Source):
         self.members: dict[str, _Member] = {}
         links: dict[str, str] = {}
         try:
-            with tarfile.open(fileobj=self._file, mode="r:", tarinfo=_BoundedTarInfo) as tf:
-                for info in tf:
-                    if info.size < 0:  # a PAX size record is applied after _BoundedTarInfo's check
-                        raise tarfile.HeaderError(f"negative size {info.size}")
-                    name = _member_name(info.name)
-                    if info.isreg():
-                        self.members[name] = _Member(info.offset_data, info.size)
-                    elif info.issym() or info.islnk():
-                        links[name] = _link_target(name, info)
-                self._check_end(tf.offset)
+            plain = _plain_index(self._file.fileno())
+            if plain is not None:
+                self.members, links, stop = plain
+                self._check_end(stop)
+            else:
+                self._index(links)
         except (tarfile.TarError, EOFError, ValueError, OverflowError) as exc:
             self._file.close()
             raise ImageError(f"{path}: not a readable tar archive ({exc})") from None
@@ -202,6 +243,19 @@ class TarFileSource(Source):
             raise
         for name, member in _resolve_links(links, self.members).items():
             self.members[name] = member
+
+    def _index(self, links: dict[str, str]) -> None:
+        self._file.seek(0)
+        with tarfile.open(fileobj=self._file, mode="r:", tarinfo=_BoundedTarInfo) as tf:
+            for info in tf:
+                if info.size < 0:  # a PAX size record is applied after _BoundedTarInfo's check
+                    raise tarfile.HeaderError(f"negative size {info.size}")
+                name = _member_name(info.name)
+                if info.isreg():
+                    self.members[name] = _Member(info.offset_data, info.size)
+                elif info.issym() or info.islnk():
+                    links[name] = _link_target(name, info)
+            self._check_end(tf.offset)
 
     def _check_end(self, stop: int) -> None:
         """tarfile stops silently at a cut or broken header; only zeros or nothing may follow."""
@@ -231,6 +285,22 @@ class TarFileSource(Source):
     def locate(self, name: str) -> Location | None:
         member = self.members.get(name)
         return Location(str(self.path), member.offset, member.size) if member else None
+
+    def scan(
+        self,
+        name: str,
+        label: str,
+        on_progress: Progress | None = None,
+        verify: bool = False,
+        limits: Limits = DEFAULT_LIMITS,
+    ) -> LayerScan:
+        member = self.members.get(name)
+        if member is None or member.size > SMALL_BLOB:
+            return super().scan(name, label, on_progress, verify, limits)
+        scan = scan_blob(read_at(self._file.fileno(), member.offset, member.size, name), label, verify, limits)
+        if on_progress:
+            on_progress(member.size)
+        return scan
 
     def close(self) -> None:
         self._file.close()
