@@ -266,3 +266,20 @@ def test_sparse_formats_agree_on_the_content(sparse_tars) -> None:
     assert len(set(digests.values())) == 1, digests
     plain = _scan(layer_tar(Layer([F("d/sparse", b"A" * 100)])))
     assert plain.rows[0][8] not in digests.values()  # the holes are part of the content
+
+
+def test_sparse_files_in_the_report(sparse_tars, tmp_path) -> None:
+    from explorer.analysis import load
+    from explorer.present.report import report_dict
+    from tests.hostile.corpus import docker_archive
+
+    import tarfile
+
+    tar = sparse_tars["pax-1.0"]
+    with tarfile.open(fileobj=io.BytesIO(tar)) as tf:
+        stored = sum(size for _, size in tf.getmember("d/sparse").sparse)
+    img = load(str(docker_archive(tmp_path / "image.tar", [tar])))
+    data = report_dict(img, None)
+    assert data["layers"][0]["sparse_files"] == {"d/sparse": 40 << 20}
+    assert data["summary"]["stored_bytes"] == stored + 22  # stored bytes, not 40 MiB
+    img.close()
