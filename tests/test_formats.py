@@ -407,6 +407,16 @@ def test_oci_index_images_by_ref_name(tmp_path):
     assert _who(load(str(path), image="alpha:1")) == "alpha"
     with pytest.raises(ImageError, match="registry.io/alpha:1, registry.io/beta:2"):
         load(str(path), image="gamma")
+    img = load(str(path))  # no --image: the first, said so
+    assert _who(img) == "alpha" and img.warnings == [
+        "the archive holds 2 images: showing registry.io/alpha:1 (choose with --image);"
+        " the others: registry.io/beta:2"
+    ]
+    assert load(str(path), image="alpha:1").warnings == []
+
+
+def test_platforms_of_one_image_are_not_several_images(nested):
+    assert load(str(nested)).warnings == []
 
 
 def test_oci_index_images_by_containerd_name(tmp_path):

@@ -269,11 +269,11 @@ def test_sparse_formats_agree_on_the_content(sparse_tars) -> None:
 
 
 def test_sparse_files_in_the_report(sparse_tars, tmp_path) -> None:
+    import tarfile
+
     from explorer.analysis import load
     from explorer.present.report import report_dict
     from tests.hostile.corpus import docker_archive
-
-    import tarfile
 
     tar = sparse_tars["pax-1.0"]
     with tarfile.open(fileobj=io.BytesIO(tar)) as tf:
