@@ -283,3 +283,29 @@ def test_sparse_files_in_the_report(sparse_tars, tmp_path) -> None:
     assert data["layers"][0]["sparse_files"] == {"d/sparse": 40 << 20}
     assert data["summary"]["stored_bytes"] == stored + 22  # stored bytes, not 40 MiB
     img.close()
+
+
+@pytest.mark.parametrize(
+    "records",
+    [
+        [(b"GNU.sparse.size", b"")],
+        [(b"GNU.sparse.realsize", b"x")],
+        [(b"GNU.sparse.size", b"5"), (b"GNU.sparse.map", b"1,2,3")],
+        [(b"GNU.sparse.realsize", b"5"), (b"GNU.sparse.major", b"1")],  # no map in the data
+    ],
+)
+def test_a_malformed_sparse_file_is_an_error(records) -> None:
+    from tests.hostile.fuzz import pax_block
+
+    with pytest.raises(CorruptBlob, match="malformed sparse"):
+        _rows([pax_block(records) + _header(b"f", 0) + bytes(1024)])
+
+
+def test_an_old_gnu_sparse_header_with_a_bad_number_is_an_error() -> None:
+    h = bytearray(_header(b"s", 0, b"S"))
+    h[386:398] = b"not octal!!\0"
+    from tests.hostile.fuzz import fix_checksum
+
+    fix_checksum(h)
+    with pytest.raises(CorruptBlob, match="malformed sparse header"):
+        _rows([bytes(h) + bytes(1024)])

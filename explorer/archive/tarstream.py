@@ -274,16 +274,19 @@ class TarReader:
     def _old_gnu_sparse(self, header: bytes) -> tuple[list[int], int]:
         """The map and apparent size of an old GNU sparse (`S`) entry, reading its extension
         blocks (they sit between the header and the data)."""
-        numbers = _old_gnu_map(header, 386, 4)
-        extended, blocks = header[482], 0
-        while extended:
-            blocks += 1
-            if blocks * BLOCK > MAX_EXTENDED_HEADER:
-                raise CorruptBlob(f"{self._name}: sparse map of more than {MAX_EXTENDED_HEADER} bytes")
-            block = self._take_exact(BLOCK, "a sparse header")
-            numbers += _old_gnu_map(block, 0, 21)
-            extended = block[504]
-        return numbers, _number(header[483:495])
+        try:
+            numbers = _old_gnu_map(header, 386, 4)
+            extended, blocks = header[482], 0
+            while extended:
+                blocks += 1
+                if blocks * BLOCK > MAX_EXTENDED_HEADER:
+                    raise CorruptBlob(f"{self._name}: sparse map of more than {MAX_EXTENDED_HEADER} bytes")
+                block = self._take_exact(BLOCK, "a sparse header")
+                numbers += _old_gnu_map(block, 0, 21)
+                extended = block[504]
+            return numbers, _number(header[483:495])
+        except ValueError:
+            raise CorruptBlob(f"{self._name}: malformed sparse header") from None
 
     def _sparse_map_1_0(self, size: int) -> tuple[list[int], int]:
         """The map that starts the data of a PAX 1.0 sparse file, and the bytes it takes
@@ -298,6 +301,8 @@ class TarReader:
                 count = int(lines[0]) if len(lines) > 1 else None
             except ValueError:
                 raise CorruptBlob(f"{self._name}: malformed sparse map") from None
+            if count is not None and count < 0:
+                raise CorruptBlob(f"{self._name}: malformed sparse map")
             if count is not None and len(lines) > 2 * count + 1:
                 return _sparse_map(b",".join(lines[1 : 2 * count + 1]), self._name), len(text)
 
@@ -441,7 +446,7 @@ class TarReader:
     def _pax_sparse(self, records: dict[str, bytes], name: bytes, size: int) -> tuple[bytes, list[int], int, int]:
         """(logical name, map, stored bytes, apparent size) of a PAX sparse file (GNU 0.0, 0.1, 1.0)."""
         try:
-            apparent = int(records.get("GNU.sparse.size") or records["GNU.sparse.realsize"])
+            apparent = int(records.get("GNU.sparse.size", records.get("GNU.sparse.realsize", b"")))
         except ValueError:
             raise CorruptBlob(f"{self._name}: malformed sparse size") from None
         name = records.get("GNU.sparse.name") or name
