@@ -88,6 +88,9 @@ def _decode_name(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")  # as tarfile decodes names
 
 
+_PLAIN_TYPES = (b"0", b"\0", b"1", b"2", b"5")  # ustar files, hard and symbolic links, directories
+
+
 def _plain_index(fd: int) -> tuple[dict[str, _Member], dict[str, str], int] | None:
     """The members, links and end of a tar made only of plain ustar headers (files,
     directories, links), read by its headers alone: about 8x faster than tarfile, which
@@ -120,9 +123,6 @@ def _plain_index(fd: int) -> tuple[dict[str, _Member], dict[str, str], int] | No
         if typeflag in b"12":
             links[name] = _target(name, _decode_name(header[157:257].partition(b"\0")[0]), typeflag == b"2")
         offset += BLOCK_SIZE  # tarfile skips no data for these
-
-
-_PLAIN_TYPES = (b"0", b"\0", b"1", b"2", b"5")
 
 
 class Source:

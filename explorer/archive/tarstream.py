@@ -100,6 +100,7 @@ _SPARSE_0_0 = ("GNU.sparse.offset", "GNU.sparse.numbytes")  # repeated, in pairs
 
 def _pax_records(data: bytes, name: str) -> dict[str, bytes]:
     records: dict[str, bytes] = {}
+    sparse: list[bytes] = []
     pos = 0
     while pos < len(data) and data[pos] != 0:
         space = data.find(b" ", pos)
@@ -112,11 +113,12 @@ def _pax_records(data: bytes, name: str) -> dict[str, bytes]:
         key, _, value = data[space + 1 : pos + length - 1].partition(b"=")
         text = _decode(key)
         if text in _SPARSE_0_0:  # format 0.0: the map as repeated records
-            old = records.get(SPARSE_MAP)
-            value = old + b"," + value if old else value
-            text = SPARSE_MAP
-        records[text] = value
+            sparse.append(value)
+        else:
+            records[text] = value
         pos += length
+    if sparse:
+        records[SPARSE_MAP] = b",".join(sparse)
     return records
 
 
@@ -291,20 +293,25 @@ class TarReader:
     def _sparse_map_1_0(self, size: int) -> tuple[list[int], int]:
         """The map that starts the data of a PAX 1.0 sparse file, and the bytes it takes
         (whole blocks): decimal numbers, one a line, the count of (offset, size) pairs first."""
-        text = b""
+        blocks: list[bytes] = []
+        lines = 0
+        count = None
         while True:
-            if len(text) >= min(size, MAX_EXTENDED_HEADER):
+            if BLOCK * len(blocks) >= min(size, MAX_EXTENDED_HEADER):
                 raise CorruptBlob(f"{self._name}: malformed sparse map")
-            text += self._take_exact(BLOCK, "a sparse map")
-            lines = text.split(b"\n")
-            try:
-                count = int(lines[0]) if len(lines) > 1 else None
-            except ValueError:
-                raise CorruptBlob(f"{self._name}: malformed sparse map") from None
-            if count is not None and count < 0:
-                raise CorruptBlob(f"{self._name}: malformed sparse map")
-            if count is not None and len(lines) > 2 * count + 1:
-                return _sparse_map(b",".join(lines[1 : 2 * count + 1]), self._name), len(text)
+            block = self._take_exact(BLOCK, "a sparse map")
+            blocks.append(block)
+            lines += block.count(b"\n")
+            if count is None and lines:
+                try:
+                    count = int(b"".join(blocks).partition(b"\n")[0])
+                except ValueError:
+                    raise CorruptBlob(f"{self._name}: malformed sparse map") from None
+                if count < 0:
+                    raise CorruptBlob(f"{self._name}: malformed sparse map")
+            if count is not None and lines > 2 * count:
+                numbers = b"".join(blocks).split(b"\n")[1 : 2 * count + 1]
+                return _sparse_map(b",".join(numbers), self._name), BLOCK * len(blocks)
 
     def _data(self, size: int, what: str) -> bytes:
         pos = self._in_chunk(size)
