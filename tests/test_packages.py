@@ -153,7 +153,10 @@ def test_budget_is_per_image_with_a_warning(tmp_path: Path) -> None:
 
 
 def _two_statuses(tmp_path: Path) -> tuple[list[tuple[Location, str]], int]:
-    img = Image([Layer([F("var/lib/dpkg/status", status(("a", str(i))))]) for i in range(3)])
+    # blobs past the pool's read-ahead (1 MiB): a worker holds one job at a time
+    img = Image(
+        [Layer([F("var/lib/dpkg/status", status(("a", str(i)))), F("big", os.urandom(1 << 20))]) for i in range(3)]
+    )
     jobs = []
     for i, layer in enumerate(img.layers):
         blob = tmp_path / f"{i}.tar"

@@ -54,35 +54,12 @@ def render_report(data: dict, console: Console) -> None:
         uwp = "n/a" if dive["user_wasted_percent"] is None else f"{dive['user_wasted_percent']:.4f} %"
         head.add_row("dive figures", f"efficiency {eff}, wastedBytes {dive['wasted_bytes']}, userWastedPercent {uwp}")
 
-    layers = Table(title="Layers (instructions in full: --json)", title_justify="left", expand=True)
-    for col, just in (
-        ("#", "right"),
-        ("size", "right"),
-        ("compressed", "right"),
-        ("wasted here", "right"),
-        ("hides", "right"),
-        ("changes", "left"),
-        ("instruction", "left"),
-    ):
-        layers.add_column(
-            col, justify=just, no_wrap=True, overflow="ellipsis", ratio=1 if col == "instruction" else None
-        )
-    for layer in data["layers"]:
-        c = layer["changes"]
-        changes = " ".join(f"{k[0].upper()}{n}" for k, n in c.items() if n)
-        layers.add_row(
-            str(layer["index"]),
-            human_size(layer["tar_bytes"]),
-            human_size(layer["blob_bytes"]),
-            Text(human_size(layer["wasted_here_bytes"]), style="red")
-            if layer["wasted_here_bytes"]
-            else Text("-", style="dim"),
-            Text(human_size(layer["hides_bytes"]), style="yellow") if layer["hides_bytes"] else Text("-", style="dim"),
-            changes,
-            Text(display_name(layer["instruction"])),
-        )
-
-    parts: list = [head, Text(), layers]
+    if len(data["layers"]) > TABLE_LAYERS:
+        console.print(Group(head, Text()))
+        _print_layer_lines(data["layers"], console)
+        parts: list = []
+    else:
+        parts = [head, Text(), _layer_table(data["layers"])]
     if data["waste"]:
         title = f"Top wasted ({len(data['waste'])} of {data['waste_items_total']})"
         items = Table(title=title, title_justify="left", expand=True)
@@ -111,7 +88,69 @@ def render_report(data: dict, console: Console) -> None:
         for w in data["warnings"]:
             warn.append(f"  {display_name(w)}\n")
         parts += [Text(), warn]
-    console.print(Group(*parts))
+    if parts:
+        console.print(Group(*parts))
+
+
+_LAYER_COLUMNS = ("#", "size", "compressed", "wasted here", "hides", "changes", "instruction")
+# Past this many layers the layer list is printed as aligned lines, not a Rich table: the table
+# measures every cell (50,000 layers: 20 s of a report that takes 5 s to compute).
+TABLE_LAYERS = 1000
+
+
+def _changes(layer: dict) -> str:
+    return " ".join(f"{k[0].upper()}{n}" for k, n in layer["changes"].items() if n)
+
+
+def _layer_table(rows: list[dict]) -> Table:
+    layers = Table(title="Layers (instructions in full: --json)", title_justify="left", expand=True)
+    for col in _LAYER_COLUMNS:
+        layers.add_column(
+            col,
+            justify="left" if col in ("changes", "instruction") else "right",
+            no_wrap=True,
+            overflow="ellipsis",
+            ratio=1 if col == "instruction" else None,
+        )
+    for layer in rows:
+        layers.add_row(
+            str(layer["index"]),
+            human_size(layer["tar_bytes"]),
+            human_size(layer["blob_bytes"]),
+            Text(human_size(layer["wasted_here_bytes"]), style="red")
+            if layer["wasted_here_bytes"]
+            else Text("-", style="dim"),
+            Text(human_size(layer["hides_bytes"]), style="yellow") if layer["hides_bytes"] else Text("-", style="dim"),
+            _changes(layer),
+            Text(display_name(layer["instruction"])),
+        )
+    return layers
+
+
+def _print_layer_lines(rows: list[dict], console: Console) -> None:
+    """The layer table's columns as plain aligned lines, written at once."""
+    cells = [
+        (
+            str(layer["index"]),
+            human_size(layer["tar_bytes"]),
+            human_size(layer["blob_bytes"]),
+            human_size(layer["wasted_here_bytes"]) if layer["wasted_here_bytes"] else "-",
+            human_size(layer["hides_bytes"]) if layer["hides_bytes"] else "-",
+            _changes(layer),
+            display_name(layer["instruction"]),
+        )
+        for layer in rows
+    ]
+    widths = [max(len(col), *(len(row[i]) for row in cells)) for i, col in enumerate(_LAYER_COLUMNS[:-1])]
+
+    def line(row: tuple[str, ...]) -> str:
+        numbers = "  ".join(cell.rjust(width) for cell, width in zip(row[:5], widths, strict=False))
+        text = f"{numbers}  {row[5].ljust(widths[5])}  {row[6]}"
+        return text[: console.width].rstrip()
+
+    out = [f"Layers ({len(rows)}; instructions in full: --json)", line(_LAYER_COLUMNS)]
+    out += [line(row) for row in cells]
+    console.file.write("\n".join(out) + "\n")
 
 
 TOP_PACKAGES = 15
@@ -142,12 +181,12 @@ def packages_parts(data: dict) -> list:
         head.append(f"\n  {note}", style="yellow")
     parts: list = [Text(), head]
     changes = Text("Package changes per layer", style="bold")
+    quiet = [layer["index"] for layer in data["layers"] if not layer["package_changes"]]
     for layer in data["layers"]:
         done = layer["package_changes"]
-        changes.append(f"\n  {layer['index']}: ", style="")
         if not done:
-            changes.append("no package changes", style="dim")
             continue
+        changes.append(f"\n  {layer['index']}: ", style="")
         counts = {a: sum(1 for c in done if c["action"] == a) for a in _ACTION_MARK}
         changes.append(", ".join(f"{n} {a}" for a, n in counts.items() if n), style="")
         changes.append(f" ({human_size(sum(c['bytes'] for c in done))} stored): ", style="")
@@ -155,6 +194,8 @@ def packages_parts(data: dict) -> list:
         changes.append(", ".join(_change_text(c) for c in shown), style="")
         if len(done) > len(shown):
             changes.append(f" and {len(done) - len(shown)} more", style="dim")
+    if quiet:
+        changes.append(f"\n  {_ranges(quiet)}: no package changes", style="dim")
     parts += [Text(), changes]
     table = _package_table(f"Largest packages ({min(TOP_PACKAGES, len(packages))} of {len(packages)})")
     for p in packages[:TOP_PACKAGES]:
@@ -167,6 +208,17 @@ def packages_parts(data: dict) -> list:
             gone.add_row(*_package_row(p))
         parts += [Text(), gone]
     return parts
+
+
+def _ranges(numbers: list[int]) -> str:
+    """`0, 2–5, 9` for [0, 2, 3, 4, 5, 9] (sorted)."""
+    spans: list[list[int]] = []
+    for n in numbers:
+        if spans and n == spans[-1][1] + 1:
+            spans[-1][1] = n
+        else:
+            spans.append([n, n])
+    return ", ".join(str(a) if a == b else f"{a}–{b}" for a, b in spans)
 
 
 def _package_table(title: str) -> Table:
