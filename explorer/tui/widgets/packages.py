@@ -29,6 +29,11 @@ class PackagesView(Vertical):
     """One row per package (image) or per change (layer); Enter filters the file tree to the
     package's files. The packages are worked out in a thread the first time."""
 
+    DEFAULT_CSS = """
+    PackagesView { height: 1fr; }
+    PackagesView > #packages-hint { height: auto; }
+    PackagesView > PackageTable { height: 1fr; }
+    """
     BINDINGS = [
         Binding("s", "sort", "Sort", id="packages.sort"),
         Binding("t", "scope", "Image/layer", id="packages.scope"),
@@ -56,8 +61,12 @@ class PackagesView(Vertical):
         yield Static(id="packages-hint", classes="hint")
         yield PackageTable(id="packages-table", cursor_type="row")
 
+    @property
+    def table(self) -> DataTable:
+        return self.query_one(PackageTable)
+
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
+        table = self.table
         table.add_column(" ", key="mark")
         table.add_column("package", key="name")
         table.add_column("version", key="version")
