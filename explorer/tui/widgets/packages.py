@@ -30,7 +30,14 @@ class PackagesView(Vertical):
     package's files. The packages are worked out in a thread the first time."""
 
     DEFAULT_CSS = """
-    PackagesView { height: 1fr; }
+    PackagesView {
+        height: 1fr;
+        padding: 0 1;
+        border-top: solid $panel-lighten-2;
+        border-title-color: $text-muted;
+        border-title-style: bold;
+        background: $surface;
+    }
     PackagesView > #packages-hint { height: auto; }
     PackagesView > PackageTable { height: 1fr; }
     """
@@ -66,6 +73,7 @@ class PackagesView(Vertical):
         return self.query_one(PackageTable)
 
     def on_mount(self) -> None:
+        self.border_title = "Packages"
         table = self.table
         table.add_column(" ", key="mark")
         table.add_column("package", key="name")
