@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..archive.limits import DEFAULT_LIMITS, Limits
+from ..archive.options import OpenOptions
 
 
 def add_open_options(parser: argparse.ArgumentParser) -> None:
@@ -32,5 +33,7 @@ def add_open_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def limits_from(args: argparse.Namespace) -> Limits:
-    return Limits(max_entries=args.max_entries, max_layers=args.max_layers, max_ratio=args.max_ratio)
+def open_options(args: argparse.Namespace) -> OpenOptions:
+    """The options `add_open_options` parsed, as the one value passed down to open the image."""
+    limits = Limits(max_entries=args.max_entries, max_layers=args.max_layers, max_ratio=args.max_ratio)
+    return OpenOptions(platform=args.platform, image=args.image, verify=args.verify, limits=limits)
