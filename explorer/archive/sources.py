@@ -23,7 +23,7 @@ from .blobs import GZIP_MAGIC, ZSTD_MAGIC, CountingReader, Prefixed, SliceReader
 from .errors import CorruptBlob, ImageError
 from .layerscan import LayerScan, Location, scan_layer
 from .limits import DEFAULT_LIMITS, MAX_EXTENDED_HEADER, Limits
-from .tarstream import _checksum_ok
+from .tarstream import checksum_ok
 
 MAX_JSON = 64 << 20  # a manifest, index or config larger than this is not one
 MAX_KEPT = 256 << 20  # metadata a forward pass keeps in all
@@ -253,7 +253,7 @@ def _looks_like_layer(head: bytes) -> bool:
         return True
     if len(head) < 512:
         return False
-    return not head[:512].strip(b"\0") or _checksum_ok(head[:512])
+    return not head[:512].strip(b"\0") or checksum_ok(head[:512])
 
 
 class StreamSource(Source):

@@ -77,7 +77,7 @@ def _octal(field: bytes) -> int:
         return _number(field)
 
 
-def _checksum_ok(header: bytes) -> bool:
+def checksum_ok(header: bytes) -> bool:
     """True when a 512-byte block is a tar header (its checksum field matches its bytes).
 
     The byte sum is taken from adler32 (its low half is 1 + the sum, mod 65521), so a stored
@@ -254,7 +254,7 @@ class TarReader:
                 return  # ends without end-of-archive blocks: tolerated
             if header[:1] == b"\0" and not header.strip(b"\0"):
                 return
-            if not _checksum_ok(header):
+            if not checksum_ok(header):
                 raise CorruptBlob(f"{name_of}: not a tar archive (bad header checksum at byte {self.offset - BLOCK})")
             typeflag = header[156:157]
             try:
