@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from .config import as_text
 from .errors import ImageError
@@ -28,11 +29,14 @@ class LayerRef:
     size: int | None = None
 
 
+Layout = Literal["docker-archive", "docker25", "oci"]  # `docker save` before Docker 25, from 25 on, OCI
+
+
 @dataclass
 class ImageRef:
     """One image found in an archive, before its config is read."""
 
-    layout: str  # "docker-archive", "docker25" or "oci"
+    layout: Layout
     config_blob: str
     layers: list[LayerRef]
     names: list[str] = field(default_factory=list)
