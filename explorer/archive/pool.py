@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from .errors import ImageError
-from .scanmessages import Done, Failed, Progress, Rows, ScanJob
+from .scanmessages import Done, Failed, Progress, Rows, ScanJob, WorkerMessage
 
 if TYPE_CHECKING:  # this module is imported early (see `ScanPool.start`): nothing heavy at run time
     from types import TracebackType
@@ -78,11 +78,13 @@ class ScanPool:
         a bare interpreter each, otherwise spent after that); the scan takes them.
         """
         pool = cls(workers)
+        if path == "-" or pool.workers < 2:
+            return pool
         try:
             info = os.stat(path)
         except (OSError, ValueError):
             return pool
-        if path != "-" and pool.workers > 1 and stat.S_ISREG(info.st_mode) and info.st_size >= PARALLEL_MIN_BYTES:
+        if stat.S_ISREG(info.st_mode) and info.st_size >= PARALLEL_MIN_BYTES:
             pool._idle = [_start_worker() for _ in range(pool.workers)]
         return pool
 
@@ -248,7 +250,7 @@ class _Gathered:
         self._done: dict[int, LayerScan] = {}
         self.want = 0  # the next layer to yield
 
-    def take(self, message: Progress | Rows | Done | Failed | _Exited) -> None:
+    def take(self, message: WorkerMessage | _Exited) -> None:
         match message:
             case Progress(index, done):
                 if self._on_progress:
