@@ -20,12 +20,16 @@ import shutil
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 from urllib.parse import quote
 
 import zstandard
 
 PathLike = str | os.PathLike[str]
 Data = bytes | Path  # a blob in memory, or in a file (streamed, never read whole)
+Kind = Literal["file", "dir", "symlink", "hardlink", "fifo", "char", "block"]
+# "-multi": each tar entry (and the end blocks) its own gzip member / zstd frame
+Compression = Literal["none", "gzip", "gzip-multi", "zstd", "zstd-multi"]
 
 MT_LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
 MT_LAYER_GZIP = MT_LAYER_TAR + "+gzip"
@@ -71,7 +75,7 @@ class F:
 
     path: str
     data: bytes | None = None
-    kind: str = "file"
+    kind: Kind = "file"
     link: str = ""
     mode: int | None = None
     uid: int = 0
@@ -98,7 +102,7 @@ class Layer:
 
     entries: list[F]
     created_by: str = ""
-    compression: str = "gzip"
+    compression: Compression = "gzip"
     media_type: str | None = None
     eof_blocks: bool = True
     records: bool = False  # pad the tar to 10240-byte records, as Python's tarfile does
@@ -110,7 +114,7 @@ class LayerFile:
 
     tar: Path
     created_by: str = ""
-    compression: str = "gzip"  # "none", "gzip" or "zstd"
+    compression: Literal["none", "gzip", "zstd"] = "gzip"
 
 
 @dataclass
@@ -283,7 +287,7 @@ def _zstd(data: bytes) -> bytes:
     return zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(data)
 
 
-def _compress_file(tar: Path, compression: str) -> Path:
+def _compress_file(tar: Path, compression: Compression) -> Path:
     """The blob of a `LayerFile`: its tar, or a compressed copy written next to it."""
     if compression == "none":
         return tar
@@ -299,7 +303,7 @@ def _compress_file(tar: Path, compression: str) -> Path:
     return out
 
 
-def layer_blob(layer: Layer, compression: str | None = None) -> bytes:
+def layer_blob(layer: Layer, compression: Compression | None = None) -> bytes:
     """Stored bytes of a layer, compressed as ``compression`` (default ``layer.compression``).
 
     The ``-multi`` forms compress each tar entry (and the end blocks) as its own gzip
@@ -320,7 +324,7 @@ def layer_blob(layer: Layer, compression: str | None = None) -> bytes:
     raise ValueError(f"unknown compression {compression!r}")
 
 
-def layer_media_type(layer: Layer, compression: str | None = None) -> str:
+def layer_media_type(layer: Layer, compression: Compression | None = None) -> str:
     """Declared media type: ``layer.media_type`` if set, else the one matching the compression."""
     return layer.media_type or _LAYER_MEDIA_TYPES[compression or layer.compression]
 
@@ -402,7 +406,7 @@ def _history(image: Image) -> list[dict]:
     return entries
 
 
-def _build(image: Image, *, compression: str | None = None, config_platform: bool = False) -> _Built:
+def _build(image: Image, *, compression: Compression | None = None, config_platform: bool = False) -> _Built:
     """Config, layer blobs and OCI manifest; ``compression`` overrides every layer's."""
     layers = [_layer(layer, compression) for layer in image.layers]
     cfg: dict = {
@@ -428,7 +432,7 @@ def _build(image: Image, *, compression: str | None = None, config_platform: boo
     return _Built(config, layers, _json(manifest))
 
 
-def _layer(layer: Layer | LayerFile, compression: str | None) -> _Blob:
+def _layer(layer: Layer | LayerFile, compression: Compression | None) -> _Blob:
     if isinstance(layer, LayerFile):
         kind = compression or layer.compression
         return _Blob(_compress_file(layer.tar, kind), _LAYER_MEDIA_TYPES[kind], sha256_digest(layer.tar))
