@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import subprocess
 import sys
 import threading
@@ -733,3 +734,30 @@ def _recorded(pool: ScanPool, pools: list, spares: list) -> ScanPool:
     pools.append(pool)
     spares.extend(pool.processes)
     return pool
+
+
+def test_a_pool_stops_its_workers_when_its_image_fails_to_open_or_its_scan_ends(tmp_path):
+    filler = bytes(range(256)) * (PARALLEL_MIN_BYTES // 256 + 1)
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(filler)
+    pool = ScanPool.start(str(junk), workers=2)
+    spares = pool.processes
+    assert len(spares) == 2
+    with pytest.raises(ImageError):
+        ModelImage.open(str(junk), pool=pool)
+    assert pool.processes == [] and [proc.returncode for proc in spares] == [0, 0]
+
+    filler = random.Random(0).randbytes(PARALLEL_MIN_BYTES + 1)  # the gzipped archive stays as big
+    image = make_image("none")
+    image.layers.append(Layer([F("big/filler", filler)], compression="none"))
+    for path in (  # scanned by the workers; read in one pass (gzip), so in-process
+        write_docker_archive(image, tmp_path / "big.tar"),
+        write_gzip(write_docker_archive(image, tmp_path / "plain.tar"), tmp_path / "big.tar.gz"),
+    ):
+        pool = ScanPool.start(str(path), workers=2)
+        spares = pool.processes
+        img = ModelImage.open(str(path), pool=pool)
+        img.analyse()
+        img.close()
+        assert img.layers[-1].content_bytes == len(filler)
+        assert pool.processes == [] and all(proc.poll() is not None for proc in spares)
