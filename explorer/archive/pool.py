@@ -68,6 +68,7 @@ class ScanPool:
         self._busy: list[subprocess.Popen] = []
         self._readers: list[threading.Thread] = []
         self._dispatcher: _Dispatcher | None = None
+        self._closing = threading.Lock()  # the app's loading thread and its owner may both close
 
     @classmethod
     def start(cls, path: str, workers: int | None = None) -> ScanPool:
@@ -140,10 +141,11 @@ class ScanPool:
 
     def close(self) -> None:
         """Stop every worker: idle ones end at the end of their input, busy ones are killed."""
-        if self._dispatcher is not None:
-            self._dispatcher.stopped = True
-        idle, busy, readers = self._idle, self._busy, self._readers
-        self._idle, self._busy, self._readers, self._dispatcher = [], [], [], None
+        with self._closing:
+            if self._dispatcher is not None:
+                self._dispatcher.stopped = True
+            idle, busy, readers = self._idle, self._busy, self._readers
+            self._idle, self._busy, self._readers, self._dispatcher = [], [], [], None
         for proc in idle:
             with contextlib.suppress(OSError, ValueError):
                 proc.stdin.close()  # type: ignore[union-attr]
