@@ -22,12 +22,14 @@ examples:
   layerscope image.tar                  explore an image
   docker save img | layerscope -        read from standard input
   layerscope report image.tar --json    machine-readable report
+  layerscope serve --demo               the app in a web browser (http://127.0.0.1:8000/)
 """
 
 
 # Subcommands: `layerscope NAME …` runs `run(argv)` of the module, imported only when used.
 COMMANDS = {
     "report": "explorer.commands.report",
+    "serve": "explorer.commands.serve",
 }
 
 
