@@ -13,6 +13,7 @@ import pickle
 import signal
 import sys
 import time
+from functools import partial
 from typing import BinaryIO
 
 from .errors import CorruptBlob, ImageError
@@ -57,7 +58,9 @@ def main() -> None:
             _send(out, Rows(index, batch))
 
         try:
-            message: WorkerMessage = Done(index, scan_location(location, label, progress, verify, limits, rows))
+            # a blob in a file (Location), or one that scans itself (registry.RemoteBlob)
+            scan = location.scan if hasattr(location, "scan") else partial(scan_location, location)
+            message: WorkerMessage = Done(index, scan(label, progress, verify, limits, rows))
         except (CorruptBlob, ImageError) as exc:
             message = Failed(index, exc)
         except OSError as exc:
