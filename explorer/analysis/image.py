@@ -90,7 +90,7 @@ class Image:
             )
             for i, layer_ref in enumerate(ref.layers)
         ]
-        self.warnings: list[str] = []
+        self.warnings: list[str] = list(ref.warnings)
         for layer in self.layers:
             declared = layer.ref.size
             if declared is not None and source.exists(layer.ref.blob) and declared != layer.blob_size:
@@ -123,6 +123,7 @@ class Image:
             source = open_source(path, on_read, options.verify, options.limits)
             try:
                 ref = select_image(find_images(source), options.platform, options.image)
+                source.retain([layer.blob for layer in ref.layers])
                 config = parse_config(source.read_json(ref.config_blob), ref.config_digest or ref.config_blob)
                 wanted = options.platform
                 if wanted and not ref.platform and config.platform and not platform_matches(wanted, config.platform):
@@ -161,7 +162,7 @@ class Image:
             pass
 
     def stack_steps(self, index: int, scan: LayerScan) -> Iterator[None]:
-        """`add_scan` in slices (see `FileSystem.apply_steps`). The layer counts as scanned
+        """`add_scan` in slices (see `FileSystem.stack_in_slices`). The layer counts as scanned
         (its `scan` is set) once all of it is stacked."""
         with collector_paused():
             yield from self._stack_steps(index, scan)
@@ -181,7 +182,7 @@ class Image:
             hook(layer, rows)
         self.warnings.extend(scan.warnings)
         before = len(self.fs.warnings)
-        yield from self.fs.apply_steps(index, scan.entries())
+        yield from self.fs.stack_in_slices(index, scan.entries())
         self.warnings.extend(f"layer {index}: {w}" for w in self.fs.warnings[before:])
         counts = Counter(c.kind for c in self.fs.layer_changes[index])
         layer.change_counts = {k: counts.get(k, 0) for k in CHANGE_KINDS}
