@@ -18,9 +18,11 @@ import pytest
 
 from explorer.analysis import load
 from explorer.archive.capture import Capture, CaptureSpec, HeadRule, metadata_kind
-from explorer.archive.layerscan import Location, scan_layer
+from explorer.archive.layerscan import LayerScan, scan_layer
 from explorer.archive.limits import Limits
-from explorer.archive.pool import scan_in_workers
+from explorer.archive.options import OpenOptions
+from explorer.archive.pool import LayerBlob, ScanPool
+from explorer.archive.sources import DirSource
 from explorer.present.report import report_dict
 from tests.imagebuilder import F, Image, Layer, layer_blob, whiteout, write_docker_archive, write_oci
 
@@ -113,14 +115,24 @@ def test_capture_in_process(compression: str) -> None:
     assert [s.rows for s in scans] == plain
 
 
+def _in_workers(tmp_path: Path, blobs: list[bytes], limits: Limits) -> dict[int, LayerScan]:
+    """Scan blobs in two worker processes (each blob past 6 MiB: 16 MiB in all make workers pay)."""
+    for i, data in enumerate(blobs):
+        (tmp_path / f"{i}.tar").write_bytes(data)
+    layers = [LayerBlob(f"{i}.tar", f"l{i}", len(data)) for i, data in enumerate(blobs)]
+    with ScanPool(2) as pool:
+        return dict(pool.scan(DirSource(tmp_path), layers, False, limits))
+
+
+PAD = 6 << 20
+
+
 def test_capture_comes_back_from_worker_processes(tmp_path: Path) -> None:
     img = _capture_image()
-    jobs = []
-    for i, layer in enumerate(img.layers):
-        blob = tmp_path / f"{i}.tar"
-        blob.write_bytes(layer_blob(layer, "none" if i == 0 else "gzip"))  # mapped, and read
-        jobs.append((Location(str(blob), 0, blob.stat().st_size), f"l{i}"))
-    scans = dict(scan_in_workers(jobs, False, Limits(capture=HEADS), None, 2))
+    for layer in img.layers:
+        layer.entries.append(F("pad", os.urandom(PAD)))
+    blobs = [layer_blob(img.layers[0], "none"), layer_blob(img.layers[1], "gzip")]  # mapped, and read
+    scans = _in_workers(tmp_path, blobs * 2, Limits(capture=HEADS))
     _check_captures([scans[0].capture, scans[1].capture])
 
 
@@ -146,28 +158,20 @@ def test_budget_is_per_image_with_a_warning(tmp_path: Path) -> None:
     )
     path = write_oci(img, tmp_path / "a.tar")
     size = len(status(("a", "1")))
-    image = load(str(path), limits=Limits(capture=CaptureSpec(budget=size + 10)))
+    image = load(str(path), OpenOptions(limits=Limits(capture=CaptureSpec(budget=size + 10))))
     assert any("past the image's budget" in w for w in image.warnings)
     assert image.captured == size
     assert by_name(image)["a"].listed is None
 
 
-def _two_statuses(tmp_path: Path) -> tuple[list[tuple[Location, str]], int]:
-    # blobs past the pool's read-ahead (1 MiB): a worker holds one job at a time
-    img = Image(
-        [Layer([F("var/lib/dpkg/status", status(("a", str(i)))), F("big", os.urandom(1 << 20))]) for i in range(3)]
-    )
-    jobs = []
-    for i, layer in enumerate(img.layers):
-        blob = tmp_path / f"{i}.tar"
-        blob.write_bytes(layer_blob(layer, "gzip"))
-        jobs.append((Location(str(blob), 0, blob.stat().st_size), f"l{i}"))
-    return jobs, len(status(("a", "0")))
-
-
 def test_budget_is_shared_by_worker_jobs(tmp_path: Path) -> None:
-    jobs, size = _two_statuses(tmp_path)
-    scans = dict(scan_in_workers(jobs, False, Limits(capture=CaptureSpec(budget=2 * size + 10)), None, 1))
+    """The third job goes out once one of the first two is done: it gets what that one left."""
+    size = len(status(("a", "0")))
+    blobs = [
+        layer_blob(Layer([F("var/lib/dpkg/status", status(("a", str(i)))), F("pad", os.urandom(PAD))]), "none")
+        for i in range(3)
+    ]
+    scans = _in_workers(tmp_path, blobs, Limits(capture=CaptureSpec(budget=size + 10)))
     assert [len(scans[i].capture.files) for i in range(3)] == [1, 1, 0]
     assert scans[2].capture.skipped == 1
 

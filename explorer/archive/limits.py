@@ -13,7 +13,8 @@ RATIO_FLOOR = 1 << 30  # the ratio limit applies once a layer has inflated past 
 
 
 class Limits(NamedTuple):
-    """Adjustable from the command line (`--max-entries`, `--max-layers`, `--max-ratio`).
+    """Adjustable from the command line (`--max-entries`, `--max-layers`, `--max-ratio`; not
+    `capture`, what a scan may keep of package metadata).
 
     A named tuple, not a dataclass: worker processes import this, and dataclasses costs them
     13 ms of their start."""
