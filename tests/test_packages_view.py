@@ -98,3 +98,36 @@ def test_widget_before_the_analysis_ends() -> None:
             assert app.query_one(DataTable).row_count == 0
 
     asyncio.run(scenario())
+
+
+def test_app_packages_tab_filters_the_tree(tmp_path: Path) -> None:
+    from explorer.tui.app import LayerscopeApp
+    from explorer.tui.widgets.filetree import FileTree
+
+    path = write_oci(_dpkg_image(), tmp_path / "a.tar")
+
+    async def scenario() -> None:
+        app = LayerscopeApp(str(path), animate=False)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            await pilot.press("4")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            table = app.query_one("#packages-table", DataTable)
+            assert _names(table) == ["deb:libc6", "deb:bash", "deb:gcc-12"]
+            await pilot.press("down", "enter")  # bash
+            await pilot.pause()
+            assert app.query_one("TabbedContent").active == "explorer"
+            assert "package deb:bash" in str(app.query_one("#files").border_title)
+            tree = app.query_one(FileTree)
+            assert tree.has_focus
+            await pilot.press("e")
+            await pilot.pause()
+            assert app.package_filter is not None
+            assert {n.path for n in app.package_filter[1]} == {"", "usr", "usr/bin", "usr/bin/bash"}
+            await pilot.press("f")  # clears it
+            await pilot.pause()
+            assert app.package_filter is None
+
+    asyncio.run(scenario())

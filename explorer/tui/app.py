@@ -26,6 +26,7 @@ from ..archive.errors import ImageError
 from ..archive.options import DEFAULT_OPTIONS, OpenOptions
 from ..archive.pool import ScanPool
 from ..present.browse import CHANGES, MERGED, Browser, change_notes
+from ..present.packages import owner_text
 from ..present.text import display_name, human_size
 from .commands import LayerscopeCommands
 from .labels import STATE_NAMES
@@ -36,6 +37,7 @@ from .screens.loading import ArchiveRead, ErrorScreen, LayerRead, LoadStatus, Th
 from .widgets.details import LayerDetails
 from .widgets.filetree import FileTree, View
 from .widgets.layers import LayerTable, Step
+from .widgets.packages import PackagesView
 from .widgets.statusline import StatusLine
 from .widgets.summary import SummaryView
 from .widgets.waste import WasteView
@@ -69,6 +71,7 @@ class LayerscopeApp(App[None]):
         Binding("1", "view('explorer')", "Explorer", show=False, id="view_explorer"),
         Binding("2,w", "view('waste')", "Waste", id="view_waste"),
         Binding("3,i", "view('summary')", "Summary", id="view_summary"),
+        Binding("4,p", "view('packages')", "Packages", show=False, id="view_packages"),
     ]
 
     def __init__(
@@ -97,6 +100,7 @@ class LayerscopeApp(App[None]):
         self.sort = "name"
         self.hide_unchanged = False
         self.filter_query: str | None = None
+        self.package_filter: tuple[str, frozenset[Node]] | None = None  # (its name, its files and folders)
         self.error: str | None = None
         self._offsets: list[int] = []  # blob bytes before each layer, for overall progress
         self._shown = 0  # layers whose row shows their scan
@@ -119,6 +123,8 @@ class LayerscopeApp(App[None]):
                 yield WasteView(id="waste-view")
             with TabPane("Summary", id="summary"):
                 yield SummaryView(id="summary-view")
+            with TabPane("Packages", id="packages"):
+                yield PackagesView(id="packages-view")
         yield LoadStatus(id="status")
         yield Footer(compact=True)
 
@@ -243,6 +249,7 @@ class LayerscopeApp(App[None]):
         self.query_one(LoadStatus).display = False
         self.query_one(LayerTable).refresh_rows()
         self.query_one(WasteView).show(self.image)
+        self.query_one(PackagesView).show(self.image, self.layer)
         self.query_one(SummaryView).show(self.image, self.source_name, self.stacked)
         self._show_layer_details()
         if not self.image.layers:
@@ -290,6 +297,7 @@ class LayerscopeApp(App[None]):
         self._show_layer_details()
 
     def _show_layer_details(self) -> None:
+        self.query_one(PackagesView).show(self.image, self.layer)
         if self.image is not None and self.layer is not None:
             self.query_one(LayerDetails).show_layer(self.image, self.image.layers[self.layer])
 
@@ -314,12 +322,16 @@ class LayerscopeApp(App[None]):
             self._show_file_info()
             return
         within = frozenset(self.browser.matching(self.filter_query)) if self.filter_query else None
+        if self.package_filter is not None:
+            within = self.package_filter[1]
         view = View(self.layer, self.mode, self.sort, self.hide_unchanged, within)
         title = f"Files · {MODE_NAMES[self.mode]} {self.layer} · by {self.sort}"
         if self.hide_unchanged:
             title += " · changed only"
         if self.filter_query:
             title += f" · filter “{display_name(self.filter_query)}”"
+        if self.package_filter is not None:
+            title += f" · package {display_name(self.package_filter[0])}"
         files.border_title = Content(title)  # the filter is user text: never markup
         note.display = False
         tree.display = True
@@ -348,6 +360,10 @@ class LayerscopeApp(App[None]):
             notes = change_notes(row.change)
             if notes:
                 text.append("  " + ", ".join(notes))
+        packages = self.query_one(PackagesView).packages
+        owner = owner_text(packages, row.node.path) if packages is not None else None
+        if owner is not None:
+            text.append(f"  · {display_name(owner)}")
         text.append("  · h: history", "dim")
         info.show(text)
 
@@ -365,7 +381,12 @@ class LayerscopeApp(App[None]):
 
     def action_view(self, view: str) -> None:
         self.query_one(TabbedContent).active = view
-        target = {"explorer": "#layers", "waste": "#waste-table", "summary": "#summary-view"}[view]
+        target = {
+            "explorer": "#layers",
+            "waste": "#waste-table",
+            "summary": "#summary-view",
+            "packages": "#packages-table",
+        }[view]
         self.query_one(target).focus()
 
     def action_toggle_mode(self) -> None:
@@ -414,8 +435,8 @@ class LayerscopeApp(App[None]):
             self.push_screen(FindScreen(self.browser, self.filter_query or ""), self._found)
 
     def action_filter(self) -> None:
-        if self.filter_query:
-            self.filter_query = None
+        if self.filter_query or self.package_filter:
+            self.filter_query = self.package_filter = None
             self._show_files()
         elif self.browser is not None:
             self.push_screen(FindScreen(self.browser, filtering=True), self._found)
@@ -458,6 +479,18 @@ class LayerscopeApp(App[None]):
         tree.reveal(node)
         tree.focus()
         self._show_file_info()
+
+    def on_packages_view_filter(self, message: PackagesView.Filter) -> None:
+        """The tree shows only the package's files: at the last layer if it is still there,
+        else in the changes of the layer that installed it."""
+        package = message.package
+        self.filter_query = None
+        self.package_filter = (f"{package.ecosystem}:{package.name}", message.nodes)
+        gone = package.removed_in is not None
+        self.mode = CHANGES if gone else MERGED
+        self.go_to_layer(package.installed_in if gone else self.stacked - 1)
+        self._show_files()
+        self.query_one(FileTree).focus()
 
     def on_waste_view_jump(self, message: WasteView.Jump) -> None:
         if self.image is None:
