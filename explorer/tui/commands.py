@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from ..present.browse import Sort
 from ..present.text import display_name
 
 if TYPE_CHECKING:
@@ -24,8 +25,8 @@ class LayerscopeCommands(Provider):
             ("Show waste", "wasted space, largest first", partial(app.action_view, "waste")),
             ("Show summary", "image summary and config", partial(app.action_view, "summary")),
             ("Show explorer", "layers and files", partial(app.action_view, "explorer")),
-            ("Sort by size", "largest first", partial(app.set_sort, "size")),
-            ("Sort by name", "directories first", partial(app.set_sort, "name")),
+            ("Sort by size", "largest first", partial(app.set_sort, Sort.SIZE)),
+            ("Sort by name", "directories first", partial(app.set_sort, Sort.NAME)),
             ("Hide unchanged files", "toggle", app.action_toggle_unchanged),
             ("Help", "keys and how layers work", app.action_help),
         ]

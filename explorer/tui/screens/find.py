@@ -13,9 +13,8 @@ from textual.widgets import Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ...analysis.filesystem import Node
-from ...present.browse import Browser
+from ...present.browse import MARKS, Browser
 from ...present.text import display_name
-from ..labels import MARKS
 
 LIMIT = 500
 

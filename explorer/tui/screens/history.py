@@ -11,18 +11,16 @@ from textual.widgets import DataTable, Footer, Static
 
 from ...analysis.filesystem import DELETED, Node
 from ...analysis.image import Image
-from ...archive.entries import HARDLINK, KIND_NAMES, SYMLINK
-from ...present.browse import change_notes, mode_string, mtime_string, owner_string
+from ...archive.entries import KIND_NAMES
+from ...present.browse import MARKS, STATE_NAMES, change_notes, link_text, mode_string, mtime_string, owner_string
 from ...present.text import display_name, human_size
-from ..labels import MARKS, STATE_CLASSES, STATE_NAMES, component_style
+from ..labels import CURSOR_KEYS, STATE_CLASSES, component_style, state_css
 
 
 class HistoryTable(DataTable):
     COMPONENT_CLASSES = DataTable.COMPONENT_CLASSES | set(STATE_CLASSES.values())
-    BINDINGS = [
-        Binding("j", "cursor_down", "Down", show=False, id="history.down"),
-        Binding("k", "cursor_up", "Up", show=False, id="history.up"),
-    ]
+    DEFAULT_CSS = state_css("HistoryTable")
+    BINDINGS = CURSOR_KEYS
 
 
 class HistoryScreen(ModalScreen[None]):
@@ -61,10 +59,8 @@ class HistoryScreen(ModalScreen[None]):
             entry = change.shown
             style = component_style(table, STATE_CLASSES[change.kind])
             what = change_notes(change)
-            if entry.kind == SYMLINK:
-                what.insert(0, f"→ {display_name(entry.link)}")
-            elif entry.kind == HARDLINK:
-                what.insert(0, f"⇒ {display_name(entry.link)}")
+            if link_text(entry):
+                what.insert(0, link_text(entry))
             layer = self.image.layers[change.layer]
             table.add_row(
                 Text(str(change.layer), justify="right"),

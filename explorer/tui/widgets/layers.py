@@ -6,13 +6,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual.binding import Binding
 from textual.widgets import DataTable
 
 from ...analysis.image import Image, Layer
 from ...archive.config import HistoryEntry
-from ...present.text import display_name, short_size
-from ..labels import component_style
+from ...present.text import display_name, human_size
+from ..labels import CURSOR_KEYS, component_style
 
 COLUMNS = [("#", "index"), ("size", "size"), ("packed", "packed"), ("wasted", "wasted"), ("hides", "hides")]
 KEYS = [key for _, key in COLUMNS] + ["instruction"]
@@ -46,10 +45,7 @@ class LayerTable(DataTable):
     """Layers with sizes and waste; moving the cursor picks a layer (or a history step)."""
 
     COMPONENT_CLASSES = DataTable.COMPONENT_CLASSES | {"layers--history", "layers--waste", "layers--pending"}
-    BINDINGS = [
-        Binding("j", "cursor_down", "Down", show=False, id="layers.down"),
-        Binding("k", "cursor_up", "Up", show=False, id="layers.up"),
-    ]
+    BINDINGS = CURSOR_KEYS
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
@@ -69,7 +65,7 @@ class LayerTable(DataTable):
         self.steps = steps_of(image)
         self._row_of = {step.layer.index: n for n, step in enumerate(self.steps) if step.layer is not None}
         self.clear(columns=True)
-        widths = {"index": len(str(max(0, len(image.layers) - 1))), "size": 5, "packed": 6, "wasted": 6, "hides": 5}
+        widths = {"index": len(str(max(0, len(image.layers) - 1))), "size": 7, "packed": 7, "wasted": 7, "hides": 7}
         for label, key in COLUMNS:
             self.add_column(Text(label, justify="left" if key == "index" else "right"), key=key, width=widths[key])
         self.add_column("instruction", key="instruction")
@@ -95,18 +91,18 @@ class LayerTable(DataTable):
         layer = step.layer
         pending = component_style(self, "layers--pending")
         if layer.scan is not None:
-            size = Text(short_size(layer.tar_size or 0), justify="right")
+            size = Text(human_size(layer.tar_size or 0), justify="right")
         elif layer.index == self.failed:
             size = Text("error", style=component_style(self, "layers--waste"), justify="right")
         elif layer.index in self.progress:
             size = Text(f"{self.progress[layer.index]:.0%}", style=pending, justify="right")
         else:
-            size = Text(f"{short_size(layer.blob_size)}…", style=pending, justify="right")
+            size = Text(f"{human_size(layer.blob_size)}…", style=pending, justify="right")
         waste = self.image.waste if self.image else None
         return [
             Text(str(layer.index)),
             size,
-            Text(short_size(layer.blob_size), justify="right"),
+            Text(human_size(layer.blob_size), justify="right"),
             self._waste_cell(waste.stored_by_layer.get(layer.index, 0) if waste else None),
             self._waste_cell(waste.hidden_by_layer.get(layer.index, 0) if waste else None),
             Text(instruction or "(no history)"),
@@ -118,7 +114,7 @@ class LayerTable(DataTable):
         if not size:
             return Text("-", style=component_style(self, "layers--history"), justify="right")
         style = component_style(self, "layers--waste")
-        return Text(short_size(size), style=style, justify="right")
+        return Text(human_size(size), style=style, justify="right")
 
     def select_layer(self, index: int) -> None:
         """Move the cursor to the row of layer `index`."""

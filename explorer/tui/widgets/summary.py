@@ -9,14 +9,8 @@ from textual.widgets import Static
 
 from ...analysis.image import Image
 from ...analysis.waste import CAUSES
-from ...present.text import display_name, human_size
+from ...present.text import CAUSE_MEANINGS, display_name, human_size
 from .details import field
-
-CAUSE_TEXT = {
-    "deleted": "deleted by a later layer (whiteout, opaque dir, type change)",
-    "overwritten": "overwritten with other content",
-    "restored": "stored again unchanged (metadata change, same bytes)",
-}
 
 
 class LayerBar(Widget):
@@ -97,7 +91,7 @@ class SummaryView(VerticalScroll):
                         Content.assemble(
                             ("  ", ""),
                             (f"{human_size(waste.by_cause[cause]):>9}", "$text-warning"),
-                            (f"  {CAUSE_TEXT[cause]}", "$text-muted"),
+                            (f"  {CAUSE_MEANINGS[cause]}", "$text-muted"),
                         )
                     )
             lines.append(field("efficiency", f"{waste.efficiency:.1%}"))

@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from ...analysis.image import Image
 from ...analysis.waste import WasteItem
-from ...present.text import display_name, human_size
+from ...present.text import CAUSE_NAMES, display_name, human_size
+from ..labels import CURSOR_KEYS
 
 LIMIT = 1000  # DataTable measures every cell: a top-N list, not every item
 
 
 class WasteTable(DataTable):
-    BINDINGS = [
-        Binding("j", "cursor_down", "Down", show=False, id="waste.down"),
-        Binding("k", "cursor_up", "Up", show=False, id="waste.up"),
-    ]
+    BINDINGS = CURSOR_KEYS
 
 
 class WasteView(Vertical):
@@ -35,10 +32,11 @@ class WasteView(Vertical):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.items: list[WasteItem] = []
+        self.table = WasteTable(id="waste-table", cursor_type="row")
 
     def compose(self):
         yield Static(id="waste-hint", classes="hint")
-        yield WasteTable(id="waste-table", cursor_type="row")
+        yield self.table
         yield Static(id="dup-title", classes="hint")
         yield WasteTable(id="dup-table", cursor_type="row")
 
@@ -78,7 +76,7 @@ class WasteView(Vertical):
         for n, item in enumerate(self.items):
             table.add_row(
                 Text(human_size(item.size), justify="right"),
-                Text(item.cause),
+                Text(CAUSE_NAMES[item.cause]),
                 Text(str(item.stored_in), justify="right"),
                 Text(str(item.hidden_by), justify="right"),
                 Text(display_name(item.path)),
