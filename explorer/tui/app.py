@@ -18,7 +18,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.reactive import reactive
+from textual.reactive import var
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
@@ -71,7 +71,7 @@ class LayerscopeApp(App[None]):
         Binding("2,w", "view('waste')", "Waste", id="view_waste"),
         Binding("3,i", "view('summary')", "Summary", id="view_summary"),
     ]
-    view: reactive[View] = reactive(View(), init=False)  # what the file tree shows; actions replace it
+    view: var[View] = var(View(), init=False)  # what the file tree shows; actions replace it (no repaint of its own)
 
     def __init__(
         self,
@@ -146,6 +146,7 @@ class LayerscopeApp(App[None]):
         self._show_files()
         self.summary.show(None, self.source_name, 0)
         self.watch(self.layers, "cursor_coordinate", self._layer_cursor_moved, init=False)
+        self.watch(self.file_tree, "highlighted", self._show_file_info, init=False)
         self.layers.focus()
         self._load()
 
@@ -318,7 +319,6 @@ class LayerscopeApp(App[None]):
             tree.display = False
             note.update(message or "")
             note.display = True
-            self._show_file_info(None)
             return
         title = f"Files · {MODE_NAMES[view.mode]} {view.layer} · by {view.sort}"
         if view.hide_unchanged:
@@ -333,10 +333,6 @@ class LayerscopeApp(App[None]):
             empty = "No files changed in this layer" if view.mode == Mode.CHANGES else "No files at this layer"
             note.update(f"{empty}{' match the filter (f clears it)' if view.filter else ''}.")
             note.display = True
-        self._show_file_info(tree.cursor_row)
-
-    def on_file_tree_highlighted(self, event: FileTree.Highlighted) -> None:
-        self._show_file_info(event.row)
 
     def _show_file_info(self, row: FileRow | None) -> None:
         info = self.file_info

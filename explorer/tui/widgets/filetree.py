@@ -3,7 +3,9 @@
 Only the lines on screen are drawn (`render_line`), each once until it changes (a line cache),
 so a directory of 200,000 entries opens, scrolls and moves its cursor like a small one. The
 columns after the name (size, mode, owner, time) sit at fixed places across the whole tree,
-measured from the right edge; the narrower the pane, the fewer of them show.
+measured from the right edge; the narrower the pane, the fewer of them show. The scrollbar is
+always there: one that came and went with the number of lines would lay the screen out twice
+on a layer switch.
 """
 
 from __future__ import annotations
@@ -15,12 +17,12 @@ from textual.binding import Binding
 from textual.cache import LRUCache
 from textual.events import Click
 from textual.geometry import Size
-from textual.message import Message
+from textual.reactive import var
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ...analysis.filesystem import DELETED, Node
-from ...present.browse import MARKS, FileRow, mode_string, mtime_string, owner_string
+from ...present.browse import MARKS, Browser, FileRow, mode_string, mtime_string, owner_string
 from ...present.text import human_size
 from ...present.tree import Line, Listings, View, VisibleTree, row_name, row_notes
 from ..labels import CURSOR_KEYS, STATE_CLASSES, component_style, state_css
@@ -37,7 +39,7 @@ class FileTree(ScrollView, can_focus=True):
     DEFAULT_CSS = (
         state_css("FileTree")
         + """
-    FileTree { background: $surface; }
+    FileTree { background: $surface; overflow-x: hidden; overflow-y: scroll; scrollbar-size-vertical: 1; }
     FileTree > .filetree--detail { color: $text-muted; }
     FileTree > .filetree--note { color: $text-accent; }
     FileTree > .filetree--cursor { background: $block-cursor-blurred-background; }
@@ -57,12 +59,9 @@ class FileTree(ScrollView, can_focus=True):
         Binding("enter,space", "toggle", "Expand/collapse", show=False, id="tree.toggle"),
     ]
 
-    class Highlighted(Message):
-        """The cursor is on another row (None: the tree is empty)."""
-
-        def __init__(self, row: FileRow | None) -> None:
-            super().__init__()
-            self.row = row
+    # The row under the cursor: watched, not messaged, so whatever shows it changes in the
+    # frame that moves the cursor rather than in the next one.
+    highlighted: var[FileRow | None] = var(None, init=False, always_update=True)
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -81,7 +80,7 @@ class FileTree(ScrollView, can_focus=True):
         self.refresh()
 
     # ---- what is shown -----------------------------------------------------------------
-    def show(self, browser, view: View | None, open_rows: int = 0) -> None:
+    def show(self, browser: Browser | None, view: View | None, open_rows: int = 0) -> None:
         """Show `view`, keeping the expanded directories and the cursor's path where they still
         exist; then open small directories, breadth first, while fewer than `open_rows` lines show."""
         previous = self.model
@@ -112,9 +111,9 @@ class FileTree(ScrollView, can_focus=True):
 
     @property
     def cursor_row(self) -> FileRow | None:
-        if self.model is None or not self.model.lines:
+        if self.model is None or not len(self.model):
             return None
-        return self.model.lines[self.cursor].row
+        return self.model.line(self.cursor).row
 
     @property
     def cursor_path(self) -> Node | None:
@@ -144,7 +143,7 @@ class FileTree(ScrollView, can_focus=True):
             self.scroll_to(y=index - height + 1, animate=False, immediate=True)
         self.refresh_line(old)
         self.refresh_line(index)
-        self.post_message(self.Highlighted(self.cursor_row))
+        self.highlighted = self.cursor_row
 
     def reveal(self, node: Node) -> bool:
         """Open the directories above `node` and put the cursor on it."""
@@ -174,17 +173,17 @@ class FileTree(ScrollView, can_focus=True):
 
     def action_open(self) -> None:
         """Open the directory under the cursor; on an open one, go to its first entry."""
-        if self.model is None or not self.model.lines:
+        if self.model is None or not len(self.model):
             return
         if self.model.is_open(self.cursor):
-            if self.cursor + 1 < self.line_count and self.model.lines[self.cursor + 1].depth > 0:
+            if self.cursor + 1 < self.line_count and self.model.line(self.cursor + 1).depth > 0:
                 self._move(self.cursor + 1)
         elif self.model.expand(self.cursor):
             self._changed()
 
     def action_close(self) -> None:
         """Close the directory under the cursor; elsewhere, go to the directory above."""
-        if self.model is None or not self.model.lines:
+        if self.model is None or not len(self.model):
             return
         if self.model.collapse(self.cursor):
             self._changed()
@@ -194,7 +193,7 @@ class FileTree(ScrollView, can_focus=True):
             self._move(parent)
 
     def action_toggle(self) -> None:
-        if self.model is None or not self.model.lines:
+        if self.model is None or not len(self.model):
             return
         if self.model.is_open(self.cursor):
             self.model.collapse(self.cursor)
@@ -237,20 +236,20 @@ class FileTree(ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         index = round(self.scroll_y) + y
         width = self.scrollable_content_region.width
-        if self.model is None or index >= len(self.model.lines):
+        if self.model is None or index >= len(self.model):
             return Strip.blank(width, self.rich_style)
         cursor = index == self.cursor
         key = (index, width, cursor, cursor and self.has_focus)  # the cache is cleared when lines change
         strip = self._cache.get(key)
         if strip is None:
-            strip = self._cache[key] = self._render(self.model.lines[index], width, cursor, self.model.is_open(index))
+            strip = self._cache[key] = self._render(self.model.line(index), width, cursor, self.model.is_open(index))
         return strip
 
     def line_text(self, index: int) -> str:
         """Line `index` as drawn, without styles (what a user reads there)."""
         assert self.model is not None
         width = self.scrollable_content_region.width
-        strip = self._render(self.model.lines[index], width, False, self.model.is_open(index))
+        strip = self._render(self.model.line(index), width, False, self.model.is_open(index))
         return "".join(segment.text for segment in strip).rstrip()
 
     def _style(self, name: str) -> Style:
@@ -287,6 +286,8 @@ class FileTree(ScrollView, can_focus=True):
             left.append(Segment("  " + notes, base + self._style("filetree--note")))
         room = max(0, width - cell_len(right))
         name = Strip(left)
-        if name.cell_length > room:
-            name = Strip([*name.crop(0, max(0, room - 1)), Segment(ELLIPSIS, detail)])
-        return Strip([*name.adjust_cell_length(room, base), Segment(right, detail)]).crop(0, width)
+        if name.cell_length > room:  # cut, with an ellipsis
+            name = Strip([*name.crop(0, max(0, room - 1)), Segment(ELLIPSIS, detail)], room)
+        elif name.cell_length < room:
+            name = Strip([*name, Segment(" " * (room - name.cell_length), base)], room)
+        return Strip([*name, Segment(right, detail)], width)
