@@ -44,8 +44,8 @@ class Line(NamedTuple):
 
     @property
     def guide(self) -> str:
-        """The guides drawn before the name: `│ ├ ` or `│ └ `."""
-        return self.indent + ("└ " if self.last else "├ ")
+        """The guides drawn before the name: `│ ├ ` or `│ └ ` (none for the top level)."""
+        return (self.indent + ("└ " if self.last else "├ "))[2:]
 
     @property
     def expandable(self) -> bool:

@@ -28,7 +28,7 @@ from ...present.tree import Line, Listings, View, VisibleTree, row_name, row_not
 from ..labels import CURSOR_KEYS, STATE_CLASSES, component_style, state_css
 
 SIZE_WIDTH = 8  # "1000 kB"
-MIN_NAME = 24  # columns drop out, the time first, to leave the names at least this much
+MIN_NAME = 30  # columns drop out, the time first, to leave the names at least this much
 ELLIPSIS = "…"
 
 
@@ -39,7 +39,13 @@ class FileTree(ScrollView, can_focus=True):
     DEFAULT_CSS = (
         state_css("FileTree")
         + """
-    FileTree { background: $surface; overflow-x: hidden; overflow-y: scroll; scrollbar-size-vertical: 1; }
+    FileTree {
+        background: $surface;
+        overflow-x: hidden;
+        overflow-y: scroll;
+        scrollbar-size-vertical: 1;
+        scrollbar-background: $surface;
+    }
     FileTree > .filetree--detail { color: $text-muted; }
     FileTree > .filetree--note { color: $text-accent; }
     FileTree > .filetree--cursor { background: $block-cursor-blurred-background; }
@@ -242,14 +248,14 @@ class FileTree(ScrollView, can_focus=True):
         key = (index, width, cursor, cursor and self.has_focus)  # the cache is cleared when lines change
         strip = self._cache.get(key)
         if strip is None:
-            strip = self._cache[key] = self._render(self.model.line(index), width, cursor, self.model.is_open(index))
+            strip = self._cache[key] = self._draw(self.model.line(index), width, cursor, self.model.is_open(index))
         return strip
 
     def line_text(self, index: int) -> str:
         """Line `index` as drawn, without styles (what a user reads there)."""
         assert self.model is not None
         width = self.scrollable_content_region.width
-        strip = self._render(self.model.line(index), width, False, self.model.is_open(index))
+        strip = self._draw(self.model.line(index), width, False, self.model.is_open(index))
         return "".join(segment.text for segment in strip).rstrip()
 
     def _style(self, name: str) -> Style:
@@ -259,7 +265,7 @@ class FileTree(ScrollView, can_focus=True):
             self._styles["cursor"] = Style(bgcolor=full.bgcolor, bold=full.bold)
         return self._styles[name]
 
-    def _render(self, line: Line, width: int, cursor: bool, is_open: bool) -> Strip:
+    def _draw(self, line: Line, width: int, cursor: bool, is_open: bool) -> Strip:
         """`A ├ ▸ name  notes …  size  mode owner time`: the columns after the name fixed."""
         assert self.model is not None
         base = self.rich_style
