@@ -6,6 +6,7 @@ import argparse
 import importlib
 import os
 import signal
+import stat
 import sys
 from collections.abc import Sequence
 
@@ -56,17 +57,51 @@ def _fail(message: str) -> int:
 def _stdin_to_fd() -> str:
     """Move a piped archive off fd 0 and give fd 0 the terminal, so the app can read keys.
 
-    Returns a path the model can read the archive from.
+    Returns a path the model can read the archive from: for a redirected file (`- < FILE`)
+    the file's own path, which worker processes can open too (they have no fd of ours).
     """
-    archive = os.dup(0)
+    path = _stdin_file()
+    archive = os.dup(0) if path is None else None
     try:
         tty = os.open("/dev/tty", os.O_RDONLY)
     except OSError:
-        os.close(archive)
+        if archive is not None:
+            os.close(archive)
         raise ImageError("reading an image from standard input needs a terminal for the app (try `report`)") from None
     os.dup2(tty, 0)
     os.close(tty)
-    return f"/dev/fd/{archive}"
+    return path if path is not None else f"/dev/fd/{archive}"
+
+
+def _stdin_file() -> str | None:
+    """The path of the regular file standard input is redirected from, if it can be found."""
+    try:
+        if not stat.S_ISREG(os.fstat(0).st_mode):
+            return None
+        path = os.readlink("/proc/self/fd/0")  # Linux; elsewhere stdin is read as a stream
+        return path if os.path.samestat(os.stat(path), os.fstat(0)) else None
+    except OSError:
+        return None
+
+
+def _check_image(path: str, platform: str | None, image: str | None) -> None:
+    """Open a directory or a plain tar file (its metadata only, quick) before the app starts, so
+    a missing file or a non-image fails with one line and exit 2. A compressed archive or a pipe
+    is read whole to be opened: the app does that, with its progress bar."""
+    from .analysis.image import Image
+    from .archive.blobs import sniff
+
+    if os.path.isfile(path):
+        with open(path, "rb") as f:
+            if sniff(f.read(4)) != "none":
+                return
+    elif not os.path.isdir(path) and os.path.exists(path):
+        return  # a pipe
+    try:
+        Image.open(path, platform, image).close()
+    except ImageError as exc:
+        message = str(exc)
+        raise ImageError(message if message.startswith(path) else f"{path}: {message}") from None
 
 
 def explore(argv: Sequence[str]) -> int:
@@ -89,6 +124,8 @@ def explore(argv: Sequence[str]) -> int:
         path, name = args.path, os.path.basename(args.path.rstrip("/")) or args.path
         if path == "-":
             path, name = _stdin_to_fd(), "standard input"
+        else:
+            _check_image(path, args.platform, args.image)
         app = make_app(
             path,
             platform=args.platform,
@@ -98,6 +135,8 @@ def explore(argv: Sequence[str]) -> int:
             limits=limits_from(args),
         )
     app.run()
+    if app.error is not None:  # found after the app started (a corrupt layer): said again on exit
+        _fail(app.error)
     return app.return_code or 0
 
 

@@ -18,6 +18,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.events import Resize
 from textual.reactive import var
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
@@ -44,6 +45,8 @@ from .widgets.waste import WasteView
 MODE_NAMES = {Mode.CHANGES: "changes in layer", Mode.MERGED: "filesystem at layer"}
 OPEN_ROWS = 200  # the changes view opens directories until it shows this many rows
 NARROW = 100  # below this width, layers and files are stacked and `d` swaps in the details
+# what only the explorer tab's keys do (on the other tabs they would change it unseen)
+EXPLORER_ACTIONS = {"toggle_mode", "toggle_sort", "toggle_unchanged", "filter", "expand_all", "collapse_all"}
 _STACKED = object()  # what `next` gives for a layer whose stacking is done
 
 
@@ -97,7 +100,8 @@ class LayerscopeApp(App[None]):
         self.browser: Browser | None = None
         self.stacked = 0
         self.error: str | None = None
-        self._offsets: list[int] = []  # blob bytes before each layer, for overall progress
+        self._read: dict[int, int] = {}  # blob bytes read of each layer, for overall progress
+        self._total = 0  # blob bytes of all layers
         self._shown = 0  # layers whose row shows their scan
         self._refresh = Throttle()
         self._picked: Step | None = None  # the layer table's step last shown
@@ -129,14 +133,19 @@ class LayerscopeApp(App[None]):
         yield self.status
         yield Footer(compact=True)
 
-    def on_resize(self) -> None:
-        narrow = self.size.width < NARROW
+    def on_resize(self, event: Resize) -> None:
+        self._fit(event.size.width)
+
+    def _fit(self, width: int) -> None:
+        """Layers beside the files, or above them on a narrow terminal (the width of this very
+        resize: `self.size` may still be the last one's)."""
+        narrow = width < NARROW
         if narrow != self.has_class("-narrow"):
             self.set_class(narrow, "-narrow")
             self.refresh_bindings()
 
     def on_mount(self) -> None:
-        self.on_resize()
+        self._fit(self.size.width)
         self.sub_title = display_name(self.source_name)
         self.layers.border_title = "Layers"
         self.details.border_title = "Layer"
@@ -201,17 +210,14 @@ class LayerscopeApp(App[None]):
     def on_layer_read(self, message: LayerRead) -> None:
         if self.image is None or message.index < self.stacked:
             return
-        count = len(self.image.layers)
-        self.status.analysing(message.index, count, self._offsets[message.index] + message.done, self._offsets[count])
-        self.layers.set_progress(message.index, message.done / max(message.size, 1))
+        self._read[message.index] = message.done
+        self.status.analysing(self.stacked, len(self.image.layers), sum(self._read.values()), self._total)
 
     def _opened(self, image: Image) -> None:
         self.image = image
         self.browser = Browser(image.fs)
-        self._offsets = [0]
-        for layer in image.layers:
-            self._offsets.append(self._offsets[-1] + layer.blob_size)
-        self.status.analysing(0, len(image.layers), 0, self._offsets[-1])
+        self._total = sum(layer.blob_size for layer in image.layers)
+        self.status.analysing(0, len(image.layers), 0, self._total)
         self.layers.show_image(image)
         if image.layers:
             self.view = replace(self.view, layer=0)
@@ -231,12 +237,12 @@ class LayerscopeApp(App[None]):
         gc.freeze()
         self.browser.layer_added()
         self.stacked = index + 1
+        self._read[index] = self.image.layers[index].blob_size
         if index == self.view.layer:
             self._show_layer_details()
             self._show_files()
         if self._refresh.ready():  # at most 10 redraws a second, however many layers
-            count, done = len(self.image.layers), self._offsets[index + 1]
-            self.status.analysing(min(index + 1, count - 1), count, done, self._offsets[-1])
+            self.status.analysing(self.stacked, len(self.image.layers), sum(self._read.values()), self._total)
             self.layers.refresh_rows(range(self._shown, self.stacked))
             self._shown = self.stacked
             self.summary.show(self.image, self.source_name, self.stacked)
@@ -260,11 +266,29 @@ class LayerscopeApp(App[None]):
         if self.image is None:
             self.details.show_message("The image could not be read.")
         elif self.stacked < len(self.image.layers):
-            title = f"Cannot read layer {self.stacked}"
-            self.layers.failed = self.stacked
-            self.layers.refresh_rows(range(self._shown, self.stacked + 1))
+            failed = self._failed_layer(message)
+            title = f"Cannot read layer {failed}"
+            self.layers.failed = failed
+            self.layers.refresh_rows()
+            shown = f"layers 0–{self.stacked - 1} are shown" if self.stacked else "no layer can be shown"
+            stopped = f"Analysis stopped: layer {failed} could not be read; {shown}."
+            self.summary.show(self.image, self.source_name, self.stacked, stopped)
+            self.waste_view.show(None, f"Waste is not known: layer {failed} could not be read.")
         self._show_files()
         self.push_screen(ErrorScreen(title, self.source_name, message))
+
+    def _failed_layer(self, message: str) -> int:
+        """The layer an error names (its message starts with the layer's label), else the
+        first one not stacked (layers are read in parallel: it need not be that one)."""
+        assert self.image is not None
+        for layer in self.image.layers[self.stacked :]:
+            if message.startswith(f"{self.image.label(layer)}:"):
+                return layer.index
+        return self.stacked
+
+    async def action_quit(self) -> None:
+        """Quit; with exit code 2 if the image could not be read whole."""
+        self.exit(return_code=2 if self.error is not None else 0)
 
     @property
     def loaded(self) -> bool:
@@ -352,19 +376,29 @@ class LayerscopeApp(App[None]):
 
     # ---- actions -----------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """`d` only means something on a narrow screen (modals already stop the app's keys)."""
-        return action != "toggle_details" or self.has_class("-narrow")
+        """The keys that change the explorer act on the explorer tab only (modals already stop
+        the app's keys)."""
+        tab = self.query_one(TabbedContent).active
+        if action in EXPLORER_ACTIONS or action == "toggle_details":
+            return tab == "explorer"
+        if action == "history":  # of the tree's path or the waste row's
+            return tab != "summary"
+        return True
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
     def action_toggle_details(self) -> None:
+        """Wide: hide or show the layer details; narrow: swap them in for the layer list."""
         self.toggle_class("-details")
 
     def action_view(self, pane: str) -> None:
         self.query_one(TabbedContent).active = pane
         {"explorer": self.layers, "waste": self.waste_view.table, "summary": self.summary}[pane].focus()
+
+    def on_tabbed_content_tab_activated(self) -> None:
+        self.refresh_bindings()  # which keys apply depends on the tab (`check_action`)
 
     def action_toggle_mode(self) -> None:
         self.view = replace(self.view, mode=Mode.MERGED if self.view.mode == Mode.CHANGES else Mode.CHANGES)
@@ -393,11 +427,20 @@ class LayerscopeApp(App[None]):
         self.view = replace(self.view, layer=index)
 
     def action_history(self) -> None:
-        node = self.file_tree.cursor_path
-        if self.image is not None and node is not None:
+        """The history of the path selected on this tab: the tree's, or the waste row's."""
+        if self.image is None:
+            return
+        tab = self.query_one(TabbedContent).active
+        if tab == "waste":
+            path = self.waste_view.selected_path
+            node = self.image.fs.lookup(path) if path is not None else None
+        else:
+            node = self.file_tree.cursor_path if tab == "explorer" else None
+        if node is not None:
             self.push_screen(HistoryScreen(self.image, node, self.stacked))
         else:
-            self.notify("Put the tree cursor on a path first.", markup=False)
+            where = "the tree" if tab == "explorer" else "the waste list" if tab == "waste" else "the explorer"
+            self.notify(f"Select a path in {where} first.", markup=False)
 
     def action_find(self) -> None:
         if self.browser is not None:

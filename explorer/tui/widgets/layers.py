@@ -51,7 +51,6 @@ class LayerTable(DataTable):
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
         self.image: Image | None = None
         self.steps: list[Step] = []
-        self.progress: dict[int, float] = {}
         self.failed: int | None = None  # the layer that could not be read
         self._row_of: dict[int, int] = {}
 
@@ -79,10 +78,6 @@ class LayerTable(DataTable):
             for key, cell in zip(KEYS, self._cells(self.steps[n]), strict=True):
                 self.update_cell(str(n), key, cell)
 
-    def set_progress(self, layer: int, fraction: float) -> None:
-        self.progress[layer] = fraction
-        self.refresh_rows([layer])
-
     def _cells(self, step: Step) -> list[Text]:
         muted = component_style(self, "layers--history")
         instruction = display_name(step.history.instruction if step.history else "")
@@ -90,14 +85,12 @@ class LayerTable(DataTable):
             return [Text(""), Text(""), Text(""), Text(""), Text(""), Text(instruction, style=muted)]
         layer = step.layer
         pending = component_style(self, "layers--pending")
-        if layer.scan is not None:
-            size = Text(human_size(layer.tar_size or 0), justify="right")
+        if layer.scan is not None:  # what the layer stores (tar and packed sizes: the details)
+            size = Text(human_size(layer.content_bytes), justify="right")
         elif layer.index == self.failed:
             size = Text("error", style=component_style(self, "layers--waste"), justify="right")
-        elif layer.index in self.progress:
-            size = Text(f"{self.progress[layer.index]:.0%}", style=pending, justify="right")
-        else:
-            size = Text(f"{human_size(layer.blob_size)}…", style=pending, justify="right")
+        else:  # progress is the status bar's
+            size = Text("…", style=pending, justify="right")
         waste = self.image.waste if self.image else None
         return [
             Text(str(layer.index)),

@@ -61,7 +61,8 @@ class SummaryView(VerticalScroll):
         yield LayerBar()
         yield Static(id="summary-config")
 
-    def show(self, image: Image | None, source: str, stacked: int) -> None:
+    def show(self, image: Image | None, source: str, stacked: int, stopped: str | None = None) -> None:
+        """The summary of `image` with `stacked` layers analysed, or why analysis `stopped`."""
         body = self.query_one("#summary-body", Static)
         config_view = self.query_one("#summary-config", Static)
         self.query_one(LayerBar).image = image
@@ -77,7 +78,9 @@ class SummaryView(VerticalScroll):
             field("compressed", human_size(image.compressed_size)),
         ]
         waste = image.waste
-        if waste is None:
+        if stopped is not None:
+            lines.append(Content.styled(stopped, "$text-error"))
+        elif waste is None:
             lines.append(Content.styled(f"Analysing layers… {stacked} of {len(image.layers)} done.", "$text-muted"))
         else:
             lines += [

@@ -8,7 +8,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from ...analysis.image import Image
-from ...analysis.waste import WasteItem
+from ...analysis.waste import Waste, WasteItem
 from ...present.text import CAUSE_NAMES, display_name, human_size
 from ..labels import CURSOR_KEYS
 
@@ -32,6 +32,7 @@ class WasteView(Vertical):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.items: list[WasteItem] = []
+        self.waste: Waste | None = None
         self.table = WasteTable(id="waste-table", cursor_type="row")
 
     def compose(self):
@@ -54,15 +55,16 @@ class WasteView(Vertical):
         dups.add_column("paths", key="paths")
         self.show(None)
 
-    def show(self, image: Image | None) -> None:
+    def show(self, image: Image | None, why_not: str = "Waste is known once every layer is analysed.") -> None:
+        """The waste of an analysed `image`; else say `why_not`."""
         hint = self.query_one("#waste-hint", Static)
         table = self.query_one("#waste-table", DataTable)
         dups = self.query_one("#dup-table", DataTable)
         table.clear()
         dups.clear()
-        waste = image.waste if image else None
+        waste = self.waste = image.waste if image else None
         if waste is None:
-            hint.update("Waste is known once every layer is analysed.")
+            hint.update(why_not)
             self.query_one("#dup-title", Static).update("")
             return
         self.items = waste.items[:LIMIT]
@@ -97,6 +99,16 @@ class WasteView(Vertical):
                 Text(", ".join(display_name(p) for p in dup.paths)),
                 key=str(n),
             )
+
+    @property
+    def selected_path(self) -> str | None:
+        """The path of the waste row under the cursor, or of the first duplicate under it."""
+        dups = self.query_one("#dup-table", DataTable)
+        if dups.has_focus and self.waste is not None and 0 <= dups.cursor_row < len(self.waste.duplicates):
+            return self.waste.duplicates[dups.cursor_row].paths[0]
+        if 0 <= self.table.cursor_row < len(self.items):
+            return self.items[self.table.cursor_row].path
+        return None
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.data_table.id == "waste-table":

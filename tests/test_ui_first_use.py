@@ -1,0 +1,128 @@
+"""What a first-time user met (issue 17): stdin redirects, failed opens, resizes, progress, and
+keys that must act on what their own tab shows."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable, Label, TabbedContent
+
+from explorer.cli import main
+from explorer.demo import demo_path
+from explorer.tui.app import make_app
+from explorer.tui.screens.history import HistoryScreen
+from explorer.tui.screens.loading import ErrorScreen
+
+from .test_ui_pilot import SIZE, run, settle
+
+
+@pytest.fixture(scope="module")
+def demo() -> str:
+    return str(demo_path())
+
+
+def test_stdin_redirected_from_a_file_is_read_by_its_path(demo):
+    """`layerscope - < FILE`: worker processes open the file itself, not our /dev/fd/N."""
+    code = "from explorer.cli import _stdin_file; print(_stdin_file())"
+    with open(demo, "rb") as stdin:
+        out = subprocess.run([sys.executable, "-c", code], stdin=stdin, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == str(Path(demo).resolve())
+    piped = subprocess.run(
+        [sys.executable, "-c", code], input="", capture_output=True, text=True, check=True
+    )  # a pipe stays a stream
+    assert piped.stdout.strip() == "None"
+
+
+@pytest.mark.parametrize("kind", ["missing", "text file", "directory"])
+def test_an_input_that_is_no_image_fails_before_the_app(tmp_path, capsys, kind):
+    path = tmp_path / "input"
+    if kind == "text file":
+        path.write_text("not an image\n" * 100)
+    elif kind == "directory":
+        path.mkdir()
+    assert main([str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"layerscope: {path}: ") and err.count("\n") == 1
+
+
+def corrupt_copy(demo: str, tmp_path: Path) -> Path:
+    """The demo with layer 1's blob (the largest) corrupted in the middle."""
+    data = bytearray(Path(demo).read_bytes())
+    with tarfile.open(demo) as archive:
+        blob = max(archive.getmembers(), key=lambda m: m.size)
+    middle = blob.offset_data + blob.size // 2
+    data[middle : middle + 64] = bytes(64)
+    broken = tmp_path / "corrupt.tar"
+    broken.write_bytes(bytes(data))
+    return broken
+
+
+@run
+async def test_a_failed_layer_is_named_and_the_app_says_what_stopped(demo, tmp_path):
+    app = make_app(str(corrupt_copy(demo, tmp_path)), animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert isinstance(app.screen, ErrorScreen)
+        assert app.screen.title_text == "Cannot read layer 1"
+        await pilot.press("escape", "3")
+        summary = str(app.query_one("#summary-body").render())
+        assert "Analysis stopped: layer 1 could not be read; layers 0–0 are shown." in summary
+        assert "Analysing layers" not in summary
+        assert "layer 1 could not be read" in str(app.query_one("#waste-hint").render())
+        await pilot.press("q")
+    assert app.return_code == 2  # a failure found after the start exits non-zero
+
+
+@run
+async def test_the_layout_follows_each_resize_at_once(demo):
+    app = make_app(demo, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert not app.has_class("-narrow")
+        for width, narrow in [(80, True), (40, True), (200, False), (99, True), (100, False)]:
+            await pilot.resize_terminal(width, 30)
+            await pilot.pause()
+            assert app.has_class("-narrow") == narrow, width
+
+
+@run
+async def test_h_on_the_waste_tab_shows_the_history_of_the_waste_row(demo):
+    app = make_app(demo, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("2", "j", "h")
+        assert isinstance(app.screen, HistoryScreen)
+        assert app.screen.node.path == app.query_one("#waste-table", DataTable).get_row_at(1)[4].plain
+        assert app.screen.node.path == "var/cache/apk/APKINDEX.tar.gz"
+
+
+@run
+async def test_progress_counts_layers_as_the_rows_do(demo):
+    app = make_app(demo, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        app.status.analysing(5, 13, 10_000, 20_000)
+        assert str(app.query_one("#status-text", Label).render()) == (
+            "Analysing layers 0–4 of 0–12 done · 10.0 kB of 20.0 kB read"
+        )
+
+
+@run
+async def test_d_hides_the_details_on_a_wide_terminal_and_m_stays_on_the_explorer(demo):
+    app = make_app(demo, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        details = app.query_one("#details")
+        assert details.display
+        await pilot.press("d")
+        await pilot.pause()
+        assert not details.display and app.query_one("#layers").display
+        await pilot.press("d", "3", "m")
+        assert app.query_one(TabbedContent).active == "summary"
+        assert app.view.mode == "changes"  # not changed out of sight
+        await pilot.press("1", "m")
+        assert app.view.mode == "merged"
