@@ -126,3 +126,31 @@ async def test_d_hides_the_details_on_a_wide_terminal_and_m_stays_on_the_explore
         assert app.view.mode == "changes"  # not changed out of sight
         await pilot.press("1", "m")
         assert app.view.mode == "merged"
+
+
+@run
+async def test_a_filter_with_no_match_here_says_where_there_are(demo):
+    app = make_app(demo, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f", *"main.py", "enter")
+        await pilot.pause()
+        note = str(app.query_one("#tree-note").render())
+        assert "No files changed in this layer match the filter (1 of the last layer do; f clears it)." in note
+        await pilot.press("f", "f", *"no-such-path", "enter")
+        await pilot.pause()
+        assert "nor does any of the last layer" in str(app.query_one("#tree-note").render())
+
+
+def test_find_sorts_by_path_components(tmp_path):
+    from explorer.analysis.image import Image
+    from explorer.present.browse import Browser
+
+    from .imagebuilder import F, Layer, write_docker_archive
+    from .imagebuilder import Image as ImageSpec
+
+    files = [F("doc-base/x", b"1"), F("doc/README", b"2"), F("doc/a/b", b"3")]
+    image = Image.open(str(write_docker_archive(ImageSpec(layers=[Layer(files)]), tmp_path / "i.tar")))
+    image.analyse()
+    found = [node.path for node in Browser(image.fs).search("doc")]
+    assert found == ["doc", "doc/README", "doc/a", "doc/a/b", "doc-base", "doc-base/x"]

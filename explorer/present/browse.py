@@ -219,7 +219,9 @@ class Browser:
         """Paths containing `query` (case-insensitive; space-separated words must all match)."""
         if self._index is None:
             last = self.stacked - 1
-            self._index = sorted((n.path, n) for n in self.fs.paths() if n.state_at(last) is not None)
+            # by path components, so `doc/README` comes before `doc-base/`
+            paths = sorted((n.path.split("/"), n.path, n) for n in self.fs.paths() if n.state_at(last) is not None)
+            self._index = [(path, node) for _, path, node in paths]
         words = query.lower().split()
         if not words:
             return []

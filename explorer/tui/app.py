@@ -355,7 +355,11 @@ class LayerscopeApp(App[None]):
         tree.show(self.browser, view, OPEN_ROWS if view.mode == Mode.CHANGES else 0)
         if not tree.line_count:
             empty = "No files changed in this layer" if view.mode == Mode.CHANGES else "No files at this layer"
-            note.update(f"{empty}{' match the filter (f clears it)' if view.filter else ''}.")
+            if view.filter:
+                found = len(self.browser.search(view.filter, 5000))
+                elsewhere = f"{found:,} of the last layer do" if found else "nor does any of the last layer"
+                empty += f" match the filter ({elsewhere}; f clears it)"
+            note.update(f"{empty}.")
             note.display = True
 
     def _show_file_info(self, row: FileRow | None) -> None:

@@ -13,10 +13,11 @@ from textual.widgets import Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ...analysis.filesystem import Node
-from ...present.browse import MARKS, Browser
+from ...present.browse import MARKS, STATE_NAMES, Browser
 from ...present.text import display_name
 
 LIMIT = 500
+LEGEND = ", ".join(f"{MARKS[state]}3 {STATE_NAMES[state]} in layer 3" for state in ("added", "modified", "deleted"))
 
 
 @dataclass
@@ -72,6 +73,7 @@ class FindScreen(ModalScreen[Found | None]):
         more = "+" if len(self.found) >= LIMIT else ""
         plural = "" if len(self.found) == 1 else "s"
         count = f"{len(self.found)}{more} path{plural}" if query.strip() else "type to search every path of every layer"
+        count += f" · after each path, the layers that changed it: {LEGEND}"
         self.query_one("#find-count", Static).update(count)
 
     @staticmethod
