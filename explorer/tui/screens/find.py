@@ -17,7 +17,9 @@ from ...present.browse import MARKS, STATE_NAMES, Browser
 from ...present.text import display_name
 
 LIMIT = 500
-LEGEND = ", ".join(f"{MARKS[state]}3 {STATE_NAMES[state]} in layer 3" for state in ("added", "modified", "deleted"))
+LEGEND = "A3 = added in layer 3; " + ", ".join(
+    f"{MARKS[state]} {STATE_NAMES[state]}" for state in ("modified", "restored", "type_changed", "deleted")
+)
 
 
 @dataclass
