@@ -131,7 +131,7 @@ class LayerscopeApp(App[None]):
             with TabPane("Summary", id="summary"):
                 yield self.summary
         yield self.status
-        yield Footer(compact=True)
+        yield Footer(compact=True, show_command_palette=False)  # ctrl+p: in the help; room for the keys at 80 columns
 
     def on_resize(self, event: Resize) -> None:
         self._fit(event.size.width)

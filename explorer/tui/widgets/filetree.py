@@ -3,9 +3,9 @@
 Only the lines on screen are drawn (`render_line`), each once until it changes (a line cache),
 so a directory of 200,000 entries opens, scrolls and moves its cursor like a small one. The
 columns after the name (size, mode, owner, time) sit at fixed places across the whole tree,
-measured from the right edge; the narrower the pane, the fewer of them show. The scrollbar is
-always there: one that came and went with the number of lines would lay the screen out twice
-on a layer switch.
+measured from the right edge; the narrower the pane, the fewer of them show. The tree draws
+its own scroll thumb in its last column: Textual's scrollbar, redrawn after each layout, would
+cost a second frame on every layer switch (the number of lines changes).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding
 from textual.cache import LRUCache
-from textual.events import Click
+from textual.events import Click, MouseScrollDown, MouseScrollUp
 from textual.geometry import Size
 from textual.reactive import var
 from textual.scroll_view import ScrollView
@@ -35,17 +35,20 @@ ELLIPSIS = "…"
 class FileTree(ScrollView, can_focus=True):
     """A tree of one layer's rows (see `explorer.present.tree`), drawn a line at a time."""
 
-    COMPONENT_CLASSES = {*STATE_CLASSES.values(), "filetree--detail", "filetree--note", "filetree--cursor"}
+    COMPONENT_CLASSES = {
+        *STATE_CLASSES.values(),
+        *("filetree--detail", "filetree--note", "filetree--cursor", "filetree--thumb"),
+    }
     DEFAULT_CSS = (
         state_css("FileTree")
         + """
     FileTree {
         background: $surface;
         overflow-x: hidden;
-        overflow-y: scroll;
-        scrollbar-size-vertical: 1;
-        scrollbar-background: $surface;
+        overflow-y: hidden;
     }
+    FileTree > .filetree--thumb { color: $panel-lighten-2; }
+    FileTree:focus > .filetree--thumb { color: $accent; }
     FileTree > .filetree--detail { color: $text-muted; }
     FileTree > .filetree--note { color: $text-accent; }
     FileTree > .filetree--cursor { background: $block-cursor-blurred-background; }
@@ -142,11 +145,11 @@ class FileTree(ScrollView, can_focus=True):
         height = self.scrollable_content_region.height
         top = round(self.scroll_y)
         if center and not top <= index < top + height:
-            self.scroll_to(y=max(0, index - height // 2), animate=False, immediate=True)
+            self.scroll_to(y=max(0, index - height // 2), animate=False, immediate=True, force=True)
         elif index < top:
-            self.scroll_to(y=index, animate=False, immediate=True)
+            self.scroll_to(y=index, animate=False, immediate=True, force=True)
         elif index >= top + height:
-            self.scroll_to(y=index - height + 1, animate=False, immediate=True)
+            self.scroll_to(y=index - height + 1, animate=False, immediate=True, force=True)
         self.refresh_line(old)
         self.refresh_line(index)
         self.highlighted = self.cursor_row
@@ -238,23 +241,40 @@ class FileTree(ScrollView, can_focus=True):
     def on_blur(self) -> None:
         self.refresh_line(self.cursor)
 
+    def on_mouse_scroll_down(self, event: MouseScrollDown) -> None:
+        self.scroll_to(y=self.scroll_y + 3, animate=False, force=True)
+
+    def on_mouse_scroll_up(self, event: MouseScrollUp) -> None:
+        self.scroll_to(y=self.scroll_y - 3, animate=False, force=True)
+
     # ---- drawing -----------------------------------------------------------------------
     def render_line(self, y: int) -> Strip:
-        index = round(self.scroll_y) + y
-        width = self.scrollable_content_region.width
+        top = round(self.scroll_y)
+        index = top + y
+        width = self.scrollable_content_region.width - 1  # the last column: the scroll thumb
         if self.model is None or index >= len(self.model):
-            return Strip.blank(width, self.rich_style)
-        cursor = index == self.cursor
-        key = (index, width, cursor, cursor and self.has_focus)  # the cache is cleared when lines change
-        strip = self._cache.get(key)
-        if strip is None:
-            strip = self._cache[key] = self._draw(self.model.line(index), width, cursor, self.model.is_open(index))
-        return strip
+            strip = Strip.blank(width, self.rich_style)
+        else:
+            cursor = index == self.cursor
+            key = (index, width, cursor, cursor and self.has_focus)  # cleared when the lines change
+            strip = self._cache.get(key)
+            if strip is None:
+                strip = self._cache[key] = self._draw(self.model.line(index), width, cursor, self.model.is_open(index))
+        return Strip([*strip, self._thumb(y, top)], width + 1)
+
+    def _thumb(self, y: int, top: int) -> Segment:
+        """Row `y` of the scroll thumb: where the screen is in the lines, and how much of them."""
+        height, count = self.scrollable_content_region.height, self.line_count
+        if count <= height:
+            return Segment(" ", self.rich_style)
+        size = max(1, height * height // count)
+        start = min(height - size, top * height // count)
+        return Segment("▐" if start <= y < start + size else " ", self.rich_style + self._style("filetree--thumb"))
 
     def line_text(self, index: int) -> str:
         """Line `index` as drawn, without styles (what a user reads there)."""
         assert self.model is not None
-        width = self.scrollable_content_region.width
+        width = self.scrollable_content_region.width - 1
         strip = self._draw(self.model.line(index), width, False, self.model.is_open(index))
         return "".join(segment.text for segment in strip).rstrip()
 
