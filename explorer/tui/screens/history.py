@@ -51,7 +51,7 @@ class HistoryScreen(ModalScreen[None]):
         table = self.query_one(HistoryTable)
         for label, key in [("layer", "layer"), ("change", "kind"), ("type", "type"), ("size", "size")]:
             table.add_column(Text(label, justify="right") if key in ("layer", "size") else label, key=key)
-        for label in ("mode", "owner", "mtime", "what changed", "instruction"):
+        for label in ("what changed", "mode", "owner", "mtime", "instruction"):  # what matters first
             table.add_column(label, key=label)
         for change in self.node.changes:
             if not 0 <= change.layer < self.stacked:
@@ -67,10 +67,10 @@ class HistoryScreen(ModalScreen[None]):
                 Text(f"{MARKS[change.kind]} {STATE_NAMES[change.kind]}", style=style),
                 Text(KIND_NAMES.get(entry.kind, entry.kind)),
                 Text("-" if change.kind == DELETED else human_size(entry.size), justify="right"),
+                Text(", ".join(what)),
                 Text(mode_string(entry)),
                 Text(owner_string(entry)),
                 Text(mtime_string(entry)),
-                Text(", ".join(what)),
                 Text(display_name(layer.instruction)),
             )
         table.focus()
