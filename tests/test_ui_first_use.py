@@ -154,3 +154,19 @@ def test_find_sorts_by_path_components(tmp_path):
     image.analyse()
     found = [node.path for node in Browser(image.fs).search("doc")]
     assert found == ["doc", "doc/README", "doc/a", "doc/a/b", "doc-base", "doc-base/x"]
+
+
+@run
+async def test_the_palette_lists_the_apps_commands_before_textuals(demo):
+    from textual.command import CommandList
+
+    app = make_app(demo, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        for query in ("", "m"):  # Textual's "Keys" and "Maximize" would come first
+            await pilot.press("ctrl+p", *query)
+            await pilot.pause(0.5)
+            hits = app.screen.query_one(CommandList)
+            assert str(hits.get_option_at_index(0).prompt).split("\n")[0] == "Toggle mode", query
+            await pilot.press("escape")
+            await pilot.pause()
