@@ -58,16 +58,19 @@ class Listings:
 
     def __init__(self, browser: Browser) -> None:
         self.browser = browser
-        self._views: OrderedDict[View, dict[Node, list[FileRow]]] = OrderedDict()
+        self._views: OrderedDict[tuple[View, int], dict[Node, list[FileRow]]] = OrderedDict()
+        self._within: dict[tuple[str, int], frozenset[Node]] = {}
 
     def rows(self, view: View, directory: Node) -> list[FileRow]:
-        listing = self._views.get(view)
+        # a filter matches against the layers stacked so far: its listing is redone as they grow
+        key = (view, self.browser.stacked if view.filter else 0)
+        listing = self._views.get(key)
         if listing is None:
-            listing = self._views[view] = {}
+            listing = self._views[key] = {}
             if len(self._views) > VIEWS_KEPT:
                 self._views.popitem(last=False)
         else:
-            self._views.move_to_end(view)
+            self._views.move_to_end(key)
         rows = listing.get(directory)
         if rows is None:
             assert view.layer is not None
@@ -78,7 +81,12 @@ class Listings:
 
     def within(self, view: View) -> frozenset[Node] | None:
         """The paths a filtered view keeps (matches and their ancestors)."""
-        return frozenset(self.browser.matching(view.filter)) if view.filter else None
+        if not view.filter:
+            return None
+        key = (view.filter, self.browser.stacked)
+        if key not in self._within:
+            self._within = {key: frozenset(self.browser.matching(view.filter))}  # the last filter only
+        return self._within[key]
 
 
 @dataclass(slots=True)
