@@ -170,3 +170,13 @@ async def test_the_palette_lists_the_apps_commands_before_textuals(demo):
             assert str(hits.get_option_at_index(0).prompt).split("\n")[0] == "Toggle mode", query
             await pilot.press("escape")
             await pilot.pause()
+
+
+def test_long_paths_are_cut_in_the_middle_keeping_the_file_name():
+    from explorer.present.text import middle_cut
+
+    path = "usr/share/docs/some/deep/dir/guide-5.txt"
+    assert middle_cut(path, len(path)) == path
+    assert middle_cut(path, 23) == "usr/share/…/guide-5.txt"
+    assert middle_cut(path, 12) == "…guide-5.txt"
+    assert all(len(middle_cut(path, width)) <= width for width in range(1, 50))

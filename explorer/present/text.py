@@ -40,3 +40,14 @@ CAUSE_MEANINGS = {
     "overwritten": "overwritten with other content",
     "restored": "stored again unchanged (metadata change, same bytes)",
 }
+
+
+def middle_cut(path: str, width: int) -> str:
+    """`path` in at most `width` characters, cut in the middle so that its file name stays:
+    `usr/share/…/guide-5.txt`."""
+    if len(path) <= width:
+        return path
+    head, _, name = path.rpartition("/")
+    if len(name) + 2 >= width or not head:
+        return "…" + path[len(path) - width + 1 :] if width > 1 else "…"[:width]
+    return f"{path[: width - len(name) - 2]}…/{name}"

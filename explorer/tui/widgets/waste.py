@@ -9,10 +9,11 @@ from textual.widgets import DataTable, Static
 
 from ...analysis.image import Image
 from ...analysis.waste import Waste, WasteItem
-from ...present.text import CAUSE_NAMES, display_name, human_size
+from ...present.text import CAUSE_NAMES, display_name, human_size, middle_cut
 from ..labels import CURSOR_KEYS
 
 LIMIT = 1000  # DataTable measures every cell: a top-N list, not every item
+OTHER_COLUMNS = 8 + 19 + 9 + 9 + 2 * 5 + 2  # bytes, cause, stored in, hidden by; cell padding; scrollbar
 
 
 class WasteTable(DataTable):
@@ -32,6 +33,7 @@ class WasteView(Vertical):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.items: list[WasteItem] = []
+        self.image: Image | None = None
         self.waste: Waste | None = None
         self.table = WasteTable(id="waste-table", cursor_type="row")
 
@@ -62,6 +64,7 @@ class WasteView(Vertical):
         dups = self.query_one("#dup-table", DataTable)
         table.clear()
         dups.clear()
+        self.image = image
         waste = self.waste = image.waste if image else None
         if waste is None:
             hint.update(why_not)
@@ -75,13 +78,14 @@ class WasteView(Vertical):
                 "Enter shows the layer that hid the copy, with the file selected.",
             )
         )
+        width = max(20, self.size.width - OTHER_COLUMNS)  # paths keep their file names
         for n, item in enumerate(self.items):
             table.add_row(
                 Text(human_size(item.size), justify="right"),
                 Text(CAUSE_NAMES[item.cause]),
                 Text(str(item.stored_in), justify="right"),
                 Text(str(item.hidden_by), justify="right"),
-                Text(display_name(item.path)),
+                Text(middle_cut(display_name(item.path), width)),
                 key=str(n),
             )
         self.query_one("#dup-title", Static).update(
@@ -99,6 +103,10 @@ class WasteView(Vertical):
                 Text(", ".join(display_name(p) for p in dup.paths)),
                 key=str(n),
             )
+
+    def on_resize(self) -> None:
+        if self.waste is not None:
+            self.show(self.image)
 
     @property
     def selected_path(self) -> str | None:
