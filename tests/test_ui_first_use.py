@@ -16,6 +16,7 @@ from explorer.demo import demo_path
 from explorer.tui.app import make_app
 from explorer.tui.screens.history import HistoryScreen
 from explorer.tui.screens.loading import ErrorScreen
+from explorer.tui.widgets.filetree import FileTree
 
 from .test_ui_pilot import SIZE, run, settle
 
@@ -180,3 +181,28 @@ def test_long_paths_are_cut_in_the_middle_keeping_the_file_name():
     assert middle_cut(path, 23) == "usr/share/…/guide-5.txt"
     assert middle_cut(path, 12) == "…guide-5.txt"
     assert all(len(middle_cut(path, width)) <= width for width in range(1, 50))
+
+
+@run
+async def test_an_opaque_directory_is_a_change_of_its_own(tmp_path):
+    """`rm -rf dir && mkdir dir` in an overlay build: an opaque marker, shown as what it hid."""
+    from .imagebuilder import F, Layer, opaque, write_docker_archive
+    from .imagebuilder import Image as ImageSpec
+
+    lower = Layer([F("d/", kind="dir"), F("d/a", b"1" * 100), F("d/b", b"2" * 50)])
+    upper = Layer([F("d/", kind="dir"), opaque("d"), F("d/new", b"3")])
+    path = write_docker_archive(ImageSpec(layers=[lower, upper]), tmp_path / "opaque.tar")
+    app = make_app(str(path), animate=False)
+    async with app.run_test(size=(160, 36)) as pilot:
+        await settle(app, pilot)
+        app.go_to_layer(1)
+        await pilot.pause()
+        tree = app.query_one(FileTree)
+        assert "opaque: hides 2 lower entries, 150 B" in tree.line_text(0)
+        tree.focus()
+        await pilot.press("h")
+        assert isinstance(app.screen, HistoryScreen)
+        table = app.screen.query_one(DataTable)
+        rows = [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
+        assert ["1", "O opaque"] in [row[:2] for row in rows]
+        assert any("opaque: hides 2 lower entries, 150 B" in row[4] for row in rows)

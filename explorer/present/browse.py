@@ -145,6 +145,18 @@ class Browser:
             rows.sort(key=lambda r: (not r.is_dir, r.name))
         return rows
 
+    def opaque(self, node: Node, layer: int) -> tuple[int, int] | None:
+        """(entries, file bytes) of the lower layers that `layer` hid by making directory `node`
+        opaque (`rm -rf dir && mkdir dir` in an overlay build), or None if it did not."""
+        if node not in self.fs.opaque.get(layer, ()):
+            return None
+        count = size = 0
+        for change in self.fs.layer_changes[layer]:
+            if change.kind == DELETED and _below(change.node, node):
+                count += 1
+                size += _file_bytes(change.old)
+        return count, size
+
     def has_changes_below(self, node: Node, layer: int) -> bool:
         return node in self.touched(layer)
 
@@ -242,6 +254,19 @@ class Browser:
             chain.append(parent)
             parent = parent.parent
         return list(reversed(chain))
+
+
+def _below(node: Node, directory: Node) -> bool:
+    walk = node.parent
+    while walk is not None:
+        if walk is directory:
+            return True
+        walk = walk.parent
+    return False
+
+
+def opaque_note(hidden: tuple[int, int]) -> str:
+    return f"opaque: hides {hidden[0]:,} lower entries, {human_size(hidden[1])}"
 
 
 def _file_bytes(entry: Entry | None) -> int:

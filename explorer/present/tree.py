@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from ..analysis.filesystem import DELETED, Node
-from .browse import Browser, FileRow, Mode, Sort, change_notes, link_text
+from .browse import Browser, FileRow, Mode, Sort, change_notes, link_text, opaque_note
 from .text import display_name
 
 VIEWS_KEPT = 4  # listings kept of the views last shown, for switching back to them
@@ -295,6 +295,12 @@ def row_name(row: FileRow) -> str:
     return name + "/" if row.is_dir else name
 
 
-def row_notes(row: FileRow) -> str:
-    """What the change on this row altered, old → new."""
-    return ", ".join(change_notes(row.change)) if row.change is not None else ""
+def row_notes(row: FileRow, browser: Browser | None = None, layer: int | None = None) -> str:
+    """What the change on this row altered, old → new; and, given the browser and layer, what
+    an opaque directory hid."""
+    notes = change_notes(row.change) if row.change is not None else []
+    if browser is not None and layer is not None and row.is_dir:
+        hidden = browser.opaque(row.node, layer)
+        if hidden is not None:
+            notes.insert(0, opaque_note(hidden))
+    return ", ".join(notes)

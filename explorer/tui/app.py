@@ -27,9 +27,9 @@ from ..analysis.filesystem import Node
 from ..analysis.image import Image
 from ..archive.errors import ImageError
 from ..archive.limits import DEFAULT_LIMITS, Limits
-from ..present.browse import STATE_NAMES, Browser, FileRow, Mode, Sort, change_notes
+from ..present.browse import STATE_NAMES, Browser, FileRow, Mode, Sort
 from ..present.text import display_name, human_size
-from ..present.tree import View
+from ..present.tree import View, row_notes
 from .commands import LayerscopeCommands
 from .screens.find import FindScreen, Found
 from .screens.help import HelpScreen
@@ -371,10 +371,9 @@ class LayerscopeApp(App[None]):
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(f"/{display_name(row.node.path)}", "bold")
         text.append(f"  {STATE_NAMES[row.status]}, {human_size(self.file_tree.size_of(row))}")
-        if row.change is not None:
-            notes = change_notes(row.change)
-            if notes:
-                text.append("  " + ", ".join(notes))
+        notes = row_notes(row, self.browser, self.view.layer)
+        if notes:
+            text.append("  " + notes)
         text.append("  · h: history", "dim")
         info.show(text)
 

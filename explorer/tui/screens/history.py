@@ -12,7 +12,17 @@ from textual.widgets import DataTable, Footer, Static
 from ...analysis.filesystem import DELETED, Node
 from ...analysis.image import Image
 from ...archive.entries import KIND_NAMES
-from ...present.browse import MARKS, STATE_NAMES, change_notes, link_text, mode_string, mtime_string, owner_string
+from ...present.browse import (
+    MARKS,
+    STATE_NAMES,
+    Browser,
+    change_notes,
+    link_text,
+    mode_string,
+    mtime_string,
+    opaque_note,
+    owner_string,
+)
 from ...present.text import display_name, human_size
 from ..labels import CURSOR_KEYS, STATE_CLASSES, component_style, state_css
 
@@ -53,6 +63,7 @@ class HistoryScreen(ModalScreen[None]):
             table.add_column(Text(label, justify="right") if key in ("layer", "size") else label, key=key)
         for label in ("what changed", "mode", "owner", "mtime", "instruction"):  # what matters first
             table.add_column(label, key=label)
+        rows: list[tuple[int, list[Text]]] = []
         for change in self.node.changes:
             if not 0 <= change.layer < self.stacked:
                 continue
@@ -61,9 +72,7 @@ class HistoryScreen(ModalScreen[None]):
             what = change_notes(change)
             if link_text(entry):
                 what.insert(0, link_text(entry))
-            layer = self.image.layers[change.layer]
-            table.add_row(
-                Text(str(change.layer), justify="right"),
+            cells = [
                 Text(f"{MARKS[change.kind]} {STATE_NAMES[change.kind]}", style=style),
                 Text(KIND_NAMES.get(entry.kind, entry.kind)),
                 Text("-" if change.kind == DELETED else human_size(entry.size), justify="right"),
@@ -71,6 +80,18 @@ class HistoryScreen(ModalScreen[None]):
                 Text(mode_string(entry)),
                 Text(owner_string(entry)),
                 Text(mtime_string(entry)),
-                Text(display_name(layer.instruction)),
-            )
+            ]
+            rows.append((change.layer, cells))
+        browser = Browser(self.image.fs)
+        for index in range(self.stacked):  # a layer that made this directory opaque: a change of its own
+            hidden = browser.opaque(self.node, index)
+            entry = self.node.entry_at(index)
+            if hidden is not None and entry is not None:
+                style = component_style(table, STATE_CLASSES[DELETED])
+                cells = [Text("O opaque", style=style), Text("dir"), Text("-", justify="right")]
+                cells += [Text(opaque_note(hidden)), Text(mode_string(entry)), Text(owner_string(entry))]
+                rows.append((index, [*cells, Text(mtime_string(entry))]))
+        for index, cells in sorted(rows, key=lambda row: row[0]):
+            instruction = Text(display_name(self.image.layers[index].instruction))
+            table.add_row(Text(str(index), justify="right"), *cells, instruction)
         table.focus()

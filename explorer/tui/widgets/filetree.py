@@ -307,7 +307,7 @@ class FileTree(ScrollView, can_focus=True):
             Segment(line.guide + icon, detail),
             Segment(row_name(row), base + state + Style(strike=row.status == DELETED)),
         ]
-        notes = row_notes(row)
+        notes = row_notes(row, self.model.browser, self.model.view.layer)
         if notes:
             left.append(Segment("  " + notes, base + self._style("filetree--note")))
         room = max(0, width - cell_len(right))
