@@ -199,6 +199,7 @@ async def test_an_opaque_directory_is_a_change_of_its_own(tmp_path):
         await pilot.pause()
         tree = app.query_one(FileTree)
         assert "opaque: hides 2 lower entries, 150 B" in tree.line_text(0)
+        assert tree.line_text(1).startswith("D ├   a  by the opaque marker of /d/")
         tree.focus()
         await pilot.press("h")
         assert isinstance(app.screen, HistoryScreen)
@@ -206,3 +207,18 @@ async def test_an_opaque_directory_is_a_change_of_its_own(tmp_path):
         rows = [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
         assert ["1", "O opaque"] in [row[:2] for row in rows]
         assert any("opaque: hides 2 lower entries, 150 B" in row[4] for row in rows)
+
+
+def test_each_deletion_names_its_mechanism(demo):
+    from explorer.analysis.image import Image
+    from explorer.present.browse import Browser
+
+    image = Image.open(demo)
+    image.analyse()
+    browser = Browser(image.fs)
+    cache = image.fs.lookup("var/cache/apk/APKINDEX.tar.gz")
+    assert browser.deleted_by(cache, 2) == "by the whiteout .wh.apk"
+    assert browser.deleted_by(image.fs.lookup("usr/share/docs/guide-0.txt"), 6) == (
+        "by the opaque marker of /usr/share/docs/"
+    )
+    assert browser.deleted_by(cache, 1) is None  # layer 1 stored it

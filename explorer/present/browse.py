@@ -157,6 +157,26 @@ class Browser:
                 size += _file_bytes(change.old)
         return count, size
 
+    def deleted_by(self, node: Node, layer: int) -> str | None:
+        """How `layer` deleted `node`: a `.wh.` whiteout (of it or of a directory above), the
+        opaque marker of a directory above, or a directory above that changed type; None if
+        `layer` did not delete it."""
+        change = node.change_in(layer)
+        if change is None or change.kind != DELETED:
+            return None
+        opaque = self.fs.opaque.get(layer, ())
+        walk = node.parent
+        while walk is not None and walk.parent is not None:
+            if walk in opaque:
+                return f"by the opaque marker of /{display_name(walk.path)}/"
+            above = walk.change_in(layer)
+            if above is not None and above.kind == TYPE_CHANGED:
+                return f"by /{display_name(walk.path)} becoming a {KIND_NAMES.get(above.shown.kind, above.shown.kind)}"
+            if above is None or above.kind != DELETED:
+                break
+            node, walk = walk, walk.parent
+        return f"by the whiteout .wh.{display_name(node.name)}"
+
     def has_changes_below(self, node: Node, layer: int) -> bool:
         return node in self.touched(layer)
 

@@ -297,10 +297,13 @@ def row_name(row: FileRow) -> str:
 
 def row_notes(row: FileRow, browser: Browser | None = None, layer: int | None = None) -> str:
     """What the change on this row altered, old → new; and, given the browser and layer, what
-    an opaque directory hid."""
+    an opaque directory hid and what mechanism deleted a path."""
     notes = change_notes(row.change) if row.change is not None else []
-    if browser is not None and layer is not None and row.is_dir:
-        hidden = browser.opaque(row.node, layer)
+    if browser is not None and layer is not None:
+        hidden = browser.opaque(row.node, layer) if row.is_dir else None
         if hidden is not None:
             notes.insert(0, opaque_note(hidden))
+        how = browser.deleted_by(row.node, layer)
+        if how is not None:
+            notes.insert(0, how)
     return ", ".join(notes)
