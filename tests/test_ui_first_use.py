@@ -222,3 +222,14 @@ def test_each_deletion_names_its_mechanism(demo):
         "by the opaque marker of /usr/share/docs/"
     )
     assert browser.deleted_by(cache, 1) is None  # layer 1 stored it
+
+
+def test_a_report_piped_to_a_file_does_not_split_paths(tmp_path, capsys):
+    from .imagebuilder import F, Layer, whiteout, write_docker_archive
+    from .imagebuilder import Image as ImageSpec
+
+    long = "deep/" * 20 + "name-of-a-file.bin"
+    image = ImageSpec(layers=[Layer([F(long, b"x" * 1000)]), Layer([whiteout(long)])])
+    path = write_docker_archive(image, tmp_path / "long.tar")
+    assert main(["report", str(path)]) == 0
+    assert "/" + long in capsys.readouterr().out
