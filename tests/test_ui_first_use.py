@@ -18,6 +18,7 @@ from explorer.tui.screens.history import HistoryScreen
 from explorer.tui.screens.loading import ErrorScreen
 from explorer.tui.widgets.filetree import FileTree
 
+from .conftest import REAL, needs_shared
 from .test_ui_pilot import SIZE, run, settle
 
 
@@ -233,3 +234,15 @@ def test_a_report_piped_to_a_file_does_not_split_paths(tmp_path, capsys):
     path = write_docker_archive(image, tmp_path / "long.tar")
     assert main(["report", str(path)]) == 0
     assert "/" + long in capsys.readouterr().out
+
+
+@needs_shared
+@run
+async def test_the_summary_names_the_other_platforms_of_the_archive():
+    app = make_app(str(REAL / "multi.oci-index.tar"), animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("3")
+        summary = str(app.query_one("#summary-body").render())
+        others = [p for p in app.summary.platforms if p != app.image.platform]
+        assert others and f"also in the archive: {', '.join(others)}" in summary

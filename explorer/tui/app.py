@@ -27,6 +27,7 @@ from ..analysis.filesystem import Node
 from ..analysis.image import Image
 from ..archive.errors import ImageError
 from ..archive.limits import DEFAULT_LIMITS, Limits
+from ..archive.manifests import find_images
 from ..present.browse import STATE_NAMES, Browser, FileRow, Mode, Sort
 from ..present.text import display_name, human_size
 from ..present.tree import View, row_notes
@@ -219,6 +220,7 @@ class LayerscopeApp(App[None]):
         self._total = sum(layer.blob_size for layer in image.layers)
         self.status.analysing(0, len(image.layers), 0, self._total)
         self.layers.show_image(image)
+        self.summary.platforms = platforms_of(image)
         if image.layers:
             self.view = replace(self.view, layer=0)
         self._show_files()
@@ -492,6 +494,14 @@ class LayerscopeApp(App[None]):
         node = self.image.fs.lookup(message.item.path)
         if node is not None:
             self.show_path(node, message.item.hidden_by, Mode.CHANGES)
+
+
+def platforms_of(image: Image) -> list[str]:
+    """Every platform the archive holds an image for (the summary names the others)."""
+    try:
+        return sorted({ref.platform for ref in find_images(image.source) if ref.platform})
+    except ImageError:
+        return []
 
 
 def make_app(

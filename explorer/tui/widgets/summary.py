@@ -61,6 +61,16 @@ class SummaryView(VerticalScroll):
         yield LayerBar()
         yield Static(id="summary-config")
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.platforms: list[str] = []  # every platform the archive holds
+
+    def _other_platforms(self, image: Image) -> list[Content]:
+        others = [p for p in self.platforms if p != image.platform]
+        if not others:
+            return []
+        return [field("", f"also in the archive: {', '.join(others)} (open one with --platform)", "$text-muted")]
+
     def show(self, image: Image | None, source: str, stacked: int, stopped: str | None = None) -> None:
         """The summary of `image` with `stacked` layers analysed, or why analysis `stopped`."""
         body = self.query_one("#summary-body", Static)
@@ -74,6 +84,7 @@ class SummaryView(VerticalScroll):
             field("source", source),
             field("names", ", ".join(image.names) or "(untagged)"),
             field("platform", image.platform or "-"),
+            *self._other_platforms(image),
             field("layers", f"{len(image.layers)} ({len(image.history)} build steps)"),
             field("compressed", human_size(image.compressed_size)),
         ]
