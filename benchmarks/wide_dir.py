@@ -22,11 +22,11 @@ COUNT = 200_000
 
 PROBE = r"""
 import asyncio, json, resource, statistics, sys, time
-from explorer.tui.app import make_app
+from explorer.tui.app import LayerscopeApp
 from explorer.tui.widgets.filetree import FileTree
 
 async def main(path, keys):
-    app = make_app(path, animate=False)
+    app = LayerscopeApp(path, animate=False)
     async with app.run_test(size=(200, 60)) as pilot:
         while not app.loaded:
             await asyncio.sleep(0.01)

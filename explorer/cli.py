@@ -11,7 +11,9 @@ import sys
 from collections.abc import Sequence
 
 from .archive.errors import ImageError
-from .commands.options import add_open_options, limits_from
+from .archive.options import OpenOptions
+from .archive.pool import ScanPool
+from .commands.options import add_open_options, open_options
 from .commands.remote import add_registry_options, apply_registry_options
 
 USAGE_EPILOG = """\
@@ -99,7 +101,7 @@ def _stdin_file() -> str | None:
         return None
 
 
-def _check_image(path: str, platform: str | None, image: str | None) -> None:
+def _check_image(path: str, options: OpenOptions) -> None:
     """Open a directory or a plain tar file (its metadata only, quick) before the app starts, so
     a missing file or a non-image fails with one line and exit 2. A compressed archive, a pipe,
     an engine or a registry image is read whole or fetched to be opened: the app does that."""
@@ -117,7 +119,7 @@ def _check_image(path: str, platform: str | None, image: str | None) -> None:
     elif not os.path.lexists(path) and (engine_of(path) is not None or parse_reference(path) is not None):
         return
     try:
-        Image.open(path, platform, image).close()
+        Image.open(path, options).close()
     except ImageError as exc:
         message = str(exc)
         raise ImageError(message if message.startswith(path) else f"{path}: {message}") from None
@@ -132,31 +134,21 @@ def explore(argv: Sequence[str]) -> int:
     apply_registry_options(args)
     if args.password_stdin and not os.isatty(0):
         _terminal_on_stdin()  # the password came through a pipe: the app takes its keys from the terminal
-    if args.path and args.path != "-":
-        from .archive.pool import prestart
-
-        prestart(args.path)  # the workers start while Textual is imported
-    from .tui.app import make_app
-
+    path, name = args.path, None
     if args.demo:
         from .demo import demo_path
 
-        app = make_app(str(demo_path()), display_name="demo")
-    else:
-        path, name = args.path, os.path.basename(args.path.rstrip("/")) or args.path
+        path, name = str(demo_path()), "demo"
+    options = open_options(args)
+    with ScanPool.start(path) as pool:  # the workers start while Textual is imported
+        from .tui.app import LayerscopeApp
+
         if path == "-":
             path, name = _stdin_to_fd(), "standard input"
-        else:
-            _check_image(path, args.platform, args.image)
-        app = make_app(
-            path,
-            platform=args.platform,
-            image=args.image,
-            verify=args.verify,
-            display_name=name,
-            limits=limits_from(args),
-        )
-    app.run()
+        elif not args.demo:
+            _check_image(path, options)
+        app = LayerscopeApp(path, options, pool=pool, display_name=name)
+        app.run()
     if app.error is not None:  # found after the app started (a corrupt layer): said again on exit
         _fail(app.error)
     return app.return_code or 0

@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Label, TabbedContent
 
 from explorer.cli import main
 from explorer.demo import demo_path
-from explorer.tui.app import make_app
+from explorer.tui.app import LayerscopeApp
 from explorer.tui.screens.history import HistoryScreen
 from explorer.tui.screens.loading import ErrorScreen
 from explorer.tui.widgets.filetree import FileTree
@@ -65,7 +65,7 @@ def corrupt_copy(demo: str, tmp_path: Path) -> Path:
 
 @run
 async def test_a_failed_layer_is_named_and_the_app_says_what_stopped(demo, tmp_path):
-    app = make_app(str(corrupt_copy(demo, tmp_path)), animate=False)
+    app = LayerscopeApp(str(corrupt_copy(demo, tmp_path)), animate=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         assert isinstance(app.screen, ErrorScreen)
@@ -81,7 +81,7 @@ async def test_a_failed_layer_is_named_and_the_app_says_what_stopped(demo, tmp_p
 
 @run
 async def test_the_layout_follows_each_resize_at_once(demo):
-    app = make_app(demo, animate=False)
+    app = LayerscopeApp(demo, animate=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         assert not app.has_class("-narrow")
@@ -93,7 +93,7 @@ async def test_the_layout_follows_each_resize_at_once(demo):
 
 @run
 async def test_h_on_the_waste_tab_shows_the_history_of_the_waste_row(demo):
-    app = make_app(demo, animate=False)
+    app = LayerscopeApp(demo, animate=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         await pilot.press("2", "j", "h")
@@ -104,7 +104,7 @@ async def test_h_on_the_waste_tab_shows_the_history_of_the_waste_row(demo):
 
 @run
 async def test_progress_counts_layers_as_the_rows_do(demo):
-    app = make_app(demo, animate=False)
+    app = LayerscopeApp(demo, animate=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         app.status.analysing(5, 13, 10_000, 20_000)
@@ -115,7 +115,7 @@ async def test_progress_counts_layers_as_the_rows_do(demo):
 
 @run
 async def test_d_hides_the_details_on_a_wide_terminal_and_m_stays_on_the_explorer(demo):
-    app = make_app(demo, animate=False)
+    app = LayerscopeApp(demo, animate=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         details = app.query_one("#details")
@@ -132,7 +132,7 @@ async def test_d_hides_the_details_on_a_wide_terminal_and_m_stays_on_the_explore
 
 @run
 async def test_a_filter_with_no_match_here_says_where_there_are(demo):
-    app = make_app(demo, animate=False)
+    app = LayerscopeApp(demo, animate=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         await pilot.press("f", *"main.py", "enter")
@@ -162,7 +162,7 @@ def test_find_sorts_by_path_components(tmp_path):
 async def test_the_palette_lists_the_apps_commands_before_textuals(demo):
     from textual.command import CommandList
 
-    app = make_app(demo, animate=False)
+    app = LayerscopeApp(demo, animate=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         for query in ("", "m"):  # Textual's "Keys" and "Maximize" would come first
@@ -193,7 +193,7 @@ async def test_an_opaque_directory_is_a_change_of_its_own(tmp_path):
     lower = Layer([F("d/", kind="dir"), F("d/a", b"1" * 100), F("d/b", b"2" * 50)])
     upper = Layer([F("d/", kind="dir"), opaque("d"), F("d/new", b"3")])
     path = write_docker_archive(ImageSpec(layers=[lower, upper]), tmp_path / "opaque.tar")
-    app = make_app(str(path), animate=False)
+    app = LayerscopeApp(str(path), animate=False)
     async with app.run_test(size=(160, 36)) as pilot:
         await settle(app, pilot)
         app.go_to_layer(1)
@@ -239,7 +239,7 @@ def test_a_report_piped_to_a_file_does_not_split_paths(tmp_path, capsys):
 @needs_shared
 @run
 async def test_the_summary_names_the_other_platforms_of_the_archive():
-    app = make_app(str(REAL / "multi.oci-index.tar"), animate=False)
+    app = LayerscopeApp(str(REAL / "multi.oci-index.tar"), animate=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         await pilot.press("3")

@@ -26,8 +26,9 @@ from textual.worker import get_current_worker
 from ..analysis.filesystem import Node
 from ..analysis.image import Image
 from ..archive.errors import ImageError
-from ..archive.limits import DEFAULT_LIMITS, Limits
 from ..archive.manifests import find_images
+from ..archive.options import DEFAULT_OPTIONS, OpenOptions
+from ..archive.pool import ScanPool
 from ..present.browse import STATE_NAMES, Browser, FileRow, Mode, Sort
 from ..present.text import display_name, human_size
 from ..present.tree import View, row_notes
@@ -80,20 +81,18 @@ class LayerscopeApp(App[None]):
     def __init__(
         self,
         path: str,
+        options: OpenOptions = DEFAULT_OPTIONS,
         *,
-        platform: str | None = None,
-        image: str | None = None,
-        verify: bool = False,
+        pool: ScanPool | None = None,
         display_name: str | None = None,
         animate: bool = True,
-        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
+        """The app for one archive (the CLI, the tests and the screenshot script all start it so);
+        `pool` is the caller's, started before Textual was imported."""
         super().__init__()
         self.path = path
-        self.limits = limits
-        self.platform = platform
-        self.image_name = image
-        self.verify = verify
+        self.options = options
+        self.pool = pool
         self.source_name = display_name or os.path.basename(os.path.normpath(path)) or path
         if not animate:
             self.animation_level = "none"
@@ -176,9 +175,7 @@ class LayerscopeApp(App[None]):
                 self.post_message(LayerRead(index, done, size))
 
         try:
-            image = Image.open(
-                self.path, self.platform, self.image_name, self.verify, on_read=on_read, limits=self.limits
-            )
+            image = Image.open(self.path, self.options, on_read=on_read, pool=self.pool)
         except (ImageError, OSError) as exc:
             self.call_from_thread(self._failed, str(exc))
             return
@@ -502,25 +499,3 @@ def platforms_of(image: Image) -> list[str]:
         return sorted({ref.platform for ref in find_images(image.source) if ref.platform})
     except ImageError:
         return []
-
-
-def make_app(
-    path: str,
-    *,
-    platform: str | None = None,
-    image: str | None = None,
-    verify: bool = False,
-    display_name: str | None = None,
-    animate: bool = True,
-    limits: Limits = DEFAULT_LIMITS,
-) -> LayerscopeApp:
-    """The app for one archive; the CLI, the tests and the screenshot script all come through here."""
-    return LayerscopeApp(
-        path,
-        platform=platform,
-        image=image,
-        verify=verify,
-        display_name=display_name,
-        animate=animate,
-        limits=limits,
-    )
