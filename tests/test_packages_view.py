@@ -124,10 +124,10 @@ def test_app_packages_tab_filters_the_tree(tmp_path: Path) -> None:
             assert tree.has_focus
             await pilot.press("e")
             await pilot.pause()
-            assert app.package_filter is not None
-            assert {n.path for n in app.package_filter[1]} == {"", "usr", "usr/bin", "usr/bin/bash"}
+            assert app.view.package is not None
+            assert {n.path for n in app.view.package[1]} == {"", "usr", "usr/bin", "usr/bin/bash"}
             await pilot.press("f")  # clears it
             await pilot.pause()
-            assert app.package_filter is None
+            assert app.view.package is None
 
     asyncio.run(scenario())
