@@ -27,6 +27,7 @@ examples:
 # Subcommands: `layerscope NAME …` runs `run(argv)` of the module, imported only when used.
 COMMANDS = {
     "report": "explorer.commands.report",
+    "diff": "explorer.commands.diff",
 }
 
 
