@@ -14,7 +14,7 @@ from explorer.analysis.image import Image as Model
 from explorer.present.compare import diff_dict, verdict
 
 from .conftest import DIVE, REAL, needs_shared
-from .imagebuilder import F, Image, Layer, whiteout, write_docker_archive, write_docker25_archive, write_oci
+from .imagebuilder import F, Image, Layer, whiteout, write_docker25_archive, write_docker_archive, write_oci
 
 ROOT = Path(__file__).resolve().parents[1]
 
