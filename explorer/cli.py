@@ -28,6 +28,7 @@ examples:
 COMMANDS = {
     "report": "explorer.commands.report",
     "diff": "explorer.commands.diff",
+    "cat": "explorer.commands.cat",
 }
 
 
