@@ -29,6 +29,7 @@ COMMANDS = {
     "report": "explorer.commands.report",
     "diff": "explorer.commands.diff",
     "cat": "explorer.commands.cat",
+    "extract": "explorer.commands.extract",
 }
 
 

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-
 from pathlib import Path
 
 import xxhash
 
 from ..archive.blobs import sniff
-from ..archive.entries import DIR, SYMLINK, normalize
+from ..archive.entries import DIR, SYMLINK, Entry, normalize
 from ..archive.errors import CorruptBlob, ImageError
 from ..archive.members import member_data
 from .filesystem import DELETED, Change, Copy, Node
@@ -186,3 +185,28 @@ def _checked(chunks: Iterator[bytes], copy: Copy, label: str) -> Iterator[bytes]
         yield chunk
     if size != copy.size or (copy.digest is not None and hasher.intdigest() != copy.digest):
         raise CorruptBlob(f"{label}: {copy.path} read back differs from what the scan saw (has the archive changed?)")
+
+
+def extract_plan(
+    image: Image, paths: Iterable[str], layer: int, only_changes: bool = False
+) -> tuple[list[tuple[str, Entry, Copy | None]], list[str]]:
+    """What `extract` writes: (path, entry, stored copy for a file) for each path given and
+    everything under it as of `layer` (or only what `layer` changed there), parents first;
+    and notes on what cannot be written (deletions)."""
+    chosen: dict[str, tuple[Entry, Copy | None]] = {}
+    notes: list[str] = []
+    for path in paths:
+        top = lookup(image, normalize(path), layer, follow=False)
+        if not only_changes:
+            visible_state(top, layer)  # an error if absent or deleted
+        for node in top.walk():
+            state = node.change_in(layer) if only_changes else node.state_at(layer)
+            if state is None or node is image.fs.root:
+                continue
+            if state.kind == DELETED:
+                if only_changes:
+                    notes.append(f"/{node.path}: deleted by layer {layer}; not written")
+                continue
+            assert state.entry is not None
+            chosen[node.path] = (state.entry, state.copy)
+    return [(p, *chosen[p]) for p in sorted(chosen)], notes
