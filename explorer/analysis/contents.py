@@ -9,6 +9,7 @@ checked against the xxh3 digest the scan took.
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ import xxhash
 from ..archive.blobs import sniff
 from ..archive.entries import DIR, SYMLINK, Entry, normalize
 from ..archive.errors import CorruptBlob, ImageError
-from ..archive.members import member_data
+from ..archive.members import located_member_data, member_data
 from .filesystem import DELETED, Change, Copy, Node
 from .image import Image
 
@@ -170,8 +171,15 @@ def read_copies(image: Image, copies: Iterable[Copy]) -> Iterator[tuple[Copy, It
         skips = _passed_over(image, index)
         layer = image.layers[index]
         label = image.label(layer)
-        with image.source.open(layer.ref.blob) as raw:
-            for path, chunks in member_data(raw, label, {p: skips.get(p, 0) for p in wanted}):
+        counts = {p: skips.get(p, 0) for p in wanted}
+        location = image.source.locate(layer.ref.blob)
+        with contextlib.ExitStack() as stack:
+            if location is not None:
+                members = located_member_data(location, label, counts)
+            else:
+                members = member_data(stack.enter_context(image.source.open(layer.ref.blob)), label, counts)
+            stack.callback(members.close)
+            for path, chunks in members:
                 copy = wanted[path]
                 yield copy, _checked(chunks, copy, label)
 

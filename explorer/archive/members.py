@@ -1,20 +1,25 @@
 """Reading regular files' bytes back out of one layer blob, as a stream.
 
 The scan keeps no file contents; once the analysis says which layer's copy of a file is
-visible, that layer's blob is read again, decompressed as it passes (sniffed, as in the scan),
-and the wanted members' data are handed out in tar order. Nothing is extracted to disk, and the
-read stops as soon as every wanted member has been seen.
+visible, that layer's blob is read again and the wanted members' data are handed out in tar
+order. A compressed blob is decompressed as it passes (sniffed, as in the scan); an
+uncompressed one on disk is read by seeking from header to header, so only the headers and
+the wanted data are read. Nothing is extracted to disk, and the read stops as soon as every
+wanted member has been seen.
 """
 
 from __future__ import annotations
 
+import io
+import os
 import tarfile
 from collections.abc import Iterator, Mapping
 from typing import BinaryIO
 
-from .blobs import CHUNK, decompressed
+from .blobs import CHUNK, decompressed, sniff
 from .entries import normalize
 from .errors import CorruptBlob, ImageError
+from .layerscan import Location
 
 _REGULAR = (tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE)  # what the scan reads as a file
 _READ_ERRORS = (tarfile.TarError, EOFError, OSError, ValueError, OverflowError)
@@ -35,19 +40,65 @@ def _chunks(data: BinaryIO, size: int, label: str, path: str) -> Iterator[bytes]
         raise CorruptBlob(f"{label}: cannot read {path} back ({exc})") from None
 
 
-def member_data(raw: BinaryIO, label: str, wanted: Mapping[str, int]) -> Iterator[tuple[str, Iterator[bytes]]]:
+class BlobWindow(io.RawIOBase):
+    """A blob's bytes on disk as a seekable file of its own (reads are `pread`s: no shared position)."""
+
+    def __init__(self, fd: int, offset: int, size: int) -> None:
+        self._fd = fd
+        self._offset = offset
+        self._size = size
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, pos: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + pos)
+        return self._pos
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        n = min(len(buffer), self._size - self._pos)
+        if n <= 0:
+            return 0
+        data = os.pread(self._fd, n, self._offset + self._pos)
+        buffer[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
+
+
+def located_member_data(
+    location: Location, label: str, wanted: Mapping[str, int]
+) -> Iterator[tuple[str, Iterator[bytes]]]:
+    """`member_data` of a blob on disk: an uncompressed one is read by seeking past file data."""
+    with open(location.path, "rb") as f:
+        window = BlobWindow(f.fileno(), location.offset, location.size)
+        seekable = sniff(window.read(4)) == "none"
+        window.seek(0)
+        yield from member_data(window, label, wanted, seekable)  # type: ignore[arg-type]
+
+
+def member_data(
+    raw: BinaryIO, label: str, wanted: Mapping[str, int], seekable: bool = False
+) -> Iterator[tuple[str, Iterator[bytes]]]:
     """Yield (path, its data as chunks) for each wanted path of a layer blob, in tar order.
 
     `wanted` maps a path to the number of earlier regular-file entries of that path to pass over
     (a tar may hold a path several times; the last one counts). Consume each member's chunks
-    before asking for the next.
+    before asking for the next. `seekable`: `raw` is an uncompressed tar that can seek.
     """
     left = dict(wanted)
     if not left:
         return
-    _, stream = decompressed(raw, label)
+    stream = raw if seekable else decompressed(raw, label)[1]
     try:
-        with tarfile.open(fileobj=stream, mode="r|") as tf:
+        with tarfile.open(fileobj=stream, mode="r:" if seekable else "r|") as tf:
             for info in tf:
                 if info.type not in _REGULAR:
                     continue
