@@ -17,6 +17,11 @@ For each image, medians over --reps runs of:
 
 compares `layerscope diff OLD NEW --json` with analysing both images (`report --json` of each,
 one after the other, and both at once), interleaved, all from this checkout.
+
+    python benchmarks/run.py --contents IMAGE [IMAGE ...]
+
+times reading a file's bytes back after the analysis (what `cat` and the contents view do),
+for 9 files of the largest layer spread over it in path order: median and slowest.
 """
 
 from __future__ import annotations
@@ -275,9 +280,38 @@ def bench_diff(old: str, new: str, reps: int) -> str:
     )
 
 
+def bench_contents(image: str) -> str:
+    """Time to read files back from the largest layer, after the analysis (in this process)."""
+    from explorer.analysis.contents import read_copies
+    from explorer.analysis.image import load
+
+    img = load(image)
+    try:
+        big = max(img.layers, key=lambda layer: layer.blob_size)
+        copies = sorted(
+            (c for c in img.fs.copies if c.layer == big.index and not isinstance(c.where, str)), key=lambda c: c.path
+        )
+        picks = [copies[i * (len(copies) - 1) // 8] for i in range(9)]
+        times = []
+        for copy in picks:
+            start = time.perf_counter()
+            for _, chunks in read_copies(img, [copy]):
+                for _ in chunks:
+                    pass
+            times.append(time.perf_counter() - start)
+    finally:
+        img.close()
+    compression = big.scan.compression if big.scan else "?"
+    return (
+        f"contents {image}: layer {big.index} ({big.blob_size / 1e6:.0f} MB, {compression}, {len(copies)} files):"
+        f" median {1000 * median(times):.0f} ms, slowest {1000 * max(times):.0f} ms"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("images", nargs="*")
+    parser.add_argument("--contents", action="store_true", help="time reading files back instead")
     parser.add_argument("--diff", nargs=2, metavar=("OLD", "NEW"), help="time `diff OLD NEW` against `report` of both")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--keys", type=int, default=30)
@@ -289,6 +323,10 @@ def main() -> None:
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "explorer")], check=True)
     if args.diff:
         print(bench_diff(*args.diff, args.reps), flush=True)
+    if args.contents:
+        for image in args.images:
+            print(bench_contents(image), flush=True)
+        return
     results = []
     for image in args.images:
         r = bench(image, args.reps, args.keys, not args.no_app)

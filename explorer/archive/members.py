@@ -2,10 +2,10 @@
 
 The scan keeps no file contents; once the analysis says which layer's copy of a file is
 visible, that layer's blob is read again and the wanted members' data are handed out in tar
-order. A compressed blob is decompressed as it passes (sniffed, as in the scan); an
-uncompressed one on disk is read by seeking from header to header, so only the headers and
-the wanted data are read. Nothing is extracted to disk, and the read stops as soon as every
-wanted member has been seen.
+order. A compressed blob is decompressed as it passes (sniffed, as in the scan) and read with
+`tarfile`; an uncompressed one on disk is walked by the scan's own tar reader (the same paths
+as the analysis, at its speed), and each wanted member's data is then read at its offset.
+Nothing is extracted to disk, and the read stops as soon as every wanted member has been seen.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from collections.abc import Iterator, Mapping
 from typing import BinaryIO
 
 from .blobs import CHUNK, decompressed, sniff
-from .entries import normalize
+from .entries import FILE, normalize
 from .errors import CorruptBlob, ImageError
 from .layerscan import Location
+from .tarstream import BLOCK, TarReader
 
 _REGULAR = (tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE)  # what the scan reads as a file
 _READ_ERRORS = (tarfile.TarError, EOFError, OSError, ValueError, OverflowError)
@@ -64,41 +65,80 @@ class BlobWindow(io.RawIOBase):
         return self._pos
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        n = min(len(buffer), self._size - self._pos)
-        if n <= 0:
-            return 0
-        data = os.pread(self._fd, n, self._offset + self._pos)
+        data = self.pread(len(buffer), self._pos)
         buffer[: len(data)] = data
         self._pos += len(data)
         return len(data)
+
+    def pread(self, n: int, at: int) -> bytes:
+        """Up to `n` bytes from `at`, leaving the position alone."""
+        n = min(n, self._size - at)
+        return os.pread(self._fd, n, self._offset + at) if n > 0 else b""
+
+    def chunks(self, at: int, size: int, label: str, path: str) -> Iterator[bytes]:
+        """`size` bytes from `at`, a read at a time (a blob cut short is an error)."""
+        end = at + size
+        while at < end:
+            data = self.pread(min(CHUNK, end - at), at)
+            if not data:
+                raise CorruptBlob(f"{label}: layer tar truncated inside {path}")
+            at += len(data)
+            yield data
+
+
+def _reads(window: BlobWindow) -> Iterator[bytes]:
+    while data := window.read(CHUNK):
+        yield data
+
+
+def _walked(window: BlobWindow, label: str, wanted: Mapping[str, int]) -> Iterator[tuple[str, Iterator[bytes]]]:
+    """The wanted members of an uncompressed tar, found by the scan's tar reader."""
+    left = dict(wanted)
+    reader = TarReader(_reads(window), label)
+    for path, kind, size, *_ in reader.rows():
+        skip = left.get(path) if kind == FILE else None
+        if skip is None:
+            continue
+        if skip:
+            left[path] = skip - 1
+            continue
+        del left[path]
+        start = reader.offset - size - (-size % BLOCK)  # the reader is past the data and its padding
+        yield path, window.chunks(start, size, label, path)
+        if not left:
+            return
+    _missing(label, left)
+
+
+def _missing(label: str, left: Mapping[str, int]) -> None:
+    missing = next(iter(left))
+    raise ImageError(f"{label}: {missing} is not in this layer any more (has the archive changed since it was read?)")
 
 
 def located_member_data(
     location: Location, label: str, wanted: Mapping[str, int]
 ) -> Iterator[tuple[str, Iterator[bytes]]]:
-    """`member_data` of a blob on disk: an uncompressed one is read by seeking past file data."""
+    """`member_data` of a blob on disk: an uncompressed one is walked by the tar reader and
+    only the wanted data read."""
     with open(location.path, "rb") as f:
         window = BlobWindow(f.fileno(), location.offset, location.size)
-        seekable = sniff(window.read(4)) == "none"
-        window.seek(0)
-        yield from member_data(window, label, wanted, seekable)  # type: ignore[arg-type]
+        plain = sniff(window.pread(4, 0)) == "none"
+        yield from _walked(window, label, wanted) if plain else member_data(window, label, wanted)  # type: ignore[arg-type]
 
 
-def member_data(
-    raw: BinaryIO, label: str, wanted: Mapping[str, int], seekable: bool = False
-) -> Iterator[tuple[str, Iterator[bytes]]]:
+def member_data(raw: BinaryIO, label: str, wanted: Mapping[str, int]) -> Iterator[tuple[str, Iterator[bytes]]]:
     """Yield (path, its data as chunks) for each wanted path of a layer blob, in tar order.
 
     `wanted` maps a path to the number of earlier regular-file entries of that path to pass over
     (a tar may hold a path several times; the last one counts). Consume each member's chunks
-    before asking for the next. `seekable`: `raw` is an uncompressed tar that can seek.
+    before asking for the next.
     """
     left = dict(wanted)
     if not left:
         return
-    stream = raw if seekable else decompressed(raw, label)[1]
+    _, stream = decompressed(raw, label)
     try:
-        with tarfile.open(fileobj=stream, mode="r:" if seekable else "r|") as tf:
+        with tarfile.open(fileobj=stream, mode="r|") as tf:
             for info in tf:
                 if info.type not in _REGULAR:
                     continue
@@ -117,5 +157,4 @@ def member_data(
         raise
     except _READ_ERRORS as exc:
         raise CorruptBlob(f"{label}: cannot read the layer back ({exc})") from None
-    missing = next(iter(left))
-    raise ImageError(f"{label}: {missing} is not in this layer any more (has the archive changed since it was read?)")
+    _missing(label, left)
