@@ -10,7 +10,6 @@ moves whenever a child changes). Sizes are regular-file bytes by path; a hard li
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..archive.entries import DIR, FILE, HARDLINK, Entry
@@ -103,29 +102,16 @@ class Comparison:
         total = root.shrunk if shrinking else root.grown
         if total <= 0:
             return None
-        path = ""
-        while True:
-            prefix = f"{path}/" if path else ""
-            best = None
-            for child in self._child_dirs(path):
-                amount = child.shrunk if shrinking else child.grown
-                if amount >= GROWTH_SHARE * total and (best is None or amount > best[1]):
-                    best = (child.path, amount)
-            if best is None:
-                break
-            path = best[0]
-            assert path.startswith(prefix)
-        if not path:
+        # Directories holding more than half of it are nested in one another: take the deepest.
+        held = [
+            (d.path.count("/"), amount, d.path)
+            for d in self.dirs.values()
+            if d.path and (amount := d.shrunk if shrinking else d.grown) >= GROWTH_SHARE * total
+        ]
+        if not held:
             return None
-        here = self.dirs[path]
-        return path, (here.shrunk if shrinking else here.grown) / total
-
-    def _child_dirs(self, path: str) -> Iterator[DirChange]:
-        depth = path.count("/") + 1 if path else 0
-        prefix = f"{path}/" if path else ""
-        for d in self.dirs.values():
-            if d.path and d.path.startswith(prefix) and d.path.count("/") == depth:
-                yield d
+        _, amount, path = max(held)
+        return path, amount / total
 
     def largest_growths(self, top: int | None = None) -> list[PathDiff]:
         """Paths whose bytes grew, largest first."""
