@@ -300,3 +300,20 @@ def test_extract_refuses_symlink_escapes(tmp_path):
 def _built_into(d: Path, name: str) -> Path:
     d.mkdir()
     return _built(name, d)
+
+
+def test_extract_every_readable_hostile_case(tmp_path, capsys):
+    """Every corpus archive the analysis accepts extracts below DIR and nowhere else (or is
+    refused in one line: a compressed archive cannot be read twice)."""
+    from explorer.cli import main
+
+    cases = [c for c in corpus.CASES if c.exit == 0 and not c.bomb]
+    assert len(cases) >= 30
+    for c in cases:
+        d = tmp_path / c.name
+        image = _built_into(d, c.name)
+        out = d / "out"
+        rc = main(["extract", str(image), "/", "-o", str(out)])
+        err = capsys.readouterr().err
+        assert rc == 0 or (rc == 2 and "save it to a file first" in err), (c.name, err)
+        assert all(p.is_relative_to(out) or p.is_relative_to(d / "in") for p in d.rglob("*")), c.name
