@@ -25,6 +25,7 @@ _STATUS_TEXT = {
     "type_changed": "type changed",
 }
 DIRECTORY_DEPTH = 3  # directories deeper than this are left to --json
+LAYER_LINES = 15  # layers listed by instruction, per side
 
 
 def _slash(path: str) -> Text:
@@ -45,12 +46,12 @@ def _table(title: str, columns: tuple[tuple[str, str], ...]) -> Table:
 
 def _detail(change: dict) -> str:
     old, new = change["old"], change["new"]
-    if change["status"] == "metadata":
-        return ", ".join(change["fields"])
-    if change["status"] == "type_changed":
-        return f"{old['kind']} -> {new['kind']}"
+    if old and new and old["kind"] != new["kind"]:
+        return ", ".join([f"{old['kind']} -> {new['kind']}", *(f for f in change["fields"] if f != "hardlink")])
     if change["status"] == "modified" and (old["link"] or new["link"]) and old["kind"] == "symlink":
         return f"-> {display_name(new['link'])} (was {display_name(old['link'])})"
+    if change["status"] == "metadata":
+        return ", ".join(change["fields"])
     entry = new or old
     return entry["kind"] if entry["kind"] != "file" else ""
 
@@ -74,7 +75,9 @@ def render_diff(data: dict, console: Console) -> None:
     head.add_row("Shared layers", shared)
     for key, label in (("old_only", "Only in OLD"), ("new_only", "Only in NEW")):
         if layers[key]:
-            lines = (f"{item['index']}: {display_name(item['instruction'] or '?')}" for item in layers[key])
+            lines = [f"{item['index']}: {display_name(item['instruction'] or '?')}" for item in layers[key]]
+            if len(lines) > LAYER_LINES:
+                lines[LAYER_LINES - 1 :] = [f"… {len(lines) - LAYER_LINES + 1} more (--json)"]
             head.add_row(label, Text("\n".join(lines), no_wrap=True, overflow="ellipsis"))
     s = data["summary"]
     counts = ", ".join(f"{s[k]} {_STATUS_TEXT[k]}" for k in MARKERS if s[k]) or "none differ"
