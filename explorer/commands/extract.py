@@ -15,8 +15,10 @@ import contextlib
 import os
 import stat
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
+from ..analysis.filesystem import Copy
+from ..archive.entries import DIR, FIFO, FILE, HARDLINK, KIND_NAMES, SYMLINK, Entry
 from .options import add_open_options, limits_from
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -151,9 +153,7 @@ def run(argv: Sequence[str]) -> int:
 
     refuse_one_pass(args.path)
     prestart(args.path)
-    from ..analysis.filesystem import Copy
     from ..analysis.image import Image
-    from ..archive.entries import DIR, FIFO, FILE, HARDLINK, KIND_NAMES, SYMLINK
     from ..archive.errors import ImageError
 
     image = Image.open(args.path, args.platform, args.image, args.verify, limits=limits_from(args))
@@ -167,54 +167,70 @@ def run(argv: Sequence[str]) -> int:
             dest = Destination(args.output)
         except OSError as exc:
             raise ImageError(f"{args.output}: {exc.strerror or exc}") from None
-        written = 0
-        targets: dict[int, list[tuple[list[bytes], int, int]]] = {}  # copy -> where its bytes go
-        copies: dict[int, Copy] = {}
         try:
-            for path, entry, copy in plan:
-                try:
-                    parts = [_component(name) for name in path.split("/")]
-                    if entry.kind == DIR:
-                        dest.directory(parts, entry.mode)
-                    elif entry.kind in (FILE, HARDLINK) and copy is not None:
-                        copies[id(copy)] = copy
-                        targets.setdefault(id(copy), []).append((parts, entry.mode, entry.mtime))
-                        continue
-                    elif entry.kind == SYMLINK:
-                        dest.symlink(parts, entry.link)
-                    elif entry.kind == FIFO:
-                        dest.fifo(parts, entry.mode)
-                    else:
-                        what = "hard link to a missing target" if entry.kind == HARDLINK else KIND_NAMES[entry.kind]
-                        _warn(f"/{path}: {what}, skipped")
-                        continue
-                    written += 1
-                except UnsafeName as exc:
-                    _warn(f"/{path}: unsafe name {exc}, skipped")
-                except OSError as exc:
-                    _warn(f"/{path}: {exc.strerror or exc}, skipped")
-            for copy, chunks in read_copies(image, copies.values()):
-                fds = []
-                for parts, mode, mtime in targets[id(copy)]:
-                    try:
-                        fds.append((dest.file(parts), mode, mtime))
-                    except OSError as exc:
-                        _warn(f"/{os.fsdecode(b'/'.join(parts))}: {exc.strerror or exc}, skipped")
-                try:
-                    for chunk in chunks:
-                        for fd, _, _ in fds:
-                            _write_all(fd, chunk)
-                finally:
-                    for fd, mode, mtime in fds:
-                        dest.finish_file(fd, mode, mtime)
-                written += len(fds)
+            written, targets = _write_entries(dest, plan)
+            for copy, chunks in read_copies(image, targets):
+                written += _write_file(dest, targets[copy], chunks)
             dest.set_dir_modes()
+        except OSError as exc:  # the disk, not a name: nothing more can be written
+            raise ImageError(f"{args.output}: {exc.strerror or exc}") from None
         finally:
             dest.close()
     finally:
         image.close()
     print(f"{written} entries written to {args.output}", file=sys.stderr)
     return 0
+
+
+Target = tuple[list[bytes], int, int]  # where a file goes: path components, mode, mtime
+
+
+def _write_entries(
+    dest: Destination, plan: list[tuple[str, Entry, Copy | None]]
+) -> tuple[int, dict[Copy, list[Target]]]:
+    """Write what needs no file data; return how many, and where each stored copy's bytes go."""
+    written = 0
+    targets: dict[Copy, list[Target]] = {}
+    for path, entry, copy in plan:
+        try:
+            parts = [_component(name) for name in path.split("/")]
+            if entry.kind == DIR:
+                dest.directory(parts, entry.mode)
+            elif entry.kind in (FILE, HARDLINK) and copy is not None:
+                targets.setdefault(copy, []).append((parts, entry.mode, entry.mtime))
+                continue
+            elif entry.kind == SYMLINK:
+                dest.symlink(parts, entry.link)
+            elif entry.kind == FIFO:
+                dest.fifo(parts, entry.mode)
+            else:
+                what = "hard link to a missing target" if entry.kind == HARDLINK else KIND_NAMES[entry.kind]
+                _warn(f"/{path}: {what}, skipped")
+                continue
+            written += 1
+        except UnsafeName as exc:
+            _warn(f"/{path}: unsafe name {exc}, skipped")
+        except OSError as exc:
+            _warn(f"/{path}: {exc.strerror or exc}, skipped")
+    return written, targets
+
+
+def _write_file(dest: Destination, targets: list[Target], chunks: Iterator[bytes]) -> int:
+    """One stored copy's bytes, to every path that shows it (a file and its hard links)."""
+    fds = []
+    for parts, mode, mtime in targets:
+        try:
+            fds.append((dest.file(parts), mode, mtime))
+        except OSError as exc:
+            _warn(f"/{os.fsdecode(b'/'.join(parts))}: {exc.strerror or exc}, skipped")
+    try:
+        for chunk in chunks:
+            for fd, _, _ in fds:
+                _write_all(fd, chunk)
+    finally:
+        for fd, mode, mtime in fds:
+            dest.finish_file(fd, mode, mtime)
+    return len(fds)
 
 
 def _write_all(fd: int, data: bytes) -> None:
