@@ -317,3 +317,37 @@ def test_extract_every_readable_hostile_case(tmp_path, capsys):
         err = capsys.readouterr().err
         assert rc == 0 or (rc == 2 and "save it to a file first" in err), (c.name, err)
         assert all(p.is_relative_to(out) or p.is_relative_to(d / "in") for p in d.rglob("*")), c.name
+
+
+@pytest.mark.parametrize("compression", ["gzip", "gzip-multi"])
+def test_gzip_seek_index(tmp_path, monkeypatch, compression):
+    """Files read through the seek index (access points every 64 KiB here) are the files."""
+    from explorer.archive import gzindex, members
+
+    monkeypatch.setattr(gzindex, "MIN_SPACING", 64 << 10)
+    monkeypatch.setattr(members, "INDEXES", members.IndexCache(32 << 20))
+    rng = random.Random(5)
+    files = {f"d/f{i:03d}": rng.randbytes(rng.randrange(0, 40_000)) for i in range(60)}
+    files["d/f007"] = b"z" * 3_000_000  # inflates a lot from little: more than one output chunk a read
+    layer = Layer([F(path, data) for path, data in files.items()] + [F("d/f010", b"again")], compression=compression)
+    model = load(str(write_oci(Image([layer]), tmp_path / "i.tar")))
+    files["d/f010"] = b"again"
+    for path in sorted(files, reverse=True):  # against tar order: each read starts from an access point
+        _, copy = file_copy(model, path, 0)
+        got = b"".join(b"".join(chunks) for _, chunks in read_copies(model, [copy], indexed=True))
+        assert got == files[path], path
+    (index,) = members.INDEXES._indexes.values()
+    assert len(index.points) > 10 and len(index.files["d/f010"]) == 2
+
+
+def test_index_cache_budget():
+    from explorer.archive.gzindex import GzipIndex
+    from explorer.archive.layerscan import Location
+    from explorer.archive.members import IndexCache
+
+    cache = IndexCache(budget=100 << 10)
+    big = GzipIndex()
+    big.points = [(0, 0, None)] * 2  # about 80 KB
+    cache.put(Location("a", 0, 1), big)
+    cache.put(Location("b", 0, 1), big)
+    assert cache.get(Location("a", 0, 1)) is None and cache.get(Location("b", 0, 1)) is big

@@ -158,10 +158,11 @@ def _passed_over(image: Image, layer: int) -> dict[str, int]:
     return counts
 
 
-def read_copies(image: Image, copies: Iterable[Copy]) -> Iterator[tuple[Copy, Iterator[bytes]]]:
+def read_copies(image: Image, copies: Iterable[Copy], indexed: bool = False) -> Iterator[tuple[Copy, Iterator[bytes]]]:
     """Each copy with its bytes as chunks, one read of each layer blob involved (in layer
     order). Consume the chunks before the next copy; a mismatch with the scan's digest raises
-    CorruptBlob at the end of that copy."""
+    CorruptBlob at the end of that copy. `indexed`: gzip layers are read through a seek index
+    (the first read of a layer builds it, reading all of it: for repeated reads, as in the app)."""
     require_rereadable(image)
     by_layer: dict[int, dict[str, Copy]] = defaultdict(dict)
     for copy in copies:
@@ -175,7 +176,7 @@ def read_copies(image: Image, copies: Iterable[Copy]) -> Iterator[tuple[Copy, It
         location = image.source.locate(layer.ref.blob)
         with contextlib.ExitStack() as stack:
             if location is not None:
-                members = located_member_data(location, label, counts)
+                members = located_member_data(location, label, counts, indexed, layer.tar_size or 0)
             else:
                 members = member_data(stack.enter_context(image.source.open(layer.ref.blob)), label, counts)
             stack.callback(members.close)

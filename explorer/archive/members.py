@@ -13,15 +13,19 @@ from __future__ import annotations
 import io
 import os
 import tarfile
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from typing import BinaryIO
 
+from . import gzindex
 from .blobs import CHUNK, decompressed, sniff
 from .entries import FILE, normalize
 from .errors import CorruptBlob, ImageError
+from .gzindex import GzipIndex
 from .layerscan import Location
 from .tarstream import BLOCK, TarReader
 
+INDEX_BUDGET = 32 << 20  # bytes of gzip seek indexes kept in all
 _REGULAR = (tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE)  # what the scan reads as a file
 _READ_ERRORS = (tarfile.TarError, EOFError, OSError, ValueError, OverflowError)
 
@@ -115,15 +119,64 @@ def _missing(label: str, left: Mapping[str, int]) -> None:
     raise ImageError(f"{label}: {missing} is not in this layer any more (has the archive changed since it was read?)")
 
 
-def located_member_data(
-    location: Location, label: str, wanted: Mapping[str, int]
+class IndexCache:
+    """Seek indexes of gzip layer blobs, by where the blob lies, the oldest dropped past a budget."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self._indexes: OrderedDict[Location, GzipIndex] = OrderedDict()
+
+    @property
+    def memory(self) -> int:
+        return sum(index.memory for index in self._indexes.values())
+
+    def get(self, location: Location) -> GzipIndex | None:
+        index = self._indexes.get(location)
+        if index is not None:
+            self._indexes.move_to_end(location)
+        return index
+
+    def put(self, location: Location, index: GzipIndex) -> None:
+        self._indexes[location] = index
+        while len(self._indexes) > 1 and self.memory > self.budget:
+            self._indexes.popitem(last=False)
+
+
+INDEXES = IndexCache(INDEX_BUDGET)
+
+
+def _indexed(
+    window: BlobWindow, location: Location, label: str, wanted: Mapping[str, int], tar_size: int
 ) -> Iterator[tuple[str, Iterator[bytes]]]:
-    """`member_data` of a blob on disk: an uncompressed one is walked by the tar reader and
-    only the wanted data read."""
+    index = INDEXES.get(location)
+    if index is None:
+        index = gzindex.build(window.pread, label, tar_size)
+        INDEXES.put(location, index)
+    spots = []
+    for path, skip in wanted.items():
+        spot = index.locate(path, skip)
+        if spot is None:
+            _missing(label, {path: skip})
+        spots.append((spot, path))
+    for (offset, size), path in sorted(spots):  # type: ignore[type-var]
+        yield path, gzindex.read(window.pread, index, label, offset, size)
+
+
+def located_member_data(
+    location: Location, label: str, wanted: Mapping[str, int], indexed: bool = False, tar_size: int = 0
+) -> Iterator[tuple[str, Iterator[bytes]]]:
+    """`member_data` of a blob on disk. An uncompressed one is walked by the tar reader and
+    only the wanted data read; with `indexed`, a gzip one is read through a seek index (built
+    on the first read of the blob, in one whole pass, then kept: `tar_size` sets its spacing)."""
     with open(location.path, "rb") as f:
         window = BlobWindow(f.fileno(), location.offset, location.size)
-        plain = sniff(window.pread(4, 0)) == "none"
-        yield from _walked(window, label, wanted) if plain else member_data(window, label, wanted)  # type: ignore[arg-type]
+        kind = sniff(window.pread(4, 0))
+        if kind == "none":
+            yield from _walked(window, label, wanted)
+        elif kind == "gzip" and indexed:
+            yield from _indexed(window, location, label, wanted, tar_size)
+        else:
+            yield from member_data(window, label, wanted)  # type: ignore[arg-type]
 
 
 def member_data(raw: BinaryIO, label: str, wanted: Mapping[str, int]) -> Iterator[tuple[str, Iterator[bytes]]]:

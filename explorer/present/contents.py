@@ -98,9 +98,10 @@ def hex_dump(data: bytes, offset: int = 0) -> list[str]:
 
 
 def read_prefix(image: Image, copy: Copy, limit: int) -> bytes:
-    """The first `limit` bytes of a stored copy (its layer blob is read only that far)."""
+    """The first `limit` bytes of a stored copy (its layer blob is read only that far; a gzip
+    layer through a seek index, so that the next file of it comes quickly)."""
     out = bytearray()
-    with contextlib.closing(read_copies(image, [copy])) as copies:
+    with contextlib.closing(read_copies(image, [copy], indexed=True)) as copies:
         for _, chunks in copies:
             with contextlib.closing(chunks):  # type: ignore[type-var]
                 for chunk in chunks:
