@@ -21,6 +21,7 @@ examples:
   layerscope image.tar                  explore an image
   docker save img | layerscope -        read from standard input
   layerscope report image.tar --json    machine-readable report
+  layerscope serve --demo               the app in a web browser (http://127.0.0.1:8000/)
 """
 
 
@@ -30,6 +31,7 @@ COMMANDS = {
     "diff": "explorer.commands.diff",
     "cat": "explorer.commands.cat",
     "extract": "explorer.commands.extract",
+    "serve": "explorer.commands.serve",
 }
 
 
