@@ -113,6 +113,7 @@ def test_cli_json_and_exit_codes(pair, tmp_path):
     text = _diff(*pair)
     assert text.returncode == 1
     assert "57 % of the growth is in /app" in text.stdout and "/usr/lib/py/new.py" in text.stdout
+    assert "symlink -> file" in text.stdout and "1 added, 1 removed, 1 changed content" in text.stdout
 
     same = _diff(pair[0], pair[0])
     assert same.returncode == 0 and "identical filesystems (2 layers shared)" in same.stdout
