@@ -4,7 +4,8 @@ The scan keeps no file contents; once the analysis says which layer's copy of a 
 visible, that layer's blob is read again and the wanted members' data are handed out in tar
 order. A compressed blob is decompressed as it passes (sniffed, as in the scan) and read with
 `tarfile`; an uncompressed one on disk is walked by the scan's own tar reader (the same paths
-as the analysis, at its speed), and each wanted member's data is then read at its offset.
+as the analysis, at its speed), and each wanted member's data is then read at its offset; a
+gzip one can be read through a seek index (`gzindex`, for the app, which reads many files).
 Nothing is extracted to disk, and the read stops as soon as every wanted member has been seen.
 """
 
@@ -46,7 +47,8 @@ def _chunks(data: BinaryIO, size: int, label: str, path: str) -> Iterator[bytes]
 
 
 class BlobWindow(io.RawIOBase):
-    """A blob's bytes on disk as a seekable file of its own (reads are `pread`s: no shared position)."""
+    """A blob's bytes on disk as a file of its own, read in order or at any offset (`pread`s:
+    no position shared with other readers of the file)."""
 
     def __init__(self, fd: int, offset: int, size: int) -> None:
         self._fd = fd
@@ -56,17 +58,6 @@ class BlobWindow(io.RawIOBase):
 
     def readable(self) -> bool:
         return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, pos: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
-        self._pos = max(0, base + pos)
-        return self._pos
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         data = self.pread(len(buffer), self._pos)
