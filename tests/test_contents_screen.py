@@ -150,3 +150,15 @@ def test_screen_on_a_one_pass_archive(tmp_path):
 
     _run(go())
     assert Path(path).exists()
+
+
+def test_screen_closed_while_reading(model):
+    async def go():
+        app, screen = await _open(model, "big.txt", 1)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("escape")  # before the worker is done
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert app.screen is not screen and app.is_running
+
+    _run(go())

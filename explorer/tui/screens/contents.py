@@ -146,7 +146,7 @@ class ContentsScreen(ModalScreen[None]):
         """Read and render in a thread; the screen gets finished lines."""
         try:
             contents = file_contents(self.image, self.node, self.at_layer)
-        except ImageError as exc:
+        except (ImageError, OSError) as exc:
             self.app.call_from_thread(self._failed, str(exc))
             return
         views = {}
