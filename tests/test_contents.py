@@ -175,12 +175,12 @@ def test_cat_cli(tmp_path):
 def test_one_pass_inputs_are_refused_at_once(tmp_path):
     path = write_oci(Image(_layers()), tmp_path / "i.tar")
     gz = write_gzip(path, tmp_path / "i.tar.gz")
-    for args, stdin in (((gz,), None), (("-",), subprocess.PIPE)):
+    for args, stdin in (((gz,), None), (("-",), subprocess.PIPE), (("podman:some/image",), None)):
         proc = subprocess.run(
             [sys.executable, "-m", "explorer", "cat", *map(str, args), "l3/blob.bin"],
             capture_output=True, cwd=ROOT, stdin=stdin, input=None, timeout=30,
         )  # fmt: skip
-        assert proc.returncode == 2 and b"save it to a file first" in proc.stderr, proc.stderr
+        assert proc.returncode == 2 and b"save it to a file first" in proc.stderr, proc.stderr  # nothing run
 
 
 # ---- extract ------------------------------------------------------------------------------

@@ -17,8 +17,10 @@ from pathlib import Path
 import xxhash
 
 from ..archive.blobs import sniff
+from ..archive.engines import engine_of
 from ..archive.entries import DIR, SYMLINK, Entry, normalize
 from ..archive.errors import CorruptBlob, ImageError
+from ..archive.layerscan import Location
 from ..archive.members import located_member_data, member_data
 from .filesystem import DELETED, Change, Copy, Node
 from .image import Image
@@ -39,10 +41,13 @@ def _not_seekable(path: str) -> NotSeekable:
 
 def refuse_one_pass(path: str) -> None:
     """Before anything is read: refuse an input that can be read only once (standard input, a
-    pipe, a compressed archive), rather than read it whole and fail after."""
+    pipe, a compressed archive, an engine's `docker save`), rather than read it whole and fail
+    after. A registry's blobs can be fetched again."""
     if path == "-":
         raise _not_seekable("standard input")
     p = Path(path)
+    if engine_of(path) is not None:
+        raise ImageError(f"{path}: an engine's image is read once, as a stream; save it to a file first")
     try:
         if p.is_dir() or not p.exists():
             return  # an OCI directory; or missing, which opening reports
@@ -175,7 +180,7 @@ def read_copies(image: Image, copies: Iterable[Copy], indexed: bool = False) -> 
         counts = {p: skips.get(p, 0) for p in wanted}
         location = image.source.locate(layer.ref.blob)
         with contextlib.ExitStack() as stack:
-            if location is not None:
+            if isinstance(location, Location):  # on disk (a registry's blob is streamed again)
                 members = located_member_data(location, label, counts, indexed, layer.tar_size or 0)
             else:
                 members = member_data(stack.enter_context(image.source.open(layer.ref.blob)), label, counts)
