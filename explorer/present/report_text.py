@@ -54,35 +54,12 @@ def render_report(data: dict, console: Console) -> None:
         uwp = "n/a" if dive["user_wasted_percent"] is None else f"{dive['user_wasted_percent']:.4f} %"
         head.add_row("dive figures", f"efficiency {eff}, wastedBytes {dive['wasted_bytes']}, userWastedPercent {uwp}")
 
-    layers = Table(title="Layers (instructions in full: --json)", title_justify="left", expand=True)
-    for col, just in (
-        ("#", "right"),
-        ("size", "right"),
-        ("compressed", "right"),
-        ("wasted here", "right"),
-        ("hides", "right"),
-        ("changes", "left"),
-        ("instruction", "left"),
-    ):
-        layers.add_column(
-            col, justify=just, no_wrap=True, overflow="ellipsis", ratio=1 if col == "instruction" else None
-        )
-    for layer in data["layers"]:
-        c = layer["changes"]
-        changes = " ".join(f"{k[0].upper()}{n}" for k, n in c.items() if n)
-        layers.add_row(
-            str(layer["index"]),
-            human_size(layer["tar_bytes"]),
-            human_size(layer["blob_bytes"]),
-            Text(human_size(layer["wasted_here_bytes"]), style="red")
-            if layer["wasted_here_bytes"]
-            else Text("-", style="dim"),
-            Text(human_size(layer["hides_bytes"]), style="yellow") if layer["hides_bytes"] else Text("-", style="dim"),
-            changes,
-            Text(display_name(layer["instruction"])),
-        )
-
-    parts: list = [head, Text(), layers]
+    if len(data["layers"]) > TABLE_LAYERS:
+        console.print(Group(head, Text()))
+        _print_layer_lines(data["layers"], console)
+        parts: list = []
+    else:
+        parts = [head, Text(), _layer_table(data["layers"])]
     if data["waste"]:
         title = f"Top wasted ({len(data['waste'])} of {data['waste_items_total']})"
         items = Table(title=title, title_justify="left", expand=True)
@@ -110,4 +87,66 @@ def render_report(data: dict, console: Console) -> None:
         for w in data["warnings"]:
             warn.append(f"  {display_name(w)}\n")
         parts += [Text(), warn]
-    console.print(Group(*parts))
+    if parts:
+        console.print(Group(*parts))
+
+
+_LAYER_COLUMNS = ("#", "size", "compressed", "wasted here", "hides", "changes", "instruction")
+# Past this many layers the layer list is printed as aligned lines, not a Rich table: the table
+# measures every cell (50,000 layers: 20 s of a report that takes 5 s to compute).
+TABLE_LAYERS = 1000
+
+
+def _changes(layer: dict) -> str:
+    return " ".join(f"{k[0].upper()}{n}" for k, n in layer["changes"].items() if n)
+
+
+def _layer_table(rows: list[dict]) -> Table:
+    layers = Table(title="Layers (instructions in full: --json)", title_justify="left", expand=True)
+    for col in _LAYER_COLUMNS:
+        layers.add_column(
+            col,
+            justify="left" if col in ("changes", "instruction") else "right",
+            no_wrap=True,
+            overflow="ellipsis",
+            ratio=1 if col == "instruction" else None,
+        )
+    for layer in rows:
+        layers.add_row(
+            str(layer["index"]),
+            human_size(layer["tar_bytes"]),
+            human_size(layer["blob_bytes"]),
+            Text(human_size(layer["wasted_here_bytes"]), style="red")
+            if layer["wasted_here_bytes"]
+            else Text("-", style="dim"),
+            Text(human_size(layer["hides_bytes"]), style="yellow") if layer["hides_bytes"] else Text("-", style="dim"),
+            _changes(layer),
+            Text(display_name(layer["instruction"])),
+        )
+    return layers
+
+
+def _print_layer_lines(rows: list[dict], console: Console) -> None:
+    """The layer table's columns as plain aligned lines, written at once."""
+    cells = [
+        (
+            str(layer["index"]),
+            human_size(layer["tar_bytes"]),
+            human_size(layer["blob_bytes"]),
+            human_size(layer["wasted_here_bytes"]) if layer["wasted_here_bytes"] else "-",
+            human_size(layer["hides_bytes"]) if layer["hides_bytes"] else "-",
+            _changes(layer),
+            display_name(layer["instruction"]),
+        )
+        for layer in rows
+    ]
+    widths = [max(len(col), *(len(row[i]) for row in cells)) for i, col in enumerate(_LAYER_COLUMNS[:-1])]
+
+    def line(row: tuple[str, ...]) -> str:
+        numbers = "  ".join(cell.rjust(width) for cell, width in zip(row[:5], widths, strict=False))
+        text = f"{numbers}  {row[5].ljust(widths[5])}  {row[6]}"
+        return text[: console.width].rstrip()
+
+    out = [f"Layers ({len(rows)}; instructions in full: --json)", line(_LAYER_COLUMNS)]
+    out += [line(row) for row in cells]
+    console.file.write("\n".join(out) + "\n")
