@@ -153,14 +153,16 @@ def file_copy(image: Image, path: str, layer: int) -> tuple[Node, Copy]:
     return node, state.copy
 
 
-def _passed_over(image: Image, layer: int) -> dict[str, int]:
-    """For a layer: how many earlier regular-file entries of each path its tar holds (copies the
-    layer itself replaced keep their path as a string)."""
-    counts: dict[str, int] = defaultdict(int)
+def _positions(image: Image, layer: int) -> dict[Copy, int]:
+    """For the copies a layer stores: how many regular-file entries of the same path come
+    before each in its tar (copies are kept in tar order; the last of a path is the one seen)."""
+    seen: dict[Node, int] = defaultdict(int)
+    positions = {}
     for copy in image.fs.copies:
-        if copy.layer == layer and isinstance(copy.where, str):
-            counts[copy.where] += 1
-    return counts
+        if copy.layer == layer:
+            positions[copy] = seen[copy.where]
+            seen[copy.where] += 1
+    return positions
 
 
 def read_copies(image: Image, copies: Iterable[Copy], indexed: bool = False) -> Iterator[tuple[Copy, Iterator[bytes]]]:
@@ -174,30 +176,40 @@ def read_copies(image: Image, copies: Iterable[Copy], indexed: bool = False) -> 
         by_layer[copy.layer][copy.path] = copy
     for index in sorted(by_layer):
         wanted = by_layer[index]
-        skips = _passed_over(image, index)
+        positions = _positions(image, index)
         layer = image.layers[index]
         label = image.label(layer)
-        counts = {p: skips.get(p, 0) for p in wanted}
+        counts = {path: positions[copy] for path, copy in wanted.items()}
+        sparse = layer.scan.sparse if layer.scan else {}  # path -> apparent size
         location = image.source.locate(layer.ref.blob)
         with contextlib.ExitStack() as stack:
-            if isinstance(location, Location):  # on disk (a registry's blob is streamed again)
+            # on disk (a registry's blob is streamed again); a sparse file needs tarfile's
+            # expansion of its holes, on the stream
+            if isinstance(location, Location) and not any(p in sparse for p in wanted):
                 members = located_member_data(location, label, counts, indexed, layer.tar_size or 0)
             else:
                 members = member_data(stack.enter_context(image.source.open(layer.ref.blob)), label, counts)
             stack.callback(members.close)
             for path, chunks in members:
                 copy = wanted[path]
-                yield copy, _checked(chunks, copy, label)
+                yield copy, _checked(chunks, copy, label, sparse.get(path))
 
 
-def _checked(chunks: Iterator[bytes], copy: Copy, label: str) -> Iterator[bytes]:
+def _checked(chunks: Iterator[bytes], copy: Copy, label: str, apparent: int | None) -> Iterator[bytes]:
+    """The chunks, checked at the end against the scan: size and xxh3 digest, or for a sparse
+    file (holes filled in) its apparent size, as its digest covers the stored form."""
     hasher = xxhash.xxh3_64()
     size = 0
     for chunk in chunks:
-        hasher.update(chunk)
+        if apparent is None:
+            hasher.update(chunk)
         size += len(chunk)
         yield chunk
-    if size != copy.size or (copy.digest is not None and hasher.intdigest() != copy.digest):
+    if apparent is not None:
+        same = size == apparent
+    else:
+        same = size == copy.size and (copy.digest is None or hasher.intdigest() == copy.digest)
+    if not same:
         raise CorruptBlob(f"{label}: {copy.path} read back differs from what the scan saw (has the archive changed?)")
 
 

@@ -27,7 +27,12 @@ from .layerscan import Location
 from .tarstream import BLOCK, TarReader
 
 INDEX_BUDGET = 32 << 20  # bytes of gzip seek indexes kept in all
-_REGULAR = (tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE)  # what the scan reads as a file
+_REGULAR = (
+    tarfile.REGTYPE,
+    tarfile.AREGTYPE,
+    tarfile.CONTTYPE,
+    tarfile.GNUTYPE_SPARSE,
+)  # files, as the scan reads them
 _READ_ERRORS = (tarfile.TarError, EOFError, OSError, ValueError, OverflowError)
 
 
