@@ -15,7 +15,7 @@ import io
 import os
 import tarfile
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import BinaryIO
 
 from . import gzindex
@@ -23,7 +23,7 @@ from .blobs import CHUNK, decompressed, sniff
 from .entries import FILE, normalize
 from .errors import CorruptBlob, ImageError
 from .gzindex import GzipIndex
-from .layerscan import Location
+from .layerscan import Location, mappable, mapped
 from .tarstream import BLOCK, TarReader
 
 INDEX_BUDGET = 32 << 20  # bytes of gzip seek indexes kept in all
@@ -86,15 +86,13 @@ class BlobWindow(io.RawIOBase):
             yield data
 
 
-def _reads(window: BlobWindow) -> Iterator[bytes]:
-    while data := window.read(CHUNK):
-        yield data
-
-
-def _walked(window: BlobWindow, label: str, wanted: Mapping[str, int]) -> Iterator[tuple[str, Iterator[bytes]]]:
-    """The wanted members of an uncompressed tar, found by the scan's tar reader."""
+def _walked(
+    window: BlobWindow, chunks: Iterable[bytes], label: str, wanted: Mapping[str, int]
+) -> Iterator[tuple[str, Iterator[bytes]]]:
+    """The wanted members of an uncompressed tar (its bytes in `chunks`), found by the scan's
+    tar reader; their data read from `window`."""
     left = dict(wanted)
-    reader = TarReader(_reads(window), label)
+    reader = TarReader(chunks, label)
     for path, kind, size, *_ in reader.rows():
         skip = left.get(path) if kind == FILE else None
         if skip is None:
@@ -168,7 +166,14 @@ def located_member_data(
         window = BlobWindow(f.fileno(), location.offset, location.size)
         kind = sniff(window.pread(4, 0))
         if kind == "none":
-            yield from _walked(window, label, wanted)
+            # memory maps, as the scan reads a plain layer: 4-5x faster here than reads
+            whole = os.fstat(f.fileno()).st_size >= location.offset + location.size
+            chunks = (
+                mapped(f, location.offset, location.size)
+                if whole and mappable(f)
+                else iter(lambda: window.read(CHUNK), b"")
+            )
+            yield from _walked(window, chunks, label, wanted)
         elif kind == "gzip" and indexed:
             yield from _indexed(window, location, label, wanted, tar_size)
         else:
