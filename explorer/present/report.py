@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from ..analysis.dive_compat import DiveCompat
 from ..analysis.image import Image
 
 SCHEMA = "layerscope.report/v1"
@@ -14,12 +15,8 @@ def _number(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def dive_figures(image: Image) -> dict | None:
-    """dive's own efficiency, wasted bytes and user-wasted fraction, quirks included (None
-    unless the image was opened with dive=True)."""
-    if image.dive is None:
-        return None
-    result = image.dive.result()
+def dive_figures(result: DiveCompat) -> dict:
+    """dive's own efficiency, wasted bytes and user-wasted fraction, quirks included."""
     return {
         "efficiency": _number(result.efficiency),
         "wasted_bytes": result.wasted_bytes,
@@ -27,8 +24,9 @@ def dive_figures(image: Image) -> dict | None:
     }
 
 
-def report_dict(image: Image, top: int | None = None) -> dict:
-    """Everything the report says, all sizes in bytes. `top` limits the waste and duplicate lists."""
+def report_dict(image: Image, top: int | None = None, dive: DiveCompat | None = None) -> dict:
+    """Everything the report says, all sizes in bytes. `top` limits the waste and duplicate lists;
+    `dive` is dive's figures, when asked for (`dive_compat.watch`)."""
     waste = image.waste
     assert waste is not None, "analyse() the image first"
     cfg = image.config
@@ -101,6 +99,6 @@ def report_dict(image: Image, top: int | None = None) -> dict:
         ],
         "waste_items_total": len(waste.items),
         "duplicates": [{"bytes": d.size, "paths": list(d.paths)} for d in waste.duplicates[:top]],
-        "dive_compat": dive_figures(image),
+        "dive_compat": dive_figures(dive) if dive else None,
         "warnings": image.warnings,
     }
