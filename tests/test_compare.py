@@ -11,6 +11,7 @@ import pytest
 
 from explorer.analysis.compare import analyse_both, compare
 from explorer.analysis.image import Image as Model
+from explorer.archive.pool import ScanPool
 from explorer.present.compare import diff_dict, verdict
 
 from .conftest import DIVE, REAL, needs_shared
@@ -55,7 +56,8 @@ def _open(path: Path) -> Model:
 
 def _compare(old: Path, new: Path):
     a, b = _open(old), _open(new)
-    analyse_both(a, b)
+    with ScanPool() as pool:
+        analyse_both(a, b, pool)
     return compare(a, b)
 
 

@@ -13,7 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..archive.entries import DIR, FILE, HARDLINK, Entry
-from ..archive.pool import PARALLEL_MIN_BYTES, release_spares, scan_in_workers, worker_count
+from ..archive.layerscan import LayerScan, Location
+from ..archive.limits import DEFAULT_LIMITS, Limits
+from ..archive.pool import LayerBlob, ScanPool
+from ..archive.sources import Progress, Source
 from .collector import collector_paused
 from .filesystem import Node
 from .image import Image
@@ -232,35 +235,55 @@ def compare(old: Image, new: Image) -> Comparison:
     return Comparison(old, new, match_layers(old, new), diffs, walk.dirs, ob, nb)
 
 
-def analyse_both(old: Image, new: Image) -> None:
-    """Analyse two images (opened with the same options) at once: every layer of both goes to
-    one pool of worker processes, biggest blob first, so neither image's last big layer runs
-    alone (where both are files on disk big enough for workers; else one after the other)."""
-    images = (old, new)
-    locations = [[image.source.locate(layer.ref.blob) for layer in image.layers] for image in images]
-    flat = [loc for locs in locations for loc in locs]
-    workers = worker_count()
-    if workers < 2 or len(flat) < 2 or None in flat or sum(loc.size for loc in flat) < PARALLEL_MIN_BYTES:  # type: ignore[union-attr]
-        for image in images:
-            image.analyse()
-        return
-    jobs = [
-        (loc, image.label(layer))
-        for image, locs in zip(images, locations, strict=True)
-        for loc, layer in zip(locs, image.layers, strict=True)
+class _Both(Source):
+    """The layer blobs of two images as one source (names prefixed `0:` and `1:`), so that one
+    pool scans them all."""
+
+    def __init__(self, first: Source, second: Source) -> None:
+        self._sources = (first, second)
+
+    def _split(self, name: str) -> tuple[Source, str]:
+        which, _, blob = name.partition(":")
+        return self._sources[int(which)], blob
+
+    def exists(self, name: str) -> bool:
+        source, blob = self._split(name)
+        return source.exists(blob)
+
+    def size(self, name: str) -> int:
+        source, blob = self._split(name)
+        return source.size(blob)
+
+    def locate(self, name: str) -> Location | None:
+        source, blob = self._split(name)
+        return source.locate(blob)
+
+    def scan(
+        self,
+        name: str,
+        label: str,
+        on_progress: Progress | None = None,
+        verify: bool = False,
+        limits: Limits = DEFAULT_LIMITS,
+    ) -> LayerScan:
+        source, blob = self._split(name)
+        return source.scan(blob, label, on_progress, verify, limits)
+
+
+def analyse_both(old: Image, new: Image, pool: ScanPool) -> None:
+    """Analyse two images (opened with the same options) at once: the layers of both go to one
+    pool, biggest blob first, so neither image's last big layer is scanned alone."""
+    blobs = [
+        LayerBlob(f"{which}:{layer.ref.blob}", image.label(layer), layer.blob_size)
+        for which, image in enumerate((old, new))
+        for layer in image.layers
     ]
     split = len(old.layers)
-    try:
-        with collector_paused():
-            for index, scan in scan_in_workers(
-                jobs, old.verify, old.limits, None, min(workers, len(jobs)), largest_first=True
-            ):
-                image, i = (old, index) if index < split else (new, index - split)
-                image.add_scan(i, scan)
-                if i == len(image.layers) - 1:
-                    image.finish()
-            for image in images:
-                if not image.analysed:  # no layers
-                    image.finish()
-    finally:
-        release_spares()
+    options = old.options
+    with collector_paused():
+        scans = pool.scan(_Both(old.source, new.source), blobs, options.verify, options.limits, largest_first=True)
+        for index, scan in scans:
+            image, i = (old, index) if index < split else (new, index - split)
+            image.add_scan(i, scan)
+        old.finish()
+        new.finish()

@@ -6,7 +6,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from .options import add_open_options, limits_from
+from ..archive.pool import ScanPool
+from .options import add_open_options, open_options
+from .remote import add_registry_options, apply_registry_options
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -19,29 +21,29 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("file", metavar="PATH", help="path of the file in the image")
     parser.add_argument("--layer", type=int, metavar="N", help="as of layer N (0 is the base; default: the last)")
     add_open_options(parser)
+    add_registry_options(parser)
     return parser
 
 
 def run(argv: Sequence[str]) -> int:
-    from ..archive.pool import prestart
-
     args = _parser().parse_args(argv)
     from ..analysis.contents import file_copy, layer_index, read_copies, refuse_one_pass
 
-    refuse_one_pass(args.path)
-    prestart(args.path)
-    from ..analysis.image import Image
+    refuse_one_pass(args.path)  # before anything is read
+    with ScanPool.start(args.path) as pool:  # the workers start while the model is imported
+        apply_registry_options(args)
+        from ..analysis.image import Image
 
-    image = Image.open(args.path, args.platform, args.image, args.verify, limits=limits_from(args))
-    try:
-        layer = layer_index(image, args.layer)
-        image.analyse()
-        _, copy = file_copy(image, args.file, layer)
-        out = sys.stdout.buffer
-        for _, chunks in read_copies(image, [copy]):
-            for chunk in chunks:
-                out.write(chunk)
-        out.flush()
-    finally:
-        image.close()
+        image = Image.open(args.path, open_options(args), pool=pool)
+        try:
+            layer = layer_index(image, args.layer)
+            image.analyse()
+            _, copy = file_copy(image, args.file, layer)
+            out = sys.stdout.buffer
+            for _, chunks in read_copies(image, [copy]):
+                for chunk in chunks:
+                    out.write(chunk)
+            out.flush()
+        finally:
+            image.close()
     return 0

@@ -12,7 +12,8 @@ import json
 import sys
 from collections.abc import Sequence
 
-from .options import add_open_options, limits_from
+from ..archive.pool import ScanPool
+from .options import add_open_options, count, open_options
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -21,52 +22,52 @@ def _parser() -> argparse.ArgumentParser:
         description="Compare two images (any formats): shared layers, then the final filesystems path by path"
         " and by content. Exit status: 0 identical filesystems, 1 different, 2 error.",
     )
-    parser.add_argument("old", metavar="OLD", help="image archive, OCI directory, or - (standard input)")
-    parser.add_argument("new", metavar="NEW", help="image archive, OCI directory, or - (standard input)")
+    where = "archive, OCI directory, -, registry://HOST/REPO:TAG, docker:IMAGE"
+    parser.add_argument("old", metavar="OLD", help=where)
+    parser.add_argument("new", metavar="NEW", help=where)
     parser.add_argument("--json", action="store_true", help="print JSON (schema in the README)")
-    parser.add_argument("--top", type=int, metavar="N", help="list at most N entries per list (default 20; JSON: all)")
+    parser.add_argument(
+        "--top", type=count("--top", 0), metavar="N", help="list at most N entries per list (default 20; JSON: all)"
+    )
     add_open_options(parser)
     return parser
 
 
 def run(argv: Sequence[str]) -> int:
     """Analyse both images, compare them, print the result; 0 identical, 1 different."""
-    from ..archive.pool import prestart
-
     parser = _parser()
     args = parser.parse_args(argv)
     if args.old == "-" and args.new == "-":
         parser.error("only one of OLD and NEW can be standard input")
-    prestart(args.old)  # the workers start while the model is imported and the manifests read
-    from ..analysis.compare import analyse_both, compare
-    from ..analysis.image import Image
-    from ..present.compare import diff_dict
+    with ScanPool.start(args.old) as pool:  # the workers start while the model is imported
+        from ..analysis.compare import analyse_both, compare
+        from ..analysis.image import Image
+        from ..present.compare import diff_dict
 
-    gc.disable()  # as in `report`: the two models are many long-lived objects and no cycles
-    try:
-        options = (args.platform, args.image, args.verify)
-        old = Image.open(args.old, *options, limits=limits_from(args))
+        gc.disable()  # as in `report`: the two models are many long-lived objects and no cycles
         try:
-            new = Image.open(args.new, *options, limits=limits_from(args))
+            options = open_options(args)
+            old = Image.open(args.old, options, pool=pool)
             try:
-                analyse_both(old, new)
-                result = compare(old, new)
-                top = args.top if args.top is not None else (None if args.json else 20)
-                data = diff_dict(result, top)
+                new = Image.open(args.new, options)
+                try:
+                    analyse_both(old, new, pool)
+                    top = args.top if args.top is not None else (None if args.json else 20)
+                    data = diff_dict(compare(old, new), top)
+                finally:
+                    new.close()
             finally:
-                new.close()
+                old.close()
+            if args.json:
+                sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=True) + "\n")
+            else:
+                from rich.console import Console
+
+                from ..present.compare_text import render_diff
+
+                render_diff(data, Console())
+            sys.stdout.flush()
         finally:
-            old.close()
-        if args.json:
-            sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=True) + "\n")
-        else:
-            from rich.console import Console
-
-            from ..present.compare_text import render_diff
-
-            render_diff(data, Console())
-        sys.stdout.flush()
-    finally:
-        gc.freeze()
-        gc.enable()
+            gc.freeze()
+            gc.enable()
     return 0 if data["identical"] else 1

@@ -16,10 +16,17 @@ import os
 import stat
 import sys
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from ..analysis.filesystem import Copy
 from ..archive.entries import DIR, FIFO, FILE, HARDLINK, KIND_NAMES, SYMLINK, Entry
-from .options import add_open_options, limits_from
+from ..archive.errors import ImageError
+from ..archive.pool import ScanPool
+from .options import add_open_options, open_options
+from .remote import add_registry_options, apply_registry_options
+
+if TYPE_CHECKING:
+    from ..analysis.image import Image
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -136,6 +143,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--layer", type=int, metavar="N", help="as of layer N (0 is the base; default: the last)")
     parser.add_argument("--only-changes", action="store_true", help="only what layer N added or changed there")
     add_open_options(parser)
+    add_registry_options(parser)
     return parser
 
 
@@ -146,40 +154,46 @@ def _warn(message: str) -> None:
 
 
 def run(argv: Sequence[str]) -> int:
-    from ..archive.pool import prestart
-
     args = _parser().parse_args(argv)
-    from ..analysis.contents import extract_plan, layer_index, read_copies, refuse_one_pass
+    from ..analysis.contents import refuse_one_pass
 
-    refuse_one_pass(args.path)
-    prestart(args.path)
-    from ..analysis.image import Image
-    from ..archive.errors import ImageError
+    refuse_one_pass(args.path)  # before anything is read
+    with ScanPool.start(args.path) as pool:  # the workers start while the model is imported
+        apply_registry_options(args)
+        from ..analysis.image import Image
 
-    image = Image.open(args.path, args.platform, args.image, args.verify, limits=limits_from(args))
-    try:
-        layer = layer_index(image, args.layer)
-        image.analyse()
-        plan, notes = extract_plan(image, args.files, layer, args.only_changes)
-        for note in notes:
-            _warn(note)
+        image = Image.open(args.path, open_options(args), pool=pool)
         try:
-            dest = Destination(args.output)
-        except OSError as exc:
-            raise ImageError(f"{args.output}: {exc.strerror or exc}") from None
-        try:
-            written, targets = _write_entries(dest, plan)
-            for copy, chunks in read_copies(image, targets):
-                written += _write_file(dest, targets[copy], chunks)
-            dest.set_dir_modes()
-        except OSError as exc:  # the disk, not a name: nothing more can be written
-            raise ImageError(f"{args.output}: {exc.strerror or exc}") from None
+            written = _extract(args, image)
         finally:
-            dest.close()
-    finally:
-        image.close()
+            image.close()
     print(f"{written} entries written to {args.output}", file=sys.stderr)
     return 0
+
+
+def _extract(args: argparse.Namespace, image: Image) -> int:
+    """Analyse, then write; how many entries were written."""
+    from ..analysis.contents import extract_plan, layer_index, read_copies
+
+    layer = layer_index(image, args.layer)
+    image.analyse()
+    plan, notes = extract_plan(image, args.files, layer, args.only_changes)
+    for note in notes:
+        _warn(note)
+    try:
+        dest = Destination(args.output)
+    except OSError as exc:
+        raise ImageError(f"{args.output}: {exc.strerror or exc}") from None
+    try:
+        written, targets = _write_entries(dest, plan)
+        for copy, chunks in read_copies(image, targets):
+            written += _write_file(dest, targets[copy], chunks)
+        dest.set_dir_modes()
+    except OSError as exc:  # the disk, not a name: nothing more can be written
+        raise ImageError(f"{args.output}: {exc.strerror or exc}") from None
+    finally:
+        dest.close()
+    return written
 
 
 Target = tuple[list[bytes], int, int]  # where a file goes: path components, mode, mtime
