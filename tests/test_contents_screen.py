@@ -162,3 +162,28 @@ def test_screen_closed_while_reading(model):
             assert app.screen is not screen and app.is_running
 
     _run(go())
+
+
+def test_v_in_the_app(tmp_path):
+    """`v` on a file of the demo image opens its contents as of the layer the tree shows."""
+    from explorer.demo import demo_path
+    from explorer.tui.app import LayerscopeApp
+
+    async def go():
+        app = LayerscopeApp(str(demo_path()), animate=False)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            app.show_path(app.image.fs.lookup("app/main.py"))
+            await pilot.pause()
+            await pilot.press("v")
+            assert isinstance(app.screen, ContentsScreen)
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert app.screen.node.path == "app/main.py" and _text(app.screen)
+            await pilot.press("escape")
+            assert not isinstance(app.screen, ContentsScreen)
+            await pilot.press("2", "v")  # not on the explorer tab: a note, no screen
+            assert not isinstance(app.screen, ContentsScreen)
+
+    _run(go())
