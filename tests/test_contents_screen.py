@@ -12,6 +12,7 @@ from textual.app import App
 from explorer.analysis.image import Image as Model
 from explorer.analysis.image import load
 from explorer.present.contents import HEX_LIMIT, TEXT_LIMIT, file_contents, guess_lexer, hex_dump
+from explorer.present.text import human_size
 from explorer.tui.screens.contents import ContentLines, ContentsScreen, safe
 
 from .imagebuilder import F, Image, Layer, whiteout, write_oci
@@ -55,7 +56,9 @@ def test_model(model):
     tool = file_contents(model, fs.lookup("bin/tool"), 1)
     assert tool.binary and tool.data == BINARY[:HEX_LIMIT] and tool.truncated and tool.size == 100_000
     big = file_contents(model, fs.lookup("big.txt"), 1)
-    assert len(big.data) == TEXT_LIMIT and big.notes == ["showing the first 262.1 kB of 384.0 kB"]
+    assert len(big.data) == TEXT_LIMIT and big.notes == [
+        f"showing the first {human_size(TEXT_LIMIT)} of {human_size(len(BIG_TEXT))}"
+    ]
     gone = file_contents(model, fs.lookup("gone"), 1)
     assert gone.status == "deleted" and gone.data == b"soon deleted\n"
     assert gone.facts[0] == ("deleted", "by layer 1; its last version is shown")
