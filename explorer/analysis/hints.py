@@ -138,7 +138,7 @@ _BUILD_LABELS = {
     "archive": "Source archives",
 }
 _ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".tbz2", ".tar.zst")
-_TOOLCHAIN = re.compile(r"([\w.]+-)?(gcc|g\+\+|cc|c\+\+|cc1|cc1plus|ld|ld\.bfd|ld\.gold|as|clang|clang\+\+)(-[\d.]+)?")
+_TOOLCHAIN = re.compile(r"([\w.-]+-)?(gcc|g\+\+|cc|c\+\+|cc1|cc1plus|ld|ld\.bfd|ld\.gold|as|clang|clang\+\+)(-[\d.]+)?")
 
 # Credentials by name. Names that hold secrets only with the right content (.npmrc without a
 # token, a public certificate in a .pem) are left out rather than guessed at.
@@ -243,6 +243,11 @@ def _waste_hints(b: _Builder) -> None:
         elif kind == REWRITTEN:
             title = f"{n} of layer {stored} written again unchanged by layer {hidden}"
             fix = f"Write each file once, in its final form: drop the rewrite in `{_clip(hide)}`."
+            if all(_copied_up(c) for c in copies):
+                fix = (
+                    f"Nothing about them changed: `{_clip(hide)}` touched them in a way that copies a file up"
+                    " (a hard link to it, opening it for writing); do that in the layer that creates them."
+                )
         else:
             title = f"{n} of layer {stored} replaced by layer {hidden}"
             fix = (
@@ -252,7 +257,7 @@ def _waste_hints(b: _Builder) -> None:
         b.add(kind, title, (stored, hidden), (c.path for c in copies), copies, fix)
 
 
-_METADATA_COMMAND = re.compile(r"\b(chmod|chown|chgrp|touch)\b")
+_METADATA_COMMAND = re.compile(r"(^|[\s;&|(])(chmod|chown|chgrp|touch)\s")
 
 
 def _waste_kind(b: _Builder, copy: Copy) -> str:
@@ -271,6 +276,17 @@ def _waste_kind(b: _Builder, copy: Copy) -> str:
     ):
         return METADATA
     return METADATA if _METADATA_COMMAND.search(b.instruction(hidden)) else REWRITTEN  # type: ignore[arg-type]
+
+
+def _copied_up(copy: Copy) -> bool:
+    """Stored again with the same bytes and metadata: an overlayfs copy-up, not a rewrite."""
+    change = copy.where.change_in(copy.hidden_by) if isinstance(copy.where, Node) else None  # type: ignore[arg-type]
+    return (
+        change is not None
+        and change.entry is not None
+        and change.old is not None
+        and not change.entry.metadata_changes(change.old)
+    )
 
 
 def _target(copies: list[Copy]) -> str:
