@@ -238,11 +238,11 @@ def _waste_hints(b: _Builder) -> None:
             title = f"{n} of layer {stored} stored again by layer {hidden} to change mode, owner or time"
             fix = (
                 f"Set mode and owner where the file is made (`COPY --chmod=… --chown=…`, or chmod/chown in the RUN"
-                f" that writes it) and drop `{_clip(hide)}`."
+                f" that writes it), not later in `{_clip(hide)}`."
             )
         elif kind == REWRITTEN:
             title = f"{n} of layer {stored} written again unchanged by layer {hidden}"
-            fix = f"Write each file once, in its final form: drop the rewrite in `{_clip(hide)}`."
+            fix = f"Write each file once, in its final form, not again in `{_clip(hide)}`."
             if all(_copied_up(c) for c in copies):
                 fix = (
                     f"Nothing about them changed: `{_clip(hide)}` touched them in a way that copies a file up"
