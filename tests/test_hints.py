@@ -373,3 +373,13 @@ def test_hints_add_up_with_the_waste_figures(name):
     if "ovl" in name:  # overlayfs copies chmod-me.bin up for `ln` to it: stored again, nothing changed
         assert "copies a file up" in rewritten[("bloat/chmod-me.bin",)].fix
     assert len(rewritten) == (2 if "ovl" in name else 1)
+
+
+def test_the_demo_shows_every_kind(tmp_path):
+    from explorer.analysis.hints import KINDS
+    from explorer.demo import write_demo
+
+    hints = compute_hints(load(str(write_demo(tmp_path / "demo.tar"))))
+    assert {h.kind for h in hints.hints} == set(KINDS)
+    (key,) = only(hints, SECRET)
+    assert key.paths == ("root/.ssh/id_rsa",) and "still in the image" in key.title
