@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from ..analysis.filesystem import FileSystem
 from ..analysis.hints import (
     BUILD_ONLY,
     CACHE_ORDER,
@@ -76,3 +79,44 @@ def paths_line(paths: list[str] | tuple[str, ...], groups: int = 2, names: int =
     line = "  ".join(parts)
     rest = len(paths) - shown
     return f"{line}  (+{rest:,} more)" if rest > 0 else line
+
+
+# Where a hint's file is best seen: the layer that stored it, or for a re-store or an overwrite
+# the layer that did it (its change is the one to look at).
+_AT_LATER_LAYER = (METADATA, REWRITTEN, OVERWRITTEN)
+
+
+@dataclass(frozen=True)
+class FileRow:
+    """A row of a hint's file list: a directory heading (path None) or a file and its layer."""
+
+    label: str
+    path: str | None = None
+    layer: int | None = None
+
+
+def layer_of(fs: FileSystem, hint: Hint, path: str) -> int | None:
+    """The layer of `hint` in which to show `path` (None if the path changed in none of them)."""
+    node = fs.lookup(path)
+    if node is None:
+        return None
+    layers = [c.layer for c in node.changes if c.layer in hint.layers]
+    if not layers:
+        return None
+    return layers[-1] if hint.kind in _AT_LATER_LAYER else layers[0]
+
+
+def file_rows(fs: FileSystem, hint: Hint, limit: int) -> list[FileRow]:
+    """A hint's paths by directory (escaped), at most `limit` files, then a row saying how many more."""
+    rows, shown = [], 0
+    for head, names in group_paths(hint.paths):
+        if shown >= limit:
+            break
+        rows.append(FileRow(display_name(head)))
+        for name in names[: limit - shown]:
+            path = f"{head[1:]}{name}"
+            rows.append(FileRow("  " + display_name(name), path, layer_of(fs, hint, path)))
+            shown += 1
+    if len(hint.paths) > shown:
+        rows.append(FileRow(f"… and {len(hint.paths) - shown:,} more (all of them: report --json)"))
+    return rows
