@@ -138,7 +138,7 @@ _BUILD_LABELS = {
     "archive": "Source archives",
 }
 _ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".tbz2", ".tar.zst")
-_TOOLCHAIN = re.compile(r"([\w.-]+-)?(gcc|g\+\+|cc|c\+\+|cc1|cc1plus|ld|ld\.bfd|ld\.gold|as|clang|clang\+\+)(-[\d.]+)?")
+_TOOLCHAIN = r"([\w.-]+-)?(gcc|g\+\+|cc|c\+\+|cc1|cc1plus|ld|ld\.bfd|ld\.gold|as|clang|clang\+\+)(-[\d.]+)?"
 
 # Credentials by name. Names that hold secrets only with the right content (.npmrc without a
 # token, a public certificate in a .pem) are left out rather than guessed at.
@@ -146,6 +146,14 @@ _KEY_NAMES = {"id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "id_ecdsa_sk", "id_e
 _SECRET_NAMES = _KEY_NAMES | {".netrc", "_netrc", ".git-credentials", ".pypirc", ".npmrc", "credentials", ".dockercfg"}
 _ENV_TEMPLATES = (".example", ".sample", ".template", ".dist", ".defaults")
 _VENDORED = ("node_modules", "site-packages", "dist-packages", "usr/share/doc")
+
+
+# File names worth a closer look, found in one scan of a directory's names joined by line breaks
+_SECRET_SCAN = "|".join(re.escape(n) for n in sorted(_SECRET_NAMES)) + r"|\.env[^\n]*|config\.json|ssh_host_[^\n]*_key"
+_BUILD_SCAN = "|".join(re.escape(s) for s in (".a", *_ARCHIVE_SUFFIXES))
+_NAME_SCAN = rf"^(?:(?P<secret>{_SECRET_SCAN})|(?P<build>[^\n]*(?:{_BUILD_SCAN})))$"
+_NAME_RULE = re.compile(_NAME_SCAN, re.MULTILINE)
+_NAME_RULE_BIN = re.compile(_NAME_SCAN[:-2] + rf"|(?P<tool>{_TOOLCHAIN}))$", re.MULTILINE)
 
 
 def _secret_name(name: str, directory: str) -> bool:
@@ -302,43 +310,50 @@ def _clip(text: str, width: int = 60) -> str:
 
 
 def _tree_hints(b: _Builder) -> None:
-    """Package caches, build-only content and credentials: one walk over every path ever stored."""
+    """Package caches, build-only content and credentials: one walk over the directories of
+    every path ever stored; file names are matched one directory at a time, in one scan."""
     caches: dict[str, list[tuple[str, Copy]]] = defaultdict(list)
     build: dict[str, list[tuple[str, Copy]]] = defaultdict(list)
     secrets: list[tuple[str, Node]] = []
     stack: list[tuple[Node, str, str | None]] = [(b.fs.root, "", None)]
     while stack:
         node, path, tag = stack.pop()
+        kids: dict[str, Node] = node.children  # type: ignore[assignment]
+        prefix = f"{path}/" if path else ""
+        for name, child in [(name, c) for name, c in kids.items() if c.children]:
+            child_tag = tag
+            if tag is None and (name in _TRIGGERS or name.startswith("linux-headers-")):
+                match = _DIR_RULE.fullmatch(prefix + name)
+                if match:
+                    child_tag = _DIR_RULES[int(match.lastgroup[1:])][0]  # type: ignore[index]
+            stack.append((child, prefix + name, child_tag))
+        if tag in _CACHE_FIX:  # every copy a cache ever stored, hidden or not
+            for name, child in kids.items():
+                for change in child.changes:
+                    if change.copy is not None and change.entry is not None:
+                        caches[tag].append((prefix + name, change.copy))  # type: ignore[index]
+            continue
+        if tag is not None:  # build-only: the visible files
+            for name, child in kids.items():
+                copy = _visible_copy(child)
+                if copy is not None:
+                    build[tag].append((prefix + name, copy))
+            continue
+        names = "\n".join(kids)
         in_bin = path.endswith("bin")
-        for name, child in (node.children or {}).items():
-            if child.children:
-                child_path = f"{path}/{name}" if path else name
-                child_tag = tag
-                if tag is None and (name in _TRIGGERS or name.startswith("linux-headers-")):
-                    match = _DIR_RULE.fullmatch(child_path)
-                    if match:
-                        child_tag = _DIR_RULES[int(match.lastgroup[1:])][0]  # type: ignore[index]
-                stack.append((child, child_path, child_tag))
-            changes = child._changes
-            if changes is None:
+        for match in (_NAME_RULE_BIN if in_bin else _NAME_RULE).finditer(names):
+            name = match.group()
+            child = kids.get(name)  # type: ignore[assignment]
+            if child is None:  # a name with a line break in it: not one of these
                 continue
-            if tag is not None:
-                if tag in _CACHE_FIX:  # every copy a cache ever stored, hidden or not
-                    for change in changes if type(changes) is list else (changes,):  # type: ignore[union-attr]
-                        if change.copy is not None and change.entry is not None:
-                            caches[tag].append((f"{path}/{name}", change.copy))
-                    continue
-                state = changes[-1] if type(changes) is list else changes  # type: ignore[index]
-                if state.copy is not None and state.entry is not None:  # type: ignore[union-attr]
-                    build[tag].append((f"{path}/{name}", state.copy))  # type: ignore[union-attr]
+            if match.lastgroup == "secret":
+                if _secret_name(name, path):
+                    secrets.append((prefix + name, child))
                 continue
-            if name.endswith(".a") or name.endswith(_ARCHIVE_SUFFIXES) or (in_bin and _TOOLCHAIN.fullmatch(name)):
-                state = changes[-1] if type(changes) is list else changes  # type: ignore[index]
-                if state.copy is not None and state.entry is not None:  # type: ignore[union-attr]
-                    label = "static" if name.endswith(".a") else "toolchain" if in_bin else "archive"
-                    build[label].append((f"{path}/{name}" if path else name, state.copy))  # type: ignore[union-attr]
-            elif _secret_name(name, path):
-                secrets.append((f"{path}/{name}" if path else name, child))
+            copy = _visible_copy(child)
+            if copy is not None:
+                label = "static" if name.endswith(".a") else "toolchain" if match.lastgroup == "tool" else "archive"
+                build[label].append((prefix + name, copy))
     for tool in sorted(caches):
         found = caches[tool]
         copies = [c for _, c in found]
@@ -366,6 +381,13 @@ def _tree_hints(b: _Builder) -> None:
         _secret_hint(b, path, node)
 
 
+def _visible_copy(node: Node) -> Copy | None:
+    """The stored copy a path shows in the final image (None: not a visible regular file)."""
+    changes = node._changes
+    state = changes[-1] if type(changes) is list else changes  # type: ignore[index]
+    return state.copy if state is not None and state.entry is not None else None  # type: ignore[union-attr]
+
+
 def _secret_hint(b: _Builder, path: str, node: Node) -> None:
     stored = [c for c in node.changes if c.entry is not None and c.entry.kind == FILE and c.copy is not None]
     if not stored:
@@ -390,21 +412,33 @@ def _secret_hint(b: _Builder, path: str, node: Node) -> None:
     )
 
 
+DUPLICATE_GROUPS = 10  # groups of identical files given a hint each; the others share one
+
+
 def _duplicate_hints(b: _Builder) -> None:
-    """One hint per group of identical visible files: keep the first path, link the others."""
-    for dup in b.image.waste.duplicates:  # type: ignore[union-attr]
-        nodes = [b.fs.lookup(p) for p in dup.paths]
-        states = [n.current() if n is not None else None for n in nodes]
-        copies = [s.copy for s in states if s is not None and s.copy is not None]
+    """The groups of identical visible files that save most, one hint each (keep the first
+    path, link the others); all other groups in one hint."""
+    duplicates = b.image.waste.duplicates  # type: ignore[union-attr]
+    for dup in duplicates[:DUPLICATE_GROUPS]:
         keep, *others = dup.paths
         b.add(
             DUPLICATE,
             f"The same {dup.size:,} bytes stored {len(dup.paths)} times: /{keep} and {len(others)} more",
-            (c.layer for c in copies),
+            (c.layer for c in dup.copies),
             dup.paths,
-            copies[1:],
+            list(dup.copies[1:]),
             f"Store it once: remove the other copies, or make them a hard link (`ln /{keep} …`) or a symlink"
             f" (`ln -s /{keep} …`).",
+        )
+    rest = duplicates[DUPLICATE_GROUPS:]
+    if rest:
+        b.add(
+            DUPLICATE,
+            f"{len(rest):,} more groups of identical files ({_files(sum(len(d.paths) for d in rest))})",
+            (c.layer for d in rest for c in d.copies),
+            (p for d in rest for p in d.paths),
+            [c for d in rest for c in d.copies[1:]],
+            "In each group, keep one file and make the others hard links or symlinks to it (or remove them).",
         )
 
 
