@@ -381,5 +381,43 @@ def test_the_demo_shows_every_kind(tmp_path):
 
     hints = compute_hints(load(str(write_demo(tmp_path / "demo.tar"))))
     assert {h.kind for h in hints.hints} == set(KINDS)
+    assert hints.hints[0].kind == SECRET  # a credential first, whatever its size
+    saved = [h.bytes_saved for h in hints.hints[1:]]
+    assert saved == sorted(saved, reverse=True)
     (key,) = only(hints, SECRET)
     assert key.paths == ("root/.ssh/id_rsa",) and "still in the image" in key.title
+
+
+def test_text_report_what_to_change(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from explorer.demo import write_demo
+    from explorer.present.report import report_dict
+    from explorer.present.report_text import render_report
+
+    out = io.StringIO()
+    render_report(report_dict(load(str(write_demo(tmp_path / "demo.tar"))), 20), Console(file=out, width=120))
+    text = out.getvalue()
+    what = text[text.index("What to change (11 of 16 hints") : text.index("Layers (")]
+    assert what.index("secret · Credential-like file /root/.ssh/id_rsa") < what.index("3.0 MB")
+    assert "build-cache order · pip install (layer 10)" in what  # past the first ten: shown all the same
+    assert "fix: `apk add --no-cache …`" in what
+    assert "Largest files of the final image" in text
+
+
+def test_paths_grouped_by_directory_for_display(tmp_path):
+    from explorer.present.hints import FileRow, file_rows, group_paths, paths_line
+
+    paths = ("a/b/x", "a/b/y", "a/b/z", "a/b/w", "c", "d/\x1b[31mred")
+    assert group_paths(paths) == [("/a/b/", ["w", "x", "y", "z"]), ("/", ["c"]), ("/d/", ["\x1b[31mred"])]
+    assert paths_line(paths) == "/a/b/{w, x, y, …}  /c  (+2 more)"
+    assert paths_line(paths, groups=3, names=4) == "/a/b/{w, x, y, z}  /c  /d/\\x1b[31mred"
+    image = analyse(tmp_path, BASE, Layer([F("tmp/a", data(10, 1)), F("tmp/b", data(20, 2))]), Layer([whiteout("tmp")]))
+    (hint,) = only(compute_hints(image), DELETED_LATER)
+    assert file_rows(image.fs, hint, 1) == [
+        FileRow("/tmp/"),
+        FileRow("  a", "tmp/a", 1),  # shown in the layer that added it
+        FileRow("… and 1 more (all of them: report --json)"),
+    ]

@@ -55,7 +55,8 @@ def test_hints_view_lists_opens_and_jumps(demo):
             table = view.query_one("#hints-table", DataTable)
             rows = plain(table)
             assert len(rows) == len(hints.hints)
-            assert rows[0][:2] == ["3.0 MB", KIND_LABELS[hints.hints[0].kind]]
+            assert rows[0][:2] == ["102 B", KIND_LABELS[SECRET]]  # credentials first
+            assert rows[1][:2] == ["3.0 MB", KIND_LABELS[hints.hints[1].kind]]  # then by bytes saved
             assert "reclaimable" in str(view.query_one("#hints-note", Static).render())
             secret = next(n for n, h in enumerate(hints.hints) if h.kind == SECRET)
             table.focus()

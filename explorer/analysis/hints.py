@@ -64,7 +64,7 @@ class LargeFile:
 
 @dataclass
 class Hints:
-    hints: list[Hint]  # most bytes saved first
+    hints: list[Hint]  # credentials first, then most bytes saved first
     reclaimable: int  # bytes saved if every hint were applied: each stored copy once
 
     def for_layer(self, layer: int) -> list[Hint]:
@@ -203,7 +203,8 @@ class _Builder:
 
 
 def compute_hints(image: Image) -> Hints:
-    """Every hint for an analysed image, most bytes saved first (ties: kind, then first path)."""
+    """Every hint for an analysed image: credentials first (whatever their size), then most
+    bytes saved first (ties: kind, then first path)."""
     assert image.waste is not None, "analyse() the image first"
     builder = _Builder(image)
     _waste_hints(builder)
@@ -211,7 +212,7 @@ def compute_hints(image: Image) -> Hints:
     _duplicate_hints(builder)
     _cache_order_hint(builder)
     order = {kind: n for n, kind in enumerate(KINDS)}
-    builder.hints.sort(key=lambda h: (-h.bytes_saved, order[h.kind], h.paths[:1], h.layers))
+    builder.hints.sort(key=lambda h: (h.kind != SECRET, -h.bytes_saved, order[h.kind], h.paths[:1], h.layers))
     return Hints(builder.hints, sum(builder.claimed.values()))
 
 

@@ -7,6 +7,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from ..analysis.hints import CACHE_ORDER
 from ..analysis.waste import CAUSES
 from .hints import KIND_LABELS, paths_line
 from .text import display_name, human_size
@@ -76,7 +77,10 @@ def _summary(data: dict) -> Table:
 
 
 def _hints(data: dict) -> Table | None:
+    """The first hints (credentials first, then by bytes saved), and the build-cache order hint,
+    which saves build time rather than bytes, wherever it falls."""
     hints = data["hints"][:HINTS_SHOWN]
+    hints += [h for h in data["hints"][HINTS_SHOWN:] if h["kind"] == CACHE_ORDER]
     if not hints:
         return None
     s = data["summary"]
