@@ -304,6 +304,7 @@ def test_secrets_by_name_especially_deleted_ones(tmp_path):
                 F("etc/ssl/certs/ca.pem", b"-----BEGIN CERTIFICATE-----\n"),
                 F("usr/share/doc/pkg/README.key", b"keys\n"),
                 F("app/node_modules/x/.npmrc", b"registry=https://registry.npmjs.org/\n"),
+                F("usr/lib/python3/dist-packages/paramiko/tests/id_rsa", b"test key\n"),
                 F("app/config.json", b"{}\n"),
             ],
             "COPY . /",

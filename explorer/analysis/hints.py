@@ -157,11 +157,12 @@ _NAME_RULE_BIN = re.compile(_NAME_SCAN[:-2] + rf"|(?P<tool>{_TOOLCHAIN}))$", re.
 
 
 def _secret_name(name: str, directory: str) -> bool:
-    """Does a file of this name, in this directory, look like a credential?"""
+    """Does a file of this name, in this directory, look like a credential? (Not in a vendored
+    package's folder: test fixtures and samples are not the image's credentials.)"""
+    if any(part in directory for part in _VENDORED):
+        return False
     if name in _SECRET_NAMES:
-        if name in _KEY_NAMES or name == "credentials":
-            return name != "identity" or directory.endswith(".ssh")
-        return not any(part in directory for part in _VENDORED)
+        return name != "identity" or directory.endswith(".ssh")
     if name.startswith(".env"):
         return (name == ".env" or name[4] == ".") and not name.endswith(_ENV_TEMPLATES)
     if name == "config.json":
