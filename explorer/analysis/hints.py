@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from heapq import nlargest
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from ..archive.entries import FILE
@@ -322,7 +323,8 @@ def _tree_hints(b: _Builder) -> None:
         node, path, tag = stack.pop()
         kids: dict[str, Node] = node.children  # type: ignore[assignment]
         prefix = f"{path}/" if path else ""
-        for name, child in [(name, c) for name, c in kids.items() if c.children]:
+        for child in filter(_HAS_CHILDREN, kids.values()):
+            name = child.name
             child_tag = tag
             if tag is None and (name in _TRIGGERS or name.startswith("linux-headers-")):
                 match = _DIR_RULE.fullmatch(prefix + name)
@@ -381,6 +383,9 @@ def _tree_hints(b: _Builder) -> None:
         )
     for path, node in sorted(secrets):
         _secret_hint(b, path, node)
+
+
+_HAS_CHILDREN = attrgetter("children")
 
 
 def _visible_copy(node: Node) -> Copy | None:
