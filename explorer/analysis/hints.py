@@ -68,9 +68,6 @@ class Hints:
     hints: list[Hint]  # credentials first, then most bytes saved first
     reclaimable: int  # bytes saved if every hint were applied: each stored copy once
 
-    def for_layer(self, layer: int) -> list[Hint]:
-        return [h for h in self.hints if layer in h.layers]
-
 
 # ---- the fixes and the reasons, one wording each ---------------------------------------------
 
