@@ -422,3 +422,11 @@ def test_paths_grouped_by_directory_for_display(tmp_path):
         FileRow("  a", "tmp/a", 1),  # shown in the layer that added it
         FileRow("… and 1 more (all of them: report --json)"),
     ]
+
+
+def test_layers_without_history_are_named_by_number(tmp_path):
+    blob = data(600, 1)
+    hints = hints_of(tmp_path, Layer([F("a", blob)]), Layer([F("a", blob, mode=0o600)]), history=[])
+    (hint,) = hints.hints
+    assert (hint.kind, hint.instructions) == (METADATA, ("", ""))
+    assert hint.fix.endswith("not later in layer 1.")

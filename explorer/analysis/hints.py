@@ -181,6 +181,11 @@ class _Builder:
     def instruction(self, layer: int) -> str:
         return self.image.layers[layer].instruction
 
+    def step(self, layer: int) -> str:
+        """A layer's instruction for a sentence: quoted and clipped, or "layer N" without history."""
+        text = self.instruction(layer)
+        return f"`{_clip(text)}`" if text else f"layer {layer}"
+
     def add(
         self, kind: str, title: str, layers: Iterable[int], paths: Iterable[str], copies: list[Copy], fix: str
     ) -> None:
@@ -228,7 +233,7 @@ def _waste_hints(b: _Builder) -> None:
             groups[(_waste_kind(b, copy), copy.layer, copy.hidden_by)].append(copy)  # type: ignore[arg-type]
     for (kind, stored, hidden), copies in groups.items():
         n = _files(len(copies))
-        add, hide = b.instruction(stored), b.instruction(hidden)
+        add, hide = b.instruction(stored), b.step(hidden)
         if kind == DELETED_LATER:
             title = f"{n} added by layer {stored} and deleted by layer {hidden}"
             if add.startswith(("COPY", "ADD")):
@@ -246,21 +251,21 @@ def _waste_hints(b: _Builder) -> None:
             title = f"{n} of layer {stored} stored again by layer {hidden} to change mode, owner or time"
             fix = (
                 f"Set mode and owner where the file is made (`COPY --chmod=… --chown=…`, or chmod/chown in the RUN"
-                f" that writes it), not later in `{_clip(hide)}`."
+                f" that writes it), not later in {hide}."
             )
         elif kind == REWRITTEN:
             title = f"{n} of layer {stored} written again unchanged by layer {hidden}"
-            fix = f"Write each file once, in its final form, not again in `{_clip(hide)}`."
+            fix = f"Write each file once, in its final form, not again in {hide}."
             if all(_copied_up(c) for c in copies):
                 fix = (
-                    f"Nothing about them changed: `{_clip(hide)}` touched them in a way that copies a file up"
+                    f"Nothing about them changed: {hide} touched them in a way that copies a file up"
                     " (a hard link to it, opening it for writing); do that in the layer that creates them."
                 )
         else:
             title = f"{n} of layer {stored} replaced by layer {hidden}"
             fix = (
                 "Write the final version in the step that first creates it (or make it in a build stage and"
-                f" COPY --from it), not in `{_clip(hide)}` on top."
+                f" COPY --from it), not in {hide} on top."
             )
         b.add(kind, title, (stored, hidden), (c.path for c in copies), copies, fix)
 
@@ -490,10 +495,10 @@ def _cache_order_hint(b: _Builder) -> None:
         if files:
             fix = (
                 f"Copy the dependency files first, install, then the rest: `COPY {files} ./`, then"
-                f" `{_clip(text)}`, then `COPY . .`."
+                f" {b.step(layer)}, then `COPY . .`."
             )
         else:
-            fix = f"Move `{_clip(text)}` above `{_clip(b.instruction(copy_at))}`: it needs nothing from the context."
+            fix = f"Move {b.step(layer)} above {b.step(copy_at)}: it needs nothing from the context."
         b.add(
             CACHE_ORDER,
             f"{name} install (layer {layer}) after a COPY of the whole build context (layer {copy_at}):"
