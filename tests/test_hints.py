@@ -430,3 +430,9 @@ def test_layers_without_history_are_named_by_number(tmp_path):
     (hint,) = hints.hints
     assert (hint.kind, hint.instructions) == (METADATA, ("", ""))
     assert hint.fix.endswith("not later in layer 1.")
+
+
+def test_an_image_without_layers(tmp_path):
+    image = analyse(tmp_path, history=[{"created_by": 'CMD ["/x"]', "empty_layer": True}])
+    assert compute_hints(image) == Hints([], 0)
+    assert largest_files(image.fs, 5) == []

@@ -320,10 +320,10 @@ def _tree_hints(b: _Builder) -> None:
     caches: dict[str, list[tuple[str, Copy]]] = defaultdict(list)
     build: dict[str, list[tuple[str, Copy]]] = defaultdict(list)
     secrets: list[tuple[str, Node]] = []
-    stack: list[tuple[Node, str, str | None]] = [(b.fs.root, "", None)]
+    stack: list[tuple[Node, str, str | None]] = [(b.fs.root, "", None)] if b.fs.root.children else []
     while stack:
         node, path, tag = stack.pop()
-        kids: dict[str, Node] = node.children  # type: ignore[assignment]
+        kids: dict[str, Node] = node.children  # type: ignore[assignment]  (only directories are stacked)
         prefix = f"{path}/" if path else ""
         for child in filter(_HAS_CHILDREN, kids.values()):
             name = child.name
