@@ -409,7 +409,7 @@ def test_text_report_what_to_change(tmp_path):
 
 
 def test_paths_grouped_by_directory_for_display(tmp_path):
-    from explorer.present.hints import FileRow, file_rows, group_paths, paths_line
+    from explorer.present.hints import HintPathRow, file_rows, group_paths, paths_line
 
     paths = ("a/b/x", "a/b/y", "a/b/z", "a/b/w", "c", "d/\x1b[31mred")
     assert group_paths(paths) == [("/a/b/", ["w", "x", "y", "z"]), ("/", ["c"]), ("/d/", ["\x1b[31mred"])]
@@ -418,9 +418,9 @@ def test_paths_grouped_by_directory_for_display(tmp_path):
     image = analyse(tmp_path, BASE, Layer([F("tmp/a", data(10, 1)), F("tmp/b", data(20, 2))]), Layer([whiteout("tmp")]))
     (hint,) = only(compute_hints(image), DELETED_LATER)
     assert file_rows(image.fs, hint, 1) == [
-        FileRow("/tmp/"),
-        FileRow("  a", "tmp/a", 1),  # shown in the layer that added it
-        FileRow("… and 1 more (all of them: report --json)"),
+        HintPathRow("/tmp/"),
+        HintPathRow("  a", "tmp/a", 1),  # shown in the layer that added it
+        HintPathRow("… and 1 more (all of them: report --json)"),
     ]
 
 

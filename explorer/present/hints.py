@@ -87,7 +87,7 @@ _AT_LATER_LAYER = (METADATA, REWRITTEN, OVERWRITTEN)
 
 
 @dataclass(frozen=True)
-class FileRow:
+class HintPathRow:
     """A row of a hint's file list: a directory heading (path None) or a file and its layer."""
 
     label: str
@@ -106,17 +106,17 @@ def layer_of(fs: FileSystem, hint: Hint, path: str) -> int | None:
     return layers[-1] if hint.kind in _AT_LATER_LAYER else layers[0]
 
 
-def file_rows(fs: FileSystem, hint: Hint, limit: int) -> list[FileRow]:
+def file_rows(fs: FileSystem, hint: Hint, limit: int) -> list[HintPathRow]:
     """A hint's paths by directory (escaped), at most `limit` files, then a row saying how many more."""
     rows, shown = [], 0
     for head, names in group_paths(hint.paths):
         if shown >= limit:
             break
-        rows.append(FileRow(display_name(head)))
+        rows.append(HintPathRow(display_name(head)))
         for name in names[: limit - shown]:
             path = f"{head[1:]}{name}"
-            rows.append(FileRow("  " + display_name(name), path, layer_of(fs, hint, path)))
+            rows.append(HintPathRow("  " + display_name(name), path, layer_of(fs, hint, path)))
             shown += 1
     if len(hint.paths) > shown:
-        rows.append(FileRow(f"… and {len(hint.paths) - shown:,} more (all of them: report --json)"))
+        rows.append(HintPathRow(f"… and {len(hint.paths) - shown:,} more (all of them: report --json)"))
     return rows

@@ -10,7 +10,7 @@ from textual.widgets import DataTable, Static
 
 from ...analysis.hints import Hint, Hints
 from ...analysis.image import Image
-from ...present.hints import KIND_LABELS, FileRow, file_rows
+from ...present.hints import KIND_LABELS, HintPathRow, file_rows
 from ...present.text import display_name, human_size
 
 FILES_SHOWN = 500  # files listed under one hint (DataTable measures every cell)
@@ -39,7 +39,7 @@ class HintsView(Vertical):
         super().__init__(id=id)
         self.image: Image | None = None
         self.hints: list[Hint] = []
-        self.rows: list[FileRow] = []
+        self.rows: list[HintPathRow] = []
 
     def compose(self):
         yield Static(id="hints-note", classes="hint")
