@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -224,27 +225,38 @@ def bench(image: str, reps: int, keys: int, with_app: bool) -> dict:
     return result
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def against(image: str, other: Path, reps: int) -> dict:
-    """`report --json` of this tree and of the checkout `other`, interleaved."""
+    """`report --json` of this tree and of the checkout `other`, interleaved: wall time, CPU
+    time over the process and its workers (steadier than wall time on a busy machine), peak RSS."""
     cmd = [sys.executable, "-m", "explorer", "report", image, "--json"]
     trees = {"this": ROOT, "other": other}
     for tree in trees.values():
         subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True, cwd=tree)  # warm the cache
     times: dict[str, list[float]] = {name: [] for name in trees}
+    cpus: dict[str, list[float]] = {name: [] for name in trees}
     for _ in range(reps):
         for name, tree in trees.items():
+            cpu = _children_cpu()
             times[name].append(timed(cmd, cwd=tree)[0])
+            cpus[name].append(_children_cpu() - cpu)
     result: dict = {"image": image, "other": str(other)}
     for name, tree in trees.items():
         result[f"{name}_s"] = median(times[name])
+        result[f"{name}_cpu_s"] = median(cpus[name])
         result[f"{name}_rss_mb"] = max(timed(cmd, rss=True, cwd=tree)[1] for _ in range(3)) / 1024
     return result
 
 
 def show_against(r: dict) -> str:
     return (
-        f"{r['image']}: report --json {r['this_s']:.2f} s, {r['this_rss_mb']:.0f} MB; {r['other']}:"
-        f" {r['other_s']:.2f} s, {r['other_rss_mb']:.0f} MB → {r['this_s'] / r['other_s']:.3f}× time,"
+        f"{r['image']}: report --json {r['this_s']:.2f} s (CPU {r['this_cpu_s']:.2f} s), {r['this_rss_mb']:.1f} MB;"
+        f" {r['other']}: {r['other_s']:.2f} s (CPU {r['other_cpu_s']:.2f} s), {r['other_rss_mb']:.1f} MB"
+        f" → {r['this_s'] / r['other_s']:.3f}× time, {r['this_cpu_s'] / r['other_cpu_s']:.3f}× CPU,"
         f" {r['this_rss_mb'] - r['other_rss_mb']:+.1f} MB"
     )
 
