@@ -148,8 +148,8 @@ _VENDORED = ("node_modules", "site-packages", "dist-packages", "usr/share/doc")
 
 # File names worth a closer look, found in one scan of a directory's names joined by line breaks
 _SECRET_SCAN = "|".join(re.escape(n) for n in sorted(_SECRET_NAMES)) + r"|\.env[^\n]*|config\.json|ssh_host_[^\n]*_key"
-_BUILD_SCAN = "|".join(re.escape(s) for s in (".a", *_ARCHIVE_SUFFIXES))
-_NAME_SCAN = rf"^(?:(?P<secret>{_SECRET_SCAN})|(?P<build>[^\n]*(?:{_BUILD_SCAN})))$"
+_BUILD_SCAN = "|".join(re.escape(s[1:]) for s in (".a", *_ARCHIVE_SUFFIXES))  # after the dot
+_NAME_SCAN = rf"^(?:(?P<secret>{_SECRET_SCAN})|(?P<build>[^\n]*\.(?:{_BUILD_SCAN})))$"
 _NAME_RULE = re.compile(_NAME_SCAN, re.MULTILINE)
 _NAME_RULE_BIN = re.compile(_NAME_SCAN[:-2] + rf"|(?P<tool>{_TOOLCHAIN}))$", re.MULTILINE)
 
@@ -320,46 +320,48 @@ def _tree_hints(b: _Builder) -> None:
     caches: dict[str, list[tuple[str, Copy]]] = defaultdict(list)
     build: dict[str, list[tuple[str, Copy]]] = defaultdict(list)
     secrets: list[tuple[str, Node]] = []
-    stack: list[tuple[Node, str, str | None]] = [(b.fs.root, "", None)] if b.fs.root.children else []
+    # Paths are made only where something is found (most directories hold nothing of interest).
+    stack: list[tuple[Node, str | None]] = [(b.fs.root, None)] if b.fs.root.children else []
     while stack:
-        node, path, tag = stack.pop()
+        node, tag = stack.pop()
         kids: dict[str, Node] = node.children  # type: ignore[assignment]  (only directories are stacked)
-        prefix = f"{path}/" if path else ""
         for child in filter(_HAS_CHILDREN, kids.values()):
-            name = child.name
             child_tag = tag
-            if tag is None and (name in _TRIGGERS or name.startswith("linux-headers-")):
-                match = _DIR_RULE.fullmatch(prefix + name)
+            if tag is None and (child.name in _TRIGGERS or child.name.startswith("linux-headers-")):
+                match = _DIR_RULE.fullmatch(child.path)
                 if match:
                     child_tag = _DIR_RULES[int(match.lastgroup[1:])][0]  # type: ignore[index]
-            stack.append((child, prefix + name, child_tag))
-        if tag in _CACHE_FIX:  # every copy a cache ever stored, hidden or not
-            for name, child in kids.items():
-                for change in child.changes:
-                    if change.copy is not None and change.entry is not None:
-                        caches[tag].append((prefix + name, change.copy))  # type: ignore[index]
+            stack.append((child, child_tag))
+        if tag is not None:
+            prefix = node.path + "/"
+            if tag in _CACHE_FIX:  # every copy a cache ever stored, hidden or not
+                found = caches[tag]
+                for name, child in kids.items():
+                    for change in child.changes:
+                        if change.copy is not None and change.entry is not None:
+                            found.append((prefix + name, change.copy))
+            else:  # build-only: the visible files
+                found = build[tag]
+                for name, child in kids.items():
+                    copy = _visible_copy(child)
+                    if copy is not None:
+                        found.append((prefix + name, copy))
             continue
-        if tag is not None:  # build-only: the visible files
-            for name, child in kids.items():
-                copy = _visible_copy(child)
-                if copy is not None:
-                    build[tag].append((prefix + name, copy))
-            continue
-        names = "\n".join(kids)
-        in_bin = path.endswith("bin")
-        for match in (_NAME_RULE_BIN if in_bin else _NAME_RULE).finditer(names):
+        in_bin = node.name.endswith("bin")
+        for match in (_NAME_RULE_BIN if in_bin else _NAME_RULE).finditer("\n".join(kids)):
             name = match.group()
             child = kids.get(name)  # type: ignore[assignment]
             if child is None:  # a name with a line break in it: not one of these
                 continue
+            path = child.path
             if match.lastgroup == "secret":
-                if _secret_name(name, path):
-                    secrets.append((prefix + name, child))
+                if _secret_name(name, path.rpartition("/")[0]):
+                    secrets.append((path, child))
                 continue
             copy = _visible_copy(child)
             if copy is not None:
                 label = "static" if name.endswith(".a") else "toolchain" if match.lastgroup == "tool" else "archive"
-                build[label].append((prefix + name, copy))
+                build[label].append((path, copy))
     for tool in sorted(caches):
         found = caches[tool]
         copies = [c for _, c in found]
