@@ -11,22 +11,29 @@ from collections.abc import Sequence
 
 from .archive.errors import ImageError
 from .commands.options import add_open_options, limits_from
+from .commands.remote import add_registry_options, apply_registry_options
 
 USAGE_EPILOG = """\
 IMAGE is an image archive (docker save, Docker 25+, OCI archive, optionally gzip-compressed),
-an OCI image layout directory, or - for standard input.
+an OCI image layout directory, - for standard input, an image in a registry
+(registry://HOST[:PORT]/REPO[:TAG|@sha256:…]), or in a local engine (docker:IMAGE, podman:IMAGE).
 
 examples:
   layerscope --demo                     open the built-in demo image
   layerscope image.tar                  explore an image
   docker save img | layerscope -        read from standard input
   layerscope report image.tar --json    machine-readable report
+  layerscope ci image.tar               check size and waste rules (exit 0 pass, 1 fail, 2 error)
+  layerscope registry://ghcr.io/org/app:1.4   straight from a registry (no daemon)
+  layerscope serve --demo               the app in a web browser (http://127.0.0.1:8000/)
 """
 
 
 # Subcommands: `layerscope NAME …` runs `run(argv)` of the module, imported only when used.
 COMMANDS = {
     "report": "explorer.commands.report",
+    "ci": "explorer.commands.ci",
+    "serve": "explorer.commands.serve",
 }
 
 
@@ -40,6 +47,7 @@ def _app_parser() -> argparse.ArgumentParser:
     parser.add_argument("path", nargs="?", metavar="IMAGE", help="image archive, OCI directory, or -")
     parser.add_argument("--demo", action="store_true", help="open the built-in demo image (no Docker needed)")
     add_open_options(parser)
+    add_registry_options(parser)
     from . import __version__
 
     parser.add_argument("--version", action="version", version=f"layerscope {__version__}")
@@ -53,6 +61,15 @@ def _fail(message: str) -> int:
     return 2
 
 
+def _terminal_on_stdin() -> None:
+    try:
+        tty = os.open("/dev/tty", os.O_RDONLY)
+    except OSError:
+        raise ImageError("the app needs a terminal (try `report`)") from None
+    os.dup2(tty, 0)
+    os.close(tty)
+
+
 def _stdin_to_fd() -> str:
     """Move a piped archive off fd 0 and give fd 0 the terminal, so the app can read keys.
 
@@ -60,12 +77,10 @@ def _stdin_to_fd() -> str:
     """
     archive = os.dup(0)
     try:
-        tty = os.open("/dev/tty", os.O_RDONLY)
-    except OSError:
+        _terminal_on_stdin()
+    except ImageError:
         os.close(archive)
         raise ImageError("reading an image from standard input needs a terminal for the app (try `report`)") from None
-    os.dup2(tty, 0)
-    os.close(tty)
     return f"/dev/fd/{archive}"
 
 
@@ -75,6 +90,9 @@ def explore(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     if args.demo == bool(args.path):
         parser.error("give an IMAGE or --demo")
+    apply_registry_options(args)
+    if args.password_stdin and not os.isatty(0):
+        _terminal_on_stdin()  # the password came through a pipe: the app takes its keys from the terminal
     if args.path and args.path != "-":
         from .archive.pool import prestart
 
@@ -107,6 +125,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if argv and argv[0] in COMMANDS:
             return importlib.import_module(COMMANDS[argv[0]]).run(argv[1:])
+        from .commands.ci import ci_requested
+
+        if ci_requested(argv):  # CI=true, as with dive (and no terminal to show the app on)
+            return importlib.import_module(COMMANDS["ci"]).run(argv)
         return explore(argv)
     except ImageError as exc:
         return _fail(str(exc))

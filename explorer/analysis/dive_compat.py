@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import math
 import posixpath
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -437,12 +437,13 @@ class DiveAccumulator:
         _stack(self._stacked, tree)
         self._sizes.append(size)
 
-    def result(self) -> DiveCompat:
-        values = self._by_path.values()
+    def result(self, keep: Callable[[str], bool] | None = None) -> DiveCompat:
+        """dive's figures; with `keep`, over only the paths (`/a/b`) it keeps (`ci --ignore`)."""
+        values = [d for d in self._by_path.values() if keep(d.path)] if keep else self._by_path.values()
         discovered = sum(data.cumulative for data in values)
         minimum = sum(data.minimum for data in values)
         efficiency = 1.0 if discovered == 0 else float(minimum) / float(discovered)
-        inefficient = list(self._inefficient)
+        inefficient = [d for d in self._inefficient if keep(d.path)] if keep else list(self._inefficient)
         _GoSort(inefficient).sort()
         wasted = sum(data.cumulative for data in inefficient)
         return DiveCompat(

@@ -14,6 +14,7 @@ import pickle
 import signal
 import sys
 import time
+from functools import partial
 from typing import BinaryIO
 
 from .errors import CorruptBlob, ImageError
@@ -57,7 +58,9 @@ def main() -> None:
             _send(out, ("rows", index, batch))
 
         try:
-            message = ("done", index, scan_location(location, label, progress, verify, limits, rows))
+            # a blob in a file (Location), or one that scans itself (registry.RemoteBlob)
+            scan = location.scan if hasattr(location, "scan") else partial(scan_location, location)
+            message = ("done", index, scan(label, progress, verify, limits, rows))
         except (CorruptBlob, ImageError) as exc:
             message = ("error", index, exc)
         except OSError as exc:

@@ -349,7 +349,17 @@ class StreamSource(Source):
 def open_source(
     path: str, on_progress: Progress | None = None, verify: bool = False, limits: Limits = DEFAULT_LIMITS
 ) -> Source:
-    """Open an image archive: "-" for standard input, a directory, or a file."""
+    """Open an image archive: "-" for standard input, a directory, or a file; or an image in a
+    registry (`registry://…`, or a reference where no such file exists), or of a local
+    engine (`docker:IMAGE`, `podman:IMAGE`)."""
+    if path != "-" and not os.path.lexists(path):
+        from .engines import engine_of, open_engine
+        from .registry import open_registry
+
+        if (engine := engine_of(path)) is not None:
+            return open_engine(*engine, on_progress, verify, limits)
+        if (registry := open_registry(path)) is not None:
+            return registry
     if path == "-":
         stream = os.fdopen(os.dup(sys.stdin.fileno()), "rb")
         with stream:

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from .options import add_open_options, limits_from
+from .remote import add_registry_options, apply_registry_options
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -16,11 +17,14 @@ def _parser() -> argparse.ArgumentParser:
         prog="layerscope report",
         description="Print an image's layers and wasted space (no interactive app).",
     )
-    parser.add_argument("path", metavar="IMAGE", help="image archive, OCI directory, or -")
+    parser.add_argument(
+        "path", metavar="IMAGE", help="archive, OCI directory, -, registry://HOST/REPO:TAG, docker:IMAGE"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON (schema in the README)")
     parser.add_argument("--top", type=int, metavar="N", help="list at most N wasted items (default 20; JSON: all)")
     parser.add_argument("--dive", action="store_true", help="add dive 0.13.1's own figures (for its CI thresholds)")
     add_open_options(parser)
+    add_registry_options(parser)
     return parser
 
 
@@ -29,6 +33,7 @@ def run(argv: Sequence[str]) -> int:
     from ..archive.pool import prestart
 
     args = _parser().parse_args(argv)
+    apply_registry_options(args)
     prestart(args.path)  # the workers start while the model is imported and the manifest read
     from ..analysis.image import load
     from ..present.report import report_dict

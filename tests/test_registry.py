@@ -1,0 +1,502 @@
+"""Images read straight from a registry: a real one (Debian's docker-registry) open, behind Basic
+auth and behind Bearer tokens, images pushed with skopeo; the figures must equal the archive's."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from explorer.analysis.image import Image as Model
+from explorer.analysis.image import load
+from explorer.archive import blobfetch, registry
+from explorer.archive.blobfetch import RemoteBlob
+from explorer.archive.errors import CorruptBlob, ImageError
+from explorer.archive.registry import (
+    Credentials,
+    Reference,
+    Settings,
+    docker_credentials,
+    parse_challenge,
+    parse_reference,
+)
+from explorer.present.report import report_dict
+from tests.conftest import DIVE, REAL, needs_shared
+from tests.imagebuilder import F, Image, Layer, write_oci
+from tests.registry_server import PASSWORD, USER, running
+
+ROOT = Path(__file__).resolve().parents[1]
+MISSING = [tool for tool in ("docker-registry", "skopeo", "htpasswd") if shutil.which(tool) is None]
+needs_registry = pytest.mark.skipif(bool(MISSING), reason=f"not installed: {', '.join(MISSING)} (apt)")
+PUSHED = {  # repository:tag -> (skopeo source, archive to compare with, copy every platform)
+    "bloat:gzip": ("oci-archive:{REAL}/small-bloat.oci-gzip.tar", "{REAL}/small-bloat.oci-gzip.tar", False),
+    "bloat:zstd": ("oci-archive:{REAL}/small-bloat.oci-zstd.tar", "{REAL}/small-bloat.oci-zstd.tar", False),
+    "multi:latest": ("oci-archive:{REAL}/multi.oci-index.tar", "{REAL}/multi.oci-index.tar", True),
+    "dive/test:docker": ("docker-archive:{DIVE}/test-docker-image.tar", "{DIVE}/test-docker-image.tar", False),
+}
+
+
+def _comparable(image: Model) -> dict:
+    """The report without what names where the image came from (a legacy `docker save` has no
+    digests; skopeo gives it docker media types on the way to the registry)."""
+    data = report_dict(image)
+    for key in ("path", "names", "manifest_digest", "layout", "config_digest"):
+        data["image"].pop(key)
+    for layer in data["layers"]:
+        layer.pop("media_type")
+        layer.pop("digest")
+    return data
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings() -> Iterator[None]:
+    """Each test starts anonymous and secure, with no cached token."""
+    registry.configure(Settings())
+    registry._tokens.clear()
+    yield
+    registry.configure(Settings())
+    registry._tokens.clear()
+
+
+@pytest.fixture(scope="session")
+def docker_config(tmp_path_factory) -> Iterator[Path]:
+    """An empty docker config, so the credentials of the machine running the tests stay out."""
+    folder = tmp_path_factory.mktemp("docker-config")
+    (folder / "config.json").write_text("{}")
+    old = os.environ.get("DOCKER_CONFIG")
+    os.environ["DOCKER_CONFIG"] = str(folder)
+    yield folder
+    if old is None:
+        os.environ.pop("DOCKER_CONFIG", None)
+    else:
+        os.environ["DOCKER_CONFIG"] = old
+
+
+def _registry(tmp_path_factory, mode: str, images: list[str]) -> Iterator:
+    with running(tmp_path_factory.mktemp(f"registry-{mode}"), mode) as reg:
+        for name in images:
+            source, _, every = PUSHED[name]
+            reg.push(source.format(REAL=REAL, DIVE=DIVE), name, all_platforms=every)
+        yield reg
+
+
+@pytest.fixture(scope="session")
+def open_registry(tmp_path_factory, docker_config):
+    if MISSING or not REAL.is_dir():
+        pytest.skip(f"needs {', '.join(MISSING) or 'the shared test data'}")
+    yield from _registry(tmp_path_factory, "open", list(PUSHED))
+
+
+@pytest.fixture(scope="session")
+def basic_registry(tmp_path_factory, docker_config):
+    if MISSING or not REAL.is_dir():
+        pytest.skip(f"needs {', '.join(MISSING) or 'the shared test data'}")
+    yield from _registry(tmp_path_factory, "basic", ["bloat:gzip"])
+
+
+@pytest.fixture(scope="session")
+def bearer_registry(tmp_path_factory, docker_config):
+    if MISSING or not REAL.is_dir():
+        pytest.skip(f"needs {', '.join(MISSING) or 'the shared test data'}")
+    pytest.importorskip("cryptography", reason="the test token server signs with cryptography")
+    yield from _registry(tmp_path_factory, "bearer", ["bloat:zstd", "multi:latest"])
+
+
+def layerscope(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    return subprocess.run(
+        [sys.executable, "-m", "explorer", *args],
+        input=stdin,
+        capture_output=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+    )
+
+
+# ---- references, challenges, credentials --------------------------------------------------------
+
+
+def test_references(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    digest = "sha256:" + "ab" * 32
+    assert parse_reference("registry://127.0.0.1:5000/team/app:1.2") == Reference(
+        "127.0.0.1:5000", "team/app", "1.2", None
+    )
+    assert parse_reference(f"registry://ghcr.io/o/r@{digest}") == Reference("ghcr.io", "o/r", None, digest)
+    assert parse_reference("registry://localhost/app") == Reference("localhost", "app", None, None)
+    assert parse_reference("quay.io/org/img:tag") == Reference("quay.io", "org/img", "tag", None)
+    assert parse_reference("library/alpine") == Reference("docker.io", "library/alpine", None, None)
+    assert parse_reference("alpine:3.20") == Reference("docker.io", "library/alpine", "3.20", None)
+    assert parse_reference("docker.io/alpine") == Reference("docker.io", "library/alpine", None, None)
+    assert parse_reference("docker.io/alpine").api_host == "registry-1.docker.io"
+    assert str(parse_reference("registry://h.io/a/b")) == "h.io/a/b:latest"
+    # local paths, archive names and bare words are files, never an image on Docker Hub
+    (tmp_path / "team").mkdir()
+    (tmp_path / "team" / "app:1").write_bytes(b"")
+    for text in ("team/app:1", "image.tar", "out/image.tar.gz", "alpine", "-", "some/Dir/x"):
+        assert parse_reference(text) is None, text
+    for bad in ("registry://alpine", "registry://h.io/", "registry://h.io/UPPER", "registry://h.io/a:b:c"):
+        with pytest.raises(ImageError):
+            parse_reference(bad)
+
+
+def test_challenges():
+    assert parse_challenge(
+        'Bearer realm="https://auth.io/token",service="registry.io",scope="repository:a/b:pull"'
+    ) == (
+        "bearer",
+        {"realm": "https://auth.io/token", "service": "registry.io", "scope": "repository:a/b:pull"},
+    )
+    assert parse_challenge('Basic realm="Registry Realm"') == ("basic", {"realm": "Registry Realm"})
+    assert parse_challenge("") == ("", {})
+
+
+def test_docker_config_credentials(tmp_path, monkeypatch):
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    config = tmp_path / "config.json"
+    auth = base64.b64encode(b"alice:pa:ss").decode()
+    config.write_text(json.dumps({"auths": {"https://index.docker.io/v1/": {"auth": auth}, "r.io:5000": {}}}))
+    assert docker_credentials("docker.io") == Credentials("alice", "pa:ss")
+    assert docker_credentials("r.io:5000") is None
+    assert docker_credentials("other.io") is None
+    # a credential helper (a real program on PATH, as docker-credential-pass would be)
+    helper = tmp_path / "bin" / "docker-credential-testhelper"
+    helper.parent.mkdir()
+    helper.write_text(
+        "#!/bin/sh\nread server\n"
+        'if [ "$server" = "ghcr.io" ]; then echo \'{"Username":"bob","Secret":"tok"}\'; '
+        "else echo 'credentials not found in native keychain'; exit 1; fi\n"
+    )
+    helper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{helper.parent}{os.pathsep}{os.environ['PATH']}")
+    config.write_text(json.dumps({"credHelpers": {"ghcr.io": "testhelper"}, "credsStore": "testhelper"}))
+    assert docker_credentials("ghcr.io") == Credentials("bob", "tok")
+    assert docker_credentials("quay.io") is None  # the store has none for it
+    config.write_text(json.dumps({"credsStore": "absent"}))
+    with pytest.raises(ImageError, match="docker-credential-absent"):
+        docker_credentials("quay.io")
+
+
+def test_plain_http_only_for_loopback_or_insecure():
+    client = registry.RegistryClient.__new__(registry.RegistryClient)
+    client.session = registry._session()
+    client.verify_tls = True
+    assert client._base_url("registry.example", insecure=False) == "https://registry.example"
+    assert registry._is_loopback("127.0.0.1:5000") and registry._is_loopback("[::1]:80")
+    assert registry._is_loopback("localhost:5000") and not registry._is_loopback("10.0.0.1:5000")
+
+
+# ---- HTTP behaviour against small servers of the test ------------------------------------------------
+
+
+class _Recorder:
+    """A loopback HTTP server answering from `reply(handler)`; remembers the requests' headers."""
+
+    def __init__(self, reply) -> None:
+        self.seen: list[tuple[str, dict]] = []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                owner.seen.append((self.path, dict(self.headers)))
+                reply(self)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.host = f"127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def servers():
+    started: list[_Recorder] = []
+
+    def start(reply) -> _Recorder:
+        started.append(_Recorder(reply))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def _send(handler: BaseHTTPRequestHandler, code: int, body: bytes = b"", headers: dict | None = None) -> None:
+    handler.send_response(code)
+    for key, value in {"Content-Length": str(len(body)), **(headers or {})}.items():
+        handler.send_header(key, value)
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+def test_authorization_is_dropped_on_a_redirect_to_another_host(servers):
+    blob = b"layer bytes"
+    storage = servers(lambda h: _send(h, 200, blob))
+    front = servers(lambda h: _send(h, 307, headers={"Location": f"http://{storage.host}/bucket/x?sig=1"}))
+    digest = "sha256:" + hashlib.sha256(blob).hexdigest()
+    remote = RemoteBlob(f"http://{front.host}/v2/a/blobs/{digest}", "Bearer secret-token", True, digest, len(blob))
+    with remote.open("blob") as stream:
+        assert stream.read(100) == blob
+    assert front.seen[0][1].get("Authorization") == "Bearer secret-token"
+    assert storage.seen[0][0] == "/bucket/x?sig=1" and "Authorization" not in storage.seen[0][1]
+    # the same host keeps it
+    same = servers(
+        lambda h: _send(h, 200, blob) if "moved" in h.path else _send(h, 302, headers={"Location": "/moved"})
+    )
+    with RemoteBlob(f"http://{same.host}/v2/a/blobs/x", "Basic abc", True, digest, len(blob)).open("b") as stream:
+        stream.read(100)
+    assert same.seen[1][1].get("Authorization") == "Basic abc"
+
+
+def test_blob_digest_and_size_are_checked_as_it_streams(servers):
+    blob = b"x" * 5000
+    server = servers(lambda h: _send(h, 200, blob))
+    good = "sha256:" + hashlib.sha256(blob).hexdigest()
+    url = f"http://{server.host}/v2/a/blobs/{good}"
+    with RemoteBlob(url, None, True, good, 5000).open("blob") as stream:
+        stream.read(10)  # the rest is read and hashed on the way out
+    wrong = "sha256:" + "0" * 64
+    with (
+        pytest.raises(CorruptBlob, match="does not match its digest"),
+        RemoteBlob(url, None, True, wrong, 5000).open("blob") as stream,
+    ):
+        stream.read(10)
+    with pytest.raises(CorruptBlob, match="truncated"), RemoteBlob(url, None, True, good, 6000).open("b") as stream:
+        stream.read(10)
+    with pytest.raises(CorruptBlob, match="more than"), RemoteBlob(url, None, True, good, 4000).open("b") as stream:
+        stream.read(10)
+
+
+@pytest.mark.parametrize(
+    ("code", "headers", "message"),
+    [
+        (401, {}, "authentication required (401 Unauthorized)"),
+        (403, {}, "access denied (403 Forbidden)"),
+        (404, {}, "not found (404)"),
+        (429, {"Retry-After": "30"}, "rate limited by the registry (429 Too Many Requests); retry after 30 s"),
+        (500, {}, "the registry answered 500"),
+    ],
+)
+def test_one_line_errors(servers, docker_config, code, headers, message):
+    def reply(h):
+        if h.path == "/v2/":
+            _send(h, 200, b"{}", {"Docker-Distribution-API-Version": "registry/2.0"})
+        else:
+            _send(h, code, b'{"errors":[]}', headers)
+
+    server = servers(reply)
+    with pytest.raises(ImageError) as caught:
+        registry.open_registry(f"registry://{server.host}/a/b:1")
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+    assert str(caught.value).startswith(f"{server.host}/a/b:1: ")
+
+
+def test_timeouts_and_refused_connections(servers, monkeypatch, docker_config):
+    monkeypatch.setattr(blobfetch, "TIMEOUT", (2.0, 0.3))
+    release = threading.Event()
+    server = servers(lambda h: release.wait(5))
+    try:
+        with pytest.raises(ImageError, match="did not answer within 0.3 s"):
+            registry.open_registry(f"registry://{server.host}/a:1")
+    finally:
+        release.set()
+    port = server.server.server_port
+    server.stop()
+    with pytest.raises(ImageError, match="cannot connect"):
+        registry.open_registry(f"registry://127.0.0.1:{port}/a:1")
+
+
+# ---- a real registry ------------------------------------------------------------------------------
+
+
+@needs_shared
+@needs_registry
+@pytest.mark.parametrize("name", ["bloat:gzip", "bloat:zstd", "dive/test:docker"])
+def test_figures_equal_the_archives(open_registry, name):
+    archive = PUSHED[name][1].format(REAL=REAL, DIVE=DIVE)
+    remote = load(f"registry://{open_registry.host}/{name}", dive=True)
+    local = load(archive, dive=True)
+    try:
+        assert _comparable(remote) == _comparable(local)
+        assert remote.names == [f"{open_registry.host}/{name}"]
+        if name == "bloat:zstd":
+            assert {layer.scan.compression for layer in remote.layers} == {"zstd"}
+    finally:
+        remote.close()
+        local.close()
+
+
+@needs_shared
+@needs_registry
+@pytest.mark.parametrize("platform", ["linux/amd64", "linux/arm64", "linux/arm/v7"])
+def test_multi_platform_index(open_registry, platform):
+    remote = load(f"{open_registry.host}/multi:latest", platform=platform)
+    local = load(str(REAL / "multi.oci-index.tar"), platform=platform)
+    try:
+        assert _comparable(remote) == _comparable(local)
+        assert remote.platform.startswith(platform)
+    finally:
+        remote.close()
+        local.close()
+    by_digest = f"{open_registry.host}/multi@{remote.ref.manifest_digest}"
+    with pytest.raises(ImageError, match="several platforms|platform"):
+        load(f"{open_registry.host}/multi:latest", platform="linux/s390x")
+    single = load(by_digest)  # a platform's own manifest, by digest
+    try:
+        assert single.platform.startswith(platform) and single.ref.manifest_digest == remote.ref.manifest_digest
+    finally:
+        single.close()
+
+
+@needs_shared
+@needs_registry
+def test_cli_report_and_unknown_tags(open_registry):
+    proc = layerscope("report", f"registry://{open_registry.host}/bloat:gzip", "--json")
+    assert proc.returncode == 0, proc.stderr
+    local = layerscope("report", str(REAL / "small-bloat.oci-gzip.tar"), "--json")
+    remote_data, local_data = json.loads(proc.stdout), json.loads(local.stdout)
+    assert remote_data["summary"] == local_data["summary"] and remote_data["waste"] == local_data["waste"]
+    proc = layerscope("report", f"{open_registry.host}/bloat:nope")
+    assert proc.returncode == 2 and proc.stderr.decode().count("\n") == 1
+    assert f"{open_registry.host}/bloat:nope: not found (404): MANIFEST_UNKNOWN" in proc.stderr.decode()
+    proc = layerscope("ci", f"{open_registry.host}/bloat:gzip", "--lowest-efficiency", "0.95")
+    assert proc.returncode == 1 and b"FAIL  lowest-efficiency" in proc.stdout
+
+
+def _corrupt_copy(reg, tmp_path: Path, name: str, damage) -> str:
+    """Push an image of its own, then damage its layer blob in the registry's storage."""
+    image = Image(layers=[Layer([F(f"{name}/data", os.urandom(4096))], compression="none")])
+    write_oci(image, tmp_path / f"{name}.tar")
+    reg.push(f"oci-archive:{tmp_path / name}.tar", f"{name}:1")
+    remote = registry.open_registry(f"{reg.host}/{name}:1")
+    manifest = json.loads(remote.read_bytes(next(p for p, k in remote._kind.items() if k == "manifest")))
+    remote.close()
+    digest = manifest["layers"][0]["digest"].split(":")[1]
+    data = next(Path(reg_root(reg)).rglob(f"blobs/sha256/{digest[:2]}/{digest}/data"))
+    data.chmod(0o644)
+    damage(data)
+    return f"{reg.host}/{name}:1"
+
+
+def reg_root(reg) -> Path:
+    return Path(reg._log.name).parent / "data"
+
+
+@needs_shared
+@needs_registry
+def test_a_corrupt_blob_in_the_registry_is_caught(open_registry, tmp_path):
+    def flip(path: Path) -> None:
+        data = bytearray(path.read_bytes())
+        data[1000] ^= 0xFF
+        path.write_bytes(bytes(data))
+
+    ref = _corrupt_copy(open_registry, tmp_path, "corrupt", flip)
+    with pytest.raises(CorruptBlob, match="does not match its digest"):
+        load(ref)
+    ref = _corrupt_copy(open_registry, tmp_path, "short", lambda p: p.write_bytes(p.read_bytes()[:3000]))
+    with pytest.raises(ImageError):
+        load(ref)
+
+
+@needs_shared
+@needs_registry
+def test_large_images_are_scanned_by_workers_that_fetch_their_own_layers(open_registry, tmp_path):
+    """Above 16 MB the layers go to worker processes, each streaming its blob from the registry."""
+    random = os.urandom(9 << 20)
+    image = Image(
+        layers=[
+            Layer([F("a/big", random), F("a/small", b"1" * 100)]),
+            Layer([F("a/big", random[::-1])], compression="zstd"),
+            Layer([F("b/plain", random[: 3 << 20])], compression="none"),
+        ]
+    )
+    write_oci(image, tmp_path / "big.tar")
+    open_registry.push(f"oci-archive:{tmp_path / 'big.tar'}", "big:1")
+    remote = Model.open(f"{open_registry.host}/big:1")
+    try:
+        assert all(isinstance(remote.source.locate(layer.ref.blob), RemoteBlob) for layer in remote.layers)
+        remote.analyse(workers=2)
+        local = load(str(tmp_path / "big.tar"))
+        assert _comparable(remote) == _comparable(local)
+        local.close()
+    finally:
+        remote.close()
+
+
+@needs_shared
+@needs_registry
+def test_basic_auth(basic_registry):
+    ref = f"registry://{basic_registry.host}/bloat:gzip"
+    proc = layerscope("report", ref)
+    assert proc.returncode == 2 and "authentication required (401 Unauthorized)" in proc.stderr.decode()
+    proc = layerscope("report", ref, "--username", USER, "--password-stdin", stdin=b"wrong\n")
+    assert proc.returncode == 2 and "refused the credentials" in proc.stderr.decode()
+    proc = layerscope("report", ref, "--json", "--username", USER, "--password-stdin", stdin=f"{PASSWORD}\n".encode())
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["summary"]["wasted_bytes"] == 189972
+
+
+@needs_shared
+@needs_registry
+def test_basic_auth_from_docker_config(basic_registry, tmp_path, monkeypatch):
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    auth = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    (tmp_path / "config.json").write_text(json.dumps({"auths": {f"http://{basic_registry.host}": {"auth": auth}}}))
+    image = load(f"{basic_registry.host}/bloat:gzip")
+    assert image.waste.wasted == 189972
+    image.close()
+
+
+@needs_shared
+@needs_registry
+def test_bearer_tokens_per_repository(bearer_registry):
+    tokens = bearer_registry.token_server
+    registry.configure(Settings(Credentials(USER, PASSWORD)))
+    asked = len(tokens.scopes)
+    first = load(f"{bearer_registry.host}/bloat:zstd")
+    again = load(f"{bearer_registry.host}/bloat:zstd")  # the cached token serves
+    other = load(f"{bearer_registry.host}/multi:latest", platform="linux/arm/v7")  # its own token
+    for image in (first, again, other):
+        image.close()
+    assert tokens.scopes[asked:] == ["repository:bloat:pull", "repository:multi:pull"]
+    assert first.waste.wasted == 189972
+    registry.configure(Settings(Credentials(USER, "wrong")))
+    registry._tokens.clear()
+    with pytest.raises(ImageError, match="refused the credentials"):
+        load(f"{bearer_registry.host}/bloat:zstd")
+    registry.configure(Settings())
+    with pytest.raises(ImageError, match="authentication required"):
+        load(f"{bearer_registry.host}/bloat:zstd")
+
+
+def test_requests_is_imported_only_for_registries(tmp_path):
+    """Local archives do not pay for `requests`; nor do the workers that fetch registry layers."""
+    path = write_oci(Image([Layer([F("a", b"1")])]), tmp_path / "img.tar")
+    code = """
+import contextlib, io, sys
+from explorer.cli import main
+with contextlib.redirect_stdout(io.StringIO()):
+    assert main(["report", sys.argv[1], "--json"]) == 0
+import explorer.archive.blobfetch, explorer.archive.scanworker
+print("requests" in sys.modules, "explorer.archive.registry" in sys.modules)
+"""
+    proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert proc.stdout.split() == ["False", "False"], proc.stderr
