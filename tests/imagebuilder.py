@@ -98,6 +98,7 @@ class Layer:
     compression: str = "gzip"
     media_type: str | None = None
     eof_blocks: bool = True
+    padded_end: bool = True  # False: the tar ends right after the last member's data (umoci 0.4)
 
 
 @dataclass
@@ -224,6 +225,10 @@ def _entry(f: F) -> bytes:
 def _tar_chunks(layer: Layer) -> list[bytes]:
     """Per-entry pieces of the layer tar (the end-of-archive blocks are the last piece)."""
     chunks = [_entry(f) for f in layer.entries]
+    if not layer.padded_end:
+        if chunks and layer.entries[-1].kind == "file":
+            chunks[-1] = chunks[-1][: len(chunks[-1]) - (-len(layer.entries[-1].data or b"") % _BLOCK)]
+        return chunks
     if layer.eof_blocks:
         chunks.append(_EOF)
     return chunks

@@ -103,8 +103,8 @@ def test_a_layer_being_stacked_is_not_searched_until_it_is_done() -> None:
     fs.apply(0, [f("old/kept"), f("old/gone")])
     browser = Browser(fs)
     assert browser.stacked == 1
-    steps = fs.apply_steps(1, [w("old/gone"), *(f(f"new/{i}") for i in range(10))], step=3)
-    for _ in range(4):  # stacking paused part-way: past the whiteout, two new files in
+    steps = fs.stack_in_slices(1, [w("old/gone"), *(f(f"new/{i}") for i in range(10))], size=3)
+    for _ in range(2):  # stacking paused part-way: past the whiteout, four new files in
         next(steps)
     assert "new/0" in {node.path for node in fs.paths()}  # already in the tree, ...
     assert [n.path for n in browser.search("new")] == []  # ... but not yet to be found

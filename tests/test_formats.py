@@ -8,6 +8,8 @@ alignment of history entries with layers.
 from __future__ import annotations
 
 import contextlib
+import gzip
+import io
 import json
 import os
 import subprocess
@@ -17,9 +19,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import zstandard
 
 from explorer.analysis import ImageError, load
 from explorer.analysis.image import Image as ModelImage
+from explorer.archive.blobs import sniff
+from explorer.archive.errors import CorruptBlob
+from explorer.archive.layerscan import scan_layer
 from tests.imagebuilder import (
     ANN_CONTAINERD_NAME,
     ANN_REF_NAME,
@@ -28,6 +34,7 @@ from tests.imagebuilder import (
     F,
     Image,
     Layer,
+    layer_tar,
     opaque,
     whiteout,
     write_docker25_archive,
@@ -42,7 +49,7 @@ BUSYBOX = b"\x7fELF" + bytes(range(256)) * 12
 DOC1, DOC2 = b"doc one\n" * 40, b"doc two\n" * 50
 
 
-def _layers(compression: str = "gzip", eof_blocks: bool = True) -> list[Layer]:
+def _layers(compression: str = "gzip", eof_blocks: bool = True, padded_end: bool = True) -> list[Layer]:
     """Adds, a whiteout, an opaque dir, a chmod re-store, an overwrite, hard links, a symlink."""
     return [
         Layer(
@@ -63,6 +70,7 @@ def _layers(compression: str = "gzip", eof_blocks: bool = True) -> list[Layer]:
             created_by="ADD rootfs /",
             compression=compression,
             eof_blocks=eof_blocks,
+            padded_end=padded_end,
         ),
         Layer(
             [
@@ -79,6 +87,7 @@ def _layers(compression: str = "gzip", eof_blocks: bool = True) -> list[Layer]:
             created_by="RUN chmod, overwrite, ln, rm",
             compression=compression,
             eof_blocks=eof_blocks,
+            padded_end=padded_end,
         ),
         Layer(
             [
@@ -90,17 +99,18 @@ def _layers(compression: str = "gzip", eof_blocks: bool = True) -> list[Layer]:
             created_by="RUN rm -rf /var/cache && ln -s",
             compression=compression,
             eof_blocks=eof_blocks,
+            padded_end=padded_end,
         ),
     ]
 
 
-def make_image(compression: str = "gzip", eof_blocks: bool = True, **kw) -> Image:
-    return Image(_layers(compression, eof_blocks), config={"Cmd": ["/bin/sh"]}, **kw)
+def make_image(compression: str = "gzip", eof_blocks: bool = True, padded_end: bool = True, **kw) -> Image:
+    return Image(_layers(compression, eof_blocks, padded_end), config={"Cmd": ["/bin/sh"]}, **kw)
 
 
 def fingerprint(img: ModelImage) -> tuple:
     return (
-        [[(c.path, c.kind) for c in changes] for changes in img.fs.layer_changes],
+        [sorted((c.path, c.kind) for c in changes) for changes in img.fs.layer_changes],
         sorted((i.path, i.size, i.stored_in, i.hidden_by, i.cause) for i in img.waste.items),
         (img.waste.stored, img.waste.visible, img.waste.wasted),
         sorted((d.size, d.paths) for d in img.waste.duplicates),
@@ -170,7 +180,7 @@ def reference(tmp_path_factory) -> tuple:
 
 def test_reference_is_what_the_description_says(reference):
     changes, waste, totals, duplicates = reference
-    assert changes == EXPECTED_CHANGES
+    assert changes == [sorted(layer) for layer in EXPECTED_CHANGES]
     assert waste == EXPECTED_WASTE
     stored, visible, wasted = totals
     assert wasted == sum(w[1] for w in EXPECTED_WASTE)
@@ -397,6 +407,16 @@ def test_oci_index_images_by_ref_name(tmp_path):
     assert _who(load(str(path), image="alpha:1")) == "alpha"
     with pytest.raises(ImageError, match="registry.io/alpha:1, registry.io/beta:2"):
         load(str(path), image="gamma")
+    img = load(str(path))  # no --image: the first, said so
+    assert _who(img) == "alpha" and img.warnings == [
+        "the archive holds 2 images: showing registry.io/alpha:1 (choose with --image);"
+        " the others: registry.io/beta:2"
+    ]
+    assert load(str(path), image="alpha:1").warnings == []
+
+
+def test_platforms_of_one_image_are_not_several_images(nested):
+    assert load(str(nested)).warnings == []
 
 
 def test_oci_index_images_by_containerd_name(tmp_path):
@@ -729,3 +749,121 @@ def test_prestarted_workers_are_taken_or_stopped(tmp_path, capsys):
     assert len(spares) == expected
     assert main(["report", str(junk)]) == 2
     assert parallel._spares == [] and all(proc.poll() is not None for proc in spares)
+
+
+# ---- every route gives the same analysis -----------------------------------------------------
+
+
+def _reused() -> Image:
+    """One blob at three positions (COPY of the same content; `docker save` symlinks), and a
+    0-byte layer blob (an empty layer, valid)."""
+    base = _layers()[0]
+    empty = Layer([], created_by="RUN true", compression="none", eof_blocks=False)
+    return Image([base, Layer(list(base.entries), created_by="COPY again"), empty, base], config={"Cmd": ["sh"]})
+
+
+ROUTED = {
+    **WRITERS,
+    "reused-oci": lambda p: write_oci(_reused(), p),
+    "reused-docker-archive-symlinks": lambda p: write_docker_archive(_reused(), p, symlink_layers=True),
+    "reused-kaniko": lambda p: write_kaniko_archive(_reused(), p),
+    "reused-docker25": lambda p: write_docker25_archive(_reused(), p),
+    "oci-umoci-layers": lambda p: write_oci(make_image(padded_end=False), p),
+}
+
+
+def _analysis(args: list[str], stdin: Path | None = None) -> dict:
+    """The whole `report --json --dive` output, but for the input's own name."""
+    if stdin is None:
+        data = _report_json(args)
+    else:
+        with open(stdin, "rb") as f:
+            data = _report_json(args, stdin=f)
+    data["image"].pop("path")
+    return data
+
+
+@pytest.mark.parametrize("fmt", ROUTED)
+def test_every_route_gives_the_same_analysis(fmt, tmp_path):
+    """File, standard input, gzip- and zstd-wrapped archives: the same JSON, all of it (a blob
+    used twice is counted twice, a 0-byte blob is an empty layer, by every route)."""
+    path = ROUTED[fmt](tmp_path / f"{fmt}.tar")
+    from_file = _analysis([str(path)])
+    if path.is_dir():
+        return
+    data = path.read_bytes()
+    routes = {"stdin": _analysis(["-"], stdin=path)}
+    if sniff(data[:4]) == "none":
+        (tmp_path / "wrapped.tar.gz").write_bytes(gzip.compress(data, mtime=0))
+        (tmp_path / "wrapped.tar.zst").write_bytes(zstandard.ZstdCompressor().compress(data))
+        routes["gzip"] = _analysis([str(tmp_path / "wrapped.tar.gz")])
+        routes["zstd"] = _analysis([str(tmp_path / "wrapped.tar.zst")])
+    if fmt.startswith("reused"):
+        verified = _analysis([str(path), "--verify"])
+        assert verified == from_file
+        routes["stdin --verify"] = _analysis(["-", "--verify"], stdin=path)
+    for route, analysis in routes.items():
+        assert analysis == from_file, route
+
+
+def test_a_blob_used_twice_counts_twice_and_an_empty_blob_is_an_empty_layer(tmp_path):
+    img = load(str(write_oci(_reused(), tmp_path / "reused.tar")))
+    base = img.layers[0]
+    assert [layer.digest for layer in img.layers[1:4:2]] == [base.digest, base.digest]
+    stored = base.content_bytes
+    assert [layer.content_bytes for layer in img.layers] == [stored, stored, 0, stored]
+    assert img.layers[2].blob_size == 0 and img.layers[2].entry_counts == {}
+    assert img.waste.stored == 3 * base.content_bytes
+    assert {item.cause for item in img.waste.items} == {"restored"}
+    img.close()
+
+
+# ---- umoci: layer tars that end right after the last member's data --------------------------
+
+
+def test_layers_without_padding_or_end_blocks_read_with_a_warning(tmp_path, reference):
+    for compression in ("none", "gzip", "zstd"):
+        img = load(str(write_oci(make_image(compression, padded_end=False), tmp_path / f"{compression}.tar")))
+        assert fingerprint(img) == reference
+        unpadded = [layer.digest for layer in img.layers if layer.scan.warnings]
+        assert img.warnings == [f"{digest}: ends without tar padding/end blocks" for digest in unpadded]
+        assert len(unpadded) == 2  # the middle layer ends with a whiteout: no data, no padding to miss
+        img.close()
+
+
+def test_a_layer_cut_inside_the_last_member_data_is_still_an_error(tmp_path):
+    image = make_image("none", padded_end=False)
+    tar = layer_tar(image.layers[0])
+    with pytest.raises(CorruptBlob, match="truncated inside usr/share/doc/two"):
+        scan_layer(io.BytesIO(tar[:-1]), "layer", len(tar) - 1)
+
+
+def _run(*cmd: str, cwd: Path) -> None:
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, timeout=120)
+    assert proc.returncode == 0, (cmd, proc.stderr.decode())
+
+
+def test_a_real_umoci_image(tmp_path):
+    """umoci 0.4 writes layer tars without padding or end blocks; skopeo makes the archive."""
+    import shutil
+
+    missing = [tool for tool in ("umoci", "skopeo") if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"needs {' and '.join(missing)} (Debian packages umoci, skopeo)")
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "hello.txt").write_bytes(b"hello umoci\n")
+    (src / "data.bin").write_bytes(bytes(range(256)) * 3 + b"odd")
+    _run("umoci", "init", "--layout", "layout", cwd=tmp_path)
+    _run("umoci", "new", "--image", "layout:t", cwd=tmp_path)
+    _run("umoci", "insert", "--image", "layout:t", str(src), "/data", cwd=tmp_path)
+    _run("umoci", "insert", "--image", "layout:t", str(src / "hello.txt"), "/data/hello.txt", cwd=tmp_path)
+    _run("skopeo", "copy", "oci:layout:t", "oci-archive:image.tar", cwd=tmp_path)
+    report = _report_json([str(tmp_path / "image.tar")])
+    assert report["summary"]["layers"] == 2
+    assert report["summary"]["stored_bytes"] == 2 * 12 + 771
+    assert [w["path"] for w in report["waste"]] == ["data/hello.txt"]
+    digests = [layer["digest"] for layer in report["layers"]]
+    for warning in report["warnings"]:  # whatever umoci's version writes: never an error
+        assert warning.endswith(": ends without tar padding/end blocks")
+        assert any(warning.startswith(digest) for digest in digests)

@@ -343,10 +343,69 @@ def test_hard_link_in_layer_shares_the_copy():
     assert fs.lookup("a").change_in(0).copy is fs.lookup("b").change_in(0).copy
 
 
-def test_hard_link_listed_before_its_target():
+def test_hard_link_listed_before_its_target_links_nothing():
+    # tar order: when b is made, a does not exist yet (a runtime's link() fails there too)
     fs = build([h("b", "a"), f("a", b"12345")])
-    assert waste_of(fs).stored == 5 and not fs.warnings
-    assert visible(fs, 0)["b"].size == 5
+    assert len(fs.warnings) == 1 and "b -> a" in fs.warnings[0]
+    assert visible(fs, 0)["b"].size == 0
+    assert waste_of(fs).stored == 5 and waste_of(fs).visible == 5
+
+
+def test_hard_link_listed_before_its_target_reaches_the_lower_one():
+    fs = build([f("a", b"old")], [h("b", "a"), f("a", b"new!")])
+    assert not fs.warnings
+    assert visible(fs, 1)["b"].size == 3 and visible(fs, 1)["a"].size == 4
+    assert items(fs) == []  # the old copy is still reachable as b
+
+
+# ---- tar order within one layer -----------------------------------------------------------
+
+
+def test_a_file_over_a_directory_of_the_same_layer_hides_its_children():
+    fs = build([d("d"), f("d/f", b"12"), f("d", b"345")])
+    assert changes(fs, 0) == {"d": ADDED}
+    assert visible(fs, 0)["d"].kind == FILE and "d/f" not in visible(fs, 0)
+    assert items(fs) == [("d/f", 2, 0, 0, "deleted")]
+
+
+def test_a_file_over_a_lower_directory_and_its_new_children():
+    fs = build([d("d"), f("d/low", b"1")], [f("d/new", b"22"), f("d", b"333")])
+    assert changes(fs, 1) == {"d": TYPE_CHANGED, "d/low": DELETED}
+    assert set(visible(fs, 1)) == {"d"}
+    assert items(fs) == [("d/low", 1, 0, 1, "deleted"), ("d/new", 2, 1, 1, "deleted")]
+
+
+def test_a_symlink_then_a_child_below_it_is_one_change():
+    fs = build([s("a", "/target"), f("a/g", b"1")])
+    assert changes(fs, 0) == {"a": ADDED, "a/g": ADDED}
+    assert visible(fs, 0)["a"].kind == DIR
+
+
+def test_a_directory_then_a_file_then_a_directory_again():
+    fs = build([f("x", b"lower")], [d("x"), f("x/a", b"1"), f("x", b"2"), d("x", mode=0o700), f("x/b", b"3")])
+    assert changes(fs, 1) == {"x": TYPE_CHANGED, "x/b": ADDED}
+    assert set(visible(fs, 1)) == {"x", "x/b"}
+    assert items(fs) == [("x", 1, 1, 1, "deleted"), ("x", 5, 0, 1, "deleted"), ("x/a", 1, 1, 1, "deleted")]
+
+
+def test_a_hard_link_keeps_what_its_target_held_when_linked():
+    fs = build([f("a", b"A" * 500), h("b", "a"), f("a", b"N" * 1000)])
+    waste = waste_of(fs)
+    assert waste.visible == 1500 and waste.items == []
+    assert visible(fs, 0)["b"].size == 500 and visible(fs, 0)["a"].size == 1000
+    assert changes(fs, 0) == {"a": ADDED, "b": ADDED}
+
+
+def test_a_hard_link_to_a_lower_file_rewritten_later_in_the_layer():
+    fs = build([f("a", b"A" * 500)], [h("b", "a"), f("a", b"N" * 1000)])
+    assert waste_of(fs).visible == 1500 and items(fs) == []
+    assert changes(fs, 1) == {"b": ADDED, "a": MODIFIED}
+
+
+def test_whiteouts_still_act_first_and_on_lower_layers_only():
+    fs = build([d("d"), f("d/x", b"1")], [f("d/y", b"2"), w("d"), f("d/z", b"3")])
+    assert set(visible(fs, 1)) == {"d", "d/y", "d/z"}
+    assert changes(fs, 1) == {"d/x": DELETED, "d/y": ADDED, "d/z": ADDED}
 
 
 @pytest.mark.parametrize("gone", ["a", "b"])
@@ -706,10 +765,10 @@ def test_stacking_in_slices_gives_the_same_tree_and_leaves_lower_layers_alone() 
     sliced = build(base())
     before = visible(sliced, 0)
     pauses = 0
-    for _ in sliced.apply_steps(1, top(), step=4):
+    for _ in sliced.stack_in_slices(1, top(), size=4):
         pauses += 1
         assert visible(sliced, 0) == before
-    assert pauses >= 4
+    assert pauses == 3  # after entries 4, 8 and 12 of 14
     assert changes(sliced, 1) == changes(whole, 1)
 
     def files(fs: FileSystem) -> dict[str, tuple]:

@@ -2,9 +2,10 @@
 
 Random layer stacks (small trees from a small name pool, contents from a small pool so that
 identical content recurs, whiteouts, opaque markers before or after the entries, overwrites,
-chmods, file<->directory replacements, symlinks, hard links within a layer, to lower layers and
-dangling) are written as real layer tars, read back with the tar reader and stacked with
-`FileSystem.apply`. At every layer the merged filesystem, walked with `children_at` and
+chmods, file<->directory replacements, within a layer too, symlinks, hard links within a layer,
+to lower layers and dangling) are written as real layer tars, read back with the tar reader and stacked with
+`FileSystem.apply`; the reference applies each layer's entries in tar order, each replacing what
+is at its path, as a runtime does. At every layer the merged filesystem, walked with `children_at` and
 `entry_at`, must equal what the reference below computes, each path's change kind must follow
 from the two merged views, and the waste figures must add up.
 """
@@ -81,21 +82,9 @@ class Ref:
             if kind == "o" and path in new and new[path][0] == "d":
                 remove_subtree(path, with_top=False)
 
-        final: dict[str, tuple] = {}
-        for entry in entries:
-            if entry[0] in "wo":
+        for kind, path, content, mode, link in entries:  # in tar order, each replacing what is there
+            if kind in "wo":
                 continue
-            if entry[0] == "f":
-                self.stored += len(entry[2])
-            final[entry[1]] = entry
-        copies: dict[str, int] = {}
-        for path, entry in final.items():
-            if entry[0] == "f":
-                copies[path] = len(self.copy_sizes)
-                self.copy_sizes[copies[path]] = len(entry[2])
-
-        for path in sorted(final):
-            kind, _, content, mode, link = final[path]
             parts = path.split("/")
             for i in range(1, len(parts)):
                 anc = "/".join(parts[:i])
@@ -105,23 +94,23 @@ class Ref:
                     touched.add(anc)
             cur = new.get(path)
             touched.add(path)
+            if cur is not None and cur[0] == "d" and kind != "d":
+                remove_subtree(path, with_top=False)
             if kind == "d":
                 new[path] = ("d", None, mode, "", None)
                 continue
             copy = None
             if kind == "f":
-                copy = copies[path]
-            elif kind == "h":  # shares the copy of its target: of this layer, else the one visible below
-                if link in final:
-                    copy = copies.get(link)
-                    content = final[link][2]
-                elif link in new and new[link][0] in "fh":
-                    copy, content = new[link][4], new[link][1]
-                if copy is None:
+                self.stored += len(content)
+                copy = len(self.copy_sizes)
+                self.copy_sizes[copy] = len(content)
+            elif kind == "h":  # shares the copy its target holds at this point of the tar
+                target = new.get(link)
+                if target is not None and target[0] in "fh" and target[4] is not None:
+                    copy, content = target[4], target[1]
+                else:
                     self.dangling += 1
                     content = None
-            if cur is not None and cur[0] == "d":
-                remove_subtree(path, with_top=False)
             new[path] = (kind, content, mode, link if kind in "lh" else "", copy)
         self.state = new
         self.touched = touched
@@ -189,25 +178,12 @@ _op = st.one_of(
 )
 
 
-def _conflicts(path: str, is_dir: bool, kept: list[tuple[str, bool]]) -> bool:
-    """A layer never stores a non-directory above another of its entries (a broken tar)."""
-    for other, other_dir in kept:
-        if other == path and other_dir != is_dir:
-            return True
-        if _is_below(path, other) and not other_dir:
-            return True
-        if _is_below(other, path) and not is_dir:
-            return True
-    return False
-
-
 @st.composite
 def stacks(draw) -> list[list[tuple]]:
     ref = Ref()
     layers = []
     for _ in range(draw(st.integers(1, 5))):
         ops = draw(st.lists(_op, max_size=12))
-        kept: list[tuple[str, bool]] = []
         body: list[tuple] = []
         markers_first: list[tuple] = []
         markers_last: list[tuple] = []
@@ -217,10 +193,6 @@ def stacks(draw) -> list[list[tuple]]:
             if kind == "w":  # whiteouts before or after the entries, as tools write them
                 (markers_first if len(body) % 2 else markers_last).append(("w", path, None, 0, ""))
                 continue
-            is_dir = kind in "do"
-            if _conflicts(path, is_dir, kept):
-                continue
-            kept.append((path, is_dir))
             if kind == "f":
                 body.append(("f", path, op[2], op[3], ""))
             elif kind == "d":

@@ -5,10 +5,10 @@ in layer order, so the merged filesystem at layer N is a lookup per node (the la
 at or below N) rather than one tree per layer, and a path's history is its change list.
 
 Layers are applied in order as they are scanned. Each layer's whiteouts and opaque markers
-act first, on lower layers only; then its entries, parents before children. Every stored
-copy of a regular file is a `Copy` with a reference count (hard links share one); when the
-last path that reaches a copy is hidden, the copy is wasted, and the layer and cause that
-hid it are recorded.
+act first, on lower layers only; then its entries in tar order, each replacing what is at its
+path, as a runtime extracts them. Every stored copy of a regular file is a `Copy` with a
+reference count (hard links share one); when the last path that reaches a copy is hidden,
+the copy is wasted, and the layer and cause that hid it are recorded.
 """
 
 from __future__ import annotations
@@ -28,13 +28,12 @@ _CAUSE_OF = {MODIFIED: CAUSE_OVERWRITTEN, RESTORED: CAUSE_RESTORED, TYPE_CHANGED
 class Copy:
     """One stored copy of a regular file's content, and what became of it.
 
-    `where` is the tree node it was stored at (or, for a copy its own layer replaced before
-    stacking, the path).
+    `where` is the tree node it was stored at.
     """
 
     __slots__ = ("layer", "where", "size", "digest", "refs", "hidden_by", "cause")
 
-    def __init__(self, layer: int, where: Node | str, size: int, digest: int | None) -> None:
+    def __init__(self, layer: int, where: Node, size: int, digest: int | None) -> None:
         self.layer = layer
         self.where = where
         self.size = size
@@ -45,11 +44,12 @@ class Copy:
 
     @property
     def path(self) -> str:
-        return self.where if isinstance(self.where, str) else self.where.path
+        return self.where.path
 
 
 class Change:
-    """What one layer did to one path. `entry` is None for a deletion; `old` the entry below."""
+    """What one layer did to one path. `entry` is None for a deletion; `old` the entry below;
+    `copy` the stored copy the path holds after the change (its own, or a hard link's)."""
 
     __slots__ = ("node", "layer", "kind", "entry", "old", "old_layer", "copy")
 
@@ -181,11 +181,24 @@ class Node:
                 stack.extend(node.children.values())
 
 
-STEP = 5000  # entries stacked between two yields of `apply_steps` (about 15 ms)
+SLICE = 5000  # entries stacked between two pauses of `stack_in_slices` (about 15 ms)
 IMPLICIT_DIR_MODE = 0o755
 # A directory that no tar entry names, there because of what it holds: one shared record, with
 # the mode and owner a runtime gives it and no time of its own (its mtime 0 means nothing).
 IMPLICIT_DIR = Entry("", DIR, mode=IMPLICIT_DIR_MODE)
+
+
+class _Stacking:
+    """What stacking one layer remembers until the layer is done."""
+
+    __slots__ = ("layer", "touched", "lower_copies", "dirs")
+
+    def __init__(self, layer: int) -> None:
+        self.layer = layer
+        # the one change this layer makes to each path, in the order the paths were first touched
+        self.touched: dict[Node, Change] = {}
+        self.lower_copies: dict[Node, Copy] = {}  # the copy a touched path held below this layer
+        self.dirs: dict[str, Node] = {}  # paths that are directories now (emptied when one is replaced)
 
 
 class FileSystem:
@@ -224,6 +237,82 @@ class FileSystem:
         return it
 
     # ---- building ------------------------------------------------------------------------
+    def apply(self, layer: int, entries: list[Entry]) -> None:
+        """Stack one layer's tar entries (in tar order) onto the filesystem.
+
+        Its whiteouts and opaque markers act first, on the layers below only; then each entry,
+        in tar order, replaces what is at its path (a non-directory over a directory hides the
+        directory's subtree, entries of this layer included). Each path gets one change: what
+        it holds at the end of the layer against what it held below. Entries lose their `path`
+        (the tree node knows it) and share equal metadata values: per-file records stay small
+        on images of 100,000s of files.
+        """
+        for _ in self.stack_in_slices(layer, entries):
+            pass
+
+    def stack_in_slices(self, layer: int, entries: list[Entry], size: int = SLICE) -> Iterator[None]:
+        """`apply` in slices: it pauses (yields) after every `size` entries, so that a UI thread
+        can draw and answer keys in between. At each pause every layer below `layer` reads as
+        before; `layer` itself is complete only at the end."""
+        assert layer == len(self.layer_changes), "layers are applied in order"
+        self.layer_changes.append([])
+        stacking = _Stacking(layer)
+        self._hide_lower(stacking, entries)
+        yield from self._place(stacking, entries, size)
+        self.layer_changes[layer] = list(stacking.touched.values())
+        self._compact(entries)
+
+    def _hide_lower(self, stacking: _Stacking, entries: list[Entry]) -> None:
+        """The layer's whiteouts and opaque markers, on what the layers below left."""
+        whiteouts = sorted(entry.path for entry in entries if entry.kind == WHITEOUT)
+        opaques = sorted(entry.path for entry in entries if entry.kind == OPAQUE)
+        for path in whiteouts:
+            node = self.lookup(path)
+            if node is not None:
+                self._hide(stacking, node)
+        for path in opaques:
+            node = self.lookup(path)
+            if node is not None and node.children and node.current() is not None:
+                for child in list(node.children.values()):
+                    self._hide(stacking, child)
+
+    def _place(self, stacking: _Stacking, entries: list[Entry], size: int) -> Iterator[None]:
+        """Each entry in tar order, replacing what is at its path."""
+        layer, touched, dirs = stacking.layer, stacking.touched, stacking.dirs
+        for n, entry in enumerate(entries, 1):
+            if n % size == 0:
+                yield
+            kind = entry.kind
+            if kind in (WHITEOUT, OPAQUE):
+                continue
+            path = entry.path
+            head, _, name = path.rpartition("/")
+            node = self._child(dirs.get(head) or self._directory(stacking, head), name)
+            new = node._changes is None  # a path new to the image: nothing to replace
+            if not new and kind != DIR:
+                held = node.current()
+                if held is not None and held.entry.is_dir:  # gone first, subtree and all
+                    dirs.clear()
+                    for child in list((node.children or {}).values()):
+                        self._hide(stacking, child)
+            copy = None
+            if kind == FILE:
+                copy = Copy(layer, node, entry.size, entry.digest)
+                copy.refs = 1
+                self.copies.append(copy)
+            elif kind == HARDLINK:
+                copy = self._link_target(entry)
+                if copy is not None:
+                    copy.refs += 1
+                    self.links.append(node)
+            if new:
+                change = node._changes = Change(node, layer, ADDED, entry, None, None, copy)
+                touched[node] = change
+            else:
+                self._replace(stacking, node, entry, copy)
+            if kind == DIR:
+                dirs[path] = node
+
     def _child(self, parent: Node, name: str) -> Node:
         if parent.children is None:
             parent.children = {}
@@ -232,187 +321,79 @@ class FileSystem:
             node = parent.children[name] = Node(name, parent)
         return node
 
-    def _record(self, change: Change) -> Change:
-        change.node._add(change)
-        self.layer_changes[change.layer].append(change)
-        return change
-
-    def _release(self, change: Change | None, layer: int, cause: str) -> None:
-        copy = change.copy if change is not None else None
-        if copy is not None:
-            copy.refs -= 1
-            if copy.refs == 0:
-                copy.hidden_by, copy.cause = layer, cause
-
-    def _delete(self, node: Node, layer: int, removed: dict[Node, Change]) -> None:
-        """Hide `node` and its visible subtree (a whiteout, an opaque marker, a type change)."""
-        for sub in node.walk():
-            state = sub.current()
-            if state is None:
-                continue
-            self._release(state, layer, CAUSE_DELETED)
-            removed[sub] = self._record(Change(sub, layer, DELETED, None, state.entry, state.layer, state.copy))
-
-    def _directory(self, path: str, layer: int, removed: dict[Node, Change], dirs: dict[str, Node]) -> Node:
-        """The directory node at `path`, made (implicitly) where missing; `dirs` caches them per layer."""
-        node = dirs.get(path)
+    def _directory(self, stacking: _Stacking, path: str) -> Node:
+        """The directory at `path`, made (implicitly, replacing what is there) where missing."""
+        node = stacking.dirs.get(path)
         if node is not None:
             return node
         if not path:
-            dirs[path] = self.root
-            return self.root
-        head, _, name = path.rpartition("/")
-        node = self._child(self._directory(head, layer, removed, dirs), name)
-        state = node.current()
-        if state is None or not state.entry.is_dir:
-            implicit = IMPLICIT_DIR
-            if state is not None:  # a file where a directory must be: replaced
-                self._release(state, layer, CAUSE_DELETED)
-                self._record(Change(node, layer, TYPE_CHANGED, implicit, state.entry, state.layer))
-            else:
-                self._readd(node, layer, ADDED, implicit, removed)
-        dirs[path] = node
+            node = self.root
+        else:
+            head, _, name = path.rpartition("/")
+            node = self._child(self._directory(stacking, head), name)
+            state = node.current()
+            if state is None or not state.entry.is_dir:
+                self._replace(stacking, node, IMPLICIT_DIR, None)
+        stacking.dirs[path] = node
         return node
 
-    def _readd(
-        self, node: Node, layer: int, kind: str, entry: Entry, removed: dict[Node, Change], copy: Copy | None = None
-    ) -> None:
-        deleted = removed.pop(node, None)
-        if deleted is None:
-            self._record(Change(node, layer, kind, entry, None, None, copy))
-            return
-        # deleted and stored again by the same layer: a replacement of the lower entry
-        old = deleted.old
-        node._remove(deleted)
-        self.layer_changes[layer].remove(deleted)
-        kind = _classify(entry, old)
-        if deleted.copy is not None and deleted.copy.hidden_by == layer and kind in _CAUSE_OF:
-            deleted.copy.cause = _CAUSE_OF[kind]
-        if kind is not None:  # None: the same directory again, so the lower one stays
-            self._record(Change(node, layer, kind, entry, old, deleted.old_layer, copy))
+    def _hide(self, stacking: _Stacking, node: Node) -> None:
+        """Delete `node` and its visible subtree (a whiteout, an opaque marker, a type change)."""
+        for sub in node.walk():
+            self._replace(stacking, sub, None, None)
 
-    def apply(self, layer: int, entries: list[Entry]) -> None:
-        """Stack one layer's tar entries (in tar order) onto the filesystem.
+    def _replace(self, stacking: _Stacking, node: Node, entry: Entry | None, copy: Copy | None) -> None:
+        """Make `entry` (None: nothing) what `node` holds in this layer, in place of what it held,
+        and record the one change of this layer at `node` against the state below the layer.
 
-        Entries lose their `path` (the tree node knows it) and share equal metadata values:
-        per-file records stay small on images of 100,000s of files.
+        A copy that becomes unreachable is wasted, hidden by this layer: one of this layer's own
+        for how the entry replacing it differs from it, a lower one for the change recorded.
         """
-        for _ in self.apply_steps(layer, entries):
-            pass
-
-    def apply_steps(self, layer: int, entries: list[Entry], step: int = STEP) -> Iterator[None]:
-        """`apply` in slices: it yields after every `step` entries, so that a UI thread can draw
-        and answer keys in between. At each yield every layer below `layer` reads as before;
-        `layer` itself is complete only at the end."""
-        assert layer == len(self.layer_changes), "layers are applied in order"
-        self.layer_changes.append([])
-        whiteouts: list[str] = []
-        opaques: list[str] = []
-        latest: dict[str, Entry] = {}
-        copies: dict[str, Copy] = {}
-        for n, entry in enumerate(entries, 1):
-            if n % step == 0:
-                yield
-            kind, path = entry.kind, entry.path
-            if kind == WHITEOUT:
-                whiteouts.append(path)
-                continue
-            if kind == OPAQUE:
-                opaques.append(path)
-                continue
-            if path in latest:
-                shadowed = copies.pop(path, None)
-                if shadowed is not None:  # the last of duplicate entries wins; the earlier copy is waste
-                    self.copies.append(shadowed)
-                    same = kind == FILE and entry.digest == shadowed.digest and entry.size == shadowed.size
-                    shadowed.hidden_by = layer
-                    shadowed.cause = CAUSE_RESTORED if same else CAUSE_OVERWRITTEN if kind == FILE else CAUSE_DELETED
-            latest[path] = entry
-            if kind == FILE:
-                copies[path] = Copy(layer, path, entry.size, entry.digest)
-
-        removed: dict[Node, Change] = {}
-        for path in sorted(whiteouts):
-            node = self.lookup(path)
-            if node is not None:
-                self._delete(node, layer, removed)
-        for path in sorted(opaques):
-            node = self.lookup(path)
-            if node is not None and node.children and node.current() is not None:
-                for child in list(node.children.values()):
-                    self._delete(child, layer, removed)
-
-        dirs: dict[str, Node] = {}  # directories known to exist in this layer (sorted order: parents first)
-        links: dict[str, Copy | None] = {}  # hard links of this layer, resolved
-        for n, path in enumerate(sorted(latest), 1):
-            if n % step == 0:
-                yield
-            entry = latest[path]
-            kind = entry.kind
-            head, _, name = path.rpartition("/")
-            node = self._child(dirs.get(head) or self._directory(head, layer, removed, dirs), name)
-            if kind == DIR:
-                dirs[path] = node
-            copy = copies.get(path)  # only a regular file has one
-            if copy is not None:
-                copy.where = node
-                self.copies.append(copy)
-            elif kind == HARDLINK:
-                copy = self._resolve_link(entry, latest, copies, links)
-                if copy is not None:
-                    self.links.append(node)
-            if copy is not None:
-                copy.refs += 1
-            if node._changes is None:  # a path new to the image: nothing below to compare with
-                self._record(Change(node, layer, ADDED, entry, None, None, copy))
-                continue
+        layer = stacking.layer
+        last = stacking.touched.get(node)
+        if last is None:  # first touched in this layer: what it held comes from below
             state = node.current()
             if state is None:
-                self._readd(node, layer, ADDED, entry, removed, copy)
-                continue
-            change_kind = _classify(entry, state.entry)
-            if change_kind is None:  # a directory written again with no change of its own
-                continue
-            if state.entry.is_dir and kind != DIR:  # hides the whole lower subtree
-                for child in list((node.children or {}).values()):
-                    self._delete(child, layer, removed)
-            self._release(state, layer, _CAUSE_OF[change_kind])
-            self._record(Change(node, layer, change_kind, entry, state.entry, state.layer, copy))
-
-        shared = self._shared
-        for entry in entries:
-            entry.path = ""
-            entry.mode = shared.setdefault(entry.mode, entry.mode)
-            entry.mtime = shared.setdefault(entry.mtime, entry.mtime)
-            entry.uid = shared.setdefault(entry.uid, entry.uid)
-            entry.gid = shared.setdefault(entry.gid, entry.gid)
-
-    def _resolve_link(
-        self, entry: Entry, latest: dict[str, Entry], copies: dict[str, Copy], resolved: dict[str, Copy | None]
-    ) -> Copy | None:
-        """The stored copy a hard link shares: its target in this layer, else below.
-
-        Links to links are followed; `resolved` remembers every link of a chain, so a chain of
-        n links costs O(n), not O(n²).
-        """
-        chain, seen = [entry.path], {entry.path}
-        target = entry.link
-        while target in latest and latest[target].kind == HARDLINK and target not in resolved and target not in seen:
-            chain.append(target)
-            seen.add(target)
-            target = latest[target].link
-        if target in resolved:
-            copy = resolved[target]
-        elif target in seen:  # a loop of links
-            copy = None
+                if entry is None:
+                    return
+                old = old_layer = None
+            else:
+                old, old_layer = state.entry, state.layer
+                held = state.copy
+                if held is not None:
+                    stacking.lower_copies[node] = held
+                    held.refs -= 1
+                    if held.refs == 0:
+                        held.hidden_by = layer
+        else:  # replaced again in this layer
+            old, old_layer = last.old, last.old_layer
+            node._remove(last)
+            mine = last.copy if last.kind != DELETED else None
+            if mine is not None:
+                mine.refs -= 1
+                if mine.refs == 0:
+                    mine.hidden_by = layer
+                    how = _classify(entry, last.entry) if entry is not None else None  # type: ignore[arg-type]
+                    mine.cause = _CAUSE_OF.get(how, CAUSE_DELETED)  # type: ignore[arg-type]
+        if entry is None:
+            kind = DELETED if old is not None else None
         else:
-            copy = copies.get(target)
-            if copy is None and target not in latest:
-                node = self.lookup(target)
-                state = node.current() if node is not None else None
-                copy = state.copy if state is not None else None
-        for path in chain:
-            resolved[path] = copy
+            kind = ADDED if old is None else _classify(entry, old)
+        lower = stacking.lower_copies.get(node)
+        if lower is not None and lower.refs == 0 and lower.hidden_by == layer:
+            lower.cause = _CAUSE_OF.get(kind, CAUSE_DELETED)  # type: ignore[arg-type]
+        if kind is None:  # nothing, or the same directory as below: no change of this layer
+            stacking.touched.pop(node, None)
+            return
+        change = Change(node, layer, kind, entry, old, old_layer, None if kind == DELETED else copy)
+        node._add(change)
+        stacking.touched[node] = change
+
+    def _link_target(self, entry: Entry) -> Copy | None:
+        """The stored copy a hard link shares: what its target holds at this point of the tar."""
+        node = self.lookup(entry.link)
+        state = node.current() if node is not None else None
+        copy = state.copy if state is not None else None
         if copy is None:
             self.warnings.append(
                 f"hard link {entry.path} -> {entry.link}: target is not a regular file of this or a lower layer"
@@ -420,6 +401,15 @@ class FileSystem:
             return None
         entry.size, entry.digest = copy.size, copy.digest
         return copy
+
+    def _compact(self, entries: list[Entry]) -> None:
+        shared = self._shared
+        for entry in entries:
+            entry.path = ""
+            entry.mode = shared.setdefault(entry.mode, entry.mode)
+            entry.mtime = shared.setdefault(entry.mtime, entry.mtime)
+            entry.uid = shared.setdefault(entry.uid, entry.uid)
+            entry.gid = shared.setdefault(entry.gid, entry.gid)
 
 
 def _classify(entry: Entry, old: Entry) -> str | None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from ..archive.config import HistoryEntry, ImageConfig, align_history, parse_config
 from ..archive.entries import FILE, OPAQUE, WHITEOUT, Row
 from ..archive.errors import CorruptBlob, ImageError
-from ..archive.layerscan import LayerScan
+from ..archive.layerscan import SMALL_BLOB, LayerScan
 from ..archive.limits import DEFAULT_LIMITS, Limits
 from ..archive.manifests import ImageRef, LayerRef, find_images, select_image
 from ..archive.pool import PARALLEL_MIN_BYTES, release_spares, scan_in_workers, worker_count
@@ -88,7 +88,7 @@ class Image:
             )
             for i, layer_ref in enumerate(ref.layers)
         ]
-        self.warnings: list[str] = []
+        self.warnings: list[str] = list(ref.warnings)
         for layer in self.layers:
             declared = layer.ref.size
             if declared is not None and source.exists(layer.ref.blob) and declared != layer.blob_size:
@@ -120,6 +120,7 @@ class Image:
             source = open_source(path, on_read, verify, limits)
             try:
                 ref = select_image(find_images(source), platform, image)
+                source.retain([layer.blob for layer in ref.layers])
                 config = parse_config(source.read_json(ref.config_blob), ref.config_digest or ref.config_blob)
                 if platform and not ref.platform and config.platform and not _same_platform(platform, config.platform):
                     raise ImageError(f"platform {platform} not found; the archive has: {config.platform}")
@@ -162,7 +163,7 @@ class Image:
             pass
 
     def stack_steps(self, index: int, scan: LayerScan) -> Iterator[None]:
-        """`add_scan` in slices (see `FileSystem.apply_steps`). The layer counts as scanned
+        """`add_scan` in slices (see `FileSystem.stack_in_slices`). The layer counts as scanned
         (its `scan` is set) once all of it is stacked."""
         with collector_paused():
             yield from self._stack_steps(index, scan)
@@ -181,7 +182,7 @@ class Image:
             self.dive.add_layer(_dive_entries(rows), layer.content_bytes)
         self.warnings.extend(scan.warnings)
         before = len(self.fs.warnings)
-        yield from self.fs.apply_steps(index, scan.entries())
+        yield from self.fs.stack_in_slices(index, scan.entries())
         self.warnings.extend(f"layer {index}: {w}" for w in self.fs.warnings[before:])
         counts = Counter(c.kind for c in self.fs.layer_changes[index])
         layer.change_counts = {k: counts.get(k, 0) for k in CHANGE_KINDS}
@@ -201,7 +202,8 @@ class Image:
         the workers on the biggest blobs: all done sooner, the first layers later."""
         workers = worker_count() if workers is None else workers
         locations = [self.source.locate(layer.ref.blob) for layer in self.layers]
-        big = sum(loc.size for loc in locations if loc) >= PARALLEL_MIN_BYTES
+        # small blobs are cheaper to scan here than to hand to a worker and back
+        big = sum(loc.size for loc in locations if loc and loc.size > SMALL_BLOB) >= PARALLEL_MIN_BYTES
         if workers < 2 or len(self.layers) < 2 or not big or None in locations:
             release_spares()  # started by the command line for a file that needs none
             for layer in self.layers:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from .filesystem import CAUSE_DELETED, CAUSE_OVERWRITTEN, CAUSE_RESTORED, Copy, FileSystem, Node
+from .filesystem import CAUSE_DELETED, CAUSE_OVERWRITTEN, CAUSE_RESTORED, Copy, FileSystem
 
 CAUSES = (CAUSE_DELETED, CAUSE_OVERWRITTEN, CAUSE_RESTORED)
 
@@ -116,7 +116,7 @@ def _first_paths(fs: FileSystem, copies: list[Copy]) -> dict[int, str]:
     A copy is reached where it was stored, or through hard links: only those paths are looked at.
     """
     paths: dict[int, str] = {}
-    for node in [copy.where for copy in copies if isinstance(copy.where, Node)] + fs.links:
+    for node in [copy.where for copy in copies] + fs.links:
         state = node.current()
         if state is not None and state.copy is not None:
             key = id(state.copy)

@@ -15,6 +15,7 @@ from .errors import CorruptBlob
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+ZSTD_SKIPPABLE = range(0x184D2A50, 0x184D2A60)  # magic numbers of skippable frames (little-endian)
 CHUNK = 1 << 20
 # Compressed bytes per read of a zstd stream. The decompressor takes the GIL back after each
 # read: with fewer of them it runs on while another thread parses (with the worker's switch
@@ -81,10 +82,12 @@ class CountingReader(Reader):
 
 
 def sniff(head: bytes) -> str:
-    """Name the compression of a blob from its first bytes: "gzip", "zstd" or "none"."""
+    """Name the compression of a blob from its first 4 bytes: "gzip", "zstd" or "none".
+
+    A zstd stream may begin with a skippable frame (RFC 8878): its magic counts as zstd's."""
     if head.startswith(GZIP_MAGIC):
         return "gzip"
-    if head.startswith(ZSTD_MAGIC):
+    if head.startswith(ZSTD_MAGIC) or (len(head) >= 4 and int.from_bytes(head[:4], "little") in ZSTD_SKIPPABLE):
         return "zstd"
     return "none"
 
@@ -126,6 +129,17 @@ def decompressed(raw: BinaryIO, name: str) -> tuple[str, BinaryIO]:
     return kind, src
 
 
+_INFLATE_ERRORS = (OSError, EOFError, ValueError, igzip_lib.IsalError, zstandard.ZstdError)
+
+
+def gunzip(data: bytes, name: str) -> bytes:
+    """A whole gzip blob inflated at once (every member), with the stream's error wording."""
+    try:
+        return igzip.decompress(data)
+    except _INFLATE_ERRORS as exc:
+        raise CorruptBlob(f"{name}: corrupt gzip data ({exc})") from None
+
+
 class _Checked(Reader):
     """Turns a decompressor's errors into CorruptBlob naming the blob."""
 
@@ -139,7 +153,7 @@ class _Checked(Reader):
             return self._inner.read(n)
         except CorruptBlob:
             raise
-        except (OSError, EOFError, ValueError, igzip_lib.IsalError, zstandard.ZstdError) as exc:
+        except _INFLATE_ERRORS as exc:
             raise CorruptBlob(f"{self._name}: corrupt {self._kind} data ({exc})") from None
 
 
@@ -190,7 +204,6 @@ class ReadAhead:
         self._thread.join()
 
 
-ZSTD_SKIPPABLE = range(0x184D2A50, 0x184D2A60)
 _FCS_SIZES = (0, 2, 4, 8)
 _DICT_ID_SIZES = (0, 1, 2, 4)
 

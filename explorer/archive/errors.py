@@ -9,3 +9,7 @@ class ImageError(Exception):
 
 class CorruptBlob(ImageError):
     """A blob's bytes cannot be read as what the image says it is."""
+
+
+class UsageError(ImageError):
+    """An option's value that cannot be meant (a negative count)."""

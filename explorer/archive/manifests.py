@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .config import as_text
 from .errors import ImageError
@@ -41,6 +41,11 @@ class ImageRef:
     config_digest: str | None = None
     annotations: dict[str, str] = field(default_factory=dict)
     missing: str | None = None  # why its blobs are absent (another platform's, left out)
+    warnings: list[str] = field(default_factory=list)  # what the manifests left in doubt
+
+    def describe(self) -> str:
+        """How to name this image to a person: its tags or ref names, else its config."""
+        return ", ".join(self.names) or self.config_digest or self.config_blob
 
 
 def blob_path(digest: object) -> str:
@@ -215,9 +220,17 @@ def _add_platforms(images: list[ImageRef], source: Source) -> None:
             image.platform = match.platform
             image.manifest_digest = match.manifest_digest
             image.annotations = match.annotations
-            for layer, oci_layer in zip(image.layers, match.layers, strict=False):
-                layer.media_type = oci_layer.media_type
-                layer.size = oci_layer.size
+            by_digest = {layer.digest: layer for layer in match.layers}
+            for layer in image.layers:  # matched by digest: the two lists may differ
+                oci_layer = by_digest.get(layer.digest)
+                if oci_layer is not None:
+                    layer.media_type = oci_layer.media_type
+                    layer.size = oci_layer.size
+            if [layer.digest for layer in image.layers] != [layer.digest for layer in match.layers]:
+                image.warnings.append(
+                    f"manifest.json and index.json list different layers for {image.describe()};"
+                    " manifest.json's are used (as docker load does)"
+                )
 
 
 def _name_matches(ref: str, names: list[str]) -> bool:
@@ -276,6 +289,17 @@ def select_image(images: list[ImageRef], platform: str | None = None, image: str
     if chosen.missing:
         present = _platform_list([i for i in images if not i.missing]) or "none"
         raise ImageError(f"platform {chosen.platform or '?'}: {chosen.missing}; platforms present: {present}")
+    others: dict[str, ImageRef] = {}
+    for other in candidates:
+        if not other.missing and other.config_blob != chosen.config_blob:
+            others.setdefault(other.config_blob, other)
+    if others and not image:
+        listed = "; ".join(other.describe() for other in others.values())
+        note = (
+            f"the archive holds {len(others) + 1} images: showing {chosen.describe()} (choose with --image);"
+            f" the others: {listed}"
+        )
+        chosen = replace(chosen, warnings=[*chosen.warnings, note])
     return chosen
 
 

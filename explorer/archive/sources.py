@@ -4,12 +4,13 @@ A source answers three questions by archive path ("manifest.json", "blobs/sha256
 does it exist, what JSON does it hold, and what does its layer scan give. A file on disk is
 indexed once (headers only) and each blob read by seeking, so the manifest and config come
 first however large the image. A stream (standard input, a gzip-wrapped archive) is read in
-one forward pass: every blob that looks like a layer is scanned as it passes, keyed by its
-path, and the layers are put in order when the manifest arrives at the end.
+one forward pass: every blob but JSON is scanned as a layer as it passes, keyed by its path,
+and the layers are put in order when the manifest arrives at the end.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import posixpath
@@ -19,9 +20,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from .blobs import GZIP_MAGIC, ZSTD_MAGIC, CountingReader, Prefixed, SliceReader, decompressed, sniff
+from .blobs import CountingReader, Prefixed, SliceReader, decompressed, sniff
 from .errors import CorruptBlob, ImageError
-from .layerscan import LayerScan, Location, scan_layer
+from .layerscan import SMALL_BLOB, LayerScan, Location, read_at, scan_blob, scan_layer
 from .limits import DEFAULT_LIMITS, MAX_EXTENDED_HEADER, Limits
 from .tarstream import _checksum_ok
 
@@ -74,9 +75,54 @@ def _member_name(name: str) -> str:
 
 def _link_target(name: str, info: tarfile.TarInfo) -> str:
     """The member a symlink (relative to its folder) or a hard link (from the top) names."""
-    if info.issym():
-        return posixpath.normpath(posixpath.join(posixpath.dirname(name), info.linkname))
-    return _member_name(info.linkname)
+    return _target(name, info.linkname, info.issym())
+
+
+def _target(name: str, linkname: str, symlink: bool) -> str:
+    if symlink:
+        return posixpath.normpath(posixpath.join(posixpath.dirname(name), linkname))
+    return _member_name(linkname)
+
+
+def _decode_name(raw: bytes) -> str:
+    return raw.decode("utf-8", "surrogateescape")  # as tarfile decodes names
+
+
+_PLAIN_TYPES = (b"0", b"\0", b"1", b"2", b"5")  # ustar files, hard and symbolic links, directories
+
+
+def _plain_index(fd: int) -> tuple[dict[str, _Member], dict[str, str], int] | None:
+    """The members, links and end of a tar made only of plain ustar headers (files,
+    directories, links), read by its headers alone: about 8x faster than tarfile, which
+    matters with 50,000 layers. None at anything else (PAX or GNU records, base-256 numbers,
+    a bad or cut header, an empty archive): tarfile then reads it, and words its errors."""
+    members: dict[str, _Member] = {}
+    links: dict[str, str] = {}
+    offset = 0
+    while True:
+        header = os.pread(fd, BLOCK_SIZE, offset)
+        if len(header) < BLOCK_SIZE:
+            return None
+        if header[:1] == b"\0" and not header.strip(b"\0"):
+            return (members, links, offset) if offset else None
+        typeflag = header[156:157]
+        if typeflag not in _PLAIN_TYPES or header[124] & 0x80 or not _checksum_ok(header):
+            return None
+        try:
+            size = int(header[124:136].rstrip(b"\0 ") or b"0", 8)
+        except ValueError:
+            return None
+        raw = header[:100].partition(b"\0")[0]
+        if header[257:265] == b"ustar\x0000" and header[345] != 0:
+            raw = header[345:500].partition(b"\0")[0] + b"/" + raw
+        name = _member_name(_decode_name(raw))
+        if typeflag in b"0\0" and not (typeflag == b"\0" and raw.endswith(b"/")):
+            members[name] = _Member(offset + BLOCK_SIZE, size)
+            offset += BLOCK_SIZE + size + (-size % BLOCK_SIZE)
+            continue
+        if typeflag in b"12":
+            links[name] = _target(name, _decode_name(header[157:257].partition(b"\0")[0]), typeflag == b"2")
+        offset += BLOCK_SIZE  # tarfile skips no data for these
 
 
 class Source:
@@ -107,6 +153,10 @@ class Source:
     def locate(self, name: str) -> Location | None:
         """Where a blob's bytes lie on disk, so another process can read them; None for a stream."""
         return None
+
+    def retain(self, blobs: list[str]) -> None:
+        """The layer blobs the chosen image will scan, once per use (a forward pass keeps only
+        their scans, each until its last use)."""
 
     def scan(
         self,
@@ -176,16 +226,12 @@ class TarFileSource(Source):
         self.members: dict[str, _Member] = {}
         links: dict[str, str] = {}
         try:
-            with tarfile.open(fileobj=self._file, mode="r:", tarinfo=_BoundedTarInfo) as tf:
-                for info in tf:
-                    if info.size < 0:  # a PAX size record is applied after _BoundedTarInfo's check
-                        raise tarfile.HeaderError(f"negative size {info.size}")
-                    name = _member_name(info.name)
-                    if info.isreg():
-                        self.members[name] = _Member(info.offset_data, info.size)
-                    elif info.issym() or info.islnk():
-                        links[name] = _link_target(name, info)
-                self._check_end(tf.offset)
+            plain = _plain_index(self._file.fileno())
+            if plain is not None:
+                self.members, links, stop = plain
+                self._check_end(stop)
+            else:
+                self._index(links)
         except (tarfile.TarError, EOFError, ValueError, OverflowError) as exc:
             self._file.close()
             raise ImageError(f"{path}: not a readable tar archive ({exc})") from None
@@ -197,6 +243,19 @@ class TarFileSource(Source):
             raise
         for name, member in _resolve_links(links, self.members).items():
             self.members[name] = member
+
+    def _index(self, links: dict[str, str]) -> None:
+        self._file.seek(0)
+        with tarfile.open(fileobj=self._file, mode="r:", tarinfo=_BoundedTarInfo) as tf:
+            for info in tf:
+                if info.size < 0:  # a PAX size record is applied after _BoundedTarInfo's check
+                    raise tarfile.HeaderError(f"negative size {info.size}")
+                name = _member_name(info.name)
+                if info.isreg():
+                    self.members[name] = _Member(info.offset_data, info.size)
+                elif info.issym() or info.islnk():
+                    links[name] = _link_target(name, info)
+            self._check_end(tf.offset)
 
     def _check_end(self, stop: int) -> None:
         """tarfile stops silently at a cut or broken header; only zeros or nothing may follow."""
@@ -227,6 +286,22 @@ class TarFileSource(Source):
         member = self.members.get(name)
         return Location(str(self.path), member.offset, member.size) if member else None
 
+    def scan(
+        self,
+        name: str,
+        label: str,
+        on_progress: Progress | None = None,
+        verify: bool = False,
+        limits: Limits = DEFAULT_LIMITS,
+    ) -> LayerScan:
+        member = self.members.get(name)
+        if member is None or member.size > SMALL_BLOB:
+            return super().scan(name, label, on_progress, verify, limits)
+        scan = scan_blob(read_at(self._file.fileno(), member.offset, member.size, name), label, verify, limits)
+        if on_progress:
+            on_progress(member.size)
+        return scan
+
     def close(self) -> None:
         self._file.close()
 
@@ -248,21 +323,25 @@ class _Owned:
         self._file.close()
 
 
-def _looks_like_layer(head: bytes) -> bool:
-    if head.startswith(GZIP_MAGIC) or head.startswith(ZSTD_MAGIC):
-        return True
-    if len(head) < 512:
-        return False
-    return not head[:512].strip(b"\0") or _checksum_ok(head[:512])
+def _looks_like_json(head: bytes) -> bool:
+    """A manifest, index or config (a tar whose first name starts with "{" is still a tar)."""
+    return head.lstrip()[:1] in (b"{", b"[") and not (len(head) >= BLOCK_SIZE and _checksum_ok(head[:BLOCK_SIZE]))
+
+
+def _relabel(text: str, name: str, label: str) -> str:
+    """A message about the blob at `name` (how a forward pass knows it) said of `label`, as
+    the file route says it."""
+    return label + text[len(name) :] if text.startswith(name + ":") else text
 
 
 class StreamSource(Source):
     """An archive read in one forward pass (standard input, or a compressed archive).
 
-    Every member is consumed as it passes: small non-layer files (JSON) are kept, layers are
-    scanned at once and only their scans kept, so memory stays flat and nothing touches disk.
-    A layer that cannot be read is remembered as an error and raised only if the chosen image
-    uses it (other platforms' blobs may be broken or absent without harm).
+    Every member is consumed as it passes: small JSON files are kept, every other member is
+    scanned as a layer at once and only its scan kept, so memory stays flat and nothing touches
+    disk. A blob that cannot be read as a layer is remembered as an error and raised only if the
+    chosen image uses it (other platforms' blobs may be broken or absent without harm). Scans
+    are handed out as copies, so a blob used by two layers is stacked twice, as from a file.
     """
 
     seekable = False
@@ -281,6 +360,7 @@ class StreamSource(Source):
         self.errors: dict[str, CorruptBlob] = {}
         self.sizes: dict[str, int] = {}
         self._kept = 0
+        self._uses: dict[str, int] | None = None  # set by `retain`
         links: dict[str, str] = {}
         _, inner = decompressed(stream, label)
         counter = CountingReader(inner, on_progress)
@@ -305,18 +385,16 @@ class StreamSource(Source):
         member = tf.extractfile(info)
         raw = SliceReader(member, info.size, name)
         self.sizes[name] = info.size
-        head = raw.read(min(info.size, 512))
-        if _looks_like_layer(head):
-            try:
-                self.scans[name] = scan_layer(Prefixed(head, raw), name, info.size, None, verify, limits)
-            except CorruptBlob as exc:
-                self.errors[name] = exc
-            raw.skip_rest()
-        elif head.lstrip()[:1] in (b"{", b"[") and info.size <= min(MAX_JSON, MAX_KEPT - self._kept):
-            self.files[name] = head + raw.read()  # JSON: a manifest, index or config
+        head = raw.read(min(info.size, BLOCK_SIZE))
+        if _looks_like_json(head) and info.size <= min(MAX_JSON, MAX_KEPT - self._kept):
+            self.files[name] = head + raw.read()  # a manifest, index or config (scanned if a layer names it)
             self._kept += info.size
-        else:
-            raw.skip_rest()
+            return
+        try:
+            self.scans[name] = scan_layer(Prefixed(head, raw), name, info.size, None, verify, limits)
+        except CorruptBlob as exc:
+            self.errors[name] = exc
+        raw.skip_rest()
 
     def exists(self, name: str) -> bool:
         return name in self.sizes
@@ -338,12 +416,27 @@ class StreamSource(Source):
         limits: Limits = DEFAULT_LIMITS,
     ) -> LayerScan:
         if name in self.errors:
-            raise self.errors[name]
-        if name in self.scans:
-            return self.scans[name]
-        if name in self.files:
-            raise CorruptBlob(f"{label}: layer blob {name} is not a tar archive")
-        raise ImageError(f"{label}: layer blob {name} is missing from the archive")
+            raise CorruptBlob(_relabel(str(self.errors[name]), name, label))
+        if name in self.files:  # JSON named as a layer: read as the file route reads it
+            return scan_layer(io.BytesIO(self.files[name]), label, self.sizes[name], None, verify, limits)
+        scan = self.scans.get(name)
+        if scan is None:
+            raise ImageError(f"{label}: layer blob {name} is missing from the archive")
+        if self._uses is not None:
+            self._uses[name] = self._uses.get(name, 1) - 1
+            if self._uses[name] <= 0:
+                del self.scans[name]  # its last use: the rows go once stacked
+        copy = scan.copy()
+        copy.warnings = [_relabel(w, name, label) for w in scan.warnings]
+        return copy
+
+    def retain(self, blobs: list[str]) -> None:
+        uses: dict[str, int] = {}
+        for name in blobs:
+            uses[name] = uses.get(name, 0) + 1
+        for name in [n for n in self.scans if n not in uses]:
+            del self.scans[name]
+        self._uses = uses
 
 
 def open_source(

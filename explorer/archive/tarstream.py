@@ -60,11 +60,10 @@ def _cstr(field: bytes) -> bytes:
 
 
 def _number(field: bytes) -> int:
-    if field and field[0] & 0x80:  # GNU base-256
-        value = field[0] & 0x3F
-        for byte in field[1:]:
-            value = (value << 8) | byte
-        return -value if field[0] & 0x40 else value
+    if field and field[0] & 0x80:  # GNU base-256: two's complement of the field, marker bit off
+        bits = 8 * len(field) - 1
+        value = int.from_bytes(field, "big") & ((1 << bits) - 1)
+        return value - (1 << bits) if field[0] & 0x40 else value
     text = _cstr(field).strip(b" \0")
     return int(text, 8) if text else 0
 
@@ -95,8 +94,13 @@ def _checksum_ok(header: bytes) -> bool:
     return (stored - signed) % 65521 == 0
 
 
+SPARSE_MAP = "GNU.sparse.map"
+_SPARSE_0_0 = ("GNU.sparse.offset", "GNU.sparse.numbytes")  # repeated, in pairs: gathered as a map
+
+
 def _pax_records(data: bytes, name: str) -> dict[str, bytes]:
     records: dict[str, bytes] = {}
+    sparse: list[bytes] = []
     pos = 0
     while pos < len(data) and data[pos] != 0:
         space = data.find(b" ", pos)
@@ -107,9 +111,37 @@ def _pax_records(data: bytes, name: str) -> dict[str, bytes]:
         if space < 0 or length <= 0 or pos + length > len(data):
             raise CorruptBlob(f"{name}: malformed PAX header")
         key, _, value = data[space + 1 : pos + length - 1].partition(b"=")
-        records[_decode(key)] = value
+        text = _decode(key)
+        if text in _SPARSE_0_0:  # format 0.0: the map as repeated records
+            sparse.append(value)
+        else:
+            records[text] = value
         pos += length
+    if sparse:
+        records[SPARSE_MAP] = b",".join(sparse)
     return records
+
+
+def _sparse_map(text: bytes, name: str) -> list[int]:
+    """The numbers of a sparse map ("offset,size,..."), checked."""
+    try:
+        numbers = [int(x) for x in text.replace(b"\n", b",").split(b",") if x.strip()]
+    except ValueError:
+        raise CorruptBlob(f"{name}: malformed sparse map") from None
+    if len(numbers) % 2 or any(n < 0 for n in numbers):
+        raise CorruptBlob(f"{name}: malformed sparse map")
+    return numbers
+
+
+def _old_gnu_map(block: bytes, start: int, count: int) -> list[int]:
+    """`count` (offset, size) pairs of an old GNU sparse header or extension block; empty ones end it."""
+    numbers = []
+    for i in range(count):
+        at = start + 24 * i
+        if not block[at : at + 24].strip(b"\0"):
+            break
+        numbers += [_number(block[at : at + 12]), _number(block[at + 12 : at + 24])]
+    return numbers
 
 
 def _path(name: bytes) -> str:
@@ -146,6 +178,7 @@ class TarReader:
         self._pos = 0
         self._base = 0  # tar offset of _buf[0]
         self.warnings: list[str] = []
+        self.sparse: dict[str, int] = {}  # path -> apparent size, for each sparse file
 
     @property
     def offset(self) -> int:
@@ -211,15 +244,74 @@ class TarReader:
         self._pos = padded
         return pos
 
-    def _content(self, size: int, what: str) -> int:
-        """Hash a file's content and skip its padding; return the xxh3-64 digest."""
-        pos = self._in_chunk(size)
-        if pos is not None:
-            return xxhash.xxh3_64_intdigest(self._view[pos : pos + size])
+    def _pad(self, n: int) -> None:
+        """Skip `n` bytes of a member's padding. A tar that ends inside them (umoci 0.4 ends its
+        layers right after the last member's data) is accepted, with a warning."""
+        while True:
+            avail = len(self._buf) - self._pos
+            if n <= avail:
+                self._pos += n
+                return
+            n -= avail
+            if not self._next_chunk():
+                self.warnings.append("ends without tar padding/end blocks")
+                return
+
+    def _content(self, size: int, what: str, sparse_map: list[int] | None = None) -> int:
+        """Hash a file's content and skip its padding; return the xxh3-64 digest.
+
+        A sparse file's map goes into the hash first: the same stored bytes with holes
+        elsewhere are other content."""
+        if sparse_map is None:
+            pos = self._in_chunk(size)
+            if pos is not None:
+                return xxhash.xxh3_64_intdigest(self._view[pos : pos + size])
         hasher = xxhash.xxh3_64()
+        if sparse_map is not None:
+            hasher.update(b"sparse:" + ",".join(map(str, sparse_map)).encode() + b"\n")
         self._consume(size, what, hasher)
-        self._consume(-size % BLOCK, "padding")
+        self._pad(-size % BLOCK)
         return hasher.intdigest()
+
+    def _old_gnu_sparse(self, header: bytes) -> tuple[list[int], int]:
+        """The map and apparent size of an old GNU sparse (`S`) entry, reading its extension
+        blocks (they sit between the header and the data)."""
+        try:
+            numbers = _old_gnu_map(header, 386, 4)
+            extended, blocks = header[482], 0
+            while extended:
+                blocks += 1
+                if blocks * BLOCK > MAX_EXTENDED_HEADER:
+                    raise CorruptBlob(f"{self._name}: sparse map of more than {MAX_EXTENDED_HEADER} bytes")
+                block = self._take_exact(BLOCK, "a sparse header")
+                numbers += _old_gnu_map(block, 0, 21)
+                extended = block[504]
+            return numbers, _number(header[483:495])
+        except ValueError:
+            raise CorruptBlob(f"{self._name}: malformed sparse header") from None
+
+    def _sparse_map_1_0(self, size: int) -> tuple[list[int], int]:
+        """The map that starts the data of a PAX 1.0 sparse file, and the bytes it takes
+        (whole blocks): decimal numbers, one a line, the count of (offset, size) pairs first."""
+        blocks: list[bytes] = []
+        lines = 0
+        count = None
+        while True:
+            if BLOCK * len(blocks) >= min(size, MAX_EXTENDED_HEADER):
+                raise CorruptBlob(f"{self._name}: malformed sparse map")
+            block = self._take_exact(BLOCK, "a sparse map")
+            blocks.append(block)
+            lines += block.count(b"\n")
+            if count is None and lines:
+                try:
+                    count = int(b"".join(blocks).partition(b"\n")[0])
+                except ValueError:
+                    raise CorruptBlob(f"{self._name}: malformed sparse map") from None
+                if count < 0:
+                    raise CorruptBlob(f"{self._name}: malformed sparse map")
+            if count is not None and lines > 2 * count:
+                numbers = b"".join(blocks).split(b"\n")[1 : 2 * count + 1]
+                return _sparse_map(b",".join(numbers), self._name), BLOCK * len(blocks)
 
     def _data(self, size: int, what: str) -> bytes:
         pos = self._in_chunk(size)
@@ -241,7 +333,6 @@ class TarReader:
     def rows(self) -> Iterator[Row]:
         """The entries, in tar order (whiteouts and opaque markers as such, the root left out)."""
         name_of = self._name
-        pax_global: dict[str, bytes] = {}
         pax: dict[str, bytes] = {}
         long_name: bytes | None = None
         long_link: bytes | None = None
@@ -253,7 +344,12 @@ class TarReader:
                     raise CorruptBlob(f"{name_of}: layer tar truncated inside a header")
                 return  # ends without end-of-archive blocks: tolerated
             if header[:1] == b"\0" and not header.strip(b"\0"):
-                return
+                # Two zero blocks end the archive. After one alone, GNU tar reads on with a
+                # warning: so do we, if a header follows (else it is the end, and a trailer).
+                header = self._take(BLOCK)
+                if len(header) < BLOCK or not header.strip(b"\0") or not _checksum_ok(header):
+                    return
+                self.warnings.append(f"a lone zero block at byte {self.offset - 2 * BLOCK}: read on past it")
             if not _checksum_ok(header):
                 raise CorruptBlob(f"{name_of}: not a tar archive (bad header checksum at byte {self.offset - BLOCK})")
             typeflag = header[156:157]
@@ -270,7 +366,9 @@ class TarReader:
                 if typeflag == b"x":
                     pax.update(_pax_records(data, name_of))
                 elif typeflag == b"g":
-                    pax_global.update(_pax_records(data, name_of))
+                    warning = "PAX global header ignored (as containerd and Docker ignore it)"
+                    if warning not in self.warnings:
+                        self.warnings.append(warning)
                 elif typeflag == b"L":
                     long_name = _cstr(data)
                 else:
@@ -279,14 +377,13 @@ class TarReader:
             name = None
             try:
                 mode = _octal(header[100:108]) & 0o7777
-                if pax or pax_global:
-                    records = {**pax_global, **pax} if pax_global else pax
+                if pax:
+                    records, pax = pax, {}
                     size = int(records["size"]) if "size" in records else size
                     uid = int(records["uid"]) if "uid" in records else _octal(header[108:116])
                     gid = int(records["gid"]) if "gid" in records else _octal(header[116:124])
                     mtime = int(float(records["mtime"])) if "mtime" in records else _octal(header[136:148])
                     name = records.get("path")
-                    pax = {}
                 else:
                     records = None
                     uid, gid, mtime = _octal(header[108:116]), _octal(header[116:124]), _octal(header[136:148])
@@ -300,6 +397,8 @@ class TarReader:
                 if header[257:263] == b"ustar\x00" and header[345] != 0:
                     name = _cstr(header[345:500]) + b"/" + name
             kind = _TYPES.get(typeflag, OTHER)
+            if typeflag == b"\0" and name.endswith(b"/"):
+                kind = DIR  # a V7 directory (tarfile, Go and GNU tar agree)
             link = ""
             if kind in (SYMLINK, HARDLINK):
                 raw_link = (records.get("linkpath") if records else None) or long_link or _cstr(header[157:257])
@@ -307,15 +406,24 @@ class TarReader:
                 if kind == HARDLINK:
                     link = normalize(link)
             long_name = long_link = None
+            sparse_map = None
+            if records is not None and ("GNU.sparse.size" in records or "GNU.sparse.realsize" in records):
+                name, sparse_map, size, apparent = self._pax_sparse(records, name, size)
+            elif typeflag == b"S":
+                kind = FILE
+                sparse_map, apparent = self._old_gnu_sparse(header)
             path = _path(name)
             digest = None
             if kind == FILE:
-                digest = self._content(size, path)
+                digest = self._content(size, path, sparse_map)
+                if sparse_map is not None:
+                    self.sparse[path] = apparent
             else:
                 if kind == OTHER:
                     self.warnings.append(f"entry of unknown type kept as 'other': {_decode(name)} (type {typeflag!r})")
-                    if size:
-                        self._consume(size + (-size % BLOCK), path)  # unknown types carry data, as in tarfile
+                    if size:  # unknown types carry data, as in tarfile
+                        self._consume(size, path)
+                        self._pad(-size % BLOCK)
                 size = 0
             if path.count("/") >= MAX_DEPTH:
                 self.warnings.append(f"a path deeper than {MAX_DEPTH} directories skipped: {path[:200]}…")
@@ -329,11 +437,29 @@ class TarReader:
                 elif base.startswith(AUFS_PREFIX):
                     continue  # AUFS metadata (.wh..wh.plnk, .wh..wh.aufs): not a file
                 elif base.startswith(WH_PREFIX):
+                    target = base[len(WH_PREFIX) :]
+                    if target in ("", ".", ".."):  # would delete its own directory, or the root
+                        self.warnings.append(f"whiteout without a name ignored: {path}")
+                        continue
                     kind = WHITEOUT
-                    path = path[: len(path) - len(base)] + base[len(WH_PREFIX) :]
+                    path = path[: len(path) - len(base)] + target
             elif not path:
                 continue  # the root directory itself
             count += 1
             if count > self._max_entries:
                 raise CorruptBlob(f"{name_of}: more than {self._max_entries} entries (raise it with --max-entries)")
             yield (path, kind, size, mode, uid, gid, mtime, link, digest)
+
+    def _pax_sparse(self, records: dict[str, bytes], name: bytes, size: int) -> tuple[bytes, list[int], int, int]:
+        """(logical name, map, stored bytes, apparent size) of a PAX sparse file (GNU 0.0, 0.1, 1.0)."""
+        try:
+            apparent = int(records.get("GNU.sparse.size", records.get("GNU.sparse.realsize", b"")))
+        except ValueError:
+            raise CorruptBlob(f"{self._name}: malformed sparse size") from None
+        name = records.get("GNU.sparse.name") or name
+        if records.get("GNU.sparse.major") == b"1":
+            numbers, taken = self._sparse_map_1_0(size)
+            size -= taken
+        else:
+            numbers = _sparse_map(records.get(SPARSE_MAP, b""), self._name)
+        return name, numbers, size, apparent

@@ -3,8 +3,24 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
+from ..archive.errors import UsageError
 from ..archive.limits import DEFAULT_LIMITS, Limits
+
+
+def count(option: str, minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least `minimum`. Text that is no number is
+    argparse's usage error; a number out of range is the one-line error of the command."""
+
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise UsageError(f"{option} must be {minimum} or more, not {value}")
+        return value
+
+    parse.__name__ = "int"  # argparse names the type in its own message ("invalid int value")
+    return parse
 
 
 def add_open_options(parser: argparse.ArgumentParser) -> None:
@@ -15,17 +31,21 @@ def add_open_options(parser: argparse.ArgumentParser) -> None:
     limits = parser.add_argument_group("limits (for archives from anywhere; see the README)")
     limits.add_argument(
         "--max-entries",
-        type=int,
+        type=count("--max-entries", 1),
         default=DEFAULT_LIMITS.max_entries,
         metavar="N",
         help="tar entries over all layers (default %(default)s)",
     )
     limits.add_argument(
-        "--max-layers", type=int, default=DEFAULT_LIMITS.max_layers, metavar="N", help="layers (default %(default)s)"
+        "--max-layers",
+        type=count("--max-layers", 1),
+        default=DEFAULT_LIMITS.max_layers,
+        metavar="N",
+        help="layers (default %(default)s)",
     )
     limits.add_argument(
         "--max-ratio",
-        type=int,
+        type=count("--max-ratio", 1),
         default=DEFAULT_LIMITS.max_ratio,
         metavar="N",
         help="how far a layer may inflate, past 1 GiB (default %(default)s)",

@@ -8,7 +8,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from .options import add_open_options, limits_from
+from .options import add_open_options, count, limits_from
 from .remote import add_registry_options, apply_registry_options
 
 
@@ -21,7 +21,9 @@ def _parser() -> argparse.ArgumentParser:
         "path", metavar="IMAGE", help="archive, OCI directory, -, registry://HOST/REPO:TAG, docker:IMAGE"
     )
     parser.add_argument("--json", action="store_true", help="print JSON (schema in the README)")
-    parser.add_argument("--top", type=int, metavar="N", help="list at most N wasted items (default 20; JSON: all)")
+    parser.add_argument(
+        "--top", type=count("--top", 0), metavar="N", help="list at most N wasted items (default 20; JSON: all)"
+    )
     parser.add_argument("--dive", action="store_true", help="add dive 0.13.1's own figures (for its CI thresholds)")
     add_open_options(parser)
     add_registry_options(parser)

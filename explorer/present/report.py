@@ -79,6 +79,7 @@ def report_dict(image: Image, top: int | None = None) -> dict:
                 "tar_bytes": layer.tar_size,
                 "content_bytes": layer.content_bytes,
                 "entries": layer.entry_counts,
+                "sparse_files": layer.scan.sparse if layer.scan else {},
                 "changes": layer.change_counts,
                 "wasted_here_bytes": waste.stored_by_layer.get(layer.index, 0),
                 "hides_bytes": waste.hidden_by_layer.get(layer.index, 0),

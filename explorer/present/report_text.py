@@ -28,10 +28,20 @@ def render_report(data: dict, console: Console) -> None:
     """Print a report made by `report_dict`: summary, what to change, layers, waste, largest
     files, warnings."""
     parts: list = [_summary(data)]
-    for section in (_hints(data), _layers(data), _waste(data), _largest(data), _warnings(data)):
+    hints = _hints(data)
+    if hints is not None:
+        parts += [Text(), hints]
+    if len(data["layers"]) > TABLE_LAYERS:  # printed as lines: what comes before them goes out first
+        console.print(Group(*parts, Text()))
+        _print_layer_lines(data["layers"], console)
+        parts = []
+    else:
+        parts += [Text(), _layer_table(data["layers"])]
+    for section in (_waste(data), _largest(data), _warnings(data)):
         if section is not None:
             parts += [Text(), section]
-    console.print(Group(*parts))
+    if parts:
+        console.print(Group(*parts))
 
 
 def _summary(data: dict) -> Table:
@@ -104,37 +114,6 @@ def _hints(data: dict) -> Table | None:
     return table
 
 
-def _layers(data: dict) -> Table:
-    layers = Table(title="Layers (instructions in full: --json)", title_justify="left", expand=True)
-    for col, just in (
-        ("#", "right"),
-        ("size", "right"),
-        ("compressed", "right"),
-        ("wasted here", "right"),
-        ("hides", "right"),
-        ("changes", "left"),
-        ("instruction", "left"),
-    ):
-        layers.add_column(
-            col, justify=just, no_wrap=True, overflow="ellipsis", ratio=1 if col == "instruction" else None
-        )
-    for layer in data["layers"]:
-        c = layer["changes"]
-        changes = " ".join(f"{k[0].upper()}{n}" for k, n in c.items() if n)
-        layers.add_row(
-            str(layer["index"]),
-            human_size(layer["tar_bytes"]),
-            human_size(layer["blob_bytes"]),
-            Text(human_size(layer["wasted_here_bytes"]), style="red")
-            if layer["wasted_here_bytes"]
-            else Text("-", style="dim"),
-            Text(human_size(layer["hides_bytes"]), style="yellow") if layer["hides_bytes"] else Text("-", style="dim"),
-            changes,
-            Text(display_name(layer["instruction"])),
-        )
-    return layers
-
-
 def _waste(data: dict) -> Table | None:
     if not data["waste"]:
         return None
@@ -181,3 +160,64 @@ def _warnings(data: dict) -> Text | None:
     for w in data["warnings"]:
         warn.append(f"  {display_name(w)}\n")
     return warn
+
+
+_LAYER_COLUMNS = ("#", "size", "compressed", "wasted here", "hides", "changes", "instruction")
+# Past this many layers the layer list is printed as aligned lines, not a Rich table: the table
+# measures every cell (50,000 layers: 20 s of a report that takes 5 s to compute).
+TABLE_LAYERS = 1000
+
+
+def _changes(layer: dict) -> str:
+    return " ".join(f"{k[0].upper()}{n}" for k, n in layer["changes"].items() if n)
+
+
+def _layer_table(rows: list[dict]) -> Table:
+    layers = Table(title="Layers (instructions in full: --json)", title_justify="left", expand=True)
+    for col in _LAYER_COLUMNS:
+        layers.add_column(
+            col,
+            justify="left" if col in ("changes", "instruction") else "right",
+            no_wrap=True,
+            overflow="ellipsis",
+            ratio=1 if col == "instruction" else None,
+        )
+    for layer in rows:
+        layers.add_row(
+            str(layer["index"]),
+            human_size(layer["tar_bytes"]),
+            human_size(layer["blob_bytes"]),
+            Text(human_size(layer["wasted_here_bytes"]), style="red")
+            if layer["wasted_here_bytes"]
+            else Text("-", style="dim"),
+            Text(human_size(layer["hides_bytes"]), style="yellow") if layer["hides_bytes"] else Text("-", style="dim"),
+            _changes(layer),
+            Text(display_name(layer["instruction"])),
+        )
+    return layers
+
+
+def _print_layer_lines(rows: list[dict], console: Console) -> None:
+    """The layer table's columns as plain aligned lines, written at once."""
+    cells = [
+        (
+            str(layer["index"]),
+            human_size(layer["tar_bytes"]),
+            human_size(layer["blob_bytes"]),
+            human_size(layer["wasted_here_bytes"]) if layer["wasted_here_bytes"] else "-",
+            human_size(layer["hides_bytes"]) if layer["hides_bytes"] else "-",
+            _changes(layer),
+            display_name(layer["instruction"]),
+        )
+        for layer in rows
+    ]
+    widths = [max(len(col), *(len(row[i]) for row in cells)) for i, col in enumerate(_LAYER_COLUMNS[:-1])]
+
+    def line(row: tuple[str, ...]) -> str:
+        numbers = "  ".join(cell.rjust(width) for cell, width in zip(row[:5], widths, strict=False))
+        text = f"{numbers}  {row[5].ljust(widths[5])}  {row[6]}"
+        return text[: console.width].rstrip()
+
+    out = [f"Layers ({len(rows)}; instructions in full: --json)", line(_LAYER_COLUMNS)]
+    out += [line(row) for row in cells]
+    console.file.write("\n".join(out) + "\n")

@@ -1276,6 +1276,202 @@ def _(d: Path, full: bool) -> Path:
     return docker_archive(d / "image.tar", [layer(member(b"a/" * depth + b"f", b"x"), member(b"ok", b"y"))])
 
 
+# --------------------------------------------------------------------------- odd but valid tars (issue 10)
+
+
+def _stored(total: int) -> Callable[[dict], None]:
+    def check(report: dict) -> None:
+        assert report["summary"]["stored_bytes"] == total, report["summary"]
+
+    return check
+
+
+@case(
+    "umoci-layer-without-padding-or-end-blocks",
+    0,
+    warning=r"^0/layer\.tar: ends without tar padding/end blocks$",
+    check=_stored(3 + 1000),
+)
+def _(d: Path, full: bool) -> Path:
+    """umoci 0.4 never closes its tar writer: the layer ends right after the last file's data."""
+    tar = member("etc/a", b"abc") + raw_header(b"etc/b", 1000) + b"B" * 1000
+    return docker_archive(d / "image.tar", [gz(tar)])
+
+
+def _nothing_whited_out(report: dict) -> None:
+    assert report["waste"] == [] and report["summary"]["visible_bytes"] == 5
+    assert report["layers"][1]["changes"]["deleted"] == 0
+
+
+@case(
+    "whiteout-with-an-empty-name",
+    0,
+    warning=r"^1/layer\.tar: whiteout without a name ignored: (dir/)?\.wh\.$",
+    check=_nothing_whited_out,
+)
+def _(d: Path, full: bool) -> Path:
+    """`.wh.` alone would whiteout the root, `dir/.wh.` its directory: malformed, ignored."""
+    lower = layer(member("dir/", typeflag=b"5"), member("dir/x", b"12"), member("y", b"345"))
+    return docker_archive(d / "image.tar", [lower, layer(member(".wh."), member("dir/.wh."))])
+
+
+@case(
+    "lone-zero-block-then-more-entries",
+    0,
+    warning=r"^0/layer\.tar: a lone zero block at byte 1024: read on past it$",
+    check=_stored(1 + 4000),
+)
+def _(d: Path, full: bool) -> Path:
+    """GNU tar warns and reads on; what follows the lone block (4,000 bytes) counts."""
+    return docker_archive(d / "image.tar", [member("a", b"1") + bytes(512) + layer(member("b", b"b" * 4000))])
+
+
+def _names_kept(report: dict) -> None:
+    assert report["layers"][0]["entries"] == {"f": 2}
+    assert report["summary"]["stored_bytes"] == 3
+
+
+@case(
+    "pax-global-header-with-a-path",
+    0,
+    warning=r"^0/layer\.tar: PAX global header ignored \(as containerd and Docker ignore it\)$",
+    check=_names_kept,
+)
+def _(d: Path, full: bool) -> Path:
+    """A global `path` would rename every following entry; runtimes ignore global headers."""
+    tar = pax_block([(b"path", b"etc/shadow")], b"g") + layer(member("a", b"1"), member("b", b"22"))
+    return docker_archive(d / "image.tar", [tar])
+
+
+@case("zstd-layer-starting-with-a-skippable-frame", 0, check=_stored(len(b"root:x:0:0\n" * 30) + 256 * 20))
+def _(d: Path, full: bool) -> Path:
+    skippable = (0x184D2A50).to_bytes(4, "little") + (8).to_bytes(4, "little") + b"metadata"
+    return docker_archive(d / "image.tar", [skippable + zst(simple_blob())])
+
+
+def _v7_dir(report: dict) -> None:
+    assert report["layers"][0]["entries"] == {"d": 1, "f": 1}
+
+
+@case("v7-directory", 0, check=_v7_dir)
+def _(d: Path, full: bool) -> Path:
+    """Typeflag NUL with a name ending in "/": a directory, as tarfile, Go and GNU tar read it."""
+    return docker_archive(d / "image.tar", [layer(member("dir/", typeflag=b"\0"), member("dir/f", b"x", b"\0"))])
+
+
+def _minus_one(report: dict) -> None:
+    assert report["summary"]["stored_bytes"] == 1
+
+
+@case("negative-base-256-mtime", 0, check=_minus_one)
+def _(d: Path, full: bool) -> Path:
+    h = bytearray(raw_header(b"old", 1))
+    h[136:148] = b"\xff" * 12  # -1, two's complement
+    fix_checksum(h)
+    return docker_archive(d / "image.tar", [bytes(h) + pad(b"x") + EOF_BLOCKS])
+
+
+def _docker25_disagreeing(d: Path) -> Path:
+    """Docker 25+ archive whose index.json manifest lists the layers in another order."""
+    one, two = layer(member("a", b"1" * 700)), layer(member("b", b"2" * 1500), member("c", b"3"))
+    config = config_json([sha256(one), sha256(two)])
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": ib.MT_MANIFEST,
+            "config": descriptor(ib.MT_CONFIG, config),
+            "layers": [descriptor(ib.MT_LAYER_TAR, two), descriptor(ib.MT_LAYER_TAR, one)],
+        }
+    ).encode()
+    index = {"schemaVersion": 2, "manifests": [descriptor(ib.MT_MANIFEST, manifest)]}
+    hexes = {name: hashlib.sha256(data).hexdigest() for name, data in (("config", config), ("one", one), ("two", two))}
+    docker = [
+        {
+            "Config": f"blobs/sha256/{hexes['config']}",
+            "RepoTags": ["d25:latest"],
+            "Layers": [f"blobs/sha256/{hexes['one']}", f"blobs/sha256/{hexes['two']}"],
+        }
+    ]
+    extra = (member("manifest.json", json.dumps(docker).encode()),)
+    return oci_archive(d / "image.tar", [config, manifest, one, two], index, extra)
+
+
+def _manifest_json_order(report: dict) -> None:
+    assert [layer["entries"] for layer in report["layers"]] == [{"f": 1}, {"f": 2}]
+    assert [layer["media_type"] for layer in report["layers"]] == [ib.MT_LAYER_TAR] * 2
+    assert not any("descriptor says" in w for w in report["warnings"])
+
+
+DISAGREE = r"^manifest\.json and index\.json list different layers for d25:latest; manifest\.json's are used"
+
+
+@case("docker25-manifest-and-index-disagree", 0, warning=DISAGREE, check=_manifest_json_order)
+def _(d: Path, full: bool) -> Path:
+    """Sizes and media types are matched by digest, not by position; docker load uses manifest.json."""
+    return _docker25_disagreeing(d)
+
+
+@case("docker25-manifest-and-index-disagree-verified", 0, args=("--verify",), warning=DISAGREE)
+def _(d: Path, full: bool) -> Path:
+    return _docker25_disagreeing(d)
+
+
+def _two_images(d: Path) -> Path:
+    return ib.write_docker_archive(
+        [
+            ib.Image([ib.Layer([ib.F("who", b"alpha")])], tags=["alpha:1"]),
+            ib.Image([ib.Layer([ib.F("who", b"beta!")])], tags=["beta:2", "beta:latest"]),
+        ],
+        d / "image.tar",
+    )
+
+
+@case(
+    "two-images-and-no-image-option",
+    0,
+    warning=r"^the archive holds 2 images: showing alpha:1 \(choose with --image\); the others: beta:2, beta:latest$",
+    check=lambda r: r["image"]["names"] == ["alpha:1"],
+)
+def _(d: Path, full: bool) -> Path:
+    return _two_images(d)
+
+
+@case("two-images-one-chosen", 0, args=("--image", "beta:2"), check=lambda r: r["warnings"] == [])
+def _(d: Path, full: bool) -> Path:
+    return _two_images(d)
+
+
+@case("top-negative", 2, args=("--top", "-1"), error=r"^--top must be 0 or more, not -1$")
+def _(d: Path, full: bool) -> Path:
+    return docker_archive(d / "image.tar", [simple_blob()])
+
+
+@case("max-entries-negative", 2, args=("--max-entries", "-5"), error=r"^--max-entries must be 1 or more, not -5$")
+def _(d: Path, full: bool) -> Path:
+    return docker_archive(d / "image.tar", [simple_blob()])
+
+
+def _reused(report: dict) -> None:
+    layers = report["layers"]
+    assert [layer["content_bytes"] for layer in layers] == [3, 0, 3]
+    assert layers[0]["digest"] is None and layers[1]["blob_bytes"] == 0
+    assert report["waste"] == [{"path": "a", "bytes": 3, "cause": "restored", "stored_in": 0, "hidden_by": 2}]
+
+
+@case("blob-used-twice-and-an-empty-blob", 0, check=_reused)
+def _(d: Path, full: bool) -> Path:
+    """The same layer tar twice (a symlink, as `docker save` writes it) and a 0-byte layer."""
+    blob = layer(member("a", b"abc"))
+    names = ["0/layer.tar", "1/layer.tar", "2/layer.tar"]
+    config = config_json([sha256(blob), sha256(b""), sha256(blob)])
+    manifest = json.dumps([{"Config": "config.json", "RepoTags": ["reuse:1"], "Layers": names}]).encode()
+    parts = [member("config.json", config), member("0/layer.tar", blob), member("1/layer.tar", b"")]
+    parts += [member("2/layer.tar", typeflag=b"2", link=b"../0/layer.tar"), member("manifest.json", manifest)]
+    out = d / "image.tar"
+    out.write_bytes(b"".join(parts) + EOF_BLOCKS)
+    return out
+
+
 # --------------------------------------------------------------------------- running the CLI
 
 
