@@ -436,3 +436,21 @@ def test_an_image_without_layers(tmp_path):
     image = analyse(tmp_path, history=[{"created_by": 'CMD ["/x"]', "empty_layer": True}])
     assert compute_hints(image) == Hints([], 0)
     assert largest_files(image.fs, 5) == []
+
+
+def test_text_report_of_many_layers_keeps_its_order(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from explorer.demo import write_demo
+    from explorer.present.report import report_dict
+    from explorer.present.report_text import TABLE_LAYERS, render_report
+
+    data = report_dict(load(str(write_demo(tmp_path / "demo.tar"))), 20)
+    data["layers"] = data["layers"] * (TABLE_LAYERS // len(data["layers"]) + 1)  # printed as lines
+    out = io.StringIO()
+    render_report(data, Console(file=out, width=120))
+    text = out.getvalue()
+    assert text.index("Efficiency") < text.index("What to change") < text.index("Layers (")
+    assert text.index("Layers (") < text.index("Top wasted") < text.index("Largest files")
