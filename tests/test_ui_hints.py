@@ -109,3 +109,33 @@ def test_largest_view_image_and_layer(demo):
             assert app.jumps == [("var/cache/apk/APKINDEX.tar.gz", 1)]
 
     asyncio.run(go())
+
+
+def test_the_app_has_both_views_and_jumps_from_them(tmp_path):
+    from explorer.tui.app import make_app
+    from explorer.tui.widgets.filetree import FileTree
+
+    async def go() -> None:
+        app = make_app(str(write_demo(tmp_path / "demo.tar")), animate=False)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            await pilot.press("4")
+            await pilot.pause()
+            table = app.query_one("#hints-table", DataTable)
+            assert app.focused is table and table.row_count == 16
+            await pilot.press("enter", "j", "enter")  # the key file of the first hint (a credential)
+            await pilot.pause()
+            assert (app.layer, app.query_one(FileTree).cursor_path.path) == (8, "root/.ssh/id_rsa")
+            await pilot.press("5")
+            await pilot.pause()
+            largest = app.query_one("#largest-table", DataTable)
+            assert app.focused is largest and plain(largest)[0] == ["3.0 MB", "4", "app/model.bin"]
+            await pilot.press("l")  # the layer chosen in the explorer: 8, the key's
+            await pilot.pause()
+            assert plain(largest) == [["102 B", "8", "root/.ssh/id_rsa"]]
+            await pilot.press("enter")
+            await pilot.pause()
+            assert app.query_one(FileTree).cursor_path.path == "root/.ssh/id_rsa"
+
+    asyncio.run(go())

@@ -54,3 +54,7 @@ def test_find_with_a_query(snap_compare, demo):
 
 def test_main_80x24(snap_compare, demo):
     assert snap_compare(app(demo), terminal_size=(80, 24), press=["j"] * 5, run_before=loaded)
+
+
+def test_hints_view(snap_compare, demo):
+    assert snap_compare(app(demo), terminal_size=(120, 36), press=["4"], run_before=loaded)

@@ -21,6 +21,7 @@ from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
 from ..analysis.filesystem import Node
+from ..analysis.hints import Hints, compute_hints
 from ..analysis.image import Image
 from ..archive.errors import ImageError
 from ..archive.limits import DEFAULT_LIMITS, Limits
@@ -34,6 +35,8 @@ from .screens.history import HistoryScreen
 from .screens.loading import ArchiveRead, ErrorScreen, LayerRead, LoadStatus, Throttle
 from .widgets.details import LayerDetails
 from .widgets.filetree import FileTree, View
+from .widgets.hints import HintsView
+from .widgets.largest import LargestView
 from .widgets.layers import LayerTable, Step
 from .widgets.statusline import StatusLine
 from .widgets.summary import SummaryView
@@ -68,6 +71,8 @@ class LayerscopeApp(App[None]):
         Binding("1", "view('explorer')", "Explorer", show=False, id="view_explorer"),
         Binding("2,w", "view('waste')", "Waste", id="view_waste"),
         Binding("3,i", "view('summary')", "Summary", id="view_summary"),
+        Binding("4", "view('hints')", "Hints", show=False, id="view_hints"),
+        Binding("5", "view('largest')", "Largest", show=False, id="view_largest"),
     ]
 
     def __init__(
@@ -120,6 +125,10 @@ class LayerscopeApp(App[None]):
                 yield WasteView(id="waste-view")
             with TabPane("Summary", id="summary"):
                 yield SummaryView(id="summary-view")
+            with TabPane("Hints", id="hints"):
+                yield HintsView(id="hints-view")
+            with TabPane("Largest", id="largest"):
+                yield LargestView(id="largest-view")
         yield LoadStatus(id="status")
         yield Footer(compact=True)
 
@@ -136,6 +145,8 @@ class LayerscopeApp(App[None]):
         self.query_one("#details").border_title = "Layer"
         self.query_one("#waste-view").border_title = "Wasted space"
         self.query_one("#summary-view").border_title = "Image"
+        self.query_one("#hints-view").border_title = "What to change"
+        self.query_one("#largest-view").border_title = "Largest files"
         self.query_one(LayerDetails).show_message("Reading the image…")
         self._show_files()
         self.query_one(SummaryView).show(None, self.source_name, 0)
@@ -251,6 +262,17 @@ class LayerscopeApp(App[None]):
         if not self.image.layers:
             self._show_files()
         gc.freeze()  # the waste records too (see `_stacked`)
+        self._work_out_hints(self.image)
+
+    @work(thread=True, exit_on_error=False, group="hints")
+    def _work_out_hints(self, image: Image) -> None:
+        """Hints read the finished model only; on a big image they take a tenth of a second."""
+        hints = compute_hints(image)
+        self.call_from_thread(self._show_hints, image, hints)
+
+    def _show_hints(self, image: Image, hints: Hints) -> None:
+        self.query_one(HintsView).show(image, hints)
+        self.query_one(LargestView).show(image, self.layer)
 
     def _failed(self, message: str) -> None:
         self.error = message
@@ -368,7 +390,15 @@ class LayerscopeApp(App[None]):
 
     def action_view(self, view: str) -> None:
         self.query_one(TabbedContent).active = view
-        target = {"explorer": "#layers", "waste": "#waste-table", "summary": "#summary-view"}[view]
+        target = {
+            "explorer": "#layers",
+            "waste": "#waste-table",
+            "summary": "#summary-view",
+            "hints": "#hints-table",
+            "largest": "#largest-table",
+        }[view]
+        if view == "largest" and self.image is not None and self.image.analysed:
+            self.query_one(LargestView).show(self.image, self.layer)  # `l` shows the layer chosen now
         self.query_one(target).focus()
 
     def action_toggle_mode(self) -> None:
@@ -461,6 +491,17 @@ class LayerscopeApp(App[None]):
         tree.reveal(node)
         tree.focus()
         self._show_file_info()
+
+    def on_hints_view_jump(self, message: HintsView.Jump) -> None:
+        self._jump(message.path, message.layer)
+
+    def on_largest_view_jump(self, message: LargestView.Jump) -> None:
+        self._jump(message.path, message.layer)
+
+    def _jump(self, path: str, layer: int) -> None:
+        node = self.image.fs.lookup(path) if self.image is not None else None
+        if node is not None:
+            self.show_path(node, layer, CHANGES)
 
     def on_waste_view_jump(self, message: WasteView.Jump) -> None:
         if self.image is None:

@@ -27,6 +27,14 @@ class HintsView(Vertical):
     """The hints of an analysed image. Enter on a hint moves to its files; Enter on a file
     asks the app to show it in its layer (`Jump`)."""
 
+    DEFAULT_CSS = """
+    HintsView { padding: 0 1; border-top: solid $panel-lighten-2; border-title-style: bold; background: $surface; }
+    HintsView #hints-note { height: auto; padding: 0 0 1 0; }
+    HintsView #hints-table { height: 1fr; }
+    HintsView #hint-detail { height: auto; max-height: 8; padding: 1 0; }
+    HintsView #hint-files { height: 1fr; }
+    """
+
     class Jump(Message):
         """Show this path at this layer in the explorer."""
 

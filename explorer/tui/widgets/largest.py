@@ -26,6 +26,11 @@ class LargestView(Vertical):
     """The `SHOWN` largest files; `l` switches between the final image and the chosen layer."""
 
     BINDINGS = [Binding("l", "toggle_scope", "Image / layer", id="largest.scope")]
+    DEFAULT_CSS = """
+    LargestView { padding: 0 1; border-top: solid $panel-lighten-2; border-title-style: bold; background: $surface; }
+    LargestView #largest-note { height: auto; padding: 0 0 1 0; }
+    LargestView #largest-table { height: 1fr; }
+    """
 
     class Jump(Message):
         """Show this path at this layer in the explorer."""
