@@ -2,8 +2,9 @@
 
 Files of ROOT (default /usr) are spread over several layers until the size budget is met;
 later layers delete a directory (whiteout), re-store files with a chmod (same bytes again)
-and overwrite some. The same layers are written as an OCI archive with gzip layers, one with
-zstd layers, and a legacy docker-archive with plain tar layers.
+and overwrite some. The same layers are written (by the package's archive writer) as an OCI
+archive with gzip layers, one with zstd layers, and a legacy docker-archive with plain tar
+layers.
 
     python benchmarks/make_big_image.py OUTDIR [--size-mb 600] [--huge] [--root /usr]
 """
@@ -11,17 +12,16 @@ zstd layers, and a legacy docker-archive with plain tar layers.
 from __future__ import annotations
 
 import argparse
-import gzip
-import hashlib
 import io
-import json
 import os
-import shutil
+import sys
 import tarfile
 import tempfile
 from pathlib import Path
 
-import zstandard
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from explorer.archive.writer import Image, Layer, LayerFile, write_docker_archive, write_oci  # noqa: E402
 
 LAYERS = 6
 
@@ -104,86 +104,11 @@ def write_layers(files: list[Path], root: Path, work: Path) -> list[Path]:
     return tars
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return "sha256:" + h.hexdigest()
-
-
-def compress(src: Path, kind: str) -> Path:
-    dst = src.with_suffix(f".tar.{kind}")
-    with open(src, "rb") as fin, open(dst, "wb") as fout:
-        if kind == "gz":
-            with gzip.GzipFile(fileobj=fout, mode="wb", compresslevel=6, mtime=0) as gz:
-                shutil.copyfileobj(fin, gz, 1 << 20)
-        else:
-            zstandard.ZstdCompressor(level=3).copy_stream(fin, fout)
-    return dst
-
-
-def config_for(tars: list[Path]) -> bytes:
-    history = [{"created_by": f"/bin/sh -c #(nop) ADD part {i} of the tree"} for i in range(len(tars) - 2)]
-    history += [
-        {"created_by": "/bin/sh -c rm -rf a directory && chmod 600 some files"},
-        {"created_by": "/bin/sh -c overwrite some files"},
-    ]
-    return json.dumps(
-        {
-            "architecture": "amd64",
-            "os": "linux",
-            "config": {"Cmd": ["/bin/sh"]},
-            "rootfs": {"type": "layers", "diff_ids": [sha256_file(t) for t in tars]},
-            "history": history,
-        }
-    ).encode()
-
-
-def _add_bytes(tf: tarfile.TarFile, name: str, data: bytes) -> None:
-    info = tarfile.TarInfo(name)
-    info.size = len(data)
-    tf.addfile(info, io.BytesIO(data))
-
-
-def write_oci(tars: list[Path], blobs: list[Path], media: str, out: Path) -> None:
-    config = config_for(tars)
-    cdigest = "sha256:" + hashlib.sha256(config).hexdigest()
-    layers = [{"mediaType": media, "digest": sha256_file(b), "size": b.stat().st_size} for b in blobs]
-    manifest = json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cdigest, "size": len(config)},
-            "layers": layers,
-        }
-    ).encode()
-    mdigest = "sha256:" + hashlib.sha256(manifest).hexdigest()
-    index = {
-        "schemaVersion": 2,
-        "manifests": [
-            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": mdigest, "size": len(manifest)}
-        ],
-    }
-    with tarfile.open(out, "w") as tf:
-        _add_bytes(tf, "oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
-        _add_bytes(tf, "index.json", json.dumps(index).encode())
-        _add_bytes(tf, f"blobs/sha256/{cdigest[7:]}", config)
-        _add_bytes(tf, f"blobs/sha256/{mdigest[7:]}", manifest)
-        for blob, layer in zip(blobs, layers, strict=True):
-            tf.add(str(blob), arcname=f"blobs/sha256/{layer['digest'][7:]}")
-
-
-def write_docker_archive(tars: list[Path], out: Path) -> None:
-    config = config_for(tars)
-    chex = hashlib.sha256(config).hexdigest()
-    names = [f"{sha256_file(t)[7:]}.tar" for t in tars]
-    manifest = [{"Config": f"{chex}.json", "RepoTags": ["bench/big:latest"], "Layers": names}]
-    with tarfile.open(out, "w") as tf:
-        for tar, name in zip(tars, names, strict=True):
-            tf.add(str(tar), arcname=name)
-        _add_bytes(tf, f"{chex}.json", config)
-        _add_bytes(tf, "manifest.json", json.dumps(manifest).encode())
+def image_of(tars: list[Path], compression: str) -> Image:
+    steps = [f"/bin/sh -c #(nop) ADD part {i} of the tree" for i in range(len(tars) - 2)]
+    steps += ["/bin/sh -c rm -rf a directory && chmod 600 some files", "/bin/sh -c overwrite some files"]
+    layers: list[Layer | LayerFile] = [LayerFile(tar, step, compression) for tar, step in zip(tars, steps, strict=True)]
+    return Image(layers, config={"Cmd": ["/bin/sh"]}, tags=["bench/big:latest"])
 
 
 def main() -> None:
@@ -202,19 +127,9 @@ def main() -> None:
     tag = "huge" if args.huge else "big"
     with tempfile.TemporaryDirectory(dir=args.outdir) as work:
         tars = write_layers(files, args.root, Path(work))
-        write_docker_archive(tars, args.outdir / f"{tag}.docker-archive.tar")
-        write_oci(
-            tars,
-            [compress(t, "gz") for t in tars],
-            "application/vnd.oci.image.layer.v1.tar+gzip",
-            args.outdir / f"{tag}.oci-gzip.tar",
-        )
-        write_oci(
-            tars,
-            [compress(t, "zst") for t in tars],
-            "application/vnd.oci.image.layer.v1.tar+zstd",
-            args.outdir / f"{tag}.oci-zstd.tar",
-        )
+        write_docker_archive(image_of(tars, "none"), args.outdir / f"{tag}.docker-archive.tar")
+        write_oci(image_of(tars, "gzip"), args.outdir / f"{tag}.oci-gzip.tar")
+        write_oci(image_of(tars, "zstd"), args.outdir / f"{tag}.oci-zstd.tar")
     print(f"{len(files)} files from {args.root} in {LAYERS} layers -> {args.outdir}/{tag}.*.tar")
 
 

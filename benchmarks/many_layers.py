@@ -11,61 +11,25 @@ with the code of GITREF (`git archive` into a temporary directory): before/after
 from __future__ import annotations
 
 import argparse
-import gzip
-import hashlib
-import io
-import json
 import os
 import resource
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-
-def _member(tf: tarfile.TarFile, name: str, data: bytes) -> None:
-    info = tarfile.TarInfo(name)
-    info.size = len(data)
-    tf.addfile(info, io.BytesIO(data))
+from explorer.archive.writer import F, Image, Layer, write_oci  # noqa: E402
 
 
 def write_image(path: Path, layers: int) -> Path:
     """Layer i holds one file, `f<i>`, of a few bytes: the archive is almost all overhead."""
-    blobs, diff_ids = [], []
-    for i in range(layers):
-        out = io.BytesIO()
-        with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tf:
-            _member(tf, f"f{i}", b"%d\n" % i)
-        tar = out.getvalue()
-        diff_ids.append("sha256:" + hashlib.sha256(tar).hexdigest())
-        blobs.append(gzip.compress(tar, compresslevel=1, mtime=0))
-    config = json.dumps(
-        {"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": diff_ids}}
-    ).encode()
-
-    def desc(media_type: str, data: bytes) -> dict:
-        return {"mediaType": media_type, "digest": "sha256:" + hashlib.sha256(data).hexdigest(), "size": len(data)}
-
-    manifest = json.dumps(
-        {
-            "schemaVersion": 2,
-            "config": desc("application/vnd.oci.image.config.v1+json", config),
-            "layers": [desc("application/vnd.oci.image.layer.v1.tar+gzip", b) for b in blobs],
-        }
-    ).encode()
-    manifests = [desc("application/vnd.oci.image.manifest.v1+json", manifest)]
-    index = json.dumps({"schemaVersion": 2, "manifests": manifests})
-    with tarfile.open(path, "w") as tf:
-        for data in [config, manifest, *blobs]:
-            _member(tf, "blobs/sha256/" + hashlib.sha256(data).hexdigest(), data)
-        _member(tf, "index.json", index.encode())
-        _member(tf, "oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
-    return path
+    image = Image([Layer([F(f"f{i}", b"%d\n" % i)], records=True) for i in range(layers)], history=[])
+    return write_oci(image, path)
 
 
 def timed(code: Path, image: Path, *extra: str) -> tuple[float, float]:

@@ -130,13 +130,16 @@ def baseline(paths: list[Path], kind: str) -> tuple[str, float]:
 
 
 APP_PROBE = r"""
-import asyncio, json, statistics, sys, time
-from explorer.tui.app import make_app
+import sys
+from explorer.archive.pool import ScanPool
+pool = ScanPool.start(sys.argv[1])  # as the command line does: the workers start while Textual is imported
+import asyncio, json, statistics, time
+from explorer.tui.app import LayerscopeApp
 from explorer.tui.widgets.layers import LayerTable
 from explorer.tui.widgets.filetree import FileTree
 
 async def main(path, keys):
-    app = make_app(path, animate=False)
+    app = LayerscopeApp(path, pool=pool, animate=False)
     marks = {}
     async with app.run_test(size=(200, 60)) as pilot:
         table = app.query_one(LayerTable)
@@ -168,7 +171,8 @@ async def main(path, keys):
         marks["keys"] = {k: statistics.median(v) for k, v in lat.items() if v}
     print(json.dumps(marks))
 
-asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+with pool:
+    asyncio.run(main(sys.argv[1], int(sys.argv[2])))
 """
 
 
@@ -191,25 +195,24 @@ def median(values: list[float]) -> float:
 
 
 def bench(image: str, reps: int, keys: int, with_app: bool) -> dict:
-    layerscope = shutil.which("layerscope") or "layerscope"
-    report = [layerscope, "report", image, "--json"]
+    report = [sys.executable, "-m", "explorer", "report", image, "--json"]  # this tree's, not the installed one
     dive = ["dive", "--source", "docker-archive", image] if shutil.which("dive") else None
     dive_env = {**os.environ, "CI": "true"}
     with tempfile.TemporaryDirectory() as tmp:
         blobs, kind = extract_blobs(image, Path(tmp))
         os.sync()  # the extracted blobs' writeback must not run during the timed runs
-        subprocess.run(report, stdout=subprocess.DEVNULL, check=True)  # warm the cache
+        subprocess.run(report, stdout=subprocess.DEVNULL, check=True, cwd=ROOT)  # warm the cache
         # Interleaved, so that a slower spell of the machine weighs on every command alike.
         base_runs, runs, dives = [], [], []
         for _ in range(reps):
             base_runs.append(baseline(blobs, kind))
-            runs.append(timed(report))
+            runs.append(timed(report, cwd=ROOT))
             if dive:
                 dives.append(timed(dive, env=dive_env))
     result: dict = {"image": image, "compression": kind, "baseline": base_runs[0][0]}
     result["baseline_s"] = median([t for _, t in base_runs])
     result["analysis_s"] = median([t for t, _, _ in runs])
-    result["report_rss_mb"] = timed(report, rss=True)[1] / 1024
+    result["report_rss_mb"] = timed(report, rss=True, cwd=ROOT)[1] / 1024
     summary = json.loads(runs[0][2])["summary"]
     result["layers"] = summary["layers"]
     result["uncompressed_mb"] = summary["uncompressed_bytes"] / 1e6

@@ -10,7 +10,8 @@ import sys
 from collections.abc import Sequence
 
 from .archive.errors import ImageError
-from .commands.options import add_open_options, limits_from
+from .archive.pool import ScanPool
+from .commands.options import add_open_options, open_options
 from .commands.remote import add_registry_options, apply_registry_options
 
 USAGE_EPILOG = """\
@@ -93,29 +94,18 @@ def explore(argv: Sequence[str]) -> int:
     apply_registry_options(args)
     if args.password_stdin and not os.isatty(0):
         _terminal_on_stdin()  # the password came through a pipe: the app takes its keys from the terminal
-    if args.path and args.path != "-":
-        from .archive.pool import prestart
-
-        prestart(args.path)  # the workers start while Textual is imported
-    from .tui.app import make_app
-
+    path, name = args.path, None
     if args.demo:
         from .demo import demo_path
 
-        app = make_app(str(demo_path()), display_name="demo")
-    else:
-        path, name = args.path, os.path.basename(args.path.rstrip("/")) or args.path
+        path, name = str(demo_path()), "demo"
+    with ScanPool.start(path) as pool:  # the workers start while Textual is imported
+        from .tui.app import LayerscopeApp
+
         if path == "-":
             path, name = _stdin_to_fd(), "standard input"
-        app = make_app(
-            path,
-            platform=args.platform,
-            image=args.image,
-            verify=args.verify,
-            display_name=name,
-            limits=limits_from(args),
-        )
-    app.run()
+        app = LayerscopeApp(path, open_options(args), pool=pool, display_name=name)
+        app.run()
     return app.return_code or 0
 
 

@@ -1,19 +1,16 @@
 """A built-in demo image, written on the fly: each layer shows one thing worth learning.
 
-No Docker and no network: the layers are made here as tars and stored as an OCI image layout
+No Docker and no network: the layers are written by `archive.writer` as an OCI image layout
 archive with gzip layers. Contents are deterministic, so snapshots of the app stay stable.
 """
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import io
-import json
 import random
-import tarfile
 import tempfile
 from pathlib import Path
+
+from .archive.writer import F, Image, Layer, write_oci
 
 MTIME = 1_700_000_000  # 2023-11-14: fixed, for stable pictures
 CREATED = "2023-11-14T22:13:20Z"
@@ -22,28 +19,6 @@ CREATED = "2023-11-14T22:13:20Z"
 def _blob(size: int, seed: int) -> bytes:
     """Incompressible bytes, the same every time."""
     return random.Random(seed).randbytes(size)
-
-
-def _tar(entries: list[tuple]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
-        for path, kind, payload, mode, *extra in entries:
-            info = tarfile.TarInfo(path)
-            info.mtime = extra[0] if extra else MTIME
-            info.mode = mode
-            if kind == "dir":
-                info.type = tarfile.DIRTYPE
-                tf.addfile(info)
-            elif kind == "symlink":
-                info.type, info.linkname = tarfile.SYMTYPE, payload
-                tf.addfile(info)
-            elif kind == "hardlink":
-                info.type, info.linkname = tarfile.LNKTYPE, payload
-                tf.addfile(info)
-            else:
-                info.size = len(payload)
-                tf.addfile(info, io.BytesIO(payload))
-    return buf.getvalue()
 
 
 def _d(path: str) -> tuple:
@@ -190,81 +165,38 @@ STEPS: list[tuple[str, list[tuple] | None]] = [
 ]
 
 
-def _gz(data: bytes) -> bytes:
-    return gzip.compress(data, compresslevel=6, mtime=0)
+def _entry(path: str, kind: str, payload: bytes | str, mode: int, mtime: int = MTIME) -> F:
+    if isinstance(payload, str):  # a link's target
+        return F(path, kind=kind, link=payload, mode=mode, mtime=mtime)
+    return F(path, payload, kind=kind, mode=mode, mtime=mtime)
 
 
-def _digest(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
+def demo_image() -> Image:
+    """The demo as the writer describes images (tarfile-style records keep its layers' digests,
+    which the screenshots show, as they were)."""
+    layers = [
+        Layer([_entry(*entry) for entry in entries], created_by, records=True)
+        for created_by, entries in STEPS
+        if entries is not None
+    ]
+    history = [
+        {"created": CREATED, "created_by": created_by} | ({"empty_layer": True} if entries is None else {})
+        for created_by, entries in STEPS
+    ]
+    config = {
+        "Env": ["PATH=/usr/local/bin:/usr/bin:/bin", "APP_HOME=/app"],
+        "Cmd": ["python3", "/app/main.py"],
+        "WorkingDir": "/app",
+        "User": "1000",
+        "ExposedPorts": {"8080/tcp": {}},
+        "Labels": {"org.opencontainers.image.title": "layerscope demo"},
+    }
+    return Image(layers, history, config, created=CREATED, tags=["layerscope/demo:latest"])
 
 
 def write_demo(path: Path) -> Path:
     """Write the demo image as an OCI archive at `path`."""
-    blobs: dict[str, bytes] = {}
-    layers, diff_ids, history = [], [], []
-    for created_by, entries in STEPS:
-        row = {"created": CREATED, "created_by": created_by}
-        if entries is None:
-            row["empty_layer"] = True
-        else:
-            tar = _tar(entries)
-            blob = _gz(tar)
-            blobs[_digest(blob)] = blob
-            diff_ids.append(_digest(tar))
-            layers.append(
-                {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": _digest(blob), "size": len(blob)}
-            )
-        history.append(row)
-    config = {
-        "architecture": "amd64",
-        "os": "linux",
-        "created": CREATED,
-        "config": {
-            "Env": ["PATH=/usr/local/bin:/usr/bin:/bin", "APP_HOME=/app"],
-            "Cmd": ["python3", "/app/main.py"],
-            "WorkingDir": "/app",
-            "User": "1000",
-            "ExposedPorts": {"8080/tcp": {}},
-            "Labels": {"org.opencontainers.image.title": "layerscope demo"},
-        },
-        "rootfs": {"type": "layers", "diff_ids": diff_ids},
-        "history": history,
-    }
-    config_bytes = json.dumps(config, sort_keys=True).encode()
-    blobs[_digest(config_bytes)] = config_bytes
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {
-            "mediaType": "application/vnd.oci.image.config.v1+json",
-            "digest": _digest(config_bytes),
-            "size": len(config_bytes),
-        },
-        "layers": layers,
-    }
-    manifest_bytes = json.dumps(manifest, sort_keys=True).encode()
-    blobs[_digest(manifest_bytes)] = manifest_bytes
-    index = {
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.index.v1+json",
-        "manifests": [
-            {
-                "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "digest": _digest(manifest_bytes),
-                "size": len(manifest_bytes),
-                "platform": {"os": "linux", "architecture": "amd64"},
-                "annotations": {"org.opencontainers.image.ref.name": "layerscope/demo:latest"},
-            }
-        ],
-    }
-    files = {"oci-layout": b'{"imageLayoutVersion":"1.0.0"}', "index.json": json.dumps(index).encode()}
-    files.update({f"blobs/sha256/{d.split(':')[1]}": b for d, b in blobs.items()})
-    with tarfile.open(path, "w") as tf:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size, info.mtime, info.mode = len(data), MTIME, 0o644
-            tf.addfile(info, io.BytesIO(data))
-    return path
+    return write_oci(demo_image(), path, ref_names=["layerscope/demo:latest"])
 
 
 def demo_path() -> Path:

@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from explorer.demo import demo_path  # noqa: E402
-from explorer.tui.app import make_app  # noqa: E402
+from explorer.tui.app import LayerscopeApp  # noqa: E402
 
 OUT = ROOT / "screenshots"
 SIZE = (140, 40)
@@ -26,7 +26,7 @@ SHOTS = {
 
 
 async def shoot(path: str, name: str, keys: list[str]) -> Path:
-    app = make_app(path, display_name="demo", animate=False)
+    app = LayerscopeApp(path, display_name="demo", animate=False)
     async with app.run_test(size=SIZE) as pilot:
         await app.workers.wait_for_complete()
         await pilot.pause()

@@ -12,6 +12,7 @@ import gzip
 import io
 import json
 import os
+import random
 import subprocess
 import sys
 import threading
@@ -26,6 +27,8 @@ from explorer.analysis.image import Image as ModelImage
 from explorer.archive.blobs import sniff
 from explorer.archive.errors import CorruptBlob
 from explorer.archive.layerscan import scan_layer
+from explorer.archive.options import OpenOptions
+from explorer.archive.pool import PARALLEL_MIN_BYTES, ScanPool, worker_count
 from tests.imagebuilder import (
     ANN_CONTAINERD_NAME,
     ANN_REF_NAME,
@@ -317,7 +320,7 @@ def _load_through_fifo(data: bytes, tmp_path: Path, **kw) -> ModelImage:
     writer = threading.Thread(target=feed, daemon=True)
     writer.start()
     try:
-        return load(str(fifo), **kw)
+        return load(str(fifo), OpenOptions(**kw))
     finally:
         writer.join(timeout=30)
 
@@ -362,14 +365,14 @@ def _who(img: ModelImage) -> str:
     ],
 )
 def test_image_chosen_by_repo_tag(two_images, ref, who):
-    img = load(str(two_images), image=ref)
+    img = load(str(two_images), OpenOptions(image=ref))
     assert _who(img) == who
     img.close()
 
 
 def test_unknown_image_lists_the_tags(two_images):
     with pytest.raises(ImageError) as err:
-        load(str(two_images), image="gamma:3")
+        load(str(two_images), OpenOptions(image="gamma:3"))
     message = str(err.value)
     assert "gamma:3" in message
     assert "example.com/team/alpha:1.0" in message and "example.com/team/beta:2.0" in message
@@ -403,16 +406,16 @@ def test_oci_index_images_by_ref_name(tmp_path):
         tmp_path / "refs.tar",
         ref_names=["registry.io/alpha:1", "registry.io/beta:2"],
     )
-    assert _who(load(str(path), image="registry.io/beta:2")) == "beta"
-    assert _who(load(str(path), image="alpha:1")) == "alpha"
+    assert _who(load(str(path), OpenOptions(image="registry.io/beta:2"))) == "beta"
+    assert _who(load(str(path), OpenOptions(image="alpha:1"))) == "alpha"
     with pytest.raises(ImageError, match="registry.io/alpha:1, registry.io/beta:2"):
-        load(str(path), image="gamma")
+        load(str(path), OpenOptions(image="gamma"))
     img = load(str(path))  # no --image: the first, said so
     assert _who(img) == "alpha" and img.warnings == [
         "the archive holds 2 images: showing registry.io/alpha:1 (choose with --image);"
         " the others: registry.io/beta:2"
     ]
-    assert load(str(path), image="alpha:1").warnings == []
+    assert load(str(path), OpenOptions(image="alpha:1")).warnings == []
 
 
 def test_platforms_of_one_image_are_not_several_images(nested):
@@ -427,10 +430,10 @@ def test_oci_index_images_by_containerd_name(tmp_path):
     for desc, name in zip(index["manifests"], ["docker.io/library/alpha:1", "docker.io/library/beta:2"], strict=True):
         desc["annotations"][ANN_CONTAINERD_NAME] = name
     (folder / "index.json").write_text(json.dumps(index))
-    assert _who(load(str(folder), image="docker.io/library/beta:2")) == "beta"
-    assert _who(load(str(folder), image="beta:2")) == "beta"
-    assert _who(load(str(folder), image="alpha:1")) == "alpha"
-    img = load(str(folder), image="2")  # the bare ref.name annotation
+    assert _who(load(str(folder), OpenOptions(image="docker.io/library/beta:2"))) == "beta"
+    assert _who(load(str(folder), OpenOptions(image="beta:2"))) == "beta"
+    assert _who(load(str(folder), OpenOptions(image="alpha:1"))) == "alpha"
+    img = load(str(folder), OpenOptions(image="2"))  # the bare ref.name annotation
     assert _who(img) == "beta"
     assert set(img.names) == {"docker.io/library/beta:2", "2"}
 
@@ -440,7 +443,7 @@ def test_docker25_names_and_platform(tmp_path):
         Image([Layer([F("whoami", b"alpha")])], tags=["example.com/alpha:1.0", "example.com/alpha:latest"]),
         tmp_path / "d25.tar",
     )
-    img = load(str(path), image="alpha:latest")
+    img = load(str(path), OpenOptions(image="alpha:latest"))
     assert img.ref.layout == "docker25"
     assert img.platform == "linux/amd64"
     assert img.ref.manifest_digest and img.ref.manifest_digest.startswith("sha256:")
@@ -478,7 +481,7 @@ def nested(tmp_path_factory) -> Path:
     ],
 )
 def test_platform_chosen_from_nested_index(nested, wanted, got):
-    img = load(str(nested), platform=wanted)
+    img = load(str(nested), OpenOptions(platform=wanted))
     assert img.platform == got
     assert img.fs.lookup("etc/arch") is not None
     assert img.config.architecture == got.split("/")[1]
@@ -487,7 +490,7 @@ def test_platform_chosen_from_nested_index(nested, wanted, got):
 @pytest.mark.parametrize("wanted", ["linux/riscv64", "windows/amd64", "linux/arm64/v9", "linux/arm/v6"])
 def test_unknown_platform_lists_the_present_ones(nested, wanted):
     with pytest.raises(ImageError) as err:
-        load(str(nested), platform=wanted)
+        load(str(nested), OpenOptions(platform=wanted))
     message = str(err.value)
     assert wanted in message
     for present in ("linux/amd64", "linux/arm64/v8", "linux/arm/v7", "linux/s390x"):
@@ -498,15 +501,15 @@ def test_unknown_platform_lists_the_present_ones(nested, wanted):
 def test_platform_of_a_docker_archive_comes_from_its_config(tmp_path):
     path = write_docker_archive(_plat("arm64", "v8"), tmp_path / "arm.tar")
     assert load(str(path)).platform == "linux/arm64/v8"
-    assert load(str(path), platform="linux/arm64").platform == "linux/arm64/v8"
+    assert load(str(path), OpenOptions(platform="linux/arm64")).platform == "linux/arm64/v8"
     with pytest.raises(ImageError, match="linux/arm64/v8"):
-        load(str(path), platform="linux/amd64")
+        load(str(path), OpenOptions(platform="linux/amd64"))
 
 
 def test_arm64_without_variant_matches_v8(tmp_path):
     path = write_oci([_plat("amd64"), _plat("arm64")], tmp_path / "a.tar")
-    assert load(str(path), platform="linux/arm64/v8").platform == "linux/arm64"
-    assert load(str(path), platform="linux/arm64").platform == "linux/arm64"
+    assert load(str(path), OpenOptions(platform="linux/arm64/v8")).platform == "linux/arm64"
+    assert load(str(path), OpenOptions(platform="linux/arm64")).platform == "linux/arm64"
 
 
 def test_attestations_never_chosen(tmp_path):
@@ -515,7 +518,7 @@ def test_attestations_never_chosen(tmp_path):
     assert img.platform == "linux/arm64/v8"
     assert img.fs.lookup("etc/arch") is not None
     with pytest.raises(ImageError):
-        load(str(path), platform="unknown/unknown")
+        load(str(path), OpenOptions(platform="unknown/unknown"))
 
 
 def test_single_non_amd64_platform_chosen_by_default(tmp_path):
@@ -533,9 +536,9 @@ def test_several_platforms_without_amd64_need_a_choice(tmp_path):
 def test_omitted_platform_blobs_are_fine_unless_chosen(tmp_path):
     path = write_oci(PLATFORMS, tmp_path / "om.tar", nested_index=True, omit_platform_blobs={"linux/arm/v7"})
     assert load(str(path)).platform == "linux/amd64"
-    assert load(str(path), platform="linux/arm64").platform == "linux/arm64/v8"
+    assert load(str(path), OpenOptions(platform="linux/arm64")).platform == "linux/arm64/v8"
     with pytest.raises(ImageError) as err:
-        load(str(path), platform="linux/arm/v7")
+        load(str(path), OpenOptions(platform="linux/arm/v7"))
     message = str(err.value)
     assert "linux/arm/v7" in message
     assert "linux/amd64" in message and "linux/arm64/v8" in message and "linux/s390x" in message
@@ -546,14 +549,14 @@ def test_omitted_default_platform_with_one_present(tmp_path):
     with pytest.raises(ImageError) as err:
         load(str(path))
     assert "linux/arm64/v8" in str(err.value)
-    assert load(str(path), platform="linux/arm64").platform == "linux/arm64/v8"
+    assert load(str(path), OpenOptions(platform="linux/arm64")).platform == "linux/arm64/v8"
 
 
 def test_omitted_platform_through_a_stream(tmp_path):
     path = write_oci(PLATFORMS, tmp_path / "om.tar", omit_platform_blobs={"linux/s390x"}, outer_gzip=True)
-    assert load(str(path), platform="linux/arm/v7").platform == "linux/arm/v7"
+    assert load(str(path), OpenOptions(platform="linux/arm/v7")).platform == "linux/arm/v7"
     with pytest.raises(ImageError, match="linux/s390x"):
-        load(str(path), platform="linux/s390x")
+        load(str(path), OpenOptions(platform="linux/s390x"))
 
 
 def test_platform_stream_through_a_fifo(tmp_path, nested):
@@ -671,22 +674,20 @@ def test_gzip_wrapped_oci_dir_names(tmp_path):
 
 def test_worker_processes_give_the_same_result(tmp_path, reference):
     """Past PARALLEL_MIN_BYTES of blobs on disk, layers are scanned in other processes."""
-    from explorer.archive.pool import PARALLEL_MIN_BYTES
-
     filler = bytes(range(256)) * (PARALLEL_MIN_BYTES // 256 + 1)
     image = make_image("none")
     image.layers.append(Layer([F("big/filler", filler)], compression="none"))
     path = write_docker_archive(image, tmp_path / "big.tar")
     results = []
     for workers in (1, 2):
-        img = ModelImage.open(str(path))
-        img.analyse(workers=workers)  # the biggest blob (the last layer here) is scanned first
+        img = ModelImage.open(str(path), pool=ScanPool(workers))
+        img.analyse()  # the biggest blob (the last layer here) is scanned first
         results.append(fingerprint(img))
         img.close()
     assert results[0] == results[1]
-    img = ModelImage.open(str(path))
+    img = ModelImage.open(str(path), pool=ScanPool(2))
     for largest_first in (False, True):  # scans come back in layer order either way
-        assert [index for index, _ in img.scans(workers=2, largest_first=largest_first)] == [0, 1, 2, 3]
+        assert [index for index, _ in img.scans(largest_first=largest_first)] == [0, 1, 2, 3]
     img.close()
     changes, waste, totals, duplicates = results[0]
     assert changes[:3] == reference[0] and changes[3] == [("big", "added"), ("big/filler", "added")]
@@ -710,45 +711,76 @@ def test_a_worker_that_dies_is_an_error_not_a_hang(tmp_path, monkeypatch):
         )
 
     monkeypatch.setattr(parallel, "_start_worker", dying_worker)
-    img = ModelImage.open(str(path))
+    img = ModelImage.open(str(path), pool=ScanPool(2))
     with pytest.raises(ImageError, match=r"worker process ended unexpectedly \(exit code 9\)"):
-        img.analyse(workers=2)
+        img.analyse()
     img.close()
 
 
-def test_prestarted_workers_are_taken_or_stopped(tmp_path, capsys):
-    """`report` starts the workers before it imports the model; none is left behind."""
+def test_prestarted_workers_are_taken_or_stopped(tmp_path, capsys, monkeypatch):
+    """`report` starts the workers before it imports the model; its pool stops every one."""
     from explorer.archive import pool as parallel
     from explorer.cli import main
 
-    filler = bytes(range(256)) * (parallel.PARALLEL_MIN_BYTES // 256 + 1)
+    filler = bytes(range(256)) * (PARALLEL_MIN_BYTES // 256 + 1)
     image = make_image("none")
     image.layers.append(Layer([F("big/filler", filler)], compression="none"))
     big = write_docker_archive(image, tmp_path / "big.tar")
     small = write_docker_archive(make_image("none"), tmp_path / "small.tar")
-    expected = parallel.worker_count() if parallel.worker_count() > 1 else 0
+    expected = worker_count() if worker_count() > 1 else 0
 
-    parallel.prestart(str(small))
-    assert parallel._spares == []  # too small to gain from workers
-    parallel.prestart(str(big))
-    spares = list(parallel._spares)
-    assert len(spares) == expected
-    parallel.release_spares()
-    assert parallel._spares == [] and [proc.returncode for proc in spares] == [0] * expected
+    assert ScanPool.start(str(small)).processes == []  # too small to gain from workers
+    assert ScanPool.start("-").processes == []  # standard input
+    with ScanPool.start(str(big)) as pool:
+        spares = pool.processes
+        assert len(spares) == expected
+    assert pool.processes == [] and [proc.returncode for proc in spares] == [0] * expected
 
-    parallel.prestart(str(big))
-    spares = list(parallel._spares)
+    pools, spares = [], []
+
+    started = ScanPool.start
+    monkeypatch.setattr(parallel.ScanPool, "start", lambda path: _recorded(started(path), pools, spares))
     assert main(["report", str(big), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["summary"]["layers"] == 4
-    assert parallel._spares == [] and all(proc.poll() is not None for proc in spares)
-
     junk = tmp_path / "junk.bin"  # big enough for workers, but no image: they are stopped
     junk.write_bytes(filler)
-    parallel.prestart(str(junk))
-    spares = list(parallel._spares)
-    assert len(spares) == expected
     assert main(["report", str(junk)]) == 2
-    assert parallel._spares == [] and all(proc.poll() is not None for proc in spares)
+    assert len(pools) == 2 and len(spares) == 2 * expected
+    assert all(pool.processes == [] for pool in pools)
+    assert all(proc.poll() is not None for proc in spares)
+
+
+def _recorded(pool: ScanPool, pools: list, spares: list) -> ScanPool:
+    pools.append(pool)
+    spares.extend(pool.processes)
+    return pool
+
+
+def test_a_pool_stops_its_workers_when_its_image_fails_to_open_or_its_scan_ends(tmp_path):
+    filler = bytes(range(256)) * (PARALLEL_MIN_BYTES // 256 + 1)
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(filler)
+    pool = ScanPool.start(str(junk), workers=2)
+    spares = pool.processes
+    assert len(spares) == 2
+    with pytest.raises(ImageError):
+        ModelImage.open(str(junk), pool=pool)
+    assert pool.processes == [] and [proc.returncode for proc in spares] == [0, 0]
+
+    filler = random.Random(0).randbytes(PARALLEL_MIN_BYTES + 1)  # the gzipped archive stays as big
+    image = make_image("none")
+    image.layers.append(Layer([F("big/filler", filler)], compression="none"))
+    for path in (  # scanned by the workers; read in one pass (gzip), so in-process
+        write_docker_archive(image, tmp_path / "big.tar"),
+        write_gzip(write_docker_archive(image, tmp_path / "plain.tar"), tmp_path / "big.tar.gz"),
+    ):
+        pool = ScanPool.start(str(path), workers=2)
+        spares = pool.processes
+        img = ModelImage.open(str(path), pool=pool)
+        img.analyse()
+        img.close()
+        assert img.layers[-1].content_bytes == len(filler)
+        assert pool.processes == [] and all(proc.poll() is not None for proc in spares)
 
 
 # ---- every route gives the same analysis -----------------------------------------------------

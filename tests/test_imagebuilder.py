@@ -1,4 +1,4 @@
-"""Sanity tests for the test-image builder (tests/imagebuilder.py)."""
+"""Sanity tests for the archive writer (explorer/archive/writer.py, as tests/imagebuilder.py)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from tests.imagebuilder import (
     F,
     Image,
     Layer,
+    LayerFile,
     layer_blob,
     layer_tar,
     opaque,
@@ -373,3 +374,41 @@ def test_docker25_archive(tmp_path: Path) -> None:
     top = item["Layers"][-1].removeprefix("blobs/sha256/")
     assert json.loads(read("repositories")) == {"example.com/demo": {"latest": top, "v2": top}}
     assert {"oci-layout", "manifest.json", "index.json", "blobs/sha256"} <= {m.name for m in members}
+
+
+def test_records_pad_a_layer_as_pythons_tarfile_does() -> None:
+    entries = [F("etc/", kind="dir", mode=0o755, mtime=7), F("etc/a", b"x" * 700, mtime=7)]
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        for f in entries:
+            info = tarfile.TarInfo(f.path)
+            info.type = tarfile.DIRTYPE if f.kind == "dir" else tarfile.REGTYPE
+            info.mode, info.mtime, info.size = f.mode or 0o644, f.mtime, len(f.data or b"")
+            tf.addfile(info, io.BytesIO(f.data or b""))
+    assert layer_tar(Layer(entries, records=True)) == buf.getvalue()
+    assert len(layer_tar(Layer(entries))) == 512 + (512 + 1024) + 2 * 512  # Go-style: no record padding
+
+
+@pytest.mark.parametrize("compression", ["none", "gzip", "zstd"])
+def test_a_layer_file_is_the_layer_it_holds(tmp_path: Path, compression: str) -> None:
+    """A layer written from a tar on disk (streamed) has the digests and contents of the same
+    layer described in memory."""
+    layer = Layer([F("d/", kind="dir"), F("d/a.txt", b"a" * 5000), whiteout("gone")], compression=compression)
+    tar = tmp_path / "layer.tar"
+    tar.write_bytes(layer_tar(layer))
+    in_memory = write_oci(_image(layers=[layer]), tmp_path / "memory.tar")
+    on_disk = write_oci(_image(layers=[LayerFile(tar, compression=compression)]), tmp_path / "disk.tar")
+    configs, contents = [], []
+    for path in (in_memory, on_disk):
+        read, _ = _tar_reader(path)
+        manifest = json.loads(_blob(read, json.loads(read("index.json"))["manifests"][0]))
+        configs.append(_check_image_manifest(read, manifest))
+        contents.append([_uncompressed(_blob(read, d)) for d in manifest["layers"]])
+    assert configs[0] == configs[1] and contents[0] == contents[1] == [tar.read_bytes()]
+    if compression == "none":
+        assert in_memory.read_bytes() == on_disk.read_bytes()
+    docker = [
+        write_docker_archive(_image(layers=[lay]), tmp_path / f"{i}.tar")
+        for i, lay in enumerate([layer, LayerFile(tar)])
+    ]
+    assert docker[0].read_bytes() == docker[1].read_bytes()  # layers stored as plain tars

@@ -7,6 +7,7 @@ import pytest
 from explorer.analysis import load
 from explorer.analysis.filesystem import DELETED
 from explorer.archive.entries import DIR, FILE, SYMLINK
+from explorer.archive.options import OpenOptions
 
 from . import real_expected as X
 from .conftest import DIVE, REAL, needs_shared
@@ -116,7 +117,7 @@ def test_scratch_empty(name):
 
 @pytest.mark.parametrize("platform", list(X.MULTI))
 def test_multi_platform_index(platform):
-    img = load(str(REAL / "multi.oci-index.tar"), platform=platform)
+    img = load(str(REAL / "multi.oci-index.tar"), OpenOptions(platform=platform))
     want = X.MULTI[platform]
     assert img.platform == platform
     assert img.fs.lookup("bin/busybox").entry_at(1).size == want["busybox_bytes"]

@@ -17,11 +17,14 @@ from pathlib import Path
 
 import pytest
 
+from explorer.analysis import dive_compat
 from explorer.analysis.image import Image as Model
 from explorer.analysis.image import load
 from explorer.archive import blobfetch, registry
 from explorer.archive.blobfetch import RemoteBlob
 from explorer.archive.errors import CorruptBlob, ImageError
+from explorer.archive.options import OpenOptions
+from explorer.archive.pool import ScanPool
 from explorer.archive.registry import (
     Credentials,
     Reference,
@@ -46,16 +49,24 @@ PUSHED = {  # repository:tag -> (skopeo source, archive to compare with, copy ev
 }
 
 
-def _comparable(image: Model) -> dict:
+def _comparable(image: Model, dive: dive_compat.DiveCompat | None = None) -> dict:
     """The report without what names where the image came from (a legacy `docker save` has no
     digests; skopeo gives it docker media types on the way to the registry)."""
-    data = report_dict(image)
+    data = report_dict(image, None, dive)
     for key in ("path", "names", "manifest_digest", "layout", "config_digest"):
         data["image"].pop(key)
     for layer in data["layers"]:
         layer.pop("media_type")
         layer.pop("digest")
     return data
+
+
+def _load_with_dive(path: str) -> tuple[Model, dive_compat.DiveCompat]:
+    """The image analysed, and dive's figures for it (they enter the report)."""
+    image = Model.open(path)
+    dive = dive_compat.watch(image)
+    image.analyse()
+    return image, dive.result()
 
 
 @pytest.fixture(autouse=True)
@@ -332,10 +343,10 @@ def test_timeouts_and_refused_connections(servers, monkeypatch, docker_config):
 @pytest.mark.parametrize("name", ["bloat:gzip", "bloat:zstd", "dive/test:docker"])
 def test_figures_equal_the_archives(open_registry, name):
     archive = PUSHED[name][1].format(REAL=REAL, DIVE=DIVE)
-    remote = load(f"registry://{open_registry.host}/{name}", dive=True)
-    local = load(archive, dive=True)
+    remote, remote_dive = _load_with_dive(f"registry://{open_registry.host}/{name}")
+    local, local_dive = _load_with_dive(archive)
     try:
-        assert _comparable(remote) == _comparable(local)
+        assert _comparable(remote, remote_dive) == _comparable(local, local_dive)
         assert remote.names == [f"{open_registry.host}/{name}"]
         if name == "bloat:zstd":
             assert {layer.scan.compression for layer in remote.layers} == {"zstd"}
@@ -348,8 +359,8 @@ def test_figures_equal_the_archives(open_registry, name):
 @needs_registry
 @pytest.mark.parametrize("platform", ["linux/amd64", "linux/arm64", "linux/arm/v7"])
 def test_multi_platform_index(open_registry, platform):
-    remote = load(f"{open_registry.host}/multi:latest", platform=platform)
-    local = load(str(REAL / "multi.oci-index.tar"), platform=platform)
+    remote = load(f"{open_registry.host}/multi:latest", OpenOptions(platform=platform))
+    local = load(str(REAL / "multi.oci-index.tar"), OpenOptions(platform=platform))
     try:
         assert _comparable(remote) == _comparable(local)
         assert remote.platform.startswith(platform)
@@ -358,7 +369,7 @@ def test_multi_platform_index(open_registry, platform):
         local.close()
     by_digest = f"{open_registry.host}/multi@{remote.ref.manifest_digest}"
     with pytest.raises(ImageError, match="several platforms|platform"):
-        load(f"{open_registry.host}/multi:latest", platform="linux/s390x")
+        load(f"{open_registry.host}/multi:latest", OpenOptions(platform="linux/s390x"))
     single = load(by_digest)  # a platform's own manifest, by digest
     try:
         assert single.platform.startswith(platform) and single.ref.manifest_digest == remote.ref.manifest_digest
@@ -430,10 +441,10 @@ def test_large_images_are_scanned_by_workers_that_fetch_their_own_layers(open_re
     )
     write_oci(image, tmp_path / "big.tar")
     open_registry.push(f"oci-archive:{tmp_path / 'big.tar'}", "big:1")
-    remote = Model.open(f"{open_registry.host}/big:1")
+    remote = Model.open(f"{open_registry.host}/big:1", pool=ScanPool(2))
     try:
         assert all(isinstance(remote.source.locate(layer.ref.blob), RemoteBlob) for layer in remote.layers)
-        remote.analyse(workers=2)
+        remote.analyse()
         local = load(str(tmp_path / "big.tar"))
         assert _comparable(remote) == _comparable(local)
         local.close()
@@ -473,7 +484,7 @@ def test_bearer_tokens_per_repository(bearer_registry):
     asked = len(tokens.scopes)
     first = load(f"{bearer_registry.host}/bloat:zstd")
     again = load(f"{bearer_registry.host}/bloat:zstd")  # the cached token serves
-    other = load(f"{bearer_registry.host}/multi:latest", platform="linux/arm/v7")  # its own token
+    other = load(f"{bearer_registry.host}/multi:latest", OpenOptions(platform="linux/arm/v7"))  # its own token
     for image in (first, again, other):
         image.close()
     assert tokens.scopes[asked:] == ["repository:bloat:pull", "repository:multi:pull"]

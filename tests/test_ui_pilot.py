@@ -20,7 +20,7 @@ from explorer.archive.pool import PARALLEL_MIN_BYTES
 from explorer.demo import demo_path
 from explorer.present.browse import CHANGES, MERGED
 from explorer.present.text import display_name
-from explorer.tui.app import LayerscopeApp, make_app
+from explorer.tui.app import LayerscopeApp
 from explorer.tui.screens.find import FindScreen
 from explorer.tui.screens.help import HelpScreen
 from explorer.tui.screens.history import HistoryScreen
@@ -85,7 +85,7 @@ def cursor(app: LayerscopeApp) -> str | None:
 
 @run
 async def test_layers_drive_the_tree(demo):
-    app = make_app(demo, display_name="demo", animate=False)
+    app = LayerscopeApp(demo, display_name="demo", animate=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         assert app.loaded and app.error is None
@@ -106,7 +106,7 @@ async def test_layers_drive_the_tree(demo):
 
 @run
 async def test_mode_sort_and_hide_unchanged(demo):
-    app = make_app(demo, animate=False)
+    app = LayerscopeApp(demo, animate=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         app.go_to_layer(7)
@@ -165,14 +165,14 @@ async def test_views_shown_again_show_their_own_rows(demo):
     and labels a fresh app shows for it (nothing kept from another view)."""
     views = one_change_at_a_time((CHANGES, MERGED), ("name", "size"), (False, True), (1, 4, 7))
     seen = {}
-    app = make_app(demo, animate=False)
+    app = LayerscopeApp(demo, animate=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         for before, view in itertools.pairwise(views):
             for state in (before, view, before, view):
                 visit(app, *state)
             seen[view] = tree_rows(app.query_one(FileTree))
-    fresh = make_app(demo, animate=False)
+    fresh = LayerscopeApp(demo, animate=False)
     async with fresh.run_test(size=SIZE) as pilot:
         await settle(fresh, pilot)
         compared = 0
@@ -190,7 +190,7 @@ async def test_views_shown_again_show_their_own_rows(demo):
 
 @run
 async def test_find_jumps_to_a_file(demo):
-    app = make_app(demo, animate=False)
+    app = LayerscopeApp(demo, animate=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         await pilot.press("slash")
@@ -209,7 +209,7 @@ async def test_find_jumps_to_a_file(demo):
 
 @run
 async def test_filter_narrows_the_tree(demo):
-    app = make_app(demo, animate=False)
+    app = LayerscopeApp(demo, animate=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         await pilot.press("f", *"guide-3", "enter")
@@ -226,7 +226,7 @@ async def test_filter_narrows_the_tree(demo):
 
 @run
 async def test_waste_enter_shows_the_layer_that_hid_the_copy(demo):
-    app = make_app(demo, animate=False)
+    app = LayerscopeApp(demo, animate=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         await pilot.press("2")
@@ -243,7 +243,7 @@ async def test_waste_enter_shows_the_layer_that_hid_the_copy(demo):
 
 @run
 async def test_help_opens_and_closes(demo):
-    app = make_app(demo, animate=False)
+    app = LayerscopeApp(demo, animate=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         await pilot.press("question_mark")
@@ -258,7 +258,7 @@ async def test_help_opens_and_closes(demo):
 
 @run
 async def test_history_of_a_path(demo):
-    app = make_app(demo, animate=False)
+    app = LayerscopeApp(demo, animate=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         app.show_path(app.image.fs.lookup("app/main.py"))
@@ -274,7 +274,7 @@ async def test_history_of_a_path(demo):
 
 @run
 async def test_command_palette_goes_to_a_layer(demo):
-    app = make_app(demo, animate=False)
+    app = LayerscopeApp(demo, animate=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         await pilot.press("ctrl+p")
@@ -294,7 +294,7 @@ async def test_command_palette_goes_to_a_layer(demo):
 @needs_shared
 @run
 async def test_file_names_are_shown_literally():
-    app = make_app(str(REAL / "small-bloat.oci-gzip.tar"), animate=False)
+    app = LayerscopeApp(str(REAL / "small-bloat.oci-gzip.tar"), animate=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         app.go_to_layer(4)
@@ -317,7 +317,7 @@ REAL_INPUTS = sorted(p.name for p in REAL.iterdir() if p.name.endswith((".tar", 
 @pytest.mark.parametrize("name", REAL_INPUTS)
 @run
 async def test_loads_each_real_archive(name):
-    app = make_app(str(REAL / name), animate=False)
+    app = LayerscopeApp(str(REAL / name), animate=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         assert app.error is None
@@ -332,7 +332,7 @@ async def test_loads_each_real_archive(name):
 async def test_broken_input_shows_the_error(tmp_path):
     broken = tmp_path / "broken.tar"
     broken.write_bytes(b"this is not an image archive\n" * 100)
-    app = make_app(str(broken), animate=False)
+    app = LayerscopeApp(str(broken), animate=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         assert app.error
@@ -351,7 +351,7 @@ async def test_corrupt_layer_shows_the_error_and_keeps_the_layers_below(demo, tm
     data[middle : middle + 64] = bytes(64)
     broken = tmp_path / "corrupt.tar"
     broken.write_bytes(bytes(data))
-    app = make_app(str(broken), animate=False)
+    app = LayerscopeApp(str(broken), animate=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         assert app.error and isinstance(app.screen, ErrorScreen)
@@ -366,7 +366,7 @@ async def test_corrupt_layer_shows_the_error_and_keeps_the_layers_below(demo, tm
 async def test_gzip_compressed_archive_is_read_as_a_stream(demo, tmp_path):
     packed = tmp_path / "demo.tar.gz"
     packed.write_bytes(gzip.compress(Path(demo).read_bytes()))
-    app = make_app(str(packed), animate=False)
+    app = LayerscopeApp(str(packed), animate=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         assert app.error is None and app.image.analysed
@@ -385,7 +385,7 @@ async def test_fifo_input(demo, tmp_path):
 
     writer = threading.Thread(target=feed, daemon=True)
     writer.start()
-    app = make_app(str(fifo), display_name="-", animate=False)
+    app = LayerscopeApp(str(fifo), display_name="-", animate=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         assert app.error is None and app.image.analysed
@@ -402,7 +402,7 @@ async def test_large_image_is_read_by_worker_processes(tmp_path):
         layers=[Layer([F("a.bin", data[0])], compression="none"), Layer([F("a.bin", data[1])], compression="none")]
     )
     path = write_docker_archive(image, tmp_path / "big.tar")
-    app = make_app(str(path), animate=False)
+    app = LayerscopeApp(str(path), animate=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         assert app.error is None and app.image.analysed

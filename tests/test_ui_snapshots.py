@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from explorer.demo import demo_path
-from explorer.tui.app import make_app
+from explorer.tui.app import LayerscopeApp
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +19,7 @@ async def loaded(pilot) -> None:
 
 
 def app(demo: str):
-    return make_app(demo, display_name="demo", animate=False)
+    return LayerscopeApp(demo, display_name="demo", animate=False)
 
 
 def test_main_layer_0(snap_compare, demo):

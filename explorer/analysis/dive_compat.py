@@ -45,7 +45,12 @@ import math
 import posixpath
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+from ..archive.entries import FILE, OPAQUE, WHITEOUT, Row
+
+if TYPE_CHECKING:
+    from .image import Image, Layer
 
 _WHITEOUT = ".wh."
 _DOUBLE_WHITEOUT = ".wh..wh.."
@@ -477,3 +482,32 @@ def dive_compat(layers: Sequence[Sequence[DiveEntry]], layer_sizes: Sequence[int
     for entries, size in zip(layers, layer_sizes, strict=True):
         accumulator.add_layer(entries, size)
     return accumulator.result()
+
+
+def watch(image: Image) -> DiveAccumulator:
+    """dive's figures for `image`, gathered as its layers are stacked (call before `analyse`;
+    read `result()` after)."""
+    accumulator = DiveAccumulator()
+
+    def add_layer(layer: Layer, rows: Sequence[Row]) -> None:
+        accumulator.add_layer(dive_entries(rows), layer.content_bytes)
+
+    image.layer_hooks.append(add_layer)
+    return accumulator
+
+
+_TYPEFLAGS = {"f": b"0", "d": b"5", "l": b"2", "h": b"1", "p": b"6", "c": b"3", "b": b"4"}
+
+
+def dive_entries(rows: Sequence[Row]) -> list[DiveEntry]:
+    """A layer's tar entries as dive reads them (whiteouts and opaque markers by name)."""
+    entries = []
+    for path, kind, size, mode, *_ in rows:
+        if kind == WHITEOUT:
+            head, _, base = path.rpartition("/")
+            entries.append(DiveEntry(f"{head}/.wh.{base}" if head else f".wh.{base}", b"0", 0))
+        elif kind == OPAQUE:
+            entries.append(DiveEntry(f"{path}/.wh..wh..opq" if path else ".wh..wh..opq", b"0", 0))
+        else:
+            entries.append(DiveEntry(path, _TYPEFLAGS.get(kind, b"0"), size if kind == FILE else 0, mode))
+    return entries

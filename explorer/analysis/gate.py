@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ..archive.errors import ImageError
+from .dive_compat import DiveAccumulator
 from .image import Image
 
 DISABLED = "disabled"
@@ -257,17 +258,18 @@ def _ratio(numerator: int, denominator: int) -> float:
     return math.inf if numerator else math.nan
 
 
-def figures(image: Image, config: GateConfig) -> Figures:
-    """The figures of an analysed image, less the waste under `config.ignore`."""
+def figures(image: Image, config: GateConfig, dive_figures: DiveAccumulator | None = None) -> Figures:
+    """The figures of an analysed image, less the waste under `config.ignore` (dive's, from
+    `dive_figures`, when `config.figures` says so)."""
     waste = image.waste
     assert waste is not None, "analyse() the image first"
     image_bytes = sum(layer.tar_size or 0 for layer in image.layers)
     upper = sum(layer.content_bytes for layer in image.layers[1:])
     if config.figures == "dive":
-        assert image.dive is not None, "open the image with dive=True for dive's figures"
+        assert dive_figures is not None, "gather dive's figures with dive_compat.watch(image)"
         keep = (lambda path: not ignored(path.lstrip("/"), config.ignore)) if config.ignore else None
-        full = image.dive.result()
-        dive = image.dive.result(keep)
+        full = dive_figures.result()
+        dive = dive_figures.result(keep)
         return Figures(
             "dive",
             dive.efficiency,

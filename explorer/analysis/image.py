@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from ..archive.config import HistoryEntry, ImageConfig, align_history, parse_config
-from ..archive.entries import FILE, OPAQUE, WHITEOUT, Row
+from ..archive.entries import FILE, Row
 from ..archive.errors import CorruptBlob, ImageError
-from ..archive.layerscan import SMALL_BLOB, LayerScan
-from ..archive.limits import DEFAULT_LIMITS, Limits
-from ..archive.manifests import ImageRef, LayerRef, find_images, select_image
-from ..archive.pool import PARALLEL_MIN_BYTES, release_spares, scan_in_workers, worker_count
+from ..archive.layerscan import LayerScan
+from ..archive.manifests import ImageRef, LayerRef, find_images, platform_matches, select_image
+from ..archive.options import DEFAULT_OPTIONS, OpenOptions
+from ..archive.pool import LayerBlob, LayerProgress, ScanPool
 from ..archive.sources import Progress, Source, open_source
 from .collector import collector_paused
-from .dive_compat import DiveAccumulator, DiveEntry
 from .filesystem import CHANGE_KINDS, FileSystem
 from .waste import Waste, compute_waste
-
-LayerProgress = Callable[[int, int, int], None]  # (layer index, blob bytes read, blob size)
 
 
 @dataclass
@@ -53,6 +50,9 @@ class Layer:
         return self.scan.tar_size if self.scan else None
 
 
+LayerHook = Callable[["Layer", Sequence[Row]], None]
+
+
 class Image:
     """An image chosen from an archive. `open` reads only metadata; `analyse` reads the layers."""
 
@@ -62,20 +62,22 @@ class Image:
         source: Source,
         ref: ImageRef,
         config: ImageConfig,
-        verify: bool = False,
-        limits: Limits = DEFAULT_LIMITS,
-        dive: bool = False,
+        options: OpenOptions = DEFAULT_OPTIONS,
+        pool: ScanPool | None = None,
     ) -> None:
+        limits = options.limits
         if len(ref.layers) > limits.max_layers:
             raise ImageError(f"{len(ref.layers)} layers, more than {limits.max_layers} (raise it with --max-layers)")
         self.path = path
         self.source = source
         self.ref = ref
         self.config = config
-        self.verify = verify
-        self.limits = limits
+        self.options = options
+        self.pool = pool
         self.entry_count = 0
-        self.dive = DiveAccumulator() if dive else None  # dive's own figures, for `report`
+        # Called with each layer's tar entries as it is stacked, before they are released
+        # (how `dive_compat.watch` gathers dive's figures).
+        self.layer_hooks: list[LayerHook] = []
         self.history = config.history
         per_layer = align_history(config.history, len(ref.layers))
         self.layers = [
@@ -93,7 +95,7 @@ class Image:
             declared = layer.ref.size
             if declared is not None and source.exists(layer.ref.blob) and declared != layer.blob_size:
                 message = f"{self.label(layer)}: blob is {layer.blob_size} bytes, its descriptor says {declared}"
-                if verify:
+                if options.verify:
                     raise CorruptBlob(message)
                 self.warnings.append(message)
         if config.diff_ids and len(config.diff_ids) != len(ref.layers):
@@ -107,29 +109,32 @@ class Image:
     def open(
         cls,
         path: str,
-        platform: str | None = None,
-        image: str | None = None,
-        verify: bool = False,
+        options: OpenOptions = DEFAULT_OPTIONS,
+        *,
         on_read: Progress | None = None,
-        limits: Limits = DEFAULT_LIMITS,
-        dive: bool = False,
+        pool: ScanPool | None = None,
     ) -> Image:
         """Read the manifest and config of the chosen image (for `-` or a compressed archive,
-        the whole archive in one pass; `on_read(bytes)` reports that pass)."""
+        the whole archive in one pass; `on_read(bytes)` reports that pass).
+
+        `pool` scans the layers (see `scans`); it is closed here if the image fails to open,
+        since its workers were started for this path."""
         try:
-            source = open_source(path, on_read, verify, limits)
+            source = open_source(path, on_read, options.verify, options.limits)
             try:
-                ref = select_image(find_images(source), platform, image)
+                ref = select_image(find_images(source), options.platform, options.image)
                 source.retain([layer.blob for layer in ref.layers])
                 config = parse_config(source.read_json(ref.config_blob), ref.config_digest or ref.config_blob)
-                if platform and not ref.platform and config.platform and not _same_platform(platform, config.platform):
-                    raise ImageError(f"platform {platform} not found; the archive has: {config.platform}")
-                return cls(path, source, ref, config, verify, limits, dive)
+                wanted = options.platform
+                if wanted and not ref.platform and config.platform and not platform_matches(wanted, config.platform):
+                    raise ImageError(f"platform {wanted} not found; the archive has: {config.platform}")
+                return cls(path, source, ref, config, options, pool)
             except BaseException:
                 source.close()
                 raise
         except BaseException:
-            release_spares()  # workers started for this path (`parallel.prestart`): none will scan
+            if pool is not None:
+                pool.close()
             raise
 
     @property
@@ -151,12 +156,6 @@ class Image:
     def label(self, layer: Layer) -> str:
         return layer.digest or layer.ref.blob
 
-    def scan(self, index: int, on_progress: LayerProgress | None = None) -> LayerScan:
-        """Read one layer's blob (does not change the image; safe in a worker process)."""
-        layer = self.layers[index]
-        callback = (lambda done: on_progress(index, done, layer.blob_size)) if on_progress else None
-        return self.source.scan(layer.ref.blob, self.label(layer), callback, self.verify, self.limits)
-
     def add_scan(self, index: int, scan: LayerScan) -> None:
         """Stack layer `index` (layers must come in order) onto the filesystem."""
         for _ in self.stack_steps(index, scan):
@@ -170,16 +169,17 @@ class Image:
 
     def _stack_steps(self, index: int, scan: LayerScan) -> Iterator[None]:
         layer = self.layers[index]
-        if self.verify:
+        if self.options.verify:
             self._check_digests(layer, scan)
         rows = scan.rows
         self.entry_count += len(rows)
-        if self.entry_count > self.limits.max_entries:
-            raise ImageError(f"more than {self.limits.max_entries} entries in all (raise it with --max-entries)")
+        max_entries = self.options.limits.max_entries
+        if self.entry_count > max_entries:
+            raise ImageError(f"more than {max_entries} entries in all (raise it with --max-entries)")
         layer.content_bytes = sum(row[2] for row in rows if row[1] == FILE)
         layer.entry_counts = dict(Counter(row[1] for row in rows))
-        if self.dive is not None:
-            self.dive.add_layer(_dive_entries(rows), layer.content_bytes)
+        for hook in self.layer_hooks:
+            hook(layer, rows)
         self.warnings.extend(scan.warnings)
         before = len(self.fs.warnings)
         yield from self.fs.stack_in_slices(index, scan.entries())
@@ -195,28 +195,20 @@ class Image:
             self.waste = compute_waste(self.fs)
 
     def scans(
-        self, on_progress: LayerProgress | None = None, workers: int | None = None, largest_first: bool = False
+        self, on_progress: LayerProgress | None = None, largest_first: bool = False
     ) -> Iterator[tuple[int, LayerScan]]:
-        """Scan every layer, in worker processes where the archive is a file on disk and large
-        enough to gain from it; yield (index, scan) in layer order. `largest_first` starts
-        the workers on the biggest blobs: all done sooner, the first layers later."""
-        workers = worker_count() if workers is None else workers
-        locations = [self.source.locate(layer.ref.blob) for layer in self.layers]
-        # small blobs are cheaper to scan here than to hand to a worker and back
-        big = sum(loc.size for loc in locations if loc and loc.size > SMALL_BLOB) >= PARALLEL_MIN_BYTES
-        if workers < 2 or len(self.layers) < 2 or not big or None in locations:
-            release_spares()  # started by the command line for a file that needs none
-            for layer in self.layers:
-                yield layer.index, self.scan(layer.index, on_progress)
-            return
-        jobs = [(loc, self.label(layer)) for loc, layer in zip(locations, self.layers, strict=True)]
-        yield from scan_in_workers(jobs, self.verify, self.limits, on_progress, min(workers, len(jobs)), largest_first)
+        """Scan every layer (the pool chooses how: see `ScanPool.scan`); yield (index, scan) in
+        layer order. `largest_first` starts workers on the biggest blobs: all done sooner, the
+        first layers later. Without a pool given to `open`, one is made for this scan."""
+        pool = self.pool or ScanPool()
+        blobs = [LayerBlob(layer.ref.blob, self.label(layer), layer.blob_size) for layer in self.layers]
+        return pool.scan(self.source, blobs, self.options.verify, self.options.limits, on_progress, largest_first)
 
-    def analyse(self, on_progress: LayerProgress | None = None, workers: int | None = None) -> None:
+    def analyse(self, on_progress: LayerProgress | None = None) -> None:
         """Read every layer, stack them in order, and account for waste (nothing is shown
         before the end, so the biggest layers are scanned first)."""
         with collector_paused():  # the scans that arrive are 100,000s of objects too
-            for index, scan in self.scans(on_progress, workers, largest_first=True):
+            for index, scan in self.scans(on_progress, largest_first=True):
                 self.add_scan(index, scan)
             self.finish()
 
@@ -233,37 +225,8 @@ class Image:
         self.source.close()
 
 
-_TYPEFLAGS = {"f": b"0", "d": b"5", "l": b"2", "h": b"1", "p": b"6", "c": b"3", "b": b"4"}
-
-
-def _dive_entries(rows: list[Row]) -> list[DiveEntry]:
-    """A layer's tar entries as dive reads them (whiteouts and opaque markers by name)."""
-    entries = []
-    for path, kind, size, mode, *_ in rows:
-        if kind == WHITEOUT:
-            head, _, base = path.rpartition("/")
-            entries.append(DiveEntry(f"{head}/.wh.{base}" if head else f".wh.{base}", b"0", 0))
-        elif kind == OPAQUE:
-            entries.append(DiveEntry(f"{path}/.wh..wh..opq" if path else ".wh..wh..opq", b"0", 0))
-        else:
-            entries.append(DiveEntry(path, _TYPEFLAGS.get(kind, b"0"), size if kind == FILE else 0, mode))
-    return entries
-
-
-def _same_platform(wanted: str, have: str) -> bool:
-    w, h = wanted.split("/"), have.split("/")
-    return w[:2] == h[:2] and (len(w) < 3 or len(h) < 3 or w[2] == h[2])
-
-
-def load(
-    path: str,
-    platform: str | None = None,
-    image: str | None = None,
-    verify: bool = False,
-    limits: Limits = DEFAULT_LIMITS,
-    dive: bool = False,
-) -> Image:
-    """Open and fully analyse an image archive (with dive's figures if `dive`)."""
-    img = Image.open(path, platform, image, verify, limits=limits, dive=dive)
+def load(path: str, options: OpenOptions = DEFAULT_OPTIONS, *, pool: ScanPool | None = None) -> Image:
+    """Open and fully analyse an image archive."""
+    img = Image.open(path, options, pool=pool)
     img.analyse()
     return img

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 from .config import as_text
 from .errors import ImageError
@@ -28,11 +29,14 @@ class LayerRef:
     size: int | None = None
 
 
+Layout = Literal["docker-archive", "docker25", "oci"]  # `docker save` before Docker 25, from 25 on, OCI
+
+
 @dataclass
 class ImageRef:
     """One image found in an archive, before its config is read."""
 
-    layout: str  # "docker-archive", "docker25" or "oci"
+    layout: Layout
     config_blob: str
     layers: list[LayerRef]
     names: list[str] = field(default_factory=list)
@@ -242,15 +246,35 @@ def _name_matches(ref: str, names: list[str]) -> bool:
     return False
 
 
-def _platform_matches(wanted: str, platform: str) -> bool:
-    want = wanted.split("/")
-    have = platform.split("/")
-    if want[:2] != have[:2]:
-        return False
-    if len(want) > 2:
-        variant = have[2] if len(have) > 2 else ("v8" if have[1] == "arm64" else "")
-        return want[2] == variant
-    return True
+# Architecture aliases and default variants, as containerd's `platforms.Normalize` has them.
+_ARCH_ALIASES = {
+    "x86_64": "amd64",
+    "x86-64": "amd64",
+    "i386": "386",
+    "aarch64": "arm64",
+    "armhf": "arm",
+    "armel": "arm",
+}
+_ALIAS_VARIANTS = {"armhf": "v7", "armel": "v6"}
+_DEFAULT_VARIANTS = {"amd64": "v1", "arm64": "v8", "arm": "v7"}
+
+
+def normalize_platform(platform: str) -> tuple[str, str, str]:
+    """`os/arch[/variant]` as (os, arch, variant), with containerd's aliases and default variants
+    (amd64 is v1, arm64 v8, arm v7; `7` and `v7.0` are `v7`)."""
+    os_, _, rest = platform.lower().partition("/")
+    arch, _, variant = rest.partition("/")
+    variant = variant or _ALIAS_VARIANTS.get(arch, "")
+    arch = _ARCH_ALIASES.get(arch, arch)
+    number = variant.removeprefix("v").removesuffix(".0")
+    if number.isdigit():
+        variant = f"v{number}"
+    return ("darwin" if os_ == "macos" else os_), arch, variant or _DEFAULT_VARIANTS.get(arch, "")
+
+
+def platform_matches(wanted: str, platform: str) -> bool:
+    """Whether `platform` (an image's) is the `wanted` one (`--platform`), once both are normalized."""
+    return normalize_platform(wanted) == normalize_platform(platform)
 
 
 def select_image(images: list[ImageRef], platform: str | None = None, image: str | None = None) -> ImageRef:
@@ -266,11 +290,11 @@ def select_image(images: list[ImageRef], platform: str | None = None, image: str
     with_platform = [i for i in candidates if i.platform]
     if platform:
         if with_platform:
-            candidates = [i for i in candidates if not i.platform or _platform_matches(platform, i.platform)]
+            candidates = [i for i in candidates if not i.platform or platform_matches(platform, i.platform)]
             if not candidates:
                 raise ImageError(f"platform {platform} not found; the archive has: {_platform_list(with_platform)}")
     elif len({i.platform for i in with_platform}) > 1:
-        amd64 = [i for i in candidates if i.platform == "linux/amd64"]
+        amd64 = [i for i in candidates if i.platform and platform_matches("linux/amd64", i.platform)]
         present = [i for i in candidates if not i.missing]
         if amd64:
             candidates = amd64

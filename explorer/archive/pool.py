@@ -1,10 +1,14 @@
-"""Scanning layers in worker processes, each opening the archive itself and seeking to its blob.
+"""Scanning layers, in worker processes where that pays: a `ScanPool`, owned by whoever starts it.
+
+    with ScanPool.start(path) as pool:  # before the heavy imports: workers start meanwhile
+        image = Image.open(path, options, pool=pool)
 
 Workers are lean interpreters running `explorer.archive.scanworker`: they import the tar
-reader and the decompressors, not the model or the UI, and exit as soon as no layer is left
-for them. Layers are handed out in order, one at a time, by a thread per worker that also
+reader and the decompressors, not the model or the UI, each opening the archive itself and
+seeking to its blob. Layers are handed out one at a time by a thread per worker that also
 reads its results, so a worker never waits for the consumer; results come back in layer
-order, so the filesystem is stacked as they arrive.
+order, so the filesystem is stacked as they arrive. Every worker is stopped in one place,
+`ScanPool.close`.
 """
 
 from __future__ import annotations
@@ -19,51 +23,168 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from .errors import ImageError
+from .scanmessages import Done, Failed, Progress, Rows, ScanJob, WorkerMessage
 
-if TYPE_CHECKING:  # this module is imported early (see `prestart`): nothing heavy at run time
+if TYPE_CHECKING:  # this module is imported early (see `ScanPool.start`): nothing heavy at run time
+    from types import TracebackType
+
     from .entries import Row
     from .layerscan import LayerScan, Location
     from .limits import Limits
+    from .sources import Source
 
 PARALLEL_MIN_BYTES = 16 << 20  # below this, starting workers costs more than it saves
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+
+LayerProgress = Callable[[int, int, int], None]  # (layer index, blob bytes read, blob size)
+
+
+class LayerBlob(NamedTuple):
+    """A layer to scan: its blob's name in the archive, the label its errors carry, its size."""
+
+    name: str
+    label: str
+    size: int
 
 
 def worker_count() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-_spares: list[subprocess.Popen] = []  # started by `prestart`, waiting for their first job
+class ScanPool:
+    """Scans an image's layers: in worker processes when the blobs lie in a file on disk and
+    are big enough to gain from them, else one after another in this process.
 
-
-def prestart(path: str) -> None:
-    """Start the worker processes now if `path` is a file big enough to be scanned by them.
-
-    They start while the caller imports the model and reads the manifest (about 60 ms of a
-    bare interpreter each, otherwise spent after that); the next `scan_in_workers` takes them,
-    and `release_spares` stops any left unused.
+    One scan at a time. `close` (also the end of a `with` block, and of each scan) stops
+    every worker the pool started.
     """
-    try:
-        info = os.stat(path)
-    except (OSError, ValueError):
-        return
-    count = worker_count()
-    if count > 1 and not _spares and stat.S_ISREG(info.st_mode) and info.st_size >= PARALLEL_MIN_BYTES:
-        _spares.extend(_start_worker() for _ in range(count))
 
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = worker_count() if workers is None else workers
+        self._idle: list[subprocess.Popen] = []  # started, waiting for their first job
+        self._busy: list[subprocess.Popen] = []
+        self._readers: list[threading.Thread] = []
+        self._dispatcher: _Dispatcher | None = None
+        self._closing = threading.Lock()  # the app's loading thread and its owner may both close
 
-def release_spares() -> None:
-    """Stop the prestarted workers that no scan took (each exits at the end of its input)."""
-    while _spares:
-        proc = _spares.pop()
-        with contextlib.suppress(OSError, ValueError):
-            proc.stdin.close()  # type: ignore[union-attr]
-        proc.wait()
-        with contextlib.suppress(OSError, ValueError):
-            proc.stdout.close()  # type: ignore[union-attr]
+    @classmethod
+    def start(cls, path: str, workers: int | None = None) -> ScanPool:
+        """A pool whose workers start now if `path` is a file big enough to be scanned by them
+        (never for `-`, standard input).
+
+        They start while the caller imports the model and reads the manifest (about 60 ms of
+        a bare interpreter each, otherwise spent after that); the scan takes them.
+        """
+        pool = cls(workers)
+        if path == "-" or pool.workers < 2:
+            return pool
+        try:
+            info = os.stat(path)
+        except (OSError, ValueError):
+            return pool
+        if stat.S_ISREG(info.st_mode) and info.st_size >= PARALLEL_MIN_BYTES:
+            pool._idle = [_start_worker() for _ in range(pool.workers)]
+        return pool
+
+    def __enter__(self) -> ScanPool:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()
+
+    @property
+    def processes(self) -> list[subprocess.Popen]:
+        """The worker processes the pool holds now (prestarted, or taken by its scan)."""
+        return self._idle + self._busy
+
+    def scan(
+        self,
+        source: Source,
+        layers: Sequence[LayerBlob],
+        verify: bool,
+        limits: Limits,
+        on_progress: LayerProgress | None = None,
+        largest_first: bool = False,
+    ) -> Iterator[tuple[int, LayerScan]]:
+        """Scan each layer; yield (index, scan) in layer order.
+
+        In workers, jobs start in layer order, so the lower layers arrive first; or with
+        `largest_first`, biggest blob first, so that no big layer is left to run alone at the
+        end (sooner done in all, but the layers arrive later).
+        """
+        try:
+            locations = [source.locate(layer.name) for layer in layers]
+            if self._worth_workers(locations):
+                jobs = [
+                    ScanJob(index, location, layer.label, verify, limits)  # type: ignore[arg-type]
+                    for index, (location, layer) in enumerate(zip(locations, layers, strict=True))
+                ]
+                yield from self._scan_in_workers(jobs, on_progress, largest_first)
+                return
+            self.close()  # prestarted workers are of no use
+            for index, layer in enumerate(layers):
+                progress = (lambda done, i=index, size=layer.size: on_progress(i, done, size)) if on_progress else None
+                yield index, source.scan(layer.name, layer.label, progress, verify, limits)
+        finally:
+            self.close()  # on an error, Ctrl-C or an abandoned scan too: no worker is left behind
+
+    def _worth_workers(self, locations: Sequence[Location | None]) -> bool:
+        """Workers pay for their start when there are several blobs, all on disk, large in all
+        (small blobs are cheaper to scan here than to hand to a worker and back)."""
+        from .layerscan import SMALL_BLOB  # imported by now (the source is open)
+
+        if self.workers < 2 or len(locations) < 2 or None in locations:
+            return False
+        return sum(loc.size for loc in locations if loc and loc.size > SMALL_BLOB) >= PARALLEL_MIN_BYTES
+
+    def close(self) -> None:
+        """Stop every worker: idle ones end at the end of their input, busy ones are killed."""
+        with self._closing:
+            if self._dispatcher is not None:
+                self._dispatcher.stopped = True
+            idle, busy, readers = self._idle, self._busy, self._readers
+            self._idle, self._busy, self._readers, self._dispatcher = [], [], [], None
+        for proc in idle:
+            with contextlib.suppress(OSError, ValueError):
+                proc.stdin.close()  # type: ignore[union-attr]
+        for proc in busy:
+            if proc.poll() is None:
+                proc.kill()
+        for proc in idle + busy:
+            proc.wait()
+        for reader in readers:  # each ends at its worker's end of output
+            reader.join()
+        for proc in idle + busy:
+            for pipe in (proc.stdin, proc.stdout):
+                with contextlib.suppress(OSError, ValueError):
+                    pipe.close()  # type: ignore[union-attr]
+
+    # ---- a scan in worker processes: start them, gather their messages, yield in order ----
+    def _scan_in_workers(
+        self, jobs: Sequence[ScanJob], on_progress: LayerProgress | None, largest_first: bool
+    ) -> Iterator[tuple[int, LayerScan]]:
+        messages: queue.Queue = queue.Queue()
+        self._start_workers(jobs, largest_first, messages)
+        gathered = _Gathered(jobs, on_progress, running=len(self._busy))
+        while gathered.want < len(jobs):
+            gathered.take(messages.get())
+            yield from gathered.in_order()
+
+    def _start_workers(self, jobs: Sequence[ScanJob], largest_first: bool, messages: queue.Queue) -> None:
+        """Give each worker (a prestarted one, or a new one) its first job and a reader thread."""
+        self._dispatcher = dispatcher = _Dispatcher(jobs, largest_first)
+        for _ in range(min(self.workers, len(jobs))):
+            proc = self._idle.pop() if self._idle else _start_worker()
+            self._busy.append(proc)
+            dispatcher.send_next(proc)
+            reader = threading.Thread(target=_read_results, args=(proc, dispatcher, messages), daemon=True)
+            reader.start()
+            self._readers.append(reader)
 
 
 def _start_worker() -> subprocess.Popen:
@@ -79,6 +200,12 @@ def _start_worker() -> subprocess.Popen:
     )
 
 
+class _Exited(NamedTuple):
+    """A reader thread → the scan: its worker's output ended."""
+
+    proc: subprocess.Popen
+
+
 # A worker is handed more jobs while what it has in hand is less than this: small layers then
 # queue up in its pipe instead of each waiting for a round trip through the parent (50,000
 # one-file layers: most of their time was those round trips).
@@ -88,11 +215,10 @@ AHEAD_BYTES = 1 << 20
 class _Dispatcher:
     """Hands the next jobs to whichever worker is free: in layer order, or the largest first."""
 
-    def __init__(self, jobs: Sequence[tuple[Location, str]], verify: bool, limits: Limits, largest_first: bool) -> None:
+    def __init__(self, jobs: Sequence[ScanJob], largest_first: bool) -> None:
         self._jobs = jobs
-        self._verify = verify
-        self._limits = limits
-        self._order = sorted(range(len(jobs)), key=lambda i: -jobs[i][0].size) if largest_first else range(len(jobs))
+        order = range(len(jobs))
+        self._order = sorted(order, key=lambda i: -jobs[i].location.size) if largest_first else order
         self._next = 0
         self._lock = threading.Lock()
         self._held: dict[int, dict[int, int]] = {}  # worker pid -> {job index: blob size} in hand
@@ -103,16 +229,15 @@ class _Dispatcher:
         with self._lock:
             held = self._held.setdefault(worker.pid, {})
             held.pop(finished, None)  # type: ignore[arg-type]
-            batch: list[int] = []
+            batch: list[ScanJob] = []
             while self._next < len(self._jobs) and not self.stopped and (not held or sum(held.values()) < AHEAD_BYTES):
-                index = self._order[self._next]
+                job = self._jobs[self._order[self._next]]
                 self._next += 1
-                held[index] = self._jobs[index][0].size
-                batch.append(index)
+                held[job.index] = job.location.size
+                batch.append(job)
             done = not held and (self._next >= len(self._jobs) or self.stopped)
-        jobs: list[tuple | None] = [(i, *self._jobs[i], self._verify, self._limits) for i in batch]
         try:
-            for job in jobs + [None] * done:
+            for job in [*batch, *[None] * done]:
                 pickle.dump(job, worker.stdin, protocol=pickle.HIGHEST_PROTOCOL)  # type: ignore[arg-type]
             worker.stdin.flush()  # type: ignore[union-attr]
             if done:
@@ -127,78 +252,45 @@ def _read_results(worker: subprocess.Popen, dispatcher: _Dispatcher, messages: q
         while True:
             message = pickle.load(worker.stdout)  # type: ignore[arg-type]
             messages.put(message)
-            if message[0] in ("done", "error"):
-                dispatcher.send_next(worker, message[1])
+            if isinstance(message, Done | Failed):
+                dispatcher.send_next(worker, message.index)
     except (EOFError, OSError, pickle.UnpicklingError):
         pass
-    messages.put(("exit", worker))
+    messages.put(_Exited(worker))
 
 
-def scan_in_workers(
-    jobs: Sequence[tuple[Location, str]],
-    verify: bool,
-    limits: Limits,
-    on_progress: Callable[[int, int, int], None] | None,
-    workers: int,
-    largest_first: bool = False,
-) -> Iterator[tuple[int, LayerScan]]:
-    """Scan each (location, label) in `workers` processes; yield (index, scan) in order.
+class _Gathered:
+    """The workers' messages, put together: rows joined to their scan, scans released in order."""
 
-    Jobs start in layer order, so the lower layers arrive first; or with `largest_first`,
-    biggest blob first, so that no big layer is left to run alone at the end (sooner done in
-    all, but the layers arrive later).
-    """
-    messages: queue.Queue = queue.Queue()
-    dispatcher = _Dispatcher(jobs, verify, limits, largest_first)
-    procs: list[subprocess.Popen] = []
-    readers: list[threading.Thread] = []
-    results: dict[int, LayerScan] = {}
-    rows: dict[int, list[Row]] = {}
-    want = 0
-    try:
-        for _ in range(min(workers, len(jobs))):
-            proc = _spares.pop() if _spares else _start_worker()
-            procs.append(proc)
-            dispatcher.send_next(proc)
-            reader = threading.Thread(target=_read_results, args=(proc, dispatcher, messages), daemon=True)
-            reader.start()
-            readers.append(reader)
-        running = len(procs)
-        while want < len(jobs):
-            message = messages.get()
-            kind = message[0]
-            if kind == "progress":
-                if on_progress:
-                    on_progress(message[1], message[2], jobs[message[1]][0].size)
-            elif kind == "rows":
-                rows.setdefault(message[1], []).extend(message[2])
-            elif kind == "done":
-                index, scan = message[1], message[2]
-                if on_progress:
-                    on_progress(index, jobs[index][0].size, jobs[index][0].size)
-                scan.rows = rows.pop(index, [])
-                results[index] = scan
-            elif kind == "error":
-                raise message[2]
-            else:  # a worker exited
-                running -= 1
-                code = message[1].wait()
-                if code != 0 or (running == 0 and want + len(results) < len(jobs)):
+    def __init__(self, jobs: Sequence[ScanJob], on_progress: LayerProgress | None, running: int) -> None:
+        self._sizes = [job.location.size for job in jobs]
+        self._on_progress = on_progress
+        self._running = running
+        self._rows: dict[int, list[Row]] = {}
+        self._done: dict[int, LayerScan] = {}
+        self.want = 0  # the next layer to yield
+
+    def take(self, message: WorkerMessage | _Exited) -> None:
+        match message:
+            case Progress(index, done):
+                if self._on_progress:
+                    self._on_progress(index, done, self._sizes[index])
+            case Rows(index, rows):
+                self._rows.setdefault(index, []).extend(rows)
+            case Done(index, scan):
+                if self._on_progress:
+                    self._on_progress(index, self._sizes[index], self._sizes[index])
+                scan.rows = self._rows.pop(index, [])
+                self._done[index] = scan
+            case Failed(_, error):
+                raise error
+            case _Exited(proc):
+                self._running -= 1
+                code = proc.wait()
+                if code != 0 or (self._running == 0 and self.want + len(self._done) < len(self._sizes)):
                     raise ImageError(f"a layer-scanning worker process ended unexpectedly (exit code {code})")
-            while want in results:
-                yield want, results.pop(want)
-                want += 1
-    finally:
-        # On an error, Ctrl-C or an abandoned generator: no worker is left behind.
-        release_spares()
-        dispatcher.stopped = True
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait()
-        for reader in readers:  # each ends at its worker's end of output
-            reader.join()
-        for proc in procs:
-            for pipe in (proc.stdin, proc.stdout):
-                with contextlib.suppress(OSError, ValueError):
-                    pipe.close()  # type: ignore[union-attr]
+
+    def in_order(self) -> Iterator[tuple[int, LayerScan]]:
+        while self.want in self._done:
+            yield self.want, self._done.pop(self.want)
+            self.want += 1

@@ -1,10 +1,9 @@
 """A worker process that scans layer blobs: `python -m explorer.archive.scanworker`.
 
-It reads jobs (pickled `(index, Location, label, verify, limits)`, None to stop) on stdin
-and writes pickled messages on stdout: `("progress", index, blob_bytes_read)`, then
-`("rows", index, [Row, ...])` batches as entries are read, then `("done", index, LayerScan)`
-(its rows left empty) or `("error", index, exception)`. It imports only what a scan
-needs, so each worker costs a bare interpreter and the decompressors, not the whole model.
+It reads pickled `ScanJob`s on stdin (None to stop) and writes pickled messages on stdout
+(`scanmessages`): `Progress` now and then, `Rows` batches as entries are read, then `Done`
+(the scan, its rows left empty) or `Failed`. It imports only what a scan needs, so each
+worker costs a bare interpreter and the decompressors, not the whole model.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ from typing import BinaryIO
 
 from .errors import CorruptBlob, ImageError
 from .layerscan import scan_location
+from .scanmessages import Done, Failed, Progress, Rows, ScanJob, WorkerMessage
 
 PROGRESS_EVERY = 0.05  # seconds between progress messages
 # How long the parsing thread may hold the GIL while the decompressing thread waits for it
@@ -26,12 +26,12 @@ PROGRESS_EVERY = 0.05  # seconds between progress messages
 SWITCH_INTERVAL = 0.0002
 
 
-def _send(out: BinaryIO, message: tuple) -> None:
+def _send(out: BinaryIO, message: WorkerMessage) -> None:
     pickle.dump(message, out, protocol=pickle.HIGHEST_PROTOCOL)
     out.flush()
 
 
-def _next_job(jobs: BinaryIO) -> tuple | None:
+def _next_job(jobs: BinaryIO) -> ScanJob | None:
     try:
         return pickle.load(jobs)
     except EOFError:  # a prestarted worker that no scan took
@@ -52,23 +52,23 @@ def main() -> None:
             now = time.monotonic()
             if now - last >= PROGRESS_EVERY:
                 last = now
-                _send(out, ("progress", index, done))
+                _send(out, Progress(index, done))
 
         def rows(batch: list, index: int = index) -> None:
-            _send(out, ("rows", index, batch))
+            _send(out, Rows(index, batch))
 
         try:
             # a blob in a file (Location), or one that scans itself (registry.RemoteBlob)
             scan = location.scan if hasattr(location, "scan") else partial(scan_location, location)
-            message = ("done", index, scan(label, progress, verify, limits, rows))
+            message: WorkerMessage = Done(index, scan(label, progress, verify, limits, rows))
         except (CorruptBlob, ImageError) as exc:
-            message = ("error", index, exc)
+            message = Failed(index, exc)
         except OSError as exc:
-            message = ("error", index, ImageError(f"{label}: {exc.strerror or exc}"))
+            message = Failed(index, ImageError(f"{label}: {exc.strerror or exc}"))
         except Exception:
             import traceback
 
-            message = ("error", index, RuntimeError(f"scanning {label} failed:\n{traceback.format_exc()}"))
+            message = Failed(index, RuntimeError(f"scanning {label} failed:\n{traceback.format_exc()}"))
         _send(out, message)
 
 

@@ -24,7 +24,7 @@ from .blobs import CountingReader, Prefixed, SliceReader, decompressed, sniff
 from .errors import CorruptBlob, ImageError
 from .layerscan import SMALL_BLOB, LayerScan, Location, read_at, scan_blob, scan_layer
 from .limits import DEFAULT_LIMITS, MAX_EXTENDED_HEADER, Limits
-from .tarstream import _checksum_ok
+from .tarstream import checksum_ok
 
 MAX_JSON = 64 << 20  # a manifest, index or config larger than this is not one
 MAX_KEPT = 256 << 20  # metadata a forward pass keeps in all
@@ -106,7 +106,7 @@ def _plain_index(fd: int) -> tuple[dict[str, _Member], dict[str, str], int] | No
         if header[:1] == b"\0" and not header.strip(b"\0"):
             return (members, links, offset) if offset else None
         typeflag = header[156:157]
-        if typeflag not in _PLAIN_TYPES or header[124] & 0x80 or not _checksum_ok(header):
+        if typeflag not in _PLAIN_TYPES or header[124] & 0x80 or not checksum_ok(header):
             return None
         try:
             size = int(header[124:136].rstrip(b"\0 ") or b"0", 8)
@@ -325,7 +325,7 @@ class _Owned:
 
 def _looks_like_json(head: bytes) -> bool:
     """A manifest, index or config (a tar whose first name starts with "{" is still a tar)."""
-    return head.lstrip()[:1] in (b"{", b"[") and not (len(head) >= BLOCK_SIZE and _checksum_ok(head[:BLOCK_SIZE]))
+    return head.lstrip()[:1] in (b"{", b"[") and not (len(head) >= BLOCK_SIZE and checksum_ok(head[:BLOCK_SIZE]))
 
 
 def _relabel(text: str, name: str, label: str) -> str:

@@ -76,7 +76,7 @@ def _octal(field: bytes) -> int:
         return _number(field)
 
 
-def _checksum_ok(header: bytes) -> bool:
+def checksum_ok(header: bytes) -> bool:
     """True when a 512-byte block is a tar header (its checksum field matches its bytes).
 
     The byte sum is taken from adler32 (its low half is 1 + the sum, mod 65521), so a stored
@@ -347,10 +347,10 @@ class TarReader:
                 # Two zero blocks end the archive. After one alone, GNU tar reads on with a
                 # warning: so do we, if a header follows (else it is the end, and a trailer).
                 header = self._take(BLOCK)
-                if len(header) < BLOCK or not header.strip(b"\0") or not _checksum_ok(header):
+                if len(header) < BLOCK or not header.strip(b"\0") or not checksum_ok(header):
                     return
                 self.warnings.append(f"a lone zero block at byte {self.offset - 2 * BLOCK}: read on past it")
-            if not _checksum_ok(header):
+            if not checksum_ok(header):
                 raise CorruptBlob(f"{name_of}: not a tar archive (bad header checksum at byte {self.offset - BLOCK})")
             typeflag = header[156:157]
             try:

@@ -7,15 +7,16 @@ cannot tell a bloated image from a broken job. Here an error is 2, like every us
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .options import add_open_options, limits_from
-from .remote import add_registry_options, apply_registry_options
+from ..archive.pool import ScanPool
+from .opening import analysed
+from .options import add_open_options
+from .remote import add_registry_options
 
 CI_TRUE = ("1", "t", "T", "TRUE", "true", "True")  # Go's strconv.ParseBool, as dive reads CI
 
@@ -66,30 +67,21 @@ def _parser() -> argparse.ArgumentParser:
 
 def run(argv: Sequence[str]) -> int:
     """`layerscope ci IMAGE`: analyse, evaluate the rules, print the verdict; 0, 1 or 2."""
-    from ..archive.pool import prestart
-
     args = _parser().parse_args(argv)
-    apply_registry_options(args)
-    prestart(args.path)
-    from ..analysis.gate import MEASURES, evaluate, figures
-    from ..analysis.gate_config import load_config
-    from ..analysis.image import load
-    from ..present.gate import gate_dict, gate_junit, gate_text, passed
+    with ScanPool.start(args.path) as pool:  # the workers start while the model is imported
+        from ..analysis.gate import MEASURES, evaluate, figures
+        from ..analysis.gate_config import load_config
+        from ..present.gate import gate_dict, gate_junit, gate_text, passed
 
-    config = load_config(args.ci_config, Path.cwd())
-    for m in MEASURES:
-        value = getattr(args, m.key.replace("-", "_"))
-        if value is not None:
-            config.thresholds[m.key] = m.parse(value, f"--{m.key}")
-    config.figures = args.figures or config.figures
-    config.ignore = [*config.ignore, *args.ignore]
-    gc.disable()  # as in `report`: the model has no garbage cycles worth a collection
-    try:
-        image = load(
-            args.path, args.platform, args.image, args.verify, limits_from(args), dive=config.figures == "dive"
-        )
-        try:
-            measured = figures(image, config)
+        config = load_config(args.ci_config, Path.cwd())
+        for m in MEASURES:
+            value = getattr(args, m.key.replace("-", "_"))
+            if value is not None:
+                config.thresholds[m.key] = m.parse(value, f"--{m.key}")
+        config.figures = args.figures or config.figures
+        config.ignore = [*config.ignore, *args.ignore]
+        with analysed(args, pool, dive=config.figures == "dive") as (image, dive):
+            measured = figures(image, config, dive)
             results = evaluate(image, config, measured)
             if args.json:
                 sys.stdout.write(json.dumps(gate_dict(image, config, measured, results), indent=2) + "\n")
@@ -97,12 +89,7 @@ def run(argv: Sequence[str]) -> int:
                 sys.stdout.write(gate_text(image, config, measured, results))
             if args.junit:
                 _write(args.junit, gate_junit(image, results))
-        finally:
-            image.close()
-        sys.stdout.flush()
-    finally:
-        gc.freeze()
-        gc.enable()
+            sys.stdout.flush()
     return 0 if passed(results) else 1
 
 

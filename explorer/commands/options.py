@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from ..archive.errors import UsageError
 from ..archive.limits import DEFAULT_LIMITS, Limits
+from ..archive.options import OpenOptions
 
 
 def count(option: str, minimum: int) -> Callable[[str], int]:
@@ -29,28 +30,20 @@ def add_open_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--image", metavar="REF", help="image of an archive with several (tag or ref name)")
     parser.add_argument("--verify", action="store_true", help="check every blob's sha256 and every diff_id")
     limits = parser.add_argument_group("limits (for archives from anywhere; see the README)")
-    limits.add_argument(
-        "--max-entries",
-        type=count("--max-entries", 1),
-        default=DEFAULT_LIMITS.max_entries,
-        metavar="N",
-        help="tar entries over all layers (default %(default)s)",
-    )
-    limits.add_argument(
-        "--max-layers",
-        type=count("--max-layers", 1),
-        default=DEFAULT_LIMITS.max_layers,
-        metavar="N",
-        help="layers (default %(default)s)",
-    )
-    limits.add_argument(
-        "--max-ratio",
-        type=count("--max-ratio", 1),
-        default=DEFAULT_LIMITS.max_ratio,
-        metavar="N",
-        help="how far a layer may inflate, past 1 GiB (default %(default)s)",
-    )
+    for field in Limits._fields:
+        flag = "--" + field.replace("_", "-")
+        what = f"{_LIMITS[field]} (default %(default)s)"
+        limits.add_argument(flag, type=count(flag, 1), default=getattr(DEFAULT_LIMITS, field), metavar="N", help=what)
 
 
-def limits_from(args: argparse.Namespace) -> Limits:
-    return Limits(max_entries=args.max_entries, max_layers=args.max_layers, max_ratio=args.max_ratio)
+_LIMITS = {  # what each field of `Limits` bounds: an option named after it
+    "max_entries": "tar entries over all layers",
+    "max_layers": "layers",
+    "max_ratio": "how far a layer may inflate, past 1 GiB",
+}
+
+
+def open_options(args: argparse.Namespace) -> OpenOptions:
+    """The options `add_open_options` parsed, as the one value passed down to open the image."""
+    limits = Limits(**{field: getattr(args, field) for field in Limits._fields})
+    return OpenOptions(platform=args.platform, image=args.image, verify=args.verify, limits=limits)

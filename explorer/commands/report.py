@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import sys
 from collections.abc import Sequence
 
-from .options import add_open_options, count, limits_from
-from .remote import add_registry_options, apply_registry_options
+from ..archive.pool import ScanPool
+from .opening import analysed
+from .options import add_open_options, count
+from .remote import add_registry_options
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,25 +33,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def run(argv: Sequence[str]) -> int:
     """`layerscope report`: analyse the image and print the report."""
-    from ..archive.pool import prestart
-
     args = _parser().parse_args(argv)
-    apply_registry_options(args)
-    prestart(args.path)  # the workers start while the model is imported and the manifest read
-    from ..analysis.image import load
-    from ..present.report import report_dict
+    # the workers start while the model is imported
+    with ScanPool.start(args.path) as pool, analysed(args, pool, dive=args.dive) as (image, dive):
+        from ..present.report import report_dict
 
-    # The model is 100,000s of long-lived objects and no garbage cycles: the cyclic collector
-    # would only walk them, during the analysis, before the report and at exit (0.15 s and
-    # 0.25 s on 117,000 files). It stays off, and the model is frozen out of its reach.
-    gc.disable()
-    try:
-        image = load(args.path, args.platform, args.image, args.verify, limits_from(args), dive=args.dive)
-        try:
-            top = args.top if args.top is not None else (None if args.json else 20)
-            data = report_dict(image, top)
-        finally:
-            image.close()
+        top = args.top if args.top is not None else (None if args.json else 20)
+        data = report_dict(image, top, dive.result() if dive else None)
         if args.json:
             sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=True) + "\n")
         else:
@@ -60,7 +49,4 @@ def run(argv: Sequence[str]) -> int:
 
             render_report(data, Console())
         sys.stdout.flush()
-    finally:
-        gc.freeze()
-        gc.enable()
     return 0

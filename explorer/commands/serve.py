@@ -19,7 +19,7 @@ from pathlib import Path
 from ..archive.errors import ImageError
 from ..demo import write_demo
 from ..present.text import display_name
-from .options import add_open_options, limits_from
+from .options import add_open_options, open_options
 
 # The stylesheet links of textual-serve's page that leave the machine (its font).
 _REMOTE_LINK = re.compile(r"<link[^>]*\bhref=\"https?://[^\"]*\"[^>]*>", re.S)
@@ -85,7 +85,7 @@ def _validate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None
         raise ImageError("serve reads the image again for each browser session: give a file or directory, not -")
     from ..analysis.image import Image
 
-    Image.open(args.path, args.platform, args.image, limits=limits_from(args)).close()
+    Image.open(args.path, open_options(args)).close()
 
 
 def _server(command: str, host: str, port: int, name: str):

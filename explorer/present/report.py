@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from ..analysis.dive_compat import DiveCompat
 from ..analysis.hints import compute_hints, largest_files
 from ..analysis.image import Image
 from .hints import LARGEST_DEFAULT, hint_record, largest_record
@@ -16,12 +17,8 @@ def _number(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def dive_figures(image: Image) -> dict | None:
-    """dive's own efficiency, wasted bytes and user-wasted fraction, quirks included (None
-    unless the image was opened with dive=True)."""
-    if image.dive is None:
-        return None
-    result = image.dive.result()
+def dive_figures(result: DiveCompat) -> dict:
+    """dive's own efficiency, wasted bytes and user-wasted fraction, quirks included."""
     return {
         "efficiency": _number(result.efficiency),
         "wasted_bytes": result.wasted_bytes,
@@ -29,9 +26,10 @@ def dive_figures(image: Image) -> dict | None:
     }
 
 
-def report_dict(image: Image, top: int | None = None) -> dict:
+def report_dict(image: Image, top: int | None = None, dive: DiveCompat | None = None) -> dict:
     """Everything the report says, all sizes in bytes. `top` limits the lists (hints, waste,
-    duplicates, largest files; without it the largest files are the first 20, the rest all)."""
+    duplicates, largest files; without it the largest files are the first 20, the rest all);
+    `dive` is dive's figures, when asked for (`dive_compat.watch`)."""
     waste = image.waste
     assert waste is not None, "analyse() the image first"
     hints = compute_hints(image)
@@ -109,6 +107,6 @@ def report_dict(image: Image, top: int | None = None) -> dict:
         "waste_items_total": len(waste.items),
         "duplicates": [{"bytes": d.size, "paths": list(d.paths)} for d in waste.duplicates[:top]],
         "largest": [largest_record(f) for f in largest_files(image.fs, LARGEST_DEFAULT if top is None else top)],
-        "dive_compat": dive_figures(image),
+        "dive_compat": dive_figures(dive) if dive else None,
         "warnings": image.warnings,
     }

@@ -1,1 +1,1 @@
-"""The terminal app: `make_app` builds it for the CLI, the tests and the screenshot script."""
+"""The terminal app, `LayerscopeApp`: the CLI, the tests and the screenshot script all start it."""

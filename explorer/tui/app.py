@@ -24,7 +24,8 @@ from ..analysis.filesystem import Node
 from ..analysis.hints import Hints, compute_hints
 from ..analysis.image import Image
 from ..archive.errors import ImageError
-from ..archive.limits import DEFAULT_LIMITS, Limits
+from ..archive.options import DEFAULT_OPTIONS, OpenOptions
+from ..archive.pool import ScanPool
 from ..present.browse import CHANGES, MERGED, Browser, change_notes
 from ..present.text import display_name, human_size
 from .commands import LayerscopeCommands
@@ -78,20 +79,18 @@ class LayerscopeApp(App[None]):
     def __init__(
         self,
         path: str,
+        options: OpenOptions = DEFAULT_OPTIONS,
         *,
-        platform: str | None = None,
-        image: str | None = None,
-        verify: bool = False,
+        pool: ScanPool | None = None,
         display_name: str | None = None,
         animate: bool = True,
-        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
+        """The app for one archive (the CLI, the tests and the screenshot script all start it so);
+        `pool` is the caller's, started before Textual was imported."""
         super().__init__()
         self.path = path
-        self.limits = limits
-        self.platform = platform
-        self.image_name = image
-        self.verify = verify
+        self.options = options
+        self.pool = pool
         self.source_name = display_name or os.path.basename(os.path.normpath(path)) or path
         if not animate:
             self.animation_level = "none"
@@ -171,9 +170,7 @@ class LayerscopeApp(App[None]):
                 self.post_message(LayerRead(index, done, size))
 
         try:
-            image = Image.open(
-                self.path, self.platform, self.image_name, self.verify, on_read=on_read, limits=self.limits
-            )
+            image = Image.open(self.path, self.options, on_read=on_read, pool=self.pool)
         except (ImageError, OSError) as exc:
             self.call_from_thread(self._failed, str(exc))
             return
@@ -509,25 +506,3 @@ class LayerscopeApp(App[None]):
         node = self.image.fs.lookup(message.item.path)
         if node is not None:
             self.show_path(node, message.item.hidden_by, CHANGES)
-
-
-def make_app(
-    path: str,
-    *,
-    platform: str | None = None,
-    image: str | None = None,
-    verify: bool = False,
-    display_name: str | None = None,
-    animate: bool = True,
-    limits: Limits = DEFAULT_LIMITS,
-) -> LayerscopeApp:
-    """The app for one archive; the CLI, the tests and the screenshot script all come through here."""
-    return LayerscopeApp(
-        path,
-        platform=platform,
-        image=image,
-        verify=verify,
-        display_name=display_name,
-        animate=animate,
-        limits=limits,
-    )

@@ -60,6 +60,7 @@ import zstandard
 from explorer.analysis.image import load
 from explorer.archive.errors import CorruptBlob, ImageError
 from explorer.archive.limits import DEFAULT_LIMITS, Limits
+from explorer.archive.options import OpenOptions
 from explorer.present.report import report_dict
 from explorer.present.report_text import render_report
 from tests import imagebuilder as ib
@@ -802,7 +803,7 @@ def run_input(path: str, data: bytes, options: dict, timeout: float) -> tuple[st
     kwargs.setdefault("limits", DEFAULT_LIMITS)
     signal.setitimer(signal.ITIMER_REAL, timeout)
     try:
-        image = load(path, **kwargs)
+        image = load(path, OpenOptions(**kwargs))
         try:
             report = report_dict(image, None)
             json.dumps(report, indent=2, ensure_ascii=True)

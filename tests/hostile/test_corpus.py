@@ -71,10 +71,10 @@ _CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")
 
 def _make_app():  # noqa: ANN202
     try:
-        from explorer.tui.app import make_app
+        from explorer.tui.app import LayerscopeApp
     except Exception as exc:  # the UI is written elsewhere; its absence is not this suite's failure
-        pytest.skip(f"explorer.tui.app.make_app is not importable ({exc!r}): app checks skipped")
-    return make_app
+        pytest.skip(f"explorer.tui.app.LayerscopeApp is not importable ({exc!r}): app checks skipped")
+    return LayerscopeApp
 
 
 def _screen_text(app: object) -> str:

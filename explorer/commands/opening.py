@@ -1,0 +1,47 @@
+"""The image a non-interactive command names, opened and analysed the one way they share."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from .options import open_options
+from .remote import apply_registry_options
+
+if TYPE_CHECKING:
+    from ..analysis.dive_compat import DiveAccumulator
+    from ..analysis.image import Image
+    from ..archive.pool import ScanPool
+
+
+@contextlib.contextmanager
+def analysed(
+    args: argparse.Namespace, pool: ScanPool, dive: bool = False
+) -> Iterator[tuple[Image, DiveAccumulator | None]]:
+    """The image `args.path` names, analysed with the options of `add_open_options` and
+    `add_registry_options` (and dive's figures gathered, with `dive`); closed on leaving.
+    `pool` is the caller's, started before it imported anything heavy.
+
+    The model is 100,000s of long-lived objects and no garbage cycles: the cyclic collector
+    would only walk them, during the analysis, before the output and at exit (0.15 s and 0.25 s
+    on 117,000 files). It stays off, and the model is frozen out of its reach.
+    """
+    apply_registry_options(args)
+    from ..analysis import dive_compat
+    from ..analysis.image import Image
+
+    gc.disable()
+    try:
+        image = Image.open(args.path, open_options(args), pool=pool)
+        try:
+            figures = dive_compat.watch(image) if dive else None
+            image.analyse()
+            yield image, figures
+        finally:
+            image.close()
+    finally:
+        gc.freeze()
+        gc.enable()
