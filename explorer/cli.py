@@ -6,10 +6,12 @@ import argparse
 import importlib
 import os
 import signal
+import stat
 import sys
 from collections.abc import Sequence
 
 from .archive.errors import ImageError
+from .archive.options import OpenOptions
 from .archive.pool import ScanPool
 from .commands.options import add_open_options, open_options
 from .commands.remote import add_registry_options, apply_registry_options
@@ -74,15 +76,53 @@ def _terminal_on_stdin() -> None:
 def _stdin_to_fd() -> str:
     """Move a piped archive off fd 0 and give fd 0 the terminal, so the app can read keys.
 
-    Returns a path the model can read the archive from.
+    Returns a path the model can read the archive from: for a redirected file (`- < FILE`)
+    the file's own path, which worker processes can open too (they have no fd of ours).
     """
-    archive = os.dup(0)
+    path = _stdin_file()
+    archive = os.dup(0) if path is None else None
     try:
         _terminal_on_stdin()
     except ImageError:
-        os.close(archive)
+        if archive is not None:
+            os.close(archive)
         raise ImageError("reading an image from standard input needs a terminal for the app (try `report`)") from None
-    return f"/dev/fd/{archive}"
+    return path if path is not None else f"/dev/fd/{archive}"
+
+
+def _stdin_file() -> str | None:
+    """The path of the regular file standard input is redirected from, if it can be found."""
+    try:
+        if not stat.S_ISREG(os.fstat(0).st_mode):
+            return None
+        path = os.readlink("/proc/self/fd/0")  # Linux; elsewhere stdin is read as a stream
+        return path if os.path.samestat(os.stat(path), os.fstat(0)) else None
+    except OSError:
+        return None
+
+
+def _check_image(path: str, options: OpenOptions) -> None:
+    """Open a directory or a plain tar file (its metadata only, quick) before the app starts, so
+    a missing file or a non-image fails with one line and exit 2. A compressed archive, a pipe,
+    an engine or a registry image is read whole or fetched to be opened: the app does that."""
+    from .analysis.image import Image
+    from .archive.blobs import sniff
+    from .archive.engines import engine_of
+    from .archive.registry import parse_reference
+
+    if os.path.isfile(path):
+        with open(path, "rb") as f:
+            if sniff(f.read(4)) != "none":
+                return
+    elif os.path.lexists(path) and not os.path.isdir(path):
+        return  # a pipe
+    elif not os.path.lexists(path) and (engine_of(path) is not None or parse_reference(path) is not None):
+        return
+    try:
+        Image.open(path, options).close()
+    except ImageError as exc:
+        message = str(exc)
+        raise ImageError(message if message.startswith(path) else f"{path}: {message}") from None
 
 
 def explore(argv: Sequence[str]) -> int:
@@ -99,13 +139,18 @@ def explore(argv: Sequence[str]) -> int:
         from .demo import demo_path
 
         path, name = str(demo_path()), "demo"
+    options = open_options(args)
     with ScanPool.start(path) as pool:  # the workers start while Textual is imported
         from .tui.app import LayerscopeApp
 
         if path == "-":
             path, name = _stdin_to_fd(), "standard input"
-        app = LayerscopeApp(path, open_options(args), pool=pool, display_name=name)
+        elif not args.demo:
+            _check_image(path, options)
+        app = LayerscopeApp(path, options, pool=pool, display_name=name)
         app.run()
+    if app.error is not None:  # found after the app started (a corrupt layer): said again on exit
+        _fail(app.error)
     return app.return_code or 0
 
 

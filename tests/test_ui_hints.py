@@ -112,11 +112,11 @@ def test_largest_view_image_and_layer(demo):
 
 
 def test_the_app_has_both_views_and_jumps_from_them(tmp_path):
-    from explorer.tui.app import make_app
+    from explorer.tui.app import LayerscopeApp
     from explorer.tui.widgets.filetree import FileTree
 
     async def go() -> None:
-        app = make_app(str(write_demo(tmp_path / "demo.tar")), animate=False)
+        app = LayerscopeApp(str(write_demo(tmp_path / "demo.tar")), animate=False)
         async with app.run_test(size=(120, 36)) as pilot:
             await app.workers.wait_for_complete()
             await pilot.pause()
@@ -126,7 +126,7 @@ def test_the_app_has_both_views_and_jumps_from_them(tmp_path):
             assert app.focused is table and table.row_count == 16
             await pilot.press("enter", "j", "enter")  # the key file of the first hint (a credential)
             await pilot.pause()
-            assert (app.layer, app.query_one(FileTree).cursor_path.path) == (8, "root/.ssh/id_rsa")
+            assert (app.view.layer, app.query_one(FileTree).cursor_path.path) == (8, "root/.ssh/id_rsa")
             await pilot.press("5")
             await pilot.pause()
             largest = app.query_one("#largest-table", DataTable)

@@ -18,8 +18,9 @@ from textual.widgets import DataTable, OptionList, TabbedContent
 
 from explorer.archive.pool import PARALLEL_MIN_BYTES
 from explorer.demo import demo_path
-from explorer.present.browse import CHANGES, MERGED
+from explorer.present.browse import CHANGES, MARKS, MERGED, Sort
 from explorer.present.text import display_name
+from explorer.present.tree import row_name, row_notes
 from explorer.tui.app import LayerscopeApp
 from explorer.tui.screens.find import FindScreen
 from explorer.tui.screens.help import HelpScreen
@@ -58,24 +59,18 @@ async def settle(app: LayerscopeApp, pilot) -> None:
 
 
 def labels(tree: FileTree) -> list[str]:
-    """Plain text of every label the tree holds (expanded or not)."""
-    out = []
-    stack = list(tree.root.children)
-    while stack:
-        node = stack.pop(0)
-        out.append(node.label.plain)
-        stack.extend(node.children)
-    return out
+    """Every line of the tree as drawn, without the tree guides: `A name  notes  size  mode …`."""
+    return [f"{MARKS[line.row.status]} {row_name(line.row)}  {row_notes(line.row)}" for line in tree.model.lines]
 
 
 def names(tree: FileTree) -> set[str]:
-    """The name column of every label (marker and sizes left out)."""
-    return {label[2:].split("  ")[0].rstrip() for label in labels(tree)}
+    """The names of every line shown."""
+    return {row_name(line.row) for line in tree.model.lines}
 
 
 def top(tree: FileTree) -> set[str]:
     """Names of the top-level rows."""
-    return {node.label.plain[2:].split("  ")[0].rstrip() for node in tree.root.children}
+    return {row_name(line.row) for line in tree.model.lines if line.depth == 0}
 
 
 def cursor(app: LayerscopeApp) -> str | None:
@@ -90,16 +85,16 @@ async def test_layers_drive_the_tree(demo):
         await settle(app, pilot)
         assert app.loaded and app.error is None
         tree = app.query_one(FileTree)
-        assert app.layer == 0
+        assert app.view.layer == 0
         assert {"bin/", "etc/", "usr/"} <= names(tree)
         table = app.query_one(LayerTable)
         assert table.row_count == 15  # 13 layers and 2 history-only steps (ENV, CMD)
         await pilot.press("j")  # the ENV step: details change, the tree does not
-        assert app.layer == 0
+        assert app.view.layer == 0
         assert "ENV PATH" in str(app.query_one("#details-body").render())
         await pilot.press("j", "j", "j", "j")  # layer 4, the chmod layer
         await pilot.pause()
-        assert app.layer == 4
+        assert app.view.layer == 4
         assert any(label.startswith("R model.bin") and "-rw-r--r--→-rw-------" in label for label in labels(tree))
         assert "bin/" not in names(tree)
 
@@ -114,31 +109,27 @@ async def test_mode_sort_and_hide_unchanged(demo):
         tree = app.query_one(FileTree)
         assert "bin/" not in top(tree)
         await pilot.press("m")
-        assert app.mode == MERGED
+        assert app.view.mode == MERGED
         assert {"bin/", "etc/", "app/", "var/"} <= top(tree)
         assert "merged" not in app.query_one("#files").border_title
         assert "filesystem at layer 7" in app.query_one("#files").border_title
         await pilot.press("s")
-        assert app.sort == "size" and "by size" in app.query_one("#files").border_title
+        assert app.view.sort == "size" and "by size" in app.query_one("#files").border_title
         assert labels(tree)[0].startswith("  app/")  # 3.1 MB, the largest directory
         await pilot.press("u")
-        assert app.hide_unchanged and "bin/" not in top(tree)
+        assert app.view.hide_unchanged and "bin/" not in top(tree)
         await pilot.press("m")
-        assert app.mode == CHANGES
+        assert app.view.mode == CHANGES
 
 
 def tree_rows(tree: FileTree) -> tuple[dict[str, list[str]], dict[str, str]]:
-    """The paths in each expanded directory, in order, and the label of every path shown."""
+    """The paths in each expanded directory, in order, and the line drawn for every path shown."""
     children: dict[str, list[str]] = {}
     labels: dict[str, str] = {}
-    stack = [tree.root]
-    while stack:
-        node = stack.pop()
-        rows = [child for child in node.children if child.data is not None and child.data.row is not None]
-        if node is tree.root or node.is_expanded:
-            children[node.data.node.path] = [child.data.node.path for child in rows]
-        labels.update((child.data.node.path, child.label.plain) for child in rows)
-        stack.extend(rows)
+    for index, line in enumerate(tree.model.lines):
+        node = line.row.node
+        children.setdefault(node.parent.path, []).append(node.path)
+        labels[node.path] = tree.line_text(index).replace("▾", "▸")  # open or not, a view's own choice
     return children, labels
 
 
@@ -152,10 +143,10 @@ def one_change_at_a_time(*choices: tuple) -> list[tuple]:
 
 def visit(app: LayerscopeApp, mode: str, sort: str, hide: bool, layer: int) -> None:
     app.go_to_layer(layer)
-    if app.mode != mode:
+    if app.view.mode != mode:
         app.action_toggle_mode()
     app.set_sort(sort)
-    if app.hide_unchanged != hide:
+    if app.view.hide_unchanged != hide:
         app.action_toggle_unchanged()
 
 
@@ -163,7 +154,7 @@ def visit(app: LayerscopeApp, mode: str, sort: str, hide: bool, layer: int) -> N
 async def test_views_shown_again_show_their_own_rows(demo):
     """Back and forth between layers, modes, sorts and hide-unchanged, every view shows the rows
     and labels a fresh app shows for it (nothing kept from another view)."""
-    views = one_change_at_a_time((CHANGES, MERGED), ("name", "size"), (False, True), (1, 4, 7))
+    views = one_change_at_a_time((CHANGES, MERGED), (Sort.NAME, Sort.SIZE), (False, True), (1, 4, 7))
     seen = {}
     app = LayerscopeApp(demo, animate=False)
     async with app.run_test(size=SIZE) as pilot:
@@ -202,7 +193,7 @@ async def test_find_jumps_to_a_file(demo):
         await pilot.pause()
         assert not isinstance(app.screen, FindScreen)
         # absent at layer 0: shown in the merged view of the last layer that has it
-        assert (app.layer, app.mode) == (12, MERGED)
+        assert (app.view.layer, app.view.mode) == (12, MERGED)
         assert cursor(app) == "app/model.bin"
         assert app.query_one(LayerTable).cursor_row == 13
 
@@ -215,10 +206,10 @@ async def test_filter_narrows_the_tree(demo):
         await pilot.press("f", *"guide-3", "enter")
         await pilot.pause()
         tree = app.query_one(FileTree)
-        assert app.filter_query == "guide-3"
+        assert app.view.filter == "guide-3"
         assert names(tree) == {"usr/", "share/", "docs/", "guide-3.txt"}
         await pilot.press("f")
-        assert app.filter_query is None and "etc/" in names(tree)
+        assert app.view.filter is None and "etc/" in names(tree)
         await pilot.press("f", *"[bold]x[/]", "enter")  # user text in the pane title, never markup
         assert "\\[bold]x\\[/]" in app.query_one("#files").border_title  # the title as markup: escaped
         assert "No files changed in this layer match the filter" in str(app.query_one("#tree-note").render())
@@ -236,7 +227,7 @@ async def test_waste_enter_shows_the_layer_that_hid_the_copy(demo):
         await pilot.press("j", "enter")  # the package cache: stored in 1, deleted by 2
         await pilot.pause()
         assert app.query_one(TabbedContent).active == "explorer"
-        assert (app.layer, app.mode) == (2, CHANGES)
+        assert (app.view.layer, app.view.mode) == (2, CHANGES)
         assert cursor(app) == "var/cache/apk/APKINDEX.tar.gz"
         assert "D APKINDEX.tar.gz" in " ".join(labels(app.query_one(FileTree)))
 
@@ -249,7 +240,7 @@ async def test_help_opens_and_closes(demo):
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         await pilot.press("m")  # the main screen's keys rest under a modal
-        assert app.mode == CHANGES
+        assert app.view.mode == CHANGES
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
         await pilot.press("question_mark", "q")  # q quits from the help too
@@ -283,7 +274,7 @@ async def test_command_palette_goes_to_a_layer(demo):
         await pilot.pause(0.3)
         await pilot.press("enter")
         await pilot.pause()
-        assert app.layer == 5
+        assert app.view.layer == 5
         await pilot.press("ctrl+p", *"show waste")
         await pilot.pause(0.3)
         await pilot.press("enter")
@@ -339,7 +330,7 @@ async def test_broken_input_shows_the_error(tmp_path):
         assert isinstance(app.screen, ErrorScreen)
         assert app.error in str(app.screen.query_one("#error-message").render())
         await pilot.press("q")
-        assert app.return_code == 0
+        assert app.return_code == 2  # (the command line checks the input first: see test_ui_first_use)
 
 
 @run

@@ -56,5 +56,19 @@ def test_main_80x24(snap_compare, demo):
     assert snap_compare(app(demo), terminal_size=(80, 24), press=["j"] * 5, run_before=loaded)
 
 
+@pytest.mark.parametrize(
+    "name, keys",
+    [
+        ("waste", ["2"]),
+        ("summary", ["3"]),
+        ("help", ["question_mark"]),
+        ("find", ["slash", *"doc"]),
+        ("history", ["tab", "h"]),
+    ],
+)
+def test_each_screen_at_80x24(snap_compare, demo, name, keys):
+    assert snap_compare(app(demo), terminal_size=(80, 24), press=keys, run_before=loaded)
+
+
 def test_hints_view(snap_compare, demo):
     assert snap_compare(app(demo), terminal_size=(120, 36), press=["4"], run_before=loaded)

@@ -208,6 +208,7 @@ class FileSystem:
         self.root = Node("", None)
         self.root._add(Change(self.root, -1, ADDED, IMPLICIT_DIR, None, None))
         self.layer_changes: list[list[Change]] = []
+        self.opaque: dict[int, list[Node]] = {}  # directories each layer made opaque (`.wh..wh..opq`)
         self.copies: list[Copy] = []
         self.links: list[Node] = []  # paths that hard links made share a copy stored elsewhere
         self.warnings: list[str] = []
@@ -272,8 +273,9 @@ class FileSystem:
                 self._hide(stacking, node)
         for path in opaques:
             node = self.lookup(path)
-            if node is not None and node.children and node.current() is not None:
-                for child in list(node.children.values()):
+            if node is not None and node.current() is not None:
+                self.opaque.setdefault(stacking.layer, []).append(node)
+                for child in list((node.children or {}).values()):
                     self._hide(stacking, child)
 
     def _place(self, stacking: _Stacking, entries: list[Entry], size: int) -> Iterator[None]:

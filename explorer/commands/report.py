@@ -47,6 +47,8 @@ def run(argv: Sequence[str]) -> int:
 
             from ..present.report_text import render_report
 
-            render_report(data, Console())
+            # Piped to a file, no terminal width applies: wide enough that no path is split.
+            longest = max((len(item["path"]) for item in data["waste"]), default=0)
+            render_report(data, Console() if sys.stdout.isatty() else Console(width=max(100, longest + 60)))
         sys.stdout.flush()
     return 0

@@ -6,18 +6,54 @@ import stat
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import StrEnum
 
-from ..analysis.filesystem import DELETED, IMPLICIT_DIR, MODIFIED, RESTORED, TYPE_CHANGED, Change, FileSystem, Node
+from ..analysis.filesystem import (
+    ADDED,
+    DELETED,
+    IMPLICIT_DIR,
+    MODIFIED,
+    RESTORED,
+    TYPE_CHANGED,
+    Change,
+    FileSystem,
+    Node,
+)
 from ..archive.entries import BLOCK, CHAR, DIR, FIFO, FILE, HARDLINK, KIND_NAMES, SYMLINK, Entry
 from .text import display_name, human_size
 
 UNCHANGED = "unchanged"
-CHANGES, MERGED = "changes", "merged"
+
+
+class Mode(StrEnum):
+    """What the file tree shows of a layer."""
+
+    CHANGES = "changes"  # what this layer added, changed or deleted
+    MERGED = "merged"  # the whole filesystem at this layer
+
+
+class Sort(StrEnum):
+    NAME = "name"  # directories first, then by name
+    SIZE = "size"  # largest first
+
+
+CHANGES, MERGED = Mode.CHANGES, Mode.MERGED
+
+# A marker letter and a name for each change state (and for an unchanged path).
+MARKS = {ADDED: "A", MODIFIED: "M", RESTORED: "R", TYPE_CHANGED: "T", DELETED: "D", UNCHANGED: " "}
+STATE_NAMES = {
+    ADDED: "added",
+    MODIFIED: "modified",
+    RESTORED: "metadata only",
+    TYPE_CHANGED: "type changed",
+    DELETED: "deleted",
+    UNCHANGED: "unchanged",
+}
 
 
 @dataclass(slots=True)
-class Row:
-    """One path as the tree shows it at a layer."""
+class FileRow:
+    """One path as the file browser shows it at a layer."""
 
     node: Node
     entry: Entry  # for a deletion, the entry that was removed
@@ -68,26 +104,26 @@ class Browser:
             self._touched[layer] = nodes
         return self._touched[layer]
 
-    def row(self, node: Node, layer: int) -> Row | None:
+    def row(self, node: Node, layer: int) -> FileRow | None:
         """How `node` shows at `layer`: visible, or deleted by this very layer; else None."""
         change = node.change_in(layer)
         if change is not None:
-            return Row(node, change.shown, change.kind, change)
+            return FileRow(node, change.shown, change.kind, change)
         state = node.state_at(layer)
         if state is None or state.kind == DELETED:
             return None
-        return Row(node, state.entry, UNCHANGED, None)
+        return FileRow(node, state.entry, UNCHANGED, None)
 
     def rows(
         self,
         node: Node,
         layer: int,
-        mode: str = MERGED,
-        sort: str = "name",
+        mode: Mode = MERGED,
+        sort: Sort = Sort.NAME,
         hide_unchanged: bool = False,
-        within: set[Node] | None = None,
-    ) -> list[Row]:
-        """The children of directory `node` to show at `layer`, sorted by "name" or "size".
+        within: set[Node] | frozenset[Node] | None = None,
+    ) -> list[FileRow]:
+        """The children of directory `node` to show at `layer`, in `sort` order.
 
         `within` keeps only those paths (a filter, see `matching`).
         """
@@ -102,12 +138,44 @@ class Browser:
         rows = [r for r in (self.row(c, layer) for c in children) if r is not None]
         if hide_unchanged:
             rows = [r for r in rows if r.status != UNCHANGED or (r.is_dir and self.has_changes_below(r.node, layer))]
-        if sort == "size":
+        if sort == Sort.SIZE:
             measure = self.stored_size if mode == CHANGES else self.size
             rows.sort(key=lambda r: (-measure(r.node, layer), r.name))
         else:
             rows.sort(key=lambda r: (not r.is_dir, r.name))
         return rows
+
+    def opaque(self, node: Node, layer: int) -> tuple[int, int] | None:
+        """(entries, file bytes) of the lower layers that `layer` hid by making directory `node`
+        opaque (`rm -rf dir && mkdir dir` in an overlay build), or None if it did not."""
+        if node not in self.fs.opaque.get(layer, ()):
+            return None
+        count = size = 0
+        for change in self.fs.layer_changes[layer]:
+            if change.kind == DELETED and _below(change.node, node):
+                count += 1
+                size += _file_bytes(change.old)
+        return count, size
+
+    def deleted_by(self, node: Node, layer: int) -> str | None:
+        """How `layer` deleted `node`: a `.wh.` whiteout (of it or of a directory above), the
+        opaque marker of a directory above, or a directory above that changed type; None if
+        `layer` did not delete it."""
+        change = node.change_in(layer)
+        if change is None or change.kind != DELETED:
+            return None
+        opaque = self.fs.opaque.get(layer, ())
+        walk = node.parent
+        while walk is not None and walk.parent is not None:
+            if walk in opaque:
+                return f"by the opaque marker of /{display_name(walk.path)}/"
+            above = walk.change_in(layer)
+            if above is not None and above.kind == TYPE_CHANGED:
+                return f"by /{display_name(walk.path)} becoming a {KIND_NAMES.get(above.shown.kind, above.shown.kind)}"
+            if above is None or above.kind != DELETED:
+                break
+            node, walk = walk, walk.parent
+        return f"by the whiteout .wh.{display_name(node.name)}"
 
     def has_changes_below(self, node: Node, layer: int) -> bool:
         return node in self.touched(layer)
@@ -183,7 +251,9 @@ class Browser:
         """Paths containing `query` (case-insensitive; space-separated words must all match)."""
         if self._index is None:
             last = self.stacked - 1
-            self._index = sorted((n.path, n) for n in self.fs.paths() if n.state_at(last) is not None)
+            # by path components, so `doc/README` comes before `doc-base/`
+            paths = sorted((n.path.split("/"), n.path, n) for n in self.fs.paths() if n.state_at(last) is not None)
+            self._index = [(path, node) for _, path, node in paths]
         words = query.lower().split()
         if not words:
             return []
@@ -204,6 +274,19 @@ class Browser:
             chain.append(parent)
             parent = parent.parent
         return list(reversed(chain))
+
+
+def _below(node: Node, directory: Node) -> bool:
+    walk = node.parent
+    while walk is not None:
+        if walk is directory:
+            return True
+        walk = walk.parent
+    return False
+
+
+def opaque_note(hidden: tuple[int, int]) -> str:
+    return f"opaque: hides {hidden[0]:,} lower entries, {human_size(hidden[1])}"
 
 
 def _file_bytes(entry: Entry | None) -> int:
@@ -246,6 +329,16 @@ def mtime_string(entry: Entry) -> str:
 
 def owner_string(entry: Entry) -> str:
     return f"{entry.uid}:{entry.gid}"
+
+
+def link_text(entry: Entry) -> str:
+    """Where a link points, with its arrow (`→ target` for a symlink, `⇒ target` for a hard
+    link); "" for anything else."""
+    if entry.kind == SYMLINK:
+        return f"→ {display_name(entry.link)}"
+    if entry.kind == HARDLINK:
+        return f"⇒ {display_name(entry.link)}"
+    return ""
 
 
 def change_notes(change: Change) -> list[str]:

@@ -10,15 +10,10 @@ from rich.text import Text
 from ..analysis.hints import CACHE_ORDER
 from ..analysis.waste import CAUSES
 from .hints import KIND_LABELS, paths_line
-from .text import display_name, human_size
+from .text import CAUSE_NAMES, display_name, human_size
 
 _CAUSE_STYLE = {"deleted": "red", "overwritten": "yellow", "restored": "magenta"}
 _KIND_STYLE = {"secret": "bold red", "deleted_later": "bold red", "overwritten": "bold yellow"}
-_CAUSE_TEXT = {
-    "deleted": "deleted",
-    "overwritten": "overwritten",
-    "restored": "re-stored identical",
-}
 
 
 HINTS_SHOWN = 10  # hints and largest files in the text report (all of them: --json)
@@ -60,7 +55,7 @@ def _summary(data: dict) -> Table:
     head.add_row("Stored", f"{human_size(s['stored_bytes'])}  ({s['stored_bytes']:,} bytes of file content)")
     head.add_row("Visible", f"{human_size(s['visible_bytes'])}  ({s['visible_bytes']:,} bytes)")
     causes = ", ".join(
-        f"{_CAUSE_TEXT[c]} {human_size(s['wasted_by_cause'][c])}" for c in CAUSES if s["wasted_by_cause"][c]
+        f"{CAUSE_NAMES[c]} {human_size(s['wasted_by_cause'][c])}" for c in CAUSES if s["wasted_by_cause"][c]
     )
     wasted = Text(
         f"{human_size(s['wasted_bytes'])}  ({s['wasted_bytes']:,} bytes)", style="bold red" if s["wasted_bytes"] else ""
@@ -132,7 +127,7 @@ def _waste(data: dict) -> Table | None:
     for item in data["waste"]:
         items.add_row(
             human_size(item["bytes"]),
-            Text(_CAUSE_TEXT[item["cause"]], style=_CAUSE_STYLE[item["cause"]]),
+            Text(CAUSE_NAMES[item["cause"]], style=_CAUSE_STYLE[item["cause"]]),
             str(item["stored_in"]),
             str(item["hidden_by"]),
             Text("/" + display_name(item["path"])),

@@ -1,8 +1,10 @@
-"""Showing names and sizes from an archive safely: names are data, never markup or terminal control."""
+"""Names and sizes for people: names from an archive are data, never markup or terminal control."""
 
 from __future__ import annotations
 
 import unicodedata
+
+import humanize
 
 
 def display_name(s: str) -> str:
@@ -23,22 +25,29 @@ def display_name(s: str) -> str:
 
 
 def human_size(size: int) -> str:
-    """A byte count in decimal units, at most four digits: `980 B`, `1.5 MB`."""
-    value = float(size)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if abs(value) < 1000 or unit == "TB":
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    raise AssertionError("unreachable")
+    """Bytes for people, the one style of the report and the app: decimal units, three
+    significant digits at most (`980 B`, `1.5 MB`, `255 kB`), so a column of them stays narrow."""
+    if abs(size) < 1000:
+        return f"{size} B"
+    text = humanize.naturalsize(size, format="%.1f")
+    return humanize.naturalsize(size, format="%.0f") if abs(float(text.split(" ")[0])) >= 100 else text
 
 
-def short_size(size: int) -> str:
-    """A byte count in at most four characters, as `ls -h`: `980B`, `1.5M`, `255k`."""
-    value = float(size)
-    for unit in ("B", "k", "M", "G", "T", "P"):
-        if value < 999.5 or unit == "P":
-            if unit == "B":
-                return f"{int(value)}B"
-            return f"{value:.1f}{unit}" if value < 9.95 else f"{value:.0f}{unit}"
-        value /= 1000
-    raise AssertionError("unreachable")
+# Why a stored copy is wasted (analysis.waste.CAUSES): a short name for tables, and what it means.
+CAUSE_NAMES = {"deleted": "deleted", "overwritten": "overwritten", "restored": "re-stored identical"}
+CAUSE_MEANINGS = {
+    "deleted": "deleted by a later layer (whiteout, opaque dir, type change)",
+    "overwritten": "overwritten with other content",
+    "restored": "stored again unchanged (metadata change, same bytes)",
+}
+
+
+def middle_cut(path: str, width: int) -> str:
+    """`path` in at most `width` characters, cut in the middle so that its file name stays:
+    `usr/share/…/guide-5.txt`."""
+    if len(path) <= width:
+        return path
+    head, _, name = path.rpartition("/")
+    if len(name) + 2 >= width or not head:
+        return "…" + path[len(path) - width + 1 :] if width > 1 else "…"[:width]
+    return f"{path[: width - len(name) - 2]}…/{name}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 
 from rich.text import Text
 from textual import work
@@ -17,6 +18,8 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.events import Resize
+from textual.reactive import var
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
@@ -24,18 +27,19 @@ from ..analysis.filesystem import Node
 from ..analysis.hints import Hints, compute_hints
 from ..analysis.image import Image
 from ..archive.errors import ImageError
+from ..archive.manifests import find_images
 from ..archive.options import DEFAULT_OPTIONS, OpenOptions
 from ..archive.pool import ScanPool
-from ..present.browse import CHANGES, MERGED, Browser, change_notes
+from ..present.browse import STATE_NAMES, Browser, FileRow, Mode, Sort
 from ..present.text import display_name, human_size
+from ..present.tree import View, row_notes
 from .commands import LayerscopeCommands
-from .labels import STATE_NAMES
 from .screens.find import FindScreen, Found
 from .screens.help import HelpScreen
 from .screens.history import HistoryScreen
 from .screens.loading import ArchiveRead, ErrorScreen, LayerRead, LoadStatus, Throttle
 from .widgets.details import LayerDetails
-from .widgets.filetree import FileTree, View
+from .widgets.filetree import FileTree
 from .widgets.hints import HintsView
 from .widgets.largest import LargestView
 from .widgets.layers import LayerTable, Step
@@ -43,9 +47,11 @@ from .widgets.statusline import StatusLine
 from .widgets.summary import SummaryView
 from .widgets.waste import WasteView
 
-MODE_NAMES = {CHANGES: "changes in layer", MERGED: "filesystem at layer"}
+MODE_NAMES = {Mode.CHANGES: "changes in layer", Mode.MERGED: "filesystem at layer"}
 OPEN_ROWS = 200  # the changes view opens directories until it shows this many rows
 NARROW = 100  # below this width, layers and files are stacked and `d` swaps in the details
+# what only the explorer tab's keys do (on the other tabs they would change it unseen)
+EXPLORER_ACTIONS = {"toggle_mode", "toggle_sort", "toggle_unchanged", "filter", "expand_all", "collapse_all"}
 _STACKED = object()  # what `next` gives for a layer whose stacking is done
 
 
@@ -67,14 +73,15 @@ class LayerscopeApp(App[None]):
         Binding("d", "toggle_details", "Details", id="toggle_details"),
         Binding("e", "expand_all", "Expand all", show=False, id="expand_all"),
         Binding("c", "collapse_all", "Collapse all", show=False, id="collapse_all"),
-        Binding("left_square_bracket", "step_layer(-1)", "Previous layer", show=False, id="previous_layer"),
-        Binding("right_square_bracket", "step_layer(1)", "Next layer", show=False, id="next_layer"),
+        Binding("left_square_bracket", "move_layer(-1)", "Previous layer", show=False, id="previous_layer"),
+        Binding("right_square_bracket", "move_layer(1)", "Next layer", show=False, id="next_layer"),
         Binding("1", "view('explorer')", "Explorer", show=False, id="view_explorer"),
         Binding("2,w", "view('waste')", "Waste", id="view_waste"),
         Binding("3,i", "view('summary')", "Summary", id="view_summary"),
         Binding("4", "view('hints')", "Hints", show=False, id="view_hints"),
         Binding("5", "view('largest')", "Largest", show=False, id="view_largest"),
     ]
+    view: var[View] = var(View(), init=False)  # what the file tree shows; actions replace it (no repaint of its own)
 
     def __init__(
         self,
@@ -97,16 +104,22 @@ class LayerscopeApp(App[None]):
         self.image: Image | None = None
         self.browser: Browser | None = None
         self.stacked = 0
-        self.layer: int | None = None
-        self.mode = CHANGES
-        self.sort = "name"
-        self.hide_unchanged = False
-        self.filter_query: str | None = None
         self.error: str | None = None
-        self._offsets: list[int] = []  # blob bytes before each layer, for overall progress
+        self._read: dict[int, int] = {}  # blob bytes read of each layer, for overall progress
+        self._total = 0  # blob bytes of all layers
         self._shown = 0  # layers whose row shows their scan
         self._refresh = Throttle()
         self._picked: Step | None = None  # the layer table's step last shown
+        self.layers = LayerTable(id="layers")
+        self.details = LayerDetails(id="details")
+        self.file_tree = FileTree(id="tree")
+        self.tree_note = Static(id="tree-note")
+        self.file_info = StatusLine(id="file-info")
+        self.status = LoadStatus(id="status")
+        self.waste_view = WasteView(id="waste-view")
+        self.summary = SummaryView(id="summary-view")
+        self.hints_view = HintsView(id="hints-view")
+        self.largest_view = LargestView(id="largest-view")
 
     # ---- layout ------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -114,44 +127,49 @@ class LayerscopeApp(App[None]):
         with TabbedContent(id="views"):
             with TabPane("Explorer", id="explorer"), Horizontal(id="main"):
                 with Vertical(id="left"):
-                    yield LayerTable(id="layers")
-                    yield LayerDetails(id="details")
+                    yield self.layers
+                    yield self.details
                 with Vertical(id="files"):
-                    yield FileTree(id="tree")
-                    yield Static(id="tree-note")
-                    yield StatusLine(id="file-info")
+                    yield self.file_tree
+                    yield self.tree_note
+                    yield self.file_info
             with TabPane("Waste", id="waste"):
-                yield WasteView(id="waste-view")
+                yield self.waste_view
             with TabPane("Summary", id="summary"):
-                yield SummaryView(id="summary-view")
+                yield self.summary
             with TabPane("Hints", id="hints"):
-                yield HintsView(id="hints-view")
+                yield self.hints_view
             with TabPane("Largest", id="largest"):
-                yield LargestView(id="largest-view")
-        yield LoadStatus(id="status")
-        yield Footer(compact=True)
+                yield self.largest_view
+        yield self.status
+        yield Footer(compact=True, show_command_palette=False)  # ctrl+p: in the help; room for the keys at 80 columns
 
-    def on_resize(self) -> None:
-        narrow = self.size.width < NARROW
+    def on_resize(self, event: Resize) -> None:
+        self._fit(event.size.width)
+
+    def _fit(self, width: int) -> None:
+        """Layers beside the files, or above them on a narrow terminal (the width of this very
+        resize: `self.size` may still be the last one's)."""
+        narrow = width < NARROW
         if narrow != self.has_class("-narrow"):
             self.set_class(narrow, "-narrow")
             self.refresh_bindings()
 
     def on_mount(self) -> None:
-        self.on_resize()
+        self._fit(self.size.width)
         self.sub_title = display_name(self.source_name)
-        self.query_one("#layers").border_title = "Layers"
-        self.query_one("#details").border_title = "Layer"
-        self.query_one("#waste-view").border_title = "Wasted space"
-        self.query_one("#summary-view").border_title = "Image"
-        self.query_one("#hints-view").border_title = "What to change"
-        self.query_one("#largest-view").border_title = "Largest files"
-        self.query_one(LayerDetails).show_message("Reading the image…")
+        self.layers.border_title = "Layers"
+        self.details.border_title = "Layer"
+        self.waste_view.border_title = "Wasted space"
+        self.summary.border_title = "Image"
+        self.hints_view.border_title = "What to change"
+        self.largest_view.border_title = "Largest files"
+        self.details.show_message("Reading the image…")
         self._show_files()
-        self.query_one(SummaryView).show(None, self.source_name, 0)
-        table = self.query_one(LayerTable)
-        self.watch(table, "cursor_coordinate", self._layer_cursor_moved, init=False)
-        table.focus()
+        self.summary.show(None, self.source_name, 0)
+        self.watch(self.layers, "cursor_coordinate", self._layer_cursor_moved, init=False)
+        self.watch(self.file_tree, "highlighted", self._show_file_info, init=False)
+        self.layers.focus()
         self._load()
 
     # ---- loading -----------------------------------------------------------------------
@@ -183,8 +201,8 @@ class LayerscopeApp(App[None]):
             for index, scan in scans:
                 # Stacked on the main thread in slices: keys are answered between them, even
                 # while a layer of 100,000s of files goes on (one slice is about 15 ms).
-                steps = image.stack_steps(index, scan)
-                while self.call_from_thread(self._stack_step, steps):
+                slices = image.stack_steps(index, scan)
+                while self.call_from_thread(self._stack_slice, slices):
                     if worker.is_cancelled:
                         return
                 self.call_from_thread(self._stacked, index)
@@ -198,37 +216,30 @@ class LayerscopeApp(App[None]):
             image.close()  # every layer is read: the filesystem needs the archive no more
 
     def on_archive_read(self, message: ArchiveRead) -> None:
-        self.query_one(LoadStatus).reading(message.done)
+        self.status.reading(message.done)
 
     def on_layer_read(self, message: LayerRead) -> None:
         if self.image is None or message.index < self.stacked:
             return
-        count = len(self.image.layers)
-        self.query_one(LoadStatus).analysing(
-            message.index, count, self._offsets[message.index] + message.done, self._offsets[count]
-        )
-        self.query_one(LayerTable).set_progress(message.index, message.done / max(message.size, 1))
+        self._read[message.index] = message.done
+        self.status.analysing(self.stacked, len(self.image.layers), sum(self._read.values()), self._total)
 
     def _opened(self, image: Image) -> None:
         self.image = image
         self.browser = Browser(image.fs)
-        self._offsets = [0]
-        for layer in image.layers:
-            self._offsets.append(self._offsets[-1] + layer.blob_size)
-        self.query_one(LoadStatus).analysing(0, len(image.layers), 0, self._offsets[-1])
-        table = self.query_one(LayerTable)
-        table.show_image(image)
+        self._total = sum(layer.blob_size for layer in image.layers)
+        self.status.analysing(0, len(image.layers), 0, self._total)
+        self.layers.show_image(image)
+        self.summary.platforms = platforms_of(image)
         if image.layers:
-            self.layer = 0
-            table.select_layer(0)
-        self._show_layer_details()
+            self.view = replace(self.view, layer=0)
         self._show_files()
-        self.query_one(SummaryView).show(image, self.source_name, 0)
+        self.summary.show(image, self.source_name, 0)
 
     @staticmethod
-    def _stack_step(steps: Iterator[None]) -> bool:
+    def _stack_slice(slices: Iterator[None]) -> bool:
         """On the main thread: stack one more slice of a layer; False once it is all stacked."""
-        return next(steps, _STACKED) is not _STACKED
+        return next(slices, _STACKED) is not _STACKED
 
     def _stacked(self, index: int) -> None:
         """On the main thread: show a layer that is now stacked."""
@@ -238,23 +249,23 @@ class LayerscopeApp(App[None]):
         gc.freeze()
         self.browser.layer_added()
         self.stacked = index + 1
-        if index == self.layer:
+        self._read[index] = self.image.layers[index].blob_size
+        if index == self.view.layer:
             self._show_layer_details()
             self._show_files()
         if self._refresh.ready():  # at most 10 redraws a second, however many layers
-            count, done = len(self.image.layers), self._offsets[index + 1]
-            self.query_one(LoadStatus).analysing(min(index + 1, count - 1), count, done, self._offsets[-1])
-            self.query_one(LayerTable).refresh_rows(range(self._shown, self.stacked))
+            self.status.analysing(self.stacked, len(self.image.layers), sum(self._read.values()), self._total)
+            self.layers.refresh_rows(range(self._shown, self.stacked))
             self._shown = self.stacked
-            self.query_one(SummaryView).show(self.image, self.source_name, self.stacked)
+            self.summary.show(self.image, self.source_name, self.stacked)
 
     def _finish(self) -> None:
         assert self.image is not None
         self.image.finish()
-        self.query_one(LoadStatus).display = False
-        self.query_one(LayerTable).refresh_rows()
-        self.query_one(WasteView).show(self.image)
-        self.query_one(SummaryView).show(self.image, self.source_name, self.stacked)
+        self.status.display = False
+        self.layers.refresh_rows()
+        self.waste_view.show(self.image)
+        self.summary.show(self.image, self.source_name, self.stacked)
         self._show_layer_details()
         if not self.image.layers:
             self._show_files()
@@ -268,185 +279,210 @@ class LayerscopeApp(App[None]):
         self.call_from_thread(self._show_hints, image, hints)
 
     def _show_hints(self, image: Image, hints: Hints) -> None:
-        self.query_one(HintsView).show(image, hints)
-        self.query_one(LargestView).show(image, self.layer)
+        self.hints_view.show(image, hints)
+        self.largest_view.show(image, self.view.layer)
 
     def _failed(self, message: str) -> None:
         self.error = message
-        self.query_one(LoadStatus).display = False
+        self.status.display = False
         title = "Cannot read the image"
         if self.image is None:
-            self.query_one(LayerDetails).show_message("The image could not be read.")
+            self.details.show_message("The image could not be read.")
         elif self.stacked < len(self.image.layers):
-            title = f"Cannot read layer {self.stacked}"
-            table = self.query_one(LayerTable)
-            table.failed = self.stacked
-            table.refresh_rows(range(self._shown, self.stacked + 1))
+            failed = self._failed_layer(message)
+            title = f"Cannot read layer {failed}"
+            self.layers.failed = failed
+            self.layers.refresh_rows()
+            shown = f"layers 0–{self.stacked - 1} are shown" if self.stacked else "no layer can be shown"
+            stopped = f"Analysis stopped: layer {failed} could not be read; {shown}."
+            self.summary.show(self.image, self.source_name, self.stacked, stopped)
+            self.waste_view.show(None, f"Waste is not known: layer {failed} could not be read.")
         self._show_files()
         self.push_screen(ErrorScreen(title, self.source_name, message))
+
+    def _failed_layer(self, message: str) -> int:
+        """The layer an error names (its message starts with the layer's label), else the
+        first one not stacked (layers are read in parallel: it need not be that one)."""
+        assert self.image is not None
+        for layer in self.image.layers[self.stacked :]:
+            if message.startswith(f"{self.image.label(layer)}:"):
+                return layer.index
+        return self.stacked
+
+    async def action_quit(self) -> None:
+        """Quit; with exit code 2 if the image could not be read whole."""
+        self.exit(return_code=2 if self.error is not None else 0)
 
     @property
     def loaded(self) -> bool:
         """Everything is analysed, or loading stopped on an error."""
         return self.error is not None or (self.image is not None and self.image.analysed)
 
-    # ---- showing a layer ---------------------------------------------------------------
+    # ---- the view: every action replaces it, `watch_view` shows it ---------------------
+    def watch_view(self, old: View, new: View) -> None:
+        if new.layer != old.layer:
+            if new.layer is not None:
+                self.layers.select_layer(new.layer)
+            self._show_layer_details()
+        self._show_files()
+
     def _layer_cursor_moved(self) -> None:
         """Show the layer (files and details) or build step under the layer table's cursor.
 
         A watcher on the table's cursor, not a message from it: the files change in the frame
         that moves the cursor, rather than in the next one.
         """
-        table = self.query_one(LayerTable)
+        table = self.layers
         step = table.steps[table.cursor_row] if 0 <= table.cursor_row < len(table.steps) else None
         if step is None or step is self._picked:  # the table sets its cursor again for each row it adds
             return
         self._picked = step
         if step.layer is None:
             if step.history is not None:
-                self.query_one(LayerDetails).show_history(step.history)
-            return
-        if step.layer.index != self.layer:
-            self.layer = step.layer.index
-            self._show_files()
-        self._show_layer_details()
+                self.details.show_history(step.history)
+        elif step.layer.index != self.view.layer:
+            self.view = replace(self.view, layer=step.layer.index)
+        else:
+            self._show_layer_details()
 
     def _show_layer_details(self) -> None:
-        if self.image is not None and self.layer is not None:
-            self.query_one(LayerDetails).show_layer(self.image, self.image.layers[self.layer])
+        if self.image is not None and self.view.layer is not None:
+            self.details.show_layer(self.image, self.image.layers[self.view.layer])
 
-    def _show_files(self, expand: set[Node] | None = None) -> None:
-        """Show the tree of the selected layer and mode, or say why there is none."""
-        tree = self.query_one(FileTree)
-        note = self.query_one("#tree-note", Static)
+    def _show_files(self) -> None:
+        """Show the tree of the view, or say why there is none."""
+        view, tree, note = self.view, self.file_tree, self.tree_note
         files = self.query_one("#files")
         message = None
         if self.image is None:
             message = "Could not read the image." if self.error else "Reading the image…"
-        elif self.layer is None:
+        elif view.layer is None:
             message = "This image has no layers."
-        elif self.layer >= self.stacked:
+        elif view.layer >= self.stacked:
             message = "Layer not analysed yet." if self.error is None else "Layer not analysed (error)."
-        if message is not None or self.browser is None or self.layer is None:
+        if message is not None or self.browser is None:
             files.border_title = "Files"
             tree.show(None, None)
             tree.display = False
             note.update(message or "")
             note.display = True
-            self._show_file_info()
             return
-        within = frozenset(self.browser.matching(self.filter_query)) if self.filter_query else None
-        view = View(self.layer, self.mode, self.sort, self.hide_unchanged, within)
-        title = f"Files · {MODE_NAMES[self.mode]} {self.layer} · by {self.sort}"
-        if self.hide_unchanged:
+        title = f"Files · {MODE_NAMES[view.mode]} {view.layer} · by {view.sort}"
+        if view.hide_unchanged:
             title += " · changed only"
-        if self.filter_query:
-            title += f" · filter “{display_name(self.filter_query)}”"
+        if view.filter:
+            title += f" · filter “{display_name(view.filter)}”"
         files.border_title = Content(title)  # the filter is user text: never markup
         note.display = False
         tree.display = True
-        tree.show(self.browser, view, expand, OPEN_ROWS if self.mode == CHANGES else 0)
-        if not tree.root.children:
-            empty = "No files changed in this layer" if self.mode == CHANGES else "No files at this layer"
-            note.update(f"{empty}{' match the filter (f clears it)' if self.filter_query else ''}.")
+        tree.show(self.browser, view, OPEN_ROWS if view.mode == Mode.CHANGES else 0)
+        if not tree.line_count:
+            empty = "No files changed in this layer" if view.mode == Mode.CHANGES else "No files at this layer"
+            if view.filter:
+                found = len(self.browser.search(view.filter, 5000))
+                elsewhere = f"{found:,} of the last layer do" if found else "nor does any of the last layer"
+                empty += f" match the filter ({elsewhere}; f clears it)"
+            note.update(f"{empty}.")
             note.display = True
-        self._show_file_info()
 
-    def on_tree_node_highlighted(self, event: FileTree.NodeHighlighted) -> None:
-        self._show_file_info()
-
-    def _show_file_info(self) -> None:
-        tree = self.query_one(FileTree)
-        row = tree.cursor_row if tree.display else None
-        info = self.query_one("#file-info", StatusLine)
+    def _show_file_info(self, row: FileRow | None) -> None:
+        info = self.file_info
         if info.display != (row is not None):
             info.display = row is not None
         if row is None:
             return
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(f"/{display_name(row.node.path)}", "bold")
-        text.append(f"  {STATE_NAMES[row.status]}, {human_size(tree.size_of(row))}")
-        if row.change is not None:
-            notes = change_notes(row.change)
-            if notes:
-                text.append("  " + ", ".join(notes))
+        text.append(f"  {STATE_NAMES[row.status]}, {human_size(self.file_tree.size_of(row))}")
+        notes = row_notes(row, self.browser, self.view.layer)
+        if notes:
+            text.append("  " + notes)
         text.append("  · h: history", "dim")
         info.show(text)
 
     # ---- actions -----------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """`d` only means something on a narrow screen (modals already stop the app's keys)."""
-        return action != "toggle_details" or self.has_class("-narrow")
+        """The keys that change the explorer act on the explorer tab only (modals already stop
+        the app's keys)."""
+        tab = self.query_one(TabbedContent).active
+        if action in EXPLORER_ACTIONS or action == "toggle_details":
+            return tab == "explorer"
+        if action == "history":  # of the tree's path or the waste row's
+            return tab != "summary"
+        return True
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
     def action_toggle_details(self) -> None:
+        """Wide: hide or show the layer details; narrow: swap them in for the layer list."""
         self.toggle_class("-details")
 
-    def action_view(self, view: str) -> None:
-        self.query_one(TabbedContent).active = view
-        target = {
-            "explorer": "#layers",
-            "waste": "#waste-table",
-            "summary": "#summary-view",
-            "hints": "#hints-table",
-            "largest": "#largest-table",
-        }[view]
-        if view == "largest" and self.image is not None and self.image.analysed:
-            self.query_one(LargestView).show(self.image, self.layer)  # `l` shows the layer chosen now
-        self.query_one(target).focus()
+    def action_view(self, pane: str) -> None:
+        self.query_one(TabbedContent).active = pane
+        if pane == "largest" and self.image is not None and self.image.analysed:
+            self.largest_view.show(self.image, self.view.layer)  # `l` shows the layer chosen now
+        {
+            "explorer": self.layers,
+            "waste": self.waste_view.table,
+            "summary": self.summary,
+            "hints": self.hints_view.query_one("#hints-table"),
+            "largest": self.largest_view.query_one("#largest-table"),
+        }[pane].focus()
+
+    def on_tabbed_content_tab_activated(self) -> None:
+        self.refresh_bindings()  # which keys apply depends on the tab (`check_action`)
 
     def action_toggle_mode(self) -> None:
-        self.mode = MERGED if self.mode == CHANGES else CHANGES
-        self._show_files()
+        self.view = replace(self.view, mode=Mode.MERGED if self.view.mode == Mode.CHANGES else Mode.CHANGES)
 
     def action_toggle_sort(self) -> None:
-        self.set_sort("size" if self.sort == "name" else "name")
+        self.set_sort(Sort.SIZE if self.view.sort == Sort.NAME else Sort.NAME)
 
-    def set_sort(self, sort: str) -> None:
-        self.sort = sort
-        self._show_files()
+    def set_sort(self, sort: Sort) -> None:
+        self.view = replace(self.view, sort=sort)
 
     def action_toggle_unchanged(self) -> None:
-        self.hide_unchanged = not self.hide_unchanged
-        self._show_files()
+        self.view = replace(self.view, hide_unchanged=not self.view.hide_unchanged)
 
     def action_expand_all(self) -> None:
-        self.query_one(FileTree).expand_all()
+        self.file_tree.expand_all()
 
     def action_collapse_all(self) -> None:
-        self.query_one(FileTree).collapse_all()
+        self.file_tree.collapse_all()
 
-    def action_step_layer(self, step: int) -> None:
+    def action_move_layer(self, by: int) -> None:
         if self.image is not None and self.image.layers:
-            self.go_to_layer(max(0, min(len(self.image.layers) - 1, (self.layer or 0) + step)))
+            self.go_to_layer(max(0, min(len(self.image.layers) - 1, (self.view.layer or 0) + by)))
 
     def go_to_layer(self, index: int) -> None:
-        """Select layer `index` (the layer table drives the other panes)."""
         self.action_view("explorer")
-        self.query_one(LayerTable).select_layer(index)
-        if index != self.layer:
-            self.layer = index
-            self._show_files()
-            self._show_layer_details()
+        self.view = replace(self.view, layer=index)
 
     def action_history(self) -> None:
-        node = self.query_one(FileTree).cursor_path
-        if self.image is not None and node is not None:
+        """The history of the path selected on this tab: the tree's, or the waste row's."""
+        if self.image is None:
+            return
+        tab = self.query_one(TabbedContent).active
+        if tab == "waste":
+            path = self.waste_view.selected_path
+            node = self.image.fs.lookup(path) if path is not None else None
+        else:
+            node = self.file_tree.cursor_path if tab == "explorer" else None
+        if node is not None:
             self.push_screen(HistoryScreen(self.image, node, self.stacked))
         else:
-            self.notify("Put the tree cursor on a path first.", markup=False)
+            where = "the tree" if tab == "explorer" else "the waste list" if tab == "waste" else "the explorer"
+            self.notify(f"Select a path in {where} first.", markup=False)
 
     def action_find(self) -> None:
         if self.browser is not None:
-            self.push_screen(FindScreen(self.browser, self.filter_query or ""), self._found)
+            self.push_screen(FindScreen(self.browser, self.view.filter or ""), self._found)
 
     def action_filter(self) -> None:
-        if self.filter_query:
-            self.filter_query = None
-            self._show_files()
+        if self.view.filter:
+            self.view = replace(self.view, filter=None)
         elif self.browser is not None:
             self.push_screen(FindScreen(self.browser, filtering=True), self._found)
 
@@ -454,40 +490,32 @@ class LayerscopeApp(App[None]):
         if found is None:
             return
         if found.filter is not None:
-            self.filter_query = found.filter or None
             self.action_view("explorer")
-            self._show_files()
-            self.query_one(FileTree).focus()
+            self.view = replace(self.view, filter=found.filter or None)
+            self.file_tree.focus()
         elif found.node is not None:
             self.show_path(found.node)
 
-    def show_path(self, node: Node, layer: int | None = None, mode: str | None = None) -> None:
+    def show_path(self, node: Node, layer: int | None = None, mode: Mode | None = None) -> None:
         """Select `node` in the tree: at `layer`/`mode` if given; else here in the changes view
         when this layer touched it, else in the merged view at this layer or the last with it."""
         if self.browser is None:
             return
         self.action_view("explorer")
+        view = self.view
         if layer is None:
-            here = self.layer if self.layer is not None else 0
-            if self.mode == CHANGES and node in self.browser.touched(here):
-                layer, mode = here, CHANGES
+            here = view.layer if view.layer is not None else 0
+            if view.mode == Mode.CHANGES and node in self.browser.touched(here):
+                layer, mode = here, Mode.CHANGES
             else:
-                mode = MERGED
+                mode = Mode.MERGED
                 layer = here if node.entry_at(here) is not None else self.browser.last_visible_layer(node)
                 if layer is None:
-                    layer, mode = node.changes[-1].layer, CHANGES
-        tree = self.query_one(FileTree)
-        if self.filter_query and node not in self.browser.matching(self.filter_query):
-            self.filter_query = None
-        self.mode = mode or self.mode
-        if layer != self.layer:
-            self.layer = layer
-            self.query_one(LayerTable).select_layer(layer)
-            self._show_layer_details()
-        self._show_files()
-        tree.reveal(node)
-        tree.focus()
-        self._show_file_info()
+                    layer, mode = node.changes[-1].layer, Mode.CHANGES
+        keep_filter = view.filter and node in self.browser.matching(view.filter)
+        self.view = replace(view, layer=layer, mode=mode or view.mode, filter=view.filter if keep_filter else None)
+        self.file_tree.reveal(node)
+        self.file_tree.focus()
 
     def on_hints_view_jump(self, message: HintsView.Jump) -> None:
         self._jump(message.path, message.layer)
@@ -498,11 +526,19 @@ class LayerscopeApp(App[None]):
     def _jump(self, path: str, layer: int) -> None:
         node = self.image.fs.lookup(path) if self.image is not None else None
         if node is not None:
-            self.show_path(node, layer, CHANGES)
+            self.show_path(node, layer, Mode.CHANGES)
 
     def on_waste_view_jump(self, message: WasteView.Jump) -> None:
         if self.image is None:
             return
         node = self.image.fs.lookup(message.item.path)
         if node is not None:
-            self.show_path(node, message.item.hidden_by, CHANGES)
+            self.show_path(node, message.item.hidden_by, Mode.CHANGES)
+
+
+def platforms_of(image: Image) -> list[str]:
+    """Every platform the archive holds an image for (the summary names the others)."""
+    try:
+        return sorted({ref.platform for ref in find_images(image.source) if ref.platform})
+    except ImageError:
+        return []

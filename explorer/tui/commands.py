@@ -5,12 +5,17 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING
 
-from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.command import Hit, Hits, Provider
 
+from ..present.browse import Sort
 from ..present.text import display_name
 
 if TYPE_CHECKING:
     from .app import LayerscopeApp
+
+# The palette lists hits by score, Textual's own commands (Theme, Screenshot…) scoring 0 to 1:
+# the app's commands score from here up, so they come first.
+RANK = 1.0
 
 
 class LayerscopeCommands(Provider):
@@ -24,8 +29,8 @@ class LayerscopeCommands(Provider):
             ("Show waste", "wasted space, largest first", partial(app.action_view, "waste")),
             ("Show summary", "image summary and config", partial(app.action_view, "summary")),
             ("Show explorer", "layers and files", partial(app.action_view, "explorer")),
-            ("Sort by size", "largest first", partial(app.set_sort, "size")),
-            ("Sort by name", "directories first", partial(app.set_sort, "name")),
+            ("Sort by size", "largest first", partial(app.set_sort, Sort.SIZE)),
+            ("Sort by name", "directories first", partial(app.set_sort, Sort.NAME)),
             ("Hide unchanged files", "toggle", app.action_toggle_unchanged),
             ("Help", "keys and how layers work", app.action_help),
         ]
@@ -38,11 +43,11 @@ class LayerscopeCommands(Provider):
 
     async def discover(self) -> Hits:
         for name, text, callback in self._commands()[:9]:
-            yield DiscoveryHit(name, callback, help=text)  # type: ignore[arg-type]
+            yield Hit(RANK, name, callback, help=text)  # type: ignore[arg-type]
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for name, text, callback in self._commands():
             score = matcher.match(name)
             if score > 0:
-                yield Hit(score, matcher.highlight(name), callback, help=text)  # type: ignore[arg-type]
+                yield Hit(RANK + score, matcher.highlight(name), callback, help=text)  # type: ignore[arg-type]

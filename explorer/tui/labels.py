@@ -1,23 +1,37 @@
-"""How change states look: one marker letter each, and the component class that colours it."""
+"""How change states look, and the keys every list shares: one copy for every widget."""
 
 from __future__ import annotations
 
 from rich.style import Style
+from textual.binding import Binding
 from textual.widget import Widget
 
 from ..analysis.filesystem import ADDED, DELETED, MODIFIED, RESTORED, TYPE_CHANGED
 from ..present.browse import UNCHANGED
 
-MARKS = {ADDED: "A", MODIFIED: "M", RESTORED: "R", TYPE_CHANGED: "T", DELETED: "D", UNCHANGED: " "}
-STATE_NAMES = {
-    ADDED: "added",
-    MODIFIED: "modified",
-    RESTORED: "metadata only",
-    TYPE_CHANGED: "type changed",
-    DELETED: "deleted",
-    UNCHANGED: "unchanged",
+# The theme variable that colours each change state, in the tree, the history and the details.
+STATE_COLOURS = {
+    ADDED: "$text-success",
+    MODIFIED: "$text-warning",
+    RESTORED: "$text-accent",
+    TYPE_CHANGED: "$text-secondary",
+    DELETED: "$text-error",
+    UNCHANGED: "$text-muted",
 }
-STATE_CLASSES = {state: f"state--{state.replace('_', '-')}" for state in MARKS}
+STATE_CLASSES = {state: f"state--{state.replace('_', '-')}" for state in STATE_COLOURS}
+
+# j/k as ↓/↑ in every list (the ids are shared, so a keymap changes them everywhere).
+CURSOR_KEYS = [
+    Binding("j", "cursor_down", "Down", show=False, id="cursor.down"),
+    Binding("k", "cursor_up", "Up", show=False, id="cursor.up"),
+]
+
+
+def state_css(widget: str) -> str:
+    """CSS giving `widget`'s state component classes their colours."""
+    return "".join(
+        f"\n{widget} > .{STATE_CLASSES[state]} {{ color: {colour}; }}" for state, colour in STATE_COLOURS.items()
+    )
 
 
 def component_style(widget: Widget, name: str) -> Style:

@@ -13,11 +13,13 @@ from textual.widgets import Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ...analysis.filesystem import Node
-from ...present.browse import Browser
+from ...present.browse import MARKS, STATE_NAMES, Browser
 from ...present.text import display_name
-from ..labels import MARKS
 
 LIMIT = 500
+LEGEND = "A3 = added in layer 3; " + ", ".join(
+    f"{MARKS[state]} {STATE_NAMES[state]}" for state in ("modified", "restored", "type_changed", "deleted")
+)
 
 
 @dataclass
@@ -73,6 +75,7 @@ class FindScreen(ModalScreen[Found | None]):
         more = "+" if len(self.found) >= LIMIT else ""
         plural = "" if len(self.found) == 1 else "s"
         count = f"{len(self.found)}{more} path{plural}" if query.strip() else "type to search every path of every layer"
+        count += f" · after each path, the layers that changed it: {LEGEND}"
         self.query_one("#find-count", Static).update(count)
 
     @staticmethod

@@ -11,18 +11,26 @@ from textual.widgets import DataTable, Footer, Static
 
 from ...analysis.filesystem import DELETED, Node
 from ...analysis.image import Image
-from ...archive.entries import HARDLINK, KIND_NAMES, SYMLINK
-from ...present.browse import change_notes, mode_string, mtime_string, owner_string
+from ...archive.entries import KIND_NAMES
+from ...present.browse import (
+    MARKS,
+    STATE_NAMES,
+    Browser,
+    change_notes,
+    link_text,
+    mode_string,
+    mtime_string,
+    opaque_note,
+    owner_string,
+)
 from ...present.text import display_name, human_size
-from ..labels import MARKS, STATE_CLASSES, STATE_NAMES, component_style
+from ..labels import CURSOR_KEYS, STATE_CLASSES, component_style, state_css
 
 
 class HistoryTable(DataTable):
     COMPONENT_CLASSES = DataTable.COMPONENT_CLASSES | set(STATE_CLASSES.values())
-    BINDINGS = [
-        Binding("j", "cursor_down", "Down", show=False, id="history.down"),
-        Binding("k", "cursor_up", "Up", show=False, id="history.up"),
-    ]
+    DEFAULT_CSS = state_css("HistoryTable")
+    BINDINGS = CURSOR_KEYS
 
 
 class HistoryScreen(ModalScreen[None]):
@@ -53,28 +61,37 @@ class HistoryScreen(ModalScreen[None]):
         table = self.query_one(HistoryTable)
         for label, key in [("layer", "layer"), ("change", "kind"), ("type", "type"), ("size", "size")]:
             table.add_column(Text(label, justify="right") if key in ("layer", "size") else label, key=key)
-        for label in ("mode", "owner", "mtime", "what changed", "instruction"):
+        for label in ("what changed", "mode", "owner", "mtime", "instruction"):  # what matters first
             table.add_column(label, key=label)
+        rows: list[tuple[int, list[Text]]] = []
         for change in self.node.changes:
             if not 0 <= change.layer < self.stacked:
                 continue
             entry = change.shown
             style = component_style(table, STATE_CLASSES[change.kind])
             what = change_notes(change)
-            if entry.kind == SYMLINK:
-                what.insert(0, f"→ {display_name(entry.link)}")
-            elif entry.kind == HARDLINK:
-                what.insert(0, f"⇒ {display_name(entry.link)}")
-            layer = self.image.layers[change.layer]
-            table.add_row(
-                Text(str(change.layer), justify="right"),
+            if link_text(entry):
+                what.insert(0, link_text(entry))
+            cells = [
                 Text(f"{MARKS[change.kind]} {STATE_NAMES[change.kind]}", style=style),
                 Text(KIND_NAMES.get(entry.kind, entry.kind)),
                 Text("-" if change.kind == DELETED else human_size(entry.size), justify="right"),
+                Text(", ".join(what)),
                 Text(mode_string(entry)),
                 Text(owner_string(entry)),
                 Text(mtime_string(entry)),
-                Text(", ".join(what)),
-                Text(display_name(layer.instruction)),
-            )
+            ]
+            rows.append((change.layer, cells))
+        browser = Browser(self.image.fs)
+        for index in range(self.stacked):  # a layer that made this directory opaque: a change of its own
+            hidden = browser.opaque(self.node, index)
+            entry = self.node.entry_at(index)
+            if hidden is not None and entry is not None:
+                style = component_style(table, STATE_CLASSES[DELETED])
+                cells = [Text("O opaque", style=style), Text("dir"), Text("-", justify="right")]
+                cells += [Text(opaque_note(hidden)), Text(mode_string(entry)), Text(owner_string(entry))]
+                rows.append((index, [*cells, Text(mtime_string(entry))]))
+        for index, cells in sorted(rows, key=lambda row: row[0]):
+            instruction = Text(display_name(self.image.layers[index].instruction))
+            table.add_row(Text(str(index), justify="right"), *cells, instruction)
         table.focus()

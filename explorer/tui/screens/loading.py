@@ -47,7 +47,7 @@ class Throttle:
 
 
 class LoadStatus(Horizontal):
-    """One progress bar for the whole load: bytes read of all layers, and layer k of n."""
+    """One progress bar for the whole load: bytes read of all layers, and the layers done."""
 
     def compose(self) -> ComposeResult:
         yield Label("Opening…", id="status-text")
@@ -56,9 +56,12 @@ class LoadStatus(Horizontal):
     def reading(self, done: int) -> None:
         self.query_one("#status-text", Label).update(f"Reading archive… {human_size(done)}")
 
-    def analysing(self, layer: int, count: int, done: int, total: int) -> None:
+    def analysing(self, stacked: int, count: int, done: int, total: int) -> None:
+        """Layers 0..`stacked`-1 of `count` are analysed; `done` bytes of all blobs read of `total`
+        (layers are read in parallel: only the sum goes one way)."""
+        layers = f"layers 0–{stacked - 1} of 0–{count - 1} done" if stacked else f"layers 0–{count - 1}"
         self.query_one("#status-text", Label).update(
-            f"Analysing layer {layer + 1} of {count} · {human_size(done)} of {human_size(total)}"
+            f"Analysing {layers} · {human_size(done)} of {human_size(total)} read"
         )
         self.query_one(ProgressBar).update(total=max(total, 1), progress=done)
 

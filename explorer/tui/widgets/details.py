@@ -9,8 +9,9 @@ from textual.widgets import Static
 from ...analysis.filesystem import CHANGE_KINDS
 from ...analysis.image import Image, Layer
 from ...archive.config import HistoryEntry
+from ...present.browse import MARKS, STATE_NAMES
 from ...present.text import display_name, human_size
-from ..labels import MARKS, STATE_NAMES
+from ..labels import STATE_COLOURS
 
 
 def field(name: str, value: str, style: str = "", width: int = 12) -> Content:
@@ -56,7 +57,7 @@ class LayerDetails(VerticalScroll, can_focus=False):
         lines += [field("compression", layer.scan.compression), field("size", size)]
         counts = [
             Content.assemble(
-                (MARKS[kind], f"bold {_VARIABLES[kind]}"),
+                (MARKS[kind], f"bold {STATE_COLOURS[kind]}"),
                 f" {layer.change_counts.get(kind, 0)} ",
                 (STATE_NAMES[kind].replace(" ", "-"), "$text-muted"),
             )
@@ -77,12 +78,3 @@ class LayerDetails(VerticalScroll, can_focus=False):
                 else field("hides", "nothing")
             )
         self._set(*lines)
-
-
-_VARIABLES = {
-    "added": "$text-success",
-    "modified": "$text-warning",
-    "restored": "$text-accent",
-    "type_changed": "$text-secondary",
-    "deleted": "$text-error",
-}

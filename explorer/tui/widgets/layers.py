@@ -6,13 +6,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual.binding import Binding
 from textual.widgets import DataTable
 
 from ...analysis.image import Image, Layer
 from ...archive.config import HistoryEntry
-from ...present.text import display_name, short_size
-from ..labels import component_style
+from ...present.text import display_name, human_size
+from ..labels import CURSOR_KEYS, component_style
 
 COLUMNS = [("#", "index"), ("size", "size"), ("packed", "packed"), ("wasted", "wasted"), ("hides", "hides")]
 KEYS = [key for _, key in COLUMNS] + ["instruction"]
@@ -46,16 +45,12 @@ class LayerTable(DataTable):
     """Layers with sizes and waste; moving the cursor picks a layer (or a history step)."""
 
     COMPONENT_CLASSES = DataTable.COMPONENT_CLASSES | {"layers--history", "layers--waste", "layers--pending"}
-    BINDINGS = [
-        Binding("j", "cursor_down", "Down", show=False, id="layers.down"),
-        Binding("k", "cursor_up", "Up", show=False, id="layers.up"),
-    ]
+    BINDINGS = CURSOR_KEYS
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
         self.image: Image | None = None
         self.steps: list[Step] = []
-        self.progress: dict[int, float] = {}
         self.failed: int | None = None  # the layer that could not be read
         self._row_of: dict[int, int] = {}
 
@@ -69,7 +64,7 @@ class LayerTable(DataTable):
         self.steps = steps_of(image)
         self._row_of = {step.layer.index: n for n, step in enumerate(self.steps) if step.layer is not None}
         self.clear(columns=True)
-        widths = {"index": len(str(max(0, len(image.layers) - 1))), "size": 5, "packed": 6, "wasted": 6, "hides": 5}
+        widths = {"index": len(str(max(0, len(image.layers) - 1))), "size": 7, "packed": 7, "wasted": 7, "hides": 7}
         for label, key in COLUMNS:
             self.add_column(Text(label, justify="left" if key == "index" else "right"), key=key, width=widths[key])
         self.add_column("instruction", key="instruction")
@@ -83,10 +78,6 @@ class LayerTable(DataTable):
             for key, cell in zip(KEYS, self._cells(self.steps[n]), strict=True):
                 self.update_cell(str(n), key, cell)
 
-    def set_progress(self, layer: int, fraction: float) -> None:
-        self.progress[layer] = fraction
-        self.refresh_rows([layer])
-
     def _cells(self, step: Step) -> list[Text]:
         muted = component_style(self, "layers--history")
         instruction = display_name(step.history.instruction if step.history else "")
@@ -94,19 +85,17 @@ class LayerTable(DataTable):
             return [Text(""), Text(""), Text(""), Text(""), Text(""), Text(instruction, style=muted)]
         layer = step.layer
         pending = component_style(self, "layers--pending")
-        if layer.scan is not None:
-            size = Text(short_size(layer.tar_size or 0), justify="right")
+        if layer.scan is not None:  # what the layer stores (tar and packed sizes: the details)
+            size = Text(human_size(layer.content_bytes), justify="right")
         elif layer.index == self.failed:
             size = Text("error", style=component_style(self, "layers--waste"), justify="right")
-        elif layer.index in self.progress:
-            size = Text(f"{self.progress[layer.index]:.0%}", style=pending, justify="right")
-        else:
-            size = Text(f"{short_size(layer.blob_size)}…", style=pending, justify="right")
+        else:  # progress is the status bar's
+            size = Text("…", style=pending, justify="right")
         waste = self.image.waste if self.image else None
         return [
             Text(str(layer.index)),
             size,
-            Text(short_size(layer.blob_size), justify="right"),
+            Text(human_size(layer.blob_size), justify="right"),
             self._waste_cell(waste.stored_by_layer.get(layer.index, 0) if waste else None),
             self._waste_cell(waste.hidden_by_layer.get(layer.index, 0) if waste else None),
             Text(instruction or "(no history)"),
@@ -118,7 +107,7 @@ class LayerTable(DataTable):
         if not size:
             return Text("-", style=component_style(self, "layers--history"), justify="right")
         style = component_style(self, "layers--waste")
-        return Text(short_size(size), style=style, justify="right")
+        return Text(human_size(size), style=style, justify="right")
 
     def select_layer(self, index: int) -> None:
         """Move the cursor to the row of layer `index`."""

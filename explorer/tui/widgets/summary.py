@@ -9,14 +9,8 @@ from textual.widgets import Static
 
 from ...analysis.image import Image
 from ...analysis.waste import CAUSES
-from ...present.text import display_name, human_size
+from ...present.text import CAUSE_MEANINGS, display_name, human_size
 from .details import field
-
-CAUSE_TEXT = {
-    "deleted": "deleted by a later layer (whiteout, opaque dir, type change)",
-    "overwritten": "overwritten with other content",
-    "restored": "stored again unchanged (metadata change, same bytes)",
-}
 
 
 class LayerBar(Widget):
@@ -67,7 +61,18 @@ class SummaryView(VerticalScroll):
         yield LayerBar()
         yield Static(id="summary-config")
 
-    def show(self, image: Image | None, source: str, stacked: int) -> None:
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.platforms: list[str] = []  # every platform the archive holds
+
+    def _other_platforms(self, image: Image) -> list[Content]:
+        others = [p for p in self.platforms if p != image.platform]
+        if not others:
+            return []
+        return [field("", f"also in the archive: {', '.join(others)} (open one with --platform)", "$text-muted")]
+
+    def show(self, image: Image | None, source: str, stacked: int, stopped: str | None = None) -> None:
+        """The summary of `image` with `stacked` layers analysed, or why analysis `stopped`."""
         body = self.query_one("#summary-body", Static)
         config_view = self.query_one("#summary-config", Static)
         self.query_one(LayerBar).image = image
@@ -79,11 +84,14 @@ class SummaryView(VerticalScroll):
             field("source", source),
             field("names", ", ".join(image.names) or "(untagged)"),
             field("platform", image.platform or "-"),
+            *self._other_platforms(image),
             field("layers", f"{len(image.layers)} ({len(image.history)} build steps)"),
             field("compressed", human_size(image.compressed_size)),
         ]
         waste = image.waste
-        if waste is None:
+        if stopped is not None:
+            lines.append(Content.styled(stopped, "$text-error"))
+        elif waste is None:
             lines.append(Content.styled(f"Analysing layers… {stacked} of {len(image.layers)} done.", "$text-muted"))
         else:
             lines += [
@@ -97,7 +105,7 @@ class SummaryView(VerticalScroll):
                         Content.assemble(
                             ("  ", ""),
                             (f"{human_size(waste.by_cause[cause]):>9}", "$text-warning"),
-                            (f"  {CAUSE_TEXT[cause]}", "$text-muted"),
+                            (f"  {CAUSE_MEANINGS[cause]}", "$text-muted"),
                         )
                     )
             lines.append(field("efficiency", f"{waste.efficiency:.1%}"))

@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from ...analysis.image import Image
-from ...analysis.waste import WasteItem
-from ...present.text import display_name, human_size
+from ...analysis.waste import Waste, WasteItem
+from ...present.text import CAUSE_NAMES, display_name, human_size, middle_cut
+from ..labels import CURSOR_KEYS
 
 LIMIT = 1000  # DataTable measures every cell: a top-N list, not every item
+OTHER_COLUMNS = 8 + 19 + 9 + 9 + 2 * 5 + 2  # bytes, cause, stored in, hidden by; cell padding; scrollbar
 
 
 class WasteTable(DataTable):
-    BINDINGS = [
-        Binding("j", "cursor_down", "Down", show=False, id="waste.down"),
-        Binding("k", "cursor_up", "Up", show=False, id="waste.up"),
-    ]
+    BINDINGS = CURSOR_KEYS
 
 
 class WasteView(Vertical):
@@ -35,10 +33,13 @@ class WasteView(Vertical):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.items: list[WasteItem] = []
+        self.image: Image | None = None
+        self.waste: Waste | None = None
+        self.table = WasteTable(id="waste-table", cursor_type="row")
 
     def compose(self):
         yield Static(id="waste-hint", classes="hint")
-        yield WasteTable(id="waste-table", cursor_type="row")
+        yield self.table
         yield Static(id="dup-title", classes="hint")
         yield WasteTable(id="dup-table", cursor_type="row")
 
@@ -56,15 +57,17 @@ class WasteView(Vertical):
         dups.add_column("paths", key="paths")
         self.show(None)
 
-    def show(self, image: Image | None) -> None:
+    def show(self, image: Image | None, why_not: str = "Waste is known once every layer is analysed.") -> None:
+        """The waste of an analysed `image`; else say `why_not`."""
         hint = self.query_one("#waste-hint", Static)
         table = self.query_one("#waste-table", DataTable)
         dups = self.query_one("#dup-table", DataTable)
         table.clear()
         dups.clear()
-        waste = image.waste if image else None
+        self.image = image
+        waste = self.waste = image.waste if image else None
         if waste is None:
-            hint.update("Waste is known once every layer is analysed.")
+            hint.update(why_not)
             self.query_one("#dup-title", Static).update("")
             return
         self.items = waste.items[:LIMIT]
@@ -75,13 +78,14 @@ class WasteView(Vertical):
                 "Enter shows the layer that hid the copy, with the file selected.",
             )
         )
+        width = max(20, self.size.width - OTHER_COLUMNS)  # paths keep their file names
         for n, item in enumerate(self.items):
             table.add_row(
                 Text(human_size(item.size), justify="right"),
-                Text(item.cause),
+                Text(CAUSE_NAMES[item.cause]),
                 Text(str(item.stored_in), justify="right"),
                 Text(str(item.hidden_by), justify="right"),
-                Text(display_name(item.path)),
+                Text(middle_cut(display_name(item.path), width)),
                 key=str(n),
             )
         self.query_one("#dup-title", Static).update(
@@ -99,6 +103,20 @@ class WasteView(Vertical):
                 Text(", ".join(display_name(p) for p in dup.paths)),
                 key=str(n),
             )
+
+    def on_resize(self) -> None:
+        if self.waste is not None:
+            self.show(self.image)
+
+    @property
+    def selected_path(self) -> str | None:
+        """The path of the waste row under the cursor, or of the first duplicate under it."""
+        dups = self.query_one("#dup-table", DataTable)
+        if dups.has_focus and self.waste is not None and 0 <= dups.cursor_row < len(self.waste.duplicates):
+            return self.waste.duplicates[dups.cursor_row].paths[0]
+        if 0 <= self.table.cursor_row < len(self.items):
+            return self.items[self.table.cursor_row].path
+        return None
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.data_table.id == "waste-table":

@@ -1,0 +1,248 @@
+"""What a first-time user met (issue 17): stdin redirects, failed opens, resizes, progress, and
+keys that must act on what their own tab shows."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable, Label, TabbedContent
+
+from explorer.cli import main
+from explorer.demo import demo_path
+from explorer.tui.app import LayerscopeApp
+from explorer.tui.screens.history import HistoryScreen
+from explorer.tui.screens.loading import ErrorScreen
+from explorer.tui.widgets.filetree import FileTree
+
+from .conftest import REAL, needs_shared
+from .test_ui_pilot import SIZE, run, settle
+
+
+@pytest.fixture(scope="module")
+def demo() -> str:
+    return str(demo_path())
+
+
+def test_stdin_redirected_from_a_file_is_read_by_its_path(demo):
+    """`layerscope - < FILE`: worker processes open the file itself, not our /dev/fd/N."""
+    code = "from explorer.cli import _stdin_file; print(_stdin_file())"
+    with open(demo, "rb") as stdin:
+        out = subprocess.run([sys.executable, "-c", code], stdin=stdin, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == str(Path(demo).resolve())
+    piped = subprocess.run(
+        [sys.executable, "-c", code], input="", capture_output=True, text=True, check=True
+    )  # a pipe stays a stream
+    assert piped.stdout.strip() == "None"
+
+
+@pytest.mark.parametrize("kind", ["missing", "text file", "directory"])
+def test_an_input_that_is_no_image_fails_before_the_app(tmp_path, capsys, kind):
+    path = tmp_path / "input"
+    if kind == "text file":
+        path.write_text("not an image\n" * 100)
+    elif kind == "directory":
+        path.mkdir()
+    assert main([str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"layerscope: {path}: ") and err.count("\n") == 1
+
+
+def corrupt_copy(demo: str, tmp_path: Path) -> Path:
+    """The demo with layer 1's blob (the largest) corrupted in the middle."""
+    data = bytearray(Path(demo).read_bytes())
+    with tarfile.open(demo) as archive:
+        blob = max(archive.getmembers(), key=lambda m: m.size)
+    middle = blob.offset_data + blob.size // 2
+    data[middle : middle + 64] = bytes(64)
+    broken = tmp_path / "corrupt.tar"
+    broken.write_bytes(bytes(data))
+    return broken
+
+
+@run
+async def test_a_failed_layer_is_named_and_the_app_says_what_stopped(demo, tmp_path):
+    app = LayerscopeApp(str(corrupt_copy(demo, tmp_path)), animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert isinstance(app.screen, ErrorScreen)
+        assert app.screen.title_text == "Cannot read layer 1"
+        await pilot.press("escape", "3")
+        summary = str(app.query_one("#summary-body").render())
+        assert "Analysis stopped: layer 1 could not be read; layers 0–0 are shown." in summary
+        assert "Analysing layers" not in summary
+        assert "layer 1 could not be read" in str(app.query_one("#waste-hint").render())
+        await pilot.press("q")
+    assert app.return_code == 2  # a failure found after the start exits non-zero
+
+
+@run
+async def test_the_layout_follows_each_resize_at_once(demo):
+    app = LayerscopeApp(demo, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert not app.has_class("-narrow")
+        for width, narrow in [(80, True), (40, True), (200, False), (99, True), (100, False)]:
+            await pilot.resize_terminal(width, 30)
+            await pilot.pause()
+            assert app.has_class("-narrow") == narrow, width
+
+
+@run
+async def test_h_on_the_waste_tab_shows_the_history_of_the_waste_row(demo):
+    app = LayerscopeApp(demo, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("2", "j", "h")
+        assert isinstance(app.screen, HistoryScreen)
+        assert app.screen.node.path == app.query_one("#waste-table", DataTable).get_row_at(1)[4].plain
+        assert app.screen.node.path == "var/cache/apk/APKINDEX.tar.gz"
+
+
+@run
+async def test_progress_counts_layers_as_the_rows_do(demo):
+    app = LayerscopeApp(demo, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        app.status.analysing(5, 13, 10_000, 20_000)
+        assert str(app.query_one("#status-text", Label).render()) == (
+            "Analysing layers 0–4 of 0–12 done · 10.0 kB of 20.0 kB read"
+        )
+
+
+@run
+async def test_d_hides_the_details_on_a_wide_terminal_and_m_stays_on_the_explorer(demo):
+    app = LayerscopeApp(demo, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        details = app.query_one("#details")
+        assert details.display
+        await pilot.press("d")
+        await pilot.pause()
+        assert not details.display and app.query_one("#layers").display
+        await pilot.press("d", "3", "m")
+        assert app.query_one(TabbedContent).active == "summary"
+        assert app.view.mode == "changes"  # not changed out of sight
+        await pilot.press("1", "m")
+        assert app.view.mode == "merged"
+
+
+@run
+async def test_a_filter_with_no_match_here_says_where_there_are(demo):
+    app = LayerscopeApp(demo, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f", *"main.py", "enter")
+        await pilot.pause()
+        note = str(app.query_one("#tree-note").render())
+        assert "No files changed in this layer match the filter (1 of the last layer do; f clears it)." in note
+        await pilot.press("f", "f", *"no-such-path", "enter")
+        await pilot.pause()
+        assert "nor does any of the last layer" in str(app.query_one("#tree-note").render())
+
+
+def test_find_sorts_by_path_components(tmp_path):
+    from explorer.analysis.image import Image
+    from explorer.present.browse import Browser
+
+    from .imagebuilder import F, Layer, write_docker_archive
+    from .imagebuilder import Image as ImageSpec
+
+    files = [F("doc-base/x", b"1"), F("doc/README", b"2"), F("doc/a/b", b"3")]
+    image = Image.open(str(write_docker_archive(ImageSpec(layers=[Layer(files)]), tmp_path / "i.tar")))
+    image.analyse()
+    found = [node.path for node in Browser(image.fs).search("doc")]
+    assert found == ["doc", "doc/README", "doc/a", "doc/a/b", "doc-base", "doc-base/x"]
+
+
+@run
+async def test_the_palette_lists_the_apps_commands_before_textuals(demo):
+    from textual.command import CommandList
+
+    app = LayerscopeApp(demo, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        for query in ("", "m"):  # Textual's "Keys" and "Maximize" would come first
+            await pilot.press("ctrl+p", *query)
+            await pilot.pause(0.5)
+            hits = app.screen.query_one(CommandList)
+            assert str(hits.get_option_at_index(0).prompt).split("\n")[0] == "Toggle mode", query
+            await pilot.press("escape")
+            await pilot.pause()
+
+
+def test_long_paths_are_cut_in_the_middle_keeping_the_file_name():
+    from explorer.present.text import middle_cut
+
+    path = "usr/share/docs/some/deep/dir/guide-5.txt"
+    assert middle_cut(path, len(path)) == path
+    assert middle_cut(path, 23) == "usr/share/…/guide-5.txt"
+    assert middle_cut(path, 12) == "…guide-5.txt"
+    assert all(len(middle_cut(path, width)) <= width for width in range(1, 50))
+
+
+@run
+async def test_an_opaque_directory_is_a_change_of_its_own(tmp_path):
+    """`rm -rf dir && mkdir dir` in an overlay build: an opaque marker, shown as what it hid."""
+    from .imagebuilder import F, Layer, opaque, write_docker_archive
+    from .imagebuilder import Image as ImageSpec
+
+    lower = Layer([F("d/", kind="dir"), F("d/a", b"1" * 100), F("d/b", b"2" * 50)])
+    upper = Layer([F("d/", kind="dir"), opaque("d"), F("d/new", b"3")])
+    path = write_docker_archive(ImageSpec(layers=[lower, upper]), tmp_path / "opaque.tar")
+    app = LayerscopeApp(str(path), animate=False)
+    async with app.run_test(size=(160, 36)) as pilot:
+        await settle(app, pilot)
+        app.go_to_layer(1)
+        await pilot.pause()
+        tree = app.query_one(FileTree)
+        assert "opaque: hides 2 lower entries, 150 B" in tree.line_text(0)
+        assert tree.line_text(1).startswith("D ├   a  by the opaque marker of /d/")
+        tree.focus()
+        await pilot.press("h")
+        assert isinstance(app.screen, HistoryScreen)
+        table = app.screen.query_one(DataTable)
+        rows = [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
+        assert ["1", "O opaque"] in [row[:2] for row in rows]
+        assert any("opaque: hides 2 lower entries, 150 B" in row[4] for row in rows)
+
+
+def test_each_deletion_names_its_mechanism(demo):
+    from explorer.analysis.image import Image
+    from explorer.present.browse import Browser
+
+    image = Image.open(demo)
+    image.analyse()
+    browser = Browser(image.fs)
+    cache = image.fs.lookup("var/cache/apk/APKINDEX.tar.gz")
+    assert browser.deleted_by(cache, 2) == "by the whiteout .wh.apk"
+    assert browser.deleted_by(image.fs.lookup("usr/share/docs/guide-0.txt"), 6) == (
+        "by the opaque marker of /usr/share/docs/"
+    )
+    assert browser.deleted_by(cache, 1) is None  # layer 1 stored it
+
+
+def test_a_report_piped_to_a_file_does_not_split_paths(tmp_path, capsys):
+    from .imagebuilder import F, Layer, whiteout, write_docker_archive
+    from .imagebuilder import Image as ImageSpec
+
+    long = "deep/" * 20 + "name-of-a-file.bin"
+    image = ImageSpec(layers=[Layer([F(long, b"x" * 1000)]), Layer([whiteout(long)])])
+    path = write_docker_archive(image, tmp_path / "long.tar")
+    assert main(["report", str(path)]) == 0
+    assert "/" + long in capsys.readouterr().out
+
+
+@needs_shared
+@run
+async def test_the_summary_names_the_other_platforms_of_the_archive():
+    app = LayerscopeApp(str(REAL / "multi.oci-index.tar"), animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("3")
+        summary = str(app.query_one("#summary-body").render())
+        others = [p for p in app.summary.platforms if p != app.image.platform]
+        assert others and f"also in the archive: {', '.join(others)}" in summary
