@@ -17,6 +17,16 @@ For each image, medians over --reps runs of:
   key        median time the app takes to answer a key (cursor move, expand a directory, switch layer):
              Pilot's time for press-and-settle minus its time for an unbound key in the same run
   rss        peak resident memory summed over the process and its children (report, and app)
+
+    python benchmarks/run.py --diff OLD NEW [--reps 3]
+
+compares `layerscope diff OLD NEW --json` with analysing both images (`report --json` of each,
+one after the other, and both at once), interleaved, all from this checkout.
+
+    python benchmarks/run.py --contents IMAGE [IMAGE ...]
+
+times reading a file's bytes back after the analysis (what `cat` and the contents view do),
+for 9 files of the largest layer spread over it in path order: median and slowest.
 """
 
 from __future__ import annotations
@@ -286,9 +296,79 @@ def show(r: dict) -> str:
     return "\n".join(lines)
 
 
+def _wall(cmds: list[list[str]]) -> float:
+    """Wall time of commands run at once (exit status 0 or 1, as diff's)."""
+    start = time.perf_counter()
+    procs = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT) for cmd in cmds]
+    for proc, cmd in zip(procs, cmds, strict=True):
+        err = proc.communicate()[1]
+        if proc.returncode not in (0, 1):
+            raise SystemExit(f"{' '.join(cmd)} failed: {err.decode(errors='replace')[-500:]}")
+    return time.perf_counter() - start
+
+
+def bench_diff(old: str, new: str, reps: int) -> str:
+    """`diff OLD NEW` against analysing both, in interleaved runs of this checkout's code."""
+    here = [sys.executable, "-m", "explorer"]
+    report_old, report_new = [*here, "report", old, "--json"], [*here, "report", new, "--json"]
+    diff = [*here, "diff", old, new, "--json"]
+    _wall([diff])  # warm the cache
+    sequential, together, diffs = [], [], []
+    for _ in range(reps):
+        sequential.append(_wall([report_old]) + _wall([report_new]))
+        together.append(_wall([report_old, report_new]))
+        diffs.append(_wall([diff]))
+    seq, tog, d = median(sequential), median(together), median(diffs)
+    return (
+        f"diff {old} {new}\n  diff {d:.2f} s; analysing both one after the other {seq:.2f} s → {d / seq:.2f}×;"
+        f" both at once {tog:.2f} s → {d / tog:.2f}×"
+    )
+
+
+def bench_contents(image: str) -> str:
+    """Time to read files back from the largest layer, after the analysis (in this process)."""
+    from explorer.analysis.contents import read_copies
+    from explorer.analysis.image import load
+
+    img = load(image)
+    try:
+        big = max(img.layers, key=lambda layer: layer.blob_size)
+        copies = sorted((c for c in img.fs.copies if c.layer == big.index), key=lambda c: c.path)
+        picks = [copies[i * (len(copies) - 1) // 8] for i in range(9)]
+
+        def timed_reads(indexed: bool) -> list[float]:
+            times = []
+            for copy in picks:
+                start = time.perf_counter()
+                for _, chunks in read_copies(img, [copy], indexed):
+                    for _ in chunks:
+                        pass
+                times.append(time.perf_counter() - start)
+            return times
+
+        times = timed_reads(False)
+        gzip_layer = big.scan is not None and big.scan.compression == "gzip"
+        indexed = timed_reads(True) if gzip_layer else []
+    finally:
+        img.close()
+    compression = big.scan.compression if big.scan else "?"
+    return (
+        f"contents {image}: layer {big.index} ({big.blob_size / 1e6:.0f} MB, {compression}, {len(copies)} files):"
+        f" median {1000 * median(times):.0f} ms, slowest {1000 * max(times):.0f} ms"
+        + (
+            f"; through the seek index: first read (builds it) {1000 * indexed[0]:.0f} ms, then median"
+            f" {1000 * median(indexed[1:]):.0f} ms, slowest {1000 * max(indexed[1:]):.0f} ms"
+            if indexed
+            else ""
+        )
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("images", nargs="+")
+    parser.add_argument("images", nargs="*")
+    parser.add_argument("--contents", action="store_true", help="time reading files back instead")
+    parser.add_argument("--diff", nargs=2, metavar=("OLD", "NEW"), help="time `diff OLD NEW` against `report` of both")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--keys", type=int, default=30)
     parser.add_argument("--no-app", action="store_true", help="skip the app measurements")
@@ -299,6 +379,12 @@ def main() -> None:
     # (this machine's) would compile every module again in every run and every worker.
     for tree in (ROOT, args.against) if args.against else (ROOT,):
         subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree / "explorer")], check=True)
+    if args.diff:
+        print(bench_diff(*args.diff, args.reps), flush=True)
+    if args.contents:
+        for image in args.images:
+            print(bench_contents(image), flush=True)
+        return
     results = []
     for image in args.images:
         if args.against:

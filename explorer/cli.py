@@ -35,6 +35,9 @@ examples:
 # Subcommands: `layerscope NAME …` runs `run(argv)` of the module, imported only when used.
 COMMANDS = {
     "report": "explorer.commands.report",
+    "diff": "explorer.commands.diff",
+    "cat": "explorer.commands.cat",
+    "extract": "explorer.commands.extract",
     "ci": "explorer.commands.ci",
     "serve": "explorer.commands.serve",
 }

@@ -511,3 +511,15 @@ print("requests" in sys.modules, "explorer.archive.registry" in sys.modules)
 """
     proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert proc.stdout.split() == ["False", "False"], proc.stderr
+
+
+@needs_shared
+@needs_registry
+def test_cat_and_diff_from_a_registry(open_registry):
+    """A registry's layer blobs can be fetched again: `cat` streams one; `diff` against the
+    archive it was pushed from finds the same filesystem."""
+    remote = f"registry://{open_registry.host}/bloat:zstd"
+    proc = layerscope("cat", remote, "/bloat/overwrite-me.bin", "--layer", "9")
+    assert proc.returncode == 0 and len(proc.stdout) == 20000, proc.stderr
+    proc = layerscope("diff", str(REAL / "small-bloat.docker-archive.tar"), remote)
+    assert proc.returncode == 0 and b"identical filesystems (15 layers shared)" in proc.stdout, proc.stderr

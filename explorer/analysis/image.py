@@ -122,7 +122,7 @@ class Image:
         try:
             source = open_source(path, on_read, options.verify, options.limits)
             try:
-                ref = select_image(find_images(source), options.platform, options.image)
+                ref = select_image(find_images(source, path), options.platform, options.image)
                 source.retain([layer.blob for layer in ref.layers])
                 config = parse_config(source.read_json(ref.config_blob), ref.config_digest or ref.config_blob)
                 wanted = options.platform

@@ -266,7 +266,7 @@ def _sha256_of(data: bytes) -> str:
     return digest.hexdigest()
 
 
-def _mapped(f: BinaryIO, offset: int, size: int) -> Iterator[mmap.mmap]:
+def mapped(f: BinaryIO, offset: int, size: int) -> Iterator[mmap.mmap]:
     """The bytes of a file region as memory-mapped windows: no copy on the way to the parser.
 
     The caller drops each window before taking the next, which unmaps it: only one window of
@@ -283,7 +283,7 @@ def _mapped(f: BinaryIO, offset: int, size: int) -> Iterator[mmap.mmap]:
         start += length
 
 
-def _mappable(f: BinaryIO) -> bool:
+def mappable(f: BinaryIO) -> bool:
     try:
         mmap.mmap(f.fileno(), 1, access=mmap.ACCESS_READ).close()
     except (OSError, ValueError):  # a file system without mmap
@@ -312,10 +312,10 @@ def scan_location(
         f.seek(loc.offset)
         head = f.read(4)
         whole = os.fstat(f.fileno()).st_size >= loc.offset + loc.size
-        if verify or not whole or sniff(head) != "none" or loc.size < MAP_WINDOW or not _mappable(f):
+        if verify or not whole or sniff(head) != "none" or loc.size < MAP_WINDOW or not mappable(f):
             f.seek(loc.offset)
             return scan_layer(SliceReader(f, loc.size, label), label, loc.size, on_progress, verify, limits, on_rows)
-        chunks = _TarChunks(_mapped(f, loc.offset, loc.size), False)
+        chunks = _TarChunks(mapped(f, loc.offset, loc.size), False)
         report = (lambda _: on_progress(chunks.count)) if on_progress else None
         rows, warnings, sparse = _walk(chunks, label, report, False, limits, on_rows)
         return LayerScan(rows, chunks.count, "none", loc.size, warnings, sparse=sparse)

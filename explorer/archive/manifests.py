@@ -200,8 +200,9 @@ def _walk_index(
         )
 
 
-def find_images(source: Source) -> list[ImageRef]:
-    """Every image the archive holds, in the order its manifest or index lists them."""
+def find_images(source: Source, where: str | None = None) -> list[ImageRef]:
+    """Every image the archive holds, in the order its manifest or index lists them (`where`,
+    the input as the user named it, starts the error when there is none)."""
     if source.exists("manifest.json"):
         images = _docker_manifest(source)
         if source.exists("index.json"):  # Docker 25+: take platforms from the OCI index
@@ -209,7 +210,8 @@ def find_images(source: Source) -> list[ImageRef]:
         return images
     if source.exists("index.json"):
         return _oci_index(source)
-    raise ImageError("not an image archive (no manifest.json or index.json)")
+    prefix = f"{where}: " if where else ""
+    raise ImageError(f"{prefix}not an image archive (no manifest.json or index.json)")
 
 
 def _add_platforms(images: list[ImageRef], source: Source) -> None:

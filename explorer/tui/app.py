@@ -34,6 +34,7 @@ from ..present.browse import STATE_NAMES, Browser, FileRow, Mode, Sort
 from ..present.text import display_name, human_size
 from ..present.tree import View, row_notes
 from .commands import LayerscopeCommands
+from .screens.contents import ContentsScreen
 from .screens.find import FindScreen, Found
 from .screens.help import HelpScreen
 from .screens.history import HistoryScreen
@@ -69,6 +70,7 @@ class LayerscopeApp(App[None]):
         Binding("s", "toggle_sort", "Sort", id="toggle_sort"),
         Binding("u", "toggle_unchanged", "Hide unchanged", show=False, id="toggle_unchanged"),
         Binding("h", "history", "History", id="history"),
+        Binding("v", "contents", "Contents", show=False, id="contents"),
         Binding("f", "filter", "Filter", show=False, id="filter"),
         Binding("d", "toggle_details", "Details", id="toggle_details"),
         Binding("e", "expand_all", "Expand all", show=False, id="expand_all"),
@@ -475,6 +477,16 @@ class LayerscopeApp(App[None]):
         else:
             where = "the tree" if tab == "explorer" else "the waste list" if tab == "waste" else "the explorer"
             self.notify(f"Select a path in {where} first.", markup=False)
+
+    def action_contents(self) -> None:
+        """The file under the tree cursor, as of the selected layer."""
+        explorer = self.image is not None and self.query_one(TabbedContent).active == "explorer"
+        node = self.file_tree.cursor_path if explorer else None
+        layer = self.view.layer
+        if node is not None and layer is not None and layer < self.stacked:
+            self.push_screen(ContentsScreen(self.image, node, layer))  # type: ignore[arg-type]
+        else:
+            self.notify("Put the tree cursor on a file first.", markup=False)
 
     def action_find(self) -> None:
         if self.browser is not None:

@@ -943,6 +943,22 @@ def _(d: Path, full: bool) -> Path:
     return docker_archive(d / "image.tar", [tar])
 
 
+def _through_symlinks(report: dict) -> None:
+    # the files replace the symlinks with (implicit) directories: nothing is followed
+    assert report["layers"][1]["changes"] == {
+        "added": 2, "modified": 0, "restored": 0, "type_changed": 2, "deleted": 0
+    }  # fmt: skip
+    assert report["warnings"] == []
+
+
+@case("symlink-escapes-then-files-through-them", 0, check=_through_symlinks)
+def _(d: Path, full: bool) -> Path:
+    """`extract` of layer 0 then of layer 1's changes into one DIR must write nowhere else."""
+    first = layer(member("abs", typeflag=b"2", link=b"/tmp"), member("rel", typeflag=b"2", link=b"../../../.."))
+    second = layer(member("abs/escaped-abs", b"pwned\n"), member("rel/escaped-rel", b"pwned\n"))
+    return docker_archive(d / "image.tar", [first, second])
+
+
 def _nothing_deleted(report: dict) -> None:
     assert report["layers"][1]["changes"]["deleted"] == 0
     assert report["summary"]["wasted_bytes"] == 0

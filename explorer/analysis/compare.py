@@ -1,0 +1,289 @@
+"""Comparing two analysed images: which layers they share, and how their final filesystems differ.
+
+Layers are matched by `diff_id` (the sha256 of the uncompressed tar, the same whatever the
+archive format or compression). The final filesystems are compared path by path, in one walk
+over both union trees: content by size and xxh3 digest (hashed for every regular file during
+the scan), symlinks by target, then mode, owner and mtime (a directory's mtime is left out: it
+moves whenever a child changes). Sizes are regular-file bytes by path; a hard link counts none
+(it shares its target's copy), so the totals are the bytes each image makes visible.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..archive.entries import DIR, FILE, HARDLINK, Entry
+from ..archive.layerscan import LayerScan, Location
+from ..archive.limits import DEFAULT_LIMITS, Limits
+from ..archive.pool import LayerBlob, ScanPool
+from ..archive.sources import Progress, Source
+from .collector import collector_paused
+from .filesystem import Node
+from .image import Image
+
+ADDED, REMOVED, MODIFIED, METADATA, TYPE_CHANGED = "added", "removed", "modified", "metadata", "type_changed"
+STATUSES = (ADDED, REMOVED, MODIFIED, METADATA, TYPE_CHANGED)
+_FILE_LIKE = (FILE, HARDLINK)
+GROWTH_SHARE = 0.5  # the verdict names the deepest directory holding at least this share of the growth
+
+
+@dataclass(frozen=True)
+class PathDiff:
+    """One path whose final state differs. `fields` names what differs for METADATA
+    ("mode", "owner", "mtime", "hardlink", "link")."""
+
+    path: str
+    status: str
+    old: Entry | None
+    new: Entry | None
+    fields: tuple[str, ...] = ()
+
+    @property
+    def delta(self) -> int:
+        return _bytes(self.new) - _bytes(self.old)
+
+
+@dataclass(frozen=True)
+class DirChange:
+    """A directory whose file bytes differ; `grown`/`shrunk` sum the per-path growths and cuts under it."""
+
+    path: str
+    old_bytes: int
+    new_bytes: int
+    grown: int
+    shrunk: int
+
+    @property
+    def delta(self) -> int:
+        return self.new_bytes - self.old_bytes
+
+
+@dataclass(frozen=True)
+class LayerMatch:
+    """Layers matched by diff_id: the common prefix, other layers in both, and the rest."""
+
+    shared_base: int  # layers 0..shared_base-1 are the same in both
+    also_shared: list[tuple[int, int]]  # (old index, new index) of identical layers outside the base
+    old_only: list[int]
+    new_only: list[int]
+
+    @property
+    def shared(self) -> int:
+        return self.shared_base + len(self.also_shared)
+
+
+@dataclass
+class Comparison:
+    old: Image
+    new: Image
+    layers: LayerMatch
+    diffs: list[PathDiff]  # in path order
+    dirs: dict[str, DirChange]  # directories whose bytes changed ("" is the root)
+    old_bytes: int  # regular-file bytes of the final filesystems
+    new_bytes: int
+
+    @property
+    def identical(self) -> bool:
+        """The final filesystems hold the same paths with the same contents and metadata."""
+        return not self.diffs
+
+    def counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(STATUSES, 0)
+        for d in self.diffs:
+            counts[d.status] += 1
+        return counts
+
+    @property
+    def root(self) -> DirChange:
+        return self.dirs.get("") or DirChange("", self.old_bytes, self.new_bytes, 0, 0)
+
+    def growth_dir(self) -> tuple[str, float] | None:
+        """The deepest directory holding at least half of the growth (or, when NEW is smaller,
+        of the reduction), with its share; None when nothing grew (shrank)."""
+        root = self.root
+        shrinking = root.delta < 0
+        total = root.shrunk if shrinking else root.grown
+        if total <= 0:
+            return None
+        # Directories holding more than half of it are nested in one another: take the deepest.
+        held = [
+            (d.path.count("/"), amount, d.path)
+            for d in self.dirs.values()
+            if d.path and (amount := d.shrunk if shrinking else d.grown) >= GROWTH_SHARE * total
+        ]
+        if not held:
+            return None
+        _, amount, path = max(held)
+        return path, amount / total
+
+    def largest_growths(self, top: int | None = None) -> list[PathDiff]:
+        """Paths whose bytes grew, largest first."""
+        grown = sorted((d for d in self.diffs if d.delta > 0), key=lambda d: (-d.delta, d.path))
+        return grown[:top]
+
+    def directories(self, top: int | None = None) -> list[DirChange]:
+        """Directories whose bytes changed, largest change first (parents before children on ties)."""
+        return sorted(self.dirs.values(), key=lambda d: (-abs(d.delta), d.path.count("/"), d.path))[:top]
+
+
+def _bytes(entry: Entry | None) -> int:
+    return entry.size if entry is not None and entry.kind == FILE else 0
+
+
+def match_layers(old: Image, new: Image) -> LayerMatch:
+    old_ids = [layer.diff_id for layer in old.layers]
+    new_ids = [layer.diff_id for layer in new.layers]
+    base = 0
+    while base < min(len(old_ids), len(new_ids)) and old_ids[base] and old_ids[base] == new_ids[base]:
+        base += 1
+    new_at: dict[str, list[int]] = {}
+    for j in range(base, len(new_ids)):
+        if new_ids[j]:
+            new_at.setdefault(new_ids[j], []).append(j)
+    also, old_only = [], []
+    for i in range(base, len(old_ids)):
+        spots = new_at.get(old_ids[i] or "")
+        if spots:
+            also.append((i, spots.pop(0)))
+        else:
+            old_only.append(i)
+    matched = {j for _, j in also}
+    new_only = [j for j in range(base, len(new_ids)) if j not in matched]
+    return LayerMatch(base, also, old_only, new_only)
+
+
+def _metadata(old: Entry, new: Entry) -> tuple[str, ...]:
+    fields = []
+    if old.mode != new.mode:
+        fields.append("mode")
+    if old.uid != new.uid or old.gid != new.gid:
+        fields.append("owner")
+    if old.mtime != new.mtime and new.kind != DIR:
+        fields.append("mtime")
+    if old.kind != new.kind:  # a regular file and a hard link with the same bytes
+        fields.append("hardlink")
+    elif old.kind == HARDLINK and old.link != new.link:
+        fields.append("link")
+    return tuple(fields)
+
+
+def _status(old: Entry, new: Entry) -> str | None:
+    """How `new` differs from `old` at one path, or None when it does not."""
+    ok, nk = old.kind, new.kind
+    if ok != nk and not (ok in _FILE_LIKE and nk in _FILE_LIKE):
+        return TYPE_CHANGED
+    if ok in _FILE_LIKE:
+        if old.size != new.size or old.digest != new.digest or old.digest is None:
+            if old.digest is None and new.digest is None and old.link == new.link and old.size == new.size:
+                pass  # two unresolved hard links to the same name
+            else:
+                return MODIFIED
+    elif old.link != new.link:
+        return MODIFIED
+    return METADATA if _metadata(old, new) else None
+
+
+class _Walk:
+    """Both union trees walked together; each call returns (old bytes, new bytes, grown, shrunk)."""
+
+    def __init__(self, old_layer: int, new_layer: int) -> None:
+        self.old_layer = old_layer
+        self.new_layer = new_layer
+        self.diffs: list[PathDiff] = []
+        self.dirs: dict[str, DirChange] = {}
+
+    def pair(self, old: Node | None, new: Node | None, path: str) -> tuple[int, int, int, int]:
+        oe = old.entry_at(self.old_layer) if old is not None else None
+        ne = new.entry_at(self.new_layer) if new is not None else None
+        if oe is None and ne is None:
+            return 0, 0, 0, 0
+        if oe is None:
+            self.diffs.append(PathDiff(path, ADDED, None, ne))
+        elif ne is None:
+            self.diffs.append(PathDiff(path, REMOVED, oe, None))
+        else:
+            status = _status(oe, ne)
+            if status is not None:
+                fields = _metadata(oe, ne) if status == METADATA else ()
+                self.diffs.append(PathDiff(path, status, oe, ne, fields))
+        ob, nb = _bytes(oe), _bytes(ne)
+        grown, shrunk = max(nb - ob, 0), max(ob - nb, 0)
+        o_dir = oe is not None and oe.kind == DIR
+        n_dir = ne is not None and ne.kind == DIR
+        if not (o_dir or n_dir):
+            return ob, nb, grown, shrunk
+        o_children = (old.children or {}) if o_dir else {}  # type: ignore[union-attr]
+        n_children = (new.children or {}) if n_dir else {}  # type: ignore[union-attr]
+        prefix = f"{path}/" if path else ""
+        for name in sorted(o_children.keys() | n_children.keys()):
+            o, n, g, s = self.pair(o_children.get(name), n_children.get(name), prefix + name)
+            ob += o
+            nb += n
+            grown += g
+            shrunk += s
+        if grown or shrunk:
+            self.dirs[path] = DirChange(path, ob, nb, grown, shrunk)
+        return ob, nb, grown, shrunk
+
+
+def compare(old: Image, new: Image) -> Comparison:
+    """Compare the final filesystems of two analysed images."""
+    assert old.analysed and new.analysed, "analyse() both images first"
+    walk = _Walk(len(old.layers) - 1, len(new.layers) - 1)
+    ob, nb, _, _ = walk.pair(old.fs.root, new.fs.root, "")
+    diffs = [d for d in walk.diffs if d.path]  # the root itself: only its metadata, not a path
+    return Comparison(old, new, match_layers(old, new), diffs, walk.dirs, ob, nb)
+
+
+class _Both(Source):
+    """The layer blobs of two images as one source (names prefixed `0:` and `1:`), so that one
+    pool scans them all."""
+
+    def __init__(self, first: Source, second: Source) -> None:
+        self._sources = (first, second)
+
+    def _split(self, name: str) -> tuple[Source, str]:
+        which, _, blob = name.partition(":")
+        return self._sources[int(which)], blob
+
+    def exists(self, name: str) -> bool:
+        source, blob = self._split(name)
+        return source.exists(blob)
+
+    def size(self, name: str) -> int:
+        source, blob = self._split(name)
+        return source.size(blob)
+
+    def locate(self, name: str) -> Location | None:
+        source, blob = self._split(name)
+        return source.locate(blob)
+
+    def scan(
+        self,
+        name: str,
+        label: str,
+        on_progress: Progress | None = None,
+        verify: bool = False,
+        limits: Limits = DEFAULT_LIMITS,
+    ) -> LayerScan:
+        source, blob = self._split(name)
+        return source.scan(blob, label, on_progress, verify, limits)
+
+
+def analyse_both(old: Image, new: Image, pool: ScanPool) -> None:
+    """Analyse two images (opened with the same options) at once: the layers of both go to one
+    pool, biggest blob first, so neither image's last big layer is scanned alone."""
+    blobs = [
+        LayerBlob(f"{which}:{layer.ref.blob}", image.label(layer), layer.blob_size)
+        for which, image in enumerate((old, new))
+        for layer in image.layers
+    ]
+    split = len(old.layers)
+    options = old.options
+    with collector_paused():
+        scans = pool.scan(_Both(old.source, new.source), blobs, options.verify, options.limits, largest_first=True)
+        for index, scan in scans:
+            image, i = (old, index) if index < split else (new, index - split)
+            image.add_scan(i, scan)
+        old.finish()
+        new.finish()
