@@ -1,6 +1,11 @@
 """Measure layerscope on an image against baselines measured in the same run.
 
     python benchmarks/run.py IMAGE [IMAGE ...] [--reps 3] [--keys 30] [--no-app] [--json]
+    python benchmarks/run.py IMAGE [IMAGE ...] --against CHECKOUT [--reps 5]
+
+--against measures only `report --json`, of this tree and of another checkout (say the main
+branch, without a change being measured), interleaved in the same run: their medians, peak RSS
+and ratio.
 
 For each image, medians over --reps runs of:
   analysis   `layerscope report IMAGE --json` wall time (every layer read, hashed, diffed, waste computed)
@@ -29,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -232,6 +238,42 @@ def bench(image: str, reps: int, keys: int, with_app: bool) -> dict:
     return result
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def against(image: str, other: Path, reps: int) -> dict:
+    """`report --json` of this tree and of the checkout `other`, interleaved: wall time, CPU
+    time over the process and its workers (steadier than wall time on a busy machine), peak RSS."""
+    cmd = [sys.executable, "-m", "explorer", "report", image, "--json"]
+    trees = {"this": ROOT, "other": other}
+    for tree in trees.values():
+        subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True, cwd=tree)  # warm the cache
+    times: dict[str, list[float]] = {name: [] for name in trees}
+    cpus: dict[str, list[float]] = {name: [] for name in trees}
+    for _ in range(reps):
+        for name, tree in trees.items():
+            cpu = _children_cpu()
+            times[name].append(timed(cmd, cwd=tree)[0])
+            cpus[name].append(_children_cpu() - cpu)
+    result: dict = {"image": image, "other": str(other)}
+    for name, tree in trees.items():
+        result[f"{name}_s"] = median(times[name])
+        result[f"{name}_cpu_s"] = median(cpus[name])
+        result[f"{name}_rss_mb"] = max(timed(cmd, rss=True, cwd=tree)[1] for _ in range(3)) / 1024
+    return result
+
+
+def show_against(r: dict) -> str:
+    return (
+        f"{r['image']}: report --json {r['this_s']:.2f} s (CPU {r['this_cpu_s']:.2f} s), {r['this_rss_mb']:.1f} MB;"
+        f" {r['other']}: {r['other_s']:.2f} s (CPU {r['other_cpu_s']:.2f} s), {r['other_rss_mb']:.1f} MB"
+        f" → {r['this_s'] / r['other_s']:.3f}× time, {r['this_cpu_s'] / r['other_cpu_s']:.3f}× CPU,"
+        f" {r['this_rss_mb'] - r['other_rss_mb']:+.1f} MB"
+    )
+
+
 def show(r: dict) -> str:
     lines = [
         f"{r['image']}: {r['layers']} layers, {r['uncompressed_mb']:.0f} MB as tar, {r['compression']} layers",
@@ -331,10 +373,12 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=30)
     parser.add_argument("--no-app", action="store_true", help="skip the app measurements")
     parser.add_argument("--json", action="store_true", help="print the results as JSON too")
+    parser.add_argument("--against", type=Path, metavar="CHECKOUT", help="compare report with another checkout")
     args = parser.parse_args()
     # As a normal install does: an editable one in an environment with PYTHONDONTWRITEBYTECODE
     # (this machine's) would compile every module again in every run and every worker.
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "explorer")], check=True)
+    for tree in (ROOT, args.against) if args.against else (ROOT,):
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree / "explorer")], check=True)
     if args.diff:
         print(bench_diff(*args.diff, args.reps), flush=True)
     if args.contents:
@@ -343,9 +387,12 @@ def main() -> None:
         return
     results = []
     for image in args.images:
-        r = bench(image, args.reps, args.keys, not args.no_app)
+        if args.against:
+            r = against(image, args.against, args.reps)
+        else:
+            r = bench(image, args.reps, args.keys, not args.no_app)
         results.append(r)
-        print(show(r), flush=True)
+        print(show_against(r) if args.against else show(r), flush=True)
     if args.json:
         print(json.dumps(results, indent=2))
 

@@ -35,6 +35,9 @@ PYTHON_LIB = _blob(900_000, 3)
 MODEL = _blob(3_000_000, 4)
 CONFIG_V1 = b"listen 80;\nworkers 4;\nlog /var/log/app.log;\n" * 20
 CONFIG_V2 = b"listen 8080;\nworkers 8;\n"
+# A fake key (not a key at all): for the "secret left in a lower layer" hint.
+FAKE_KEY = b"-----BEGIN OPENSSH PRIVATE KEY-----\nlayerscope demo: not a real key\n-----END OPENSSH PRIVATE KEY-----\n"
+TOOL = _blob(150_000, 5)
 
 # (created_by, entries or None for a history-only row)
 STEPS: list[tuple[str, list[tuple] | None]] = [
@@ -105,6 +108,58 @@ STEPS: list[tuple[str, list[tuple] | None]] = [
             _d("usr/local/bin/"),
             ("usr/local/bin/app", "symlink", "/app/main.py", 0o777),
         ],
+    ),
+    (
+        "COPY id_rsa /root/.ssh/id_rsa  # a deploy key, to fetch a private dependency",
+        [_d("root/"), _d("root/.ssh/"), _f("root/.ssh/id_rsa", FAKE_KEY, 0o600)],
+    ),
+    (
+        "COPY . /src  # the whole build context, .git included",
+        [
+            _d("src/"),
+            _f("src/main.c", b"int main(void) { return 0; }\n"),
+            _f("src/requirements.txt", b"requests==2.31.0\n"),
+            _d("src/.git/"),
+            _f("src/.git/HEAD", b"ref: refs/heads/main\n"),
+            _d("src/.git/objects/"),
+            _d("src/.git/objects/pack/"),
+            _f("src/.git/objects/pack/pack-1.pack", _blob(180_000, 40)),
+        ],
+    ),
+    (
+        "RUN pip install -r /src/requirements.txt && rm /root/.ssh/id_rsa  # after COPY . : again on every edit",
+        [
+            ("root/.ssh/.wh.id_rsa", "file", b"", 0o644),
+            _d("root/.cache/"),
+            _d("root/.cache/pip/"),
+            _d("root/.cache/pip/http/"),
+            _f("root/.cache/pip/http/requests-2.31.0.whl", _blob(260_000, 41)),
+            _d("usr/lib/python3/site-packages/"),
+            _d("usr/lib/python3/site-packages/requests/"),
+            _f("usr/lib/python3/site-packages/requests/api.py", _blob(60_000, 42)),
+        ],
+    ),
+    (
+        "RUN apk add gcc musl-dev && cc -O2 -o /usr/local/bin/tool /src/main.c && cp /usr/local/bin/tool /app/tool",
+        [
+            _f("usr/bin/gcc", _blob(400_000, 43), 0o755),
+            _d("usr/libexec/"),
+            _d("usr/libexec/gcc/"),
+            _d("usr/libexec/gcc/x86_64-alpine-linux-musl/"),
+            _f("usr/libexec/gcc/x86_64-alpine-linux-musl/cc1", _blob(900_000, 44), 0o755),
+            _d("usr/include/"),
+            *[
+                _f(f"usr/include/{name}.h", _blob(8_000 + i * 500, 45 + i))
+                for i, name in enumerate(("stdio", "stdlib"))
+            ],
+            _f("usr/lib/libc.a", _blob(300_000, 47)),
+            _f("usr/local/bin/tool", TOOL, 0o755),
+            _f("app/tool", TOOL, 0o755),
+        ],
+    ),
+    (
+        "RUN sed -i 's/debug=0/debug=0/' /app/static/asset-0.js  # the same bytes again",
+        [_f("app/static/asset-0.js", _blob(20_000, 30), mtime=MTIME + 60)],
     ),
     ('CMD ["python3", "/app/main.py"]', None),
 ]

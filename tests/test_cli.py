@@ -30,8 +30,11 @@ REPORT_KEYS = {
     "layers",
     "history",
     "waste",
+    "hints",
+    "hints_total",
     "waste_items_total",
     "duplicates",
+    "largest",
     "dive_compat",
     "packages",
     "package_totals",
@@ -46,6 +49,7 @@ SUMMARY_BYTES = (
     "compressed_bytes",
     "uncompressed_bytes",
     "duplicate_bytes",
+    "reclaimable_bytes",
 )
 COLOR_SGR = re.compile(rb"\x1b\[(?:[0-9;]*;)?(?:3[0-9]|4[0-9]|9[0-7]|10[0-7])(?:;[0-9;]*)?m")
 
@@ -138,6 +142,9 @@ def test_human_report(image_path):
     assert "Top wasted (3 of 3)" in out
     assert "/tmp/cache" in out and "re-stored identical" in out and "overwritten" in out
     assert "Duplicates" in out
+    assert "What to change (4 of 4 hints; 8.3 kB reclaimable" in out and "fix: Set mode and owner" in out
+    assert "Largest files of the final image" in out
+    assert out.index("Efficiency") < out.index("What to change") < out.index("Layers (")
     assert "dive figures" not in out
     assert "dive figures" in run("report", str(image_path), "--dive").stdout.decode()
 
@@ -163,6 +170,21 @@ def test_json_report_schema(image_path):
         ("app/conf", 200, "overwritten", 0, 1),
     ]
     assert data["duplicates"] == [{"bytes": 150, "paths": ["app/copy1", "app/copy2"]}]
+    assert [(h["kind"], h["bytes_saved"], h["layers"], h["paths"]) for h in data["hints"]] == [
+        ("metadata_restore", 5000, [0, 1], ["app/big.bin"]),
+        ("deleted_later", 3000, [0, 1], ["tmp/cache"]),
+        ("overwritten", 200, [0, 1], ["app/conf"]),
+        ("duplicate", 150, [0], ["app/copy1", "app/copy2"]),
+    ]
+    assert data["hints"][0]["instructions"] == ["COPY app /app", "RUN rm -rf /tmp/cache && chmod 600 /app/big.bin"]
+    assert all(h["fix"] and h["why"] and h["title"] for h in data["hints"])
+    assert data["hints_total"] == 4 and summary["reclaimable_bytes"] == 8200 + 150
+    assert data["largest"] == [
+        {"path": "app/big.bin", "bytes": 5000, "layer": 1},
+        {"path": "app/copy1", "bytes": 150, "layer": 0},
+        {"path": "app/copy2", "bytes": 150, "layer": 0},
+        {"path": "app/conf", "bytes": 2, "layer": 1},
+    ]
     image = data["image"]
     assert image["layout"] == "oci" and image["platform"] == "linux/amd64"
     assert image["config"]["cmd"] == ["/app/big.bin"] and image["config"]["workdir"] == "/app"
@@ -188,9 +210,10 @@ def test_top_limits_the_lists(image_path):
     data = report_json(image_path, "--top", "1")
     assert len(data["waste"]) == 1 and data["waste"][0]["path"] == "app/big.bin"
     assert data["waste_items_total"] == 3
-    assert len(data["duplicates"]) == 1
+    assert len(data["duplicates"]) == 1 and len(data["hints"]) == 1 and len(data["largest"]) == 1
     data = report_json(image_path, "--top", "0")
     assert data["waste"] == [] and data["duplicates"] == [] and data["waste_items_total"] == 3
+    assert data["hints"] == [] and data["largest"] == [] and data["hints_total"] == 4
     out = run("report", str(image_path), "--top", "2").stdout.decode()
     assert "Top wasted (2 of 3)" in out and "/app/conf" not in out
 

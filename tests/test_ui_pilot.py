@@ -88,7 +88,7 @@ async def test_layers_drive_the_tree(demo):
         assert app.view.layer == 0
         assert {"bin/", "etc/", "usr/"} <= names(tree)
         table = app.query_one(LayerTable)
-        assert table.row_count == 10  # 8 layers and 2 history-only steps (ENV, CMD)
+        assert table.row_count == 15  # 13 layers and 2 history-only steps (ENV, CMD)
         await pilot.press("j")  # the ENV step: details change, the tree does not
         assert app.view.layer == 0
         assert "ENV PATH" in str(app.query_one("#details-body").render())
@@ -193,9 +193,9 @@ async def test_find_jumps_to_a_file(demo):
         await pilot.pause()
         assert not isinstance(app.screen, FindScreen)
         # absent at layer 0: shown in the merged view of the last layer that has it
-        assert (app.view.layer, app.view.mode) == (7, MERGED)
+        assert (app.view.layer, app.view.mode) == (12, MERGED)
         assert cursor(app) == "app/model.bin"
-        assert app.query_one(LayerTable).cursor_row == 8
+        assert app.query_one(LayerTable).cursor_row == 13
 
 
 @run
@@ -223,7 +223,7 @@ async def test_waste_enter_shows_the_layer_that_hid_the_copy(demo):
         await pilot.press("2")
         assert app.query_one(TabbedContent).active == "waste"
         table = app.query_one("#waste-table", DataTable)
-        assert table.row_count == 10
+        assert table.row_count == 12
         await pilot.press("j", "enter")  # the package cache: stored in 1, deleted by 2
         await pilot.pause()
         assert app.query_one(TabbedContent).active == "explorer"
@@ -361,7 +361,7 @@ async def test_gzip_compressed_archive_is_read_as_a_stream(demo, tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         assert app.error is None and app.image.analysed
-        assert app.query_one(LayerTable).row_count == 10
+        assert app.query_one(LayerTable).row_count == 15
         assert {"bin/", "etc/", "usr/"} <= names(app.query_one(FileTree))
 
 
@@ -380,7 +380,7 @@ async def test_fifo_input(demo, tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         assert app.error is None and app.image.analysed
-        assert app.query_one(LayerTable).row_count == 10
+        assert app.query_one(LayerTable).row_count == 15
         assert app.sub_title == "-"
     writer.join(5)
 

@@ -68,3 +68,7 @@ def test_main_80x24(snap_compare, demo):
 )
 def test_each_screen_at_80x24(snap_compare, demo, name, keys):
     assert snap_compare(app(demo), terminal_size=(80, 24), press=keys, run_before=loaded)
+
+
+def test_hints_view(snap_compare, demo):
+    assert snap_compare(app(demo), terminal_size=(120, 36), press=["4"], run_before=loaded)

@@ -32,6 +32,7 @@ class Duplicate:
 
     size: int
     paths: tuple[str, ...]
+    copies: tuple[Copy, ...] = field(default=(), compare=False, repr=False)  # the stored copy of each path
 
     @property
     def extra_bytes(self) -> int:
@@ -101,9 +102,10 @@ def _duplicates(fs: FileSystem) -> list[Duplicate]:
                 else:
                     group.append(copy)
     path_of = _first_paths(fs, [copy for copies in groups.values() for copy in copies])
-    duplicates = [
-        Duplicate(size, tuple(sorted(path_of[id(copy)] for copy in copies))) for (_, size), copies in groups.items()
-    ]
+    duplicates = []
+    for (_, size), copies in groups.items():
+        pairs = sorted((path_of[id(copy)], n, copy) for n, copy in enumerate(copies))
+        duplicates.append(Duplicate(size, tuple(p for p, _, _ in pairs), tuple(c for _, _, c in pairs)))
     duplicates.sort(key=lambda d: (-d.extra_bytes, d.paths))
     return duplicates
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 
 from ..analysis.dive_compat import DiveCompat
+from ..analysis.hints import compute_hints, largest_files
 from ..analysis.image import Image
+from .hints import LARGEST_DEFAULT, hint_record, largest_record
 
 SCHEMA = "layerscope.report/v1"
 
@@ -25,10 +27,12 @@ def dive_figures(result: DiveCompat) -> dict:
 
 
 def report_dict(image: Image, top: int | None = None, dive: DiveCompat | None = None) -> dict:
-    """Everything the report says, all sizes in bytes. `top` limits the waste and duplicate lists;
+    """Everything the report says, all sizes in bytes. `top` limits the lists (hints, waste,
+    duplicates, largest files; without it the largest files are the first 20, the rest all);
     `dive` is dive's figures, when asked for (`dive_compat.watch`)."""
     waste = image.waste
     assert waste is not None, "analyse() the image first"
+    hints = compute_hints(image)
     cfg = image.config
     return {
         "schema": SCHEMA,
@@ -60,6 +64,7 @@ def report_dict(image: Image, top: int | None = None, dive: DiveCompat | None = 
             "compressed_bytes": image.compressed_size,
             "uncompressed_bytes": sum(layer.tar_size or 0 for layer in image.layers),
             "duplicate_bytes": sum(d.extra_bytes for d in waste.duplicates),
+            "reclaimable_bytes": hints.reclaimable,
         },
         "layers": [
             {
@@ -94,12 +99,15 @@ def report_dict(image: Image, top: int | None = None, dive: DiveCompat | None = 
             }
             for h in image.history
         ],
+        "hints": [hint_record(h) for h in hints.hints[:top]],
+        "hints_total": len(hints.hints),
         "waste": [
             {"path": i.path, "bytes": i.size, "cause": i.cause, "stored_in": i.stored_in, "hidden_by": i.hidden_by}
             for i in waste.items[:top]
         ],
         "waste_items_total": len(waste.items),
         "duplicates": [{"bytes": d.size, "paths": list(d.paths)} for d in waste.duplicates[:top]],
+        "largest": [largest_record(f) for f in largest_files(image.fs, LARGEST_DEFAULT if top is None else top)],
         "dive_compat": dive_figures(dive) if dive else None,
         **packages_sections(image),
         "warnings": image.warnings + image.packages.warnings,

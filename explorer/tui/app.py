@@ -24,6 +24,7 @@ from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
 from ..analysis.filesystem import Node
+from ..analysis.hints import Hints, compute_hints
 from ..analysis.image import Image
 from ..archive.errors import ImageError
 from ..archive.manifests import find_images
@@ -41,6 +42,8 @@ from .screens.history import HistoryScreen
 from .screens.loading import ArchiveRead, ErrorScreen, LayerRead, LoadStatus, Throttle
 from .widgets.details import LayerDetails
 from .widgets.filetree import FileTree
+from .widgets.hints import HintsView
+from .widgets.largest import LargestView
 from .widgets.layers import LayerTable, Step
 from .widgets.packages import PackagesView
 from .widgets.statusline import StatusLine
@@ -79,7 +82,9 @@ class LayerscopeApp(App[None]):
         Binding("1", "view('explorer')", "Explorer", show=False, id="view_explorer"),
         Binding("2,w", "view('waste')", "Waste", id="view_waste"),
         Binding("3,i", "view('summary')", "Summary", id="view_summary"),
-        Binding("4,p", "view('packages')", "Packages", show=False, id="view_packages"),
+        Binding("4", "view('hints')", "Hints", show=False, id="view_hints"),
+        Binding("5", "view('largest')", "Largest", show=False, id="view_largest"),
+        Binding("6,p", "view('packages')", "Packages", show=False, id="view_packages"),
     ]
     view: var[View] = var(View(), init=False)  # what the file tree shows; actions replace it (no repaint of its own)
 
@@ -118,6 +123,8 @@ class LayerscopeApp(App[None]):
         self.status = LoadStatus(id="status")
         self.waste_view = WasteView(id="waste-view")
         self.summary = SummaryView(id="summary-view")
+        self.hints_view = HintsView(id="hints-view")
+        self.largest_view = LargestView(id="largest-view")
         self.packages_view = PackagesView(id="packages-view")
 
     # ---- layout ------------------------------------------------------------------------
@@ -136,6 +143,10 @@ class LayerscopeApp(App[None]):
                 yield self.waste_view
             with TabPane("Summary", id="summary"):
                 yield self.summary
+            with TabPane("Hints", id="hints"):
+                yield self.hints_view
+            with TabPane("Largest", id="largest"):
+                yield self.largest_view
             with TabPane("Packages", id="packages"):
                 yield self.packages_view
         yield self.status
@@ -159,6 +170,8 @@ class LayerscopeApp(App[None]):
         self.details.border_title = "Layer"
         self.waste_view.border_title = "Wasted space"
         self.summary.border_title = "Image"
+        self.hints_view.border_title = "What to change"
+        self.largest_view.border_title = "Largest files"
         self.details.show_message("Reading the image…")
         self._show_files()
         self.summary.show(None, self.source_name, 0)
@@ -266,6 +279,17 @@ class LayerscopeApp(App[None]):
         if not self.image.layers:
             self._show_files()
         gc.freeze()  # the waste records too (see `_stacked`)
+        self._work_out_hints(self.image)
+
+    @work(thread=True, exit_on_error=False, group="hints")
+    def _work_out_hints(self, image: Image) -> None:
+        """Hints read the finished model only; on a big image they take a tenth of a second."""
+        hints = compute_hints(image)
+        self.call_from_thread(self._show_hints, image, hints)
+
+    def _show_hints(self, image: Image, hints: Hints) -> None:
+        self.hints_view.show(image, hints)
+        self.largest_view.show(image, self.view.layer)
 
     def _failed(self, message: str) -> None:
         self.error = message
@@ -413,9 +437,16 @@ class LayerscopeApp(App[None]):
 
     def action_view(self, pane: str) -> None:
         self.query_one(TabbedContent).active = pane
-        panes = {"explorer": self.layers, "waste": self.waste_view.table, "summary": self.summary}
-        panes["packages"] = self.packages_view.table
-        panes[pane].focus()
+        if pane == "largest" and self.image is not None and self.image.analysed:
+            self.largest_view.show(self.image, self.view.layer)  # `l` shows the layer chosen now
+        {
+            "explorer": self.layers,
+            "waste": self.waste_view.table,
+            "summary": self.summary,
+            "hints": self.hints_view.query_one("#hints-table"),
+            "largest": self.largest_view.query_one("#largest-table"),
+            "packages": self.packages_view.table,
+        }[pane].focus()
 
     def on_tabbed_content_tab_activated(self) -> None:
         self.refresh_bindings()  # which keys apply depends on the tab (`check_action`)
@@ -530,6 +561,17 @@ class LayerscopeApp(App[None]):
             package=(f"{package.ecosystem}:{package.name}", message.nodes),
         )
         self.file_tree.focus()
+
+    def on_hints_view_jump(self, message: HintsView.Jump) -> None:
+        self._jump(message.path, message.layer)
+
+    def on_largest_view_jump(self, message: LargestView.Jump) -> None:
+        self._jump(message.path, message.layer)
+
+    def _jump(self, path: str, layer: int) -> None:
+        node = self.image.fs.lookup(path) if self.image is not None else None
+        if node is not None:
+            self.show_path(node, layer, Mode.CHANGES)
 
     def on_waste_view_jump(self, message: WasteView.Jump) -> None:
         if self.image is None:

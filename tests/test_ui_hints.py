@@ -1,0 +1,141 @@
+"""The Hints and Largest views, each mounted alone in a tiny app on the analysed demo image."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from textual.app import App
+from textual.widgets import DataTable, Static
+
+from explorer.analysis.hints import SECRET, compute_hints
+from explorer.analysis.image import load
+from explorer.demo import write_demo
+from explorer.present.hints import KIND_LABELS
+from explorer.tui.widgets.hints import HintsView
+from explorer.tui.widgets.largest import LargestView
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    return load(str(write_demo(tmp_path_factory.mktemp("demo") / "demo.tar")))
+
+
+class Host(App):
+    """Mounts one view and records the jumps it asks for."""
+
+    def __init__(self, view) -> None:
+        super().__init__()
+        self.view = view
+        self.jumps: list[tuple[str, int]] = []
+
+    def compose(self):
+        yield self.view
+
+    def on_hints_view_jump(self, message: HintsView.Jump) -> None:
+        self.jumps.append((message.path, message.layer))
+
+    def on_largest_view_jump(self, message: LargestView.Jump) -> None:
+        self.jumps.append((message.path, message.layer))
+
+
+def plain(table: DataTable) -> list[list[str]]:
+    return [[str(getattr(cell, "plain", cell)) for cell in table.get_row_at(n)] for n in range(table.row_count)]
+
+
+def test_hints_view_lists_opens_and_jumps(demo):
+    hints = compute_hints(demo)
+
+    async def go() -> None:
+        app = Host(HintsView())
+        async with app.run_test(size=(120, 40)) as pilot:
+            view = app.view
+            view.show(demo, hints)
+            await pilot.pause()
+            table = view.query_one("#hints-table", DataTable)
+            rows = plain(table)
+            assert len(rows) == len(hints.hints)
+            assert rows[0][:2] == ["102 B", KIND_LABELS[SECRET]]  # credentials first
+            assert rows[1][:2] == ["3.0 MB", KIND_LABELS[hints.hints[1].kind]]  # then by bytes saved
+            assert "reclaimable" in str(view.query_one("#hints-note", Static).render())
+            secret = next(n for n, h in enumerate(hints.hints) if h.kind == SECRET)
+            table.focus()
+            await pilot.press(*["j"] * secret)
+            await pilot.pause()
+            detail = str(view.query_one("#hint-detail", Static).render())
+            assert "--mount=type=secret" in detail and "layer 8: COPY id_rsa" in detail
+            assert plain(view.query_one("#hint-files", DataTable)) == [["/root/.ssh/"], ["  id_rsa"]]
+            await pilot.press("enter")  # to the files
+            await pilot.press("j", "enter")  # the file under the heading
+            await pilot.pause()
+            assert app.jumps == [("root/.ssh/id_rsa", 8)]  # the layer that stored the key
+
+    asyncio.run(go())
+
+
+def test_hints_view_before_analysis_and_on_a_clean_image(demo):
+    async def go() -> None:
+        app = Host(HintsView())
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause()
+            assert "once every layer is analysed" in str(app.view.query_one("#hints-note", Static).render())
+            app.view.show(demo, type(compute_hints(demo))([], 0))
+            await pilot.pause()
+            assert "Nothing to change" in str(app.view.query_one("#hints-note", Static).render())
+            assert app.view.query_one("#hints-table", DataTable).row_count == 0
+
+    asyncio.run(go())
+
+
+def test_largest_view_image_and_layer(demo):
+    async def go() -> None:
+        app = Host(LargestView())
+        async with app.run_test(size=(100, 30)) as pilot:
+            view = app.view
+            view.show(demo, 4)
+            await pilot.pause()
+            table = view.query_one("#largest-table", DataTable)
+            assert plain(table)[:2] == [["3.0 MB", "4", "app/model.bin"], ["1.2 MB", "0", "bin/busybox"]]
+            table.focus()
+            await pilot.press("l")  # the chosen layer: the chmod layer stores model.bin alone
+            await pilot.pause()
+            assert plain(table) == [["3.0 MB", "4", "app/model.bin"]]
+            view.show(demo, 1)  # the apk layer: its cache is hidden in the final image
+            await pilot.pause()
+            assert plain(table)[0] == ["2.4 MB", "1", "var/cache/apk/APKINDEX.tar.gz"]
+            assert table.get_row_at(0)[0].style == "dim"
+            await pilot.press("enter")
+            await pilot.pause()
+            assert app.jumps == [("var/cache/apk/APKINDEX.tar.gz", 1)]
+
+    asyncio.run(go())
+
+
+def test_the_app_has_both_views_and_jumps_from_them(tmp_path):
+    from explorer.tui.app import LayerscopeApp
+    from explorer.tui.widgets.filetree import FileTree
+
+    async def go() -> None:
+        app = LayerscopeApp(str(write_demo(tmp_path / "demo.tar")), animate=False)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            await pilot.press("4")
+            await pilot.pause()
+            table = app.query_one("#hints-table", DataTable)
+            assert app.focused is table and table.row_count == 16
+            await pilot.press("enter", "j", "enter")  # the key file of the first hint (a credential)
+            await pilot.pause()
+            assert (app.view.layer, app.query_one(FileTree).cursor_path.path) == (8, "root/.ssh/id_rsa")
+            await pilot.press("5")
+            await pilot.pause()
+            largest = app.query_one("#largest-table", DataTable)
+            assert app.focused is largest and plain(largest)[0] == ["3.0 MB", "4", "app/model.bin"]
+            await pilot.press("l")  # the layer chosen in the explorer: 8, the key's
+            await pilot.pause()
+            assert plain(largest) == [["102 B", "8", "root/.ssh/id_rsa"]]
+            await pilot.press("enter")
+            await pilot.pause()
+            assert app.query_one(FileTree).cursor_path.path == "root/.ssh/id_rsa"
+
+    asyncio.run(go())
