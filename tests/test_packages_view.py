@@ -111,7 +111,7 @@ def test_app_packages_tab_filters_the_tree(tmp_path: Path) -> None:
         async with app.run_test(size=(120, 36)) as pilot:
             await app.workers.wait_for_complete()
             await pilot.pause()
-            await pilot.press("4")
+            await pilot.press("6")
             await app.workers.wait_for_complete()
             await pilot.pause()
             table = app.query_one("#packages-table", DataTable)
