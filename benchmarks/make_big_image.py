@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from explorer.archive.writer import Image, Layer, LayerFile, write_docker_archive, write_oci  # noqa: E402
 
 LAYERS = 6
+DPKG = Path("/var/lib/dpkg")
 
 
 MAX_FILE = 8 << 20  # skip huge files, so the budget buys a realistic number of files
@@ -70,14 +71,25 @@ def add_file(tf: tarfile.TarFile, path: Path, root: Path, mode: int | None = Non
         tf.addfile(info, f)
 
 
+def dpkg_database() -> list[Path]:
+    """This machine's dpkg status and file lists, so that reading packages costs what it would."""
+    status = DPKG / "status"
+    return [status, *sorted((DPKG / "info").glob("*.list"))] if status.is_file() else []
+
+
 def write_layers(files: list[Path], root: Path, work: Path) -> list[Path]:
-    """Base layers hold the files; the last layers delete, re-store and overwrite some of them."""
+    """Base layers hold the files (the first also the dpkg database, the second its status
+    again, as every layer that runs dpkg rewrites it); the last layers delete, re-store and
+    overwrite some of them."""
     base = LAYERS - 2
     tars = []
     chunk = -(-len(files) // base)
+    database = dpkg_database()
     for i in range(base):
         out = work / f"layer{i}.tar"
         with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as tf:
+            for path in database[: None if i == 0 else 1 if i == 1 else 0]:
+                add_file(tf, path, Path("/"))
             for path in files[i * chunk : (i + 1) * chunk]:
                 add_file(tf, path, root)
         tars.append(out)

@@ -36,6 +36,10 @@ REPORT_KEYS = {
     "duplicates",
     "largest",
     "dive_compat",
+    "packages",
+    "package_totals",
+    "package_notes",
+    "unowned_files",
     "warnings",
 }
 SUMMARY_BYTES = (

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..archive.config import HistoryEntry, ImageConfig, align_history, parse_config
 from ..archive.entries import FILE, Row
@@ -17,6 +18,9 @@ from ..archive.sources import Progress, Source, open_source
 from .collector import collector_paused
 from .filesystem import CHANGE_KINDS, FileSystem
 from .waste import Waste, compute_waste
+
+if TYPE_CHECKING:
+    from .packages import Packages
 
 
 @dataclass
@@ -104,6 +108,8 @@ class Image:
             )
         self.fs = FileSystem()
         self.waste: Waste | None = None
+        self.captured = 0  # package-metadata bytes the layers' scans kept (see archive/capture.py)
+        self._packages: Packages | None = None
 
     @classmethod
     def open(
@@ -181,6 +187,10 @@ class Image:
         for hook in self.layer_hooks:
             hook(layer, rows)
         self.warnings.extend(scan.warnings)
+        if scan.capture is not None:  # the budget is the image's: what lower layers kept counts
+            left = self.options.limits.capture.budget - self.captured
+            self.warnings.extend(f"layer {index}: {w}" for w in scan.capture.limit_to(left))
+            self.captured += scan.capture.used
         before = len(self.fs.warnings)
         yield from self.fs.stack_in_slices(index, scan.entries())
         self.warnings.extend(f"layer {index}: {w}" for w in self.fs.warnings[before:])
@@ -211,6 +221,17 @@ class Image:
             for index, scan in self.scans(on_progress, largest_first=True):
                 self.add_scan(index, scan)
             self.finish()
+
+    @property
+    def packages(self) -> Packages:
+        """The packages each layer installed, removed or upgraded, and the files they own
+        (worked out on first use, from the metadata the scans kept)."""
+        assert self.analysed, "analyse() the image first"
+        if self._packages is None:
+            from .packages import find_packages
+
+            self._packages = find_packages(self)
+        return self._packages
 
     def _check_digests(self, layer: Layer, scan: LayerScan) -> None:
         label = self.label(layer)

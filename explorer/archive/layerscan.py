@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO, NamedTuple
 
 from .blobs import CHUNK, CountingReader, ReadAhead, Reader, SliceReader, decompressed, gunzip, sniff
+from .capture import Capture
 from .entries import Entry, Row
 from .errors import CorruptBlob
 from .limits import DEFAULT_LIMITS, RATIO_FLOOR, TRAILER_READ, Limits
@@ -25,7 +26,8 @@ SMALL_BLOB = 64 << 10
 
 
 class LayerScan:
-    """What one pass over a layer blob learned. Small and picklable (no file contents)."""
+    """What one pass over a layer blob learned. Small and picklable (no file contents but
+    the package metadata its `capture` kept)."""
 
     def __init__(
         self,
@@ -37,6 +39,7 @@ class LayerScan:
         blob_sha256: str | None = None,
         tar_sha256: str | None = None,
         sparse: dict[str, int] | None = None,
+        capture: Capture | None = None,
     ) -> None:
         self.rows = rows  # its tar entries, in order
         self.tar_size = tar_size
@@ -46,6 +49,7 @@ class LayerScan:
         self.blob_sha256 = blob_sha256
         self.tar_sha256 = tar_sha256
         self.sparse = sparse or {}  # path -> apparent size of each sparse file (rows hold stored bytes)
+        self.capture = capture
 
     def copy(self) -> LayerScan:
         """Another scan of the same rows (a blob used by several layers is stacked once for each)."""
@@ -58,6 +62,7 @@ class LayerScan:
             self.blob_sha256,
             self.tar_sha256,
             self.sparse,
+            self.capture,
         )
 
     def entries(self) -> list[Entry]:
@@ -148,10 +153,11 @@ def _walk(
     verify: bool,
     limits: Limits,
     on_rows: Callable[[list[Row]], None] | None,
+    capture: Capture,
 ) -> tuple[list[Row], list[str], dict[str, int]]:
     """Read a layer tar from its chunks: (its rows, unless handed to `on_rows`; warnings;
     apparent sizes of sparse files)."""
-    reader = TarReader(chunks, name, on_progress, limits.max_entries)
+    reader = TarReader(chunks, name, on_progress, limits.max_entries, capture)
     rows: list[Row] = []
     for row in reader.rows():
         rows.append(row)
@@ -170,7 +176,7 @@ def _walk(
         if not verify and trailer > TRAILER_READ:
             warnings.append(f"{name}: more than {TRAILER_READ} bytes follow the end of the tar; not read")
             break
-    return rows, [f"{name}: {w}" for w in reader.warnings] + warnings, reader.sparse
+    return rows, [f"{name}: {w}" for w in reader.warnings + capture.warnings] + warnings, reader.sparse
 
 
 def scan_layer(
@@ -213,8 +219,9 @@ def _scan_stream(
     ahead = ReadAhead(tar_stream) if compression != "none" and blob_size >= READ_AHEAD_MIN else None
     chunks = _TarChunks(ahead if ahead is not None else _reads(tar_stream), verify)
     report = (lambda _: on_progress(counted.count)) if on_progress else None
+    capture = Capture(limits.capture)
     try:
-        rows, warnings, sparse = _walk(chunks, name, report, verify, limits, on_rows)
+        rows, warnings, sparse = _walk(chunks, name, report, verify, limits, on_rows, capture)
         if blob_tee:
             while blob_tee.read(1 << 20):
                 pass
@@ -230,6 +237,7 @@ def _scan_stream(
         blob_sha256=blob_tee.hash.hexdigest() if blob_tee else None,
         tar_sha256=chunks.hash.hexdigest() if chunks.hash else None,
         sparse=sparse,
+        capture=capture,
     )
 
 
@@ -247,7 +255,8 @@ def scan_blob(
         return _scan_stream(io.BytesIO(data), name, len(data), None, verify, limits, on_rows)
     tar = gunzip(data, name) if compression == "gzip" else data
     chunks = _TarChunks([tar] if tar else [], verify)
-    rows, warnings, sparse = _walk(chunks, name, None, verify, limits, on_rows)
+    capture = Capture(limits.capture)
+    rows, warnings, sparse = _walk(chunks, name, None, verify, limits, on_rows, capture)
     return LayerScan(
         rows=rows,
         tar_size=chunks.count,
@@ -257,6 +266,7 @@ def scan_blob(
         blob_sha256=_sha256_of(data) if verify else None,
         tar_sha256=chunks.hash.hexdigest() if chunks.hash else None,
         sparse=sparse,
+        capture=capture,
     )
 
 
@@ -317,5 +327,6 @@ def scan_location(
             return scan_layer(SliceReader(f, loc.size, label), label, loc.size, on_progress, verify, limits, on_rows)
         chunks = _TarChunks(mapped(f, loc.offset, loc.size), False)
         report = (lambda _: on_progress(chunks.count)) if on_progress else None
-        rows, warnings, sparse = _walk(chunks, label, report, False, limits, on_rows)
-        return LayerScan(rows, chunks.count, "none", loc.size, warnings, sparse=sparse)
+        capture = Capture(limits.capture)
+        rows, warnings, sparse = _walk(chunks, label, report, False, limits, on_rows, capture)
+        return LayerScan(rows, chunks.count, "none", loc.size, warnings, sparse=sparse, capture=capture)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from .capture import DEFAULT_SPEC, CaptureSpec
+
 MAX_EXTENDED_HEADER = 1 << 20  # a PAX or GNU long-name record larger than this is not a name
 MAX_DEPTH = 256  # directories in one path; deeper entries are skipped with a warning
 TRAILER_READ = 1 << 20  # bytes read past a tar's end-of-archive blocks (all of them with --verify)
@@ -11,7 +13,8 @@ RATIO_FLOOR = 1 << 30  # the ratio limit applies once a layer has inflated past 
 
 
 class Limits(NamedTuple):
-    """Adjustable from the command line (`--max-entries`, `--max-layers`, `--max-ratio`).
+    """Adjustable from the command line (`--max-entries`, `--max-layers`, `--max-ratio`; not
+    `capture`, what a scan may keep of package metadata).
 
     A named tuple, not a dataclass: worker processes import this, and dataclasses costs them
     13 ms of their start."""
@@ -19,6 +22,7 @@ class Limits(NamedTuple):
     max_entries: int = 5_000_000  # tar entries over all layers
     max_layers: int = 50_000
     max_ratio: int = 2_000  # uncompressed bytes per compressed byte, past RATIO_FLOOR
+    capture: CaptureSpec = DEFAULT_SPEC  # the file bytes a scan may keep (package metadata)
 
 
 DEFAULT_LIMITS = Limits()

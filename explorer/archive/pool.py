@@ -223,6 +223,11 @@ class _Dispatcher:
         self._lock = threading.Lock()
         self._held: dict[int, dict[int, int]] = {}  # worker pid -> {job index: blob size} in hand
         self.stopped = False
+        self.captured = 0  # package-metadata bytes the finished scans kept: later jobs get the rest
+
+    def finished(self, scan: LayerScan) -> None:
+        with self._lock:
+            self.captured += scan.capture.used if scan.capture is not None else 0
 
     def send_next(self, worker: subprocess.Popen, finished: int | None = None) -> None:
         """Top up what `worker` has in hand (after it finished job `finished`, if given)."""
@@ -234,7 +239,9 @@ class _Dispatcher:
                 job = self._jobs[self._order[self._next]]
                 self._next += 1
                 held[job.index] = job.location.size
-                batch.append(job)
+                spec = job.limits.capture  # package metadata: a job gets what finished scans left
+                left = spec._replace(budget=max(0, spec.budget - self.captured))
+                batch.append(job._replace(limits=job.limits._replace(capture=left)))
             done = not held and (self._next >= len(self._jobs) or self.stopped)
         try:
             for job in [*batch, *[None] * done]:
@@ -252,6 +259,8 @@ def _read_results(worker: subprocess.Popen, dispatcher: _Dispatcher, messages: q
         while True:
             message = pickle.load(worker.stdout)  # type: ignore[arg-type]
             messages.put(message)
+            if isinstance(message, Done):
+                dispatcher.finished(message.scan)
             if isinstance(message, Done | Failed):
                 dispatcher.send_next(worker, message.index)
     except (EOFError, OSError, pickle.UnpicklingError):

@@ -360,6 +360,7 @@ class StreamSource(Source):
         self.errors: dict[str, CorruptBlob] = {}
         self.sizes: dict[str, int] = {}
         self._kept = 0
+        self._captured = 0  # package-metadata bytes all the scans kept: one budget for the archive
         self._uses: dict[str, int] | None = None  # set by `retain`
         links: dict[str, str] = {}
         _, inner = decompressed(stream, label)
@@ -391,10 +392,16 @@ class StreamSource(Source):
             self._kept += info.size
             return
         try:
-            self.scans[name] = scan_layer(Prefixed(head, raw), name, info.size, None, verify, limits)
+            scan = scan_layer(Prefixed(head, raw), name, info.size, None, verify, self._capture_left(limits))
+            self._captured += scan.capture.used if scan.capture else 0
+            self.scans[name] = scan
         except CorruptBlob as exc:
             self.errors[name] = exc
         raw.skip_rest()
+
+    def _capture_left(self, limits: Limits) -> Limits:
+        spec = limits.capture
+        return limits._replace(capture=spec._replace(budget=max(0, spec.budget - self._captured)))
 
     def exists(self, name: str) -> bool:
         return name in self.sizes

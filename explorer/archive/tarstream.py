@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 import xxhash
 
+from .capture import Capture
 from .entries import BLOCK as BLOCK_DEV
 from .entries import (
     CHAR,
@@ -159,7 +160,8 @@ class TarReader:
     """Reads the entries of one layer tar from `chunks` (bytes objects), hashing regular files.
 
     `rows()` gives each entry as a `Row`; `rest()` then gives what follows the end of the
-    archive. `offset` counts the tar bytes consumed.
+    archive. `offset` counts the tar bytes consumed. A `capture` is offered every regular
+    file and keeps the bytes it asks for (package metadata; see `capture.py`).
     """
 
     def __init__(
@@ -168,8 +170,10 @@ class TarReader:
         name: str,
         on_progress: Callable[[int], None] | None = None,
         max_entries: int = DEFAULT_LIMITS.max_entries,
+        capture: Capture | None = None,
     ) -> None:
         self._chunks = iter(chunks)
+        self._capture = capture
         self._name = name
         self._on_progress = on_progress
         self._max_entries = max_entries
@@ -273,6 +277,21 @@ class TarReader:
         self._pad(-size % BLOCK)
         return hasher.intdigest()
 
+    def _captured(self, size: int, path: str, want: int) -> int:
+        """`_content`, handing the file's first `want` bytes to the capture."""
+        pos = self._in_chunk(size)
+        if pos is not None:
+            data = bytes(self._view[pos : pos + want])
+            digest = xxhash.xxh3_64_intdigest(self._view[pos : pos + size])
+        else:
+            data = self._take_exact(want, path)
+            hasher = xxhash.xxh3_64(data)
+            self._consume(size - want, path, hasher)
+            self._pad(-size % BLOCK)
+            digest = hasher.intdigest()
+        self._capture.keep(path, data)  # type: ignore[union-attr]
+        return digest
+
     def _old_gnu_sparse(self, header: bytes) -> tuple[list[int], int]:
         """The map and apparent size of an old GNU sparse (`S`) entry, reading its extension
         blocks (they sit between the header and the data)."""
@@ -336,6 +355,8 @@ class TarReader:
         pax: dict[str, bytes] = {}
         long_name: bytes | None = None
         long_link: bytes | None = None
+        capture = self._capture
+        suffixes, prefixes = (capture.suffixes, capture.prefixes) if capture is not None else ((), ())
         count = 0
         while True:
             header = self._take(BLOCK)
@@ -415,7 +436,10 @@ class TarReader:
             path = _path(name)
             digest = None
             if kind == FILE:
-                digest = self._content(size, path, sparse_map)
+                want = None
+                if sparse_map is None and (path.endswith(suffixes) or path.startswith(prefixes)):
+                    want = capture.wants(path, size)  # type: ignore[union-attr]
+                digest = self._content(size, path, sparse_map) if want is None else self._captured(size, path, want)
                 if sparse_map is not None:
                     self.sparse[path] = apparent
             else:

@@ -30,13 +30,13 @@ def add_open_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--image", metavar="REF", help="image of an archive with several (tag or ref name)")
     parser.add_argument("--verify", action="store_true", help="check every blob's sha256 and every diff_id")
     limits = parser.add_argument_group("limits (for archives from anywhere; see the README)")
-    for field in Limits._fields:
+    for field in _LIMITS:
         flag = "--" + field.replace("_", "-")
         what = f"{_LIMITS[field]} (default %(default)s)"
         limits.add_argument(flag, type=count(flag, 1), default=getattr(DEFAULT_LIMITS, field), metavar="N", help=what)
 
 
-_LIMITS = {  # what each field of `Limits` bounds: an option named after it
+_LIMITS = {  # what each numeric field of `Limits` bounds: an option named after it
     "max_entries": "tar entries over all layers",
     "max_layers": "layers",
     "max_ratio": "how far a layer may inflate, past 1 GiB",
@@ -45,5 +45,5 @@ _LIMITS = {  # what each field of `Limits` bounds: an option named after it
 
 def open_options(args: argparse.Namespace) -> OpenOptions:
     """The options `add_open_options` parsed, as the one value passed down to open the image."""
-    limits = Limits(**{field: getattr(args, field) for field in Limits._fields})
+    limits = Limits(**{field: getattr(args, field) for field in _LIMITS})
     return OpenOptions(platform=args.platform, image=args.image, verify=args.verify, limits=limits)

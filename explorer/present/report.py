@@ -85,6 +85,7 @@ def report_dict(image: Image, top: int | None = None, dive: DiveCompat | None = 
                 "created_by": layer.created_by,
                 "created": layer.history.created if layer.history else None,
                 "comment": layer.history.comment if layer.history else None,
+                "package_changes": package_changes(image, layer.index),
             }
             for layer in image.layers
         ],
@@ -108,5 +109,70 @@ def report_dict(image: Image, top: int | None = None, dive: DiveCompat | None = 
         "duplicates": [{"bytes": d.size, "paths": list(d.paths)} for d in waste.duplicates[:top]],
         "largest": [largest_record(f) for f in largest_files(image.fs, LARGEST_DEFAULT if top is None else top)],
         "dive_compat": dive_figures(dive) if dive else None,
-        "warnings": image.warnings,
+        **packages_sections(image),
+        "warnings": image.warnings + image.packages.warnings,
+    }
+
+
+def package_changes(image: Image, layer: int) -> list[dict]:
+    """What one layer did to packages: added, removed or upgraded (its version changed)."""
+    return [
+        {
+            "action": c.action,
+            "ecosystem": c.package.ecosystem,
+            "name": c.package.name,
+            "version": c.version,
+            "old_version": c.old_version,
+            "bytes": c.bytes,
+            "installed_size": c.package.installed_size,
+        }
+        for c in image.packages.changes[layer]
+    ]
+
+
+UNOWNED_LISTED = 20
+
+
+def packages_sections(image: Image) -> dict:
+    """The report's `packages` (every package the image ever installed, largest first),
+    `package_totals` (per ecosystem), `package_notes` and `unowned_files` (visible files no
+    package owns in folders where packages own files)."""
+    found = image.packages
+    return {
+        "packages": [
+            {
+                "ecosystem": p.ecosystem,
+                "name": p.name,
+                "version": p.version,
+                "arch": p.arch,
+                "location": p.location,
+                "layer": p.installed_in,
+                "removed_in": p.removed_in,
+                "actions": [
+                    {"layer": c.layer, "action": c.action, "version": c.version, "old_version": c.old_version}
+                    for c in p.actions
+                ],
+                "files": None if p.size_only else p.files,
+                "installed_size": p.installed_size,
+                "stored_bytes": p.stored,
+                "visible_bytes": p.visible,
+                "wasted_bytes": p.wasted,
+            }
+            for p in sorted(found.packages, key=lambda p: (-p.stored, p.ecosystem, p.name))
+        ],
+        "package_totals": {
+            eco: {
+                "packages": t["packages"],
+                "stored_bytes": t["stored"],
+                "visible_bytes": t["visible"],
+                "wasted_bytes": t["wasted"],
+            }
+            for eco, t in found.totals().items()
+        },
+        "package_notes": found.notes,
+        "unowned_files": {
+            "files": len(found.unowned),
+            "bytes": sum(size for _, size in found.unowned),
+            "largest": [{"path": path, "bytes": size} for path, size in found.unowned[:UNOWNED_LISTED]],
+        },
     }

@@ -21,7 +21,7 @@ HINTS_SHOWN = 10  # hints and largest files in the text report (all of them: --j
 
 def render_report(data: dict, console: Console) -> None:
     """Print a report made by `report_dict`: summary, what to change, layers, waste, largest
-    files, warnings."""
+    files, packages, warnings."""
     parts: list = [_summary(data)]
     hints = _hints(data)
     if hints is not None:
@@ -32,9 +32,13 @@ def render_report(data: dict, console: Console) -> None:
         parts = []
     else:
         parts += [Text(), _layer_table(data["layers"])]
-    for section in (_waste(data), _largest(data), _warnings(data)):
+    for section in (_waste(data), _largest(data)):
         if section is not None:
             parts += [Text(), section]
+    parts += packages_parts(data)
+    warnings = _warnings(data)
+    if warnings is not None:
+        parts += [Text(), warnings]
     if parts:
         console.print(Group(*parts))
 
@@ -216,3 +220,102 @@ def _print_layer_lines(rows: list[dict], console: Console) -> None:
     out = [f"Layers ({len(rows)}; instructions in full: --json)", line(_LAYER_COLUMNS)]
     out += [line(row) for row in cells]
     console.file.write("\n".join(out) + "\n")
+
+
+TOP_PACKAGES = 15
+NAMES_PER_LAYER = 8
+_ACTION_MARK = {"added": "+", "removed": "-", "upgraded": "^"}
+
+
+def packages_parts(data: dict) -> list:
+    """The "Packages" section: totals per ecosystem, what each layer changed, the largest
+    packages, and those removed in a later layer (their files are then waste)."""
+    packages = data["packages"]
+    if not packages and not data["package_notes"]:
+        return [Text(), Text("Packages: no package database found (dpkg, apk, Python, Node)", style="dim")]
+    head = Text("Packages", style="bold")
+    for eco, t in data["package_totals"].items():
+        head.append(
+            f"\n  {eco}: {t['packages']} installed, {human_size(t['visible_bytes'])} visible,"
+            f" {human_size(t['stored_bytes'])} stored, {human_size(t['wasted_bytes'])} wasted"
+        )
+    unowned = data["unowned_files"]
+    if unowned["files"]:
+        largest = ", ".join(f"/{display_name(u['path'])} {human_size(u['bytes'])}" for u in unowned["largest"][:3])
+        head.append(
+            f"\n  files no package owns (in folders packages use): {unowned['files']},"
+            f" {human_size(unowned['bytes'])}; largest: {largest}"
+        )
+    for note in data["package_notes"]:
+        head.append(f"\n  {note}", style="yellow")
+    parts: list = [Text(), head]
+    changes = Text("Package changes per layer", style="bold")
+    quiet = [layer["index"] for layer in data["layers"] if not layer["package_changes"]]
+    for layer in data["layers"]:
+        done = layer["package_changes"]
+        if not done:
+            continue
+        changes.append(f"\n  {layer['index']}: ", style="")
+        counts = {a: sum(1 for c in done if c["action"] == a) for a in _ACTION_MARK}
+        changes.append(", ".join(f"{n} {a}" for a, n in counts.items() if n), style="")
+        changes.append(f" ({human_size(sum(c['bytes'] for c in done))} stored): ", style="")
+        shown = sorted(done, key=lambda c: -c["bytes"])[:NAMES_PER_LAYER]
+        changes.append(", ".join(_change_text(c) for c in shown), style="")
+        if len(done) > len(shown):
+            changes.append(f" and {len(done) - len(shown)} more", style="dim")
+    if quiet:
+        changes.append(f"\n  {_ranges(quiet)}: no package changes", style="dim")
+    parts += [Text(), changes]
+    table = _package_table(f"Largest packages ({min(TOP_PACKAGES, len(packages))} of {len(packages)})")
+    for p in packages[:TOP_PACKAGES]:
+        table.add_row(*_package_row(p))
+    parts += [Text(), table]
+    removed = [p for p in packages if p["removed_in"] is not None]
+    if removed:
+        gone = _package_table("Packages removed in a later layer (their files are waste)")
+        for p in removed[:TOP_PACKAGES]:
+            gone.add_row(*_package_row(p))
+        parts += [Text(), gone]
+    return parts
+
+
+def _ranges(numbers: list[int]) -> str:
+    """`0, 2–5, 9` for [0, 2, 3, 4, 5, 9] (sorted)."""
+    spans: list[list[int]] = []
+    for n in numbers:
+        if spans and n == spans[-1][1] + 1:
+            spans[-1][1] = n
+        else:
+            spans.append([n, n])
+    return ", ".join(str(a) if a == b else f"{a}–{b}" for a, b in spans)
+
+
+def _package_table(title: str) -> Table:
+    table = Table(title=title, title_justify="left", expand=True)
+    table.add_column("package", overflow="fold", min_width=10)
+    table.add_column("version", overflow="ellipsis", max_width=16, no_wrap=True)
+    for col in ("layer", "files", "stored", "visible", "wasted", "db size"):
+        table.add_column(col, justify="right", no_wrap=True)
+    return table
+
+
+def _change_text(change: dict) -> str:
+    name = display_name(change["name"])
+    if change["action"] == "upgraded":
+        return f"^{name} {display_name(change['old_version'] or '')} -> {display_name(change['version'])}"
+    return f"{_ACTION_MARK[change['action']]}{name} {display_name(change['version'])}"
+
+
+def _package_row(p: dict) -> list:
+    layers = str(p["layer"]) + (f"-{p['removed_in']}" if p["removed_in"] is not None else "")
+    size = human_size(p["installed_size"]) if p["installed_size"] is not None else "-"
+    return [
+        Text(f"{p['ecosystem']}:{display_name(p['name'])}"),
+        Text(display_name(p["version"])),
+        layers,
+        "-" if p["files"] is None else str(p["files"]),
+        human_size(p["stored_bytes"]),
+        human_size(p["visible_bytes"]),
+        Text(human_size(p["wasted_bytes"]), style="red") if p["wasted_bytes"] else Text("-", style="dim"),
+        size,
+    ]

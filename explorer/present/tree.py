@@ -29,6 +29,7 @@ class View:
     sort: Sort = Sort.NAME
     hide_unchanged: bool = False
     filter: str | None = None
+    package: tuple[str, frozenset[Node]] | None = None  # only a package's files: its name, its nodes and folders
 
 
 class Line(NamedTuple):
@@ -80,7 +81,9 @@ class Listings:
         return rows
 
     def within(self, view: View) -> frozenset[Node] | None:
-        """The paths a filtered view keeps (matches and their ancestors)."""
+        """The paths a filtered view keeps (matches and their ancestors, or a package's files)."""
+        if view.package is not None:
+            return view.package[1]
         if not view.filter:
             return None
         key = (view.filter, self.browser.stacked)

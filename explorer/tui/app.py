@@ -31,6 +31,7 @@ from ..archive.manifests import find_images
 from ..archive.options import DEFAULT_OPTIONS, OpenOptions
 from ..archive.pool import ScanPool
 from ..present.browse import STATE_NAMES, Browser, FileRow, Mode, Sort
+from ..present.packages import owner_text
 from ..present.text import display_name, human_size
 from ..present.tree import View, row_notes
 from .commands import LayerscopeCommands
@@ -44,6 +45,7 @@ from .widgets.filetree import FileTree
 from .widgets.hints import HintsView
 from .widgets.largest import LargestView
 from .widgets.layers import LayerTable, Step
+from .widgets.packages import PackagesView
 from .widgets.statusline import StatusLine
 from .widgets.summary import SummaryView
 from .widgets.waste import WasteView
@@ -82,6 +84,7 @@ class LayerscopeApp(App[None]):
         Binding("3,i", "view('summary')", "Summary", id="view_summary"),
         Binding("4", "view('hints')", "Hints", show=False, id="view_hints"),
         Binding("5", "view('largest')", "Largest", show=False, id="view_largest"),
+        Binding("6,p", "view('packages')", "Packages", show=False, id="view_packages"),
     ]
     view: var[View] = var(View(), init=False)  # what the file tree shows; actions replace it (no repaint of its own)
 
@@ -122,6 +125,7 @@ class LayerscopeApp(App[None]):
         self.summary = SummaryView(id="summary-view")
         self.hints_view = HintsView(id="hints-view")
         self.largest_view = LargestView(id="largest-view")
+        self.packages_view = PackagesView(id="packages-view")
 
     # ---- layout ------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -143,6 +147,8 @@ class LayerscopeApp(App[None]):
                 yield self.hints_view
             with TabPane("Largest", id="largest"):
                 yield self.largest_view
+            with TabPane("Packages", id="packages"):
+                yield self.packages_view
         yield self.status
         yield Footer(compact=True, show_command_palette=False)  # ctrl+p: in the help; room for the keys at 80 columns
 
@@ -267,6 +273,7 @@ class LayerscopeApp(App[None]):
         self.status.display = False
         self.layers.refresh_rows()
         self.waste_view.show(self.image)
+        self.packages_view.show(self.image, self.view.layer)
         self.summary.show(self.image, self.source_name, self.stacked)
         self._show_layer_details()
         if not self.image.layers:
@@ -326,6 +333,7 @@ class LayerscopeApp(App[None]):
             if new.layer is not None:
                 self.layers.select_layer(new.layer)
             self._show_layer_details()
+            self.packages_view.show(self.image, new.layer)
         self._show_files()
 
     def _layer_cursor_moved(self) -> None:
@@ -374,6 +382,8 @@ class LayerscopeApp(App[None]):
             title += " · changed only"
         if view.filter:
             title += f" · filter “{display_name(view.filter)}”"
+        if view.package is not None:
+            title += f" · package {display_name(view.package[0])}"
         files.border_title = Content(title)  # the filter is user text: never markup
         note.display = False
         tree.display = True
@@ -399,6 +409,10 @@ class LayerscopeApp(App[None]):
         notes = row_notes(row, self.browser, self.view.layer)
         if notes:
             text.append("  " + notes)
+        packages = self.packages_view.packages
+        owner = owner_text(packages, row.node.path) if packages is not None else None
+        if owner is not None:
+            text.append(f"  · {display_name(owner)}")
         text.append("  · h: history", "dim")
         info.show(text)
 
@@ -431,6 +445,7 @@ class LayerscopeApp(App[None]):
             "summary": self.summary,
             "hints": self.hints_view.query_one("#hints-table"),
             "largest": self.largest_view.query_one("#largest-table"),
+            "packages": self.packages_view.table,
         }[pane].focus()
 
     def on_tabbed_content_tab_activated(self) -> None:
@@ -493,8 +508,8 @@ class LayerscopeApp(App[None]):
             self.push_screen(FindScreen(self.browser, self.view.filter or ""), self._found)
 
     def action_filter(self) -> None:
-        if self.view.filter:
-            self.view = replace(self.view, filter=None)
+        if self.view.filter or self.view.package:
+            self.view = replace(self.view, filter=None, package=None)
         elif self.browser is not None:
             self.push_screen(FindScreen(self.browser, filtering=True), self._found)
 
@@ -525,8 +540,26 @@ class LayerscopeApp(App[None]):
                 if layer is None:
                     layer, mode = node.changes[-1].layer, Mode.CHANGES
         keep_filter = view.filter and node in self.browser.matching(view.filter)
-        self.view = replace(view, layer=layer, mode=mode or view.mode, filter=view.filter if keep_filter else None)
+        package = view.package if view.package is not None and node in view.package[1] else None
+        self.view = replace(
+            view, layer=layer, mode=mode or view.mode, filter=view.filter if keep_filter else None, package=package
+        )
         self.file_tree.reveal(node)
+        self.file_tree.focus()
+
+    def on_packages_view_filter(self, message: PackagesView.Filter) -> None:
+        """The tree shows only the package's files: at the last layer if it is still there,
+        else in the changes of the layer that installed it."""
+        package = message.package
+        gone = package.removed_in is not None
+        self.action_view("explorer")
+        self.view = replace(
+            self.view,
+            layer=package.installed_in if gone else self.stacked - 1,
+            mode=Mode.CHANGES if gone else Mode.MERGED,
+            filter=None,
+            package=(f"{package.ecosystem}:{package.name}", message.nodes),
+        )
         self.file_tree.focus()
 
     def on_hints_view_jump(self, message: HintsView.Jump) -> None:
