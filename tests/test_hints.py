@@ -306,14 +306,23 @@ def test_secrets_by_name_especially_deleted_ones(tmp_path):
                 F("app/node_modules/x/.npmrc", b"registry=https://registry.npmjs.org/\n"),
                 F("usr/lib/python3/dist-packages/paramiko/tests/id_rsa", b"test key\n"),
                 F("app/config.json", b"{}\n"),
+                F("app/tls/server.key", b"-----BEGIN RSA PRIVATE KEY-----\nMIIEfake\n"),
+                F("app/tls/server.pem", b"-----BEGIN CERTIFICATE-----\nMIIC\n"),
+                F("app/tls/putty.ppk", b"PuTTY-User-Key-File-3: ssh-ed25519\n"),
+                F("etc/ssl/private/big.key", b"-----BEGIN PRIVATE KEY-----\n" + b"A" * (70 << 10)),
+                F("usr/lib/python3/dist-packages/x/tests/test.key", b"-----BEGIN PRIVATE KEY-----\n"),
             ],
             "COPY . /",
         ),
         Layer([whiteout("root/.ssh/id_rsa")], "RUN rm /root/.ssh/id_rsa"),
     )
     secrets = {h.paths[0]: h for h in only(hints, SECRET)}
+    # a .key/.pem/.ppk counts by its first bytes (a private-key header), kept by the scan for files
+    # of at most 64 KiB: a public certificate, a vendored test key and a bigger file are not listed
     assert sorted(secrets) == [
         "app/.env",
+        "app/tls/putty.ppk",
+        "app/tls/server.key",
         "etc/ssh/ssh_host_ed25519_key",
         "root/.aws/credentials",
         "root/.docker/config.json",

@@ -147,11 +147,32 @@ _VENDORED = ("node_modules", "site-packages", "dist-packages", "usr/share/doc")
 
 
 # File names worth a closer look, found in one scan of a directory's names joined by line breaks
-_SECRET_SCAN = "|".join(re.escape(n) for n in sorted(_SECRET_NAMES)) + r"|\.env[^\n]*|config\.json|ssh_host_[^\n]*_key"
+_SECRET_SCAN = (
+    "|".join(re.escape(n) for n in sorted(_SECRET_NAMES))
+    + r"|\.env[^\n]*|config\.json|ssh_host_[^\n]*_key|[^\n]*\.(?:pem|key|ppk)"
+)
 _BUILD_SCAN = "|".join(re.escape(s[1:]) for s in (".a", *_ARCHIVE_SUFFIXES))  # after the dot
 _NAME_SCAN = rf"^(?:(?P<secret>{_SECRET_SCAN})|(?P<build>[^\n]*\.(?:{_BUILD_SCAN})))$"
 _NAME_RULE = re.compile(_NAME_SCAN, re.MULTILINE)
 _NAME_RULE_BIN = re.compile(_NAME_SCAN[:-2] + rf"|(?P<tool>{_TOOLCHAIN}))$", re.MULTILINE)
+
+
+# A .pem, .key or .ppk file is a credential only when it holds a private key: its first bytes,
+# kept by the scan (archive/capture.py KEY_HEADS), start with a private-key header.
+_KEY_SUFFIXES = (".pem", ".key", ".ppk")
+_PRIVATE_KEY_HEAD = re.compile(rb"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----|PuTTY-User-Key-File-")
+
+
+def _holds_private_key(image: Image, node: Node) -> bool:
+    """Does any copy of this path that a layer stored start with a private-key header?"""
+    for change in node.changes:
+        if change.copy is None or change.entry is None:
+            continue
+        scan = image.layers[change.layer].scan
+        head = scan.capture.heads.get(node.path) if scan is not None and scan.capture is not None else None
+        if head is not None and _PRIVATE_KEY_HEAD.match(head):
+            return True
+    return False
 
 
 def _secret_name(name: str, directory: str) -> bool:
@@ -355,7 +376,12 @@ def _tree_hints(b: _Builder) -> None:
                 continue
             path = child.path
             if match.lastgroup == "secret":
-                if _secret_name(name, path.rpartition("/")[0]):
+                directory = path.rpartition("/")[0]
+                if name.endswith(_KEY_SUFFIXES):
+                    found = not any(part in directory for part in _VENDORED) and _holds_private_key(b.image, child)
+                else:
+                    found = _secret_name(name, directory)
+                if found:
                     secrets.append((path, child))
                 continue
             copy = _visible_copy(child)

@@ -79,7 +79,12 @@ class CaptureSpec(NamedTuple):
     heads: HeadRule | None = None
 
 
-DEFAULT_SPEC = CaptureSpec()
+# The first bytes of small files whose name says they may hold a key (the hints' credential
+# check): 40 bytes hold a PEM private-key header line ("-----BEGIN ENCRYPTED PRIVATE KEY-----"
+# is 37) or PuTTY's, and none of the key material that follows.
+KEY_HEADS = HeadRule(frozenset(), (".pem", ".key", ".ppk"), size=40, max_file=64 << 10)
+
+DEFAULT_SPEC = CaptureSpec(heads=KEY_HEADS)
 
 
 class Capture:
