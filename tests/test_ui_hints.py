@@ -14,6 +14,7 @@ from explorer.demo import write_demo
 from explorer.present.hints import KIND_LABELS
 from explorer.tui.widgets.hints import HintsView
 from explorer.tui.widgets.largest import LargestView
+from explorer.tui.widgets.messages import ShowPath
 
 
 @pytest.fixture(scope="module")
@@ -32,10 +33,7 @@ class Host(App):
     def compose(self):
         yield self.view
 
-    def on_hints_view_jump(self, message: HintsView.Jump) -> None:
-        self.jumps.append((message.path, message.layer))
-
-    def on_largest_view_jump(self, message: LargestView.Jump) -> None:
+    def on_show_path(self, message: ShowPath) -> None:
         self.jumps.append((message.path, message.layer))
 
 

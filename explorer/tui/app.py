@@ -45,6 +45,7 @@ from .widgets.filetree import FileTree
 from .widgets.hints import HintsView
 from .widgets.largest import LargestView
 from .widgets.layers import LayerTable, Step
+from .widgets.messages import ShowPath
 from .widgets.packages import PackagesView
 from .widgets.statusline import StatusLine
 from .widgets.summary import SummaryView
@@ -562,23 +563,10 @@ class LayerscopeApp(App[None]):
         )
         self.file_tree.focus()
 
-    def on_hints_view_jump(self, message: HintsView.Jump) -> None:
-        self._jump(message.path, message.layer)
-
-    def on_largest_view_jump(self, message: LargestView.Jump) -> None:
-        self._jump(message.path, message.layer)
-
-    def _jump(self, path: str, layer: int) -> None:
-        node = self.image.fs.lookup(path) if self.image is not None else None
+    def on_show_path(self, message: ShowPath) -> None:
+        node = self.image.fs.lookup(message.path) if self.image is not None else None
         if node is not None:
-            self.show_path(node, layer, Mode.CHANGES)
-
-    def on_waste_view_jump(self, message: WasteView.Jump) -> None:
-        if self.image is None:
-            return
-        node = self.image.fs.lookup(message.item.path)
-        if node is not None:
-            self.show_path(node, message.item.hidden_by, Mode.CHANGES)
+            self.show_path(node, message.layer, Mode.CHANGES)
 
 
 def platforms_of(image: Image) -> list[str]:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from rich.text import Text
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from ...analysis.hints import Hint, Hints
 from ...analysis.image import Image
 from ...present.hints import KIND_LABELS, HintPathRow, file_rows
 from ...present.text import display_name, human_size
+from .messages import ShowPath
 
 FILES_SHOWN = 500  # files listed under one hint (DataTable measures every cell)
 
@@ -25,7 +25,7 @@ class HintTable(DataTable):
 
 class HintsView(Vertical):
     """The hints of an analysed image. Enter on a hint moves to its files; Enter on a file
-    asks the app to show it in its layer (`Jump`)."""
+    asks the app to show it in its layer (`ShowPath`)."""
 
     DEFAULT_CSS = """
     HintsView { padding: 0 1; border-top: solid $panel-lighten-2; border-title-style: bold; background: $surface; }
@@ -34,14 +34,6 @@ class HintsView(Vertical):
     HintsView #hint-detail { height: auto; max-height: 8; padding: 1 0; }
     HintsView #hint-files { height: 1fr; }
     """
-
-    class Jump(Message):
-        """Show this path at this layer in the explorer."""
-
-        def __init__(self, path: str, layer: int) -> None:
-            super().__init__()
-            self.path = path
-            self.layer = layer
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -129,4 +121,4 @@ class HintsView(Vertical):
             return
         row = self.rows[event.cursor_row]
         if row.path is not None and row.layer is not None:
-            self.post_message(self.Jump(row.path, row.layer))
+            self.post_message(ShowPath(row.path, row.layer))

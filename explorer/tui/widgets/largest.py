@@ -5,12 +5,12 @@ from __future__ import annotations
 from rich.text import Text
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from ...analysis.hints import LargeFile, largest_files
 from ...analysis.image import Image
 from ...present.text import display_name, human_size
+from .messages import ShowPath
 
 SHOWN = 200
 
@@ -31,14 +31,6 @@ class LargestView(Vertical):
     LargestView #largest-note { height: auto; padding: 0 0 1 0; }
     LargestView #largest-table { height: 1fr; }
     """
-
-    class Jump(Message):
-        """Show this path at this layer in the explorer."""
-
-        def __init__(self, path: str, layer: int) -> None:
-            super().__init__()
-            self.path = path
-            self.layer = layer
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -93,4 +85,4 @@ class LargestView(Vertical):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
         large = self.files[event.cursor_row]
-        self.post_message(self.Jump(large.path, large.layer))
+        self.post_message(ShowPath(large.path, large.layer))

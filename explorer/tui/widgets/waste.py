@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.containers import Vertical
-from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from ...analysis.image import Image
 from ...analysis.waste import Waste, WasteItem
 from ...present.text import CAUSE_NAMES, display_name, human_size, middle_cut
 from ..labels import CURSOR_KEYS
+from .messages import ShowPath
 
 LIMIT = 1000  # DataTable measures every cell: a top-N list, not every item
 OTHER_COLUMNS = 8 + 19 + 9 + 9 + 2 * 5 + 2  # bytes, cause, stored in, hidden by; cell padding; scrollbar
@@ -22,13 +22,6 @@ class WasteTable(DataTable):
 
 class WasteView(Vertical):
     """Stored copies the final filesystem cannot reach; Enter shows the layer that hid one."""
-
-    class Jump(Message):
-        """Show this item in the explorer."""
-
-        def __init__(self, item: WasteItem) -> None:
-            super().__init__()
-            self.item = item
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -121,4 +114,5 @@ class WasteView(Vertical):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.data_table.id == "waste-table":
             event.stop()
-            self.post_message(self.Jump(self.items[event.cursor_row]))
+            item = self.items[event.cursor_row]
+            self.post_message(ShowPath(item.path, item.hidden_by))
