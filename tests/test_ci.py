@@ -190,7 +190,7 @@ def test_exit_codes_and_per_rule_lines(wasteful, tmp_path):
     assert proc.returncode == 1, proc.stderr
     assert "FAIL  lowest-efficiency: efficiency 0.3137 < 0.9000" in proc.stdout
     assert "SKIP  highest-wasted-bytes: disabled" in proc.stdout
-    assert proc.stdout.rstrip().endswith("result: FAIL (0 passed, 2 failed, 2 skipped)")
+    assert proc.stdout.rstrip().endswith("result: FAIL (0 passed, 2 failed, 5 skipped)")
     proc = ci(str(wasteful), "--lowest-efficiency", "0.3", "--highest-user-wasted-ratio", "disabled", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout
     assert "PASS  lowest-efficiency: efficiency 0.3137 >= 0.3000" in proc.stdout
@@ -224,9 +224,12 @@ def test_json_junit_and_ignore(wasteful, tmp_path):
         "highest-wasted-bytes": "skip",
         "highest-user-wasted-ratio": "fail",
         "highest-image-bytes": "skip",
+        "highest-reclaimable-bytes": "skip",
+        "highest-package-cache-bytes": "skip",
+        "highest-secrets": "skip",
     }
     suite = ET.parse(junit).getroot().find("testsuite")
-    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("4", "2", "2")
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("7", "2", "5")
     failed = {c.get("name") for c in suite.iter("testcase") if c.find("failure") is not None}
     assert failed == {"lowest-efficiency", "highest-user-wasted-ratio"}
     # the deleted cache is left out: 500 bytes of etc/conf remain wasted
@@ -236,6 +239,36 @@ def test_json_junit_and_ignore(wasteful, tmp_path):
     assert code == 1  # 0.76 < 0.9
     code, data = ci_json(str(wasteful), "--ignore", "var/cache", "etc/*", cwd=tmp_path)
     assert code == 0 and data["figures"]["wasted_bytes"] == 0 and data["figures"]["efficiency"] == 1.0
+
+
+def test_rules_on_the_hints(tmp_path):
+    """Reclaimable bytes, package-manager caches and credential-like files, from the hints."""
+    key = b"-----BEGIN OPENSSH PRIVATE KEY-----\nfake\n"
+    image = Image(
+        layers=[
+            Layer([F("bin/sh", b"s" * 1000)]),
+            Layer([F("var/cache/apk/APKINDEX.tar.gz", b"i" * 2000), F("root/.ssh/id_rsa", key)]),
+            Layer([whiteout("root/.ssh/id_rsa")]),
+        ]
+    )
+    path = write_oci(image, tmp_path / "hinted.tar")
+    off = ("--lowest-efficiency", "0", "--highest-user-wasted-ratio", "disabled")
+    code, data = ci_json(
+        str(path), *off, "--highest-package-cache-bytes", "2kB", "--highest-secrets", "0", cwd=tmp_path
+    )
+    rules = {r["key"]: r for r in data["rules"]}
+    assert code == 1
+    assert rules["highest-package-cache-bytes"]["status"] == "pass"  # 2,000 bytes, not above 2kB
+    assert rules["highest-package-cache-bytes"]["value"] == 2000
+    assert rules["highest-secrets"]["status"] == "fail" and rules["highest-secrets"]["value"] == 1
+    assert rules["highest-reclaimable-bytes"]["status"] == "skip"
+    code, data = ci_json(str(path), *off, "--highest-reclaimable-bytes", str(2000 + len(key)), cwd=tmp_path)
+    rules = {r["key"]: r for r in data["rules"]}
+    assert code == 0 and rules["highest-reclaimable-bytes"]["value"] == 2000 + len(key)
+    proc = ci(str(path), *off, "--highest-secrets", "0", "--highest-reclaimable-bytes", "1k", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "FAIL  highest-secrets: credential-like files 1 > 0" in proc.stdout, proc.stdout
+    assert "fake" not in proc.stdout
 
 
 def test_ci_env_runs_the_gate_only_without_a_terminal(wasteful, tmp_path, monkeypatch):

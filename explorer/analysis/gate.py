@@ -6,11 +6,9 @@ JSON and JUnit outputs all come from it. A new analysis becomes a rule by adding
 whose `measure` reads its result off the image, returning None when that analysis did not
 run (the rule is then skipped, and says why).
 
-For example, a rule on reclaimable bytes, once an analysis records them on the image, is one
-entry (it gets `--highest-reclaimable-bytes`, the TOML key and its line in every output):
-
-    Measure("highest-reclaimable-bytes", None, "reclaimable bytes", "bytes", False, None,
-            lambda image, f: getattr(image, "reclaimable_bytes", None), "fail when ... is above this")
+The rules on the hints (reclaimable bytes, package-manager caches, credential-like files) are
+such entries: each gets its flag, its configuration key and its line in every output. A rule
+is measured only when it is enabled, so the hints are worked out only when a rule needs them.
 
 Thresholds are compared strictly, as dive does: a floor fails when the figure is below it, a
 ceiling when the figure is above it (so a NaN figure, dive's 0/0, fails nothing).
@@ -27,6 +25,7 @@ from dataclasses import dataclass, field
 
 from ..archive.errors import ImageError
 from .dive_compat import DiveAccumulator
+from .hints import PACKAGE_CACHE, SECRET, Hints, compute_hints
 from .image import Image
 
 DISABLED = "disabled"
@@ -192,6 +191,36 @@ MEASURES: tuple[Measure, ...] = (
         lambda image, f: f.image_bytes,
         "fail when the layers' uncompressed size is above this",
     ),
+    Measure(
+        "highest-reclaimable-bytes",
+        None,
+        "reclaimable bytes",
+        "bytes",
+        False,
+        None,
+        lambda image, f: _hints(image).reclaimable,
+        "fail when applying every hint would save more bytes than this (each stored copy once)",
+    ),
+    Measure(
+        "highest-package-cache-bytes",
+        None,
+        "package-manager caches",
+        "bytes",
+        False,
+        None,
+        lambda image, f: sum(h.bytes_saved for h in _hints(image).hints if h.kind == PACKAGE_CACHE),
+        "fail when package-manager caches (apt, apk, pip, npm, ...) in any layer hold more bytes than this",
+    ),
+    Measure(
+        "highest-secrets",
+        None,
+        "credential-like files",
+        "count",
+        False,
+        None,
+        lambda image, f: sum(1 for h in _hints(image).hints if h.kind == SECRET),
+        "fail when more credential-like files than this are in any layer (0: fail on any)",
+    ),
 )
 BY_KEY = {m.key: m for m in MEASURES}
 BY_DIVE_KEY = {m.dive_key.lower(): m for m in MEASURES if m.dive_key}
@@ -291,12 +320,18 @@ def figures(image: Image, config: GateConfig, dive_figures: DiveAccumulator | No
     )
 
 
+@functools.lru_cache(maxsize=1)
+def _hints(image: Image) -> Hints:
+    """The image's hints, worked out once for every rule that reads them (and only then)."""
+    return compute_hints(image)
+
+
 def evaluate(image: Image, config: GateConfig, measured: Figures) -> list[RuleResult]:
     """Every rule of `MEASURES`, passed, failed or skipped (disabled, or its analysis absent)."""
     results = []
     for m in MEASURES:
         threshold = config.thresholds.get(m.key)
-        value = m.measure(image, measured)
+        value = m.measure(image, measured) if threshold is not None else None
         if threshold is None:
             status, reason = SKIP, "disabled"
         elif value is None:
