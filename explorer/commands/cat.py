@@ -7,8 +7,9 @@ import sys
 from collections.abc import Sequence
 
 from ..archive.pool import ScanPool
-from .options import add_open_options, open_options
-from .remote import add_registry_options, apply_registry_options
+from .opening import opened
+from .options import add_open_options
+from .remote import add_registry_options
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,20 +31,14 @@ def run(argv: Sequence[str]) -> int:
     from ..analysis.contents import file_copy, layer_index, read_copies, refuse_one_pass
 
     refuse_one_pass(args.path)  # before anything is read
-    with ScanPool.start(args.path) as pool:  # the workers start while the model is imported
-        apply_registry_options(args)
-        from ..analysis.image import Image
-
-        image = Image.open(args.path, open_options(args), pool=pool)
-        try:
-            layer = layer_index(image, args.layer)
-            image.analyse()
-            _, copy = file_copy(image, args.file, layer)
-            out = sys.stdout.buffer
-            for _, chunks in read_copies(image, [copy]):
-                for chunk in chunks:
-                    out.write(chunk)
-            out.flush()
-        finally:
-            image.close()
+    # the workers start while the model is imported
+    with ScanPool.start(args.path) as pool, opened(args, pool) as image:
+        layer = layer_index(image, args.layer)
+        image.analyse()
+        _, copy = file_copy(image, args.file, layer)
+        out = sys.stdout.buffer
+        for _, chunks in read_copies(image, [copy]):
+            for chunk in chunks:
+                out.write(chunk)
+        out.flush()
     return 0

@@ -22,8 +22,9 @@ from ..analysis.filesystem import Copy
 from ..archive.entries import DIR, FIFO, FILE, HARDLINK, KIND_NAMES, SYMLINK, Entry
 from ..archive.errors import ImageError
 from ..archive.pool import ScanPool
-from .options import add_open_options, open_options
-from .remote import add_registry_options, apply_registry_options
+from .opening import opened
+from .options import add_open_options
+from .remote import add_registry_options
 
 if TYPE_CHECKING:
     from ..analysis.image import Image
@@ -158,15 +159,9 @@ def run(argv: Sequence[str]) -> int:
     from ..analysis.contents import refuse_one_pass
 
     refuse_one_pass(args.path)  # before anything is read
-    with ScanPool.start(args.path) as pool:  # the workers start while the model is imported
-        apply_registry_options(args)
-        from ..analysis.image import Image
-
-        image = Image.open(args.path, open_options(args), pool=pool)
-        try:
-            written = _extract(args, image)
-        finally:
-            image.close()
+    # the workers start while the model is imported
+    with ScanPool.start(args.path) as pool, opened(args, pool) as image:
+        written = _extract(args, image)
     print(f"{written} entries written to {args.output}", file=sys.stderr)
     return 0
 
