@@ -408,3 +408,20 @@ def test_display_name_escapes_what_a_terminal_would_act_on():
     assert display_name("line\nbreak\ttab\x7f") == "line\\x0abreak\\x09tab\\x7f"
     assert display_name("bidi\u202eevil") == "bidi\\u202eevil"
     assert display_name("unicode-ü-日本 ok") == "unicode-ü-日本 ok"
+
+
+@run
+async def test_details_list_the_hints_of_the_layer(demo):
+    """Once worked out, the hints that involve the selected layer are in its details."""
+    app = LayerscopeApp(demo, display_name="demo", animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.hints is not None
+        await pilot.press("j", "j", "j", "j", "j")  # layer 4, the chmod layer
+        await pilot.pause()
+        assert app.view.layer == 4
+        details = str(app.query_one("#details-body").render())
+        assert "involve this layer" in details and "re-stored for metadata:" in details
+        assert "stored again by layer 4" in details

@@ -118,6 +118,7 @@ class LayerscopeApp(App[None]):
         self._picked: Step | None = None  # the layer table's step last shown
         self.layers = LayerTable(id="layers")
         self.details = LayerDetails(id="details")
+        self.hints: Hints | None = None  # worked out in a thread once the image is analysed
         self.file_tree = FileTree(id="tree")
         self.tree_note = Static(id="tree-note")
         self.file_info = StatusLine(id="file-info")
@@ -289,8 +290,10 @@ class LayerscopeApp(App[None]):
         self.call_from_thread(self._show_hints, image, hints)
 
     def _show_hints(self, image: Image, hints: Hints) -> None:
+        self.hints = hints
         self.hints_view.show(image, hints)
         self.largest_view.show(image, self.view.layer)
+        self._show_layer_details()
 
     def _failed(self, message: str) -> None:
         self.error = message
@@ -358,7 +361,7 @@ class LayerscopeApp(App[None]):
 
     def _show_layer_details(self) -> None:
         if self.image is not None and self.view.layer is not None:
-            self.details.show_layer(self.image, self.image.layers[self.view.layer])
+            self.details.show_layer(self.image, self.image.layers[self.view.layer], self.hints)
 
     def _show_files(self) -> None:
         """Show the tree of the view, or say why there is none."""

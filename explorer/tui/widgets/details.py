@@ -7,9 +7,11 @@ from textual.content import Content
 from textual.widgets import Static
 
 from ...analysis.filesystem import CHANGE_KINDS
+from ...analysis.hints import Hints
 from ...analysis.image import Image, Layer
 from ...archive.config import HistoryEntry
 from ...present.browse import MARKS, STATE_NAMES
+from ...present.hints import KIND_LABELS
 from ...present.text import display_name, human_size
 from ..labels import STATE_COLOURS
 
@@ -39,7 +41,7 @@ class LayerDetails(VerticalScroll, can_focus=False):
             Content.styled("This step changed only the config: no files.", "$text-muted"),
         )
 
-    def show_layer(self, image: Image, layer: Layer) -> None:
+    def show_layer(self, image: Image, layer: Layer, hints: Hints | None = None) -> None:
         self.border_title = f"Layer {layer.index}"
         lines = [Content.assemble((display_name(layer.instruction or "(no history)"), "bold"))]
         lines += [
@@ -77,4 +79,29 @@ class LayerDetails(VerticalScroll, can_focus=False):
                 if hides
                 else field("hides", "nothing")
             )
+        if hints is not None:
+            lines += _hint_lines(hints, layer.index)
         self._set(*lines)
+
+
+HINTS_SHOWN = 3  # the rest are on the Hints tab
+
+
+def _hint_lines(hints: Hints, index: int) -> list[Content]:
+    """The hints that involve this layer, most bytes saved first (each saves its own bytes if
+    applied alone; they may share copies, so they are not added up here)."""
+    mine = [h for h in hints.hints if index in h.layers]
+    if not mine:
+        return [field("hints", "none involve this layer")]
+    more = f"; {len(mine) - HINTS_SHOWN} more" if len(mine) > HINTS_SHOWN else ""
+    lines = [field("hints", f"{len(mine)} involve this layer (4: Hints{more})", "$text-warning")]
+    for hint in mine[:HINTS_SHOWN]:
+        saved = human_size(hint.bytes_saved) if hint.bytes_saved else "-"
+        lines.append(
+            Content.assemble(
+                (f"  {saved:>9}  ", "$text-warning"),
+                (f"{KIND_LABELS[hint.kind]}: ", "$text-muted"),
+                display_name(hint.title),
+            )
+        )
+    return lines
