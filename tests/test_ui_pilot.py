@@ -412,7 +412,8 @@ def test_display_name_escapes_what_a_terminal_would_act_on():
 
 @run
 async def test_details_list_the_hints_of_the_layer(demo):
-    """Once worked out, the hints that involve the selected layer are in its details."""
+    """Once worked out, the hints that involve the selected layer are in its details, and the
+    tree marks the paths they cover."""
     app = LayerscopeApp(demo, display_name="demo", animate=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
@@ -425,3 +426,8 @@ async def test_details_list_the_hints_of_the_layer(demo):
         details = str(app.query_one("#details-body").render())
         assert "involve this layer" in details and "re-stored for metadata:" in details
         assert "stored again by layer 4" in details
+        # the tree marks the paths a hint covers, by the first hint's kind
+        tree = app.query_one(FileTree)
+        notes = {row_name(line.row): row_notes(line.row, app.browser, 4) for line in tree.model.lines}
+        assert "hint: re-stored for metadata" in notes["model.bin"]
+        assert "hint" not in notes["app/"]

@@ -19,6 +19,7 @@ from ..analysis.filesystem import (
     FileSystem,
     Node,
 )
+from ..analysis.hints import Hints
 from ..archive.entries import BLOCK, CHAR, DIR, FIFO, FILE, HARDLINK, KIND_NAMES, SYMLINK, Entry
 from .text import display_name, human_size
 
@@ -86,6 +87,15 @@ class Browser:
         self._totalled = 0  # layers summed into _totals
         self._stored: dict[int, dict[Node, int]] = {}
         self._index: list[tuple[str, Node]] | None = None
+        self.hinted: dict[str, str] = {}  # path -> the first hint's kind that covers it (see `mark_hints`)
+
+    def mark_hints(self, hints: Hints) -> None:
+        """Remember which paths a hint covers, by the first (most important) hint's kind."""
+        hinted: dict[str, str] = {}
+        for hint in hints.hints:
+            for path in hint.paths:
+                hinted.setdefault(path, hint.kind)
+        self.hinted = hinted
 
     def layer_added(self) -> None:
         """Count a newly stacked layer in, and forget what it makes stale (the search index)."""

@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 from ..analysis.filesystem import DELETED, Node
 from .browse import Browser, FileRow, Mode, Sort, change_notes, link_text, opaque_note
+from .hints import KIND_LABELS
 from .text import display_name
 
 VIEWS_KEPT = 4  # listings kept of the views last shown, for switching back to them
@@ -309,4 +310,7 @@ def row_notes(row: FileRow, browser: Browser | None = None, layer: int | None = 
         how = browser.deleted_by(row.node, layer)
         if how is not None:
             notes.insert(0, how)
+        kind = browser.hinted.get(row.node.path)
+        if kind is not None:
+            notes.append(f"hint: {KIND_LABELS[kind]}")
     return ", ".join(notes)

@@ -291,6 +291,9 @@ class LayerscopeApp(App[None]):
 
     def _show_hints(self, image: Image, hints: Hints) -> None:
         self.hints = hints
+        if self.browser is not None:
+            self.browser.mark_hints(hints)
+            self.file_tree.redraw()
         self.hints_view.show(image, hints)
         self.largest_view.show(image, self.view.layer)
         self._show_layer_details()

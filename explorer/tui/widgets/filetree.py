@@ -85,6 +85,10 @@ class FileTree(ScrollView, can_focus=True):
 
     def _restyle(self) -> None:
         self._styles = {}
+        self.redraw()
+
+    def redraw(self) -> None:
+        """Draw the lines again (what they say changed: the hints arrived)."""
         self._cache.clear()
         self.refresh()
 
