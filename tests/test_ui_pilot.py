@@ -52,7 +52,8 @@ def demo() -> str:
 
 
 async def settle(app: LayerscopeApp, pilot) -> None:
-    """Wait until loading is over and the screen has caught up."""
+    """Wait until loading is over, then the hints it starts, and the screen has caught up."""
+    await app.workers.wait_for_complete()
     await app.workers.wait_for_complete()
     await pilot.pause()
     await pilot.pause()
@@ -417,14 +418,12 @@ async def test_details_list_the_hints_of_the_layer(demo):
     app = LayerscopeApp(demo, display_name="demo", animate=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        await app.workers.wait_for_complete()
-        await pilot.pause()
         assert app.hints is not None
         await pilot.press("j", "j", "j", "j", "j")  # layer 4, the chmod layer
         await pilot.pause()
         assert app.view.layer == 4
         details = str(app.query_one("#details-body").render())
-        assert "involve this layer" in details and "re-stored for metadata:" in details
+        assert "involves this layer" in details and "re-stored for metadata:" in details
         assert "stored again by layer 4" in details
         # the tree marks the paths a hint covers, by the first hint's kind
         tree = app.query_one(FileTree)

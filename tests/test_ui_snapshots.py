@@ -14,6 +14,8 @@ def demo() -> str:
 
 
 async def loaded(pilot) -> None:
+    """Loading done, then the hints it starts once done (they mark tree rows and details)."""
+    await pilot.app.workers.wait_for_complete()
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
 

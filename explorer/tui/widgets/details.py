@@ -94,7 +94,8 @@ def _hint_lines(hints: Hints, index: int) -> list[Content]:
     if not mine:
         return [field("hints", "none involve this layer")]
     more = f"; {len(mine) - HINTS_SHOWN} more" if len(mine) > HINTS_SHOWN else ""
-    lines = [field("hints", f"{len(mine)} involve this layer (4: Hints{more})", "$text-warning")]
+    verb = "involves" if len(mine) == 1 else "involve"
+    lines = [field("hints", f"{len(mine)} {verb} this layer (4: Hints{more})", "$text-warning")]
     for hint in mine[:HINTS_SHOWN]:
         saved = human_size(hint.bytes_saved) if hint.bytes_saved else "-"
         lines.append(
