@@ -52,9 +52,8 @@ print(json.dumps({"rows": rows, "parse": t1 - t0, "stack": t2 - t1, "held": held
 
 
 def probe(tree: Path, image: str, memory: bool = False) -> dict:
-    out = subprocess.run(
-        [sys.executable, "-c", PROBE, image, "1" if memory else "0"], cwd=tree, capture_output=True, check=True, text=True
-    )
+    cmd = [sys.executable, "-c", PROBE, image, "1" if memory else "0"]
+    out = subprocess.run(cmd, cwd=tree, capture_output=True, check=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -74,7 +73,8 @@ def main() -> None:
         parse = statistics.median(r["parse"] for r in runs[name])
         stack = statistics.median(r["stack"] for r in runs[name])
         held = probe(tree, args.image, memory=True)["held"]
-        line = f"{name:>6}: {rows} entries; parse {1e6 * parse / rows:.2f} µs, stack {1e6 * stack / rows:.2f} µs an entry"
+        line = f"{name:>6}: {rows} entries; parse {1e6 * parse / rows:.2f} µs"
+        line += f", stack {1e6 * stack / rows:.2f} µs an entry"
         line += f"; the tree holds {held / rows:.0f} B an entry"
         if name == "other":
             this = runs["this"]

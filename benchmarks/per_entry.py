@@ -80,7 +80,10 @@ def main() -> None:
                     results[name].append(cpu_and_wall(run, **kw))
         load = os.getloadavg()[0]
         print(f"{image} ({kind}, {len(blobs)} layers; load average {load:.1f}), medians of {args.reps}:")
-        medians = {n: (statistics.median(w for w, _ in r), statistics.median(c for _, c in r)) for n, r in results.items()}
+        medians = {
+            name: (statistics.median(w for w, _ in runs), statistics.median(c for _, c in runs))
+            for name, runs in results.items()
+        }
         base = next(iter(medians)) if not args.no_baseline and not next(iter(medians)).startswith("this") else None
         for name, (wall, cpu) in medians.items():
             line = f"  {name:>18}: wall {wall:7.2f} s  CPU {cpu:7.2f} s"
