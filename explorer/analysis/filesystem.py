@@ -127,12 +127,15 @@ class Node:
 
     @property
     def path(self) -> str:
-        parts = []
-        node: Node | None = self
-        while node is not None and node.parent is not None:
+        node = self.parent
+        if node is None:
+            return ""
+        parts = [self.name]
+        while node.parent is not None:
             parts.append(node.name)
             node = node.parent
-        return "/".join(reversed(parts))
+        parts.reverse()
+        return "/".join(parts)
 
     def state_at(self, layer: int) -> Change | None:
         """The last change at or below `layer`, or None if the path did not exist yet."""
