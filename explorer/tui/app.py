@@ -47,6 +47,7 @@ from .widgets.largest import LargestView
 from .widgets.layers import LayerTable, Step
 from .widgets.messages import ShowPath
 from .widgets.packages import PackagesView
+from .widgets.stack import StackView
 from .widgets.statusline import StatusLine
 from .widgets.summary import SummaryView
 from .widgets.waste import WasteView
@@ -86,6 +87,7 @@ class LayerscopeApp(App[None]):
         Binding("4", "view('hints')", "Hints", show=False, id="view_hints"),
         Binding("5", "view('largest')", "Largest", show=False, id="view_largest"),
         Binding("6,p", "view('packages')", "Packages", show=False, id="view_packages"),
+        Binding("7", "view('stack')", "Stack", show=False, id="view_stack"),
     ]
     view: var[View] = var(View(), init=False)  # what the file tree shows; actions replace it (no repaint of its own)
 
@@ -97,6 +99,7 @@ class LayerscopeApp(App[None]):
         pool: ScanPool | None = None,
         display_name: str | None = None,
         animate: bool = True,
+        tour: bool = False,
     ) -> None:
         """The app for one archive (the CLI, the tests and the screenshot script all start it so);
         `pool` is the caller's, started before Textual was imported."""
@@ -128,6 +131,8 @@ class LayerscopeApp(App[None]):
         self.hints_view = HintsView(id="hints-view")
         self.largest_view = LargestView(id="largest-view")
         self.packages_view = PackagesView(id="packages-view")
+        self.stack_view = StackView(id="stack-view")
+        self.tour = tour  # start the guided tour of the demo once it is analysed
 
     # ---- layout ------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -151,6 +156,8 @@ class LayerscopeApp(App[None]):
                 yield self.largest_view
             with TabPane("Packages", id="packages"):
                 yield self.packages_view
+            with TabPane("Stack", id="stack"):
+                yield self.stack_view
         yield self.status
         yield Footer(compact=True, show_command_palette=False)  # ctrl+p: in the help; room for the keys at 80 columns
 
@@ -277,6 +284,7 @@ class LayerscopeApp(App[None]):
         self.waste_view.show(self.image)
         self.packages_view.show(self.image, self.view.layer)
         self.summary.show(self.image, self.source_name, self.stacked)
+        self.stack_view.show(self.image, self.view.layer)
         self._show_layer_details()
         if not self.image.layers:
             self._show_files()
@@ -341,6 +349,7 @@ class LayerscopeApp(App[None]):
                 self.layers.select_layer(new.layer)
             self._show_layer_details()
             self.packages_view.show(self.image, new.layer)
+            self.stack_view.select_layer(new.layer)
         self._show_files()
 
     def _layer_cursor_moved(self) -> None:
@@ -443,6 +452,7 @@ class LayerscopeApp(App[None]):
         self.toggle_class("-details")
 
     def action_view(self, pane: str) -> None:
+        came_from = self.query_one(TabbedContent).active
         self.query_one(TabbedContent).active = pane
         if pane == "largest" and self.image is not None and self.image.analysed:
             self.largest_view.show(self.image, self.view.layer)  # `l` shows the layer chosen now
@@ -453,7 +463,11 @@ class LayerscopeApp(App[None]):
             "hints": self.hints_view.query_one("#hints-table"),
             "largest": self.largest_view.query_one("#largest-table"),
             "packages": self.packages_view.table,
+            "stack": self.stack_view.list,
         }[pane].focus()
+        node = self.file_tree.cursor_path if came_from == "explorer" and pane == "stack" else None
+        if node is not None and self.loaded and self.error is None:
+            self.stack_view.pick(node)  # the tree's path, read through the stack
 
     def on_tabbed_content_tab_activated(self) -> None:
         self.refresh_bindings()  # which keys apply depends on the tab (`check_action`)
@@ -568,6 +582,9 @@ class LayerscopeApp(App[None]):
             package=(f"{package.ecosystem}:{package.name}", message.nodes),
         )
         self.file_tree.focus()
+
+    def on_stack_view_layer_picked(self, message: StackView.LayerPicked) -> None:
+        self.view = replace(self.view, layer=message.layer)
 
     def on_show_path(self, message: ShowPath) -> None:
         node = self.image.fs.lookup(message.path) if self.image is not None else None
