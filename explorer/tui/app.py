@@ -30,6 +30,7 @@ from ..archive.errors import ImageError
 from ..archive.manifests import find_images
 from ..archive.options import DEFAULT_OPTIONS, OpenOptions
 from ..archive.pool import ScanPool
+from ..demo import V2 as DEMO_REF
 from ..present.browse import STATE_NAMES, Browser, FileRow, Mode, Sort
 from ..present.packages import owner_text
 from ..present.text import display_name, human_size
@@ -50,6 +51,7 @@ from .widgets.packages import PackagesView
 from .widgets.stack import StackView
 from .widgets.statusline import StatusLine
 from .widgets.summary import SummaryView
+from .widgets.tour import TourPanel
 from .widgets.waste import WasteView
 
 MODE_NAMES = {Mode.CHANGES: "changes in layer", Mode.MERGED: "filesystem at layer"}
@@ -88,6 +90,9 @@ class LayerscopeApp(App[None]):
         Binding("5", "view('largest')", "Largest", show=False, id="view_largest"),
         Binding("6,p", "view('packages')", "Packages", show=False, id="view_packages"),
         Binding("7", "view('stack')", "Stack", show=False, id="view_stack"),
+        Binding("n", "tour_step(1)", "Next", id="tour.next"),
+        Binding("b", "tour_step(-1)", "Back", id="tour.back"),
+        Binding("escape", "leave_tour", "Leave tour", show=False, id="tour.leave"),
     ]
     view: var[View] = var(View(), init=False)  # what the file tree shows; actions replace it (no repaint of its own)
 
@@ -133,6 +138,7 @@ class LayerscopeApp(App[None]):
         self.packages_view = PackagesView(id="packages-view")
         self.stack_view = StackView(id="stack-view")
         self.tour = tour  # start the guided tour of the demo once it is analysed
+        self.tour_panel = TourPanel(id="tour")
 
     # ---- layout ------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -158,6 +164,7 @@ class LayerscopeApp(App[None]):
                 yield self.packages_view
             with TabPane("Stack", id="stack"):
                 yield self.stack_view
+        yield self.tour_panel
         yield self.status
         yield Footer(compact=True, show_command_palette=False)  # ctrl+p: in the help; room for the keys at 80 columns
 
@@ -305,6 +312,9 @@ class LayerscopeApp(App[None]):
         self.hints_view.show(image, hints)
         self.largest_view.show(image, self.view.layer)
         self._show_layer_details()
+        if self.tour:
+            self.tour = False
+            self.action_tour()
 
     def _failed(self, message: str) -> None:
         self.error = message
@@ -436,6 +446,8 @@ class LayerscopeApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The keys that change the explorer act on the explorer tab only (modals already stop
         the app's keys)."""
+        if action in ("tour_step", "leave_tour"):
+            return self.tour_panel.active
         tab = self.query_one(TabbedContent).active
         if action in EXPLORER_ACTIONS or action == "toggle_details":
             return tab == "explorer"
@@ -582,6 +594,23 @@ class LayerscopeApp(App[None]):
             package=(f"{package.ecosystem}:{package.name}", message.nodes),
         )
         self.file_tree.focus()
+
+    def action_tour(self) -> None:
+        """The guided tour of the demo (the palette's "Tour", `--demo --tour`)."""
+        if self.image is None or self.hints is None:
+            self.notify("The tour starts once the image is analysed.", markup=False)
+        elif DEMO_REF not in self.image.names:
+            self.notify("The tour walks through the demo: run `layerscope --demo --tour`.", markup=False)
+        else:
+            self.tour_panel.start()
+            self.refresh_bindings()
+
+    def action_tour_step(self, by: int) -> None:
+        self.tour_panel.go(self.tour_panel.index + by)
+
+    def action_leave_tour(self) -> None:
+        self.tour_panel.leave()
+        self.refresh_bindings()
 
     def on_stack_view_layer_picked(self, message: StackView.LayerPicked) -> None:
         self.view = replace(self.view, layer=message.layer)

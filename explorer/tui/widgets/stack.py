@@ -58,7 +58,7 @@ class StackView(Horizontal):
         border-top: solid $accent;
         border-title-color: $text;
     }
-    StackView #stack-bars { height: 1fr; border: none; padding: 0; }
+    StackView #stack-bars { height: 1fr; border: none; padding: 0 1; }
     StackView #stack-legend { height: auto; padding: 0 1; }
     StackView #stack-path { border: none; height: 1; padding: 0 1; margin-bottom: 1; }
     StackView #read-path { height: 1fr; padding: 0 1; }
@@ -143,7 +143,9 @@ class StackView(Horizontal):
     def _option(self, bar: Bar, most: int, width: int, marks: dict[int, Content]) -> Option:
         room = self.list.size.width - 2 if self.list.size.width else LABEL + width
         if bar.layer is None:
-            return Option(Content.styled(f"  ┄ {display_name(bar.instruction)}"[:room], "$text-muted italic"), disabled=True)
+            return Option(
+                Content.styled(f"  ┄ {display_name(bar.instruction)}"[:room], "$text-muted italic"), disabled=True
+            )
         visible, wasted, hides = bar_cells(bar, most, width)
         drawn = visible + wasted + hides
         text = display_name(self.image.layers[bar.layer].instruction) if self.image is not None else ""
