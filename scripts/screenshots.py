@@ -9,7 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from explorer.demo import demo_path  # noqa: E402
+from explorer.demo import demo_options, demo_path  # noqa: E402
 from explorer.tui.app import LayerscopeApp  # noqa: E402
 
 OUT = ROOT / "screenshots"
@@ -26,7 +26,7 @@ SHOTS = {
 
 
 async def shoot(path: str, name: str, keys: list[str]) -> Path:
-    app = LayerscopeApp(path, display_name="demo", animate=False)
+    app = LayerscopeApp(path, demo_options(), display_name="demo", animate=False)
     async with app.run_test(size=SIZE) as pilot:
         await app.workers.wait_for_complete()
         await pilot.pause()

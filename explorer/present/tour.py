@@ -120,6 +120,11 @@ TOUR: list[TourStep] = [
 ]
 
 
+def step_of(concept: str) -> int:
+    """The index of the step that shows `concept` (the first step if none does)."""
+    return next((i for i, step in enumerate(TOUR) if step.concept == concept), 0)
+
+
 def layer_of(image: Image, step: TourStep) -> int | None:
     """The layer `step` selects in `image`: the first whose instruction starts with its text."""
     if step.layer is None:

@@ -34,6 +34,7 @@ from ..demo import V2 as DEMO_REF
 from ..present.browse import STATE_NAMES, Browser, FileRow, Mode, Sort
 from ..present.packages import owner_text
 from ..present.text import display_name, human_size
+from ..present.tour import step_of
 from ..present.tree import View, row_notes
 from .commands import LayerscopeCommands
 from .screens.contents import ContentsScreen
@@ -595,14 +596,15 @@ class LayerscopeApp(App[None]):
         )
         self.file_tree.focus()
 
-    def action_tour(self) -> None:
-        """The guided tour of the demo (the palette's "Tour", `--demo --tour`)."""
+    def action_tour(self, concept: str | None = None) -> None:
+        """The guided tour of the demo (the palette's "Tour", `--demo --tour`), from the step
+        that shows `concept` (the help's links)."""
         if self.image is None or self.hints is None:
             self.notify("The tour starts once the image is analysed.", markup=False)
         elif DEMO_REF not in self.image.names:
             self.notify("The tour walks through the demo: run `layerscope --demo --tour`.", markup=False)
         else:
-            self.tour_panel.start()
+            self.tour_panel.start(step_of(concept) if concept else 0)
             self.refresh_bindings()
 
     def action_tour_step(self, by: int) -> None:
