@@ -201,12 +201,11 @@ class StackView(Horizontal):
     def _read_path_content(self, read: ReadPath) -> Content:
         parts = [Content.styled(read.path, "bold"), Content("\n"), Content(read.verdict), Content("\n\n")]
         for row in read.rows:
-            size = human_size(row.size) if row.size else ""
+            parts += [Content.styled(f"{row.layer:>3} ", "bold"), Content.styled(row.role, ROLE_STYLES[row.role])]
+            parts.append(Content(f" · {row.action}"))
+            if row.size:
+                parts += [Content(" · "), Content.styled(human_size(row.size), "$text-error" if row.wasted else "")]
             parts += [
-                Content.styled(f"{row.layer:>3} ", "bold"),
-                Content.styled(f"{row.action:<14} ", ""),
-                Content.styled(f"{row.role:<8} ", ROLE_STYLES[row.role]),
-                Content.styled(f"{size:>8}", "$text-error" if row.wasted else ""),
                 Content("\n"),
                 Content.styled(f"    {display_name(row.instruction)}", "$text-muted"),
                 Content("\n"),

@@ -84,6 +84,9 @@ class TourPanel(Static):
         node = image.fs.lookup(step.path) if step.path is not None else None
         if node is not None and step.tab == "stack":
             app.stack_view.pick(node)
+            read = app.stack_view.read
+            if layer is None and read is not None and read.rows:  # the layer that decides what is read
+                app.view = replace(app.view, layer=read.rows[0].layer)
         elif node is not None:
             app.file_tree.reveal(node)
         if step.hint is not None:
