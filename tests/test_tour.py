@@ -67,8 +67,14 @@ async def test_each_step_shows_its_place(demo, size):
             assert target.has_class(TARGET) and on_screen(app, target), step.title
             assert len(app.query(f".{TARGET}")) == 1
             layer = layer_of(app.image, step)
-            if step.concept == "reuse":
-                assert panel.shared == 4 and "share layers 0–3" in str(panel.visual)
+            if step.concept == "reuse":  # the layers demo:v1 shares, marked on the bars and listed
+                assert panel.sharing is not None and panel.sharing.shared == [0, 1, 2, 3]
+                bars = app.stack_view.list
+                marked = [bars.get_option_at_index(i) for i in range(bars.option_count)]
+                assert sorted(o.id for o in marked if str(o.prompt).lstrip().startswith("≡")) == [
+                    f"layer-{i}" for i in range(4)
+                ]
+                assert "demo:v1 (5 layers) and this image share 4 of 13 layers" in str(app.stack_view.body.visual)
                 layer = 3
             if layer is None and step.tab == "stack":  # the layer that decides what is read
                 layer = app.stack_view.read.rows[0].layer

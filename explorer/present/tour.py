@@ -94,11 +94,10 @@ TOUR: list[TourStep] = [
     ),
     TourStep(
         "Layer reuse",
-        "This archive also holds demo:v1, an earlier build. Layers with the same diff_id are the same"
-        " bytes: a registry and a host store them once, and a pull fetches only the others.",
-        "explorer",
-        "layers",
-        layer="ADD rootfs",
+        "This archive also holds demo:v1, an earlier build. Layers marked ≡ have the same diff_id in both"
+        " tags: the same bytes, which a registry and a host store once; a pull fetches only the others.",
+        "stack",
+        "stack-bars",
         concept="reuse",
     ),
     TourStep(
@@ -130,16 +129,6 @@ def layer_of(image: Image, step: TourStep) -> int | None:
     if step.layer is None:
         return None
     return next((layer.index for layer in image.layers if layer.instruction.startswith(step.layer)), None)
-
-
-def reuse_text(shared: int, other: str, other_layers: int) -> str:
-    """What the layer-reuse step adds once the other tag's layers are matched by diff_id."""
-    if not shared:
-        return f"{other} shares no layer with this image."
-    last = f"layers 0–{shared - 1}" if shared > 1 else "layer 0"
-    return (
-        f"{other} ({other_layers} layers) and this image share {last}, the same diff_ids (the cursor is on the last)."
-    )
 
 
 def step_heading(index: int, step: TourStep) -> str:

@@ -19,7 +19,8 @@ from ...analysis.image import Image
 from ...archive.errors import ImageError
 from ...demo import V1
 from ...present.browse import Mode
-from ...present.tour import TOUR, TourStep, layer_of, reuse_text, step_heading
+from ...present.stack import Sharing, sharing_of
+from ...present.tour import TOUR, TourStep, layer_of, step_heading
 
 if TYPE_CHECKING:
     from ..app import LayerscopeApp
@@ -51,8 +52,7 @@ class TourPanel(Static):
         self.index = 0
         self.active = False
         self.target: Widget | None = None
-        self.shared: int | None = None  # layers the demo's v2 shares with v1, once matched
-        self.reuse: str | None = None
+        self.sharing: Sharing | None = None  # the layers the demo's v2 shares with v1, once matched
 
     @property
     def step(self) -> TourStep:
@@ -61,7 +61,8 @@ class TourPanel(Static):
     def start(self, index: int = 0) -> None:
         self.active = True
         self.display = True
-        self._match_v1()
+        if self.sharing is None:
+            self._match_v1()
         self.go(index)
 
     def leave(self) -> None:
@@ -77,7 +78,8 @@ class TourPanel(Static):
         app.action_view(step.tab)
         image = app.image
         assert image is not None
-        layer = self.shared - 1 if step.concept == "reuse" and self.shared else layer_of(image, step)
+        reuse = step.concept == "reuse" and self.sharing is not None
+        layer = self.sharing.shared[-1] if reuse and self.sharing.shared else layer_of(image, step)  # type: ignore[union-attr]
         if layer is not None:
             mode = Mode.CHANGES if step.tab == "explorer" else app.view.mode
             app.view = replace(app.view, layer=layer, mode=mode, filter=None, package=None)
@@ -89,6 +91,8 @@ class TourPanel(Static):
                 app.view = replace(app.view, layer=read.rows[0].layer)
         elif node is not None:
             app.file_tree.reveal(node)
+        if reuse:
+            app.stack_view.show_sharing(self.sharing)  # type: ignore[arg-type]
         if step.hint is not None:
             kinds = [hint.kind for hint in app.hints_view.hints]
             if step.hint in kinds:
@@ -106,10 +110,9 @@ class TourPanel(Static):
     def _say(self) -> None:
         step = self.step
         self.border_title = Content(step_heading(self.index, step))
-        text = step.text + (f" {self.reuse}" if step.concept == "reuse" and self.reuse else "")
         self.update(
             Content.assemble(
-                text,
+                step.text,
                 "\n",
                 ("n next · b back · Esc leaves the tour", "$text-muted"),
             )
@@ -124,12 +127,11 @@ class TourPanel(Static):
         except (ImageError, OSError):
             return
         v1.close()
-        assert app.image is not None
-        match = match_layers(v1, app.image)
-        self.app.call_from_thread(self._matched, match.shared_base, len(v1.layers))
+        self.app.call_from_thread(self._matched, v1)
 
-    def _matched(self, shared: int, v1_layers: int) -> None:
-        self.shared = shared
-        self.reuse = reuse_text(shared, "demo:v1", v1_layers)
+    def _matched(self, v1: Image) -> None:
+        app: LayerscopeApp = self.app  # type: ignore[assignment]
+        assert app.image is not None
+        self.sharing = sharing_of(match_layers(v1, app.image), app.image, v1, "demo:v1")
         if self.active and self.step.concept == "reuse":
             self.go(self.index)
