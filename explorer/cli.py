@@ -23,6 +23,7 @@ an OCI image layout directory, - for standard input, an image in a registry
 
 examples:
   layerscope --demo                     open the built-in demo image
+  layerscope --demo --tour              a guided tour: how image layers stack
   layerscope image.tar                  explore an image
   docker save img | layerscope -        read from standard input
   layerscope report image.tar --json    machine-readable report
@@ -52,6 +53,7 @@ def _app_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("path", nargs="?", metavar="IMAGE", help="image archive, OCI directory, or -")
     parser.add_argument("--demo", action="store_true", help="open the built-in demo image (no Docker needed)")
+    parser.add_argument("--tour", action="store_true", help="with --demo: a guided tour of how layers stack")
     add_open_options(parser)
     add_registry_options(parser)
     from . import __version__
@@ -134,6 +136,8 @@ def explore(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     if args.demo == bool(args.path):
         parser.error("give an IMAGE or --demo")
+    if args.tour and not args.demo:
+        parser.error("--tour walks through the demo: use it with --demo")
     apply_registry_options(args)
     if args.password_stdin and not os.isatty(0):
         _terminal_on_stdin()  # the password came through a pipe: the app takes its keys from the terminal
@@ -143,6 +147,10 @@ def explore(argv: Sequence[str]) -> int:
 
         path, name = str(demo_path()), "demo"
     options = open_options(args)
+    if args.demo:
+        from .demo import demo_options
+
+        options = demo_options(options)
     with ScanPool.start(path) as pool:  # the workers start while Textual is imported
         from .tui.app import LayerscopeApp
 
@@ -150,7 +158,7 @@ def explore(argv: Sequence[str]) -> int:
             path, name = _stdin_to_fd(), "standard input"
         elif not args.demo:
             _check_image(path, options)
-        app = LayerscopeApp(path, options, pool=pool, display_name=name)
+        app = LayerscopeApp(path, options, pool=pool, display_name=name, tour=args.tour)
         app.run()
     if app.error is not None:  # found after the app started (a corrupt layer): said again on exit
         _fail(app.error)
