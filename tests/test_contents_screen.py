@@ -188,5 +188,18 @@ def test_v_in_the_app(tmp_path):
             assert not isinstance(app.screen, ContentsScreen)
             await pilot.press("2", "v")  # not on the explorer tab: a note, no screen
             assert not isinstance(app.screen, ContentsScreen)
+            await pilot.press("1")
+            app.file_tree.focus()
+            await pilot.pause()
+            await pilot.press("enter")  # Enter on a file: its contents too
+            assert isinstance(app.screen, ContentsScreen) and app.screen.node.path == "app/main.py"
+            await app.workers.wait_for_complete()
+            await pilot.press("escape")
+            app.show_path(app.image.fs.lookup("app"))
+            await pilot.pause()
+            opened = app.file_tree.model.is_open(app.file_tree.cursor)
+            await pilot.press("enter")  # on a directory: it opens or closes, as before
+            assert not isinstance(app.screen, ContentsScreen)
+            assert app.file_tree.model.is_open(app.file_tree.cursor) != opened
 
     _run(go())

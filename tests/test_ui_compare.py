@@ -80,7 +80,7 @@ async def test_compare_flag_shows_the_tab_and_jumps(pair):
         await pilot.pause()
         assert app.query_one(TabbedContent).active == "explorer"
         assert app.file_tree.cursor_path.path == "app/data" and app.view.layer == 1
-        await pilot.press("7")
+        await pilot.press("8")
         await pilot.pause()
         assert tree.has_focus and app.query_one(TabbedContent).active == "compare"
         await pilot.press("down", "o")  # only in NEW: said, and the explorer stays away
@@ -101,7 +101,7 @@ async def test_palette_compares_with_a_typed_path_and_errors_stay_on_the_tab(pai
     async with app.run_test(size=SIZE) as pilot:
         await compared(pilot)
         assert app.compare_tab is None  # no tab until a comparison starts
-        await pilot.press("7")
+        await pilot.press("8")
         assert app.query_one(TabbedContent).active == "explorer"
         await pilot.press("ctrl+p", *"compare with")
         await pilot.pause(0.3)

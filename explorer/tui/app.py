@@ -87,7 +87,7 @@ class LayerscopeApp(Comparing, App[None]):
         Binding("4", "view('hints')", "Hints", show=False, id="view_hints"),
         Binding("5", "view('largest')", "Largest", show=False, id="view_largest"),
         Binding("6,p", "view('packages')", "Packages", show=False, id="view_packages"),
-        Binding("7", "view('compare')", "Compare", show=False, id="view_compare"),
+        Binding("8", "view('compare')", "Compare", show=False, id="view_compare"),
     ]
     view: var[View] = var(View(), init=False)  # what the file tree shows; actions replace it (no repaint of its own)
 
@@ -579,6 +579,9 @@ class LayerscopeApp(Comparing, App[None]):
             package=(f"{package.ecosystem}:{package.name}", message.nodes),
         )
         self.file_tree.focus()
+
+    def on_file_tree_file_chosen(self, _: FileTree.FileChosen) -> None:
+        self.action_contents()
 
     def on_show_path(self, message: ShowPath) -> None:
         node = self.image.fs.lookup(message.path) if self.image is not None else None
