@@ -18,13 +18,14 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from typing import BinaryIO
 
-from . import gzindex
+from . import gzindex, zstdindex
 from .blobs import CHUNK, decompressed, sniff
 from .entries import FILE, normalize
 from .errors import CorruptBlob, ImageError
 from .gzindex import GzipIndex
 from .layerscan import Location, mappable, mapped
 from .tarstream import BLOCK, TarReader
+from .zstdindex import ZstdIndex
 
 INDEX_BUDGET = 32 << 20  # bytes of gzip seek indexes kept in all
 _REGULAR = (
@@ -157,11 +158,18 @@ def _indexed(
 
 
 def located_member_data(
-    location: Location, label: str, wanted: Mapping[str, int], indexed: bool = False, tar_size: int = 0
+    location: Location,
+    label: str,
+    wanted: Mapping[str, int],
+    indexed: bool = False,
+    tar_size: int = 0,
+    frames: tuple[ZstdIndex, Mapping[str, tuple[int, int]]] | None = None,
 ) -> Iterator[tuple[str, Iterator[bytes]]]:
     """`member_data` of a blob on disk. An uncompressed one is walked by the tar reader and
     only the wanted data read; with `indexed`, a gzip one is read through a seek index (built
-    on the first read of the blob, in one whole pass, then kept: `tar_size` sets its spacing)."""
+    on the first read of the blob, in one whole pass, then kept: `tar_size` sets its spacing);
+    a zstd one of several frames through the frame index its scan took, with `frames` (the
+    index, and the tar offset and size of each wanted path's data)."""
     with open(location.path, "rb") as f:
         window = BlobWindow(f.fileno(), location.offset, location.size)
         kind = sniff(window.pread(4, 0))
@@ -176,6 +184,10 @@ def located_member_data(
             yield from _walked(window, chunks, label, wanted)
         elif kind == "gzip" and indexed:
             yield from _indexed(window, location, label, wanted, tar_size)
+        elif kind == "zstd" and frames is not None:
+            index, spots = frames
+            for path, (offset, size) in sorted(spots.items(), key=lambda item: item[1]):
+                yield path, zstdindex.read(window.pread, index, label, offset, size)
         else:
             yield from member_data(window, label, wanted)  # type: ignore[arg-type]
 
