@@ -21,7 +21,7 @@ from ..archive.engines import engine_of
 from ..archive.entries import DIR, SYMLINK, Entry, normalize
 from ..archive.errors import CorruptBlob, ImageError
 from ..archive.layerscan import Location
-from ..archive.members import located_member_data, member_data
+from ..archive.members import ReadProgress, located_member_data, member_data
 from ..archive.zstdindex import ZstdIndex
 from .filesystem import DELETED, Change, Copy, Node
 from .image import Image
@@ -166,11 +166,14 @@ def _positions(image: Image, layer: int) -> dict[Copy, int]:
     return positions
 
 
-def read_copies(image: Image, copies: Iterable[Copy], indexed: bool = False) -> Iterator[tuple[Copy, Iterator[bytes]]]:
+def read_copies(
+    image: Image, copies: Iterable[Copy], indexed: bool = False, on_read: ReadProgress | None = None
+) -> Iterator[tuple[Copy, Iterator[bytes]]]:
     """Each copy with its bytes as chunks, one read of each layer blob involved (in layer
     order). Consume the chunks before the next copy; a mismatch with the scan's digest raises
     CorruptBlob at the end of that copy. `indexed`: gzip layers are read through a seek index
-    (the first read of a layer builds it, reading all of it: for repeated reads, as in the app)."""
+    (the first read of a layer builds it, reading all of it: for repeated reads, as in the app).
+    `on_read(offset, blob size)`: how far into a blob on disk the reading has come."""
     require_rereadable(image)
     by_layer: dict[int, dict[str, Copy]] = defaultdict(dict)
     for copy in copies:
@@ -188,7 +191,7 @@ def read_copies(image: Image, copies: Iterable[Copy], indexed: bool = False) -> 
             # expansion of its holes, on the stream
             if isinstance(location, Location) and not any(p in sparse for p in wanted):
                 frames = _frame_spots(image, index, wanted)
-                members = located_member_data(location, label, counts, indexed, layer.tar_size or 0, frames)
+                members = located_member_data(location, label, counts, indexed, layer.tar_size or 0, frames, on_read)
             else:
                 members = member_data(stack.enter_context(image.source.open(layer.ref.blob)), label, counts)
             stack.callback(members.close)
