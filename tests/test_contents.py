@@ -418,7 +418,7 @@ def test_zstd_frame_index(tmp_path, monkeypatch):
     model = load(str(write_oci(Image([writer.LayerFile(blob_file, compression="none")]), tmp_path / "i.tar")))
     index = model.layers[0].scan.zstd_index
     assert index is not None and index.frames == -(-len(writer.layer_tar(layer)) // 100_000)
-    assert len(index.tar_offsets) > 10 and len(index.files) == len(files) + 1
+    assert len(index.tar_offsets) > 10 and len(model.layers[0].scan.file_offsets) == len(files) + 1
     stored = [c for c in model.fs.copies if c.layer == 0]
     reads = []
     real = BlobWindow.pread
@@ -428,14 +428,14 @@ def test_zstd_frame_index(tmp_path, monkeypatch):
         reads.clear()
         _, copy = file_copy(model, name, 0)
         assert b"".join(b"".join(chunks) for _, chunks in read_copies(model, [copy])) == files[name], name
-        point = bisect.bisect_right(index.tar_offsets, index.files[stored.index(copy)]) - 1
+        point = bisect.bisect_right(index.tar_offsets, model.layers[0].scan.file_offsets[stored.index(copy)]) - 1
         assert reads[:2] == [0, index.blob_offsets[point]], name  # the sniff, then the frame start before it
         late += point > 0
     assert late > 40
     model.close()
     blob = blob_file.read_bytes()  # the same index, scanned from a stream
     scan = layerscan.scan_layer(io.BytesIO(blob), "l", len(blob))
-    assert scan.zstd_index is not None and list(scan.zstd_index.files) == list(index.files)
+    assert scan.zstd_index is not None and list(scan.file_offsets) == list(model.layers[0].scan.file_offsets)
 
 
 def test_zstd_without_content_sizes_or_in_one_frame_has_no_index(tmp_path):
@@ -453,3 +453,25 @@ def test_zstd_without_content_sizes_or_in_one_frame_has_no_index(tmp_path):
     for blob in (one, streamed.getvalue()):
         scan = layerscan.scan_layer(io.BytesIO(blob), "l", len(blob))
         assert scan.zstd_index is None and len(scan.rows) == 40
+
+
+def test_plain_layer_files_are_read_where_the_scan_saw_them(tmp_path, monkeypatch):
+    """The scan keeps each regular file's tar offset: a file of a plain layer is read there,
+    without walking the tar to it."""
+    from explorer.archive.members import BlobWindow
+
+    files = {f"f{i:02d}": bytes([i]) * (i * 1000) for i in range(40)}
+    layer = Layer([F(p, d) for p, d in files.items()] + [F("f05", b"again")], compression="none")
+    files["f05"] = b"again"
+    model = load(str(write_oci(Image([layer]), tmp_path / "p.tar")))
+    offsets = model.layers[0].scan.file_offsets
+    assert len(offsets) == 41 and list(offsets) == sorted(offsets)
+    reads = []
+    real = BlobWindow.pread
+    monkeypatch.setattr(BlobWindow, "pread", lambda self, n, at: reads.append(at) or real(self, n, at))
+    for name, data in files.items():
+        reads.clear()
+        _, copy = file_copy(model, name, 0)
+        assert b"".join(b"".join(chunks) for _, chunks in read_copies(model, [copy])) == data, name
+        assert reads[1:2] == ([offsets[40 if name == "f05" else int(name[1:])]] if data else []), name
+    model.close()

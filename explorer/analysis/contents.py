@@ -22,7 +22,6 @@ from ..archive.entries import DIR, SYMLINK, Entry, normalize
 from ..archive.errors import CorruptBlob, ImageError
 from ..archive.layerscan import Location
 from ..archive.members import ReadProgress, located_member_data, member_data
-from ..archive.zstdindex import ZstdIndex
 from .filesystem import DELETED, Change, Copy, Node
 from .image import Image
 
@@ -190,8 +189,17 @@ def read_copies(
             # on disk (a registry's blob is streamed again); a sparse file needs tarfile's
             # expansion of its holes, on the stream
             if isinstance(location, Location) and not any(p in sparse for p in wanted):
-                frames = _frame_spots(image, index, wanted)
-                members = located_member_data(location, label, counts, indexed, layer.tar_size or 0, frames, on_read)
+                scan = layer.scan
+                members = located_member_data(
+                    location,
+                    label,
+                    counts,
+                    indexed,
+                    layer.tar_size or 0,
+                    _spots(image, index, wanted),
+                    scan.zstd_index if scan is not None else None,
+                    on_read,
+                )
             else:
                 members = member_data(stack.enter_context(image.source.open(layer.ref.blob)), label, counts)
             stack.callback(members.close)
@@ -200,23 +208,20 @@ def read_copies(
                 yield copy, _checked(chunks, copy, label, sparse.get(path))
 
 
-def _frame_spots(
-    image: Image, index: int, wanted: dict[str, Copy]
-) -> tuple[ZstdIndex, dict[str, tuple[int, int]]] | None:
-    """For a zstd layer of several frames: its frame index, and where each wanted copy's data
-    lies in its tar (the scan kept the offsets of its regular files in tar order, as the
-    copies are kept)."""
+def _spots(image: Image, index: int, wanted: dict[str, Copy]) -> dict[str, tuple[int, int]] | None:
+    """Where each wanted copy's data lies in its layer's tar: the scan kept the offsets of the
+    layer's regular files in tar order, as the copies are kept."""
     scan = image.layers[index].scan
-    frames = scan.zstd_index if scan is not None else None
-    if frames is None:
+    offsets = scan.file_offsets if scan is not None else None
+    if offsets is None:
         return None
     ordinal = {}
     for copy in image.fs.copies:
         if copy.layer == index:
             ordinal[copy] = len(ordinal)
-    if len(ordinal) != len(frames.files):
+    if len(ordinal) != len(offsets):
         return None  # not the scan's files one for one: read the blob as a stream
-    return frames, {path: (frames.files[ordinal[copy]], copy.size) for path, copy in wanted.items()}
+    return {path: (offsets[ordinal[copy]], copy.size) for path, copy in wanted.items()}
 
 
 def _checked(chunks: Iterator[bytes], copy: Copy, label: str, apparent: int | None) -> Iterator[bytes]:

@@ -43,6 +43,7 @@ class LayerScan:
         sparse: dict[str, int] | None = None,
         capture: Capture | None = None,
         zstd_index: ZstdIndex | None = None,
+        file_offsets: array | None = None,
     ) -> None:
         self.rows = rows  # its tar entries, in order
         self.tar_size = tar_size
@@ -53,7 +54,10 @@ class LayerScan:
         self.tar_sha256 = tar_sha256
         self.sparse = sparse or {}  # path -> apparent size of each sparse file (rows hold stored bytes)
         self.capture = capture
-        self.zstd_index = zstd_index  # a zstd layer of several frames: where its files can be read from
+        self.zstd_index = zstd_index  # a zstd layer of several frames: where its frames start
+        # the tar offset of each regular file's data, in tar order (8 bytes a file: a file of a
+        # plain layer is read straight from there, one of a multi-frame zstd layer from its frame)
+        self.file_offsets = file_offsets
 
     def copy(self) -> LayerScan:
         """Another scan of the same rows (a blob used by several layers is stacked once for each)."""
@@ -68,6 +72,7 @@ class LayerScan:
             self.sparse,
             self.capture,
             self.zstd_index,
+            self.file_offsets,
         )
 
     def entries(self) -> list[Entry]:
@@ -224,6 +229,7 @@ def _scan_stream(
     blob_tee = _Sha256Tee(raw) if verify else None
     counted = CountingReader(blob_tee or raw)
     frames = ZstdIndex()
+    offsets = array("Q")
     compression, tar_stream = decompressed(counted, name, frames)
     if compression != "none":
         tar_stream = _RatioGuard(tar_stream, counted, name, limits.max_ratio)
@@ -232,7 +238,6 @@ def _scan_stream(
     report = (lambda _: on_progress(counted.count)) if on_progress else None
     capture = Capture(limits.capture)
     try:
-        offsets = frames.files if compression == "zstd" else None
         rows, warnings, sparse = _walk(chunks, name, report, verify, limits, on_rows, capture, offsets)
         if blob_tee:
             while blob_tee.read(1 << 20):
@@ -251,6 +256,7 @@ def _scan_stream(
         sparse=sparse,
         capture=capture,
         zstd_index=frames if frames.usable(chunks.count) else None,
+        file_offsets=offsets,
     )
 
 
@@ -269,7 +275,8 @@ def scan_blob(
     tar = gunzip(data, name) if compression == "gzip" else data
     chunks = _TarChunks([tar] if tar else [], verify)
     capture = Capture(limits.capture)
-    rows, warnings, sparse = _walk(chunks, name, None, verify, limits, on_rows, capture)
+    offsets = array("Q")
+    rows, warnings, sparse = _walk(chunks, name, None, verify, limits, on_rows, capture, offsets)
     return LayerScan(
         rows=rows,
         tar_size=chunks.count,
@@ -280,6 +287,7 @@ def scan_blob(
         tar_sha256=chunks.hash.hexdigest() if chunks.hash else None,
         sparse=sparse,
         capture=capture,
+        file_offsets=offsets,
     )
 
 
@@ -341,5 +349,8 @@ def scan_location(
         chunks = _TarChunks(mapped(f, loc.offset, loc.size), False)
         report = (lambda _: on_progress(chunks.count)) if on_progress else None
         capture = Capture(limits.capture)
-        rows, warnings, sparse = _walk(chunks, label, report, False, limits, on_rows, capture)
-        return LayerScan(rows, chunks.count, "none", loc.size, warnings, sparse=sparse, capture=capture)
+        offsets = array("Q")
+        rows, warnings, sparse = _walk(chunks, label, report, False, limits, on_rows, capture, offsets)
+        return LayerScan(
+            rows, chunks.count, "none", loc.size, warnings, sparse=sparse, capture=capture, file_offsets=offsets
+        )

@@ -169,19 +169,27 @@ def located_member_data(
     wanted: Mapping[str, int],
     indexed: bool = False,
     tar_size: int = 0,
-    frames: tuple[ZstdIndex, Mapping[str, tuple[int, int]]] | None = None,
+    spots: Mapping[str, tuple[int, int]] | None = None,
+    frames: ZstdIndex | None = None,
     on_read: ReadProgress | None = None,
 ) -> Iterator[tuple[str, Iterator[bytes]]]:
     """`member_data` of a blob on disk. An uncompressed one is walked by the tar reader and
     only the wanted data read; with `indexed`, a gzip one is read through a seek index (built
-    on the first read of the blob, in one whole pass, then kept: `tar_size` sets its spacing);
-    a zstd one of several frames through the frame index its scan took, with `frames` (the
-    index, and the tar offset and size of each wanted path's data). `on_read` is told how far
-    into the blob each read reaches."""
+    on the first read of the blob, in one whole pass, then kept: `tar_size` sets its spacing).
+    With `spots` (the tar offset and size of each wanted path's data, from the scan), a plain
+    one is read there at once, and a zstd one of several frames from the frame start before
+    (`frames`, the index its scan took). `on_read` is told how far into the blob each read
+    reaches."""
     with open(location.path, "rb") as f:
         window = BlobWindow(f.fileno(), location.offset, location.size, on_read)
         kind = sniff(window.pread(4, 0))
-        if kind == "none":
+        if spots is not None and (kind == "none" or (kind == "zstd" and frames is not None)):
+            for path, (offset, size) in sorted(spots.items(), key=lambda item: item[1]):
+                if kind == "none":
+                    yield path, window.chunks(offset, size, label, path)
+                else:
+                    yield path, zstdindex.read(window.pread, frames, label, offset, size)  # type: ignore[arg-type]
+        elif kind == "none":
             # memory maps, as the scan reads a plain layer: 4-5x faster here than reads
             whole = os.fstat(f.fileno()).st_size >= location.offset + location.size
             chunks = (
@@ -192,10 +200,6 @@ def located_member_data(
             yield from _walked(window, chunks, label, wanted)
         elif kind == "gzip" and indexed:
             yield from _indexed(window, location, label, wanted, tar_size)
-        elif kind == "zstd" and frames is not None:
-            index, spots = frames
-            for path, (offset, size) in sorted(spots.items(), key=lambda item: item[1]):
-                yield path, zstdindex.read(window.pread, index, label, offset, size)
         else:
             yield from member_data(window, label, wanted)  # type: ignore[arg-type]
 

@@ -3,8 +3,8 @@
 Every zstd frame can be decompressed on its own. The scan already follows the frame headers
 (`blobs.ZstdFrames`); a frame header may state its content size, and when every frame does,
 the tar offset at which each frame starts is known without decompressing anything. Those
-starts, one every `SPACING` bytes of tar at most, and the tar offset of every regular file's
-data (in tar order), make the index: a file is read by decompressing from the last frame
+starts, one every `SPACING` bytes of tar at most, make the index; with the tar offset of a
+file's data (`LayerScan.file_offsets`), the file is read by decompressing from the last frame
 start before it, never from the start of the blob. zstd:chunked and estargz-like layouts
 compress each file (or chunk) as its own frame; a single-frame layer has no index and is read
 from its start.
@@ -25,12 +25,11 @@ SPACING = 1 << 20  # bytes of tar between kept frame starts, at least: at most t
 
 
 class ZstdIndex:
-    """Frame starts of a zstd blob (blob offset, tar offset) and each regular file's data offset."""
+    """Frame starts of a zstd blob: where kept ones start in the blob and in the tar."""
 
     def __init__(self) -> None:
         self.blob_offsets = array("Q")  # where kept frames start in the blob
         self.tar_offsets = array("Q")  # and in the tar
-        self.files = array("Q")  # tar offset of each regular file's data, in tar order
         self.frames = 0  # data frames seen
         self.sized = True  # every frame so far stated its content size
         self._tar = 0  # tar offset of the next frame's start
@@ -54,7 +53,7 @@ class ZstdIndex:
 
     @property
     def memory(self) -> int:
-        return (len(self.blob_offsets) + len(self.tar_offsets) + len(self.files)) * 8
+        return (len(self.blob_offsets) + len(self.tar_offsets)) * 8
 
 
 def read(read_at: Callable[[int, int], bytes], index: ZstdIndex, label: str, offset: int, size: int) -> Iterator[bytes]:
