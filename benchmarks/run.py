@@ -340,14 +340,20 @@ def _show_times(img: Image, layer: int, nodes: list, frames: bool = False) -> tu
 
 
 def _index_memory(img: Image) -> int:
-    """Bytes held by the gzip seek indexes built so far and by the zstd frame indexes of `img`."""
+    """Bytes held by the gzip seek indexes built so far, and by what the scans of `img` kept
+    to find files: zstd frame starts and every file's tar offset."""
     from explorer.archive.members import INDEXES
 
-    return INDEXES.memory + _frames_memory(img)
+    return INDEXES.memory + _scan_memory(img)
 
 
-def _frames_memory(img: Image) -> int:
-    return sum(layer.scan.zstd_index.memory for layer in img.layers if layer.scan and layer.scan.zstd_index)
+def _scan_memory(img: Image) -> int:
+    total = 0
+    for layer in img.layers:
+        if layer.scan is not None:
+            total += layer.scan.zstd_index.memory if layer.scan.zstd_index else 0
+            total += len(layer.scan.file_offsets or ()) * 8
+    return total
 
 
 def _multi_frame_copy(img: Image, index: int, into: Path, frame: int = 1 << 20) -> str:
@@ -384,21 +390,27 @@ def bench_contents(image: str, reps: int) -> str:
         copies = sorted((c for c in img.fs.copies if c.layer == big.index), key=lambda c: c.path)
         picks = [copies[i * (len(copies) - 1) // 8].where for i in range(9)]
         compression = big.scan.compression if big.scan else "?"
-        before = _index_memory(img)
         first = _show_times(img, big.index, picks[:1]) if compression == "gzip" else None  # builds the index
         if compression == "zstd":
             multi = load(_multi_frame_copy(img, big.index, tmp))
-        walls, cpus, m_walls, m_cpus = [], [], [], []
+        walls, cpus, m_walls, m_cpus, o_walls, o_cpus = [], [], [], [], [], []
+        scan = big.scan
         for _ in range(reps):
             w, c = _show_times(img, big.index, picks)
             walls += w
             cpus += c
+            if compression == "none":  # as before the scan kept file offsets: the tar walked to the file
+                offsets, scan.file_offsets = scan.file_offsets, None
+                w, c = _show_times(img, big.index, picks)
+                scan.file_offsets = offsets
+                o_walls += w
+                o_cpus += c
             if multi is not None:
                 m_nodes = [multi.fs.lookup(node.path) for node in picks]
                 w, c = _show_times(multi, 0, m_nodes)
                 m_walls += w
                 m_cpus += c
-        memory = _index_memory(img) - before + (_frames_memory(multi) if multi is not None else 0)
+        memory = _index_memory(img) + (_scan_memory(multi) if multi is not None else 0)
     finally:
         img.close()
         if multi is not None:
@@ -409,6 +421,11 @@ def bench_contents(image: str, reps: int) -> str:
         f" 9 files x {reps}: median {1000 * median(walls):.0f} ms wall / {1000 * median(cpus):.0f} ms CPU,"
         f" slowest {1000 * max(walls):.0f} ms"
     )
+    if o_walls:
+        line += (
+            f"; walking the tar to each (no offsets kept): median {1000 * median(o_walls):.0f} ms wall"
+            f" / {1000 * median(o_cpus):.0f} ms CPU ({median(cpus) / median(o_cpus):.3f}x the CPU)"
+        )
     if first is not None:
         line += f"; the first read builds the seek index: {1000 * first[0][0]:.0f} ms"
     if m_walls:
