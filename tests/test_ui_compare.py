@@ -133,3 +133,22 @@ def test_compare_tab_snapshot_at_80x24(snap_compare, pair):
     old, new = pair
     app = LayerscopeApp(old, display_name="old.tar", animate=False, compare=new)
     assert snap_compare(app, terminal_size=(80, 24), run_before=compared)
+
+
+def test_compare_flag_checks_new_before_the_app_starts(pair, tmp_path):
+    """A NEW that cannot be opened is one line and exit 2, before any screen; `-` is refused."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "CI"}  # CI=true without a terminal runs `ci`
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        cmd = [sys.executable, "-m", "explorer", pair[0], *args]
+        return subprocess.run(cmd, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, timeout=60)
+
+    proc = run("--compare", str(tmp_path / "nope.tar"))
+    assert proc.returncode == 2 and proc.stdout == "", proc.stderr
+    assert proc.stderr.startswith("layerscope: ") and "nope.tar" in proc.stderr and len(proc.stderr.splitlines()) == 1
+    proc = run("--compare", "-")
+    assert proc.returncode == 2 and "--compare cannot read standard input" in proc.stderr

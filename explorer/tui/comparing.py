@@ -79,8 +79,12 @@ class Comparing:
         name = display_name(os.path.basename(os.path.normpath(path)) or path)
 
         def say(what: str, done: int | None = None, total: int | None = None) -> None:
-            if not worker.is_cancelled:
+            if not worker.is_cancelled:  # a comparison started since has the tab
                 app.call_from_thread(tab.progress, what, done, total)
+
+        def fail(message: str) -> None:
+            if not worker.is_cancelled:
+                app.call_from_thread(tab.failed, message)
 
         def on_read(done: int) -> None:
             if throttle.ready():
@@ -88,10 +92,13 @@ class Comparing:
 
         read: dict[int, int] = {}
 
+        if path == "-":
+            fail("Cannot compare with standard input: the app reads its keys there; save the image to a file.")
+            return
         try:
             new = Image.open(path, app.options, on_read=on_read)
         except (ImageError, OSError) as exc:
-            app.call_from_thread(tab.failed, f"Cannot compare: {exc}")
+            fail(f"Cannot compare: {exc}")
             return
         total = new.compressed_size
 
@@ -114,16 +121,16 @@ class Comparing:
                 say(f"{name} (NEW) is analysed; waiting for the open image (OLD)…")
                 time.sleep(WAIT)
             if app.error is not None or app.image is None:
-                app.call_from_thread(tab.failed, "Cannot compare: the open image could not be read whole.")
+                fail("Cannot compare: the open image could not be read whole.")
                 return
             say("Comparing…")
             comparison = compare(app.image, new)
             view = compare_view(comparison, app.source_name, os.path.basename(os.path.normpath(path)) or path)
         except (ImageError, OSError) as exc:
-            app.call_from_thread(tab.failed, f"Cannot compare: {exc}")
+            fail(f"Cannot compare: {exc}")
             return
         except Exception as exc:  # a bug, but the user gets a message, not a traceback
-            app.call_from_thread(tab.failed, f"internal error while comparing: {exc!r}")
+            fail(f"internal error while comparing: {exc!r}")
             return
         finally:
             scans.close()
