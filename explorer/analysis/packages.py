@@ -437,6 +437,8 @@ def _count_bytes(packages: Packages) -> None:
 
     One pass over the stored copies, each named by its path ("/usr/bin/bash"); a folder's
     path is built once."""
+    if not packages.owners and not packages.npm_dirs:  # no file lists: no file to count
+        return
     fs = packages.fs
     owner = packages.owners.get
     elsewhere = bool(packages.aliases or packages.npm_dirs)
