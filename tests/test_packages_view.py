@@ -126,6 +126,13 @@ def test_app_packages_tab_filters_the_tree(tmp_path: Path) -> None:
             await pilot.pause()
             assert app.view.package is not None
             assert {n.path for n in app.view.package[1]} == {"", "usr", "usr/bin", "usr/bin/bash"}
+            while tree.cursor_path is None or tree.cursor_path.path != "usr/bin/bash":
+                await pilot.press("down")
+            await pilot.press("h")  # the history names the owning package
+            await pilot.pause()
+            heading = str(app.screen.query_one("#history-path", Static).content)
+            assert heading == "/usr/bin/bash  · package: deb bash 5.2-2"
+            await pilot.press("escape")
             await pilot.press("f")  # clears it
             await pilot.pause()
             assert app.view.package is None
