@@ -473,14 +473,17 @@ def is_build_package(package: Package) -> bool:
     return package.ecosystem in _BUILD_ECOSYSTEMS and _BUILD_PACKAGE.fullmatch(package.name) is not None
 
 
-def _package_copies(packages: Packages, package: Package) -> list[tuple[str, Copy]]:
-    """The stored copies of a package's files since it was installed, with their paths."""
+def _package_copies(package: Package, folders: dict[Node, str]) -> list[tuple[str, Copy]]:
+    """The stored copies of a package's files since it was installed, with their paths (a
+    folder's path made once, in `folders`)."""
     found = []
-    for path in packages.paths_of(package):
-        node = packages.fs.lookup(path)
-        for change in node.changes if node is not None else ():
-            if change.copy is not None and change.entry is not None and change.layer >= package.installed_in:
-                found.append((path, change.copy))
+    for copy in package.copies:
+        if copy.layer >= package.installed_in:
+            parent = copy.where.parent
+            head = folders.get(parent)  # type: ignore[arg-type]
+            if head is None:
+                head = folders[parent] = parent.path  # type: ignore[index,union-attr]
+            found.append((f"{head}/{copy.where.name}" if head else copy.where.name, copy))
     return found
 
 
@@ -516,9 +519,10 @@ def _build_package_hints(b: _Builder) -> None:
     if b.packages is None:
         return
     groups: dict[tuple[int, str], dict[Package, list[tuple[str, Copy]]]] = defaultdict(dict)
+    folders: dict[Node, str] = {}
     for package in b.packages.packages:
         if package.removed_in is None and is_build_package(package):
-            found = _package_copies(b.packages, package)
+            found = _package_copies(package, folders)
             if found:
                 groups[(package.installed_in, package.ecosystem)][package] = found
     for (layer, ecosystem), owned in sorted(groups.items()):
@@ -545,7 +549,7 @@ def _removed_package_hint(b: _Builder, stored: int, hidden: int, copies: list[Co
     """The hint for the copies layer `stored` made of packages that layer `hidden` removed
     (their files, and dpkg's own records of them); the other copies are given back."""
     packages: Packages = b.packages  # type: ignore[assignment]
-    removed = {p for p in packages.packages if any(a.layer == hidden and a.action == REMOVED for a in p.actions)}
+    removed = {c.package for c in packages.changes[hidden] if c.action == REMOVED}
     if not removed:
         return copies
     by_name = {p.name: p for p in removed if p.ecosystem == "deb"}
