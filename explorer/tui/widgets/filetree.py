@@ -99,6 +99,7 @@ class FileTree(ScrollView, can_focus=True):
         """Show `view`, keeping the expanded directories and the cursor's path where they still
         exist; then open small directories, breadth first, while fewer than `open_rows` lines show."""
         previous = self.model
+        target = self.cursor_path if previous is not None else None  # read before the model changes
         if browser is None or view is None or view.layer is None:
             self.model = None
         else:
@@ -107,7 +108,6 @@ class FileTree(ScrollView, can_focus=True):
             self.model = VisibleTree(self._listings, view, previous.expanded if previous else None)
             if open_rows:
                 self.model.expand_all(open_rows, fit=True)
-        target = self.cursor_path if previous is not None else None
         cursor = 0
         while target is not None and self.model is not None:
             index = self.model.index_of(target)
