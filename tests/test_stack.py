@@ -226,3 +226,27 @@ async def test_seven_reads_the_tree_cursors_path(built):
         await pilot.pause()
         assert app.stack_view.read is not None and app.stack_view.read.path == "/etc/a.conf"
         assert app.stack_view.path_input.value == "/etc/a.conf"
+
+
+@run
+async def test_names_in_the_read_path_are_data(tmp_path):
+    name = "[red]x\x1b[2J"
+    image = Image([Layer([F(name, b"1")], "ADD [bold]a"), Layer([whiteout(name)], "RUN rm")])
+    app = LayerscopeApp(str(write_oci(image, tmp_path / "odd.tar")), animate=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("7")
+        app.stack_view.pick(app.image.fs.lookup(name))
+        await pilot.pause()
+        text = str(app.stack_view.body.visual)
+        assert "/[red]x\\x1b[2J" in text and "\x1b" not in text and "ADD [bold]a" in text
+        assert app.stack_view.path_input.value == "/[red]x\\x1b[2J"
+
+
+def test_serve_demo_sessions_open_v2():
+    from explorer.commands.serve import _parser, _validate, app_argv
+
+    parser = _parser()
+    args = parser.parse_args(["--demo"])
+    _validate(args, parser)
+    assert app_argv("demo.tar", args)[1:] == ["--image", V2]
