@@ -28,7 +28,9 @@ from explorer.analysis.waste import compute_waste
 from explorer.demo import V1, V2, demo_options, write_demo
 from explorer.present.stack import Bar, bar_cells, read_path_of, sharing_of, stack_bars, widest
 from explorer.present.text import human_size
+from explorer.present.browse import CHANGES
 from explorer.tui.app import LayerscopeApp
+from explorer.tui.screens.history import HistoryScreen
 
 from .imagebuilder import F, Image, Layer, opaque, whiteout, write_oci
 from .test_layer_semantics import build, d, f, h, o, w
@@ -213,6 +215,22 @@ async def test_stack_tab_reads_paths_through_the_layers(built):
         bars.focus()
         await pilot.press("up")  # from layer 0, at the bottom
         assert app.view.layer == 1 and app.layers.cursor_row == 1
+        # h: the history of the stack's path
+        await pilot.press("h")
+        assert isinstance(app.screen, HistoryScreen) and app.screen.node.path == "app/bin"
+        await pilot.press("escape")
+        # Enter on a bar of the read path: the path in that layer's changes
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.query_one(TabbedContent).active == "explorer"
+        assert app.view.layer == 1 and app.view.mode == CHANGES and app.file_tree.cursor_path.path == "app/bin"
+        # Enter on a layer without an entry for it: that layer
+        await pilot.press("7")
+        app.stack_view.list.focus()
+        await pilot.press("up")  # layer 2
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.query_one(TabbedContent).active == "explorer" and app.view.layer == 2
 
 
 @run

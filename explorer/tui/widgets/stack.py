@@ -1,7 +1,8 @@
 """The Stack tab: the layers as a stack of bars, and the union read path of one path.
 
 Renders `present.stack`: the bars top layer first, the selected layer highlighted, the layers
-with an entry for the chosen path marked; beside them the read path, top-down.
+with an entry for the chosen path marked; beside them the read path, top-down. Enter on a bar
+opens the explorer there (on the path, when that layer has an entry for it).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ...analysis.image import Image
 from ...present.stack import Bar, ReadPath, Sharing, bar_cells, read_path_of, stack_bars, widest
 from ...present.text import display_name, human_size
 from ..labels import CURSOR_KEYS
+from .messages import ShowPath
 
 VISIBLE, WASTED, HIDES = "$primary", "$error", "$warning"
 ROLE_STYLES = {"wins": "bold $text-success", "hides it": "bold $text-error", "below": "$text-muted"}
@@ -65,11 +67,12 @@ class StackView(Horizontal):
     """
 
     class LayerPicked(Message):
-        """The user moved to another layer's bar."""
+        """The user moved to another layer's bar (`open`: pressed Enter on it)."""
 
-        def __init__(self, layer: int) -> None:
+        def __init__(self, layer: int, open: bool = False) -> None:
             super().__init__()
             self.layer = layer
+            self.open = open
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -176,6 +179,17 @@ class StackView(Horizontal):
         layer = self.selected_layer
         if layer is not None and not self._showing:
             self.post_message(self.LayerPicked(layer))
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        """Enter on a bar: the path in that layer's changes, if it has an entry there; else the layer."""
+        event.stop()
+        layer = self.selected_layer
+        if layer is None:
+            return
+        if self.node is not None and self.read is not None and layer in self.read.layers:
+            self.post_message(ShowPath(self.node.path, layer))
+        else:
+            self.post_message(self.LayerPicked(layer, open=True))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
