@@ -26,9 +26,9 @@ from explorer.analysis.readpath import (
 )
 from explorer.analysis.waste import compute_waste
 from explorer.demo import V1, V2, demo_options, write_demo
+from explorer.present.browse import CHANGES
 from explorer.present.stack import Bar, bar_cells, read_path_of, sharing_of, stack_bars, widest
 from explorer.present.text import human_size
-from explorer.present.browse import CHANGES
 from explorer.tui.app import LayerscopeApp
 from explorer.tui.screens.history import HistoryScreen
 
