@@ -37,6 +37,7 @@ from ..present.text import display_name, human_size
 from ..present.tour import step_of
 from ..present.tree import View, row_notes
 from .commands import LayerscopeCommands
+from .comparing import Comparing
 from .screens.contents import ContentsScreen
 from .screens.find import FindScreen, Found
 from .screens.help import HelpScreen
@@ -63,7 +64,7 @@ EXPLORER_ACTIONS = {"toggle_mode", "toggle_sort", "toggle_unchanged", "filter", 
 _STACKED = object()  # what `next` gives for a layer whose stacking is done
 
 
-class LayerscopeApp(App[None]):
+class LayerscopeApp(Comparing, App[None]):
     """Explore a container image archive: layers, file changes, merged filesystem, waste."""
 
     CSS_PATH = "app.tcss"
@@ -94,6 +95,7 @@ class LayerscopeApp(App[None]):
         Binding("n", "tour_step(1)", "Next", id="tour.next"),
         Binding("b", "tour_step(-1)", "Back", id="tour.back"),
         Binding("escape", "leave_tour", "Leave tour", show=False, id="tour.leave"),
+        Binding("8", "view('compare')", "Compare", show=False, id="view_compare"),
     ]
     view: var[View] = var(View(), init=False)  # what the file tree shows; actions replace it (no repaint of its own)
 
@@ -106,11 +108,14 @@ class LayerscopeApp(App[None]):
         display_name: str | None = None,
         animate: bool = True,
         tour: bool = False,
+        compare: str | None = None,
     ) -> None:
         """The app for one archive (the CLI, the tests and the screenshot script all start it so);
-        `pool` is the caller's, started before Textual was imported."""
+        `pool` is the caller's, started before Textual was imported; `compare`: an image to
+        compare it with (as NEW) on the Compare tab."""
         super().__init__()
         self.path = path
+        self.compare_with = compare
         self.options = options
         self.pool = pool
         self.source_name = display_name or os.path.basename(os.path.normpath(path)) or path
@@ -196,6 +201,8 @@ class LayerscopeApp(App[None]):
         self.watch(self.file_tree, "highlighted", self._show_file_info, init=False)
         self.layers.focus()
         self._load()
+        if self.compare_with is not None:
+            self.call_later(self.start_compare, self.compare_with)
 
     # ---- loading -----------------------------------------------------------------------
     @work(thread=True, exit_on_error=False, group="load")
@@ -453,7 +460,9 @@ class LayerscopeApp(App[None]):
         if action in EXPLORER_ACTIONS or action == "toggle_details":
             return tab == "explorer"
         if action == "history":  # of the tree's path or the waste row's
-            return tab != "summary"
+            return tab not in ("summary", "compare")
+        if action == "view" and parameters == ("compare",):
+            return self.compare_tab is not None
         return True
 
     def action_help(self) -> None:
@@ -467,6 +476,8 @@ class LayerscopeApp(App[None]):
     def action_view(self, pane: str) -> None:
         came_from = self.query_one(TabbedContent).active
         self.query_one(TabbedContent).active = pane
+        if pane == "compare":
+            return self.focus_compare()
         if pane == "largest" and self.image is not None and self.image.analysed:
             self.largest_view.show(self.image, self.view.layer)  # `l` shows the layer chosen now
         {
@@ -524,7 +535,9 @@ class LayerscopeApp(App[None]):
         else:
             node = self.file_tree.cursor_path if tab == "explorer" else None
         if node is not None:
-            self.push_screen(HistoryScreen(self.image, node, self.stacked))
+            packages = self.packages_view.packages  # None until worked out: no owner then
+            owner = owner_text(packages, node.path) if packages is not None else None
+            self.push_screen(HistoryScreen(self.image, node, self.stacked, owner))
         else:
             where = {"explorer": "the tree", "waste": "the waste list", "stack": "the stack's path field"}.get(
                 tab, "the explorer"
@@ -623,6 +636,9 @@ class LayerscopeApp(App[None]):
             self.go_to_layer(message.layer)
         else:
             self.view = replace(self.view, layer=message.layer)
+
+    def on_file_tree_file_chosen(self, _: FileTree.FileChosen) -> None:
+        self.action_contents()
 
     def on_show_path(self, message: ShowPath) -> None:
         node = self.image.fs.lookup(message.path) if self.image is not None else None
