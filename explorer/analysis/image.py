@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from .filesystem import CHANGE_KINDS, FileSystem
 from .waste import Waste, compute_waste
 
 if TYPE_CHECKING:
+    from ..archive.layercache import CachedScans, LayerCache
     from .packages import Packages
 
 
@@ -36,6 +38,8 @@ class Layer:
     change_counts: dict[str, int] = field(default_factory=dict)
     content_bytes: int = 0  # bytes of regular-file content this layer stores
     entry_counts: dict[str, int] = field(default_factory=dict)  # tar entries by kind
+    from_cache: bool = False  # its scan came from the layer cache, not from its blob
+    also_in: list[str] = field(default_factory=list)  # other images the layer cache saw it in
 
     @property
     def digest(self) -> str | None:
@@ -110,6 +114,7 @@ class Image:
         self.waste: Waste | None = None
         self.captured = 0  # package-metadata bytes the layers' scans kept (see archive/capture.py)
         self._packages: Packages | None = None
+        self._cache: LayerCache | None = None
 
     @classmethod
     def open(
@@ -212,7 +217,38 @@ class Image:
         first layers later. Without a pool given to `open`, one is made for this scan."""
         pool = self.pool or ScanPool()
         blobs = [LayerBlob(layer.ref.blob, self.label(layer), layer.blob_size) for layer in self.layers]
+        cached = self._through_cache(blobs)
+        if cached is not None:
+            return cached.scans(pool, on_progress, largest_first)
         return pool.scan(self.source, blobs, self.options.verify, self.options.limits, on_progress, largest_first)
+
+    def _through_cache(self, blobs: list[LayerBlob]) -> CachedScans | None:
+        """With `options.cache`: the layer cache's answer for each layer (marked on the layers)."""
+        if not self.options.cache:
+            return None
+        from ..archive.layercache import CachedScans, LayerKey, open_cache
+
+        if self._cache is None:
+            self._cache, why = open_cache()
+            if self._cache is None:
+                self.warnings.append(f"the layer cache is not used: {why}")
+                self.options = self.options._replace(cache=False)
+                return None
+        keys = [LayerKey(layer.digest, layer.diff_id) for layer in self.layers]
+        options = self.options
+        cached = CachedScans(self._cache, self.source, blobs, keys, self.cache_name, options.verify, options.limits)
+        for index, layer in enumerate(self.layers):
+            layer.from_cache = index in cached.hits
+            layer.also_in = cached.also_in.get(index, [])
+        return cached
+
+    @property
+    def cache_name(self) -> str:
+        """How the layer cache names this image to others that share its layers."""
+        if os.path.exists(self.path):
+            where = os.path.abspath(self.path)
+            return f"{self.names[0]} ({where})" if self.names else where
+        return self.names[0] if self.names else self.path
 
     def analyse(self, on_progress: LayerProgress | None = None) -> None:
         """Read every layer, stack them in order, and account for waste (nothing is shown
@@ -244,6 +280,9 @@ class Image:
 
     def close(self) -> None:
         self.source.close()
+        if self._cache is not None:
+            self._cache.close()
+            self._cache = None
 
 
 def load(path: str, options: OpenOptions = DEFAULT_OPTIONS, *, pool: ScanPool | None = None) -> Image:

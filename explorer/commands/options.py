@@ -29,6 +29,9 @@ def add_open_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--platform", metavar="OS/ARCH[/VARIANT]", help="platform of a multi-platform image")
     parser.add_argument("--image", metavar="REF", help="image of an archive with several (tag or ref name)")
     parser.add_argument("--verify", action="store_true", help="check every blob's sha256 and every diff_id")
+    parser.add_argument(
+        "--no-cache", action="store_true", help="read every layer, neither from nor into the layer cache"
+    )
     limits = parser.add_argument_group("limits (for archives from anywhere; see the README)")
     for field in _LIMITS:
         flag = "--" + field.replace("_", "-")
@@ -46,4 +49,6 @@ _LIMITS = {  # what each numeric field of `Limits` bounds: an option named after
 def open_options(args: argparse.Namespace) -> OpenOptions:
     """The options `add_open_options` parsed, as the one value passed down to open the image."""
     limits = Limits(**{field: getattr(args, field) for field in _LIMITS})
-    return OpenOptions(platform=args.platform, image=args.image, verify=args.verify, limits=limits)
+    return OpenOptions(
+        platform=args.platform, image=args.image, verify=args.verify, limits=limits, cache=not args.no_cache
+    )
