@@ -29,6 +29,7 @@ examples:
   layerscope ci image.tar               check size and waste rules (exit 0 pass, 1 fail, 2 error)
   layerscope registry://ghcr.io/org/app:1.4   straight from a registry (no daemon)
   layerscope serve --demo               the app in a web browser (http://127.0.0.1:8000/)
+  layerscope cache info                 the layer cache (a layer seen before is not read again)
 """
 
 
@@ -40,6 +41,7 @@ COMMANDS = {
     "extract": "explorer.commands.extract",
     "ci": "explorer.commands.ci",
     "serve": "explorer.commands.serve",
+    "cache": "explorer.commands.cache",
 }
 
 

@@ -276,7 +276,10 @@ class LayerCache:
                 os.unlink(f"{self.path}{suffix}")
 
     def _fail(self, exc: sqlite3.Error) -> None:
+        """Stop using the cache for this run; a damaged file goes (the next run makes a new one)."""
         self.broken = f"{self.path}: {exc}"
+        if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
+            self._remove()
 
     def close(self) -> None:
         self._db.close()
@@ -315,8 +318,7 @@ class LayerCache:
 
     def drop(self, digest: str, diff_id: str | None) -> None:
         """Forget a record that would not decode."""
-        with self._writing():
-            self._db.execute("DELETE FROM layers WHERE digest=? AND diff_id=?", (digest, diff_id or ""))
+        self._write(lambda db: db.execute("DELETE FROM layers WHERE digest=? AND diff_id=?", (digest, diff_id or "")))
 
     def also_in(self, digest: str, image: str) -> list[str]:
         """The other images seen with this layer, most recent first."""
@@ -332,17 +334,18 @@ class LayerCache:
         return [row[0] for row in rows]
 
     # ---- writes ----
-    @contextlib.contextmanager
-    def _writing(self) -> Iterator[None]:
+    def _write(self, work: Callable[[sqlite3.Connection], None]) -> None:
+        """Run `work` in one write transaction (nothing, once the cache is broken)."""
         if self.broken:
             return
+        db = self._db
         try:
-            self._db.execute("BEGIN IMMEDIATE")
+            db.execute("BEGIN IMMEDIATE")
             try:
-                yield
-                self._db.execute("COMMIT")
+                work(db)
+                db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                db.execute("ROLLBACK")
                 raise
         except sqlite3.Error as exc:
             self._fail(exc)
@@ -350,27 +353,27 @@ class LayerCache:
     def put(self, digest: str, diff_id: str | None, heads: str, record: Record, location: Location | None) -> None:
         size = sum(len(part) for part in record)
         identity = _identity(location) if location is not None else None
-        with self._writing():
-            self._db.execute(
-                "INSERT OR REPLACE INTO layers VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (digest, diff_id or "", FORMAT, heads, *record, size, time.time()),
-            )
+
+        def work(db: sqlite3.Connection) -> None:
+            row = (digest, diff_id or "", FORMAT, heads, *record, size, time.time())
+            db.execute("INSERT OR REPLACE INTO layers VALUES (?,?,?,?,?,?,?,?,?,?,?)", row)
             if identity is not None and location is not None:
-                self._remember(location, identity, digest)
-        self._evict()
+                self._remember(db, location, identity, digest)
+
+        self._write(work)
+        self._write(self._evict)
 
     def remember_blob(self, location: Location, digest: str) -> None:
         """A scan here hashed this archive blob: its sha256 is `digest`."""
         identity = _identity(location)
         if identity is not None:
-            with self._writing():
-                self._remember(location, identity, digest)
+            self._write(lambda db: self._remember(db, location, identity, digest))
 
-    def _remember(self, location: Location, identity: tuple, digest: str) -> None:
+    def _remember(self, db: sqlite3.Connection, location: Location, identity: tuple, digest: str) -> None:
         path, dev, ino, size, mtime_ns, ctime_ns = identity
         if time.time() - max(mtime_ns, ctime_ns) / 1e9 < RACY:
             return  # written just now: a rewrite within the timestamps' granularity would go unseen
-        self._db.execute(
+        db.execute(
             "INSERT OR REPLACE INTO blobs VALUES (?,?,?,?,?,?,?,?,?)",
             (path, location.offset, location.size, dev, ino, size, mtime_ns, ctime_ns, digest),
         )
@@ -378,26 +381,28 @@ class LayerCache:
     def touch(self, keys: Sequence[tuple[str, str | None]], image: str) -> None:
         """Mark records as used now (the LRU order), and `image` as one that holds them."""
         now = time.time()
-        with self._writing():
-            for digest, diff_id in keys:
-                self._db.execute("UPDATE layers SET used=? WHERE digest=? AND diff_id=?", (now, digest, diff_id or ""))
-                self._db.execute("INSERT OR REPLACE INTO images VALUES (?,?,?)", (digest, image, now))
 
-    def _evict(self) -> None:
+        def work(db: sqlite3.Connection) -> None:
+            for digest, diff_id in keys:
+                db.execute("UPDATE layers SET used=? WHERE digest=? AND diff_id=?", (now, digest, diff_id or ""))
+                db.execute("INSERT OR REPLACE INTO images VALUES (?,?,?)", (digest, image, now))
+
+        self._write(work)
+
+    @staticmethod
+    def _evict(db: sqlite3.Connection) -> None:
+        """Past `max_bytes`, drop the least recently used records down to 90 % of it."""
         limit = max_bytes()
-        with self._writing():
-            total = self._db.execute("SELECT coalesce(sum(bytes), 0) FROM layers").fetchone()[0]
-            if total <= limit:
-                return
-            goal = limit * 0.9
-            for digest, diff_id, size in self._db.execute(
-                "SELECT digest, diff_id, bytes FROM layers ORDER BY used"
-            ).fetchall():
-                if total <= goal:
-                    break
-                self._db.execute("DELETE FROM layers WHERE digest=? AND diff_id=?", (digest, diff_id))
-                total -= size
-            self._db.execute("DELETE FROM images WHERE digest NOT IN (SELECT digest FROM layers)")
+        total = db.execute("SELECT coalesce(sum(bytes), 0) FROM layers").fetchone()[0]
+        if total <= limit:
+            return
+        goal = limit * 0.9
+        for digest, diff_id, size in db.execute("SELECT digest, diff_id, bytes FROM layers ORDER BY used").fetchall():
+            if total <= goal:
+                break
+            db.execute("DELETE FROM layers WHERE digest=? AND diff_id=?", (digest, diff_id))
+            total -= size
+        db.execute("DELETE FROM images WHERE digest NOT IN (SELECT digest FROM layers)")
 
     # ---- the `cache` command ----
     def info(self) -> dict:
@@ -418,9 +423,11 @@ class LayerCache:
         }
 
     def clear(self) -> None:
-        with self._writing():
+        def work(db: sqlite3.Connection) -> None:
             for table in ("layers", "blobs", "images"):
-                self._db.execute(f"DELETE FROM {table}")  # noqa: S608 (ours)
+                db.execute(f"DELETE FROM {table}")  # noqa: S608 (ours)
+
+        self._write(work)
         with contextlib.suppress(sqlite3.Error):
             self._db.execute("VACUUM")
 
