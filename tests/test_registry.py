@@ -4,13 +4,16 @@ auth and behind Bearer tokens, images pushed with skopeo; the figures must equal
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -20,7 +23,7 @@ import pytest
 from explorer.analysis import dive_compat
 from explorer.analysis.image import Image as Model
 from explorer.analysis.image import load
-from explorer.archive import blobfetch, registry
+from explorer.archive import blobfetch, layercache, registry
 from explorer.archive.blobfetch import RemoteBlob
 from explorer.archive.errors import CorruptBlob, ImageError
 from explorer.archive.options import OpenOptions
@@ -523,3 +526,84 @@ def test_cat_and_diff_from_a_registry(open_registry):
     assert proc.returncode == 0 and len(proc.stdout) == 20000, proc.stderr
     proc = layerscope("diff", str(REAL / "small-bloat.docker-archive.tar"), remote)
     assert proc.returncode == 0 and b"identical filesystems (15 layers shared)" in proc.stdout, proc.stderr
+
+
+# ---- the layer cache: shared layers are not downloaded ---------------------------------------------
+
+
+class CountingProxy:
+    """A TCP relay to the registry on a loopback port of its own, counting the bytes the
+    registry sends: what a client downloads, measured on the wire."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream.rsplit(":", 1)
+        self.received = 0
+        self._lock = threading.Lock()
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.host = f"127.0.0.1:{self._server.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection((self.upstream[0], int(self.upstream[1])))
+            threading.Thread(target=self._pipe, args=(client, upstream, False), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, True), daemon=True).start()
+
+    def _pipe(self, src: socket.socket, dst: socket.socket, count: bool) -> None:
+        try:
+            while data := src.recv(1 << 16):
+                if count:
+                    with self._lock:
+                        self.received += len(data)
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def take(self) -> int:
+        """Bytes received since the last call."""
+        time.sleep(0.2)  # the relay threads pass on what is in flight
+        with self._lock:
+            received, self.received = self.received, 0
+        return received
+
+    def stop(self) -> None:
+        self._server.close()
+
+
+@needs_shared
+@needs_registry
+def test_layers_in_the_cache_are_not_downloaded(open_registry, monkeypatch):
+    """The second look at a registry image fetches its manifest and config, no layer; and an
+    image whose layers were read (and hashed) from the archive it was pushed from downloads none."""
+    monkeypatch.setattr(layercache, "RACY", 0.0)
+    proxy = CountingProxy(open_registry.host)
+    cached = OpenOptions(cache=True)
+    try:
+        fetched = []
+        for name in ("bloat:gzip", "bloat:gzip"):
+            image = load(f"registry://{proxy.host}/{name}", cached)
+            image.close()
+            fetched.append(proxy.take())
+        layer_bytes = sum(layer.blob_size for layer in image.layers)
+        assert [layer.from_cache for layer in image.layers] == [True] * len(image.layers)
+        assert fetched[0] > layer_bytes > 100_000, fetched
+        assert fetched[1] < 20_000, fetched  # the manifest and the config, with HTTP headers
+
+        local = load(str(REAL / "small-bloat.oci-zstd.tar"), cached)  # the archive of bloat:zstd
+        local.close()
+        proxy.take()
+        remote = load(f"registry://{proxy.host}/bloat:zstd", cached)
+        remote.close()
+        assert proxy.take() < 20_000
+        assert all(layer.from_cache for layer in remote.layers)
+        assert _comparable(remote) == _comparable(local)
+    finally:
+        proxy.stop()

@@ -432,6 +432,7 @@ class RegistrySource(Source):
         self._next_layer: dict[str, list[str]] = {}  # layer blob → the layers after it in its manifest
         self._pending: dict[str, Future[BlobStream]] = {}  # layer requests sent ahead
         self._pool: ThreadPoolExecutor | None = None
+        self._wanted: set[str] | None = None  # the layers to be read (see `retain`): no other is fetched ahead
         path = self._learn(digest, len(body), "manifest")
         self._fetched[path] = body
         media_type = _media_type(body)
@@ -514,10 +515,14 @@ class RegistrySource(Source):
         if self._kind.get(name) != "blob":
             raise ImageError(f"{name}: not a blob of the image")
         for ahead in self._next_layer.get(name, []):
-            if ahead not in self._pending:
+            if ahead not in self._pending and (self._wanted is None or ahead in self._wanted):
                 self._pool = self._pool or ThreadPoolExecutor(AHEAD, thread_name_prefix="layerscope-registry")
                 self._pending[ahead] = self._pool.submit(self._remote(ahead).open, self._digests[ahead])
         return self._open(name)
+
+    def retain(self, blobs: list[str]) -> None:
+        """Fetch ahead only these layers (the layer cache has the others)."""
+        self._wanted = set(blobs)
 
     def locate(self, name: str) -> RemoteBlob | None:  # type: ignore[override]
         """Layers for worker processes, which fetch and check them themselves."""
