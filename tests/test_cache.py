@@ -322,3 +322,14 @@ def test_directory_sources_are_cached(tmp_path, not_racy):
     assert isinstance(Model.open(str(layout)).source, DirSource)
     analysed(layout)
     assert all(hits(analysed(layout)))
+
+
+@needs_shared
+def test_diff_reads_through_the_cache():
+    old, new = str(BLOAT), str(REAL / "small-bloat-ovl.oci-gzip.tar")
+    plain = layerscope("diff", old, new, "--json", "--no-cache")
+    assert plain.returncode == 1 and b'"identical": false' in plain.stdout and not (cache_dir() / FILE_NAME).exists()
+    first, second = (layerscope("diff", old, new, "--json") for _ in range(2))
+    assert first.stdout == second.stdout == plain.stdout
+    assert json.loads(layerscope("cache", "info", "--json").stdout)["images"] == 2
+    assert all(hits(analysed(old))) and all(hits(analysed(new)))

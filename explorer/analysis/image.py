@@ -223,24 +223,19 @@ class Image:
         return pool.scan(self.source, blobs, self.options.verify, self.options.limits, on_progress, largest_first)
 
     def _through_cache(self, blobs: list[LayerBlob]) -> CachedScans | None:
-        """With `options.cache`: the layer cache's answer for each layer (marked on the layers)."""
-        if not self.options.cache:
-            return None
-        from ..archive.layercache import CachedScans, LayerKey, open_cache
+        return through_cache([self], self.source, blobs)
 
-        if self._cache is None:
+    def layer_cache(self) -> LayerCache | None:
+        """The user's layer cache when `options.cache` (else, or when unusable, None: said once
+        in the warnings)."""
+        if self.options.cache and self._cache is None:
+            from ..archive.layercache import open_cache
+
             self._cache, why = open_cache()
             if self._cache is None:
                 self.warnings.append(f"the layer cache is not used: {why}")
                 self.options = self.options._replace(cache=False)
-                return None
-        keys = [LayerKey(layer.digest, layer.diff_id) for layer in self.layers]
-        options = self.options
-        cached = CachedScans(self._cache, self.source, blobs, keys, self.cache_name, options.verify, options.limits)
-        for index, layer in enumerate(self.layers):
-            layer.from_cache = index in cached.hits
-            layer.also_in = cached.also_in.get(index, [])
-        return cached
+        return self._cache
 
     @property
     def cache_name(self) -> str:
@@ -283,6 +278,25 @@ class Image:
         if self._cache is not None:
             self._cache.close()
             self._cache = None
+
+
+def through_cache(images: Sequence[Image], source: Source, blobs: list[LayerBlob]) -> CachedScans | None:
+    """The layer cache's scans of these images' layers (`blobs` of `source`, the layers of
+    each image in turn), their layers marked with what the cache knows; None without a cache."""
+    cache = images[0].layer_cache()
+    if cache is None:
+        return None
+    from ..archive.layercache import CachedScans, LayerKey
+
+    layers = [layer for image in images for layer in image.layers]
+    keys = [LayerKey(layer.digest, layer.diff_id) for layer in layers]
+    names = [image.cache_name for image in images for _ in image.layers]
+    options = images[0].options
+    cached = CachedScans(cache, source, blobs, keys, names, options.verify, options.limits)
+    for index, layer in enumerate(layers):
+        layer.from_cache = index in cached.hits
+        layer.also_in = cached.also_in.get(index, [])
+    return cached
 
 
 def load(path: str, options: OpenOptions = DEFAULT_OPTIONS, *, pool: ScanPool | None = None) -> Image:

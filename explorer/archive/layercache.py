@@ -378,12 +378,12 @@ class LayerCache:
             (path, location.offset, location.size, dev, ino, size, mtime_ns, ctime_ns, digest),
         )
 
-    def touch(self, keys: Sequence[tuple[str, str | None]], image: str) -> None:
-        """Mark records as used now (the LRU order), and `image` as one that holds them."""
+    def touch(self, uses: Sequence[tuple[str, str | None, str]]) -> None:
+        """Mark records (digest, diff_id) as used now (the LRU order) by the image named."""
         now = time.time()
 
         def work(db: sqlite3.Connection) -> None:
-            for digest, diff_id in keys:
+            for digest, diff_id, image in uses:
                 db.execute("UPDATE layers SET used=? WHERE digest=? AND diff_id=?", (now, digest, diff_id or ""))
                 db.execute("INSERT OR REPLACE INTO images VALUES (?,?,?)", (digest, image, now))
 
@@ -493,7 +493,7 @@ class CachedScans:
         source: Source,
         blobs: Sequence[LayerBlob],
         keys: Sequence[LayerKey],
-        image: str,
+        images: Sequence[str],
         verify: bool,
         limits: Limits,
     ) -> None:
@@ -501,7 +501,7 @@ class CachedScans:
         self.source = source
         self.blobs = blobs
         self.keys = keys
-        self.image = image
+        self.images = images  # the name of the image each layer is of
         self.verify = verify
         self.limits = limits
         self.heads = repr(limits.capture.heads)
@@ -530,7 +530,7 @@ class CachedScans:
                 self.hits[index] = scan
         for index, digest in enumerate(self.trusted):
             if digest is not None:
-                self.also_in[index] = cache.also_in(digest, image)
+                self.also_in[index] = cache.also_in(digest, images[index])
 
     def scans(
         self, pool: ScanPool, on_progress: LayerProgress | None = None, largest_first: bool = False
@@ -539,7 +539,7 @@ class CachedScans:
         misses = [i for i in range(len(self.blobs)) if i not in self.hits]
         if self.hits:
             self.source.retain([self.blobs[i].name for i in misses])  # a registry fetches no other
-        used: list[tuple[str, str | None]] = []
+        used: list[tuple[str, str | None, str]] = []
         try:
             scanned: Iterator[tuple[int, LayerScan]] = iter(())
             if misses:
@@ -561,11 +561,11 @@ class CachedScans:
                     self._store(index, scan)
                 digest = self.trusted[index]
                 if digest is not None:
-                    used.append((digest, self.keys[index].diff_id))
+                    used.append((digest, self.keys[index].diff_id, self.images[index]))
                 yield index, scan
         finally:
             if used:
-                self.cache.touch(used, self.image)
+                self.cache.touch(used)
 
     def _store(self, index: int, scan: LayerScan) -> None:
         """Keep a fresh scan, under the digest its blob was verified to have."""
