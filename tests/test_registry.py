@@ -226,6 +226,11 @@ class _Recorder:
                 owner.seen.append((self.path, dict(self.headers)))
                 reply(self)
 
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+                owner.seen.append((self.path, {**self.headers, "body": body}))
+                reply(self)
+
             def log_message(self, *args: object) -> None:
                 pass
 
@@ -607,3 +612,107 @@ def test_layers_in_the_cache_are_not_downloaded(open_registry, monkeypatch):
         assert _comparable(remote) == _comparable(local)
     finally:
         proxy.stop()
+
+
+# ---- tokens that expire during a run; identity tokens ------------------------------------------------
+
+
+def _token_registry(servers, blob: bytes, expired: set[str]):
+    """A registry behind Bearer tokens whose token service gives `t1`, `t2`, … in turn; a
+    token in `expired` is refused with a new challenge."""
+    issued: list[str] = []
+    digest = "sha256:" + hashlib.sha256(blob).hexdigest()
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"digest": digest, "size": len(blob), "mediaType": "application/vnd.oci.image.config.v1+json"},
+            "layers": [],
+        }
+    ).encode()
+
+    def reply(h):
+        if h.path.startswith("/token"):
+            issued.append(f"t{len(issued) + 1}")
+            return _send(h, 200, json.dumps({"token": issued[-1], "expires_in": 300}).encode())
+        auth = h.headers.get("Authorization", "")
+        if not auth.startswith("Bearer ") or auth[7:] in expired:
+            challenge = f'Bearer realm="http://{server.host}/token",service="svc",scope="repository:a:pull"'
+            api = {"Docker-Distribution-API-Version": "registry/2.0"}
+            return _send(h, 401, b"{}", {"WWW-Authenticate": challenge, **api})
+        if "/manifests/" in h.path:
+            return _send(h, 200, manifest, {"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+        _send(h, 200, blob)
+
+    server = servers(reply)
+    return server, digest, issued
+
+
+def test_an_expired_bearer_token_is_renewed(servers, docker_config, monkeypatch):
+    """A 401 after the token was accepted (it expired) asks the token service again, once: in
+    the main process and in a worker's `RemoteBlob` alike."""
+    monkeypatch.setattr(registry, "_tokens", {})
+    monkeypatch.setattr(blobfetch, "_renewed", {})
+    blob = b"config bytes"
+    expired: set[str] = set()
+    server, digest, issued = _token_registry(servers, blob, expired)
+    source = registry.open_registry(f"registry://{server.host}/a:1")
+    try:
+        assert issued == ["t1"]
+        manifest = json.loads(source.read_bytes("index.json"))["manifests"][0]["digest"]
+        source.read_bytes("blobs/" + manifest.replace(":", "/"))  # fetched already: what it names is learnt
+        expired.add("t1")  # the run goes on past the token's life
+        assert source.read_bytes("blobs/" + digest.replace(":", "/")) == blob
+        assert issued == ["t1", "t2"]
+        remote = source._remote("blobs/" + digest.replace(":", "/"))
+        assert remote.login == blobfetch.Login()  # anonymous tokens
+        with remote.open("blob") as stream:  # what a worker process does: t2 stands for t1 now
+            assert stream.read(100) == blob
+        assert issued == ["t1", "t2"]
+        expired.add("t2")
+        with remote.open("blob") as stream:
+            assert stream.read(100) == blob
+        assert issued == ["t1", "t2", "t3"]
+        blobfetch._renewed.clear()  # a fresh worker process: renews its own
+        with remote.open("blob") as stream:
+            assert stream.read(100) == blob
+        assert issued == ["t1", "t2", "t3", "t4"]
+        source.client.manifest(manifest, "manifest")  # the client's own requests: t1 is refused
+        assert issued[-1] == "t5" and source.client.authorization == "Bearer t5"
+    finally:
+        source.close()
+    token_requests = [headers for path, headers in server.seen if path.startswith("/token")]
+    assert len(token_requests) == 5 and "Authorization" not in token_requests[0]  # anonymous
+
+
+def test_identity_tokens_buy_bearer_tokens(servers, tmp_path, monkeypatch):
+    """docker's `identitytoken` is an OAuth2 refresh token: POSTed to the realm as a
+    refresh_token grant, never sent to the registry itself."""
+    monkeypatch.setattr(registry, "_tokens", {})
+    blob = b"config"
+    server, digest, issued = _token_registry(servers, blob, set())
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"auths": {server.host: {"auth": "", "identitytoken": "refresh-me"}}}))
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    assert docker_credentials(server.host) == Credentials("<token>", "", identity_token="refresh-me")
+    source = registry.open_registry(f"registry://{server.host}/a:1")
+    source.close()
+    [(path, headers)] = [seen for seen in server.seen if seen[0].startswith("/token")]
+    form = dict(p.split("=", 1) for p in headers["body"].split("&"))
+    assert path == "/token" and "Authorization" not in headers
+    assert form == {
+        "grant_type": "refresh_token",
+        "refresh_token": "refresh-me",
+        "client_id": "layerscope",
+        "service": "svc",
+        "scope": "repository%3Aa%3Apull",
+    }
+    assert all("refresh-me" not in str(h) for p, h in server.seen if not p.startswith("/token"))
+    # a credential helper hands one over as the user <token>
+    helper = tmp_path / "bin" / "docker-credential-fake"
+    helper.parent.mkdir()
+    helper.write_text('#!/bin/sh\necho \'{"Username": "<token>", "Secret": "from-helper"}\'\n')
+    helper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{helper.parent}{os.pathsep}{os.environ['PATH']}")
+    config.write_text(json.dumps({"credsStore": "fake"}))
+    assert docker_credentials(server.host).identity_token == "from-helper"
