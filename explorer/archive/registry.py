@@ -353,7 +353,7 @@ class RegistryClient:
         key = (self.ref.api_host, self.ref.repository, scope)
         with _tokens_lock:
             cached = _tokens.pop(key, None) if fresh else _tokens.get(key)
-        if cached and cached[1] > time.monotonic():
+        if cached and cached[1] > time.monotonic() and not fresh:
             return cached[0]
         try:
             url, headers, form = token_request(params, scope, self.login())
