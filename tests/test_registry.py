@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -716,3 +717,33 @@ def test_identity_tokens_buy_bearer_tokens(servers, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", f"{helper.parent}{os.pathsep}{os.environ['PATH']}")
     config.write_text(json.dumps({"credsStore": "fake"}))
     assert docker_credentials(server.host).identity_token == "from-helper"
+
+
+@needs_shared
+@needs_registry
+def test_serve_forwards_credentials_in_the_environment(basic_registry, monkeypatch):
+    """`serve --username … --password-stdin` gives each tab's app process the credentials in its
+    environment, never on its command line; the app takes them out of it (no child inherits them)."""
+    from explorer.commands import remote, serve
+
+    ref = f"registry://{basic_registry.host}/bloat:gzip"
+    monkeypatch.delenv(remote.CREDENTIALS_ENV, raising=False)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(PASSWORD + "\n"))
+    parser = serve._parser()
+    args = parser.parse_args([ref, "--username", USER, "--password-stdin"])
+    remote.apply_registry_options(args)
+    serve._validate(args, parser)  # the image is checked with them
+    remote.forward_credentials()
+    argv = serve.app_argv(ref, args)
+    assert argv == [ref]
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    assert json.loads(env[remote.CREDENTIALS_ENV]) == {"username": USER, "password": PASSWORD}
+    proc = subprocess.run(
+        [sys.executable, "-m", "explorer", "report", *argv, "--json"], env=env, cwd=ROOT, capture_output=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    registry.configure(Settings())
+    child = serve._parser().parse_args([ref])
+    remote.apply_registry_options(child)  # what the app process does first
+    assert remote.CREDENTIALS_ENV not in os.environ
+    assert registry.current_settings().credentials == Credentials(USER, PASSWORD)

@@ -184,6 +184,10 @@ def configure(settings: Settings) -> None:
     _settings = settings
 
 
+def current_settings() -> Settings:
+    return _settings
+
+
 def _docker_config() -> dict:
     folder = os.environ.get("DOCKER_CONFIG") or str(Path.home() / ".docker")
     try:
