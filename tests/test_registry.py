@@ -739,7 +739,11 @@ def test_serve_forwards_credentials_in_the_environment(basic_registry, monkeypat
     env = {k: v for k, v in os.environ.items() if k != "CI"}
     assert json.loads(env[remote.CREDENTIALS_ENV]) == {"username": USER, "password": PASSWORD}
     proc = subprocess.run(
-        [sys.executable, "-m", "explorer", "report", *argv, "--json"], env=env, cwd=ROOT, capture_output=True, timeout=120
+        [sys.executable, "-m", "explorer", "report", *argv, "--json"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     registry.configure(Settings())
