@@ -97,6 +97,8 @@ def test_a_record_holds_the_whole_scan():
     assert back.capture.used == scan.capture.used
     with pytest.raises(ValueError):
         decode(record._replace(nulls=record.nulls[1:]), "x", CACHED.limits)
+    with pytest.raises(TypeError):
+        decode(record._replace(text=record.text.replace('"kinds": "f', '"kinds": "Z')), "x", CACHED.limits)
 
 
 def test_a_scan_cut_short_by_the_metadata_budget_is_not_stored():

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from .capture import Capture
+from .entries import KIND_NAMES
 from .layerscan import LayerScan, Location
 from .limits import RATIO_FLOOR, Limits
 
@@ -57,6 +58,7 @@ ROW_WIDTH = 9
 _SCAN_FIELDS = ("rows", "tar_size", "compression", "blob_size", "warnings")
 _SCAN_FIELDS += ("blob_sha256", "tar_sha256", "sparse", "capture")
 _CAPTURE_FIELDS = ("budget", "head_rule", "suffixes", "prefixes", "files", "heads", "used", "skipped")
+_KINDS = "".join(KIND_NAMES)
 FORMAT = f"1;{sys.byteorder};{','.join(_SCAN_FIELDS)};{','.join(_CAPTURE_FIELDS)};{ROW_WIDTH}"
 
 
@@ -160,8 +162,8 @@ def decode(record: Record, label: str, limits: Limits) -> LayerScan:
     nulls = record.nulls
     if not (len(paths) == len(links) == len(kinds) == len(hashes) == len(nulls) == n and len(ints) == 5 * n):
         raise ValueError("a record of mismatched columns")
-    if not all(isinstance(s, str) for s in (*paths, *links)):
-        raise TypeError("a record whose names are not text")
+    if not all(isinstance(s, str) for s in (*paths, *links)) or kinds.strip(_KINDS):
+        raise TypeError("a record whose names are not text, or of unknown entry kinds")
     digests = hashes.tolist()
     if any(nulls):
         digests = [None if null else d for d, null in zip(digests, nulls, strict=True)]
