@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable
 
 from ..archive.errors import UsageError
@@ -39,6 +40,8 @@ def add_open_options(parser: argparse.ArgumentParser) -> None:
         limits.add_argument(flag, type=count(flag, 1), default=getattr(DEFAULT_LIMITS, field), metavar="N", help=what)
 
 
+NO_CACHE_ENV = "LAYERSCOPE_NO_CACHE"  # set (non-empty): as --no-cache, for every command (benchmarks set it)
+
 _LIMITS = {  # what each numeric field of `Limits` bounds: an option named after it
     "max_entries": "tar entries over all layers",
     "max_layers": "layers",
@@ -49,6 +52,5 @@ _LIMITS = {  # what each numeric field of `Limits` bounds: an option named after
 def open_options(args: argparse.Namespace) -> OpenOptions:
     """The options `add_open_options` parsed, as the one value passed down to open the image."""
     limits = Limits(**{field: getattr(args, field) for field in _LIMITS})
-    return OpenOptions(
-        platform=args.platform, image=args.image, verify=args.verify, limits=limits, cache=not args.no_cache
-    )
+    cache = not (args.no_cache or os.environ.get(NO_CACHE_ENV))
+    return OpenOptions(platform=args.platform, image=args.image, verify=args.verify, limits=limits, cache=cache)
