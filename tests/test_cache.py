@@ -335,3 +335,10 @@ def test_diff_reads_through_the_cache():
     assert first.stdout == second.stdout == plain.stdout
     assert json.loads(layerscope("cache", "info", "--json").stdout)["images"] == 2
     assert all(hits(analysed(old))) and all(hits(analysed(new)))
+
+
+@needs_shared
+def test_no_cache_from_the_environment(monkeypatch):
+    monkeypatch.setenv("LAYERSCOPE_NO_CACHE", "1")
+    assert layerscope("report", str(BLOAT), "--json").returncode == 0
+    assert not (cache_dir() / FILE_NAME).exists()
