@@ -217,13 +217,10 @@ class Image:
         first layers later. Without a pool given to `open`, one is made for this scan."""
         pool = self.pool or ScanPool()
         blobs = [LayerBlob(layer.ref.blob, self.label(layer), layer.blob_size) for layer in self.layers]
-        cached = self._through_cache(blobs)
+        cached = through_cache([self], self.source, blobs)
         if cached is not None:
             return cached.scans(pool, on_progress, largest_first)
         return pool.scan(self.source, blobs, self.options.verify, self.options.limits, on_progress, largest_first)
-
-    def _through_cache(self, blobs: list[LayerBlob]) -> CachedScans | None:
-        return through_cache([self], self.source, blobs)
 
     def layer_cache(self) -> LayerCache | None:
         """The user's layer cache when `options.cache` (else, or when unusable, None: said once
