@@ -118,9 +118,6 @@ def test_a_second_open_reads_no_layer(monkeypatch):
     first = analysed(BLOAT)
     assert not any(hits(first))
 
-    def no_reading(*args, **kwargs):
-        raise AssertionError("a layer was read")
-
     monkeypatch.setattr(TarFileSource, "scan", no_reading)
     second = analysed(BLOAT)
     assert all(hits(second))
@@ -140,10 +137,29 @@ def test_the_cli_report_is_the_same_from_the_cache():
     assert json.loads(layerscope("cache", "info", "--json").stdout)["layers"] == 0
 
 
-def test_an_archive_just_written_is_not_remembered(tmp_path):
+def test_an_archive_just_written_is_not_remembered(tmp_path, monkeypatch):
+    """Its timestamps might survive a rewrite within their granularity: its blobs are hashed
+    again on the next open (cheaper than scanning them), never trusted by their file's identity."""
     path = write_oci(two_layers(), tmp_path / "two.tar")
     analysed(path)
-    assert not any(hits(analysed(path)))  # its timestamps might survive a rewrite within their granularity
+    monkeypatch.setattr(TarFileSource, "scan", no_reading)
+    monkeypatch.setattr(layercache, "_sha256_at", counted(layercache._sha256_at))
+    assert all(hits(analysed(path))) and all(hits(analysed(path)))
+    assert layercache._sha256_at.calls == 4
+    assert json.loads(layerscope("cache", "info", "--json").stdout)["verified_archive_blobs"] == 0
+
+
+def no_reading(*args, **kwargs):
+    raise AssertionError("a layer was read")
+
+
+def counted(function):
+    def wrapper(*args):
+        wrapper.calls += 1
+        return function(*args)
+
+    wrapper.calls = 0
+    return wrapper
 
 
 def top_size(image: Model) -> int:
@@ -174,21 +190,30 @@ def test_an_archive_rewritten_in_place_is_read_again(tmp_path, not_racy):
 
 
 def test_a_claimed_digest_alone_is_never_trusted(tmp_path, not_racy):
-    """An archive that names a cached blob's digest but holds other bytes is read, not looked up."""
+    """Another archive naming cached digests is hashed before its records are used: a blob
+    that holds what it claims comes from the cache, one that does not is read (and not stored)."""
     real = write_oci(two_layers(b"real"), tmp_path / "real", as_dir=True)
     analysed(real)
     assert all(hits(analysed(real)))
     forged = tmp_path / "forged"
     shutil.copytree(real, forged)
-    top_blob(forged, b"real").write_bytes(
-        layer_blob(two_layers(b"forged").layers[1])
-    )  # the manifest still names the real digest
+    top_blob(forged, b"real").write_bytes(layer_blob(two_layers(b"forged").layers[1]))  # still named by its old digest
     image = analysed(forged)
-    assert hits(image) == [False, False]  # nothing of this copy was verified here
+    assert hits(image) == [True, False]  # the base layer hashes to its claim; the top does not
     assert top_size(image) == len(b"forged")
-    # the forged bytes were not stored under the digest they claim
-    again = analysed(real)
+    assert hits(analysed(forged)) == [True, False]  # the forged blob is never remembered as verified
+    again = analysed(real)  # nor stored under the digest it claims
     assert all(hits(again)) and top_size(again) == len(b"real")
+
+
+def test_another_archive_with_the_same_base_layers_is_hashed_not_read(tmp_path, not_racy, monkeypatch):
+    one = write_oci(two_layers(b"one"), tmp_path / "one.tar")
+    two = write_oci(two_layers(b"two"), tmp_path / "two.tar")
+    analysed(one)
+    monkeypatch.setattr(layercache, "_sha256_at", counted(layercache._sha256_at))
+    image = analysed(two)
+    assert hits(image) == [True, False] and layercache._sha256_at.calls == 1
+    assert hits(analysed(two)) == [True, True] and layercache._sha256_at.calls == 1  # now known by its file
 
 
 def test_other_images_sharing_a_layer_are_named(tmp_path, not_racy):

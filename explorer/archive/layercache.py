@@ -318,6 +318,19 @@ class LayerCache:
             return None
         return Record(*row) if row else None
 
+    def has(self, digest: str, diff_id: str | None, heads: str) -> bool:
+        if self.broken:
+            return False
+        try:
+            row = self._db.execute(
+                "SELECT 1 FROM layers WHERE digest=? AND diff_id=? AND format=? AND heads=?",
+                (digest, diff_id or "", FORMAT, heads),
+            ).fetchone()
+        except sqlite3.Error as exc:
+            self._fail(exc)
+            return False
+        return row is not None
+
     def drop(self, digest: str, diff_id: str | None) -> None:
         """Forget a record that would not decode."""
         self._write(lambda db: db.execute("DELETE FROM layers WHERE digest=? AND diff_id=?", (digest, diff_id or "")))
@@ -434,6 +447,26 @@ class LayerCache:
             self._db.execute("VACUUM")
 
 
+def _sha256_at(location: Location) -> str | None:
+    """The digest of a blob in a file, read in 1 MiB pieces (None if it cannot be read whole)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    try:
+        with open(location.path, "rb") as f:
+            f.seek(location.offset)
+            left = location.size
+            while left:
+                data = f.read(min(left, 1 << 20))
+                if not data:
+                    return None
+                digest.update(data)
+                left -= len(data)
+    except OSError:
+        return None
+    return "sha256:" + digest.hexdigest()
+
+
 def _identity(location: Location) -> tuple | None:
     """What says an archive file is unchanged: (path, device, inode, size, mtime, ctime)."""
     try:
@@ -511,28 +544,52 @@ class CachedScans:
         self.also_in: dict[int, list[str]] = {}
         self.trusted: list[str | None] = []
         self.locations: list[object] = []
-        for index, (blob, key) in enumerate(zip(blobs, keys, strict=True)):
+        for blob, key in zip(blobs, keys, strict=True):
             location = source.locate(blob.name) if source.exists(blob.name) else None
             trusted = _trusted_digest(cache, location) if location is not None else None
             if trusted is not None and key.digest is not None and key.digest != trusted:
                 trusted = None  # the image names another blob than the one verified here
             self.locations.append(location)
             self.trusted.append(trusted)
-            if trusted is None:
-                continue
-            record = cache.get(trusted, key.diff_id, self.heads)
+        self._check_claims()
+        for index, (blob, key) in enumerate(zip(blobs, keys, strict=True)):
+            trusted = self.trusted[index]
+            record = cache.get(trusted, key.diff_id, self.heads) if trusted is not None else None
             if record is None:
                 continue
             try:
                 scan = decode(record, blob.label, limits)
             except (ValueError, KeyError, TypeError, AttributeError):
-                cache.drop(trusted, key.diff_id)
+                cache.drop(trusted, key.diff_id)  # type: ignore[arg-type]
                 continue
             if _hit_allowed(scan, verify, limits):
                 self.hits[index] = scan
         for index, digest in enumerate(self.trusted):
             if digest is not None:
                 self.also_in[index] = cache.also_in(digest, images[index])
+
+    def _check_claims(self) -> None:
+        """An archive blob not seen here, whose claimed digest has a record (another archive
+        with the same base layers): hashed now, and trusted if it hashes to its claim. Reading
+        a blob to hash it is cheaper than reading it to scan it (about 5x for gzip)."""
+        claims = [
+            i
+            for i, (location, key) in enumerate(zip(self.locations, self.keys, strict=True))
+            if isinstance(location, Location)
+            and self.trusted[i] is None
+            and key.digest is not None
+            and self.cache.has(key.digest, key.diff_id, self.heads)
+        ]
+        if not claims:
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(min(len(claims), os.cpu_count() or 1)) as hashers:  # sha256 lets go of the GIL
+            digests = list(hashers.map(_sha256_at, [self.locations[i] for i in claims]))
+        for i, digest in zip(claims, digests, strict=True):
+            if digest is not None and digest == self.keys[i].digest:
+                self.trusted[i] = digest
+                self.cache.remember_blob(self.locations[i], digest)  # type: ignore[arg-type]
 
     def scans(
         self, pool: ScanPool, on_progress: LayerProgress | None = None, largest_first: bool = False
