@@ -367,3 +367,20 @@ def test_no_cache_from_the_environment(monkeypatch):
     monkeypatch.setenv("LAYERSCOPE_NO_CACHE", "1")
     assert layerscope("report", str(BLOAT), "--json").returncode == 0
     assert not (cache_dir() / FILE_NAME).exists()
+
+
+def test_a_busy_cache_is_bypassed_not_rebuilt(tmp_path, not_racy, monkeypatch):
+    """Another process writing past the busy timeout: this run goes without the cache, and the
+    file, healthy, stays."""
+    one = write_oci(two_layers(b"one"), tmp_path / "one.tar")
+    analysed(one)
+    monkeypatch.setattr(layercache, "BUSY_TIMEOUT", 0.1)
+    other = sqlite3.connect(cache_dir() / FILE_NAME, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # holds the write lock
+    try:
+        image = analysed(write_oci(two_layers(b"two"), tmp_path / "two.tar"))
+        assert image.fs.lookup("app/top") is not None
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert all(hits(analysed(one)))

@@ -239,6 +239,8 @@ class LayerCache:
                 raise CacheUnusable(f"{self.path}: owned by another user, writable by others or a link; not used")
         try:
             return self._connect()
+        except sqlite3.OperationalError as exc:  # locked past the timeout, unreadable: left alone
+            raise CacheUnusable(f"{self.path}: {exc}") from None
         except sqlite3.DatabaseError:  # not a database, damaged, or another application's
             self._remove()
         try:
@@ -251,8 +253,8 @@ class LayerCache:
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
-            app, version = db.execute("PRAGMA application_id").fetchone()[0], db.execute("PRAGMA user_version")
-            version = version.fetchone()[0]
+            app = db.execute("PRAGMA application_id").fetchone()[0]
+            version = db.execute("PRAGMA user_version").fetchone()[0]
             if app == 0 and version == 0:
                 tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
                 if tables:
@@ -264,7 +266,7 @@ class LayerCache:
                             db.execute(statement)
                     db.execute(f"PRAGMA application_id={APPLICATION_ID}")
                     db.execute(f"PRAGMA user_version={SCHEMA}")
-                db.execute("COMMIT") if db.in_transaction else None
+                db.execute("COMMIT")
             elif app != APPLICATION_ID or version != SCHEMA:
                 raise sqlite3.DatabaseError("not a layer cache of this version")
             return db
