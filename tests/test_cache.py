@@ -384,3 +384,26 @@ def test_a_busy_cache_is_bypassed_not_rebuilt(tmp_path, not_racy, monkeypatch):
         other.execute("ROLLBACK")
         other.close()
     assert all(hits(analysed(one)))
+
+
+@needs_shared
+def test_the_app_shows_the_layers_from_the_cache_and_the_images_that_share_them():
+    import asyncio
+
+    from explorer.tui.app import LayerscopeApp
+
+    other = REAL / "small-bloat-ovl.oci-gzip.tar"  # its base layer is BLOAT's
+    analysed(other)
+    analysed(BLOAT)
+
+    async def look() -> str:
+        app = LayerscopeApp(str(BLOAT), CACHED, animate=False)
+        async with app.run_test(size=(120, 50)) as pilot:
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert app.loaded and app.error is None
+            return str(app.query_one("#details-body").render())
+
+    details = asyncio.run(look())
+    assert "read from the layer cache, not from its blob" in details
+    assert f"also in     latest ({other})" in details
