@@ -12,8 +12,7 @@ from collections.abc import Sequence
 
 from .archive.errors import ImageError
 from .archive.options import OpenOptions
-from .archive.pool import ScanPool
-from .commands.options import add_open_options, open_options
+from .commands.options import add_open_options, open_options, start_pool
 from .commands.remote import add_registry_options, apply_registry_options
 
 USAGE_EPILOG = """\
@@ -145,7 +144,7 @@ def explore(argv: Sequence[str]) -> int:
 
         path, name = str(demo_path()), "demo"
     options = open_options(args)
-    with ScanPool.start(path) as pool:  # the workers start while Textual is imported
+    with start_pool(path, args) as pool:  # the workers start while Textual is imported
         from .tui.app import LayerscopeApp
 
         if path == "-":

@@ -407,3 +407,20 @@ def test_the_app_shows_the_layers_from_the_cache_and_the_images_that_share_them(
     details = asyncio.run(look())
     assert "read from the layer cache, not from its blob" in details
     assert f"also in     latest ({other})" in details
+
+
+def test_no_worker_is_started_for_an_archive_the_cache_remembers(tmp_path, not_racy):
+    from explorer.archive.pool import PARALLEL_MIN_BYTES
+    from explorer.commands.options import start_pool
+    from explorer.commands.report import _parser
+
+    big = Image([Layer([F("big", os.urandom(PARALLEL_MIN_BYTES))], compression="none"), Layer([F("x", b"x")])])
+    path = str(write_oci(big, tmp_path / "big.tar"))
+    args = _parser().parse_args([path])
+    with start_pool(path, args) as pool:
+        assert pool.processes  # started while the model is imported
+    analysed(path)
+    with start_pool(path, args) as pool:
+        assert not pool.processes  # its layers come from the cache
+    with start_pool(path, _parser().parse_args([path, "--no-cache"])) as pool:
+        assert pool.processes

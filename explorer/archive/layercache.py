@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+from .cachefile import FILE_NAME, cache_dir, identity
 from .capture import Capture
 from .entries import KIND_NAMES
 from .layerscan import LayerScan, Location
@@ -46,7 +47,6 @@ if TYPE_CHECKING:
 
 APPLICATION_ID = 0x4C53434C  # "LSCL": this file is a layerscope layer cache
 SCHEMA = 1
-FILE_NAME = "layers.sqlite3"
 MAX_BYTES = 2 << 30  # default bound on the stored records (LAYERSCOPE_CACHE_MAX_BYTES)
 BUSY_TIMEOUT = 10.0  # seconds a process waits for another's write
 RACY = 2.0  # an archive modified this recently (seconds) is not remembered as verified
@@ -68,14 +68,6 @@ def _known_shape() -> bool:
 
 
 SHAPE_KNOWN = _known_shape()
-
-
-def cache_dir() -> Path:
-    """`LAYERSCOPE_CACHE_DIR`, else `$XDG_CACHE_HOME/layerscope`, else `~/.cache/layerscope`."""
-    if folder := os.environ.get("LAYERSCOPE_CACHE_DIR"):
-        return Path(folder)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "layerscope"
 
 
 def max_bytes() -> int:
@@ -470,15 +462,7 @@ def _sha256_at(location: Location) -> str | None:
 
 
 def _identity(location: Location) -> tuple | None:
-    """What says an archive file is unchanged: (path, device, inode, size, mtime, ctime)."""
-    try:
-        info = os.stat(location.path)
-        path = os.path.realpath(location.path)
-    except OSError:
-        return None
-    if not stat.S_ISREG(info.st_mode):
-        return None
-    return (path, info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+    return identity(location.path)
 
 
 def open_cache() -> tuple[LayerCache | None, str | None]:

@@ -12,8 +12,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from ..archive.pool import ScanPool
-from .options import add_open_options, count, open_options
+from .options import add_open_options, count, open_options, start_pool
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,7 +38,7 @@ def run(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     if args.old == "-" and args.new == "-":
         parser.error("only one of OLD and NEW can be standard input")
-    with ScanPool.start(args.old) as pool:  # the workers start while the model is imported
+    with start_pool(args.old, args) as pool:  # the workers start while the model is imported
         from ..analysis.compare import analyse_both, compare
         from ..analysis.image import Image
         from ..present.compare import diff_dict

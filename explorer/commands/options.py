@@ -9,6 +9,7 @@ from collections.abc import Callable
 from ..archive.errors import UsageError
 from ..archive.limits import DEFAULT_LIMITS, Limits
 from ..archive.options import OpenOptions
+from ..archive.pool import ScanPool
 
 
 def count(option: str, minimum: int) -> Callable[[str], int]:
@@ -54,3 +55,15 @@ def open_options(args: argparse.Namespace) -> OpenOptions:
     limits = Limits(**{field: getattr(args, field) for field in _LIMITS})
     cache = not (args.no_cache or os.environ.get(NO_CACHE_ENV))
     return OpenOptions(platform=args.platform, image=args.image, verify=args.verify, limits=limits, cache=cache)
+
+
+def start_pool(path: str, args: argparse.Namespace) -> ScanPool:
+    """`ScanPool.start(path)` (its workers start while the caller imports the model), unless
+    the layer cache remembers this archive as it is: its layers will come from there, and
+    workers would only be started to be stopped."""
+    if not (args.no_cache or os.environ.get(NO_CACHE_ENV)):
+        from ..archive.cachefile import remembered
+
+        if remembered(path):
+            return ScanPool()
+    return ScanPool.start(path)
