@@ -1,7 +1,9 @@
-"""A built-in demo image, written on the fly: each layer shows one thing worth learning.
+"""The built-in demo, written on the fly: two tags of one app, each layer showing one thing worth learning.
 
-No Docker and no network: the layers are written by `archive.writer` as an OCI image layout
-archive with gzip layers. Contents are deterministic, so snapshots of the app stay stable.
+`demo:v2` is the image the app opens; `demo:v1`, an earlier build, shares its base layers
+(byte for byte, so the same diff_ids): layer reuse, seen in one archive. No Docker and no
+network: the layers are written by `archive.writer` as an OCI image layout archive with gzip
+layers. Contents are deterministic, so snapshots of the app stay stable.
 """
 
 from __future__ import annotations
@@ -10,10 +12,13 @@ import random
 import tempfile
 from pathlib import Path
 
+from .archive.options import DEFAULT_OPTIONS, OpenOptions
 from .archive.writer import F, Image, Layer, write_oci
 
 MTIME = 1_700_000_000  # 2023-11-14: fixed, for stable pictures
 CREATED = "2023-11-14T22:13:20Z"
+V1_CREATED = "2023-11-01T09:00:00Z"
+V2, V1 = "layerscope/demo:v2", "layerscope/demo:v1"  # the archive's ref names; v2 is opened
 
 
 def _blob(size: int, seed: int) -> bytes:
@@ -171,17 +176,17 @@ def _entry(path: str, kind: str, payload: bytes | str, mode: int, mtime: int = M
     return F(path, payload, kind=kind, mode=mode, mtime=mtime)
 
 
-def demo_image() -> Image:
-    """The demo as the writer describes images (tarfile-style records keep its layers' digests,
-    which the screenshots show, as they were)."""
+def _image(steps: list[tuple[str, list[tuple] | None]], created: str, tag: str) -> Image:
+    """An image of build steps (tarfile-style records keep the layers' digests, which the
+    screenshots show, as they were)."""
     layers = [
         Layer([_entry(*entry) for entry in entries], created_by, records=True)
-        for created_by, entries in STEPS
+        for created_by, entries in steps
         if entries is not None
     ]
     history = [
         {"created": CREATED, "created_by": created_by} | ({"empty_layer": True} if entries is None else {})
-        for created_by, entries in STEPS
+        for created_by, entries in steps
     ]
     config = {
         "Env": ["PATH=/usr/local/bin:/usr/bin:/bin", "APP_HOME=/app"],
@@ -191,12 +196,39 @@ def demo_image() -> Image:
         "ExposedPorts": {"8080/tcp": {}},
         "Labels": {"org.opencontainers.image.title": "layerscope demo"},
     }
-    return Image(layers, history, config, created=CREATED, tags=["layerscope/demo:latest"])
+    return Image(layers, history, config, created=created, tags=[tag])
+
+
+def demo_image() -> Image:
+    """`demo:v2`, the image the app opens: every step of STEPS."""
+    return _image(STEPS, CREATED, V2)
+
+
+def _shared_steps() -> list[tuple[str, list[tuple] | None]]:
+    """The steps v1 and v2 share: up to and including the COPY of the app."""
+    end = next(i for i, (created_by, _) in enumerate(STEPS) if created_by.startswith("COPY app/"))
+    return STEPS[: end + 1]
+
+
+def demo_v1() -> Image:
+    """`demo:v1`, an earlier build: the same base layers as v2 (the build cache reused them),
+    then its own last step."""
+    steps = [
+        *_shared_steps(),
+        ("COPY app.conf /app/app.conf", [_f("app/app.conf", b"listen 80;\n")]),
+        ('CMD ["python3", "/app/main.py"]', None),
+    ]
+    return _image(steps, V1_CREATED, V1)
 
 
 def write_demo(path: Path) -> Path:
-    """Write the demo image as an OCI archive at `path`."""
-    return write_oci(demo_image(), path, ref_names=["layerscope/demo:latest"])
+    """Write the demo (v2 first, then v1) as an OCI archive at `path`."""
+    return write_oci([demo_image(), demo_v1()], path, ref_names=[V2, V1])
+
+
+def demo_options(options: OpenOptions = DEFAULT_OPTIONS) -> OpenOptions:
+    """`options` choosing v2 of the demo archive, unless they choose an image already."""
+    return options if options.image else options._replace(image=V2)
 
 
 def demo_path() -> Path:

@@ -22,7 +22,7 @@ from explorer.archive.options import OpenOptions
 from explorer.archive.sources import DirSource, TarFileSource
 from explorer.present.report import report_dict
 from tests.conftest import REAL, needs_shared
-from tests.imagebuilder import F, Image, Layer, layer_blob, write_oci
+from tests.imagebuilder import F, Image, Layer, layer_blob, layer_tar, write_oci
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHED = OpenOptions(cache=True)
@@ -90,8 +90,9 @@ def test_a_record_holds_the_whole_scan():
     back = decode(record, "sha256:def", CACHED.limits)
     assert back.rows == scan.rows and all(type(row) is tuple for row in back.rows)
     assert back.warnings == ["sha256:def: something about this layer", "a warning about no layer"]
-    for name in ("tar_size", "compression", "blob_size", "blob_sha256", "tar_sha256", "sparse"):
+    for name in ("tar_size", "compression", "blob_size", "blob_sha256", "tar_sha256", "sparse", "file_offsets"):
         assert getattr(back, name) == getattr(scan, name), name
+    assert back.file_offsets is not None and len(back.file_offsets) == 4
     assert back.capture.files == scan.capture.files and "var/lib/dpkg/status" in back.capture.files
     assert back.capture.heads == scan.capture.heads and back.capture.heads
     assert back.capture.used == scan.capture.used
@@ -99,6 +100,19 @@ def test_a_record_holds_the_whole_scan():
         decode(record._replace(nulls=record.nulls[1:]), "x", CACHED.limits)
     with pytest.raises(TypeError):
         decode(record._replace(text=record.text.replace('"kinds": "f', '"kinds": "Z')), "x", CACHED.limits)
+
+
+def test_a_record_holds_the_zstd_seek_index():
+    import zstandard
+
+    tar = layer_tar(Layer([F("a", os.urandom(1 << 20)), F("b", os.urandom(600_000)), F("c", b"c")]))
+    frames = [tar[i : i + (400 << 10)] for i in range(0, len(tar), 400 << 10)]
+    blob = b"".join(zstandard.ZstdCompressor().compress(frame) for frame in frames)
+    scan = scan_blob(blob, "x")
+    assert scan.zstd_index is not None and len(scan.zstd_index.tar_offsets) > 1
+    back = decode(encode(scan, "x"), "x", CACHED.limits)
+    assert vars(back.zstd_index) == vars(scan.zstd_index)
+    assert back.file_offsets == scan.file_offsets and back.rows == scan.rows
 
 
 def test_a_scan_cut_short_by_the_metadata_budget_is_not_stored():

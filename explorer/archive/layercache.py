@@ -40,13 +40,14 @@ from .capture import Capture
 from .entries import KIND_NAMES
 from .layerscan import LayerScan, Location
 from .limits import RATIO_FLOOR, Limits
+from .zstdindex import ZstdIndex
 
 if TYPE_CHECKING:
     from .pool import LayerBlob, LayerProgress, ScanPool
     from .sources import Source
 
 APPLICATION_ID = 0x4C53434C  # "LSCL": this file is a layerscope layer cache
-SCHEMA = 1
+SCHEMA = 2
 MAX_BYTES = 2 << 30  # default bound on the stored records (LAYERSCOPE_CACHE_MAX_BYTES)
 BUSY_TIMEOUT = 10.0  # seconds a process waits for another's write
 RACY = 2.0  # an archive modified this recently (seconds) is not remembered as verified
@@ -55,16 +56,20 @@ ROW_WIDTH = 9
 # The shape of a scan as this code knows it: a record written by code whose `LayerScan` or
 # `Capture` had other fields is a miss (the format string differs), and a scan whose fields
 # are not these is not stored (it would lose what the codec does not know of).
-_SCAN_FIELDS = ("rows", "tar_size", "compression", "blob_size", "warnings")
-_SCAN_FIELDS += ("blob_sha256", "tar_sha256", "sparse", "capture")
+_SCAN_FIELDS = ("rows", "tar_size", "compression", "blob_size", "warnings", "blob_sha256", "tar_sha256")
+_SCAN_FIELDS += ("sparse", "capture", "zstd_index", "file_offsets")
 _CAPTURE_FIELDS = ("budget", "head_rule", "suffixes", "prefixes", "files", "heads", "used", "skipped")
+_ZSTD_FIELDS = ("blob_offsets", "tar_offsets", "frames", "sized", "_tar")
 _KINDS = "".join(KIND_NAMES)
-FORMAT = f"1;{sys.byteorder};{','.join(_SCAN_FIELDS)};{','.join(_CAPTURE_FIELDS)};{ROW_WIDTH}"
+FORMAT = ";".join(
+    ["2", sys.byteorder, ",".join(_SCAN_FIELDS), ",".join(_CAPTURE_FIELDS), ",".join(_ZSTD_FIELDS), str(ROW_WIDTH)]
+)
 
 
 def _known_shape() -> bool:
-    scan = LayerScan([], 0, "none", 0, [], capture=Capture())
-    return tuple(vars(scan)) == _SCAN_FIELDS and tuple(vars(scan.capture)) == _CAPTURE_FIELDS
+    scan = LayerScan([], 0, "none", 0, [], capture=Capture(), zstd_index=ZstdIndex())
+    shapes = ((scan, _SCAN_FIELDS), (scan.capture, _CAPTURE_FIELDS), (scan.zstd_index, _ZSTD_FIELDS))
+    return all(tuple(vars(value)) == fields for value, fields in shapes)
 
 
 SHAPE_KNOWN = _known_shape()
@@ -85,7 +90,8 @@ class Record(NamedTuple):
 
     text: str
     ints: bytes  # size, mode, uid, gid, mtime of every entry (signed 64-bit, column after column)
-    hashes: bytes  # content digests (unsigned 64-bit; 0 where `nulls` says None)
+    u64: bytes  # unsigned 64-bit: entries' content digests (0 where `nulls` says None), then the
+    # file offsets, then the zstd index's blob and tar offsets (their counts are in `text`)
     nulls: bytes  # one byte per entry: 1 where its digest is None
     data: bytes  # the kept package-metadata files and heads, one after another
 
@@ -114,11 +120,17 @@ def encode(scan: LayerScan, label: str) -> Record | None:
     joined = "".join(kinds)
     if len(joined) != len(rows):
         return None
+    offsets, index = scan.file_offsets, scan.zstd_index
+    if (offsets is not None and offsets.typecode != "Q") or (index is not None and tuple(vars(index)) != _ZSTD_FIELDS):
+        return None
     try:
         ints = array.array("q", sizes + modes + uids + gids + mtimes).tobytes()
-        hashes = array.array("Q", [d or 0 for d in digests]).tobytes()
+        u64 = array.array("Q", [d or 0 for d in digests])
     except (OverflowError, TypeError):
         return None
+    for extra in (offsets, *((index.blob_offsets, index.tar_offsets) if index is not None else ())):
+        if extra is not None:
+            u64.extend(extra)
     nulls = bytes(d is None for d in digests)
     kept, data = [], []
     for table, files in (("f", capture.files), ("h", capture.heads)):
@@ -139,8 +151,10 @@ def encode(scan: LayerScan, label: str) -> Record | None:
         "sparse": scan.sparse,
         "kept": kept,
         "used": capture.used,
+        "offsets": len(offsets) if offsets is not None else None,
+        "zstd": [len(index.blob_offsets), index.frames, index.sized, index._tar] if index is not None else None,
     }
-    return Record(json.dumps(text), ints, hashes, nulls, b"".join(data))
+    return Record(json.dumps(text), ints, u64.tobytes(), nulls, b"".join(data))
 
 
 def decode(record: Record, label: str, limits: Limits) -> LayerScan:
@@ -148,12 +162,25 @@ def decode(record: Record, label: str, limits: Limits) -> LayerScan:
     text = json.loads(record.text)
     n = text["n"]
     paths, links, kinds = text["paths"], text["links"], text["kinds"]
-    ints, hashes = array.array("q"), array.array("Q")
+    ints, u64 = array.array("q"), array.array("Q")
     ints.frombytes(record.ints)
-    hashes.frombytes(record.hashes)
+    u64.frombytes(record.u64)
     nulls = record.nulls
-    if not (len(paths) == len(links) == len(kinds) == len(hashes) == len(nulls) == n and len(ints) == 5 * n):
+    n_offsets, zstd = text["offsets"], text["zstd"]
+    n_frames = zstd[0] if zstd is not None else 0
+    if (n_offsets is not None and n_offsets < 0) or n_frames < 0:
+        raise ValueError("a record of negative counts")
+    u64_size = n + (n_offsets or 0) + 2 * n_frames
+    if not (len(paths) == len(links) == len(kinds) == len(nulls) == n and len(ints) == 5 * n and len(u64) == u64_size):
         raise ValueError("a record of mismatched columns")
+    hashes = u64[:n]
+    offsets = u64[n : n + n_offsets] if n_offsets is not None else None
+    index = None
+    if zstd is not None:
+        index = ZstdIndex()
+        start = n + (n_offsets or 0)
+        index.blob_offsets, index.tar_offsets = u64[start : start + n_frames], u64[start + n_frames :]
+        index.frames, index.sized, index._tar = int(zstd[1]), bool(zstd[2]), int(zstd[3])
     if not all(isinstance(s, str) for s in (*paths, *links)) or kinds.strip(_KINDS):
         raise TypeError("a record whose names are not text, or of unknown entry kinds")
     digests = hashes.tolist()
@@ -181,6 +208,8 @@ def decode(record: Record, label: str, limits: Limits) -> LayerScan:
         text["tar_sha256"],
         sparse,
         capture,
+        index,
+        offsets,
     )
 
 
@@ -189,7 +218,7 @@ def decode(record: Record, label: str, limits: Limits) -> LayerScan:
 _TABLES = """
 CREATE TABLE layers (
     digest TEXT NOT NULL, diff_id TEXT NOT NULL, format TEXT NOT NULL, heads TEXT NOT NULL,
-    text TEXT NOT NULL, ints BLOB NOT NULL, hashes BLOB NOT NULL, nulls BLOB NOT NULL, data BLOB NOT NULL,
+    text TEXT NOT NULL, ints BLOB NOT NULL, u64 BLOB NOT NULL, nulls BLOB NOT NULL, data BLOB NOT NULL,
     bytes INTEGER NOT NULL, used REAL NOT NULL, PRIMARY KEY (digest, diff_id));
 CREATE INDEX layers_used ON layers (used);
 CREATE TABLE blobs (
@@ -303,8 +332,7 @@ class LayerCache:
             return None
         try:
             row = self._db.execute(
-                "SELECT text, ints, hashes, nulls, data FROM layers"
-                " WHERE digest=? AND diff_id=? AND format=? AND heads=?",
+                "SELECT text, ints, u64, nulls, data FROM layers WHERE digest=? AND diff_id=? AND format=? AND heads=?",
                 (digest, diff_id or "", FORMAT, heads),
             ).fetchone()
         except sqlite3.Error as exc:

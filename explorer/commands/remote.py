@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Sequence
 
 from ..archive.errors import ImageError
 
@@ -24,9 +25,11 @@ def add_registry_options(parser: argparse.ArgumentParser) -> None:
 CREDENTIALS_ENV = "LAYERSCOPE_REGISTRY_CREDENTIALS"
 
 
-def apply_registry_options(args: argparse.Namespace) -> None:
+def apply_registry_options(args: argparse.Namespace, images: Sequence[str] | None = None) -> None:
     """Hand the registry options to the registry client (reads the password now, or takes the
-    credentials `serve` forwarded, out of the environment so no child process inherits them)."""
+    credentials `serve` forwarded, out of the environment so no child process inherits them).
+    `images` are the command's image arguments (default: `args.path`); none may be standard
+    input with `--password-stdin`."""
     forwarded = os.environ.pop(CREDENTIALS_ENV, None)
     if not (args.password_stdin or args.username or args.insecure or forwarded):
         return  # the defaults: a local image never loads the registry client
@@ -42,7 +45,7 @@ def apply_registry_options(args: argparse.Namespace) -> None:
     elif args.password_stdin or args.username:
         if not (args.password_stdin and args.username):
             raise ImageError("--username and --password-stdin go together")
-        if args.path == "-":
+        if "-" in (images if images is not None else (args.path,)):
             raise ImageError("--password-stdin and an image on standard input cannot share it")
         password = sys.stdin.readline().rstrip("\r\n")
         if not password:
