@@ -57,13 +57,21 @@ def _open_defaults() -> dict[str, object]:
 def app_argv(path: str, args: argparse.Namespace) -> list[str]:
     """The `layerscope` arguments that open the image at `path` as `args` say, in each browser
     session (registry credentials go by `forward_credentials`, never on a command line)."""
-    argv = [os.path.abspath(path) if os.path.lexists(path) else path]
+    argv = [path if _remote(path) else os.path.abspath(path)]
     for dest, default in _open_defaults().items():
         value = getattr(args, dest)
         if value != default:
             flag = "--" + dest.replace("_", "-")
             argv += [flag] if value is True else [flag, str(value)]
     return argv + (["--insecure"] if args.insecure else [])
+
+
+def _remote(path: str) -> bool:
+    """An image in a registry or an engine (no such local file), named the same in every session."""
+    from ..archive.engines import engine_of
+    from ..archive.registry import parse_reference
+
+    return not os.path.lexists(path) and (engine_of(path) is not None or parse_reference(path) is not None)
 
 
 def is_loopback(host: str) -> bool:
