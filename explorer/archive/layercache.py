@@ -573,7 +573,7 @@ class CachedScans:
                 continue
             try:
                 scan = decode(record, blob.label, limits)
-            except (ValueError, KeyError, TypeError, AttributeError):
+            except Exception:  # noqa: BLE001 (a damaged record, whatever the damage: a miss, and it goes)
                 cache.drop(trusted, key.diff_id)  # type: ignore[arg-type]
                 continue
             if _hit_allowed(scan, verify, limits):
