@@ -170,6 +170,66 @@ STEPS: list[tuple[str, list[tuple] | None]] = [
 ]
 
 
+# ---- the package databases: what the Packages tab shows ------------------------------------
+# Alpine's database (every `apk` run rewrites lib/apk/db/installed whole) and one Python
+# distribution, added to the steps that install them: the steps above read as the Dockerfile.
+MUSL_V1 = _blob(30_000, 60)
+MUSL_V2 = _blob(31_000, 61)  # `apk add musl-dev` upgrades musl: musl-dev wants its exact version
+_APK = {  # name: (version, installed size, {folder: [files]})
+    "musl": ("1.2.4-r1", 31_000, {"lib": ["ld-musl-x86_64.so.1"]}),
+    "busybox": ("1.36.1-r15", 1_200_000, {"bin": ["busybox", "sh", "ls"]}),
+    "alpine-baselayout": ("3.4.3-r2", 8_192, {"etc": ["passwd"]}),
+    "python3": ("3.11.6-r0", 900_000, {"usr/lib/python3": ["libpython.so"], "usr/bin": ["python3"]}),
+    "gcc": (
+        "13.2.1_git20231014-r0",
+        1_300_000,
+        {"usr/bin": ["gcc"], "usr/libexec/gcc/x86_64-alpine-linux-musl": ["cc1"]},
+    ),
+    "musl-dev": ("1.2.4-r2", 320_000, {"usr/include": ["stdio.h", "stdlib.h"], "usr/lib": ["libc.a"]}),
+}
+_APK_STEPS = {  # the step that runs apk (the start of its instruction): the packages installed after it
+    "ADD rootfs.tar": ["musl", "busybox", "alpine-baselayout"],
+    "RUN apk add python3": ["musl", "busybox", "alpine-baselayout", "python3"],
+    "RUN apk add gcc musl-dev": ["musl@1.2.4-r2", "busybox", "alpine-baselayout", "python3", "gcc", "musl-dev"],
+}
+_REQUESTS_RECORD = (
+    "requests/api.py,sha256=,60000\nrequests-2.31.0.dist-info/METADATA,,\nrequests-2.31.0.dist-info/RECORD,,\n"
+)
+
+
+def _apk_installed(names: list[str]) -> bytes:
+    blocks = []
+    for item in names:
+        name, _, newer = item.partition("@")
+        version, size, folders = _APK[name]
+        lines = [f"P:{name}", f"V:{newer or version}", "A:x86_64", f"I:{size}"]
+        for folder, files in folders.items():
+            lines += [f"F:{folder}", *(f"R:{file}" for file in files)]
+        blocks.append("\n".join(lines) + "\n")
+    return "\n".join(blocks).encode()
+
+
+def _package_entries(created_by: str) -> list[tuple]:
+    """The package-database files (and musl's library) a step writes."""
+    entries = []
+    for step, names in _APK_STEPS.items():
+        if created_by.startswith(step):
+            if step.startswith("ADD"):
+                entries += [_d("lib/"), _d("lib/apk/"), _d("lib/apk/db/")]
+                entries.append(_f("lib/ld-musl-x86_64.so.1", MUSL_V1, 0o755))
+            elif "musl-dev" in step:
+                entries.append(_f("lib/ld-musl-x86_64.so.1", MUSL_V2, 0o755))
+            entries.append(_f("lib/apk/db/installed", _apk_installed(names)))
+    if created_by.startswith("RUN pip install"):
+        info = "usr/lib/python3/site-packages/requests-2.31.0.dist-info/"
+        entries += [
+            _d(info),
+            _f(info + "METADATA", b"Metadata-Version: 2.1\nName: requests\nVersion: 2.31.0\n"),
+            _f(info + "RECORD", _REQUESTS_RECORD.encode()),
+        ]
+    return entries
+
+
 def _entry(path: str, kind: str, payload: bytes | str, mode: int, mtime: int = MTIME) -> F:
     if isinstance(payload, str):  # a link's target
         return F(path, kind=kind, link=payload, mode=mode, mtime=mtime)
@@ -180,7 +240,7 @@ def _image(steps: list[tuple[str, list[tuple] | None]], created: str, tag: str) 
     """An image of build steps (tarfile-style records keep the layers' digests, which the
     screenshots show, as they were)."""
     layers = [
-        Layer([_entry(*entry) for entry in entries], created_by, records=True)
+        Layer([_entry(*entry) for entry in entries + _package_entries(created_by)], created_by, records=True)
         for created_by, entries in steps
         if entries is not None
     ]

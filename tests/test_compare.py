@@ -100,7 +100,7 @@ def test_cli_json_and_exit_codes(pair, tmp_path):
     assert data["schema"] == "layerscope.diff/v1" and data["identical"] is False
     assert set(data) == {
         "schema", "identical", "verdict", "old", "new", "layers", "summary", "growth_in",
-        "directories", "largest_growths", "changes", "changes_total", "warnings",
+        "directories", "largest_growths", "changes", "changes_total", "packages", "warnings",
     }  # fmt: skip
     s = data["summary"]
     assert (s["added"], s["removed"], s["modified"], s["metadata"], s["type_changed"]) == (1, 1, 1, 1, 1)

@@ -533,7 +533,9 @@ class LayerscopeApp(Comparing, App[None]):
         else:
             node = self.file_tree.cursor_path if tab == "explorer" else None
         if node is not None:
-            self.push_screen(HistoryScreen(self.image, node, self.stacked))
+            packages = self.packages_view.packages  # None until worked out: no owner then
+            owner = owner_text(packages, node.path) if packages is not None else None
+            self.push_screen(HistoryScreen(self.image, node, self.stacked, owner))
         else:
             where = "the tree" if tab == "explorer" else "the waste list" if tab == "waste" else "the explorer"
             self.notify(f"Select a path in {where} first.", markup=False)
