@@ -530,6 +530,8 @@ class LayerscopeApp(Comparing, App[None]):
         if tab == "waste":
             path = self.waste_view.selected_path
             node = self.image.fs.lookup(path) if path is not None else None
+        elif tab == "stack":
+            node = self.stack_view.node
         else:
             node = self.file_tree.cursor_path if tab == "explorer" else None
         if node is not None:
@@ -537,7 +539,9 @@ class LayerscopeApp(Comparing, App[None]):
             owner = owner_text(packages, node.path) if packages is not None else None
             self.push_screen(HistoryScreen(self.image, node, self.stacked, owner))
         else:
-            where = "the tree" if tab == "explorer" else "the waste list" if tab == "waste" else "the explorer"
+            where = {"explorer": "the tree", "waste": "the waste list", "stack": "the stack's path field"}.get(
+                tab, "the explorer"
+            )
             self.notify(f"Select a path in {where} first.", markup=False)
 
     def action_contents(self) -> None:
@@ -628,7 +632,11 @@ class LayerscopeApp(Comparing, App[None]):
         self.refresh_bindings()
 
     def on_stack_view_layer_picked(self, message: StackView.LayerPicked) -> None:
-        self.view = replace(self.view, layer=message.layer)
+        if message.open:
+            self.go_to_layer(message.layer)
+        else:
+            self.view = replace(self.view, layer=message.layer)
+
     def on_file_tree_file_chosen(self, _: FileTree.FileChosen) -> None:
         self.action_contents()
 

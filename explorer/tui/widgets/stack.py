@@ -1,7 +1,8 @@
 """The Stack tab: the layers as a stack of bars, and the union read path of one path.
 
 Renders `present.stack`: the bars top layer first, the selected layer highlighted, the layers
-with an entry for the chosen path marked; beside them the read path, top-down.
+with an entry for the chosen path marked; beside them the read path, top-down. Enter on a bar
+opens the explorer there (on the path, when that layer has an entry for it).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ...analysis.image import Image
 from ...present.stack import Bar, ReadPath, Sharing, bar_cells, read_path_of, stack_bars, widest
 from ...present.text import display_name, human_size
 from ..labels import CURSOR_KEYS
+from .messages import ShowPath
 
 VISIBLE, WASTED, HIDES = "$primary", "$error", "$warning"
 ROLE_STYLES = {"wins": "bold $text-success", "hides it": "bold $text-error", "below": "$text-muted"}
@@ -65,11 +67,12 @@ class StackView(Horizontal):
     """
 
     class LayerPicked(Message):
-        """The user moved to another layer's bar."""
+        """The user moved to another layer's bar (`open`: pressed Enter on it)."""
 
-        def __init__(self, layer: int) -> None:
+        def __init__(self, layer: int, open: bool = False) -> None:
             super().__init__()
             self.layer = layer
+            self.open = open
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -82,6 +85,9 @@ class StackView(Horizontal):
         self.path_input = Input(placeholder="a path, e.g. /app/model.bin  (Enter)", id="stack-path")
         self.body = Static(id="read-path-body")
         self._showing = False  # the bars are being set: their highlight moves are not the user's
+        self._drawn = (0, 0, 0)  # the bytes of a full bar, its cells, and the list's width, as last drawn
+        self._marked: dict[int, Content] = {}  # the mark of each marked layer, as drawn
+        self._row_of: dict[int, int] = {}  # each layer's bar
 
     def compose(self) -> ComposeResult:
         with Vertical(id="stack-left"):
@@ -112,7 +118,7 @@ class StackView(Horizontal):
             )
 
     def on_resize(self, event: Resize) -> None:
-        if self.image is not None:
+        if self.image is not None and self.list.size.width != self._drawn[2]:
             self._draw(self.selected_layer)
 
     @property
@@ -120,16 +126,30 @@ class StackView(Horizontal):
         index = self.list.highlighted
         return self.bars[index].layer if index is not None and index < len(self.bars) else None
 
-    def _draw(self, layer: int | None) -> None:
+    def _width(self) -> int:
+        """Cells of the largest bar: half the room beside the labels, the instruction after it."""
         room = self.list.size.width - LABEL - 2 if self.list.size.width else 30
-        width = max(4, min(BAR, room // 2))
-        most = widest(self.bars)
-        marks = self._marks()
+        return max(4, min(BAR, room // 2))
+
+    def _draw(self, layer: int | None) -> None:
+        """Every bar again (a new image or width)."""
+        self._drawn = (widest(self.bars), self._width(), self.list.size.width)
+        self._marked = self._marks()
+        self._row_of = {bar.layer: row for row, bar in enumerate(self.bars) if bar.layer is not None}
         self._showing = True
         self.list.clear_options()
-        self.list.add_options([self._option(bar, most, width, marks) for bar in self.bars])
+        self.list.add_options([self._option(bar) for bar in self.bars])
         self.select_layer(layer)
         self._showing = False
+
+    def _remark(self) -> None:
+        """Only the bars whose mark changed (an image of 10,000s of layers has as many bars)."""
+        old, new = self._marked, self._marks()
+        self._marked = new
+        for layer in old.keys() | new.keys():
+            if old.get(layer) != new.get(layer):
+                row = self._row_of[layer]
+                self.list.replace_option_prompt_at_index(row, self._prompt(self.bars[row]))
 
     def _marks(self) -> dict[int, Content]:
         if self.sharing is not None:
@@ -143,17 +163,21 @@ class StackView(Horizontal):
             marks[top.layer] = Content.styled("▶" if top.role == "wins" else "✕", ROLE_STYLES[top.role])
         return marks
 
-    def _option(self, bar: Bar, most: int, width: int, marks: dict[int, Content]) -> Option:
-        room = self.list.size.width - 2 if self.list.size.width else LABEL + width
+    def _option(self, bar: Bar) -> Option:
         if bar.layer is None:
-            return Option(
-                Content.styled(f"  ┄ {display_name(bar.instruction)}"[:room], "$text-muted italic"), disabled=True
-            )
+            return Option(self._prompt(bar), disabled=True)
+        return Option(self._prompt(bar), id=f"layer-{bar.layer}")
+
+    def _prompt(self, bar: Bar) -> Content:
+        most, width, drawn_width = self._drawn
+        room = drawn_width - 2 if drawn_width else LABEL + width
+        if bar.layer is None:
+            return Content.styled(f"  ┄ {display_name(bar.instruction)}"[:room], "$text-muted italic")
         visible, wasted, hides = bar_cells(bar, most, width)
         drawn = visible + wasted + hides
         text = display_name(self.image.layers[bar.layer].instruction) if self.image is not None else ""
-        prompt = Content.assemble(
-            marks.get(bar.layer, Content(" ")),
+        return Content.assemble(
+            self._marked.get(bar.layer, Content(" ")),
             f"{bar.layer:>3} ",
             (f"{human_size(bar.stored):>8} ", "$text-muted"),
             ("█" * visible, VISIBLE),
@@ -162,7 +186,6 @@ class StackView(Horizontal):
             " " * max(1, width - drawn + 1),
             (text[: max(0, room - LABEL - max(width, drawn) - 1)], "$text-muted"),
         )
-        return Option(prompt, id=f"layer-{bar.layer}")
 
     def select_layer(self, layer: int | None) -> None:
         """Highlight `layer`'s bar."""
@@ -176,6 +199,17 @@ class StackView(Horizontal):
         layer = self.selected_layer
         if layer is not None and not self._showing:
             self.post_message(self.LayerPicked(layer))
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        """Enter on a bar: the path in that layer's changes, if it has an entry there; else the layer."""
+        event.stop()
+        layer = self.selected_layer
+        if layer is None:
+            return
+        if self.node is not None and self.read is not None and layer in self.read.layers:
+            self.post_message(ShowPath(self.node.path, layer))
+        else:
+            self.post_message(self.LayerPicked(layer, open=True))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -198,7 +232,7 @@ class StackView(Horizontal):
         self.sharing = None
         self.read = read_path_of(self.image, node)
         self.path_input.value = self.read.path
-        self._draw(self.selected_layer)
+        self._remark()
         self.body.update(self._read_path_content(self.read))
         self.query_one("#read-path", VerticalScroll).scroll_home(animate=False)
 
@@ -207,7 +241,7 @@ class StackView(Horizontal):
         self.sharing = sharing
         self.read = self.node = None
         self.path_input.value = ""
-        self._draw(self.selected_layer)
+        self._remark()
         self.body.update(Content("\n".join(sharing.lines)))
 
     def _read_path_content(self, read: ReadPath) -> Content:
