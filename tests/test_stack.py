@@ -27,8 +27,7 @@ from explorer.analysis.readpath import (
 from explorer.analysis.waste import compute_waste
 from explorer.demo import V1, V2, demo_options, write_demo
 from explorer.present.browse import CHANGES
-from explorer.present.stack import Bar, bar_cells, read_path_of, sharing_of, stack_bars, widest
-from explorer.present.text import human_size
+from explorer.present.stack import Bar, bar_cells, read_path_of, stack_bars, widest
 from explorer.tui.app import LayerscopeApp
 from explorer.tui.screens.history import HistoryScreen
 
@@ -139,12 +138,6 @@ def test_the_demo_holds_two_tags_sharing_their_base(demo_archive, demo):
     match = match_layers(v1, demo)
     assert match.shared_base == 4 and match.old_only == [4]
     assert [layer.digest for layer in v1.layers[:4]] == [layer.digest for layer in demo.layers[:4]]
-    sharing = sharing_of(match, demo, v1, "demo:v1")
-    assert sharing.shared == [0, 1, 2, 3] and "only in demo:v1:" in sharing.lines
-    assert (
-        sharing.lines[-1]
-        == f"only in this image: 9 layers, {human_size(sum(lay.blob_size for lay in demo.layers[4:]))}"
-    )
     # opened without --image, the archive says it holds two
     assert "holds 2 images" in load(demo_archive).warnings[0]
 
