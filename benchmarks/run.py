@@ -296,15 +296,20 @@ def show(r: dict) -> str:
     return "\n".join(lines)
 
 
-def _wall(cmds: list[list[str]]) -> float:
-    """Wall time of commands run at once (exit status 0 or 1, as diff's)."""
+def _wall(cmds: list[list[str]], cpu: list[float] | None = None) -> float:
+    """Wall time of commands run at once (exit status 0 or 1, as diff's); their CPU time, with
+    their workers', is added to `cpu[0]`."""
+    before = _children_cpu()
     start = time.perf_counter()
     procs = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT) for cmd in cmds]
     for proc, cmd in zip(procs, cmds, strict=True):
         err = proc.communicate()[1]
         if proc.returncode not in (0, 1):
             raise SystemExit(f"{' '.join(cmd)} failed: {err.decode(errors='replace')[-500:]}")
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    if cpu is not None:
+        cpu[0] += _children_cpu() - before
+    return wall
 
 
 def bench_diff(old: str, new: str, reps: int) -> str:
@@ -313,15 +318,21 @@ def bench_diff(old: str, new: str, reps: int) -> str:
     report_old, report_new = [*here, "report", old, "--json"], [*here, "report", new, "--json"]
     diff = [*here, "diff", old, new, "--json"]
     _wall([diff])  # warm the cache
-    sequential, together, diffs = [], [], []
+    sequential, together, diffs, cpu_reports, cpu_diffs = [], [], [], [], []
     for _ in range(reps):
-        sequential.append(_wall([report_old]) + _wall([report_new]))
+        cpu = [0.0]
+        sequential.append(_wall([report_old], cpu) + _wall([report_new], cpu))
+        cpu_reports.append(cpu[0])
         together.append(_wall([report_old, report_new]))
-        diffs.append(_wall([diff]))
+        cpu = [0.0]
+        diffs.append(_wall([diff], cpu))
+        cpu_diffs.append(cpu[0])
     seq, tog, d = median(sequential), median(together), median(diffs)
+    c_rep, c_diff = median(cpu_reports), median(cpu_diffs)
     return (
         f"diff {old} {new}\n  diff {d:.2f} s; analysing both one after the other {seq:.2f} s → {d / seq:.2f}×;"
-        f" both at once {tog:.2f} s → {d / tog:.2f}×"
+        f" both at once {tog:.2f} s → {d / tog:.2f}×; CPU (with workers): diff {c_diff:.2f} s,"
+        f" both analysed {c_rep:.2f} s → {c_diff / c_rep:.2f}×"
     )
 
 

@@ -152,3 +152,24 @@ def test_compare_flag_checks_new_before_the_app_starts(pair, tmp_path):
     assert proc.stderr.startswith("layerscope: ") and "nope.tar" in proc.stderr and len(proc.stderr.splitlines()) == 1
     proc = run("--compare", "-")
     assert proc.returncode == 2 and "--compare cannot read standard input" in proc.stderr
+
+
+@run
+async def test_packages_that_differ_are_listed(tmp_path):
+    """Packages added, removed, upgraded or downgraded (present/compare's list) show on the tab."""
+    from .test_packages_diff import _image
+
+    old = write_oci(_image([("bash", "5.2-1", b"b" * 100), ("gcc-12", "12.2.0", b"g" * 500)]), tmp_path / "o.tar")
+    new = write_oci(_image([("bash", "5.2-2", b"B" * 160), ("make", "4.3", b"m" * 70)]), tmp_path / "n.tar")
+    app = LayerscopeApp(str(old), animate=False, compare=str(new))
+    async with app.run_test(size=SIZE) as pilot:
+        await compared(pilot)
+        tab = app.query_one(CompareTab)
+        assert tab.query_one("#compare-packages").display
+        summary = str(tab.query_one("#compare-summary").render())
+        assert "packages:" in summary and "1 added" in summary and "1 removed" in summary and "1 upgraded" in summary
+        assert [(p["name"], p["status"]) for p in tab.view.packages["changes"]] == [
+            ("bash", "upgraded"),
+            ("gcc-12", "removed"),
+            ("make", "added"),
+        ]

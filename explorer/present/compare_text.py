@@ -60,7 +60,7 @@ def _detail(change: dict) -> str:
     return entry["kind"] if entry["kind"] != "file" else ""
 
 
-def _packages(packages: dict) -> list:
+def packages_parts(packages: dict) -> list:
     """The packages table: what NEW installed, removed or has at another version."""
     if not packages["changes"]:
         return []
@@ -144,7 +144,7 @@ def render_diff(data: dict, console: Console) -> None:
                 Text(marker, style=style), _delta(change["delta_bytes"]), _slash(change["path"]), Text(_detail(change))
             )
         parts += [Text(), table]
-    parts += _packages(data["packages"])
+    parts += packages_parts(data["packages"])
     if data["warnings"]:
         warn = Text("Warnings:\n", style="bold yellow")
         for w in data["warnings"]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from ..analysis.compare import Comparison, PathDiff
 from ..analysis.image import Image
-from .compare import layers_phrase, signed_size, verdict
+from .compare import layers_phrase, packages_dict, signed_size, verdict
 from .text import human_size
 
 # How a layer matches: in the shared base, shared out of place, or in one image only.
@@ -67,6 +67,7 @@ class CompareView:
     rows: list[tuple[LayerBar | None, LayerBar | None]]  # the layer bars side by side
     largest: int  # the largest layer of either image (bars are drawn to its scale)
     children: dict[str, list[DiffEntry]]  # directory path ("" the root) -> its rows, largest change first
+    packages: dict  # packages added, removed, upgraded or downgraded: `compare.packages_dict`
 
     @property
     def total(self) -> int:
@@ -156,6 +157,7 @@ def compare_view(c: Comparison, old_name: str, new_name: str) -> CompareView:
         rows,
         largest,
         diff_children(c),
+        packages_dict(c.package_changes()),
     )
 
 

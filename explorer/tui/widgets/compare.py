@@ -7,6 +7,7 @@ happen in the app's worker, which reports progress here.
 
 from __future__ import annotations
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -16,7 +17,7 @@ from textual.message import Message
 from textual.widgets import ProgressBar, Static, Tree
 from textual.widgets.tree import TreeNode
 
-from ...present.compare_text import MARKERS
+from ...present.compare_text import MARKERS, PACKAGE_MARKERS, packages_parts
 from ...present.compare_view import (
     ALSO,
     BASE,
@@ -151,6 +152,12 @@ def summary_text(view: CompareView) -> Text:
     for status, n in counts:
         marker, style = MARKERS[status]
         text.append("   ").append(marker, style=style).append(f" {n:,}")
+    packages = view.packages
+    if packages["changes_total"]:
+        text.append("\npackages:")
+        for status, (marker, style) in PACKAGE_MARKERS.items():
+            if packages[status]:
+                text.append("   ").append(marker, style=style).append(f" {packages[status]:,} {status}")
     return text
 
 
@@ -162,6 +169,7 @@ class CompareTab(Vertical):
     CompareTab #compare-summary { height: auto; padding: 0 1; }
     CompareTab #compare-progress { height: auto; padding: 1 1; }
     CompareTab #compare-layers { height: auto; max-height: 40%; border-top: solid $panel-lighten-2; }
+    CompareTab #compare-packages { height: auto; max-height: 30%; }
     CompareTab #compare-tree { height: 1fr; border-top: solid $panel-lighten-2; }
     CompareTab #compare-tree:focus { border-top: solid $accent; }
     """
@@ -173,6 +181,8 @@ class CompareTab(Vertical):
             yield ProgressBar(total=None, show_eta=False, id="compare-bar")
         with VerticalScroll(id="compare-layers"):
             yield Static(id="compare-layer-table")
+        with VerticalScroll(id="compare-packages"):
+            yield Static(id="compare-package-table")
         yield DiffTree(id="compare-tree")
 
     def on_mount(self) -> None:
@@ -184,10 +194,11 @@ class CompareTab(Vertical):
     def tree(self) -> DiffTree:
         return self.query_one(DiffTree)
 
-    def _results(self, shown: bool) -> None:
+    def _results(self, shown: bool, packages: bool = False) -> None:
         self.query_one("#compare-progress").display = not shown
         for name in ("#compare-layers", "#compare-tree"):
             self.query_one(name).display = shown
+        self.query_one("#compare-packages").display = shown and packages
 
     def progress(self, what: str, done: int | None = None, total: int | None = None) -> None:
         """Say what the comparison is doing (with a bar when the amount is known)."""
@@ -202,8 +213,14 @@ class CompareTab(Vertical):
         self.query_one(ProgressBar).display = False
         self.query_one("#compare-status", Static).update(Text(display_name(message), style="red"))
 
+    view: CompareView | None = None  # the comparison shown
+
     def show(self, view: CompareView) -> None:
+        self.view = view
         self.query_one("#compare-summary", Static).update(summary_text(view))
         self.query_one("#compare-layer-table", Static).update(layers_table(view, self.app.size.width))
-        self._results(True)
+        parts = packages_parts(view.packages)
+        if parts:
+            self.query_one("#compare-package-table", Static).update(Group(*parts))
+        self._results(True, bool(parts))
         self.tree.show(view)
