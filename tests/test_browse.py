@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from explorer.analysis.filesystem import DELETED, FileSystem, Node
 from explorer.archive.entries import FILE, HARDLINK
 from explorer.archive.layerscan import scan_layer
-from explorer.present.browse import CHANGES, MERGED, Browser
+from explorer.present.browse import CHANGES, MERGED, UNCHANGED, Browser
 from tests.imagebuilder import Layer, layer_tar
 from tests.test_merge_property import _as_builder, stacks
 
@@ -79,6 +79,42 @@ def test_cached_rows_match_a_fresh_browser(layers):
     visits = [(layer, view) for layer in range(len(layers)) for view in VIEWS]
     for layer, view in visits + visits[::-1] + visits:  # back and forth, through every mode and sort
         assert shown(browser, fs, layer, view) == shown(Browser(fs), fs, layer, view), (layer, view)
+
+
+def eager_rows(browser: Browser, node: Node, layer: int, view: tuple[str, str, bool], within=None) -> list[tuple]:
+    """A directory's rows as the view defines them, every row made and sorted (the rule the lazy
+    `Browser.rows` must keep)."""
+    mode, sort, hide_unchanged = view
+    children = [c for c in (node.children or {}).values() if within is None or c in within]
+    if mode == CHANGES:
+        children = [c for c in children if c in browser.touched(layer)]
+    rows = [r for r in (browser.row(c, layer) for c in children) if r is not None]
+    if hide_unchanged:
+        rows = [r for r in rows if r.status != UNCHANGED or (r.is_dir and r.node in browser.touched(layer))]
+    if sort == "size":
+        measure = browser.stored_size if mode == CHANGES else browser.size
+        rows.sort(key=lambda r: (-measure(r.node, layer), r.name))
+    else:
+        rows.sort(key=lambda r: (not r.is_dir, r.name))
+    return [(r.node.path, r.status, id(r.entry)) for r in rows]
+
+
+@settings(max_examples=100, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stacks())
+def test_lazy_rows_keep_the_order_and_filter_of_every_row_made(layers):
+    fs = stacked(layers)
+    browser = Browser(fs)
+    paths = [fs.root, *fs.paths()]
+    within = frozenset(paths[::2])  # a filter keeping every other path
+    for layer in range(len(layers)):
+        for view in VIEWS:
+            for directory in paths:
+                for keep in (None, within):
+                    rows = browser.rows(directory, layer, *view, within=keep)
+                    made = [(r.node.path, r.status, id(r.entry)) for r in rows]
+                    assert made == eager_rows(browser, directory, layer, view, keep), (directory.path, layer, view)
+                    for node in rows.nodes:
+                        assert rows[rows.position(node)].node is node
 
 
 def test_a_directory_no_entry_names_has_no_time_of_its_own() -> None:
