@@ -481,7 +481,9 @@ class LayerscopeApp(App[None]):
             self.go_to_layer(max(0, min(len(self.image.layers) - 1, (self.view.layer or 0) + by)))
 
     def go_to_layer(self, index: int) -> None:
-        self.action_view("explorer")
+        """Show layer `index` in the explorer; the focus stays where it is (`[` in the tree)."""
+        if self.query_one(TabbedContent).active != "explorer":
+            self.action_view("explorer")
         self.view = replace(self.view, layer=index)
 
     def action_history(self) -> None:
