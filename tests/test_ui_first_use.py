@@ -200,6 +200,7 @@ async def test_an_opaque_directory_is_a_change_of_its_own(tmp_path):
         await pilot.pause()
         tree = app.query_one(FileTree)
         assert "opaque: hides 2 lower entries, 150 B" in tree.line_text(0)
+        assert tree.line_text(0).startswith("O ▾ d/")  # its own marker, not the entry's `M`
         assert tree.line_text(1).startswith("D ├   a  by the opaque marker of /d/")
         tree.focus()
         await pilot.press("h")

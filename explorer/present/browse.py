@@ -43,6 +43,7 @@ CHANGES, MERGED = Mode.CHANGES, Mode.MERGED
 
 # A marker letter and a name for each change state (and for an unchanged path).
 MARKS = {ADDED: "A", MODIFIED: "M", RESTORED: "R", TYPE_CHANGED: "T", DELETED: "D", UNCHANGED: " "}
+OPAQUE_MARK = "O"  # a directory the layer made opaque: it hides what lower layers put in it
 STATE_NAMES = {
     ADDED: "added",
     MODIFIED: "modified",
@@ -178,10 +179,14 @@ class Browser:
             known = self._names[directory] = [children[name] for name in sorted(children)]
         return known
 
+    def is_opaque(self, node: Node, layer: int) -> bool:
+        """Whether `layer` made directory `node` opaque (quick: `opaque` counts what it hid)."""
+        return node in self.fs.opaque.get(layer, ())
+
     def opaque(self, node: Node, layer: int) -> tuple[int, int] | None:
         """(entries, file bytes) of the lower layers that `layer` hid by making directory `node`
         opaque (`rm -rf dir && mkdir dir` in an overlay build), or None if it did not."""
-        if node not in self.fs.opaque.get(layer, ()):
+        if not self.is_opaque(node, layer):
             return None
         count = size = 0
         for change in self.fs.layer_changes[layer]:

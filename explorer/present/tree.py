@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from ..analysis.filesystem import DELETED, Node
-from .browse import Browser, FileRow, Mode, Rows, Sort, change_notes, link_text, opaque_note
+from .browse import MARKS, OPAQUE_MARK, Browser, FileRow, Mode, Rows, Sort, change_notes, link_text, opaque_note
 from .hints import KIND_LABELS
 from .text import display_name
 
@@ -287,6 +287,14 @@ class VisibleTree:
         if row.status == DELETED:
             return self.browser.size_before(row.node, layer)
         return self.browser.size(row.node, layer)
+
+
+def row_mark(row: FileRow, browser: Browser, layer: int) -> str:
+    """The marker letter: the change's (`A`, `M`…), or `O` for a directory this layer made opaque
+    (its own change may be only a re-stored entry; what it hid is the news)."""
+    if row.is_dir and browser.is_opaque(row.node, layer):
+        return OPAQUE_MARK
+    return MARKS[row.status]
 
 
 def row_name(row: FileRow) -> str:

@@ -22,9 +22,9 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ...analysis.filesystem import DELETED, Node
-from ...present.browse import MARKS, Browser, FileRow, mode_string, mtime_string, owner_string
+from ...present.browse import OPAQUE_MARK, Browser, FileRow, mode_string, mtime_string, owner_string
 from ...present.text import human_size
-from ...present.tree import Line, Listings, View, VisibleTree, row_name, row_notes
+from ...present.tree import Line, Listings, View, VisibleTree, row_mark, row_name, row_notes
 from ..labels import CURSOR_KEYS, STATE_CLASSES, component_style, state_css
 
 SIZE_WIDTH = 8  # "1000 kB"
@@ -313,12 +313,16 @@ class FileTree(ScrollView, can_focus=True):
             columns.append(column)
         right = "  " + "  ".join(columns)
         icon = ("▾ " if is_open else "▸ ") if line.expandable else "  "
+        layer = self.model.view.layer
+        assert layer is not None
+        mark = row_mark(row, self.model.browser, layer)
+        mark_state = self._style(STATE_CLASSES[DELETED]) if mark == OPAQUE_MARK else state  # it hides: as deletions
         left = [
-            Segment(MARKS[row.status] + " ", base + state + Style(bold=True)),
+            Segment(mark + " ", base + mark_state + Style(bold=True)),
             Segment(line.guide + icon, detail),
             Segment(row_name(row), base + state + Style(strike=row.status == DELETED)),
         ]
-        notes = row_notes(row, self.model.browser, self.model.view.layer)
+        notes = row_notes(row, self.model.browser, layer)
         if notes:
             left.append(Segment("  " + notes, base + self._style("filetree--note")))
         room = max(0, width - cell_len(right))
