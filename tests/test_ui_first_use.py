@@ -6,6 +6,8 @@ from __future__ import annotations
 import subprocess
 import sys
 import tarfile
+import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -109,7 +111,7 @@ async def test_progress_counts_layers_as_the_rows_do(demo):
         await settle(app, pilot)
         app.status.analysing(5, 13, 10_000, 20_000)
         assert str(app.query_one("#status-text", Label).render()) == (
-            "Analysing layers 0–4 of 0–12 done · 10.0 kB of 20.0 kB read"
+            "Analysing layers 0–4 of 0–12 done · 10.0 kB of 20.0 kB read · Esc stops"
         )
 
 
@@ -247,3 +249,86 @@ async def test_the_summary_names_the_other_platforms_of_the_archive():
         summary = str(app.query_one("#summary-body").render())
         others = [p for p in app.summary.platforms if p != app.image.platform]
         assert others and f"also in the archive: {', '.join(others)}" in summary
+
+
+def held_at(monkeypatch, method: str, when, then=None) -> tuple[threading.Event, threading.Event]:
+    """Hold the loading thread in `Image.<method>` (when `when(args)`) until the test lets it go,
+    then call `then(kwargs)` if given: (reached, go)."""
+    from explorer.analysis.image import Image
+
+    reached, go = threading.Event(), threading.Event()
+    original = getattr(Image, method)
+
+    def held(*args, **kwargs):
+        if when(args, kwargs):
+            reached.set()
+            go.wait(20)
+            if then is not None:
+                then(kwargs)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(Image, method, held)
+    return reached, go
+
+
+async def until(pilot, condition, seconds: float = 20) -> None:
+    for _ in range(int(seconds / 0.02)):
+        if condition():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError("timed out")
+
+
+@run
+async def test_esc_stops_loading_keeps_what_is_analysed_and_ends_the_workers(tmp_path, monkeypatch):
+    """Esc while layer 1 is about to be stacked: layer 0 stays browsable, the rest say they were
+    not read, every worker process has ended, and `q` exits 0 (the user chose this)."""
+    from explorer.archive.pool import ScanPool, worker_count
+
+    from .imagebuilder import F, Layer, write_docker_archive
+    from .imagebuilder import Image as ImageSpec
+
+    big = [Layer([F(f"big{i}", bytes(range(256)) * 40_000)], compression="none") for i in range(2)]
+    path = write_docker_archive(ImageSpec(layers=[Layer([F("etc/hostname", b"box\n")]), *big]), tmp_path / "i.tar")
+    reached, go = held_at(monkeypatch, "stack_steps", lambda args, _: args[1] == 1)
+    pool = ScanPool()
+    app = LayerscopeApp(str(path), pool=pool, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, reached.is_set)
+        workers = list(pool.processes)  # scanning in worker processes: they must not outlive the stop
+        assert workers or worker_count() < 2
+        await pilot.press("escape")
+        assert "Stopping" in str(app.query_one("#status-text", Label).render())
+        go.set()
+        await until(pilot, lambda: app.stopped)
+        await pilot.pause()
+        assert app.loaded and not isinstance(app.screen, ErrorScreen)
+        assert all(proc.poll() is not None for proc in workers) and pool.processes == []
+        assert not app.status.display
+        await pilot.press("3")
+        summary = str(app.query_one("#summary-body").render())
+        assert "Loading stopped (Esc): layer 0 is shown; layers 1–2 were not read." in summary
+        await pilot.press("1")
+        app.view = replace(app.view, layer=0)
+        await pilot.pause()
+        assert [app.query_one(FileTree).line_text(i).split()[:3] for i in range(2)] == [["A", "▾", "etc/"], ["A", "└", "hostname"]]
+        app.view = replace(app.view, layer=2)
+        await pilot.pause()
+        assert str(app.query_one("#tree-note").render()) == "Layer not read (loading stopped)."
+        await pilot.press("escape")  # loading is over: Esc does nothing more
+        assert app.is_running
+        await pilot.press("q")
+    assert app.return_code == 0
+
+
+@run
+async def test_esc_before_the_image_is_read_ends_the_app(demo, monkeypatch):
+    """Nothing to show yet (a slow stream or download): Esc ends the app, as Ctrl-C would."""
+    reached, go = held_at(monkeypatch, "open", lambda *_: True, lambda kwargs: kwargs["on_read"](1 << 20))
+    app = LayerscopeApp(demo, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, reached.is_set)
+        await pilot.press("escape")
+        go.set()
+        await pilot.pause()
+    assert app.return_code == 130

@@ -39,7 +39,7 @@ from .screens.contents import ContentsScreen
 from .screens.find import FindScreen, Found
 from .screens.help import HelpScreen
 from .screens.history import HistoryScreen
-from .screens.loading import ArchiveRead, ErrorScreen, LayerRead, LoadStatus, Throttle
+from .screens.loading import ArchiveRead, ErrorScreen, LayerRead, LoadStatus, LoadStopped, Throttle
 from .widgets.details import LayerDetails
 from .widgets.filetree import FileTree
 from .widgets.hints import HintsView
@@ -67,6 +67,7 @@ class LayerscopeApp(App[None]):
     COMMANDS = App.COMMANDS | {LayerscopeCommands}
     BINDINGS = [
         Binding("q", "quit", "Quit", id="quit"),
+        Binding("escape", "stop_loading", "Stop loading", show=False, id="stop_loading"),
         Binding("question_mark,f1", "help", "Help", id="help"),
         Binding("slash", "find", "Find", id="find"),
         Binding("m", "toggle_mode", "Mode", id="toggle_mode"),
@@ -111,6 +112,7 @@ class LayerscopeApp(App[None]):
         self.browser: Browser | None = None
         self.stacked = 0
         self.error: str | None = None
+        self.stopped = False  # Esc stopped the loading (what was analysed stays shown)
         self._read: dict[int, int] = {}  # blob bytes read of each layer, for overall progress
         self._total = 0  # blob bytes of all layers
         self._shown = 0  # layers whose row shows their scan
@@ -189,16 +191,24 @@ class LayerscopeApp(App[None]):
         worker = get_current_worker()
         throttle = Throttle()
 
+        def go_on() -> None:
+            if worker.is_cancelled:  # Esc: the reading stops at its next step
+                raise LoadStopped
+
         def on_read(done: int) -> None:
+            go_on()
             if throttle.ready():
                 self.post_message(ArchiveRead(done))
 
         def on_progress(index: int, done: int, size: int) -> None:
+            go_on()
             if throttle.ready():
                 self.post_message(LayerRead(index, done, size))
 
         try:
             image = Image.open(self.path, self.options, on_read=on_read, pool=self.pool)
+        except LoadStopped:
+            return  # the app is exiting (see `action_stop_loading`)
         except (ImageError, OSError) as exc:
             self.call_from_thread(self._failed, str(exc))
             return
@@ -212,17 +222,19 @@ class LayerscopeApp(App[None]):
                 # Stacked on the main thread in slices: keys are answered between them, even
                 # while a layer of 100,000s of files goes on (one slice is about 15 ms).
                 slices = image.stack_steps(index, scan)
+                go_on()
                 while self.call_from_thread(self._stack_slice, slices):
-                    if worker.is_cancelled:
-                        return
+                    go_on()  # a layer stopped half-stacked is not shown (`_stacked` never ran)
                 self.call_from_thread(self._stacked, index)
             self.call_from_thread(self._finish)
+        except LoadStopped:
+            self.call_from_thread(self._stopped)
         except (ImageError, OSError) as exc:
             self.call_from_thread(self._failed, str(exc))
         except Exception as exc:
             self.call_from_thread(self._failed, f"internal error while analysing: {exc!r}")
         finally:
-            scans.close()  # stops the worker processes if loading ended early
+            scans.close()  # stops the worker processes if loading ended early (an error, Esc)
             image.close()  # every layer is read: the filesystem needs the archive no more
 
     def on_archive_read(self, message: ArchiveRead) -> None:
@@ -316,6 +328,32 @@ class LayerscopeApp(App[None]):
         self._show_files()
         self.push_screen(ErrorScreen(title, self.source_name, message))
 
+    def action_stop_loading(self) -> None:
+        """Esc while loading: stop reading and keep what is analysed. The layers stacked so far
+        stay browsable, as after a failure, since a user who stops a long load usually wants
+        what is there (the base layers), not nothing; with nothing read yet, the app ends."""
+        self.workers.cancel_group(self, "load")
+        if self.image is None:
+            self.exit(return_code=130, message=f"layerscope: stopped while reading {display_name(self.source_name)}")
+            return
+        self.status.stopping()
+
+    def _stopped(self) -> None:
+        """On the main thread: the loading thread has stopped (Esc) and its workers are gone."""
+        assert self.image is not None
+        self.stopped = True
+        self.status.display = False
+        count, stacked = len(self.image.layers), self.stacked
+        shown = f"{layer_span(0, stacked - 1)} {'is' if stacked == 1 else 'are'} shown" if stacked else "no layer is"
+        unread = f"{layer_span(stacked, count - 1)} {'was' if count - stacked == 1 else 'were'} not read"
+        note = f"Loading stopped (Esc): {shown}; {unread}."
+        self.layers.stopped = True
+        self.layers.refresh_rows()
+        self.summary.show(self.image, self.source_name, self.stacked, note)
+        self.waste_view.show(None, "Waste is not known: loading was stopped before every layer was read.")
+        self._show_files()
+        self.notify(note, markup=False)
+
     def _failed_layer(self, message: str) -> int:
         """The layer an error names (its message starts with the layer's label), else the
         first one not stacked (layers are read in parallel: it need not be that one)."""
@@ -331,8 +369,8 @@ class LayerscopeApp(App[None]):
 
     @property
     def loaded(self) -> bool:
-        """Everything is analysed, or loading stopped on an error."""
-        return self.error is not None or (self.image is not None and self.image.analysed)
+        """Everything is analysed, or loading stopped on an error or by Esc."""
+        return self.error is not None or self.stopped or (self.image is not None and self.image.analysed)
 
     # ---- the view: every action replaces it, `watch_view` shows it ---------------------
     def watch_view(self, old: View, new: View) -> None:
@@ -376,7 +414,9 @@ class LayerscopeApp(App[None]):
         elif view.layer is None:
             message = "This image has no layers."
         elif view.layer >= self.stacked:
-            message = "Layer not analysed yet." if self.error is None else "Layer not analysed (error)."
+            message = "Layer not analysed yet."
+            if self.error or self.stopped:
+                message = "Layer not analysed (error)." if self.error else "Layer not read (loading stopped)."
         if message is not None or self.browser is None:
             files.border_title = "Files"
             tree.show(None, None)
@@ -428,6 +468,8 @@ class LayerscopeApp(App[None]):
         """The keys that change the explorer act on the explorer tab only (modals already stop
         the app's keys)."""
         tab = self.query_one(TabbedContent).active
+        if action == "stop_loading":
+            return not self.loaded
         if action in EXPLORER_ACTIONS or action == "toggle_details":
             return tab == "explorer"
         if action == "history":  # of the tree's path or the waste row's
@@ -575,6 +617,11 @@ class LayerscopeApp(App[None]):
         node = self.image.fs.lookup(message.path) if self.image is not None else None
         if node is not None:
             self.show_path(node, message.layer, Mode.CHANGES)
+
+
+def layer_span(first: int, last: int) -> str:
+    """`layer 3` or `layers 0–4`, numbered as the rows are."""
+    return f"layer {first}" if first == last else f"layers {first}–{last}"
 
 
 def platforms_of(image: Image) -> list[str]:
