@@ -332,3 +332,65 @@ async def test_esc_before_the_image_is_read_ends_the_app(demo, monkeypatch):
         go.set()
         await pilot.pause()
     assert app.return_code == 130
+
+
+@needs_shared
+@run
+async def test_switch_platform_in_the_palette_opens_the_other_image():
+    """A real 3-platform OCI index: the palette offers the other two platforms, and one opens in
+    place of the first, with its own layers, files and summary."""
+    from textual.command import CommandList
+
+    app = LayerscopeApp(str(REAL / "multi.oci-index.tar"), animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        first = app.image.platform
+        others = [p for p in app.summary.platforms if p != first]
+        assert len(others) == 2
+        await pilot.press("ctrl+p", *"switch")
+        await pilot.pause(0.5)
+        hits = app.screen.query_one(CommandList)
+        prompts = [str(hits.get_option_at_index(i).prompt).split("\n")[0] for i in range(hits.option_count)]
+        assert prompts[:2] == [f"Switch platform to {p}" for p in others]
+        await pilot.press("enter")
+        await until(pilot, lambda: app.loaded)
+        await settle(app, pilot)
+        assert app.image.platform == others[0] and app.error is None
+        assert app.options.platform == others[0]
+        await pilot.press("3")
+        summary = str(app.query_one("#summary-body").render())
+        assert f"platform    {others[0]}" in summary
+        assert f"also in the archive: {', '.join(p for p in app.summary.platforms if p != others[0])}" in summary
+        await pilot.press("1")
+        assert app.view.layer == 0 and app.query_one(FileTree).line_count > 0
+
+
+@run
+async def test_a_second_switch_replaces_a_load_still_going(tmp_path, monkeypatch):
+    """Switching again while the first switch is still opening its image: only the last one is
+    shown, even when the replaced load goes on and finishes opening after it."""
+    from .imagebuilder import F, Layer, write_oci
+    from .imagebuilder import Image as ImageSpec
+
+    def arch(name: str, variant: str | None = None) -> ImageSpec:
+        files = [F("etc/arch", name.encode()), *(F(f"usr/{name}/{i}", b"x" * i) for i in range(300))]
+        return ImageSpec([Layer(files)], architecture=name, variant=variant)
+
+    path = write_oci([arch("amd64"), arch("arm64", "v8"), arch("s390x")], tmp_path / "index.tar")
+    reached, go = held_at(monkeypatch, "open", lambda args, _: args[1].platform == "linux/arm64/v8")
+    app = LayerscopeApp(str(path), animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert app.image.platform == "linux/amd64"
+        app.switch_platform("linux/arm64/v8")
+        await until(pilot, reached.is_set)  # its thread is opening the image
+        app.switch_platform("linux/s390x")
+        await until(pilot, lambda: app.loaded)
+        go.set()  # the replaced load opens its image now, and asks the app to show it
+        await pilot.pause(0.5)
+        await settle(app, pilot)
+        assert app.image.platform == "linux/s390x" and app.error is None and not app.stopped
+        assert app.image.fs.lookup("usr/s390x") is not None and app.image.fs.lookup("usr/arm64") is None
+        assert app.stacked == 1 and app.view.layer == 0
+        tree = app.query_one(FileTree)
+        assert any("s390x/" in tree.line_text(i) for i in range(tree.line_count))

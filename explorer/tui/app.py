@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Iterator
+import stat
+from collections.abc import Callable, Iterator
 from dataclasses import replace
+from functools import partial
+from typing import TypeVar
 
 from rich.text import Text
 from textual import work
@@ -21,7 +24,7 @@ from textual.content import Content
 from textual.events import Resize
 from textual.reactive import var
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
-from textual.worker import get_current_worker
+from textual.worker import Worker, get_current_worker
 
 from ..analysis.filesystem import Node
 from ..analysis.hints import Hints, compute_hints
@@ -51,6 +54,7 @@ from .widgets.statusline import StatusLine
 from .widgets.summary import SummaryView
 from .widgets.waste import WasteView
 
+T = TypeVar("T")
 MODE_NAMES = {Mode.CHANGES: "changes in layer", Mode.MERGED: "filesystem at layer"}
 OPEN_ROWS = 200  # the changes view opens directories until it shows this many rows
 NARROW = 100  # below this width, layers and files are stacked and `d` swaps in the details
@@ -118,6 +122,7 @@ class LayerscopeApp(App[None]):
         self._shown = 0  # layers whose row shows their scan
         self._refresh = Throttle()
         self._picked: Step | None = None  # the layer table's step last shown
+        self._loader: Worker | None = None  # the thread loading the image shown
         self.layers = LayerTable(id="layers")
         self.details = LayerDetails(id="details")
         self.hints: Hints | None = None  # worked out in a thread once the image is analysed
@@ -182,7 +187,7 @@ class LayerscopeApp(App[None]):
         self.watch(self.layers, "cursor_coordinate", self._layer_cursor_moved, init=False)
         self.watch(self.file_tree, "highlighted", self._show_file_info, init=False)
         self.layers.focus()
-        self._load()
+        self._loader = self._load()
 
     # ---- loading -----------------------------------------------------------------------
     @work(thread=True, exit_on_error=False, group="load")
@@ -190,6 +195,7 @@ class LayerscopeApp(App[None]):
         """Open the image, then scan its layers (stacked in order on the main thread)."""
         worker = get_current_worker()
         throttle = Throttle()
+        on_main = partial(self.call_from_thread, self._if_current, worker)  # a replaced load is ignored
 
         def go_on() -> None:
             if worker.is_cancelled:  # Esc: the reading stops at its next step
@@ -208,14 +214,14 @@ class LayerscopeApp(App[None]):
         try:
             image = Image.open(self.path, self.options, on_read=on_read, pool=self.pool)
         except LoadStopped:
-            return  # the app is exiting (see `action_stop_loading`)
+            return  # the app is exiting (see `action_stop_loading`), or another platform is opened
         except (ImageError, OSError) as exc:
-            self.call_from_thread(self._failed, str(exc))
+            on_main(self._failed, str(exc))
             return
         except Exception as exc:  # a bug, but the user gets a message, not a traceback
-            self.call_from_thread(self._failed, f"internal error while opening: {exc!r}")
+            on_main(self._failed, f"internal error while opening: {exc!r}")
             return
-        self.call_from_thread(self._opened, image)
+        on_main(self._opened, image)
         scans = image.scans(on_progress)  # worker processes for a large file on disk
         try:
             for index, scan in scans:
@@ -223,19 +229,23 @@ class LayerscopeApp(App[None]):
                 # while a layer of 100,000s of files goes on (one slice is about 15 ms).
                 slices = image.stack_steps(index, scan)
                 go_on()
-                while self.call_from_thread(self._stack_slice, slices):
+                while on_main(self._stack_slice, slices):
                     go_on()  # a layer stopped half-stacked is not shown (`_stacked` never ran)
-                self.call_from_thread(self._stacked, index)
-            self.call_from_thread(self._finish)
+                on_main(self._stacked, index)
+            on_main(self._finish)
         except LoadStopped:
-            self.call_from_thread(self._stopped)
+            on_main(self._stopped)
         except (ImageError, OSError) as exc:
-            self.call_from_thread(self._failed, str(exc))
+            on_main(self._failed, str(exc))
         except Exception as exc:
-            self.call_from_thread(self._failed, f"internal error while analysing: {exc!r}")
+            on_main(self._failed, f"internal error while analysing: {exc!r}")
         finally:
             scans.close()  # stops the worker processes if loading ended early (an error, Esc)
             image.close()  # every layer is read: the filesystem needs the archive no more
+
+    def _if_current(self, loader: Worker, call: Callable[..., T], *args: object) -> T | None:
+        """On the main thread: what the loading thread asks, unless another load replaced it."""
+        return call(*args) if loader is self._loader else None
 
     def on_archive_read(self, message: ArchiveRead) -> None:
         self.status.reading(message.done)
@@ -253,6 +263,8 @@ class LayerscopeApp(App[None]):
         self.status.analysing(0, len(image.layers), 0, self._total)
         self.layers.show_image(image)
         self.summary.platforms = platforms_of(image)
+        if self.reopenable:
+            self.summary.how_to_switch = "(ctrl+p: switch platform)"
         if image.layers:
             self.view = replace(self.view, layer=0)
         self._show_files()
@@ -302,6 +314,8 @@ class LayerscopeApp(App[None]):
         self.call_from_thread(self._show_hints, image, hints)
 
     def _show_hints(self, image: Image, hints: Hints) -> None:
+        if image is not self.image:  # another platform was opened meanwhile
+            return
         self.hints = hints
         if self.browser is not None:
             self.browser.mark_hints(hints)
@@ -353,6 +367,39 @@ class LayerscopeApp(App[None]):
         self.waste_view.show(None, "Waste is not known: loading was stopped before every layer was read.")
         self._show_files()
         self.notify(note, markup=False)
+
+    @property
+    def reopenable(self) -> bool:
+        """The input can be opened again (a file, a directory, an engine or registry image; not
+        a stream, which is read once)."""
+        try:
+            mode = os.stat(self.path).st_mode
+        except OSError:
+            return True  # not a path: `docker:IMAGE`, `registry/repo:tag`
+        return stat.S_ISREG(mode) or stat.S_ISDIR(mode)
+
+    def switch_platform(self, platform: str) -> None:
+        """Show the archive's image for `platform` in place of this one: the load (if still
+        going) stops, and everything is read again with the other platform's options."""
+        self.workers.cancel_group(self, "load")
+        self.options = self.options._replace(platform=platform)
+        self.pool = None  # the first pool's workers were started for the first scan
+        self.image = self.browser = self.hints = None
+        self.stacked, self.error, self.stopped = 0, None, False
+        self._read, self._total, self._shown, self._picked = {}, 0, 0, None
+        self.layers.failed, self.layers.stopped = None, False
+        self.layers.clear()
+        self.view = View()
+        self._show_files()
+        self.details.show_message("Reading the image…")
+        self.status.opening()
+        self.status.display = True
+        self.summary.show(None, self.source_name, 0)
+        self.waste_view.show(None)
+        self.hints_view.show(None, None)
+        self.largest_view.show(None, None)
+        self.notify(f"Opening {platform}…", markup=False)
+        self._loader = self._load()
 
     def _failed_layer(self, message: str) -> int:
         """The layer an error names (its message starts with the layer's label), else the

@@ -60,6 +60,10 @@ class LoadStatus(Horizontal):
         yield Label(f"Opening…{STOP_HINT}", id="status-text")
         yield ProgressBar(total=None, show_eta=False, id="status-bar")
 
+    def opening(self) -> None:
+        self.query_one("#status-text", Label).update(f"Opening…{STOP_HINT}")
+        self.query_one(ProgressBar).update(total=None, progress=0)
+
     def reading(self, done: int) -> None:
         self.query_one("#status-text", Label).update(f"Reading archive… {human_size(done)}{STOP_HINT}")
 
