@@ -47,10 +47,10 @@ async def main(path, keys):
             cpu[kind].append(time.process_time() - c)
         for _ in range(keys):
             await timed("noop", "x")
-        for round in range(5):
+        for turn in range(5):
             app.query_one(FileTree).focus()  # the keys below are the tree's
             await pilot.press("home", "down")  # wide/
-            await timed("first" if round == 0 else "open", "right")
+            await timed("first" if turn == 0 else "open", "right")
             for _ in range(keys):
                 await timed("cursor", "down")
             for _ in range(10):
