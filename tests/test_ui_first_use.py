@@ -305,6 +305,8 @@ async def test_esc_stops_loading_keeps_what_is_analysed_and_ends_the_workers(tmp
         assert app.loaded and not isinstance(app.screen, ErrorScreen)
         assert all(proc.poll() is not None for proc in workers) and pool.processes == []
         assert not app.status.display
+        sizes = [str(app.query_one("#layers", DataTable).get_row_at(n)[1]) for n in range(3)]
+        assert sizes[0] != "stopped" and sizes[1:] == ["stopped", "stopped"]
         await pilot.press("3")
         summary = str(app.query_one("#summary-body").render())
         assert "Loading stopped (Esc): layer 0 is shown; layers 1–2 were not read." in summary

@@ -358,9 +358,9 @@ class LayerscopeApp(App[None]):
         self.stopped = True
         self.status.display = False
         count, stacked = len(self.image.layers), self.stacked
-        shown = f"{layer_span(0, stacked - 1)} {'is' if stacked == 1 else 'are'} shown" if stacked else "no layer is"
+        shown = f"{layer_span(0, stacked - 1)} {'is' if stacked == 1 else 'are'}" if stacked else "no layer is"
         unread = f"{layer_span(stacked, count - 1)} {'was' if count - stacked == 1 else 'were'} not read"
-        note = f"Loading stopped (Esc): {shown}; {unread}."
+        note = f"Loading stopped (Esc): {shown} shown; {unread}."
         self.layers.stopped = True
         self.layers.refresh_rows()
         self.summary.show(self.image, self.source_name, self.stacked, note)

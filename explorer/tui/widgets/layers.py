@@ -91,7 +91,7 @@ class LayerTable(DataTable):
         elif layer.index == self.failed:
             size = Text("error", style=component_style(self, "layers--waste"), justify="right")
         elif self.stopped:
-            size = Text("not read", style=pending, justify="right")
+            size = Text("stopped", style=pending, justify="right")  # not read: Esc stopped the loading
         else:  # progress is the status bar's
             size = Text("…", style=pending, justify="right")
         waste = self.image.waste if self.image else None
