@@ -264,7 +264,7 @@ class LayerscopeApp(App[None]):
         self.layers.show_image(image)
         self.summary.platforms = platforms_of(image)
         if self.reopenable:
-            self.summary.how_to_switch = "(ctrl+p: switch platform)"
+            self.summary.how_to_switch = "ctrl+p: switch platform"
         if image.layers:
             self.view = replace(self.view, layer=0)
         self._show_files()
