@@ -3,6 +3,7 @@ keys that must act on what their own tab shows."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import tarfile
@@ -396,3 +397,20 @@ async def test_a_second_switch_replaces_a_load_still_going(tmp_path, monkeypatch
         assert app.stacked == 1 and app.view.layer == 0
         tree = app.query_one(FileTree)
         assert any("s390x/" in tree.line_text(i) for i in range(tree.line_count))
+
+
+@run
+async def test_the_tree_keeps_the_same_columns_on_every_row(demo):
+    """At 80 columns the time column does not fit; a directory no entry names has a short time
+    (`—`), which must not bring the column back for its row alone (it shifted the size)."""
+    app = LayerscopeApp(demo, animate=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        app.go_to_layer(1)
+        await pilot.pause()
+        tree = app.query_one(FileTree)
+        lines = [tree.line_text(i) for i in range(tree.line_count)]
+        assert "bin/" in lines[1].split()  # usr/bin: no entry names it
+        modes = {re.search(r"  [-dl][-rwx]{9}", line).start() for line in lines}  # where each mode starts
+        assert len(modes) == 1, lines
+        assert not any(line.endswith("—") for line in lines)

@@ -28,6 +28,7 @@ from ...present.tree import Line, Listings, View, VisibleTree, row_mark, row_nam
 from ..labels import CURSOR_KEYS, STATE_CLASSES, component_style, state_css
 
 SIZE_WIDTH = 8  # "1000 kB"
+COLUMN_WIDTHS = (10, 9, 16)  # mode `drwxr-xr-x`, owner `1000:1000`, time `2023-11-14 22:13`
 MIN_NAME = 30  # columns drop out, the time first, to leave the names at least this much
 ELLIPSIS = "…"
 
@@ -307,10 +308,13 @@ class FileTree(ScrollView, can_focus=True):
         detail = base + self._style("filetree--detail")
         entry = row.entry
         columns = [f"{human_size(self.model.size_of(row)):>{SIZE_WIDTH}}"]
-        for column in (mode_string(entry), f"{owner_string(entry):<9}", mtime_string(entry)):
-            if width - cell_len("  ".join([*columns, column])) - 2 < MIN_NAME:
+        shown = SIZE_WIDTH
+        details = (mode_string(entry), owner_string(entry), mtime_string(entry))
+        for column, room in zip(details, COLUMN_WIDTHS, strict=True):
+            shown += 2 + room  # by the column's width, not this row's text: every row keeps the same columns
+            if width - shown - 2 < MIN_NAME:
                 break
-            columns.append(column)
+            columns.append(f"{column:<{room}}")
         right = "  " + "  ".join(columns)
         icon = ("▾ " if is_open else "▸ ") if line.expandable else "  "
         layer = self.model.view.layer
