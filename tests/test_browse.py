@@ -40,13 +40,14 @@ def recursive_size(browser: Browser, node: Node, layer: int) -> int:
 
 
 def stored_below(fs: FileSystem, node: Node, layer: int) -> int:
-    """Bytes `layer` stores at or below `node`, from its change list."""
+    """Bytes `layer` stores at or below `node`, from its change list: its regular files (a hard
+    link stores nothing of its own)."""
     total = 0
     for change in fs.layer_changes[layer]:
         walk: Node | None = change.node
         while walk is not None and walk is not node:
             walk = walk.parent
-        if walk is node and change.entry is not None and change.copy is not None:
+        if walk is node and change.entry is not None and change.entry.kind == FILE:
             total += change.entry.size
     return total
 
@@ -152,3 +153,17 @@ def test_a_layer_being_stacked_is_not_searched_until_it_is_done() -> None:
     assert [n.path for n in browser.search("new/")] == [f"new/{i}" for i in sorted(map(str, range(10)))]
     assert browser.last_visible_layer(fs.lookup("old/gone")) == 0  # deleted by layer 1
     assert browser.last_visible_layer(fs.lookup("old/kept")) == 1
+
+
+def test_hard_links_store_no_bytes_of_their_own() -> None:
+    """busybox and its links: the changes view's `bin/` is the one file stored, not 51 copies."""
+    from tests.imagebuilder import F
+
+    links = [F(f"bin/tool{i}", kind="hardlink", link="bin/busybox") for i in range(50)]
+    data = layer_tar(Layer([F("bin/busybox", b"x" * 1000), *links]))
+    fs = FileSystem()
+    fs.apply(0, scan_layer(io.BytesIO(data), "layer", len(data)).entries())
+    browser = Browser(fs)
+    assert browser.stored_size(fs.lookup("bin"), 0) == 1000
+    assert browser.stored_size(fs.root, 0) == 1000
+    assert browser.stored_size(fs.lookup("bin/tool7"), 0) == 0

@@ -314,7 +314,8 @@ async def test_esc_stops_loading_keeps_what_is_analysed_and_ends_the_workers(tmp
         await pilot.press("1")
         app.view = replace(app.view, layer=0)
         await pilot.pause()
-        assert [app.query_one(FileTree).line_text(i).split()[:3] for i in range(2)] == [["A", "▾", "etc/"], ["A", "└", "hostname"]]
+        lines = [app.query_one(FileTree).line_text(i).split()[:3] for i in range(2)]
+        assert lines == [["A", "▾", "etc/"], ["A", "└", "hostname"]]
         app.view = replace(app.view, layer=2)
         await pilot.pause()
         assert str(app.query_one("#tree-note").render()) == "Layer not read (loading stopped)."

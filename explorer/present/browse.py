@@ -238,15 +238,16 @@ class Browser:
         return self.size(node, layer - 1) if node.entry_at(layer - 1) is not None else 0
 
     def stored_size(self, node: Node, layer: int) -> int:
-        """Content bytes `layer` stores at or below `node` (what the changes view totals)."""
-        change = node.change_in(layer)
-        own = change.entry.size if change is not None and change.entry is not None and change.copy else 0
+        """Content bytes `layer` stores at or below `node` (what the changes view totals): its
+        regular files, as the layer list counts; a hard link stores no bytes of its own (busybox's
+        400 links to one 1 MB file made `bin/` 400 MB)."""
         stored = self._stored.get(layer)
         if stored is None:
             stored = self._stored[layer] = _summed_up(
-                (c.node.parent, c.entry.size) for c in self.fs.layer_changes[layer] if c.entry is not None and c.copy
+                (c.node.parent, _stored_bytes(c.entry)) for c in self.fs.layer_changes[layer]
             )
-        return own + stored.get(node, 0)
+        change = node.change_in(layer)
+        return (_stored_bytes(change.entry) if change is not None else 0) + stored.get(node, 0)
 
     def _total(self, directory: Node, layer: int) -> int:
         """Bytes of the files visible below `directory` at `layer`."""
@@ -361,6 +362,10 @@ def _below(node: Node, directory: Node) -> bool:
 
 def opaque_note(hidden: tuple[int, int]) -> str:
     return f"opaque: hides {hidden[0]:,} lower entries, {human_size(hidden[1])}"
+
+
+def _stored_bytes(entry: Entry | None) -> int:
+    return entry.size if entry is not None and entry.kind == FILE else 0
 
 
 def _file_bytes(entry: Entry | None) -> int:
