@@ -325,43 +325,116 @@ def bench_diff(old: str, new: str, reps: int) -> str:
     )
 
 
-def bench_contents(image: str) -> str:
-    """Time to read files back from the largest layer, after the analysis (in this process)."""
-    from explorer.analysis.contents import read_copies
+def _show_times(img: Image, layer: int, nodes: list, frames: bool = False) -> tuple[list[float], list[float]]:
+    """Wall and CPU seconds to show each node's contents as the app does (`file_contents`: the
+    first 256 KiB, a gzip layer through its seek index)."""
+    from explorer.present.contents import file_contents
+
+    walls, cpus = [], []
+    for node in nodes:
+        wall, cpu = time.perf_counter(), time.process_time()
+        file_contents(img, node, layer)
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+    return walls, cpus
+
+
+def _index_memory(img: Image) -> int:
+    """Bytes held by the gzip seek indexes built so far, and by what the scans of `img` kept
+    to find files: zstd frame starts and every file's tar offset."""
+    from explorer.archive.members import INDEXES
+
+    return INDEXES.memory + _scan_memory(img)
+
+
+def _scan_memory(img: Image) -> int:
+    total = 0
+    for layer in img.layers:
+        if layer.scan is not None:
+            total += layer.scan.zstd_index.memory if layer.scan.zstd_index else 0
+            total += len(layer.scan.file_offsets or ()) * 8
+    return total
+
+
+def _multi_frame_copy(img: Image, index: int, into: Path, frame: int = 1 << 20) -> str:
+    """A one-layer image of layer `index`'s tar cut into zstd frames of `frame` bytes (each
+    stating its size, as zstd:chunked writers do), to read files of it through the frame index."""
+    import zstandard
+
+    from explorer.archive.blobs import decompressed
+    from explorer.archive.writer import Image as Spec
+    from explorer.archive.writer import LayerFile, write_oci
+
+    blob = into / "layer.tar.zst"
+    compressor = zstandard.ZstdCompressor(level=3)
+    with img.source.open(img.layers[index].ref.blob) as raw, open(blob, "wb") as out:
+        _, tar = decompressed(raw, "layer")
+        while piece := tar.read(frame):
+            while len(piece) < frame and (more := tar.read(frame - len(piece))):
+                piece += more
+            out.write(compressor.compress(piece))
+    return str(write_oci(Spec([LayerFile(blob, compression="none")]), into / "multi.tar"))
+
+
+def bench_contents(image: str, reps: int) -> str:
+    """Time to show a file's contents after the analysis (in this process), for 9 files of the
+    largest layer spread over it in path order; for a zstd layer, the same files in a copy of
+    that layer cut into 1 MiB frames too, measured in the same loop."""
     from explorer.analysis.image import load
 
     img = load(image)
+    multi = None
+    tmp = Path(tempfile.mkdtemp(prefix="layerscope-frames-"))
     try:
         big = max(img.layers, key=lambda layer: layer.blob_size)
         copies = sorted((c for c in img.fs.copies if c.layer == big.index), key=lambda c: c.path)
-        picks = [copies[i * (len(copies) - 1) // 8] for i in range(9)]
-
-        def timed_reads(indexed: bool) -> list[float]:
-            times = []
-            for copy in picks:
-                start = time.perf_counter()
-                for _, chunks in read_copies(img, [copy], indexed):
-                    for _ in chunks:
-                        pass
-                times.append(time.perf_counter() - start)
-            return times
-
-        times = timed_reads(False)
-        gzip_layer = big.scan is not None and big.scan.compression == "gzip"
-        indexed = timed_reads(True) if gzip_layer else []
+        picks = [copies[i * (len(copies) - 1) // 8].where for i in range(9)]
+        compression = big.scan.compression if big.scan else "?"
+        first = _show_times(img, big.index, picks[:1]) if compression == "gzip" else None  # builds the index
+        if compression == "zstd":
+            multi = load(_multi_frame_copy(img, big.index, tmp))
+        walls, cpus, m_walls, m_cpus, o_walls, o_cpus = [], [], [], [], [], []
+        scan = big.scan
+        for _ in range(reps):
+            w, c = _show_times(img, big.index, picks)
+            walls += w
+            cpus += c
+            if compression == "none":  # as before the scan kept file offsets: the tar walked to the file
+                offsets, scan.file_offsets = scan.file_offsets, None
+                w, c = _show_times(img, big.index, picks)
+                scan.file_offsets = offsets
+                o_walls += w
+                o_cpus += c
+            if multi is not None:
+                m_nodes = [multi.fs.lookup(node.path) for node in picks]
+                w, c = _show_times(multi, 0, m_nodes)
+                m_walls += w
+                m_cpus += c
+        memory = _index_memory(img) + (_scan_memory(multi) if multi is not None else 0)
     finally:
         img.close()
-    compression = big.scan.compression if big.scan else "?"
-    return (
-        f"contents {image}: layer {big.index} ({big.blob_size / 1e6:.0f} MB, {compression}, {len(copies)} files):"
-        f" median {1000 * median(times):.0f} ms, slowest {1000 * max(times):.0f} ms"
-        + (
-            f"; through the seek index: first read (builds it) {1000 * indexed[0]:.0f} ms, then median"
-            f" {1000 * median(indexed[1:]):.0f} ms, slowest {1000 * max(indexed[1:]):.0f} ms"
-            if indexed
-            else ""
-        )
+        if multi is not None:
+            multi.close()
+        shutil.rmtree(tmp)
+    line = (
+        f"contents {image}: layer {big.index} ({big.blob_size / 1e6:.0f} MB, {compression}, {len(copies)} files),"
+        f" 9 files x {reps}: median {1000 * median(walls):.0f} ms wall / {1000 * median(cpus):.0f} ms CPU,"
+        f" slowest {1000 * max(walls):.0f} ms"
     )
+    if o_walls:
+        line += (
+            f"; walking the tar to each (no offsets kept): median {1000 * median(o_walls):.0f} ms wall"
+            f" / {1000 * median(o_cpus):.0f} ms CPU ({median(cpus) / median(o_cpus):.3f}x the CPU)"
+        )
+    if first is not None:
+        line += f"; the first read builds the seek index: {1000 * first[0][0]:.0f} ms"
+    if m_walls:
+        line += (
+            f"; the same files in 1 MiB frames: median {1000 * median(m_walls):.0f} ms wall"
+            f" / {1000 * median(m_cpus):.0f} ms CPU, slowest {1000 * max(m_walls):.0f} ms"
+            f" ({median(m_cpus) / median(cpus):.3f}x the CPU of one frame)"
+        )
+    return line + f"; index memory added {memory / 1e6:.1f} MB"
 
 
 def main() -> None:
@@ -383,7 +456,7 @@ def main() -> None:
         print(bench_diff(*args.diff, args.reps), flush=True)
     if args.contents:
         for image in args.images:
-            print(bench_contents(image), flush=True)
+            print(bench_contents(image, args.reps), flush=True)
         return
     results = []
     for image in args.images:

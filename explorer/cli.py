@@ -23,7 +23,9 @@ an OCI image layout directory, - for standard input, an image in a registry
 
 examples:
   layerscope --demo                     open the built-in demo image
+  layerscope --demo --tour              a guided tour: how image layers stack
   layerscope image.tar                  explore an image
+  layerscope old.tar --compare new.tar  explore old.tar, with a Compare tab against new.tar
   docker save img | layerscope -        read from standard input
   layerscope report image.tar --json    machine-readable report
   layerscope ci image.tar               check size and waste rules (exit 0 pass, 1 fail, 2 error)
@@ -52,6 +54,8 @@ def _app_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("path", nargs="?", metavar="IMAGE", help="image archive, OCI directory, or -")
     parser.add_argument("--demo", action="store_true", help="open the built-in demo image (no Docker needed)")
+    parser.add_argument("--tour", action="store_true", help="with --demo: a guided tour of how layers stack")
+    parser.add_argument("--compare", metavar="NEW", help="compare the image (as OLD) with NEW, on the Compare tab")
     add_open_options(parser)
     add_registry_options(parser)
     from . import __version__
@@ -134,6 +138,10 @@ def explore(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     if args.demo == bool(args.path):
         parser.error("give an IMAGE or --demo")
+    if args.tour and not args.demo:
+        parser.error("--tour walks through the demo: use it with --demo")
+    if args.compare == "-":
+        parser.error("--compare cannot read standard input (it holds the app's keys)")
     apply_registry_options(args)
     if args.password_stdin and not os.isatty(0):
         _terminal_on_stdin()  # the password came through a pipe: the app takes its keys from the terminal
@@ -143,6 +151,10 @@ def explore(argv: Sequence[str]) -> int:
 
         path, name = str(demo_path()), "demo"
     options = open_options(args)
+    if args.demo:
+        from .demo import demo_options
+
+        options = demo_options(options)
     with ScanPool.start(path) as pool:  # the workers start while Textual is imported
         from .tui.app import LayerscopeApp
 
@@ -150,7 +162,9 @@ def explore(argv: Sequence[str]) -> int:
             path, name = _stdin_to_fd(), "standard input"
         elif not args.demo:
             _check_image(path, options)
-        app = LayerscopeApp(path, options, pool=pool, display_name=name)
+        if args.compare is not None:
+            _check_image(args.compare, options)
+        app = LayerscopeApp(path, options, pool=pool, display_name=name, tour=args.tour, compare=args.compare)
         app.run()
     if app.error is not None:  # found after the app started (a corrupt layer): said again on exit
         _fail(app.error)

@@ -1,7 +1,9 @@
-"""A built-in demo image, written on the fly: each layer shows one thing worth learning.
+"""The built-in demo, written on the fly: two tags of one app, each layer showing one thing worth learning.
 
-No Docker and no network: the layers are written by `archive.writer` as an OCI image layout
-archive with gzip layers. Contents are deterministic, so snapshots of the app stay stable.
+`demo:v2` is the image the app opens; `demo:v1`, an earlier build, shares its base layers
+(byte for byte, so the same diff_ids): layer reuse, seen in one archive. No Docker and no
+network: the layers are written by `archive.writer` as an OCI image layout archive with gzip
+layers. Contents are deterministic, so snapshots of the app stay stable.
 """
 
 from __future__ import annotations
@@ -10,10 +12,13 @@ import random
 import tempfile
 from pathlib import Path
 
+from .archive.options import DEFAULT_OPTIONS, OpenOptions
 from .archive.writer import F, Image, Layer, write_oci
 
 MTIME = 1_700_000_000  # 2023-11-14: fixed, for stable pictures
 CREATED = "2023-11-14T22:13:20Z"
+V1_CREATED = "2023-11-01T09:00:00Z"
+V2, V1 = "layerscope/demo:v2", "layerscope/demo:v1"  # the archive's ref names; v2 is opened
 
 
 def _blob(size: int, seed: int) -> bytes:
@@ -165,23 +170,83 @@ STEPS: list[tuple[str, list[tuple] | None]] = [
 ]
 
 
+# ---- the package databases: what the Packages tab shows ------------------------------------
+# Alpine's database (every `apk` run rewrites lib/apk/db/installed whole) and one Python
+# distribution, added to the steps that install them: the steps above read as the Dockerfile.
+MUSL_V1 = _blob(30_000, 60)
+MUSL_V2 = _blob(31_000, 61)  # `apk add musl-dev` upgrades musl: musl-dev wants its exact version
+_APK = {  # name: (version, installed size, {folder: [files]})
+    "musl": ("1.2.4-r1", 31_000, {"lib": ["ld-musl-x86_64.so.1"]}),
+    "busybox": ("1.36.1-r15", 1_200_000, {"bin": ["busybox", "sh", "ls"]}),
+    "alpine-baselayout": ("3.4.3-r2", 8_192, {"etc": ["passwd"]}),
+    "python3": ("3.11.6-r0", 900_000, {"usr/lib/python3": ["libpython.so"], "usr/bin": ["python3"]}),
+    "gcc": (
+        "13.2.1_git20231014-r0",
+        1_300_000,
+        {"usr/bin": ["gcc"], "usr/libexec/gcc/x86_64-alpine-linux-musl": ["cc1"]},
+    ),
+    "musl-dev": ("1.2.4-r2", 320_000, {"usr/include": ["stdio.h", "stdlib.h"], "usr/lib": ["libc.a"]}),
+}
+_APK_STEPS = {  # the step that runs apk (the start of its instruction): the packages installed after it
+    "ADD rootfs.tar": ["musl", "busybox", "alpine-baselayout"],
+    "RUN apk add python3": ["musl", "busybox", "alpine-baselayout", "python3"],
+    "RUN apk add gcc musl-dev": ["musl@1.2.4-r2", "busybox", "alpine-baselayout", "python3", "gcc", "musl-dev"],
+}
+_REQUESTS_RECORD = (
+    "requests/api.py,sha256=,60000\nrequests-2.31.0.dist-info/METADATA,,\nrequests-2.31.0.dist-info/RECORD,,\n"
+)
+
+
+def _apk_installed(names: list[str]) -> bytes:
+    blocks = []
+    for item in names:
+        name, _, newer = item.partition("@")
+        version, size, folders = _APK[name]
+        lines = [f"P:{name}", f"V:{newer or version}", "A:x86_64", f"I:{size}"]
+        for folder, files in folders.items():
+            lines += [f"F:{folder}", *(f"R:{file}" for file in files)]
+        blocks.append("\n".join(lines) + "\n")
+    return "\n".join(blocks).encode()
+
+
+def _package_entries(created_by: str) -> list[tuple]:
+    """The package-database files (and musl's library) a step writes."""
+    entries = []
+    for step, names in _APK_STEPS.items():
+        if created_by.startswith(step):
+            if step.startswith("ADD"):
+                entries += [_d("lib/"), _d("lib/apk/"), _d("lib/apk/db/")]
+                entries.append(_f("lib/ld-musl-x86_64.so.1", MUSL_V1, 0o755))
+            elif "musl-dev" in step:
+                entries.append(_f("lib/ld-musl-x86_64.so.1", MUSL_V2, 0o755))
+            entries.append(_f("lib/apk/db/installed", _apk_installed(names)))
+    if created_by.startswith("RUN pip install"):
+        info = "usr/lib/python3/site-packages/requests-2.31.0.dist-info/"
+        entries += [
+            _d(info),
+            _f(info + "METADATA", b"Metadata-Version: 2.1\nName: requests\nVersion: 2.31.0\n"),
+            _f(info + "RECORD", _REQUESTS_RECORD.encode()),
+        ]
+    return entries
+
+
 def _entry(path: str, kind: str, payload: bytes | str, mode: int, mtime: int = MTIME) -> F:
     if isinstance(payload, str):  # a link's target
         return F(path, kind=kind, link=payload, mode=mode, mtime=mtime)
     return F(path, payload, kind=kind, mode=mode, mtime=mtime)
 
 
-def demo_image() -> Image:
-    """The demo as the writer describes images (tarfile-style records keep its layers' digests,
-    which the screenshots show, as they were)."""
+def _image(steps: list[tuple[str, list[tuple] | None]], created: str, tag: str) -> Image:
+    """An image of build steps (tarfile-style records keep the layers' digests, which the
+    screenshots show, as they were)."""
     layers = [
-        Layer([_entry(*entry) for entry in entries], created_by, records=True)
-        for created_by, entries in STEPS
+        Layer([_entry(*entry) for entry in entries + _package_entries(created_by)], created_by, records=True)
+        for created_by, entries in steps
         if entries is not None
     ]
     history = [
         {"created": CREATED, "created_by": created_by} | ({"empty_layer": True} if entries is None else {})
-        for created_by, entries in STEPS
+        for created_by, entries in steps
     ]
     config = {
         "Env": ["PATH=/usr/local/bin:/usr/bin:/bin", "APP_HOME=/app"],
@@ -191,12 +256,39 @@ def demo_image() -> Image:
         "ExposedPorts": {"8080/tcp": {}},
         "Labels": {"org.opencontainers.image.title": "layerscope demo"},
     }
-    return Image(layers, history, config, created=CREATED, tags=["layerscope/demo:latest"])
+    return Image(layers, history, config, created=created, tags=[tag])
+
+
+def demo_image() -> Image:
+    """`demo:v2`, the image the app opens: every step of STEPS."""
+    return _image(STEPS, CREATED, V2)
+
+
+def _shared_steps() -> list[tuple[str, list[tuple] | None]]:
+    """The steps v1 and v2 share: up to and including the COPY of the app."""
+    end = next(i for i, (created_by, _) in enumerate(STEPS) if created_by.startswith("COPY app/"))
+    return STEPS[: end + 1]
+
+
+def demo_v1() -> Image:
+    """`demo:v1`, an earlier build: the same base layers as v2 (the build cache reused them),
+    then its own last step."""
+    steps = [
+        *_shared_steps(),
+        ("COPY app.conf /app/app.conf", [_f("app/app.conf", b"listen 80;\n")]),
+        ('CMD ["python3", "/app/main.py"]', None),
+    ]
+    return _image(steps, V1_CREATED, V1)
 
 
 def write_demo(path: Path) -> Path:
-    """Write the demo image as an OCI archive at `path`."""
-    return write_oci(demo_image(), path, ref_names=["layerscope/demo:latest"])
+    """Write the demo (v2 first, then v1) as an OCI archive at `path`."""
+    return write_oci([demo_image(), demo_v1()], path, ref_names=[V2, V1])
+
+
+def demo_options(options: OpenOptions = DEFAULT_OPTIONS) -> OpenOptions:
+    """`options` choosing v2 of the demo archive, unless they choose an image already."""
+    return options if options.image else options._replace(image=V2)
 
 
 def demo_path() -> Path:

@@ -9,7 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from explorer.demo import demo_path  # noqa: E402
+from explorer.demo import demo_options, demo_path  # noqa: E402
 from explorer.tui.app import LayerscopeApp  # noqa: E402
 
 OUT = ROOT / "screenshots"
@@ -22,14 +22,18 @@ SHOTS = {
     "summary": ["3"],
     "find": ["slash", *"model"],
     "help": ["question_mark"],
+    "stack": ["7", "tab", "ctrl+u", *"/app/model.bin", "enter"],  # the read path of the chmod-ed file
 }
+# name: the step of the guided tour (`--demo --tour`), from 0
+TOUR_SHOTS = {"tour-union": 1, "tour-copy-on-write": 3, "tour-late-rm": 5, "tour-reuse": 7, "tour-fix": 9}
 
 
-async def shoot(path: str, name: str, keys: list[str]) -> Path:
-    app = LayerscopeApp(path, display_name="demo", animate=False)
+async def shoot(path: str, name: str, keys: list[str], tour: bool = False) -> Path:
+    app = LayerscopeApp(path, demo_options(), display_name="demo", animate=False, tour=tour)
     async with app.run_test(size=SIZE) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        for _ in range(3):  # loading, then the hints, then the tour's look at the demo's v1
+            await app.workers.wait_for_complete()
+            await pilot.pause()
         for key in keys:
             await pilot.press(key)
         await pilot.pause()
@@ -41,6 +45,8 @@ def main() -> None:
     path = str(demo_path())
     for name, keys in SHOTS.items():
         print(asyncio.run(shoot(path, name, keys)).relative_to(ROOT))
+    for name, step in TOUR_SHOTS.items():
+        print(asyncio.run(shoot(path, name, ["n"] * step, tour=True)).relative_to(ROOT))
 
 
 if __name__ == "__main__":

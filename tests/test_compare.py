@@ -100,7 +100,7 @@ def test_cli_json_and_exit_codes(pair, tmp_path):
     assert data["schema"] == "layerscope.diff/v1" and data["identical"] is False
     assert set(data) == {
         "schema", "identical", "verdict", "old", "new", "layers", "summary", "growth_in",
-        "directories", "largest_growths", "changes", "changes_total", "warnings",
+        "directories", "largest_growths", "changes", "changes_total", "packages", "warnings",
     }  # fmt: skip
     s = data["summary"]
     assert (s["added"], s["removed"], s["modified"], s["metadata"], s["type_changed"]) == (1, 1, 1, 1, 1)
@@ -213,3 +213,41 @@ def test_vfs_against_overlay():
     assert link.delta == -12000 and c.new_bytes - c.old_bytes == -12000
     assert (c.layers.shared_base, len(c.layers.old_only), len(c.layers.new_only)) == (1, 14, 14)
     assert verdict(c) == "NEW is 12.0 kB under OLD: 1 layer shared, 14 replaced; 100 % of the reduction is in /bloat"
+
+
+# ---- the app's Compare tab, as words and numbers (present/compare_view) -----------------------
+
+
+def test_compare_view_tree_and_layer_rows(pair):
+    from explorer.present.compare_view import compare_view, entry_note, match_words
+
+    view = compare_view(_compare(*pair), "old.tar", "new.tar")
+    top = [(e.name, e.status, e.delta, e.below) for e in view.children[""]]
+    assert top == [("app", None, 4000, 1), ("usr", None, 3000, 1), ("bin", None, 2, 1), ("etc", None, -1, 1),
+                   ("var", None, 0, 1)]  # fmt: skip
+    assert [(e.path, e.status, e.delta, e.is_dir) for e in view.children["usr/lib/py"]] == [
+        ("usr/lib/py/new.py", "added", 3000, False)
+    ]
+    assert [(e.name, e.status) for e in view.children["bin"]] == [("tool", "type_changed")]
+    assert entry_note(view.children[""][0]) == "+4.0 kB, 1 path" and entry_note(view.children["var"][0]) == ""
+    assert view.total == 5 and view.verdict.startswith("NEW is +7.0 kB over OLD")
+    (b0, n0), (b1, n1) = view.rows
+    assert (b0.match, n0.match, b1.match, n1.match) == ("base", "base", "only", "only")
+    assert match_words(b0, "OLD") == "shared base" and match_words(n1, "NEW") == "only in NEW"
+    assert view.largest == max(b.size for row in view.rows for b in row if b)
+
+
+def test_compare_view_lines_up_layers_shared_out_of_place(tmp_path):
+    from explorer.present.compare_view import layer_rows
+
+    extra = Layer([F("opt/more", b"m" * 10)], created_by="RUN more")
+    old = Image([_base(), Layer([F("gone", b"g")], created_by="RUN gone"), extra])
+    new = Image([_base(), Layer([F("srv/x", b"s")], created_by="RUN x"), extra, Layer([F("opt/z", b"")])])
+    c = _compare(write_oci(old, tmp_path / "a.tar"), write_oci(new, tmp_path / "b.tar"))
+    rows = [(o and (o.index, o.match, o.partner), n and (n.index, n.match, n.partner)) for o, n in layer_rows(c)]
+    assert rows == [
+        ((0, "base", 0), (0, "base", 0)),
+        ((1, "only", None), (1, "only", None)),  # replaced: side by side
+        ((2, "also", 2), (2, "also", 2)),  # the same layer, on one row
+        (None, (3, "only", None)),
+    ]

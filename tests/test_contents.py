@@ -3,8 +3,11 @@ deleted and linked files, and extraction that never writes outside its directory
 
 from __future__ import annotations
 
+import bisect
+import io
 import os
 import random
+import shutil
 import stat
 import subprocess
 import sys
@@ -381,3 +384,94 @@ def test_sparse_files_are_read_with_their_holes(tmp_path, fmt):
     out = tmp_path / "out"
     assert _cli("extract", image, "/d", "-o", out).returncode == 0
     assert (out / "d" / "sparse").read_bytes() == (tmp_path / "d" / "sparse").read_bytes()
+
+
+def _zstd_cli_frames(tar: bytes, tmp: Path, piece: int) -> bytes:
+    """`tar` cut into pieces of `piece` bytes (anywhere in a member), each compressed by the
+    zstd command line tool (which states each frame's content size), the frames one after
+    another, with a skippable frame between two of them (as zstd:chunked puts its manifest)."""
+    frames = []
+    for n, at in enumerate(range(0, len(tar), piece)):
+        src = tmp / f"piece{n}"
+        src.write_bytes(tar[at : at + piece])
+        subprocess.run(["zstd", "-q", "-f", str(src), "-o", f"{src}.zst"], check=True)
+        frames.append((tmp / f"piece{n}.zst").read_bytes())
+    skippable = (0x184D2A5E).to_bytes(4, "little") + (5).to_bytes(4, "little") + b"skip!"
+    return b"".join(frames[:2]) + skippable + b"".join(frames[2:])
+
+
+@pytest.mark.skipif(not shutil.which("zstd"), reason="zstd not installed")
+def test_zstd_frame_index(tmp_path, monkeypatch):
+    """A zstd layer of several frames (made by the zstd tool) is indexed during the scan; a
+    file is read from the frame start before it, not from the start of the blob."""
+    from explorer.archive import layerscan, writer, zstdindex
+    from explorer.archive.members import BlobWindow
+
+    monkeypatch.setattr(zstdindex, "SPACING", 64 << 10)
+    rng = random.Random(9)
+    files = {f"d/f{i:03d}": rng.randbytes(rng.randrange(0, 40_000)) for i in range(60)}
+    files["d/big"] = b"z" * 2_000_000  # much tar from few compressed bytes
+    layer = Layer([F(path, data) for path, data in files.items()] + [F("d/f010", b"again")], compression="none")
+    files["d/f010"] = b"again"
+    blob_file = tmp_path / "layer.tar.zst"  # sniffed, whatever the media type says
+    blob_file.write_bytes(_zstd_cli_frames(writer.layer_tar(layer), tmp_path, 100_000))
+    model = load(str(write_oci(Image([writer.LayerFile(blob_file, compression="none")]), tmp_path / "i.tar")))
+    index = model.layers[0].scan.zstd_index
+    assert index is not None and index.frames == -(-len(writer.layer_tar(layer)) // 100_000)
+    assert len(index.tar_offsets) > 10 and len(model.layers[0].scan.file_offsets) == len(files) + 1
+    stored = [c for c in model.fs.copies if c.layer == 0]
+    reads = []
+    real = BlobWindow.pread
+    monkeypatch.setattr(BlobWindow, "pread", lambda self, n, at: reads.append(at) or real(self, n, at))
+    late = 0
+    for name in sorted(files, reverse=True):  # against tar order: each read starts at a frame
+        reads.clear()
+        _, copy = file_copy(model, name, 0)
+        assert b"".join(b"".join(chunks) for _, chunks in read_copies(model, [copy])) == files[name], name
+        point = bisect.bisect_right(index.tar_offsets, model.layers[0].scan.file_offsets[stored.index(copy)]) - 1
+        assert reads[:2] == [0, index.blob_offsets[point]], name  # the sniff, then the frame start before it
+        late += point > 0
+    assert late > 40
+    model.close()
+    blob = blob_file.read_bytes()  # the same index, scanned from a stream
+    scan = layerscan.scan_layer(io.BytesIO(blob), "l", len(blob))
+    assert scan.zstd_index is not None and list(scan.file_offsets) == list(model.layers[0].scan.file_offsets)
+
+
+def test_zstd_without_content_sizes_or_in_one_frame_has_no_index(tmp_path):
+    import zstandard
+
+    from explorer.archive import layerscan, writer
+
+    tar = writer.layer_tar(Layer([F(f"f{i}", bytes([i]) * 50_000) for i in range(40)]))
+    one = zstandard.ZstdCompressor().compress(tar)
+    streamed = io.BytesIO()
+    with zstandard.ZstdCompressor().stream_writer(streamed, closefd=False) as w:  # no size told: none stated
+        w.write(tar[:300_000])
+    with zstandard.ZstdCompressor().stream_writer(streamed, closefd=False) as w:
+        w.write(tar[300_000:])
+    for blob in (one, streamed.getvalue()):
+        scan = layerscan.scan_layer(io.BytesIO(blob), "l", len(blob))
+        assert scan.zstd_index is None and len(scan.rows) == 40
+
+
+def test_plain_layer_files_are_read_where_the_scan_saw_them(tmp_path, monkeypatch):
+    """The scan keeps each regular file's tar offset: a file of a plain layer is read there,
+    without walking the tar to it."""
+    from explorer.archive.members import BlobWindow
+
+    files = {f"f{i:02d}": bytes([i]) * (i * 1000) for i in range(40)}
+    layer = Layer([F(p, d) for p, d in files.items()] + [F("f05", b"again")], compression="none")
+    files["f05"] = b"again"
+    model = load(str(write_oci(Image([layer]), tmp_path / "p.tar")))
+    offsets = model.layers[0].scan.file_offsets
+    assert len(offsets) == 41 and list(offsets) == sorted(offsets)
+    reads = []
+    real = BlobWindow.pread
+    monkeypatch.setattr(BlobWindow, "pread", lambda self, n, at: reads.append(at) or real(self, n, at))
+    for name, data in files.items():
+        reads.clear()
+        _, copy = file_copy(model, name, 0)
+        assert b"".join(b"".join(chunks) for _, chunks in read_copies(model, [copy])) == data, name
+        assert reads[1:2] == ([offsets[40 if name == "f05" else int(name[1:])]] if data else []), name
+    model.close()

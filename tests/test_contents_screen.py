@@ -188,5 +188,37 @@ def test_v_in_the_app(tmp_path):
             assert not isinstance(app.screen, ContentsScreen)
             await pilot.press("2", "v")  # not on the explorer tab: a note, no screen
             assert not isinstance(app.screen, ContentsScreen)
+            await pilot.press("1")
+            app.file_tree.focus()
+            await pilot.pause()
+            await pilot.press("enter")  # Enter on a file: its contents too
+            assert isinstance(app.screen, ContentsScreen) and app.screen.node.path == "app/main.py"
+            await app.workers.wait_for_complete()
+            await pilot.press("escape")
+            app.show_path(app.image.fs.lookup("app"))
+            await pilot.pause()
+            opened = app.file_tree.model.is_open(app.file_tree.cursor)
+            await pilot.press("enter")  # on a directory: it opens or closes, as before
+            assert not isinstance(app.screen, ContentsScreen)
+            assert app.file_tree.model.is_open(app.file_tree.cursor) != opened
 
     _run(go())
+
+
+def test_reading_reports_how_far_into_the_blob(tmp_path):
+    """A file at the end of a single-frame zstd layer is reached by reading the blob from its
+    start: the progress goes to the blob's end; an exception from it stops the reading."""
+    files = [F(f"f{i}", random.Random(i).randbytes(200_000)) for i in range(10)]
+    model = load(str(write_oci(Image([Layer(files, compression="zstd")]), tmp_path / "z.tar")))
+    seen: list[tuple[int, int]] = []
+    contents = file_contents(model, model.fs.lookup("f9"), 0, lambda done, size: seen.append((done, size)))
+    size = model.layers[0].blob_size
+    assert contents.size == 200_000 and seen[-1][0] == size and {s for _, s in seen} == {size}
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen) and len(seen) > 1
+
+    def stop(done: int, size: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        file_contents(model, model.fs.lookup("f9"), 0, stop)
+    model.close()

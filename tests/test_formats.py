@@ -412,8 +412,7 @@ def test_oci_index_images_by_ref_name(tmp_path):
         load(str(path), OpenOptions(image="gamma"))
     img = load(str(path))  # no --image: the first, said so
     assert _who(img) == "alpha" and img.warnings == [
-        "the archive holds 2 images: showing registry.io/alpha:1 (choose with --image);"
-        " the others: registry.io/beta:2"
+        "the archive holds 2 images: showing registry.io/alpha:1 (choose with --image); the others: registry.io/beta:2"
     ]
     assert load(str(path), OpenOptions(image="alpha:1")).warnings == []
 

@@ -410,7 +410,7 @@ def test_text_report_what_to_change(tmp_path):
     out = io.StringIO()
     render_report(report_dict(load(str(write_demo(tmp_path / "demo.tar"))), 20), Console(file=out, width=120))
     text = out.getvalue()
-    what = text[text.index("What to change (11 of 16 hints") : text.index("Layers (")]
+    what = text[text.index("What to change (11 of 17 hints") : text.index("Layers (")]
     assert what.index("secret · Credential-like file /root/.ssh/id_rsa") < what.index("3.0 MB")
     assert "build-cache order · pip install (layer 10)" in what  # past the first ten: shown all the same
     assert "fix: `apk add --no-cache …`" in what

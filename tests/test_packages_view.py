@@ -126,8 +126,30 @@ def test_app_packages_tab_filters_the_tree(tmp_path: Path) -> None:
             await pilot.pause()
             assert app.view.package is not None
             assert {n.path for n in app.view.package[1]} == {"", "usr", "usr/bin", "usr/bin/bash"}
+            while tree.cursor_path is None or tree.cursor_path.path != "usr/bin/bash":
+                await pilot.press("down")
+            await pilot.press("h")  # the history names the owning package
+            await pilot.pause()
+            heading = str(app.screen.query_one("#history-path", Static).content)
+            assert heading == "/usr/bin/bash  · package: deb bash 5.2-2"
+            await pilot.press("escape")
             await pilot.press("f")  # clears it
             await pilot.pause()
             assert app.view.package is None
 
     asyncio.run(scenario())
+
+
+def test_demo_packages_tab_snapshot(snap_compare) -> None:  # noqa: ANN001
+    """The demo's Packages tab: apk and Python packages, largest first."""
+    from explorer.demo import demo_path
+    from explorer.tui.app import LayerscopeApp
+
+    async def packages_tab(pilot) -> None:  # noqa: ANN001
+        await pilot.app.workers.wait_for_complete()
+        await pilot.press("6")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+    app = LayerscopeApp(str(demo_path()), display_name="demo", animate=False)
+    assert snap_compare(app, terminal_size=(120, 36), run_before=packages_tab)

@@ -463,6 +463,11 @@ def test_basic_auth(basic_registry):
     proc = layerscope("report", ref, "--json", "--username", USER, "--password-stdin", stdin=f"{PASSWORD}\n".encode())
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["summary"]["wasted_bytes"] == 189972
+    archive = str(REAL / "small-bloat.oci-gzip.tar")
+    proc = layerscope("diff", archive, ref, "--username", USER, "--password-stdin", stdin=f"{PASSWORD}\n".encode())
+    assert proc.returncode == 0 and b"identical filesystems" in proc.stdout, proc.stderr
+    proc = layerscope("diff", "-", ref, "--username", USER, "--password-stdin", stdin=f"{PASSWORD}\n".encode())
+    assert proc.returncode == 2 and "cannot share it" in proc.stderr.decode()
 
 
 @needs_shared

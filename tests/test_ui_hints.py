@@ -121,7 +121,7 @@ def test_the_app_has_both_views_and_jumps_from_them(tmp_path):
             await pilot.press("4")
             await pilot.pause()
             table = app.query_one("#hints-table", DataTable)
-            assert app.focused is table and table.row_count == 16
+            assert app.focused is table and table.row_count == 17
             await pilot.press("enter", "j", "enter")  # the key file of the first hint (a credential)
             await pilot.pause()
             assert (app.view.layer, app.query_one(FileTree).cursor_path.path) == (8, "root/.ssh/id_rsa")

@@ -224,7 +224,7 @@ async def test_waste_enter_shows_the_layer_that_hid_the_copy(demo):
         await pilot.press("2")
         assert app.query_one(TabbedContent).active == "waste"
         table = app.query_one("#waste-table", DataTable)
-        assert table.row_count == 12
+        assert table.row_count == 15
         await pilot.press("j", "enter")  # the package cache: stored in 1, deleted by 2
         await pilot.pause()
         assert app.query_one(TabbedContent).active == "explorer"

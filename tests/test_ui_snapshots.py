@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from explorer.demo import demo_path
+from explorer.demo import demo_options, demo_path
 from explorer.tui.app import LayerscopeApp
 
 
@@ -21,7 +21,7 @@ async def loaded(pilot) -> None:
 
 
 def app(demo: str):
-    return LayerscopeApp(demo, display_name="demo", animate=False)
+    return LayerscopeApp(demo, demo_options(), display_name="demo", animate=False)
 
 
 def test_main_layer_0(snap_compare, demo):

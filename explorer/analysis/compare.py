@@ -20,6 +20,7 @@ from ..archive.sources import Progress, Source
 from .collector import collector_paused
 from .filesystem import Node
 from .image import Image
+from .packages import Package, Packages
 
 ADDED, REMOVED, MODIFIED, METADATA, TYPE_CHANGED = "added", "removed", "modified", "metadata", "type_changed"
 STATUSES = (ADDED, REMOVED, MODIFIED, METADATA, TYPE_CHANGED)
@@ -124,6 +125,110 @@ class Comparison:
     def directories(self, top: int | None = None) -> list[DirChange]:
         """Directories whose bytes changed, largest change first (parents before children on ties)."""
         return sorted(self.dirs.values(), key=lambda d: (-abs(d.delta), d.path.count("/"), d.path))[:top]
+
+    def package_changes(self) -> list[PackageDiff]:
+        """The packages installed at the end of one image and not the other, or at another version."""
+        return compare_packages(self.old.packages, self.new.packages)
+
+
+UPGRADED, DOWNGRADED = "upgraded", "downgraded"
+PACKAGE_STATUSES = (ADDED, REMOVED, UPGRADED, DOWNGRADED)
+
+
+@dataclass(frozen=True)
+class PackageDiff:
+    """A package installed at the end of OLD or NEW (or both, at two versions); its bytes are
+    the visible bytes of its files in each image (0 where it is not installed)."""
+
+    ecosystem: str
+    name: str
+    arch: str
+    location: str  # the site-packages or node_modules folder; "" for deb and apk
+    status: str  # added, removed, upgraded, downgraded
+    old_version: str | None
+    new_version: str | None
+    old_bytes: int
+    new_bytes: int
+
+    @property
+    def delta(self) -> int:
+        return self.new_bytes - self.old_bytes
+
+
+def compare_packages(old: Packages, new: Packages) -> list[PackageDiff]:
+    """Packages added, removed or at another version from OLD to NEW (versions ordered as dpkg
+    orders them), by ecosystem then name."""
+
+    def installed(found: Packages) -> dict[tuple[str, str, str, str], Package]:
+        return {(p.ecosystem, p.name, p.arch, p.location): p for p in found.packages if p.removed_in is None}
+
+    before, after = installed(old), installed(new)
+    diffs = []
+    for key in sorted(before.keys() | after.keys()):
+        was, now = before.get(key), after.get(key)
+        if was is not None and now is not None:
+            order = compare_versions(was.version, now.version)
+            if order == 0:
+                continue
+            status = UPGRADED if order < 0 else DOWNGRADED
+        else:
+            status = ADDED if was is None else REMOVED
+        diffs.append(
+            PackageDiff(
+                *key,
+                status,
+                was.version if was is not None else None,
+                now.version if now is not None else None,
+                was.visible if was is not None else 0,
+                now.visible if now is not None else 0,
+            )
+        )
+    return diffs
+
+
+def compare_versions(a: str, b: str) -> int:
+    """-1, 0 or 1 as version `a` is lower than, equal to or higher than `b`, by dpkg's rules
+    (epoch, then upstream and revision; `~` sorts before anything, even the end). Other
+    ecosystems' versions (1.2.10 > 1.2.9) mostly order the same way."""
+    if a == b:
+        return 0
+    ea, _, ra = a.rpartition(":") if ":" in a else ("0", "", a)
+    eb, _, rb = b.rpartition(":") if ":" in b else ("0", "", b)
+    if ea != eb and ea.isdigit() and eb.isdigit():
+        return -1 if int(ea) < int(eb) else 1
+    ua, _, va = ra.rpartition("-") if "-" in ra else (ra, "", "")
+    ub, _, vb = rb.rpartition("-") if "-" in rb else (rb, "", "")
+    return _verrevcmp(ua, ub) or _verrevcmp(va, vb)
+
+
+def _order(c: str) -> int:
+    if c == "~":
+        return -1
+    if c.isalpha():
+        return ord(c)
+    return ord(c) + 256
+
+
+def _verrevcmp(a: str, b: str) -> int:
+    """dpkg's comparison of one version part: runs of non-digits (letters before other
+    characters, `~` first), then runs of digits as numbers."""
+    i = j = 0
+    while i < len(a) or j < len(b):
+        while (i < len(a) and not a[i].isdigit()) or (j < len(b) and not b[j].isdigit()):
+            ca = _order(a[i]) if i < len(a) and not a[i].isdigit() else 0
+            cb = _order(b[j]) if j < len(b) and not b[j].isdigit() else 0
+            if ca != cb:
+                return -1 if ca < cb else 1
+            i, j = i + 1, j + 1
+        si, sj = i, j
+        while i < len(a) and a[i].isdigit():
+            i += 1
+        while j < len(b) and b[j].isdigit():
+            j += 1
+        na, nb = int(a[si:i] or 0), int(b[sj:j] or 0)
+        if na != nb:
+            return -1 if na < nb else 1
+    return 0
 
 
 def _bytes(entry: Entry | None) -> int:

@@ -21,7 +21,7 @@ from ..archive.engines import engine_of
 from ..archive.entries import DIR, SYMLINK, Entry, normalize
 from ..archive.errors import CorruptBlob, ImageError
 from ..archive.layerscan import Location
-from ..archive.members import located_member_data, member_data
+from ..archive.members import ReadProgress, located_member_data, member_data
 from .filesystem import DELETED, Change, Copy, Node
 from .image import Image
 
@@ -165,11 +165,14 @@ def _positions(image: Image, layer: int) -> dict[Copy, int]:
     return positions
 
 
-def read_copies(image: Image, copies: Iterable[Copy], indexed: bool = False) -> Iterator[tuple[Copy, Iterator[bytes]]]:
+def read_copies(
+    image: Image, copies: Iterable[Copy], indexed: bool = False, on_read: ReadProgress | None = None
+) -> Iterator[tuple[Copy, Iterator[bytes]]]:
     """Each copy with its bytes as chunks, one read of each layer blob involved (in layer
     order). Consume the chunks before the next copy; a mismatch with the scan's digest raises
     CorruptBlob at the end of that copy. `indexed`: gzip layers are read through a seek index
-    (the first read of a layer builds it, reading all of it: for repeated reads, as in the app)."""
+    (the first read of a layer builds it, reading all of it: for repeated reads, as in the app).
+    `on_read(offset, blob size)`: how far into a blob on disk the reading has come."""
     require_rereadable(image)
     by_layer: dict[int, dict[str, Copy]] = defaultdict(dict)
     for copy in copies:
@@ -186,13 +189,39 @@ def read_copies(image: Image, copies: Iterable[Copy], indexed: bool = False) -> 
             # on disk (a registry's blob is streamed again); a sparse file needs tarfile's
             # expansion of its holes, on the stream
             if isinstance(location, Location) and not any(p in sparse for p in wanted):
-                members = located_member_data(location, label, counts, indexed, layer.tar_size or 0)
+                scan = layer.scan
+                members = located_member_data(
+                    location,
+                    label,
+                    counts,
+                    indexed,
+                    layer.tar_size or 0,
+                    _spots(image, index, wanted),
+                    scan.zstd_index if scan is not None else None,
+                    on_read,
+                )
             else:
                 members = member_data(stack.enter_context(image.source.open(layer.ref.blob)), label, counts)
             stack.callback(members.close)
             for path, chunks in members:
                 copy = wanted[path]
                 yield copy, _checked(chunks, copy, label, sparse.get(path))
+
+
+def _spots(image: Image, index: int, wanted: dict[str, Copy]) -> dict[str, tuple[int, int]] | None:
+    """Where each wanted copy's data lies in its layer's tar: the scan kept the offsets of the
+    layer's regular files in tar order, as the copies are kept."""
+    scan = image.layers[index].scan
+    offsets = scan.file_offsets if scan is not None else None
+    if offsets is None:
+        return None
+    ordinal = {}
+    for copy in image.fs.copies:
+        if copy.layer == index:
+            ordinal[copy] = len(ordinal)
+    if len(ordinal) != len(offsets):
+        return None  # not the scan's files one for one: read the blob as a stream
+    return {path: (offsets[ordinal[copy]], copy.size) for path, copy in wanted.items()}
 
 
 def _checked(chunks: Iterator[bytes], copy: Copy, label: str, apparent: int | None) -> Iterator[bytes]:

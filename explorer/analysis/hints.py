@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from ..archive.entries import FILE
 from .filesystem import CAUSE_DELETED, CAUSE_OVERWRITTEN, RESTORED, Copy, FileSystem, Node
+from .packages import REMOVED, Package, Packages
 
 if TYPE_CHECKING:
     from .image import Image
@@ -51,6 +52,17 @@ class Hint:
     bytes_saved: int
     fix: str
     why: str
+    packages: tuple[HintPackage, ...] = ()  # the packages it names, most bytes saved first
+
+
+@dataclass(frozen=True)
+class HintPackage:
+    """A package a hint names, and the bytes of its files that the hint would save."""
+
+    ecosystem: str
+    name: str
+    version: str
+    bytes: int
 
 
 @dataclass(frozen=True)
@@ -85,6 +97,12 @@ _WHY = {
     " dependencies are installed again, and their layers pushed and pulled again, on every source edit.",
     SECRET: "Every layer ships to anyone who pulls the image: a credential deleted in a later layer can still"
     " be read from the layer that added it.",
+}
+_WHY_PACKAGES = {
+    DELETED_LATER: "Removing a package in a later layer only hides its files: the layer that installed it still"
+    " ships every byte.",
+    BUILD_ONLY: "Compilers, headers (*-dev) and build tools are needed to build, not to run. These packages are"
+    " picked by name alone (a heuristic): check that nothing the program runs uses them.",
 }
 
 _CACHE_FIX = {
@@ -198,6 +216,9 @@ class _Builder:
         self.fs: FileSystem = image.fs
         self.hints: list[Hint] = []
         self.claimed: dict[int, int] = {}  # id(copy) -> size, over every hint
+        found = image.packages
+        self.packages: Packages | None = found if found.packages else None
+        self.build_packages: set[int] = set()  # id(copy) of the build-only packages' files
 
     def instruction(self, layer: int) -> str:
         return self.image.layers[layer].instruction
@@ -208,7 +229,14 @@ class _Builder:
         return f"`{_clip(text)}`" if text else f"layer {layer}"
 
     def add(
-        self, kind: str, title: str, layers: Iterable[int], paths: Iterable[str], copies: list[Copy], fix: str
+        self,
+        kind: str,
+        title: str,
+        layers: Iterable[int],
+        paths: Iterable[str],
+        copies: list[Copy],
+        fix: str,
+        packages: tuple[HintPackage, ...] = (),
     ) -> None:
         seen: dict[int, int] = {id(c): c.size for c in copies}
         self.claimed.update(seen)
@@ -222,7 +250,8 @@ class _Builder:
                 paths=tuple(sorted(set(paths))),
                 bytes_saved=sum(seen.values()),
                 fix=fix,
-                why=_WHY[kind],
+                why=_WHY_PACKAGES[kind] if packages else _WHY[kind],
+                packages=packages,
             )
         )
 
@@ -233,6 +262,7 @@ def compute_hints(image: Image) -> Hints:
     assert image.waste is not None, "analyse() the image first"
     builder = _Builder(image)
     _waste_hints(builder)
+    _build_package_hints(builder)
     _tree_hints(builder)
     _duplicate_hints(builder)
     _cache_order_hint(builder)
@@ -253,6 +283,10 @@ def _waste_hints(b: _Builder) -> None:
         if copy.refs == 0:
             groups[(_waste_kind(b, copy), copy.layer, copy.hidden_by)].append(copy)  # type: ignore[arg-type]
     for (kind, stored, hidden), copies in groups.items():
+        if kind == DELETED_LATER and b.packages is not None:
+            copies = _removed_package_hint(b, stored, hidden, copies)  # type: ignore[arg-type]
+            if not copies:
+                continue
         n = _files(len(copies))
         add, hide = b.instruction(stored), b.step(hidden)
         if kind == DELETED_LATER:
@@ -400,7 +434,9 @@ def _tree_hints(b: _Builder) -> None:
             _CACHE_FIX[tool],
         )
     for label in sorted(build):
-        found = build[label]
+        found = [(path, copy) for path, copy in build[label] if id(copy) not in b.build_packages]
+        if not found:  # all of them in a build-only package's hint
+            continue
         copies = [c for _, c in found]
         b.add(
             BUILD_ONLY,
@@ -416,6 +452,143 @@ def _tree_hints(b: _Builder) -> None:
 
 
 _HAS_CHILDREN = attrgetter("children")
+
+
+# ---- packages: build-only packages, and packages a later layer removed --------------------------
+
+# Build-only packages, by name alone: toolchains, headers and build tools. Not their libraries
+# (libisl, libmpc): a library may be needed at run time, and a name cannot tell.
+_BUILD_PACKAGE = re.compile(
+    r"build-essential|build-base|make|cmake|ninja-build|autoconf|automake|libtool(-bin)?|bison|flex|m4"
+    r"|pkg-?config|pkgconf(-bin)?|dpkg-dev|binutils(-[\w.+-]+)?"
+    r"|(gcc|g\+\+|cpp|gfortran|clang|llvm)(-[\d.]+)?(-[\w.+-]+-linux-gnu)?"
+    r"|linux-headers(-[\w.+-]+)?|[\w.+-]+-dev(-bin)?"
+)
+_BUILD_ECOSYSTEMS = ("deb", "apk")  # Python and Node metadata do not say what a package is for
+_NAMES_SHOWN = 3
+
+
+def is_build_package(package: Package) -> bool:
+    """Is this a compiler, a headers (-dev) package or a build tool, by its name?"""
+    return package.ecosystem in _BUILD_ECOSYSTEMS and _BUILD_PACKAGE.fullmatch(package.name) is not None
+
+
+def _package_copies(package: Package, folders: dict[Node, str]) -> list[tuple[str, Copy]]:
+    """The stored copies of a package's files since it was installed, with their paths (a
+    folder's path made once, in `folders`)."""
+    found = []
+    for copy in package.copies:
+        if copy.layer >= package.installed_in:
+            parent = copy.where.parent
+            head = folders.get(parent)  # type: ignore[arg-type]
+            if head is None:
+                head = folders[parent] = parent.path  # type: ignore[index,union-attr]
+            found.append((f"{head}/{copy.where.name}" if head else copy.where.name, copy))
+    return found
+
+
+def _named(packages: list[HintPackage]) -> str:
+    """`gcc-12, make and 3 more packages`, most bytes first."""
+    names = [p.name for p in packages[:_NAMES_SHOWN]]
+    rest = len(packages) - len(names)
+    if rest:
+        return f"{', '.join(names)} and {rest} more packages"
+    return f"package {names[0]}" if len(names) == 1 else f"packages {', '.join(names[:-1])} and {names[-1]}"
+
+
+def _hint_packages(owned: dict[Package, list[Copy]]) -> tuple[HintPackage, ...]:
+    found = [HintPackage(p.ecosystem, p.name, p.version, sum(c.size for c in cs)) for p, cs in owned.items()]
+    return tuple(sorted(found, key=lambda p: (-p.bytes, p.name)))
+
+
+def _in_one_run(ecosystem: str, names: list[str]) -> str:
+    """Install, use and remove packages within one RUN, in the package manager's own words."""
+    listed = " ".join(names[:_NAMES_SHOWN]) + (" …" if len(names) > _NAMES_SHOWN else "")
+    if ecosystem == "deb":
+        return f"`apt-get install -y {listed} && … && apt-get purge -y --auto-remove {listed}`"
+    if ecosystem == "apk":
+        return f"`apk add --virtual .build-deps {listed} && … && apk del .build-deps`"
+    if ecosystem == "python":
+        return f"`pip install {listed} && … && pip uninstall -y {listed}`"
+    return f"`npm install {listed} && … && npm uninstall {listed}`"
+
+
+def _build_package_hints(b: _Builder) -> None:
+    """Build-only packages still installed at the end, one hint per layer that installed them;
+    their files are then left out of the build-only hints by path."""
+    if b.packages is None:
+        return
+    groups: dict[tuple[int, str], dict[Package, list[tuple[str, Copy]]]] = defaultdict(dict)
+    folders: dict[Node, str] = {}
+    for package in b.packages.packages:
+        if package.removed_in is None and is_build_package(package):
+            found = _package_copies(package, folders)
+            if found:
+                groups[(package.installed_in, package.ecosystem)][package] = found
+    for (layer, ecosystem), owned in sorted(groups.items()):
+        named = _hint_packages({p: [c for _, c in found] for p, found in owned.items()})
+        pairs = [pair for found in owned.values() for pair in found]
+        copies = list({id(c): c for _, c in pairs}.values())
+        b.build_packages.update(id(c) for c in copies)
+        names = [p.name for p in named]
+        b.add(
+            BUILD_ONLY,
+            f"Build-only {_named(list(named))} installed by layer {layer} ({_files(len({p for p, _ in pairs}))};"
+            " picked by name, a heuristic)",
+            [layer, *(c.layer for c in copies)],
+            (p for p, _ in pairs),
+            copies,
+            "Use a multi-stage build: install them in a build stage and COPY --from=that stage only what the"
+            " program needs into a slim final stage. If they are needed only within one step, install, use and"
+            f" remove them in that one RUN: {_in_one_run(ecosystem, names)}.",
+            named,
+        )
+
+
+def _removed_package_hint(b: _Builder, stored: int, hidden: int, copies: list[Copy]) -> list[Copy]:
+    """The hint for the copies layer `stored` made of packages that layer `hidden` removed
+    (their files, and dpkg's own records of them); the other copies are given back."""
+    packages: Packages = b.packages  # type: ignore[assignment]
+    removed = {c.package for c in packages.changes[hidden] if c.action == REMOVED}
+    if not removed:
+        return copies
+    by_name = {p.name: p for p in removed if p.ecosystem == "deb"}
+    owned: dict[Package, list[Copy]] = defaultdict(list)
+    rest = []
+    for copy in copies:
+        path = copy.path
+        owner = packages.owner_of(path)
+        if owner not in removed:
+            owner = _dpkg_record_of(path, by_name)
+        if owner is None:
+            rest.append(copy)
+        else:
+            owned[owner].append(copy)
+    if not owned:
+        return copies
+    named = _hint_packages(owned)
+    ecosystem = max(owned, key=lambda p: sum(c.size for c in owned[p])).ecosystem
+    mine = [c for found in owned.values() for c in found]
+    b.add(
+        DELETED_LATER,
+        f"Layer {hidden} removed {_named(list(named))}, installed by layer {stored}: {_files(len(mine))} still shipped",
+        (stored, hidden),
+        (c.path for c in mine),
+        mine,
+        f"Install, use and remove them in layer {stored}'s own RUN"
+        f" ({_in_one_run(ecosystem, [p.name for p in named if p.ecosystem == ecosystem])}), or install them in a"
+        " build stage and COPY --from only what they make.",
+        named,
+    )
+    return rest
+
+
+def _dpkg_record_of(path: str, removed: dict[str, Package]) -> Package | None:
+    """The removed package whose dpkg record (`var/lib/dpkg/info/NAME[:ARCH].*`) this is."""
+    head, _, name = path.rpartition("/")
+    if head != "var/lib/dpkg/info":
+        return None
+    return removed.get(name.rpartition(".")[0].partition(":")[0])
 
 
 def _visible_copy(node: Node) -> Copy | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -110,6 +111,7 @@ class Image:
         self.waste: Waste | None = None
         self.captured = 0  # package-metadata bytes the layers' scans kept (see archive/capture.py)
         self._packages: Packages | None = None
+        self._packages_lock = threading.Lock()  # the app's hints and packages workers both ask
 
     @classmethod
     def open(
@@ -227,11 +229,12 @@ class Image:
         """The packages each layer installed, removed or upgraded, and the files they own
         (worked out on first use, from the metadata the scans kept)."""
         assert self.analysed, "analyse() the image first"
-        if self._packages is None:
-            from .packages import find_packages
+        with self._packages_lock:
+            if self._packages is None:
+                from .packages import find_packages
 
-            self._packages = find_packages(self)
-        return self._packages
+                self._packages = find_packages(self)
+            return self._packages
 
     def _check_digests(self, layer: Layer, scan: LayerScan) -> None:
         label = self.label(layer)

@@ -23,7 +23,7 @@ from ..archive.capture import metadata_kind
 from ..archive.entries import DIR, FILE, SYMLINK
 from . import package_formats as fmt
 from .collector import collector_paused
-from .filesystem import FileSystem, Node
+from .filesystem import Copy, FileSystem, Node
 
 if TYPE_CHECKING:
     from .image import Image
@@ -52,6 +52,7 @@ class Package:
     stored: int = 0  # bytes of every stored copy of its files, in every layer
     visible: int = 0  # bytes of those copies the final filesystem reaches
     by_layer: defaultdict[int, int] = field(default_factory=lambda: defaultdict(int))  # bytes stored per layer
+    copies: list[Copy] = field(default_factory=list, repr=False)  # the stored copies of its files
     actions: list[PackageChange] = field(default_factory=list)  # what layers did to it, in order
 
     @property
@@ -437,6 +438,8 @@ def _count_bytes(packages: Packages) -> None:
 
     One pass over the stored copies, each named by its path ("/usr/bin/bash"); a folder's
     path is built once."""
+    if not packages.owners and not packages.npm_dirs:  # no file lists: no file to count
+        return
     fs = packages.fs
     owner = packages.owners.get
     elsewhere = bool(packages.aliases or packages.npm_dirs)
@@ -466,6 +469,7 @@ def _count_bytes(packages: Packages) -> None:
                 orphans.append((head, path, copy.size))
             continue
         size = copy.size
+        pkg.copies.append(copy)
         pkg.stored += size
         pkg.by_layer[copy.layer] += size
         if copy.refs > 0:

@@ -6,7 +6,7 @@ import io
 import queue
 import threading
 from collections.abc import Callable, Iterator
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 import zstandard
 from isal import igzip, igzip_lib
@@ -109,11 +109,11 @@ class Prefixed(Reader):
         return self._raw.read(n)
 
 
-def decompressed(raw: BinaryIO, name: str) -> tuple[str, BinaryIO]:
+def decompressed(raw: BinaryIO, name: str, zstd_index: FrameSink | None = None) -> tuple[str, BinaryIO]:
     """Return (compression, stream of the uncompressed bytes) for a blob stream.
 
     Gzip streams of several members (estargz) and zstd streams of several frames
-    (zstd:chunked) are read to the end.
+    (zstd:chunked) are read to the end; a zstd stream's frames are told to `zstd_index`.
     """
     head = raw.read(4)
     kind = sniff(head)
@@ -121,7 +121,7 @@ def decompressed(raw: BinaryIO, name: str) -> tuple[str, BinaryIO]:
     if kind == "gzip":
         return kind, _Checked(igzip.IGzipFile(fileobj=src, mode="rb"), name, kind)
     if kind == "zstd":
-        framed = ZstdFrames(src, name)
+        framed = ZstdFrames(src, name, zstd_index)
         reader = zstandard.ZstdDecompressor().stream_reader(
             framed, read_size=ZSTD_READ, read_across_frames=True, closefd=False
         )
@@ -208,17 +208,28 @@ _FCS_SIZES = (0, 2, 4, 8)
 _DICT_ID_SIZES = (0, 1, 2, 4)
 
 
+class FrameSink(Protocol):
+    """What learns of each data frame (`zstdindex.ZstdIndex`)."""
+
+    def frame(self, blob_offset: int, content_size: int | None) -> None: ...
+
+
 class ZstdFrames(Reader):
     """Passes a zstd stream through while following its frame and block headers.
 
     The decompressor stops without a word where a stream is cut inside a frame; this reader
     knows whether the input ended between frames, and raises CorruptBlob if it did not. It
-    reads only headers (3 bytes a block of up to 128 KiB), never decompresses.
+    reads only headers (3 bytes a block of up to 128 KiB), never decompresses. Each data
+    frame's start and stated content size go to `sink`, if given.
     """
 
-    def __init__(self, raw: BinaryIO, name: str) -> None:
+    def __init__(self, raw: BinaryIO, name: str, sink: FrameSink | None = None) -> None:
         self._raw = raw
         self._name = name
+        self._sink = sink
+        self._passed = 0  # bytes followed before the current read
+        self._frame_start = 0
+        self._fcs = 0  # bytes of the frame content size field (0: not stated)
         self._skip = 0  # payload bytes before the next header
         self._header = b""  # header bytes gathered so far
         self._want = 4  # length of the header being gathered
@@ -246,13 +257,16 @@ class ZstdFrames(Reader):
             pos += len(take)
             if len(self._header) == self._want:
                 header, self._header = self._header, b""
-                self._next(header)
+                self._next(header, self._passed + pos)
+        self._passed += end
 
-    def _next(self, header: bytes) -> None:
+    def _next(self, header: bytes, at: int) -> None:
+        """A header ends at stream offset `at`."""
         value = int.from_bytes(header, "little")
         state = self._state
         if state == "magic":
             if value == 0xFD2FB528:
+                self._frame_start = at - 4
                 self._state, self._want = "descriptor", 1
             elif value in ZSTD_SKIPPABLE:
                 self._state, self._want = "skippable", 4
@@ -263,9 +277,13 @@ class ZstdFrames(Reader):
         elif state == "descriptor":
             single = value >> 5 & 1
             self._checksum = bool(value & 4)
-            rest = (0 if single else 1) + _DICT_ID_SIZES[value & 3] + (_FCS_SIZES[value >> 6] or single)
+            self._fcs = _FCS_SIZES[value >> 6] or single
+            rest = (0 if single else 1) + _DICT_ID_SIZES[value & 3] + self._fcs
             self._state, self._want = ("header", rest) if rest else ("block", 3)
         elif state == "header":
+            if self._sink is not None:
+                fcs = int.from_bytes(header[len(header) - self._fcs :], "little") if self._fcs else None
+                self._sink.frame(self._frame_start, fcs + 256 if self._fcs == 2 else fcs)  # type: ignore[operator]
             self._state, self._want = "block", 3
         elif state == "block":
             kind, size = value >> 1 & 3, value >> 3

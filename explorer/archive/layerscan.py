@@ -5,15 +5,17 @@ from __future__ import annotations
 import io
 import mmap
 import os
+from array import array
 from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO, NamedTuple
 
 from .blobs import CHUNK, CountingReader, ReadAhead, Reader, SliceReader, decompressed, gunzip, sniff
 from .capture import Capture
-from .entries import Entry, Row
+from .entries import FILE, Entry, Row
 from .errors import CorruptBlob
 from .limits import DEFAULT_LIMITS, RATIO_FLOOR, TRAILER_READ, Limits
-from .tarstream import TarReader
+from .tarstream import BLOCK, TarReader
+from .zstdindex import ZstdIndex
 
 ROWS_BATCH = 4096
 MAP_WINDOW = 1 << 20  # bytes of an uncompressed layer mapped at a time
@@ -40,6 +42,8 @@ class LayerScan:
         tar_sha256: str | None = None,
         sparse: dict[str, int] | None = None,
         capture: Capture | None = None,
+        zstd_index: ZstdIndex | None = None,
+        file_offsets: array | None = None,
     ) -> None:
         self.rows = rows  # its tar entries, in order
         self.tar_size = tar_size
@@ -50,6 +54,10 @@ class LayerScan:
         self.tar_sha256 = tar_sha256
         self.sparse = sparse or {}  # path -> apparent size of each sparse file (rows hold stored bytes)
         self.capture = capture
+        self.zstd_index = zstd_index  # a zstd layer of several frames: where its frames start
+        # the tar offset of each regular file's data, in tar order (8 bytes a file: a file of a
+        # plain layer is read straight from there, one of a multi-frame zstd layer from its frame)
+        self.file_offsets = file_offsets
 
     def copy(self) -> LayerScan:
         """Another scan of the same rows (a blob used by several layers is stacked once for each)."""
@@ -63,6 +71,8 @@ class LayerScan:
             self.tar_sha256,
             self.sparse,
             self.capture,
+            self.zstd_index,
+            self.file_offsets,
         )
 
     def entries(self) -> list[Entry]:
@@ -154,13 +164,18 @@ def _walk(
     limits: Limits,
     on_rows: Callable[[list[Row]], None] | None,
     capture: Capture,
+    file_offsets: array | None = None,
 ) -> tuple[list[Row], list[str], dict[str, int]]:
     """Read a layer tar from its chunks: (its rows, unless handed to `on_rows`; warnings;
-    apparent sizes of sparse files)."""
+    apparent sizes of sparse files). `file_offsets` gets the tar offset of each regular
+    file's data."""
     reader = TarReader(chunks, name, on_progress, limits.max_entries, capture)
     rows: list[Row] = []
     for row in reader.rows():
         rows.append(row)
+        if file_offsets is not None and row[1] == FILE:  # the reader is past its data and padding
+            size = row[2]
+            file_offsets.append(reader.offset - size - (-size % BLOCK))
         if on_rows is not None and len(rows) == ROWS_BATCH:
             on_rows(rows)
             rows = []
@@ -213,7 +228,9 @@ def _scan_stream(
 ) -> LayerScan:
     blob_tee = _Sha256Tee(raw) if verify else None
     counted = CountingReader(blob_tee or raw)
-    compression, tar_stream = decompressed(counted, name)
+    frames = ZstdIndex()
+    offsets = array("Q")
+    compression, tar_stream = decompressed(counted, name, frames)
     if compression != "none":
         tar_stream = _RatioGuard(tar_stream, counted, name, limits.max_ratio)
     ahead = ReadAhead(tar_stream) if compression != "none" and blob_size >= READ_AHEAD_MIN else None
@@ -221,7 +238,7 @@ def _scan_stream(
     report = (lambda _: on_progress(counted.count)) if on_progress else None
     capture = Capture(limits.capture)
     try:
-        rows, warnings, sparse = _walk(chunks, name, report, verify, limits, on_rows, capture)
+        rows, warnings, sparse = _walk(chunks, name, report, verify, limits, on_rows, capture, offsets)
         if blob_tee:
             while blob_tee.read(1 << 20):
                 pass
@@ -238,6 +255,8 @@ def _scan_stream(
         tar_sha256=chunks.hash.hexdigest() if chunks.hash else None,
         sparse=sparse,
         capture=capture,
+        zstd_index=frames if frames.usable(chunks.count) else None,
+        file_offsets=offsets,
     )
 
 
@@ -256,7 +275,8 @@ def scan_blob(
     tar = gunzip(data, name) if compression == "gzip" else data
     chunks = _TarChunks([tar] if tar else [], verify)
     capture = Capture(limits.capture)
-    rows, warnings, sparse = _walk(chunks, name, None, verify, limits, on_rows, capture)
+    offsets = array("Q")
+    rows, warnings, sparse = _walk(chunks, name, None, verify, limits, on_rows, capture, offsets)
     return LayerScan(
         rows=rows,
         tar_size=chunks.count,
@@ -267,6 +287,7 @@ def scan_blob(
         tar_sha256=chunks.hash.hexdigest() if chunks.hash else None,
         sparse=sparse,
         capture=capture,
+        file_offsets=offsets,
     )
 
 
@@ -328,5 +349,8 @@ def scan_location(
         chunks = _TarChunks(mapped(f, loc.offset, loc.size), False)
         report = (lambda _: on_progress(chunks.count)) if on_progress else None
         capture = Capture(limits.capture)
-        rows, warnings, sparse = _walk(chunks, label, report, False, limits, on_rows, capture)
-        return LayerScan(rows, chunks.count, "none", loc.size, warnings, sparse=sparse, capture=capture)
+        offsets = array("Q")
+        rows, warnings, sparse = _walk(chunks, label, report, False, limits, on_rows, capture, offsets)
+        return LayerScan(
+            rows, chunks.count, "none", loc.size, warnings, sparse=sparse, capture=capture, file_offsets=offsets
+        )

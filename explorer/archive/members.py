@@ -15,18 +15,20 @@ import io
 import os
 import tarfile
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import BinaryIO
 
-from . import gzindex
+from . import gzindex, zstdindex
 from .blobs import CHUNK, decompressed, sniff
 from .entries import FILE, normalize
 from .errors import CorruptBlob, ImageError
 from .gzindex import GzipIndex
 from .layerscan import Location, mappable, mapped
 from .tarstream import BLOCK, TarReader
+from .zstdindex import ZstdIndex
 
 INDEX_BUDGET = 32 << 20  # bytes of gzip seek indexes kept in all
+ReadProgress = Callable[[int, int], None]  # (offset reached in the blob, blob size)
 _REGULAR = (
     tarfile.REGTYPE,
     tarfile.AREGTYPE,
@@ -53,13 +55,15 @@ def _chunks(data: BinaryIO, size: int, label: str, path: str) -> Iterator[bytes]
 
 class BlobWindow(io.RawIOBase):
     """A blob's bytes on disk as a file of its own, read in order or at any offset (`pread`s:
-    no position shared with other readers of the file)."""
+    no position shared with other readers of the file). `on_read(offset reached, blob size)`
+    is told of each read."""
 
-    def __init__(self, fd: int, offset: int, size: int) -> None:
+    def __init__(self, fd: int, offset: int, size: int, on_read: ReadProgress | None = None) -> None:
         self._fd = fd
         self._offset = offset
         self._size = size
         self._pos = 0
+        self._on_read = on_read
 
     def readable(self) -> bool:
         return True
@@ -73,7 +77,10 @@ class BlobWindow(io.RawIOBase):
     def pread(self, n: int, at: int) -> bytes:
         """Up to `n` bytes from `at`, leaving the position alone."""
         n = min(n, self._size - at)
-        return os.pread(self._fd, n, self._offset + at) if n > 0 else b""
+        data = os.pread(self._fd, n, self._offset + at) if n > 0 else b""
+        if self._on_read is not None:
+            self._on_read(at + len(data), self._size)
+        return data
 
     def chunks(self, at: int, size: int, label: str, path: str) -> Iterator[bytes]:
         """`size` bytes from `at`, a read at a time (a blob cut short is an error)."""
@@ -157,15 +164,32 @@ def _indexed(
 
 
 def located_member_data(
-    location: Location, label: str, wanted: Mapping[str, int], indexed: bool = False, tar_size: int = 0
+    location: Location,
+    label: str,
+    wanted: Mapping[str, int],
+    indexed: bool = False,
+    tar_size: int = 0,
+    spots: Mapping[str, tuple[int, int]] | None = None,
+    frames: ZstdIndex | None = None,
+    on_read: ReadProgress | None = None,
 ) -> Iterator[tuple[str, Iterator[bytes]]]:
     """`member_data` of a blob on disk. An uncompressed one is walked by the tar reader and
     only the wanted data read; with `indexed`, a gzip one is read through a seek index (built
-    on the first read of the blob, in one whole pass, then kept: `tar_size` sets its spacing)."""
+    on the first read of the blob, in one whole pass, then kept: `tar_size` sets its spacing).
+    With `spots` (the tar offset and size of each wanted path's data, from the scan), a plain
+    one is read there at once, and a zstd one of several frames from the frame start before
+    (`frames`, the index its scan took). `on_read` is told how far into the blob each read
+    reaches."""
     with open(location.path, "rb") as f:
-        window = BlobWindow(f.fileno(), location.offset, location.size)
+        window = BlobWindow(f.fileno(), location.offset, location.size, on_read)
         kind = sniff(window.pread(4, 0))
-        if kind == "none":
+        if spots is not None and (kind == "none" or (kind == "zstd" and frames is not None)):
+            for path, (offset, size) in sorted(spots.items(), key=lambda item: item[1]):
+                if kind == "none":
+                    yield path, window.chunks(offset, size, label, path)
+                else:
+                    yield path, zstdindex.read(window.pread, frames, label, offset, size)  # type: ignore[arg-type]
+        elif kind == "none":
             # memory maps, as the scan reads a plain layer: 4-5x faster here than reads
             whole = os.fstat(f.fileno()).st_size >= location.offset + location.size
             chunks = (

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from ..archive.pool import ScanPool
 from .options import add_open_options, count, open_options
+from .remote import add_registry_options, apply_registry_options
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,6 +31,7 @@ def _parser() -> argparse.ArgumentParser:
         "--top", type=count("--top", 0), metavar="N", help="list at most N entries per list (default 20; JSON: all)"
     )
     add_open_options(parser)
+    add_registry_options(parser)
     return parser
 
 
@@ -39,6 +41,7 @@ def run(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     if args.old == "-" and args.new == "-":
         parser.error("only one of OLD and NEW can be standard input")
+    apply_registry_options(args, (args.old, args.new))
     with ScanPool.start(args.old) as pool:  # the workers start while the model is imported
         from ..analysis.compare import analyse_both, compare
         from ..analysis.image import Image

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 
 from ..archive.errors import ImageError
 
@@ -17,8 +18,10 @@ def add_registry_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def apply_registry_options(args: argparse.Namespace) -> None:
-    """Hand the registry options to the registry client (reads the password now)."""
+def apply_registry_options(args: argparse.Namespace, images: Sequence[str] | None = None) -> None:
+    """Hand the registry options to the registry client (reads the password now). `images` are
+    the command's image arguments (default: `args.path`); none may be standard input with
+    `--password-stdin`."""
     if not (args.password_stdin or args.username or args.insecure):
         return  # the defaults: a local image never loads the registry client
     from ..archive.registry import Credentials, Settings, configure
@@ -27,7 +30,7 @@ def apply_registry_options(args: argparse.Namespace) -> None:
     if args.password_stdin or args.username:
         if not (args.password_stdin and args.username):
             raise ImageError("--username and --password-stdin go together")
-        if args.path == "-":
+        if "-" in (images if images is not None else (args.path,)):
             raise ImageError("--password-stdin and an image on standard input cannot share it")
         password = sys.stdin.readline().rstrip("\r\n")
         if not password:

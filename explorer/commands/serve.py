@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..archive.errors import ImageError
-from ..demo import write_demo
+from ..demo import V2, write_demo
 from ..present.text import display_name
 from .options import add_open_options, open_options
 
@@ -80,6 +80,7 @@ def _validate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None
     if not 1 <= args.port <= 65535:
         parser.error(f"--port {args.port}: not a port (1 to 65535)")
     if args.demo:
+        args.image = args.image or V2  # each session opens the archive's v2, as `layerscope --demo` does
         return
     if args.path == "-":
         raise ImageError("serve reads the image again for each browser session: give a file or directory, not -")

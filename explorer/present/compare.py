@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from ..analysis.compare import METADATA, Comparison, LayerMatch, PathDiff
+from ..analysis.compare import METADATA, PACKAGE_STATUSES, Comparison, LayerMatch, PackageDiff, PathDiff
 from ..analysis.image import Image
 from ..archive.entries import KIND_NAMES, Entry
 from .text import human_size
@@ -145,5 +145,37 @@ def diff_dict(c: Comparison, top: int | None = None) -> dict:
         "largest_growths": [{"path": d.path, "delta_bytes": d.delta} for d in c.largest_growths(top)],
         "changes": [_change(d) for d in (c.diffs if top is None else by_size_then_path(c.diffs)[:top])],
         "changes_total": len(c.diffs),
-        "warnings": [f"OLD: {w}" for w in c.old.warnings] + [f"NEW: {w}" for w in c.new.warnings],
+        "packages": packages_dict(c.package_changes(), top),
+        "warnings": [f"{side}: {w}" for side, image in (("OLD", c.old), ("NEW", c.new)) for w in _warnings(image)],
+    }
+
+
+def _warnings(image: Image) -> list[str]:
+    return image.warnings + image.packages.warnings
+
+
+def packages_dict(diffs: list[PackageDiff], top: int | None = None) -> dict:
+    """The packages part of `diff_dict`: counts per status, and the changes (by ecosystem and
+    name; with `top`, the first `top`)."""
+    counts = dict.fromkeys(PACKAGE_STATUSES, 0)
+    for d in diffs:
+        counts[d.status] += 1
+    return {
+        **counts,
+        "changes": [
+            {
+                "ecosystem": d.ecosystem,
+                "name": d.name,
+                "arch": d.arch,
+                "location": d.location,
+                "status": d.status,
+                "old_version": d.old_version,
+                "new_version": d.new_version,
+                "old_bytes": d.old_bytes,
+                "new_bytes": d.new_bytes,
+                "delta_bytes": d.delta,
+            }
+            for d in diffs[:top]
+        ],
+        "changes_total": len(diffs),
     }

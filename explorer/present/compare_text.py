@@ -3,6 +3,8 @@ here, so `diff --json` does without it)."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
@@ -24,6 +26,8 @@ _STATUS_TEXT = {
     "metadata": "metadata only",
     "type_changed": "type changed",
 }
+PACKAGE_MARKERS = {"added": ("+", "green"), "removed": ("-", "red"), "upgraded": ("^", "yellow")}
+PACKAGE_MARKERS["downgraded"] = ("v", "magenta")
 DIRECTORY_DEPTH = 3  # directories deeper than this are left to --json
 LAYER_LINES = 15  # layers listed by instruction, per side
 
@@ -56,6 +60,32 @@ def _detail(change: dict) -> str:
     return entry["kind"] if entry["kind"] != "file" else ""
 
 
+def _packages(packages: dict) -> list:
+    """The packages table: what NEW installed, removed or has at another version."""
+    if not packages["changes"]:
+        return []
+    shown, total = len(packages["changes"]), packages["changes_total"]
+    more = f", {shown} of {total}; all: --json" if shown < total else ""
+    table = _table(
+        f"Packages ({total} differ{more})",
+        (("", "left"), ("change", "right"), ("package", "left"), ("version", "left")),
+    )
+    twice = Counter((p["ecosystem"], p["name"]) for p in packages["changes"])  # multi-arch: name the arch
+    for p in packages["changes"]:
+        marker, style = PACKAGE_MARKERS[p["status"]]
+        name = f"{p['ecosystem']}:{p['name']}" + (f":{p['arch']}" if twice[p["ecosystem"], p["name"]] > 1 else "")
+        if p["location"]:
+            name += f" ({p['location']})"
+        versions = [v for v in (p["old_version"], p["new_version"]) if v is not None]
+        table.add_row(
+            Text(marker, style=style),
+            _delta(p["delta_bytes"]),
+            Text(display_name(name)),
+            Text(display_name(" → ".join(versions))),
+        )
+    return [Text(), table]
+
+
 def render_diff(data: dict, console: Console) -> None:
     """Print a comparison made by `diff_dict`."""
     head = Table.grid(padding=(0, 2))
@@ -84,6 +114,9 @@ def render_diff(data: dict, console: Console) -> None:
     if s["metadata_fields"]:
         counts += " (" + ", ".join(f"{name} {n}" for name, n in sorted(s["metadata_fields"].items())) + ")"
     head.add_row("Paths", counts)
+    packages = data["packages"]
+    if packages["changes_total"]:
+        head.add_row("Packages", ", ".join(f"{packages[k]} {k}" for k in PACKAGE_MARKERS if packages[k]))
     parts: list = [head]
 
     dirs = [d for d in data["directories"] if d["path"].count("/") < DIRECTORY_DEPTH][:10]
@@ -111,6 +144,7 @@ def render_diff(data: dict, console: Console) -> None:
                 Text(marker, style=style), _delta(change["delta_bytes"]), _slash(change["path"]), Text(_detail(change))
             )
         parts += [Text(), table]
+    parts += _packages(data["packages"])
     if data["warnings"]:
         warn = Text("Warnings:\n", style="bold yellow")
         for w in data["warnings"]:

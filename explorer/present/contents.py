@@ -18,6 +18,7 @@ from ..analysis.filesystem import DELETED, MODIFIED, Change, Copy, Node
 from ..analysis.image import Image
 from ..archive.entries import DIR, FILE, HARDLINK, KIND_NAMES, SYMLINK
 from ..archive.errors import ImageError
+from ..archive.members import ReadProgress
 from .browse import mode_string, mtime_string, owner_string
 from .text import display_name, human_size
 
@@ -97,11 +98,11 @@ def hex_dump(data: bytes, offset: int = 0) -> list[str]:
     return lines
 
 
-def read_prefix(image: Image, copy: Copy, limit: int) -> bytes:
+def read_prefix(image: Image, copy: Copy, limit: int, on_read: ReadProgress | None = None) -> bytes:
     """The first `limit` bytes of a stored copy (its layer blob is read only that far; a gzip
     layer through a seek index, so that the next file of it comes quickly)."""
     out = bytearray()
-    with contextlib.closing(read_copies(image, [copy], indexed=True)) as copies:
+    with contextlib.closing(read_copies(image, [copy], indexed=True, on_read=on_read)) as copies:
         for _, chunks in copies:
             with contextlib.closing(chunks):  # type: ignore[type-var]
                 for chunk in chunks:
@@ -135,8 +136,10 @@ def _facts(image: Image, node: Node, shown: Change, at: int) -> list[tuple[str, 
     return facts
 
 
-def file_contents(image: Image, node: Node, layer: int) -> Contents:
-    """What `node` holds as of `layer`; a path deleted by then shows its last version, labelled so."""
+def file_contents(image: Image, node: Node, layer: int, on_read: ReadProgress | None = None) -> Contents:
+    """What `node` holds as of `layer`; a path deleted by then shows its last version, labelled
+    so. `on_read(offset, blob size)` follows the reading of a layer blob (the whole of a
+    compressed one may be read: a single zstd frame, a gzip index built)."""
     state = node.state_at(layer)
     if state is None:
         raise ImageError(f"/{node.path}: not in the image at layer {layer}")
@@ -158,7 +161,7 @@ def file_contents(image: Image, node: Node, layer: int) -> Contents:
         contents.notes.append(f"{what}: no contents to show")
         return contents
     contents.size = shown.copy.size
-    data = read_prefix(image, shown.copy, TEXT_LIMIT)
+    data = read_prefix(image, shown.copy, TEXT_LIMIT, on_read)
     contents.binary = is_binary(data)
     contents.data = data[:HEX_LIMIT] if contents.binary else data
     if not contents.binary:
@@ -168,7 +171,7 @@ def file_contents(image: Image, node: Node, layer: int) -> Contents:
     if state.kind == MODIFIED and state.layer == layer and state.old_layer is not None and not contents.binary:
         below = node.state_at(state.old_layer)
         if below is not None and below.copy is not None:
-            old = read_prefix(image, below.copy, TEXT_LIMIT)
+            old = read_prefix(image, below.copy, TEXT_LIMIT, on_read)
             if not is_binary(old):
                 contents.diff = unified(old, data, node.path, state.old_layer, layer)
     return contents

@@ -46,6 +46,10 @@ def hint_record(hint: Hint) -> dict:
         "bytes_saved": hint.bytes_saved,
         "fix": hint.fix,
         "why": hint.why,
+        "packages": [
+            {"ecosystem": p.ecosystem, "name": p.name, "version": p.version, "bytes_saved": p.bytes}
+            for p in hint.packages
+        ],
     }
 
 

@@ -33,11 +33,14 @@ from ..archive.errors import ImageError
 from ..archive.manifests import find_images
 from ..archive.options import DEFAULT_OPTIONS, OpenOptions
 from ..archive.pool import ScanPool
+from ..demo import V2 as DEMO_REF
 from ..present.browse import STATE_NAMES, Browser, FileRow, Mode, Sort
 from ..present.packages import owner_text
 from ..present.text import display_name, human_size
+from ..present.tour import step_of
 from ..present.tree import View, row_notes
 from .commands import LayerscopeCommands
+from .comparing import Comparing
 from .screens.contents import ContentsScreen
 from .screens.find import FindScreen, Found
 from .screens.help import HelpScreen
@@ -50,8 +53,10 @@ from .widgets.largest import LargestView
 from .widgets.layers import LayerTable, Step
 from .widgets.messages import ShowPath
 from .widgets.packages import PackagesView
+from .widgets.stack import StackView
 from .widgets.statusline import StatusLine
 from .widgets.summary import SummaryView
+from .widgets.tour import TourPanel
 from .widgets.waste import WasteView
 
 T = TypeVar("T")
@@ -63,7 +68,7 @@ EXPLORER_ACTIONS = {"toggle_mode", "toggle_sort", "toggle_unchanged", "filter", 
 _STACKED = object()  # what `next` gives for a layer whose stacking is done
 
 
-class LayerscopeApp(App[None]):
+class LayerscopeApp(Comparing, App[None]):
     """Explore a container image archive: layers, file changes, merged filesystem, waste."""
 
     CSS_PATH = "app.tcss"
@@ -91,6 +96,11 @@ class LayerscopeApp(App[None]):
         Binding("4", "view('hints')", "Hints", show=False, id="view_hints"),
         Binding("5", "view('largest')", "Largest", show=False, id="view_largest"),
         Binding("6,p", "view('packages')", "Packages", show=False, id="view_packages"),
+        Binding("7", "view('stack')", "Stack", show=False, id="view_stack"),
+        Binding("n", "tour_step(1)", "Next", id="tour.next"),
+        Binding("b", "tour_step(-1)", "Back", id="tour.back"),
+        Binding("escape", "leave_tour", "Leave tour", show=False, id="tour.leave"),
+        Binding("8", "view('compare')", "Compare", show=False, id="view_compare"),
     ]
     view: var[View] = var(View(), init=False)  # what the file tree shows; actions replace it (no repaint of its own)
 
@@ -102,11 +112,15 @@ class LayerscopeApp(App[None]):
         pool: ScanPool | None = None,
         display_name: str | None = None,
         animate: bool = True,
+        tour: bool = False,
+        compare: str | None = None,
     ) -> None:
         """The app for one archive (the CLI, the tests and the screenshot script all start it so);
-        `pool` is the caller's, started before Textual was imported."""
+        `pool` is the caller's, started before Textual was imported; `compare`: an image to
+        compare it with (as NEW) on the Compare tab."""
         super().__init__()
         self.path = path
+        self.compare_with = compare
         self.options = options
         self.pool = pool
         self.source_name = display_name or os.path.basename(os.path.normpath(path)) or path
@@ -135,6 +149,9 @@ class LayerscopeApp(App[None]):
         self.hints_view = HintsView(id="hints-view")
         self.largest_view = LargestView(id="largest-view")
         self.packages_view = PackagesView(id="packages-view")
+        self.stack_view = StackView(id="stack-view")
+        self.tour = tour  # start the guided tour of the demo once it is analysed
+        self.tour_panel = TourPanel(id="tour")
 
     # ---- layout ------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -158,6 +175,9 @@ class LayerscopeApp(App[None]):
                 yield self.largest_view
             with TabPane("Packages", id="packages"):
                 yield self.packages_view
+            with TabPane("Stack", id="stack"):
+                yield self.stack_view
+        yield self.tour_panel
         yield self.status
         yield Footer(compact=True, show_command_palette=False)  # ctrl+p: in the help; room for the keys at 80 columns
 
@@ -188,6 +208,8 @@ class LayerscopeApp(App[None]):
         self.watch(self.file_tree, "highlighted", self._show_file_info, init=False)
         self.layers.focus()
         self._loader = self._load()
+        if self.compare_with is not None:
+            self.call_later(self.start_compare, self.compare_with)
 
     # ---- loading -----------------------------------------------------------------------
     @work(thread=True, exit_on_error=False, group="load")
@@ -301,6 +323,7 @@ class LayerscopeApp(App[None]):
         self.waste_view.show(self.image)
         self.packages_view.show(self.image, self.view.layer)
         self.summary.show(self.image, self.source_name, self.stacked)
+        self.stack_view.show(self.image, self.view.layer)
         self._show_layer_details()
         if not self.image.layers:
             self._show_files()
@@ -323,6 +346,9 @@ class LayerscopeApp(App[None]):
         self.hints_view.show(image, hints)
         self.largest_view.show(image, self.view.layer)
         self._show_layer_details()
+        if self.tour:
+            self.tour = False
+            self.action_tour()
 
     def _failed(self, message: str) -> None:
         self.error = message
@@ -426,6 +452,7 @@ class LayerscopeApp(App[None]):
                 self.layers.select_layer(new.layer)
             self._show_layer_details()
             self.packages_view.show(self.image, new.layer)
+            self.stack_view.select_layer(new.layer)
         self._show_files()
 
     def _layer_cursor_moved(self) -> None:
@@ -514,13 +541,17 @@ class LayerscopeApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The keys that change the explorer act on the explorer tab only (modals already stop
         the app's keys)."""
+        if action in ("tour_step", "leave_tour"):
+            return self.tour_panel.active
         tab = self.query_one(TabbedContent).active
         if action == "stop_loading":
             return not self.loaded
         if action in EXPLORER_ACTIONS or action == "toggle_details":
             return tab == "explorer"
         if action == "history":  # of the tree's path or the waste row's
-            return tab != "summary"
+            return tab not in ("summary", "compare")
+        if action == "view" and parameters == ("compare",):
+            return self.compare_tab is not None
         return True
 
     def action_help(self) -> None:
@@ -532,7 +563,10 @@ class LayerscopeApp(App[None]):
         self.toggle_class("-details")
 
     def action_view(self, pane: str) -> None:
+        came_from = self.query_one(TabbedContent).active
         self.query_one(TabbedContent).active = pane
+        if pane == "compare":
+            return self.focus_compare()
         if pane == "largest" and self.image is not None and self.image.analysed:
             self.largest_view.show(self.image, self.view.layer)  # `l` shows the layer chosen now
         {
@@ -542,7 +576,11 @@ class LayerscopeApp(App[None]):
             "hints": self.hints_view.query_one("#hints-table"),
             "largest": self.largest_view.query_one("#largest-table"),
             "packages": self.packages_view.table,
+            "stack": self.stack_view.list,
         }[pane].focus()
+        node = self.file_tree.cursor_path if came_from == "explorer" and pane == "stack" else None
+        if node is not None and self.loaded and self.error is None:
+            self.stack_view.pick(node)  # the tree's path, read through the stack
 
     def on_tabbed_content_tab_activated(self) -> None:
         self.refresh_bindings()  # which keys apply depends on the tab (`check_action`)
@@ -586,7 +624,9 @@ class LayerscopeApp(App[None]):
         else:
             node = self.file_tree.cursor_path if tab == "explorer" else None
         if node is not None:
-            self.push_screen(HistoryScreen(self.image, node, self.stacked))
+            packages = self.packages_view.packages  # None until worked out: no owner then
+            owner = owner_text(packages, node.path) if packages is not None else None
+            self.push_screen(HistoryScreen(self.image, node, self.stacked, owner))
         else:
             where = "the tree" if tab == "explorer" else "the waste list" if tab == "waste" else "the explorer"
             self.notify(f"Select a path in {where} first.", markup=False)
@@ -659,6 +699,29 @@ class LayerscopeApp(App[None]):
             package=(f"{package.ecosystem}:{package.name}", message.nodes),
         )
         self.file_tree.focus()
+
+    def action_tour(self, concept: str | None = None) -> None:
+        """The guided tour of the demo (the palette's "Tour", `--demo --tour`), from the step
+        that shows `concept` (the help's links)."""
+        if self.image is None or self.hints is None:
+            self.notify("The tour starts once the image is analysed.", markup=False)
+        elif DEMO_REF not in self.image.names:
+            self.notify("The tour walks through the demo: run `layerscope --demo --tour`.", markup=False)
+        else:
+            self.tour_panel.start(step_of(concept) if concept else 0)
+            self.refresh_bindings()
+
+    def action_tour_step(self, by: int) -> None:
+        self.tour_panel.go(self.tour_panel.index + by)
+
+    def action_leave_tour(self) -> None:
+        self.tour_panel.leave()
+        self.refresh_bindings()
+
+    def on_stack_view_layer_picked(self, message: StackView.LayerPicked) -> None:
+        self.view = replace(self.view, layer=message.layer)
+    def on_file_tree_file_chosen(self, _: FileTree.FileChosen) -> None:
+        self.action_contents()
 
     def on_show_path(self, message: ShowPath) -> None:
         node = self.image.fs.lookup(message.path) if self.image is not None else None

@@ -39,6 +39,9 @@ class LayerscopeCommands(Provider):
             ("Sort by name", "directories first", partial(app.set_sort, Sort.NAME)),
             ("Hide unchanged files", "toggle", app.action_toggle_unchanged),
             ("Help", "keys and how layers work", app.action_help),
+            ("Tour", "a guided tour of the demo: how layers stack", app.action_tour),
+            ("Show stack", "layers as a stack, and the read path of a path", partial(app.action_view, "stack")),
+            ("Compare with…", "another image, as NEW: shared layers and every difference", app.action_compare_with),
         ]
         if app.image is not None and app.reopenable:
             for platform in app.summary.platforms:

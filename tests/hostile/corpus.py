@@ -1365,6 +1365,16 @@ def _(d: Path, full: bool) -> Path:
     return docker_archive(d / "image.tar", [skippable + zst(simple_blob())])
 
 
+@case("zstd-frame-stating-a-wrong-content-size", 2, error=r"^0/layer\.tar: corrupt zstd data")
+def _(d: Path, full: bool) -> Path:
+    """The frame index trusts each frame's stated content size; the decompressor checks it."""
+    blob = simple_blob()
+    first = bytearray(zst(blob[:2048]))
+    assert first[4] >> 6 == 1 and first[4] >> 5 & 1  # one segment, a 2-byte size (minus 256)
+    first[5:7] = (int.from_bytes(first[5:7], "little") + 100).to_bytes(2, "little")
+    return docker_archive(d / "image.tar", [bytes(first) + zst(blob[2048:])])
+
+
 def _v7_dir(report: dict) -> None:
     assert report["layers"][0]["entries"] == {"d": 1, "f": 1}
 

@@ -24,12 +24,14 @@ from textual.screen import ModalScreen
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Footer, Static
+from textual.worker import get_current_worker
 
 from ...analysis.filesystem import Node
 from ...analysis.image import Image
 from ...archive.errors import ImageError
 from ...present.contents import Contents, file_contents, hex_dump
-from ...present.text import display_name
+from ...present.text import display_name, human_size
+from .loading import Throttle
 
 THEME = "ansi_dark"  # the terminal's own colours
 # Bytes of a file are data: control characters and bidi overrides are shown, never sent.
@@ -71,6 +73,10 @@ def diff_strips(lines: list[str]) -> list[Strip]:
         style = next((Style.parse(s) for prefix, s in _DIFF_STYLES if line.startswith(prefix)), Style())
         strips.append(Strip([Segment(safe(line).expandtabs(8), style)]))
     return strips
+
+
+class _Closed(Exception):
+    """The screen was closed while its file was read."""
 
 
 class ContentLines(ScrollView, can_focus=True):
@@ -143,9 +149,21 @@ class ContentsScreen(ModalScreen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="contents")
     def load(self) -> None:
-        """Read and render in a thread; the screen gets finished lines."""
+        """Read and render in a thread; the screen gets finished lines, and meanwhile how far
+        into the layer blob the reading is (a single-frame zstd layer is read from its start)."""
+        worker = get_current_worker()
+        throttle = Throttle()
+
+        def on_read(done: int, size: int) -> None:
+            if worker.is_cancelled:
+                raise _Closed  # the screen is gone: stop reading
+            if throttle.ready():
+                self.app.call_from_thread(self._reading, done, size)
+
         try:
-            contents = file_contents(self.image, self.node, self.at_layer)
+            contents = file_contents(self.image, self.node, self.at_layer, on_read)
+        except _Closed:
+            return
         except (ImageError, OSError) as exc:
             self.app.call_from_thread(self._failed, str(exc))
             return
@@ -155,6 +173,12 @@ class ContentsScreen(ModalScreen[None]):
         if contents.diff is not None:
             views["diff"] = diff_strips(contents.diff)
         self.app.call_from_thread(self._loaded, contents, views)
+
+    def _reading(self, done: int, size: int) -> None:
+        if self.contents is None:
+            share = done * 100 // max(size, 1)
+            reading = f"reading the layer blob… {human_size(done)} of {human_size(size)} ({share} %)"
+            self.query_one("#contents-facts", Static).update(Text(reading, style="dim"))
 
     def _failed(self, message: str) -> None:
         self.query_one("#contents-facts", Static).update(Text(display_name(message), style="red"))

@@ -29,8 +29,16 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll(id="help-box") as box:
             box.border_title = "Help"
             box.border_subtitle = "Esc: close"
-            yield Markdown(help_text())
+            yield Markdown(help_text(), open_links=False)
         yield Footer()
+
+    def on_markdown_link_clicked(self, event: Markdown.LinkClicked) -> None:
+        """`tour:CONCEPT` links start the tour at the step that shows the concept."""
+        if event.href.startswith("tour:"):
+            self.dismiss(None)
+            self.app.action_tour(event.href.removeprefix("tour:"))  # type: ignore[attr-defined]
+        else:
+            self.app.open_url(event.href)
 
     def action_scroll(self, direction: str) -> None:
         box = self.query_one("#help-box", VerticalScroll)

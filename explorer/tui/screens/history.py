@@ -42,11 +42,12 @@ class HistoryScreen(ModalScreen[None]):
         Binding("q", "app.quit", "Quit", id="history.quit"),
     ]
 
-    def __init__(self, image: Image, node: Node, stacked: int) -> None:
+    def __init__(self, image: Image, node: Node, stacked: int, owner: str | None = None) -> None:
         super().__init__()
         self.image = image
         self.node = node
         self.stacked = stacked  # layers below this one are stacked: the history shows those
+        self.owner = owner  # the package that owns the path ("deb bash 5.2-2"), once packages are known
 
     def compose(self) -> ComposeResult:
         with Vertical(id="history-box"):
@@ -58,7 +59,10 @@ class HistoryScreen(ModalScreen[None]):
         box = self.query_one("#history-box")
         box.border_title = "File history"
         box.border_subtitle = "Esc: close"
-        self.query_one("#history-path", Static).update(Text(display_name("/" + self.node.path), style="bold"))
+        heading = Text(display_name("/" + self.node.path), style="bold")
+        if self.owner is not None:
+            heading.append(f"  · package: {display_name(self.owner)}", style="not bold")
+        self.query_one("#history-path", Static).update(heading)
         table = self.query_one(HistoryTable)
         for label, key in [("layer", "layer"), ("change", "kind"), ("type", "type"), ("size", "size")]:
             table.add_column(Text(label, justify="right") if key in ("layer", "size") else label, key=key)

@@ -17,6 +17,7 @@ from textual.binding import Binding
 from textual.cache import LRUCache
 from textual.events import Click, MouseScrollDown, MouseScrollUp
 from textual.geometry import Size
+from textual.message import Message
 from textual.reactive import var
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -66,7 +67,8 @@ class FileTree(ScrollView, can_focus=True):
         Binding("end", "last", "Last", show=False, id="tree.last"),
         Binding("right,l", "open", "Expand", show=False, id="tree.expand"),
         Binding("left", "close", "Collapse", show=False, id="tree.collapse"),
-        Binding("enter,space", "toggle", "Expand/collapse", show=False, id="tree.toggle"),
+        Binding("enter", "choose", "Expand / contents", show=False, id="tree.choose"),
+        Binding("space", "toggle", "Expand/collapse", show=False, id="tree.toggle"),
     ]
 
     # The row under the cursor: watched, not messaged, so whatever shows it changes in the
@@ -98,6 +100,7 @@ class FileTree(ScrollView, can_focus=True):
         """Show `view`, keeping the expanded directories and the cursor's path where they still
         exist; then open small directories, breadth first, while fewer than `open_rows` lines show."""
         previous = self.model
+        target = self.cursor_path if previous is not None else None  # read before the model changes
         if browser is None or view is None or view.layer is None:
             self.model = None
         else:
@@ -106,7 +109,6 @@ class FileTree(ScrollView, can_focus=True):
             self.model = VisibleTree(self._listings, view, previous.expanded if previous else None)
             if open_rows:
                 self.model.expand_all(open_rows, fit=True)
-        target = self.cursor_path if previous is not None else None
         cursor = 0
         while target is not None and self.model is not None:
             index = self.model.index_of(target)
@@ -205,6 +207,16 @@ class FileTree(ScrollView, can_focus=True):
         parent = self.model.parent_index(self.cursor)
         if parent is not None:
             self._move(parent)
+
+    class FileChosen(Message):
+        """Enter on a file (not a directory): the app shows its contents."""
+
+    def action_choose(self) -> None:
+        """Enter: a directory opens or closes; a file's contents are shown (as `v`)."""
+        if self.model is not None and len(self.model) and not self.model.line(self.cursor).row.is_dir:
+            self.post_message(self.FileChosen())
+        else:
+            self.action_toggle()
 
     def action_toggle(self) -> None:
         if self.model is None or not len(self.model):

@@ -3,42 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from rich.text import Text
 from textual.widgets import DataTable
 
-from ...analysis.image import Image, Layer
-from ...archive.config import HistoryEntry
+from ...analysis.image import Image
+from ...present.steps import Step, steps_of
 from ...present.text import display_name, human_size
 from ..labels import CURSOR_KEYS, component_style
 
 COLUMNS = [("#", "index"), ("size", "size"), ("packed", "packed"), ("wasted", "wasted"), ("hides", "hides")]
 KEYS = [key for _, key in COLUMNS] + ["instruction"]
-
-
-@dataclass
-class Step:
-    """A row of the table: a layer, or a build step that made no layer."""
-
-    layer: Layer | None
-    history: HistoryEntry | None
-
-
-def steps_of(image: Image) -> list[Step]:
-    """Layers and history-only entries, in history order (layers without history in place)."""
-    steps: list[Step] = []
-    next_layer = 0
-    for entry in image.history:
-        if entry.layer is None:
-            steps.append(Step(None, entry))
-            continue
-        while next_layer <= entry.layer:
-            layer = image.layers[next_layer]
-            steps.append(Step(layer, layer.history))
-            next_layer += 1
-    steps.extend(Step(layer, layer.history) for layer in image.layers[next_layer:])
-    return steps
 
 
 class LayerTable(DataTable):

@@ -1,0 +1,229 @@
+"""The Stack tab: the layers as a stack of bars, and the union read path of one path.
+
+Renders `present.stack`: the bars top layer first, the selected layer highlighted, the layers
+with an entry for the chosen path marked; beside them the read path, top-down.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.events import Resize
+from textual.message import Message
+from textual.widgets import Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from ...analysis.filesystem import Node
+from ...analysis.image import Image
+from ...present.stack import Bar, ReadPath, Sharing, bar_cells, read_path_of, stack_bars, widest
+from ...present.text import display_name, human_size
+from ..labels import CURSOR_KEYS
+
+VISIBLE, WASTED, HIDES = "$primary", "$error", "$warning"
+ROLE_STYLES = {"wins": "bold $text-success", "hides it": "bold $text-error", "below": "$text-muted"}
+LEGEND = Content.assemble(
+    ("█", VISIBLE),
+    (" visible ", "$text-muted"),
+    ("█", WASTED),
+    (" wasted (hidden above) ", "$text-muted"),
+    ("░", HIDES),
+    (" hides below", "$text-muted"),
+)
+LABEL = 14  # cells before a bar: mark, index, size
+BAR = 40  # cells at most for the largest bar; the instruction follows it
+
+
+class StackBars(OptionList):
+    """One row per build step, top layer first; the highlight is the selected layer."""
+
+    BINDINGS = CURSOR_KEYS
+
+
+class StackView(Horizontal):
+    """The stack of layers and the read path of the chosen path."""
+
+    DEFAULT_CSS = """
+    StackView { height: 1fr; }
+    StackView #stack-left { width: 1fr; }
+    StackView #stack-right { width: 1fr; padding-left: 1; }
+    StackView #stack-left, StackView #stack-right {
+        border-top: solid $panel-lighten-2;
+        border-title-color: $text-muted;
+        border-title-style: bold;
+        border-subtitle-color: $text-muted;
+        background: $surface;
+    }
+    StackView #stack-left:focus-within, StackView #stack-right:focus-within {
+        border-top: solid $accent;
+        border-title-color: $text;
+    }
+    StackView #stack-bars { height: 1fr; border: none; padding: 0 1; }
+    StackView #stack-legend { height: auto; padding: 0 1; }
+    StackView #stack-path { border: none; height: 1; padding: 0 1; margin-bottom: 1; }
+    StackView #read-path { height: 1fr; padding: 0 1; }
+    """
+
+    class LayerPicked(Message):
+        """The user moved to another layer's bar."""
+
+        def __init__(self, layer: int) -> None:
+            super().__init__()
+            self.layer = layer
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.image: Image | None = None
+        self.bars: list[Bar] = []
+        self.read: ReadPath | None = None
+        self.sharing: Sharing | None = None  # shown in place of a read path (the tour's layer reuse)
+        self.node: Node | None = None
+        self.list = StackBars(id="stack-bars")
+        self.path_input = Input(placeholder="a path, e.g. /app/model.bin  (Enter)", id="stack-path")
+        self.body = Static(id="read-path-body")
+        self._showing = False  # the bars are being set: their highlight moves are not the user's
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="stack-left"):
+            yield self.list
+            yield Static(LEGEND, id="stack-legend")
+        with Vertical(id="stack-right"):
+            yield self.path_input
+            with VerticalScroll(id="read-path"):
+                yield self.body
+
+    def on_mount(self) -> None:
+        self.query_one("#stack-left").border_title = "Stack · top layer first"
+        self.query_one("#stack-right").border_title = "Read path"
+        self.body.update(Content.styled("The stack is drawn once the image is analysed.", "$text-muted"))
+
+    def show(self, image: Image, layer: int | None) -> None:
+        """Draw the analysed `image`, `layer` highlighted."""
+        self.image = image
+        self.bars = stack_bars(image)
+        self._draw(layer)
+        if self.node is None:
+            self.body.update(
+                Content.styled(
+                    "Type a path above (or press 7 on a file of the explorer's tree) to see which"
+                    " layer a container reads it from, and what lies hidden below.",
+                    "$text-muted",
+                )
+            )
+
+    def on_resize(self, event: Resize) -> None:
+        if self.image is not None:
+            self._draw(self.selected_layer)
+
+    @property
+    def selected_layer(self) -> int | None:
+        index = self.list.highlighted
+        return self.bars[index].layer if index is not None and index < len(self.bars) else None
+
+    def _draw(self, layer: int | None) -> None:
+        room = self.list.size.width - LABEL - 2 if self.list.size.width else 30
+        width = max(4, min(BAR, room // 2))
+        most = widest(self.bars)
+        marks = self._marks()
+        self._showing = True
+        self.list.clear_options()
+        self.list.add_options([self._option(bar, most, width, marks) for bar in self.bars])
+        self.select_layer(layer)
+        self._showing = False
+
+    def _marks(self) -> dict[int, Content]:
+        if self.sharing is not None:
+            return {layer: Content.styled("≡", "$text-success") for layer in self.sharing.shared}
+        read = self.read
+        if read is None:
+            return {}
+        marks = {row.layer: Content.styled("•", "$text-accent") for row in read.rows}
+        if read.rows:
+            top = read.rows[0]
+            marks[top.layer] = Content.styled("▶" if top.role == "wins" else "✕", ROLE_STYLES[top.role])
+        return marks
+
+    def _option(self, bar: Bar, most: int, width: int, marks: dict[int, Content]) -> Option:
+        room = self.list.size.width - 2 if self.list.size.width else LABEL + width
+        if bar.layer is None:
+            return Option(
+                Content.styled(f"  ┄ {display_name(bar.instruction)}"[:room], "$text-muted italic"), disabled=True
+            )
+        visible, wasted, hides = bar_cells(bar, most, width)
+        drawn = visible + wasted + hides
+        text = display_name(self.image.layers[bar.layer].instruction) if self.image is not None else ""
+        prompt = Content.assemble(
+            marks.get(bar.layer, Content(" ")),
+            f"{bar.layer:>3} ",
+            (f"{human_size(bar.stored):>8} ", "$text-muted"),
+            ("█" * visible, VISIBLE),
+            ("█" * wasted, WASTED),
+            ("░" * hides, HIDES),
+            " " * max(1, width - drawn + 1),
+            (text[: max(0, room - LABEL - max(width, drawn) - 1)], "$text-muted"),
+        )
+        return Option(prompt, id=f"layer-{bar.layer}")
+
+    def select_layer(self, layer: int | None) -> None:
+        """Highlight `layer`'s bar."""
+        for index, bar in enumerate(self.bars):
+            if bar.layer == layer and bar.layer is not None:
+                self.list.highlighted = index
+                return
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        event.stop()
+        layer = self.selected_layer
+        if layer is not None and not self._showing:
+            self.post_message(self.LayerPicked(layer))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if self.image is None or not self.image.analysed:
+            self.notify("The image is still being analysed.", markup=False)
+            return
+        path = event.value.strip().strip("/")
+        node = self.image.fs.lookup(path) if path else None
+        if node is None or node.parent is None:
+            self.notify(f"No layer has a path /{display_name(path)}.", severity="warning", markup=False)
+            return
+        self.pick(node)
+        self.list.focus()
+
+    def pick(self, node: Node) -> None:
+        """Show the read path of `node` (the image is analysed)."""
+        if self.image is None:
+            return
+        self.node = node
+        self.sharing = None
+        self.read = read_path_of(self.image, node)
+        self.path_input.value = self.read.path
+        self._draw(self.selected_layer)
+        self.body.update(self._read_path_content(self.read))
+        self.query_one("#read-path", VerticalScroll).scroll_home(animate=False)
+
+    def show_sharing(self, sharing: Sharing) -> None:
+        """Mark the layers shared with another image, and list them, in place of a read path."""
+        self.sharing = sharing
+        self.read = self.node = None
+        self.path_input.value = ""
+        self._draw(self.selected_layer)
+        self.body.update(Content("\n".join(sharing.lines)))
+
+    def _read_path_content(self, read: ReadPath) -> Content:
+        parts = [Content.styled(read.path, "bold"), Content("\n"), Content(read.verdict), Content("\n\n")]
+        for row in read.rows:
+            parts += [Content.styled(f"{row.layer:>3} ", "bold"), Content.styled(row.role, ROLE_STYLES[row.role])]
+            parts.append(Content(f" · {row.action}"))
+            if row.size:
+                parts += [Content(" · "), Content.styled(human_size(row.size), "$text-error" if row.wasted else "")]
+            parts += [
+                Content("\n"),
+                Content.styled(f"    {display_name(row.instruction)}", "$text-muted"),
+                Content("\n"),
+            ]
+            if row.note:
+                parts += [Content.styled(f"    {row.note}", "italic"), Content("\n")]
+        if read.cow is not None:
+            parts += [Content("\n"), Content.styled(read.cow, "$text-accent")]
+        return Content("").join(parts)

@@ -1,0 +1,176 @@
+"""The guided tour of the demo: each step's place on screen, its keys, its ways in (--tour, the
+palette, the help's links); and the tree keeping its cursor when a view has fewer rows."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+from textual.widgets import DataTable, TabbedContent
+
+from explorer.demo import demo_options, demo_path
+from explorer.present.browse import CHANGES
+from explorer.present.tour import TOUR, layer_of
+from explorer.tui.app import LayerscopeApp
+from explorer.tui.screens.help import help_text
+from explorer.tui.widgets.tour import TARGET
+
+
+def run(test):
+    @functools.wraps(test)
+    def wrapper(*args, **kwargs):
+        asyncio.run(test(*args, **kwargs))
+
+    return wrapper
+
+
+@pytest.fixture(scope="module")
+def demo() -> str:
+    return str(demo_path())
+
+
+async def settle(app, pilot) -> None:
+    for _ in range(3):  # loading, the hints it starts, and the tour's match of demo:v1
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+def on_screen(app, widget) -> bool:
+    """`widget` is shown, not empty, and inside the screen."""
+    region = widget.region
+    return widget.display and region.area > 0 and app.screen.region.contains_region(region)
+
+
+def row_on_screen(table: DataTable) -> bool:
+    """The table's cursor row is within its scrolled window."""
+    top = table.scroll_offset.y
+    return top <= table.cursor_row < top + table.scrollable_content_region.height
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)])
+@run
+async def test_each_step_shows_its_place(demo, size):
+    app = LayerscopeApp(demo, demo_options(), display_name="demo", animate=False, tour=True)
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        panel = app.tour_panel
+        assert panel.active and on_screen(app, panel)
+        for index, step in enumerate(TOUR):
+            assert panel.index == index
+            assert f"Tour {index + 1}/{len(TOUR)}" in str(panel.border_title)
+            assert app.query_one(TabbedContent).active == step.tab
+            target = app.query_one(f"#{step.target}")
+            assert target.has_class(TARGET) and on_screen(app, target), step.title
+            assert len(app.query(f".{TARGET}")) == 1
+            layer = layer_of(app.image, step)
+            if step.concept == "reuse":  # the layers demo:v1 shares, marked on the bars and listed
+                assert panel.sharing is not None and panel.sharing.shared == [0, 1, 2, 3]
+                bars = app.stack_view.list
+                marked = [bars.get_option_at_index(i) for i in range(bars.option_count)]
+                assert sorted(o.id for o in marked if str(o.prompt).lstrip().startswith("≡")) == [
+                    f"layer-{i}" for i in range(4)
+                ]
+                assert "demo:v1 (5 layers) and this image share 4 of 13 layers" in str(app.stack_view.body.visual)
+                layer = 3
+            if layer is None and step.tab == "stack":  # the layer that decides what is read
+                layer = app.stack_view.read.rows[0].layer
+            if layer is not None:
+                assert app.view.layer == layer
+                if step.tab == "explorer":
+                    assert row_on_screen(app.layers) and app.layers.steps[app.layers.cursor_row].layer.index == layer
+                if step.tab == "stack":  # the layer's bar is highlighted and in view
+                    bars = app.stack_view.list
+                    assert bars.get_option_at_index(bars.highlighted).id == f"layer-{layer}"
+                    assert bars.scroll_offset.y <= bars.highlighted < bars.scroll_offset.y + bars.size.height
+            if step.path is not None and step.tab == "stack":
+                read = app.stack_view.read
+                assert read is not None and read.path == f"/{step.path}"
+                assert read.verdict in str(app.stack_view.body.visual)
+            if step.path is not None and step.tab == "explorer":
+                assert app.view.mode == CHANGES and app.file_tree.cursor_path.path == step.path
+            if step.hint is not None:
+                table = app.hints_view.query_one("#hints-table", DataTable)
+                assert app.hints_view.hints[table.cursor_row].kind == step.hint and row_on_screen(table)
+            await pilot.press("n")
+            await pilot.pause()
+        assert panel.index == len(TOUR) - 1  # n on the last step stays there
+        await pilot.press("b")
+        assert panel.index == len(TOUR) - 2
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not panel.active and not panel.display and not app.query(f".{TARGET}")
+        index = app.query_one(TabbedContent).active
+        await pilot.press("n")  # the tour's keys do nothing once it is left
+        assert panel.index == len(TOUR) - 2 and app.query_one(TabbedContent).active == index
+
+
+@run
+async def test_the_palette_and_the_help_start_the_tour(demo):
+    app = LayerscopeApp(demo, demo_options(), display_name="demo", animate=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        assert not app.tour_panel.active
+        await pilot.press("ctrl+p", *"tour")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.tour_panel.active and app.tour_panel.index == 0
+        await pilot.press("escape")
+        await pilot.press("question_mark")
+        await pilot.pause()
+        app.screen.query_one("Markdown").post_message(
+            type(app.screen.query_one("Markdown")).LinkClicked(app.screen.query_one("Markdown"), "tour:copy-on-write")
+        )
+        await settle(app, pilot)
+        assert app.tour_panel.active and TOUR[app.tour_panel.index].concept == "copy-on-write"
+
+
+@run
+async def test_the_tour_is_for_the_demo_only(tmp_path):
+    from .imagebuilder import F, Image, Layer, write_oci
+
+    path = write_oci(Image([Layer([F("a", b"x")])]), tmp_path / "one.tar")
+    app = LayerscopeApp(str(path), animate=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        app.action_tour()
+        await pilot.pause()
+        assert not app.tour_panel.active
+
+
+def test_the_help_links_every_concept_of_the_tour():
+    linked = re.findall(r"\]\(tour:([a-z-]+)\)", help_text())
+    concepts = [step.concept for step in TOUR if step.concept is not None]
+    assert sorted(set(linked)) == sorted(concepts)
+
+
+def test_tour_needs_the_demo_on_the_command_line():
+    result = subprocess.run(
+        [sys.executable, "-m", "explorer", "--tour", "x.tar"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in os.environ.items() if k != "CI"},  # CI=true with an image would run `ci`
+    )
+    assert result.returncode == 2 and "--tour walks through the demo" in result.stderr
+
+
+@run
+async def test_a_layer_with_fewer_rows_keeps_the_tree_usable(demo):
+    """The tree read its cursor's path from the new view's rows: past their end it raised."""
+    app = LayerscopeApp(demo, demo_options(), display_name="demo", animate=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        copy = next(layer.index for layer in app.image.layers if layer.instruction.startswith("COPY app/"))
+        app.go_to_layer(copy)
+        await pilot.pause()
+        app.file_tree.focus()
+        await pilot.press("end")  # the last of the COPY's files
+        await pilot.press("right_square_bracket")  # the chmod layer: two rows
+        await pilot.pause()
+        assert app.view.layer == copy + 1 and app.file_tree.cursor_path.path in ("app", "app/model.bin")

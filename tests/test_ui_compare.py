@@ -1,0 +1,154 @@
+"""The Compare tab: `--compare NEW` and the palette's "Compare with…", jumps into the images,
+errors on the tab, and SVG snapshots."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+
+import pytest
+from textual.widgets import TabbedContent
+
+from explorer.tui.app import LayerscopeApp
+from explorer.tui.screens.compare import ComparePrompt
+from explorer.tui.screens.contents import ContentsScreen
+from explorer.tui.widgets.compare import CompareTab, DiffTree
+
+from .imagebuilder import F, write_docker_archive, write_oci
+from .test_compare import new_image, old_image
+
+SIZE = (120, 36)
+
+
+def run(test):
+    @functools.wraps(test)
+    def wrapper(*args, **kwargs):
+        asyncio.run(test(*args, **kwargs))
+
+    return wrapper
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory) -> tuple[str, str]:
+    """OLD and NEW of `test_compare`, NEW with a name that is markup, to be shown as it is."""
+    tmp = tmp_path_factory.mktemp("ui-compare")
+    new = new_image()
+    new.layers[1].entries.append(F("app/[red]x", b"z" * 10))
+    return str(write_oci(old_image(), tmp / "old.tar")), str(write_docker_archive(new, tmp / "new.tar"))
+
+
+async def compared(pilot) -> None:
+    """Both images analysed and compared (NEW's worker waits for OLD's), hints worked out: the
+    workers each one starts waited for until none is left."""
+    app = pilot.app
+    for _ in range(200):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        if all(worker.is_finished for worker in app.workers):
+            break
+    await pilot.pause()
+
+
+def _tree(app: LayerscopeApp) -> DiffTree:
+    return app.query_one(DiffTree)
+
+
+def _rows(tree: DiffTree) -> list[str]:
+    return [str(tree.get_node_at_line(i).label) for i in range(tree.last_line + 1)]
+
+
+@run
+async def test_compare_flag_shows_the_tab_and_jumps(pair):
+    old, new = pair
+    app = LayerscopeApp(old, display_name="old.tar", animate=False, compare=new)
+    async with app.run_test(size=SIZE) as pilot:
+        await compared(pilot)
+        assert app.query_one(TabbedContent).active == "compare"
+        tree = _tree(app)
+        assert tree.has_focus
+        assert _rows(tree) == [
+            "  app/  +4.0 kB, 2 paths",
+            "  usr/  +3.0 kB, 1 path",
+            "  bin/  +2 B, 1 path",
+            "  etc/  -1 B, 1 path",
+            "  var/  0 B, 1 path",
+        ]
+        await pilot.press("enter")  # a directory opens
+        assert _rows(tree)[1:3] == ["M data  +4.0 kB", "A [red]x  +10 B"]
+        assert app.query_one(TabbedContent).active == "compare"
+        await pilot.press("down", "enter")  # a file: OLD's explorer, at its last layer, on that path
+        await pilot.pause()
+        assert app.query_one(TabbedContent).active == "explorer"
+        assert app.file_tree.cursor_path.path == "app/data" and app.view.layer == 1
+        await pilot.press("8")
+        await pilot.pause()
+        assert tree.has_focus and app.query_one(TabbedContent).active == "compare"
+        await pilot.press("down", "o")  # only in NEW: said, and the explorer stays away
+        await pilot.pause()
+        assert app.query_one(TabbedContent).active == "compare"
+        assert any("only in NEW" in n.message for n in app._notifications)  # noqa: SLF001
+        await pilot.press("v")  # its contents in NEW
+        await pilot.pause()
+        assert isinstance(app.screen, ContentsScreen) and app.screen.image is app.compare_image
+        await app.workers.wait_for_complete()
+        await pilot.press("escape")
+
+
+@run
+async def test_palette_compares_with_a_typed_path_and_errors_stay_on_the_tab(pair, tmp_path):
+    old, new = pair
+    app = LayerscopeApp(old, display_name="old.tar", animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await compared(pilot)
+        assert app.compare_tab is None  # no tab until a comparison starts
+        await pilot.press("8")
+        assert app.query_one(TabbedContent).active == "explorer"
+        await pilot.press("ctrl+p", *"compare with")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ComparePrompt)
+        await pilot.press(*str(tmp_path / "missing.tar"), "enter")
+        await compared(pilot)
+        tab = app.query_one(CompareTab)
+        assert "Cannot compare:" in str(tab.query_one("#compare-status").render()) and app.compare_image is None
+        assert app.error is None  # OLD is fine
+        await pilot.press("ctrl+p", *"compare with")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.press(*old, "enter")
+        await compared(pilot)
+        assert app.compare_image is not None and _rows(_tree(app)) == []
+        assert "identical filesystems" in str(tab.query_one("#compare-summary").render())
+
+
+def test_compare_tab_snapshot(snap_compare, pair):
+    old, new = pair
+    app = LayerscopeApp(old, display_name="old.tar", animate=False, compare=new)
+    assert snap_compare(app, terminal_size=SIZE, press=["enter"], run_before=compared)
+
+
+def test_compare_tab_snapshot_at_80x24(snap_compare, pair):
+    old, new = pair
+    app = LayerscopeApp(old, display_name="old.tar", animate=False, compare=new)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=compared)
+
+
+def test_compare_flag_checks_new_before_the_app_starts(pair, tmp_path):
+    """A NEW that cannot be opened is one line and exit 2, before any screen; `-` is refused."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "CI"}  # CI=true without a terminal runs `ci`
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        cmd = [sys.executable, "-m", "explorer", pair[0], *args]
+        return subprocess.run(cmd, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, timeout=60)
+
+    proc = run("--compare", str(tmp_path / "nope.tar"))
+    assert proc.returncode == 2 and proc.stdout == "", proc.stderr
+    assert proc.stderr.startswith("layerscope: ") and "nope.tar" in proc.stderr and len(proc.stderr.splitlines()) == 1
+    proc = run("--compare", "-")
+    assert proc.returncode == 2 and "--compare cannot read standard input" in proc.stderr
