@@ -31,11 +31,12 @@ TOUR_SHOTS = {"tour-union": 1, "tour-copy-on-write": 3, "tour-late-rm": 5, "tour
 async def shoot(path: str, name: str, keys: list[str], tour: bool = False) -> Path:
     app = LayerscopeApp(path, demo_options(), display_name="demo", animate=False, tour=tour)
     async with app.run_test(size=SIZE) as pilot:
-        for _ in range(3):  # loading, then the hints, then the tour's look at the demo's v1
+        for _ in range(2):  # loading, then the hints it starts
             await app.workers.wait_for_complete()
             await pilot.pause()
         for key in keys:
             await pilot.press(key)
+        await app.workers.wait_for_complete()  # the tour's layer-reuse step compares in a worker
         await pilot.pause()
         return Path(app.save_screenshot(f"{name}.svg", str(OUT)))
 

@@ -26,9 +26,10 @@ from explorer.analysis.readpath import (
 )
 from explorer.analysis.waste import compute_waste
 from explorer.demo import V1, V2, demo_options, write_demo
-from explorer.present.stack import Bar, bar_cells, read_path_of, sharing_of, stack_bars, widest
-from explorer.present.text import human_size
+from explorer.present.browse import CHANGES
+from explorer.present.stack import Bar, bar_cells, read_path_of, stack_bars, widest
 from explorer.tui.app import LayerscopeApp
+from explorer.tui.screens.history import HistoryScreen
 
 from .imagebuilder import F, Image, Layer, opaque, whiteout, write_oci
 from .test_layer_semantics import build, d, f, h, o, w
@@ -139,12 +140,6 @@ def test_the_demo_holds_two_tags_sharing_their_base(demo_archive, demo):
     match = match_layers(v1, demo)
     assert match.shared_base == 4 and match.old_only == [4]
     assert [layer.digest for layer in v1.layers[:4]] == [layer.digest for layer in demo.layers[:4]]
-    sharing = sharing_of(match, demo, v1, "demo:v1")
-    assert sharing.shared == [0, 1, 2, 3] and "only in demo:v1:" in sharing.lines
-    assert (
-        sharing.lines[-1]
-        == f"only in this image: 9 layers, {human_size(sum(lay.blob_size for lay in demo.layers[4:]))}"
-    )
     # opened without --image, the archive says it holds two
     assert "holds 2 images" in load(demo_archive).warnings[0]
 
@@ -216,6 +211,22 @@ async def test_stack_tab_reads_paths_through_the_layers(built):
         bars.focus()
         await pilot.press("up")  # from layer 0, at the bottom
         assert app.view.layer == 1 and app.layers.cursor_row == 1
+        # h: the history of the stack's path
+        await pilot.press("h")
+        assert isinstance(app.screen, HistoryScreen) and app.screen.node.path == "app/bin"
+        await pilot.press("escape")
+        # Enter on a bar of the read path: the path in that layer's changes
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.query_one(TabbedContent).active == "explorer"
+        assert app.view.layer == 1 and app.view.mode == CHANGES and app.file_tree.cursor_path.path == "app/bin"
+        # Enter on a layer without an entry for it: that layer
+        await pilot.press("7")
+        app.stack_view.list.focus()
+        await pilot.press("up")  # layer 2
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.query_one(TabbedContent).active == "explorer" and app.view.layer == 2
 
 
 @run
@@ -229,3 +240,27 @@ async def test_seven_reads_the_tree_cursors_path(built):
         await pilot.pause()
         assert app.stack_view.read is not None and app.stack_view.read.path == "/etc/a.conf"
         assert app.stack_view.path_input.value == "/etc/a.conf"
+
+
+@run
+async def test_names_in_the_read_path_are_data(tmp_path):
+    name = "[red]x\x1b[2J"
+    image = Image([Layer([F(name, b"1")], "ADD [bold]a"), Layer([whiteout(name)], "RUN rm")])
+    app = LayerscopeApp(str(write_oci(image, tmp_path / "odd.tar")), animate=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("7")
+        app.stack_view.pick(app.image.fs.lookup(name))
+        await pilot.pause()
+        text = str(app.stack_view.body.visual)
+        assert "/[red]x\\x1b[2J" in text and "\x1b" not in text and "ADD [bold]a" in text
+        assert app.stack_view.path_input.value == "/[red]x\\x1b[2J"
+
+
+def test_serve_demo_sessions_open_v2():
+    from explorer.commands.serve import _parser, _validate, app_argv
+
+    parser = _parser()
+    args = parser.parse_args(["--demo"])
+    _validate(args, parser)
+    assert app_argv("demo.tar", args)[1:] == ["--image", V2]

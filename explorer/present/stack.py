@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..analysis.compare import LayerMatch
 from ..analysis.filesystem import ADDED, MODIFIED, RESTORED, TYPE_CHANGED, Node
 from ..analysis.image import Image
 from ..analysis.readpath import (
@@ -188,36 +187,3 @@ def _copy_on_write(hits: list[Hit]) -> str | None:
         f"Copy-on-write: layer {top.layer} changed {what}, yet stored all {human_size(top.stored)} again;"
         f" the copy of layer {old.layer} ({human_size(old.stored)}) stays in the image, hidden."
     )
-
-
-# ---- layers shared with another image --------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Sharing:
-    """The layers this image shares with another (matched by diff_id), in words."""
-
-    shared: list[int]  # this image's layers that the other holds too
-    lines: list[str]
-
-
-def sharing_of(match: LayerMatch, image: Image, other: Image, other_name: str) -> Sharing:
-    """`match` is `match_layers(other, image)`."""
-    shared = sorted([*range(match.shared_base), *(new for _, new in match.also_shared)])
-    lines = [
-        f"{other_name} ({len(other.layers)} layers) and this image share {len(shared)} of {len(image.layers)}"
-        " layers (the same diff_id): stored once, pulled once.",
-        "",
-        "≡ in both:",
-        *(f"  {i:>3} {display_name(image.layers[i].instruction)}" for i in shared),
-    ]
-    if match.old_only:
-        lines += ["", f"only in {other_name}:"]
-        lines += [f"  {i:>3} {display_name(other.layers[i].instruction)}" for i in match.old_only]
-    if match.new_only:
-        lines += ["", f"only in this image: {len(match.new_only)} layers, {human_size(_bytes(image, match.new_only))}"]
-    return Sharing(shared, lines)
-
-
-def _bytes(image: Image, layers: list[int]) -> int:
-    return sum(image.layers[i].blob_size for i in layers)

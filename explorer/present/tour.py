@@ -2,7 +2,8 @@
 
 A step names the tab it shows, the widget it highlights (by id), and what to select there: a
 layer (by the start of its instruction, so the steps follow the demo if its layers move), a
-path of the demo (read through the stack, or shown in the tree) and a hint kind. The words
+path of the demo (read through the stack, or shown in the tree), a hint kind, or the demo's
+other image to compare the open one with. The words
 are here; `tui.tour` only carries the steps out.
 """
 
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 
 from ..analysis.hints import CACHE_ORDER, PACKAGE_CACHE
 from ..analysis.image import Image
+from ..demo import V1
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,7 @@ class TourStep:
     path: str | None = None  # a path of the demo: its read path (stack tab) or its tree row (explorer)
     hint: str | None = None  # the hint kind selected (hints tab)
     concept: str | None = None  # the help screen's concept this step shows
+    compare_with: str | None = None  # another image of the demo archive, on the Compare tab
 
 
 TOUR: list[TourStep] = [
@@ -94,11 +97,12 @@ TOUR: list[TourStep] = [
     ),
     TourStep(
         "Layer reuse",
-        "This archive also holds demo:v1, an earlier build. Layers marked ≡ have the same diff_id in both"
-        " tags: the same bytes, which a registry and a host store once; a pull fetches only the others.",
-        "stack",
-        "stack-bars",
+        "This archive also holds demo:v1, an earlier build, compared here with the open v2: layers with the"
+        " same diff_id are the same bytes (the shared base), which a registry and a host store once.",
+        "compare",
+        "compare-layers",
         concept="reuse",
+        compare_with=V1,
     ),
     TourStep(
         "Where the bytes went",

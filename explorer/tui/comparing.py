@@ -51,8 +51,9 @@ class Comparing:
         if path is not None:
             await self.start_compare(path)
 
-    async def start_compare(self, path: str) -> None:
-        """Show the Compare tab (added on first use) and start reading NEW."""
+    async def start_compare(self, path: str, image: str | None = None) -> None:
+        """Show the Compare tab (added on first use) and start reading NEW (`image`: which of
+        the archive's images, as --image chooses; the open image's choice if None)."""
         app: LayerscopeApp = self  # type: ignore[assignment]
         tabs = app.query_one(TabbedContent)
         if self.compare_tab is None:
@@ -62,7 +63,7 @@ class Comparing:
         self.compare_image = None
         tab.progress(f"Opening {path}…")
         app.action_view("compare")
-        self._compare(path)
+        self._compare(path, image)
 
     def focus_compare(self) -> None:
         tab = self.compare_tab
@@ -70,13 +71,13 @@ class Comparing:
             tab.tree.focus()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="compare")
-    def _compare(self, path: str) -> None:
+    def _compare(self, path: str, image: str | None = None) -> None:
         app: LayerscopeApp = self  # type: ignore[assignment]
         tab = self.compare_tab
         assert tab is not None
         worker = get_current_worker()
         throttle = Throttle()
-        name = display_name(os.path.basename(os.path.normpath(path)) or path)
+        name = display_name(image or os.path.basename(os.path.normpath(path)) or path)
 
         def say(what: str, done: int | None = None, total: int | None = None) -> None:
             if not worker.is_cancelled:  # a comparison started since has the tab
@@ -96,7 +97,7 @@ class Comparing:
             fail("Cannot compare with standard input: the app reads its keys there; save the image to a file.")
             return
         try:
-            new = Image.open(path, app.options, on_read=on_read)
+            new = Image.open(path, app.options._replace(image=image) if image else app.options, on_read=on_read)
         except (ImageError, OSError) as exc:
             fail(f"Cannot compare: {exc}")
             return
@@ -120,12 +121,12 @@ class Comparing:
                     return
                 say(f"{name} (NEW) is analysed; waiting for the open image (OLD)…")
                 time.sleep(WAIT)
-            if app.error is not None or app.image is None:
+            if app.error is not None or app.stopped or app.image is None:  # stopped: Esc
                 fail("Cannot compare: the open image could not be read whole.")
                 return
             say("Comparing…")
             comparison = compare(app.image, new)
-            view = compare_view(comparison, app.source_name, os.path.basename(os.path.normpath(path)) or path)
+            view = compare_view(comparison, app.source_name, image or os.path.basename(os.path.normpath(path)) or path)
         except (ImageError, OSError) as exc:
             fail(f"Cannot compare: {exc}")
             return

@@ -17,7 +17,7 @@ from textual.widgets.option_list import Option
 
 from ...analysis.filesystem import Node
 from ...analysis.image import Image
-from ...present.stack import Bar, ReadPath, Sharing, bar_cells, read_path_of, stack_bars, widest
+from ...present.stack import Bar, ReadPath, bar_cells, read_path_of, stack_bars, widest
 from ...present.text import display_name, human_size
 from ..labels import CURSOR_KEYS
 from .messages import ShowPath
@@ -79,7 +79,6 @@ class StackView(Horizontal):
         self.image: Image | None = None
         self.bars: list[Bar] = []
         self.read: ReadPath | None = None
-        self.sharing: Sharing | None = None  # shown in place of a read path (the tour's layer reuse)
         self.node: Node | None = None
         self.list = StackBars(id="stack-bars")
         self.path_input = Input(placeholder="a path, e.g. /app/model.bin  (Enter)", id="stack-path")
@@ -152,8 +151,6 @@ class StackView(Horizontal):
                 self.list.replace_option_prompt_at_index(row, self._prompt(self.bars[row]))
 
     def _marks(self) -> dict[int, Content]:
-        if self.sharing is not None:
-            return {layer: Content.styled("≡", "$text-success") for layer in self.sharing.shared}
         read = self.read
         if read is None:
             return {}
@@ -229,20 +226,11 @@ class StackView(Horizontal):
         if self.image is None:
             return
         self.node = node
-        self.sharing = None
         self.read = read_path_of(self.image, node)
         self.path_input.value = self.read.path
         self._remark()
         self.body.update(self._read_path_content(self.read))
         self.query_one("#read-path", VerticalScroll).scroll_home(animate=False)
-
-    def show_sharing(self, sharing: Sharing) -> None:
-        """Mark the layers shared with another image, and list them, in place of a read path."""
-        self.sharing = sharing
-        self.read = self.node = None
-        self.path_input.value = ""
-        self._remark()
-        self.body.update(Content("\n".join(sharing.lines)))
 
     def _read_path_content(self, read: ReadPath) -> Content:
         parts = [Content.styled(read.path, "bold"), Content("\n"), Content(read.verdict), Content("\n\n")]

@@ -1,7 +1,8 @@
 """The guided tour's panel: the step's words at the bottom, its place on screen outlined.
 
-Carries out the steps of `present.tour` on the app: the tab, the layer, the path, the hint, and
-an outline (class `-tour-target`) on the widget the step is about.
+Carries out the steps of `present.tour` on the app: the tab, the layer, the path, the hint, a
+comparison with the demo's other image, and an outline (class `-tour-target`) on the widget
+the step is about.
 """
 
 from __future__ import annotations
@@ -9,17 +10,11 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from textual import work
 from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
-from ...analysis.compare import match_layers
-from ...analysis.image import Image
-from ...archive.errors import ImageError
-from ...demo import V1
 from ...present.browse import Mode
-from ...present.stack import Sharing, sharing_of
 from ...present.tour import TOUR, TourStep, layer_of, step_heading
 
 if TYPE_CHECKING:
@@ -52,7 +47,7 @@ class TourPanel(Static):
         self.index = 0
         self.active = False
         self.target: Widget | None = None
-        self.sharing: Sharing | None = None  # the layers the demo's v2 shares with v1, once matched
+        self.compared: str | None = None  # the image the tour compared the open one with
 
     @property
     def step(self) -> TourStep:
@@ -61,8 +56,6 @@ class TourPanel(Static):
     def start(self, index: int = 0) -> None:
         self.active = True
         self.display = True
-        if self.sharing is None:
-            self._match_v1()
         self.go(index)
 
     def leave(self) -> None:
@@ -75,11 +68,15 @@ class TourPanel(Static):
         self.index = max(0, min(len(TOUR) - 1, index))
         app: LayerscopeApp = self.app  # type: ignore[assignment]
         step = self.step
+        self._say()
+        if step.compare_with is not None:
+            self._outline(None)
+            self.call_later(self._compare, step.compare_with)
+            return
         app.action_view(step.tab)
         image = app.image
         assert image is not None
-        reuse = step.concept == "reuse" and self.sharing is not None
-        layer = self.sharing.shared[-1] if reuse and self.sharing.shared else layer_of(image, step)  # type: ignore[union-attr]
+        layer = layer_of(image, step)
         if layer is not None:
             mode = Mode.CHANGES if step.tab == "explorer" else app.view.mode
             app.view = replace(app.view, layer=layer, mode=mode, filter=None, package=None)
@@ -91,14 +88,24 @@ class TourPanel(Static):
                 app.view = replace(app.view, layer=read.rows[0].layer)
         elif node is not None:
             app.file_tree.reveal(node)
-        if reuse:
-            app.stack_view.show_sharing(self.sharing)  # type: ignore[arg-type]
         if step.hint is not None:
             kinds = [hint.kind for hint in app.hints_view.hints]
             if step.hint in kinds:
                 app.hints_view.query_one("#hints-table", DataTable).move_cursor(row=kinds.index(step.hint))
         self._outline(app.query_one(f"#{step.target}"))
-        self._say()
+
+    async def _compare(self, image: str) -> None:
+        """The Compare tab, with the open image against `image` of the same archive (compared
+        once: the tab keeps it)."""
+        app: LayerscopeApp = self.app  # type: ignore[assignment]
+        if self.compared != image or app.compare_tab is None:
+            self.compared = image
+            await app.start_compare(app.path, image)
+        else:
+            app.action_view("compare")
+        step = self.step
+        if self.active and step.compare_with == image:
+            self._outline(app.query_one(f"#{step.target}"))
 
     def _outline(self, widget: Widget | None) -> None:
         if self.target is not None:
@@ -110,28 +117,4 @@ class TourPanel(Static):
     def _say(self) -> None:
         step = self.step
         self.border_title = Content(step_heading(self.index, step))
-        self.update(
-            Content.assemble(
-                step.text,
-                "\n",
-                ("n next · b back · Esc leaves the tour", "$text-muted"),
-            )
-        )
-
-    @work(thread=True, exit_on_error=False, group="tour")
-    def _match_v1(self) -> None:
-        """The demo's other tag, its layers matched by diff_id (its metadata only: no layer is read)."""
-        app: LayerscopeApp = self.app  # type: ignore[assignment]
-        try:
-            v1 = Image.open(app.path, app.options._replace(image=V1))
-        except (ImageError, OSError):
-            return
-        v1.close()
-        self.app.call_from_thread(self._matched, v1)
-
-    def _matched(self, v1: Image) -> None:
-        app: LayerscopeApp = self.app  # type: ignore[assignment]
-        assert app.image is not None
-        self.sharing = sharing_of(match_layers(v1, app.image), app.image, v1, "demo:v1")
-        if self.active and self.step.concept == "reuse":
-            self.go(self.index)
+        self.update(Content.assemble(step.text, "\n", ("n next · b back · Esc leaves the tour", "$text-muted")))
