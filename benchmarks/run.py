@@ -45,6 +45,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+os.environ["LAYERSCOPE_NO_CACHE"] = "1"  # every layer read each run (benchmarks/cache.py measures the cache)
 sys.path.insert(0, str(ROOT))
 
 from explorer.analysis.image import Image  # noqa: E402

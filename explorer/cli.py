@@ -12,8 +12,7 @@ from collections.abc import Sequence
 
 from .archive.errors import ImageError
 from .archive.options import OpenOptions
-from .archive.pool import ScanPool
-from .commands.options import add_open_options, open_options
+from .commands.options import add_open_options, open_options, start_pool
 from .commands.remote import add_registry_options, apply_registry_options
 
 USAGE_EPILOG = """\
@@ -31,6 +30,7 @@ examples:
   layerscope ci image.tar               check size and waste rules (exit 0 pass, 1 fail, 2 error)
   layerscope registry://ghcr.io/org/app:1.4   straight from a registry (no daemon)
   layerscope serve --demo               the app in a web browser (http://127.0.0.1:8000/)
+  layerscope cache info                 the layer cache (a layer seen before is not read again)
 """
 
 
@@ -42,6 +42,7 @@ COMMANDS = {
     "extract": "explorer.commands.extract",
     "ci": "explorer.commands.ci",
     "serve": "explorer.commands.serve",
+    "cache": "explorer.commands.cache",
 }
 
 
@@ -155,7 +156,7 @@ def explore(argv: Sequence[str]) -> int:
         from .demo import demo_options
 
         options = demo_options(options)
-    with ScanPool.start(path) as pool:  # the workers start while Textual is imported
+    with start_pool(path, args) as pool:  # the workers start while Textual is imported
         from .tui.app import LayerscopeApp
 
         if path == "-":

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,3 +15,16 @@ REAL = SHARED / "real"
 DIVE = SHARED / "dive"
 
 needs_shared = pytest.mark.skipif(not REAL.is_dir(), reason=f"shared test data not found at {SHARED}")
+
+
+# The layer cache (explorer/archive/layercache.py) never touches the user's: every test gets an
+# empty one of its own, so a test sees the cache only when it opens an image twice itself (the
+# library's default is no cache; the CLI's is the cache). Processes started before any test
+# (session fixtures) share one temp folder.
+os.environ["LAYERSCOPE_CACHE_DIR"] = tempfile.mkdtemp(prefix="layerscope-test-cache-")
+atexit.register(shutil.rmtree, os.environ["LAYERSCOPE_CACHE_DIR"], True)
+
+
+@pytest.fixture(autouse=True)
+def _own_layer_cache(tmp_path_factory, monkeypatch) -> None:
+    monkeypatch.setenv("LAYERSCOPE_CACHE_DIR", str(tmp_path_factory.mktemp("layer-cache")))

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from explorer.analysis.filesystem import DELETED, FileSystem, Node
 from explorer.archive.entries import FILE, HARDLINK
 from explorer.archive.layerscan import scan_layer
-from explorer.present.browse import CHANGES, MERGED, Browser
+from explorer.present.browse import CHANGES, MERGED, UNCHANGED, Browser
 from tests.imagebuilder import Layer, layer_tar
 from tests.test_merge_property import _as_builder, stacks
 
@@ -40,13 +40,14 @@ def recursive_size(browser: Browser, node: Node, layer: int) -> int:
 
 
 def stored_below(fs: FileSystem, node: Node, layer: int) -> int:
-    """Bytes `layer` stores at or below `node`, from its change list."""
+    """Bytes `layer` stores at or below `node`, from its change list: its regular files (a hard
+    link stores nothing of its own)."""
     total = 0
     for change in fs.layer_changes[layer]:
         walk: Node | None = change.node
         while walk is not None and walk is not node:
             walk = walk.parent
-        if walk is node and change.entry is not None and change.copy is not None:
+        if walk is node and change.entry is not None and change.entry.kind == FILE:
             total += change.entry.size
     return total
 
@@ -79,6 +80,42 @@ def test_cached_rows_match_a_fresh_browser(layers):
     visits = [(layer, view) for layer in range(len(layers)) for view in VIEWS]
     for layer, view in visits + visits[::-1] + visits:  # back and forth, through every mode and sort
         assert shown(browser, fs, layer, view) == shown(Browser(fs), fs, layer, view), (layer, view)
+
+
+def eager_rows(browser: Browser, node: Node, layer: int, view: tuple[str, str, bool], within=None) -> list[tuple]:
+    """A directory's rows as the view defines them, every row made and sorted (the rule the lazy
+    `Browser.rows` must keep)."""
+    mode, sort, hide_unchanged = view
+    children = [c for c in (node.children or {}).values() if within is None or c in within]
+    if mode == CHANGES:
+        children = [c for c in children if c in browser.touched(layer)]
+    rows = [r for r in (browser.row(c, layer) for c in children) if r is not None]
+    if hide_unchanged:
+        rows = [r for r in rows if r.status != UNCHANGED or (r.is_dir and r.node in browser.touched(layer))]
+    if sort == "size":
+        measure = browser.stored_size if mode == CHANGES else browser.size
+        rows.sort(key=lambda r: (-measure(r.node, layer), r.name))
+    else:
+        rows.sort(key=lambda r: (not r.is_dir, r.name))
+    return [(r.node.path, r.status, id(r.entry)) for r in rows]
+
+
+@settings(max_examples=100, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stacks())
+def test_lazy_rows_keep_the_order_and_filter_of_every_row_made(layers):
+    fs = stacked(layers)
+    browser = Browser(fs)
+    paths = [fs.root, *fs.paths()]
+    within = frozenset(paths[::2])  # a filter keeping every other path
+    for layer in range(len(layers)):
+        for view in VIEWS:
+            for directory in paths:
+                for keep in (None, within):
+                    rows = browser.rows(directory, layer, *view, within=keep)
+                    made = [(r.node.path, r.status, id(r.entry)) for r in rows]
+                    assert made == eager_rows(browser, directory, layer, view, keep), (directory.path, layer, view)
+                    for node in rows.nodes:
+                        assert rows[rows.position(node)].node is node
 
 
 def test_a_directory_no_entry_names_has_no_time_of_its_own() -> None:
@@ -116,3 +153,17 @@ def test_a_layer_being_stacked_is_not_searched_until_it_is_done() -> None:
     assert [n.path for n in browser.search("new/")] == [f"new/{i}" for i in sorted(map(str, range(10)))]
     assert browser.last_visible_layer(fs.lookup("old/gone")) == 0  # deleted by layer 1
     assert browser.last_visible_layer(fs.lookup("old/kept")) == 1
+
+
+def test_hard_links_store_no_bytes_of_their_own() -> None:
+    """busybox and its links: the changes view's `bin/` is the one file stored, not 51 copies."""
+    from tests.imagebuilder import F
+
+    links = [F(f"bin/tool{i}", kind="hardlink", link="bin/busybox") for i in range(50)]
+    data = layer_tar(Layer([F("bin/busybox", b"x" * 1000), *links]))
+    fs = FileSystem()
+    fs.apply(0, scan_layer(io.BytesIO(data), "layer", len(data)).entries())
+    browser = Browser(fs)
+    assert browser.stored_size(fs.lookup("bin"), 0) == 1000
+    assert browser.stored_size(fs.root, 0) == 1000
+    assert browser.stored_size(fs.lookup("bin/tool7"), 0) == 0

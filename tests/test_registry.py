@@ -4,13 +4,17 @@ auth and behind Bearer tokens, images pushed with skopeo; the figures must equal
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
+import io
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -20,7 +24,7 @@ import pytest
 from explorer.analysis import dive_compat
 from explorer.analysis.image import Image as Model
 from explorer.analysis.image import load
-from explorer.archive import blobfetch, registry
+from explorer.archive import blobfetch, layercache, registry
 from explorer.archive.blobfetch import RemoteBlob
 from explorer.archive.errors import CorruptBlob, ImageError
 from explorer.archive.options import OpenOptions
@@ -221,6 +225,11 @@ class _Recorder:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802
                 owner.seen.append((self.path, dict(self.headers)))
+                reply(self)
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+                owner.seen.append((self.path, {**self.headers, "body": body}))
                 reply(self)
 
             def log_message(self, *args: object) -> None:
@@ -528,3 +537,222 @@ def test_cat_and_diff_from_a_registry(open_registry):
     assert proc.returncode == 0 and len(proc.stdout) == 20000, proc.stderr
     proc = layerscope("diff", str(REAL / "small-bloat.docker-archive.tar"), remote)
     assert proc.returncode == 0 and b"identical filesystems (15 layers shared)" in proc.stdout, proc.stderr
+
+
+# ---- the layer cache: shared layers are not downloaded ---------------------------------------------
+
+
+class CountingProxy:
+    """A TCP relay to the registry on a loopback port of its own, counting the bytes the
+    registry sends: what a client downloads, measured on the wire."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream.rsplit(":", 1)
+        self.received = 0
+        self._lock = threading.Lock()
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.host = f"127.0.0.1:{self._server.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection((self.upstream[0], int(self.upstream[1])))
+            threading.Thread(target=self._pipe, args=(client, upstream, False), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, True), daemon=True).start()
+
+    def _pipe(self, src: socket.socket, dst: socket.socket, count: bool) -> None:
+        try:
+            while data := src.recv(1 << 16):
+                if count:
+                    with self._lock:
+                        self.received += len(data)
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def take(self) -> int:
+        """Bytes received since the last call."""
+        time.sleep(0.2)  # the relay threads pass on what is in flight
+        with self._lock:
+            received, self.received = self.received, 0
+        return received
+
+    def stop(self) -> None:
+        self._server.close()
+
+
+@needs_shared
+@needs_registry
+def test_layers_in_the_cache_are_not_downloaded(open_registry, monkeypatch):
+    """The second look at a registry image fetches its manifest and config, no layer; and an
+    image whose layers were read (and hashed) from the archive it was pushed from downloads none."""
+    monkeypatch.setattr(layercache, "RACY", 0.0)
+    proxy = CountingProxy(open_registry.host)
+    cached = OpenOptions(cache=True)
+    try:
+        fetched = []
+        for name in ("bloat:gzip", "bloat:gzip"):
+            image = load(f"registry://{proxy.host}/{name}", cached)
+            image.close()
+            fetched.append(proxy.take())
+        layer_bytes = sum(layer.blob_size for layer in image.layers)
+        assert [layer.from_cache for layer in image.layers] == [True] * len(image.layers)
+        assert fetched[0] > layer_bytes > 100_000, fetched
+        assert fetched[1] < 20_000, fetched  # the manifest and the config, with HTTP headers
+
+        local = load(str(REAL / "small-bloat.oci-zstd.tar"), cached)  # the archive of bloat:zstd
+        local.close()
+        proxy.take()
+        remote = load(f"registry://{proxy.host}/bloat:zstd", cached)
+        remote.close()
+        assert proxy.take() < 20_000
+        assert all(layer.from_cache for layer in remote.layers)
+        assert _comparable(remote) == _comparable(local)
+    finally:
+        proxy.stop()
+
+
+# ---- tokens that expire during a run; identity tokens ------------------------------------------------
+
+
+def _token_registry(servers, blob: bytes, expired: set[str]):
+    """A registry behind Bearer tokens whose token service gives `t1`, `t2`, … in turn; a
+    token in `expired` is refused with a new challenge."""
+    issued: list[str] = []
+    digest = "sha256:" + hashlib.sha256(blob).hexdigest()
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"digest": digest, "size": len(blob), "mediaType": "application/vnd.oci.image.config.v1+json"},
+            "layers": [],
+        }
+    ).encode()
+
+    def reply(h):
+        if h.path.startswith("/token"):
+            issued.append(f"t{len(issued) + 1}")
+            return _send(h, 200, json.dumps({"token": issued[-1], "expires_in": 300}).encode())
+        auth = h.headers.get("Authorization", "")
+        if not auth.startswith("Bearer ") or auth[7:] in expired:
+            challenge = f'Bearer realm="http://{server.host}/token",service="svc",scope="repository:a:pull"'
+            api = {"Docker-Distribution-API-Version": "registry/2.0"}
+            return _send(h, 401, b"{}", {"WWW-Authenticate": challenge, **api})
+        if "/manifests/" in h.path:
+            return _send(h, 200, manifest, {"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+        _send(h, 200, blob)
+
+    server = servers(reply)
+    return server, digest, issued
+
+
+def test_an_expired_bearer_token_is_renewed(servers, docker_config, monkeypatch):
+    """A 401 after the token was accepted (it expired) asks the token service again, once: in
+    the main process and in a worker's `RemoteBlob` alike."""
+    monkeypatch.setattr(registry, "_tokens", {})
+    monkeypatch.setattr(blobfetch, "_renewed", {})
+    blob = b"config bytes"
+    expired: set[str] = set()
+    server, digest, issued = _token_registry(servers, blob, expired)
+    source = registry.open_registry(f"registry://{server.host}/a:1")
+    try:
+        assert issued == ["t1"]
+        manifest = json.loads(source.read_bytes("index.json"))["manifests"][0]["digest"]
+        source.read_bytes("blobs/" + manifest.replace(":", "/"))  # fetched already: what it names is learnt
+        expired.add("t1")  # the run goes on past the token's life
+        assert source.read_bytes("blobs/" + digest.replace(":", "/")) == blob
+        assert issued == ["t1", "t2"]
+        remote = source._remote("blobs/" + digest.replace(":", "/"))
+        assert remote.login == blobfetch.Login()  # anonymous tokens
+        with remote.open("blob") as stream:  # what a worker process does: t2 stands for t1 now
+            assert stream.read(100) == blob
+        assert issued == ["t1", "t2"]
+        expired.add("t2")
+        with remote.open("blob") as stream:
+            assert stream.read(100) == blob
+        assert issued == ["t1", "t2", "t3"]
+        blobfetch._renewed.clear()  # a fresh worker process: renews its own
+        with remote.open("blob") as stream:
+            assert stream.read(100) == blob
+        assert issued == ["t1", "t2", "t3", "t4"]
+        source.client.manifest(manifest, "manifest")  # the client's own requests: t1 is refused
+        assert issued[-1] == "t5" and source.client.authorization == "Bearer t5"
+    finally:
+        source.close()
+    token_requests = [headers for path, headers in server.seen if path.startswith("/token")]
+    assert len(token_requests) == 5 and "Authorization" not in token_requests[0]  # anonymous
+
+
+def test_identity_tokens_buy_bearer_tokens(servers, tmp_path, monkeypatch):
+    """docker's `identitytoken` is an OAuth2 refresh token: POSTed to the realm as a
+    refresh_token grant, never sent to the registry itself."""
+    monkeypatch.setattr(registry, "_tokens", {})
+    blob = b"config"
+    server, digest, issued = _token_registry(servers, blob, set())
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"auths": {server.host: {"auth": "", "identitytoken": "refresh-me"}}}))
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    assert docker_credentials(server.host) == Credentials("<token>", "", identity_token="refresh-me")
+    source = registry.open_registry(f"registry://{server.host}/a:1")
+    source.close()
+    [(path, headers)] = [seen for seen in server.seen if seen[0].startswith("/token")]
+    form = dict(p.split("=", 1) for p in headers["body"].split("&"))
+    assert path == "/token" and "Authorization" not in headers
+    assert form == {
+        "grant_type": "refresh_token",
+        "refresh_token": "refresh-me",
+        "client_id": "layerscope",
+        "service": "svc",
+        "scope": "repository%3Aa%3Apull",
+    }
+    assert all("refresh-me" not in str(h) for p, h in server.seen if not p.startswith("/token"))
+    # a credential helper hands one over as the user <token>
+    helper = tmp_path / "bin" / "docker-credential-fake"
+    helper.parent.mkdir()
+    helper.write_text('#!/bin/sh\necho \'{"Username": "<token>", "Secret": "from-helper"}\'\n')
+    helper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{helper.parent}{os.pathsep}{os.environ['PATH']}")
+    config.write_text(json.dumps({"credsStore": "fake"}))
+    assert docker_credentials(server.host).identity_token == "from-helper"
+
+
+@needs_shared
+@needs_registry
+def test_serve_forwards_credentials_in_the_environment(basic_registry, monkeypatch):
+    """`serve --username … --password-stdin` gives each tab's app process the credentials in its
+    environment, never on its command line; the app takes them out of it (no child inherits them)."""
+    from explorer.commands import remote, serve
+
+    ref = f"registry://{basic_registry.host}/bloat:gzip"
+    monkeypatch.delenv(remote.CREDENTIALS_ENV, raising=False)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(PASSWORD + "\n"))
+    parser = serve._parser()
+    args = parser.parse_args([ref, "--username", USER, "--password-stdin"])
+    remote.apply_registry_options(args)
+    serve._validate(args, parser)  # the image is checked with them
+    remote.forward_credentials()
+    argv = serve.app_argv(ref, args)
+    assert argv == [ref]
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    assert json.loads(env[remote.CREDENTIALS_ENV]) == {"username": USER, "password": PASSWORD}
+    proc = subprocess.run(
+        [sys.executable, "-m", "explorer", "report", *argv, "--json"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    registry.configure(Settings())
+    child = serve._parser().parse_args([ref])
+    remote.apply_registry_options(child)  # what the app process does first
+    assert remote.CREDENTIALS_ENV not in os.environ
+    assert registry.current_settings().credentials == Credentials(USER, PASSWORD)

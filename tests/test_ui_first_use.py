@@ -3,9 +3,12 @@ keys that must act on what their own tab shows."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import tarfile
+import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -109,7 +112,7 @@ async def test_progress_counts_layers_as_the_rows_do(demo):
         await settle(app, pilot)
         app.status.analysing(5, 13, 10_000, 20_000)
         assert str(app.query_one("#status-text", Label).render()) == (
-            "Analysing layers 0–4 of 0–12 done · 10.0 kB of 20.0 kB read"
+            "Analysing layers 0–4 of 0–12 done · 10.0 kB of 20.0 kB read · Esc stops"
         )
 
 
@@ -200,6 +203,7 @@ async def test_an_opaque_directory_is_a_change_of_its_own(tmp_path):
         await pilot.pause()
         tree = app.query_one(FileTree)
         assert "opaque: hides 2 lower entries, 150 B" in tree.line_text(0)
+        assert tree.line_text(0).startswith("O ▾ d/")  # its own marker, not the entry's `M`
         assert tree.line_text(1).startswith("D ├   a  by the opaque marker of /d/")
         tree.focus()
         await pilot.press("h")
@@ -246,3 +250,170 @@ async def test_the_summary_names_the_other_platforms_of_the_archive():
         summary = str(app.query_one("#summary-body").render())
         others = [p for p in app.summary.platforms if p != app.image.platform]
         assert others and f"also in the archive: {', '.join(others)}" in summary
+
+
+def held_at(monkeypatch, method: str, when, then=None) -> tuple[threading.Event, threading.Event]:
+    """Hold the loading thread in `Image.<method>` (when `when(args)`) until the test lets it go,
+    then call `then(kwargs)` if given: (reached, go)."""
+    from explorer.analysis.image import Image
+
+    reached, go = threading.Event(), threading.Event()
+    original = getattr(Image, method)
+
+    def held(*args, **kwargs):
+        if when(args, kwargs):
+            reached.set()
+            go.wait(20)
+            if then is not None:
+                then(kwargs)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(Image, method, held)
+    return reached, go
+
+
+async def until(pilot, condition, seconds: float = 20) -> None:
+    for _ in range(int(seconds / 0.02)):
+        if condition():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError("timed out")
+
+
+@run
+async def test_esc_stops_loading_keeps_what_is_analysed_and_ends_the_workers(tmp_path, monkeypatch):
+    """Esc while layer 1 is about to be stacked: layer 0 stays browsable, the rest say they were
+    not read, every worker process has ended, and `q` exits 0 (the user chose this)."""
+    from explorer.archive.pool import ScanPool, worker_count
+
+    from .imagebuilder import F, Layer, write_docker_archive
+    from .imagebuilder import Image as ImageSpec
+
+    big = [Layer([F(f"big{i}", bytes(range(256)) * 40_000)], compression="none") for i in range(2)]
+    path = write_docker_archive(ImageSpec(layers=[Layer([F("etc/hostname", b"box\n")]), *big]), tmp_path / "i.tar")
+    reached, go = held_at(monkeypatch, "stack_steps", lambda args, _: args[1] == 1)
+    pool = ScanPool()
+    app = LayerscopeApp(str(path), pool=pool, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, reached.is_set)
+        workers = list(pool.processes)  # scanning in worker processes: they must not outlive the stop
+        assert workers or worker_count() < 2
+        await pilot.press("escape")
+        assert "Stopping" in str(app.query_one("#status-text", Label).render())
+        go.set()
+        await until(pilot, lambda: app.stopped)
+        await pilot.pause()
+        assert app.loaded and not isinstance(app.screen, ErrorScreen)
+        assert all(proc.poll() is not None for proc in workers) and pool.processes == []
+        assert not app.status.display
+        sizes = [str(app.query_one("#layers", DataTable).get_row_at(n)[1]) for n in range(3)]
+        assert sizes[0] != "stopped" and sizes[1:] == ["stopped", "stopped"]
+        await pilot.press("3")
+        summary = str(app.query_one("#summary-body").render())
+        assert "Loading stopped (Esc): layer 0 is shown; layers 1–2 were not read." in summary
+        await pilot.press("1")
+        app.view = replace(app.view, layer=0)
+        await pilot.pause()
+        lines = [app.query_one(FileTree).line_text(i).split()[:3] for i in range(2)]
+        assert lines == [["A", "▾", "etc/"], ["A", "└", "hostname"]]
+        app.view = replace(app.view, layer=2)
+        await pilot.pause()
+        assert str(app.query_one("#tree-note").render()) == "Layer not read (loading stopped)."
+        await pilot.press("escape")  # loading is over: Esc does nothing more
+        assert app.is_running
+        await pilot.press("q")
+    assert app.return_code == 0
+
+
+@run
+async def test_esc_before_the_image_is_read_ends_the_app(demo, monkeypatch):
+    """Nothing to show yet (a slow stream or download): Esc ends the app, as Ctrl-C would."""
+    reached, go = held_at(monkeypatch, "open", lambda *_: True, lambda kwargs: kwargs["on_read"](1 << 20))
+    app = LayerscopeApp(demo, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, reached.is_set)
+        await pilot.press("escape")
+        go.set()
+        await pilot.pause()
+    assert app.return_code == 130
+
+
+@needs_shared
+@run
+async def test_switch_platform_in_the_palette_opens_the_other_image():
+    """A real 3-platform OCI index: the palette offers the other two platforms, and one opens in
+    place of the first, with its own layers, files and summary."""
+    from textual.command import CommandList
+
+    app = LayerscopeApp(str(REAL / "multi.oci-index.tar"), animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        first = app.image.platform
+        others = [p for p in app.summary.platforms if p != first]
+        assert len(others) == 2
+        await pilot.press("ctrl+p", *"switch")
+        await pilot.pause(0.5)
+        hits = app.screen.query_one(CommandList)
+        prompts = [str(hits.get_option_at_index(i).prompt).split("\n")[0] for i in range(hits.option_count)]
+        assert prompts[:2] == [f"Switch platform to {p}" for p in others]
+        await pilot.press("enter")
+        await until(pilot, lambda: app.loaded)
+        await settle(app, pilot)
+        assert app.image.platform == others[0] and app.error is None
+        assert app.options.platform == others[0]
+        await pilot.press("3")
+        summary = str(app.query_one("#summary-body").render())
+        assert f"platform    {others[0]}" in summary
+        assert f"also in the archive: {', '.join(p for p in app.summary.platforms if p != others[0])}" in summary
+        await pilot.press("1")
+        assert app.view.layer == 0 and app.query_one(FileTree).line_count > 0
+
+
+@run
+async def test_a_second_switch_replaces_a_load_still_going(tmp_path, monkeypatch):
+    """Switching again while the first switch is still opening its image: only the last one is
+    shown, even when the replaced load goes on and finishes opening after it."""
+    from .imagebuilder import F, Layer, write_oci
+    from .imagebuilder import Image as ImageSpec
+
+    def arch(name: str, variant: str | None = None) -> ImageSpec:
+        files = [F("etc/arch", name.encode()), *(F(f"usr/{name}/{i}", b"x" * i) for i in range(300))]
+        return ImageSpec([Layer(files)], architecture=name, variant=variant)
+
+    path = write_oci([arch("amd64"), arch("arm64", "v8"), arch("s390x")], tmp_path / "index.tar")
+    reached, go = held_at(monkeypatch, "open", lambda args, _: args[1].platform == "linux/arm64/v8")
+    app = LayerscopeApp(str(path), animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert app.image.platform == "linux/amd64"
+        app.switch_platform("linux/arm64/v8")
+        await until(pilot, reached.is_set)  # its thread is opening the image
+        app.switch_platform("linux/s390x")
+        await until(pilot, lambda: app.loaded)
+        go.set()  # the replaced load opens its image now, and asks the app to show it
+        await pilot.pause(0.5)
+        await settle(app, pilot)
+        assert app.image.platform == "linux/s390x" and app.error is None and not app.stopped
+        assert app.image.fs.lookup("usr/s390x") is not None and app.image.fs.lookup("usr/arm64") is None
+        assert app.stacked == 1 and app.view.layer == 0
+        tree = app.query_one(FileTree)
+        assert any("s390x/" in tree.line_text(i) for i in range(tree.line_count))
+
+
+@run
+async def test_the_tree_keeps_the_same_columns_on_every_row(tmp_path):
+    """At 80 columns the time column does not fit; a directory no entry names has a short time
+    (`—`), which must not bring the column back for its row alone (it shifted the size)."""
+    from .imagebuilder import F, Layer, write_docker_archive
+    from .imagebuilder import Image as ImageSpec
+
+    files = [F("etc/", kind="dir"), F("etc/passwd", b"root\n"), F("usr/bin/tool", b"x" * 900)]  # no usr/ entry
+    app = LayerscopeApp(str(write_docker_archive(ImageSpec(layers=[Layer(files)]), tmp_path / "i.tar")), animate=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        tree = app.query_one(FileTree)
+        lines = [tree.line_text(i) for i in range(tree.line_count)]
+        assert "usr/" in lines[2].split()
+        modes = {re.search(r"  [-dl][-rwx]{9}", line).start() for line in lines}  # where each mode starts
+        assert len(modes) == 1, lines
+        assert not any(line.endswith("—") for line in lines)

@@ -74,3 +74,14 @@ def test_each_screen_at_80x24(snap_compare, demo, name, keys):
 
 def test_hints_view(snap_compare, demo):
     assert snap_compare(app(demo), terminal_size=(120, 36), press=["4"], run_before=loaded)
+
+
+def test_an_opaque_directory_has_its_own_marker(snap_compare, demo):
+    """Layer 6 of the demo empties `usr/share/docs` (`rm -rf` + `mkdir` in an overlay build): `O`."""
+
+    async def at_layer_6(pilot) -> None:
+        await loaded(pilot)
+        pilot.app.go_to_layer(6)
+        await pilot.pause()
+
+    assert snap_compare(app(demo), terminal_size=(120, 36), run_before=at_layer_6)

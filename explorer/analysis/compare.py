@@ -19,7 +19,7 @@ from ..archive.pool import LayerBlob, ScanPool
 from ..archive.sources import Progress, Source
 from .collector import collector_paused
 from .filesystem import Node
-from .image import Image
+from .image import Image, through_cache
 from .packages import Package, Packages
 
 ADDED, REMOVED, MODIFIED, METADATA, TYPE_CHANGED = "added", "removed", "modified", "metadata", "type_changed"
@@ -363,6 +363,10 @@ class _Both(Source):
         source, blob = self._split(name)
         return source.locate(blob)
 
+    def retain(self, blobs: list[str]) -> None:
+        for which, source in enumerate(self._sources):
+            source.retain([name.partition(":")[2] for name in blobs if name.startswith(f"{which}:")])
+
     def scan(
         self,
         name: str,
@@ -385,8 +389,13 @@ def analyse_both(old: Image, new: Image, pool: ScanPool) -> None:
     ]
     split = len(old.layers)
     options = old.options
+    both = _Both(old.source, new.source)
     with collector_paused():
-        scans = pool.scan(_Both(old.source, new.source), blobs, options.verify, options.limits, largest_first=True)
+        cached = through_cache([old, new], both, blobs)
+        if cached is not None:
+            scans = cached.scans(pool, largest_first=True)
+        else:
+            scans = pool.scan(both, blobs, options.verify, options.limits, largest_first=True)
         for index, scan in scans:
             image, i = (old, index) if index < split else (new, index - split)
             image.add_scan(i, scan)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -21,6 +22,7 @@ from .filesystem import CHANGE_KINDS, FileSystem
 from .waste import Waste, compute_waste
 
 if TYPE_CHECKING:
+    from ..archive.layercache import CachedScans, LayerCache
     from .packages import Packages
 
 
@@ -37,6 +39,8 @@ class Layer:
     change_counts: dict[str, int] = field(default_factory=dict)
     content_bytes: int = 0  # bytes of regular-file content this layer stores
     entry_counts: dict[str, int] = field(default_factory=dict)  # tar entries by kind
+    from_cache: bool = False  # its scan came from the layer cache, not from its blob
+    also_in: list[str] = field(default_factory=list)  # other images the layer cache saw it in
 
     @property
     def digest(self) -> str | None:
@@ -111,6 +115,7 @@ class Image:
         self.waste: Waste | None = None
         self.captured = 0  # package-metadata bytes the layers' scans kept (see archive/capture.py)
         self._packages: Packages | None = None
+        self._cache: LayerCache | None = None
         self._packages_lock = threading.Lock()  # the app's hints and packages workers both ask
 
     @classmethod
@@ -214,7 +219,30 @@ class Image:
         first layers later. Without a pool given to `open`, one is made for this scan."""
         pool = self.pool or ScanPool()
         blobs = [LayerBlob(layer.ref.blob, self.label(layer), layer.blob_size) for layer in self.layers]
+        cached = through_cache([self], self.source, blobs)
+        if cached is not None:
+            return cached.scans(pool, on_progress, largest_first)
         return pool.scan(self.source, blobs, self.options.verify, self.options.limits, on_progress, largest_first)
+
+    def layer_cache(self) -> LayerCache | None:
+        """The user's layer cache when `options.cache` (else, or when unusable, None: said once
+        in the warnings)."""
+        if self.options.cache and self._cache is None:
+            from ..archive.layercache import open_cache
+
+            self._cache, why = open_cache()
+            if self._cache is None:
+                self.warnings.append(f"the layer cache is not used: {why}")
+                self.options = self.options._replace(cache=False)
+        return self._cache
+
+    @property
+    def cache_name(self) -> str:
+        """How the layer cache names this image to others that share its layers."""
+        if os.path.exists(self.path):
+            where = os.path.abspath(self.path)
+            return f"{self.names[0]} ({where})" if self.names else where
+        return self.names[0] if self.names else self.path
 
     def analyse(self, on_progress: LayerProgress | None = None) -> None:
         """Read every layer, stack them in order, and account for waste (nothing is shown
@@ -247,6 +275,28 @@ class Image:
 
     def close(self) -> None:
         self.source.close()
+        if self._cache is not None:
+            self._cache.close()
+            self._cache = None
+
+
+def through_cache(images: Sequence[Image], source: Source, blobs: list[LayerBlob]) -> CachedScans | None:
+    """The layer cache's scans of these images' layers (`blobs` of `source`, the layers of
+    each image in turn), their layers marked with what the cache knows; None without a cache."""
+    cache = images[0].layer_cache()
+    if cache is None:
+        return None
+    from ..archive.layercache import CachedScans, LayerKey
+
+    layers = [layer for image in images for layer in image.layers]
+    keys = [LayerKey(layer.digest, layer.diff_id) for layer in layers]
+    names = [image.cache_name for image in images for _ in image.layers]
+    options = images[0].options
+    cached = CachedScans(cache, source, blobs, keys, names, options.verify, options.limits)
+    for index, layer in enumerate(layers):
+        layer.from_cache = index in cached.hits
+        layer.also_in = cached.also_in.get(index, [])
+    return cached
 
 
 def load(path: str, options: OpenOptions = DEFAULT_OPTIONS, *, pool: ScanPool | None = None) -> Image:

@@ -13,7 +13,7 @@ import re
 import ssl
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 from .errors import CorruptBlob, ImageError
 
@@ -39,6 +39,19 @@ def redirect(url: str, location: str, headers: dict[str, str], what: str) -> tup
     if urlsplit(target).netloc != urlsplit(url).netloc:
         headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
     return target, headers
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` (with its port) is this machine: plain HTTP is allowed to it."""
+    import ipaddress
+
+    name = urlsplit(f"//{host}").hostname or ""
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def reason(exc: BaseException) -> str:
@@ -97,14 +110,21 @@ def _connect(url: str, verify_tls: bool) -> tuple[http.client.HTTPConnection, st
     return conn, path
 
 
-def fetch(url: str, headers: dict[str, str], verify_tls: bool, what: str) -> http.client.HTTPResponse:
-    """GET `url`, following redirects by `redirect`'s rules; the response of the last one."""
+def fetch(
+    url: str, headers: dict[str, str], verify_tls: bool, what: str, form: dict[str, str] | None = None
+) -> http.client.HTTPResponse:
+    """GET `url` (or POST `form` to it), following redirects by `redirect`'s rules; the
+    response of the last one."""
     for _ in range(MAX_REDIRECTS):
         conn, path = _connect(url, verify_tls)
         try:
             conn.connect()
             conn.sock.settimeout(TIMEOUT[1])
-            conn.request("GET", path, headers=headers)
+            if form is not None:
+                body = urlencode(form).encode()
+                conn.request("POST", path, body, {**headers, "Content-Type": "application/x-www-form-urlencoded"})
+            else:
+                conn.request("GET", path, headers=headers)
             response = conn.getresponse()
         except TimeoutError:
             conn.close()
@@ -195,19 +215,106 @@ def registry_detail(body: bytes) -> str:
         return ""
 
 
+# ---- Bearer tokens ------------------------------------------------------------------------------
+
+_CHALLENGE_PARAM = re.compile(r'(\w+)=(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))')
+
+
+def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
+    """`Bearer realm="…",service="…",scope="…"` → ("bearer", {realm, service, scope})."""
+    scheme, _, rest = header.strip().partition(" ")
+    params = {m[1].lower(): (m[2] if m[2] or not m[3] else m[3]) for m in _CHALLENGE_PARAM.finditer(rest)}
+    return scheme.lower(), params
+
+
+MAX_TOKEN_RESPONSE = 1 << 20
+IDENTITY_CLIENT_ID = "layerscope"  # the OAuth2 client_id sent with a refresh-token grant, as docker sends its own
+
+
+class Login(NamedTuple):
+    """What the token service is shown for a new Bearer token: a Basic Authorization value, or
+    an OAuth2 refresh token (docker's `identitytoken`), or neither (anonymous)."""
+
+    basic: str | None = None
+    identity_token: str | None = None
+
+
+def token_request(params: dict[str, str], scope: str, login: Login) -> tuple[str, dict[str, str], dict | None]:
+    """(url, headers, form) asking the realm of a Bearer challenge for a token: a GET with the
+    Basic credentials, or with an identity token a POST of the refresh-token grant."""
+    realm = params.get("realm")
+    if not realm:
+        raise ImageError("the registry's Bearer challenge names no realm")
+    service = {"service": params["service"]} if "service" in params else {}
+    if login.identity_token:
+        form = {"grant_type": "refresh_token", "refresh_token": login.identity_token, "client_id": IDENTITY_CLIENT_ID}
+        return realm, {}, {**form, **service, "scope": scope}
+    url = realm + ("&" if "?" in realm else "?") + urlencode({"scope": scope, **service})
+    return url, ({"Authorization": login.basic} if login.basic else {}), None
+
+
+def parse_token(body: bytes, what: str) -> tuple[str, float]:
+    """(token, seconds it lives) from a token service's JSON answer."""
+    import json
+
+    if len(body) > MAX_TOKEN_RESPONSE:
+        raise ImageError(f"{what}: the token service's answer is too large")
+    try:
+        data = json.loads(body)
+        token = data.get("token") or data.get("access_token")
+        lifetime = float(data.get("expires_in") or 60)
+    except (ValueError, AttributeError, TypeError):
+        token, lifetime = None, 0.0
+    if not isinstance(token, str) or not token:
+        raise ImageError(f"{what}: the token service gave no token")
+    return token, lifetime
+
+
+def _fresh_token(challenge: str, login: Login, verify_tls: bool, what: str) -> str | None:
+    """A new Bearer token for a 401's challenge (None if it is not a Bearer one)."""
+    scheme, params = parse_challenge(challenge)
+    if scheme != "bearer":
+        return None
+    url, headers, form = token_request(params, params.get("scope", ""), login)
+    if urlsplit(url).scheme != "https" and verify_tls and not is_loopback(urlsplit(url).netloc):
+        raise ImageError(f"{what}: the token service {urlsplit(url).netloc} is plain HTTP; refused")
+    response = fetch(url, headers, verify_tls, f"{what} (token)", form)
+    body = response.read(MAX_TOKEN_RESPONSE + 1)
+    response.close()
+    if response.status >= 300:
+        detail = registry_detail(body)
+        raise ImageError(status_error(response.status, response.reason, None, detail, f"{what} (token)", True))
+    return parse_token(body, what)[0]
+
+
+_renewed: dict[str, str] = {}  # an expired Authorization value → the one that replaced it, in this process
+
+
 class RemoteBlob(NamedTuple):
     """A blob in a registry: where, with what authorization, and what it must hash to. A worker
-    process scans one itself (see `scanworker`); the main process streams them the same way."""
+    process scans one itself (see `scanworker`); the main process streams them the same way.
+
+    With `login`, a Bearer token that has expired by the time the blob is asked for (a 401
+    with a new challenge) is replaced by a fresh one, once."""
 
     url: str
     authorization: str | None
     verify_tls: bool
     digest: str
     size: int | None
+    login: Login | None = None
 
     def open(self, name: str) -> BlobStream:
-        headers = {"Authorization": self.authorization} if self.authorization else {}
+        authorization = _renewed.get(self.authorization, self.authorization) if self.authorization else None
+        headers = {"Authorization": authorization} if authorization else {}
         response = fetch(self.url, headers, self.verify_tls, name)
+        challenge = response.getheader("WWW-Authenticate")
+        if response.status == 401 and self.login is not None and challenge:
+            response.close()
+            token = _fresh_token(challenge, self.login, self.verify_tls, name)
+            if token is not None:
+                _renewed[self.authorization or ""] = headers["Authorization"] = f"Bearer {token}"
+                response = fetch(self.url, headers, self.verify_tls, name)
         if response.status >= 300:
             body = response.read(1 << 16)
             response.close()

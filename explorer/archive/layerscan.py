@@ -226,7 +226,7 @@ def _scan_stream(
     limits: Limits,
     on_rows: Callable[[list[Row]], None] | None,
 ) -> LayerScan:
-    blob_tee = _Sha256Tee(raw) if verify else None
+    blob_tee = _Sha256Tee(raw) if verify or limits.hash_blob else None
     counted = CountingReader(blob_tee or raw)
     frames = ZstdIndex()
     offsets = array("Q")
@@ -283,7 +283,7 @@ def scan_blob(
         compression=compression,
         blob_size=len(data),
         warnings=warnings,
-        blob_sha256=_sha256_of(data) if verify else None,
+        blob_sha256=_sha256_of(data) if verify or limits.hash_blob else None,
         tar_sha256=chunks.hash.hexdigest() if chunks.hash else None,
         sparse=sparse,
         capture=capture,
@@ -346,11 +346,21 @@ def scan_location(
         if verify or not whole or sniff(head) != "none" or loc.size < MAP_WINDOW or not mappable(f):
             f.seek(loc.offset)
             return scan_layer(SliceReader(f, loc.size, label), label, loc.size, on_progress, verify, limits, on_rows)
-        chunks = _TarChunks(mapped(f, loc.offset, loc.size), False)
+        # the tar is the blob: hashing the tar (all of it, trailer too) hashes the blob
+        chunks = _TarChunks(mapped(f, loc.offset, loc.size), limits.hash_blob)
         report = (lambda _: on_progress(chunks.count)) if on_progress else None
         capture = Capture(limits.capture)
         offsets = array("Q")
-        rows, warnings, sparse = _walk(chunks, label, report, False, limits, on_rows, capture, offsets)
+        rows, warnings, sparse = _walk(chunks, label, report, limits.hash_blob, limits, on_rows, capture, offsets)
+        blob_sha256 = chunks.hash.hexdigest() if chunks.hash else None
         return LayerScan(
-            rows, chunks.count, "none", loc.size, warnings, sparse=sparse, capture=capture, file_offsets=offsets
+            rows,
+            chunks.count,
+            "none",
+            loc.size,
+            warnings,
+            blob_sha256,
+            sparse=sparse,
+            capture=capture,
+            file_offsets=offsets,
         )

@@ -14,7 +14,7 @@ RATIO_FLOOR = 1 << 30  # the ratio limit applies once a layer has inflated past 
 
 class Limits(NamedTuple):
     """Adjustable from the command line (`--max-entries`, `--max-layers`, `--max-ratio`; not
-    `capture`, what a scan may keep of package metadata).
+    `capture`, what a scan may keep of package metadata, nor `hash_blob`, set by the layer cache).
 
     A named tuple, not a dataclass: worker processes import this, and dataclasses costs them
     13 ms of their start."""
@@ -23,6 +23,7 @@ class Limits(NamedTuple):
     max_layers: int = 50_000
     max_ratio: int = 2_000  # uncompressed bytes per compressed byte, past RATIO_FLOOR
     capture: CaptureSpec = DEFAULT_SPEC  # the file bytes a scan may keep (package metadata)
+    hash_blob: bool = False  # compute each blob's sha256 as it streams (for the layer cache)
 
 
 DEFAULT_LIMITS = Limits()

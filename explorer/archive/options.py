@@ -16,6 +16,7 @@ class OpenOptions(NamedTuple):
     image: str | None = None  # tag or ref name, for an archive with several images
     verify: bool = False  # check every blob's sha256 and every diff_id
     limits: Limits = DEFAULT_LIMITS
+    cache: bool = False  # layer scans from and to the user's layer cache (the CLI's default; `--no-cache`)
 
 
 DEFAULT_OPTIONS = OpenOptions()

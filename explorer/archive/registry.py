@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import ipaddress
 import json
 import os
 import re
@@ -36,10 +35,24 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 from . import blobfetch
-from .blobfetch import BlobStream, RemoteBlob, reason, redirect, registry_detail, status_error
+from .blobfetch import (
+    BlobStream,
+    Login,
+    RemoteBlob,
+    parse_challenge,
+    parse_token,
+    reason,
+    redirect,
+    registry_detail,
+    status_error,
+    token_request,
+)
+from .blobfetch import (
+    is_loopback as _is_loopback,
+)
 from .errors import CorruptBlob, ImageError
 from .sources import MAX_JSON, Source
 
@@ -57,7 +70,6 @@ MANIFEST_TYPES = (
     "application/vnd.docker.distribution.manifest.list.v2+json",
     "application/vnd.docker.distribution.manifest.v2+json",
 )
-MAX_TOKEN_RESPONSE = 1 << 20
 READ_SIZE = 1 << 20
 AHEAD = 4  # layer requests sent ahead of the one being read
 ARCHIVE_SUFFIXES = (".tar", ".tgz", ".gz", ".zst", ".zstd", ".tzst", ".oci")
@@ -134,14 +146,25 @@ def parse_reference(text: str) -> Reference | None:
 # ---- credentials -------------------------------------------------------------------------------
 
 
+IDENTITY_USER = "<token>"  # the user name docker stores with an identity token (credential helpers too)
+
+
 @dataclass(frozen=True)
 class Credentials:
+    """A user name and password, or an OAuth2 identity token (docker's `identitytoken`, a
+    refresh token: it buys Bearer tokens and is never sent to the registry itself)."""
+
     username: str
     password: str
+    identity_token: str | None = None
 
     def basic(self) -> str:
         """The value of a Basic Authorization header."""
         return "Basic " + base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+
+    def login(self) -> Login:
+        """What the token service is shown."""
+        return Login(identity_token=self.identity_token) if self.identity_token else Login(basic=self.basic())
 
 
 @dataclass(frozen=True)
@@ -159,6 +182,10 @@ def configure(settings: Settings) -> None:
     """Set the command line's registry options for the sources opened after this."""
     global _settings
     _settings = settings
+
+
+def current_settings() -> Settings:
+    return _settings
 
 
 def _docker_config() -> dict:
@@ -197,6 +224,8 @@ def _credential_helper(helper: str, server: str) -> Credentials | None:
         raise ImageError(f"{command} get {server}: failed ({proc.stderr.decode(errors='replace').strip()[:200]})")
     try:
         data = json.loads(proc.stdout)
+        if data["Username"] == IDENTITY_USER:
+            return Credentials(IDENTITY_USER, "", identity_token=str(data["Secret"]))
         return Credentials(str(data["Username"]), str(data["Secret"]))
     except (ValueError, KeyError, TypeError):
         raise ImageError(f"{command} get {server}: unexpected answer") from None
@@ -214,6 +243,8 @@ def docker_credentials(host: str) -> Credentials | None:
     for stored, entry in auths.items():
         if not isinstance(entry, dict) or _key_host(stored) not in {_key_host(k) for k in keys}:
             continue
+        if isinstance(entry.get("identitytoken"), str) and entry["identitytoken"]:
+            return Credentials(IDENTITY_USER, "", identity_token=entry["identitytoken"])
         if isinstance(entry.get("auth"), str) and entry["auth"]:
             try:
                 user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
@@ -228,16 +259,6 @@ def docker_credentials(host: str) -> Credentials | None:
 
 
 # ---- HTTP -------------------------------------------------------------------------------------------
-
-
-def _is_loopback(host: str) -> bool:
-    name = urlsplit(f"//{host}").hostname or ""
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 def _session() -> requests.Session:
@@ -280,16 +301,6 @@ def _check(response: requests.Response, what: str, has_credentials: bool) -> Non
     response.close()
     retry = response.headers.get("Retry-After")
     raise ImageError(status_error(response.status_code, response.reason, retry, detail, what, has_credentials))
-
-
-_CHALLENGE_PARAM = re.compile(r'(\w+)=(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))')
-
-
-def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
-    """`Bearer realm="…",service="…",scope="…"` → ("bearer", {realm, service, scope})."""
-    scheme, _, rest = header.strip().partition(" ")
-    params = {m[1].lower(): (m[2] if m[2] or not m[3] else m[3]) for m in _CHALLENGE_PARAM.finditer(rest)}
-    return scheme.lower(), params
 
 
 _tokens: dict[tuple[str, str, str], tuple[str, float]] = {}  # (registry, repository, scope) → token, expiry
@@ -336,36 +347,40 @@ class RegistryClient:
     def _scope(self) -> str:
         return f"repository:{self.ref.repository}:pull"
 
-    def _token(self, params: dict[str, str], what: str) -> str:
-        realm = params.get("realm")
-        if not realm:
-            raise ImageError(f"{what}: the registry's Bearer challenge names no realm")
+    def login(self) -> Login:
+        return self.credentials.login() if self.credentials else Login()
+
+    def _token(self, params: dict[str, str], what: str, fresh: bool = False) -> str:
+        """A Bearer token for the challenge: the cached one unless `fresh` (the registry
+        refused it: expired or revoked), else from the token service."""
         scope = params.get("scope") or self._scope()
         key = (self.ref.api_host, self.ref.repository, scope)
         with _tokens_lock:
-            cached = _tokens.get(key)
-        if cached and cached[1] > time.monotonic():
+            cached = _tokens.pop(key, None) if fresh else _tokens.get(key)
+        if cached and cached[1] > time.monotonic() and not fresh:
             return cached[0]
-        query = {"scope": scope, **({"service": params["service"]} if "service" in params else {})}
-        headers = {"Authorization": self.credentials.basic()} if self.credentials else {}
-        url = realm + ("&" if "?" in realm else "?") + urlencode(query)
+        try:
+            url, headers, form = token_request(params, scope, self.login())
+        except ImageError as exc:
+            raise ImageError(f"{what}: {exc}") from None
         if urlsplit(url).scheme != "https" and not (_is_loopback(urlsplit(url).netloc) or not self.verify_tls):
             raise ImageError(f"{what}: the token service {urlsplit(url).netloc} is plain HTTP; refused")
-        response = _get(self.session, url, headers, self.verify_tls, False, f"{what} (token)")
+        response = self._token_response(url, headers, form, what)
         _check(response, f"{what} (token from {urlsplit(url).netloc})", self.credentials is not None)
-        if len(response.content) > MAX_TOKEN_RESPONSE:
-            raise ImageError(f"{what}: the token service's answer is too large")
-        try:
-            body = response.json()
-            token = body.get("token") or body.get("access_token")
-            lifetime = float(body.get("expires_in") or 60)
-        except (ValueError, AttributeError, TypeError):
-            token, lifetime = None, 0
-        if not isinstance(token, str) or not token:
-            raise ImageError(f"{what}: the token service gave no token")
+        token, lifetime = parse_token(response.content, what)
         with _tokens_lock:
             _tokens[key] = (token, time.monotonic() + max(lifetime - 10, 5))
         return token
+
+    def _token_response(self, url: str, headers: dict[str, str], form: dict | None, what: str) -> requests.Response:
+        if form is None:
+            return _get(self.session, url, headers, self.verify_tls, False, f"{what} (token)")
+        import requests
+
+        try:  # an OAuth2 refresh-token grant: POSTed, and not redirected
+            return self.session.post(url, data=form, timeout=blobfetch.TIMEOUT, verify=self.verify_tls)
+        except requests.exceptions.RequestException as exc:
+            raise ImageError(f"{what} (token): cannot reach {urlsplit(url).netloc} ({reason(exc)})") from None
 
     def get(self, path: str, what: str, accept: str | None = None, stream: bool = False) -> requests.Response:
         """GET `/v2/{repository}/{path}`, answering an auth challenge once."""
@@ -379,9 +394,10 @@ class RegistryClient:
                 break
             scheme, params = parse_challenge(response.headers.get("WWW-Authenticate", ""))
             response.close()
+            refused = "Authorization" in headers  # one was sent: it expired, or was revoked
             if scheme == "bearer":
-                self.authorization = "Bearer " + self._token(params, what)
-            elif scheme == "basic" and self.credentials:
+                self.authorization = "Bearer " + self._token(params, what, fresh=refused)
+            elif scheme == "basic" and self.credentials and not self.credentials.identity_token:
                 self.authorization = self.credentials.basic()
             else:
                 break
@@ -432,6 +448,7 @@ class RegistrySource(Source):
         self._next_layer: dict[str, list[str]] = {}  # layer blob → the layers after it in its manifest
         self._pending: dict[str, Future[BlobStream]] = {}  # layer requests sent ahead
         self._pool: ThreadPoolExecutor | None = None
+        self._wanted: set[str] | None = None  # the layers to be read (see `retain`): no other is fetched ahead
         path = self._learn(digest, len(body), "manifest")
         self._fetched[path] = body
         media_type = _media_type(body)
@@ -504,8 +521,14 @@ class RegistrySource(Source):
     def _remote(self, name: str) -> RemoteBlob:
         digest = self._digests[name]
         client = self.client
+        bearer = (client.authorization or "").startswith("Bearer ")
         return RemoteBlob(
-            client.blob_url(digest), client.authorization, client.verify_tls, digest, self._sizes.get(name)
+            client.blob_url(digest),
+            client.authorization,
+            client.verify_tls,
+            digest,
+            self._sizes.get(name),
+            client.login() if bearer else None,  # a token that expires during the run is renewed
         )
 
     def open(self, name: str) -> BlobStream:  # type: ignore[override]
@@ -514,10 +537,14 @@ class RegistrySource(Source):
         if self._kind.get(name) != "blob":
             raise ImageError(f"{name}: not a blob of the image")
         for ahead in self._next_layer.get(name, []):
-            if ahead not in self._pending:
+            if ahead not in self._pending and (self._wanted is None or ahead in self._wanted):
                 self._pool = self._pool or ThreadPoolExecutor(AHEAD, thread_name_prefix="layerscope-registry")
                 self._pending[ahead] = self._pool.submit(self._remote(ahead).open, self._digests[ahead])
         return self._open(name)
+
+    def retain(self, blobs: list[str]) -> None:
+        """Fetch ahead only these layers (the layer cache has the others)."""
+        self._wanted = set(blobs)
 
     def locate(self, name: str) -> RemoteBlob | None:  # type: ignore[override]
         """Layers for worker processes, which fetch and check them themselves."""

@@ -13,9 +13,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..archive.pool import ScanPool
 from .opening import analysed
-from .options import add_open_options
+from .options import add_open_options, start_pool
 from .remote import add_registry_options
 
 CI_TRUE = ("1", "t", "T", "TRUE", "true", "True")  # Go's strconv.ParseBool, as dive reads CI
@@ -68,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
 def run(argv: Sequence[str]) -> int:
     """`layerscope ci IMAGE`: analyse, evaluate the rules, print the verdict; 0, 1 or 2."""
     args = _parser().parse_args(argv)
-    with ScanPool.start(args.path) as pool:  # the workers start while the model is imported
+    with start_pool(args.path, args) as pool:  # the workers start while the model is imported
         from ..analysis.gate import MEASURES, evaluate, figures
         from ..analysis.gate_config import load_config
         from ..present.gate import gate_dict, gate_junit, gate_text, passed

@@ -12,8 +12,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from ..archive.pool import ScanPool
-from .options import add_open_options, count, open_options
+from .options import add_open_options, count, open_options, start_pool
 from .remote import add_registry_options, apply_registry_options
 
 
@@ -42,7 +41,7 @@ def run(argv: Sequence[str]) -> int:
     if args.old == "-" and args.new == "-":
         parser.error("only one of OLD and NEW can be standard input")
     apply_registry_options(args, (args.old, args.new))
-    with ScanPool.start(args.old) as pool:  # the workers start while the model is imported
+    with start_pool(args.old, args) as pool:  # the workers start while the model is imported
         from ..analysis.compare import analyse_both, compare
         from ..analysis.image import Image
         from ..present.compare import diff_dict

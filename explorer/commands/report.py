@@ -7,9 +7,8 @@ import json
 import sys
 from collections.abc import Sequence
 
-from ..archive.pool import ScanPool
 from .opening import analysed
-from .options import add_open_options, count
+from .options import add_open_options, count, start_pool
 from .remote import add_registry_options
 
 
@@ -35,7 +34,7 @@ def run(argv: Sequence[str]) -> int:
     """`layerscope report`: analyse the image and print the report."""
     args = _parser().parse_args(argv)
     # the workers start while the model is imported
-    with ScanPool.start(args.path) as pool, analysed(args, pool, dive=args.dive) as (image, dive):
+    with start_pool(args.path, args) as pool, analysed(args, pool, dive=args.dive) as (image, dive):
         from ..present.report import report_dict
 
         top = args.top if args.top is not None else (None if args.json else 20)

@@ -20,6 +20,7 @@ from ..archive.errors import ImageError
 from ..demo import V2, write_demo
 from ..present.text import display_name
 from .options import add_open_options, open_options
+from .remote import add_registry_options, apply_registry_options, forward_credentials
 
 # The stylesheet links of textual-serve's page that leave the machine (its font).
 _REMOTE_LINK = re.compile(r"<link[^>]*\bhref=\"https?://[^\"]*\"[^>]*>", re.S)
@@ -42,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s: this machine)")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on (default %(default)s)")
     add_open_options(parser)
+    add_registry_options(parser)
     return parser
 
 
@@ -53,14 +55,23 @@ def _open_defaults() -> dict[str, object]:
 
 
 def app_argv(path: str, args: argparse.Namespace) -> list[str]:
-    """The `layerscope` arguments that open the image at `path` as `args` say, in each browser session."""
-    argv = [os.path.abspath(path)]
+    """The `layerscope` arguments that open the image at `path` as `args` say, in each browser
+    session (registry credentials go by `forward_credentials`, never on a command line)."""
+    argv = [path if _remote(path) else os.path.abspath(path)]
     for dest, default in _open_defaults().items():
         value = getattr(args, dest)
         if value != default:
             flag = "--" + dest.replace("_", "-")
             argv += [flag] if value is True else [flag, str(value)]
-    return argv
+    return argv + (["--insecure"] if args.insecure else [])
+
+
+def _remote(path: str) -> bool:
+    """An image in a registry or an engine (no such local file), named the same in every session."""
+    from ..archive.engines import engine_of
+    from ..archive.registry import parse_reference
+
+    return not os.path.lexists(path) and (engine_of(path) is not None or parse_reference(path) is not None)
 
 
 def is_loopback(host: str) -> bool:
@@ -147,7 +158,9 @@ def run(argv: Sequence[str]) -> int:
     """`layerscope serve`: check the image, then serve the app until interrupted."""
     parser = _parser()
     args = parser.parse_args(argv)
+    apply_registry_options(args)
     _validate(args, parser)
+    forward_credentials()
     if not is_loopback(args.host):
         print(
             f"layerscope: warning: listening on {args.host}: anyone who can reach port {args.port} can open the image",

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import stat
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import overload
 
 from ..analysis.filesystem import (
     ADDED,
@@ -42,6 +43,7 @@ CHANGES, MERGED = Mode.CHANGES, Mode.MERGED
 
 # A marker letter and a name for each change state (and for an unchanged path).
 MARKS = {ADDED: "A", MODIFIED: "M", RESTORED: "R", TYPE_CHANGED: "T", DELETED: "D", UNCHANGED: " "}
+OPAQUE_MARK = "O"  # a directory the layer made opaque: it hides what lower layers put in it
 STATE_NAMES = {
     ADDED: "added",
     MODIFIED: "modified",
@@ -87,6 +89,7 @@ class Browser:
         self._totalled = 0  # layers summed into _totals
         self._stored: dict[int, dict[Node, int]] = {}
         self._index: list[tuple[str, Node]] | None = None
+        self._names: dict[Node, list[Node]] = {}  # directory -> its children by name
         self.hinted: dict[str, str] = {}  # path -> the first hint's kind that covers it (see `mark_hints`)
 
     def mark_hints(self, hints: Hints) -> None:
@@ -116,13 +119,14 @@ class Browser:
 
     def row(self, node: Node, layer: int) -> FileRow | None:
         """How `node` shows at `layer`: visible, or deleted by this very layer; else None."""
-        change = node.change_in(layer)
-        if change is not None:
-            return FileRow(node, change.shown, change.kind, change)
-        state = node.state_at(layer)
-        if state is None or state.kind == DELETED:
+        state = node.state_at(layer)  # this layer's change, if it made one
+        if state is None:
             return None
-        return FileRow(node, state.entry, UNCHANGED, None)
+        if state.layer == layer:
+            return FileRow(node, state.shown, state.kind, state)
+        if state.kind == DELETED:
+            return None
+        return FileRow(node, state.entry, UNCHANGED, None)  # type: ignore[arg-type]
 
     def rows(
         self,
@@ -132,33 +136,57 @@ class Browser:
         sort: Sort = Sort.NAME,
         hide_unchanged: bool = False,
         within: set[Node] | frozenset[Node] | None = None,
-    ) -> list[FileRow]:
+    ) -> Rows:
         """The children of directory `node` to show at `layer`, in `sort` order.
 
-        `within` keeps only those paths (a filter, see `matching`).
+        `within` keeps only those paths (a filter, see `matching`). The order is worked out
+        from the nodes alone; a row is made when it is read (a directory of 200,000 entries
+        shows a screenful).
         """
         if not node.children:
-            return []
-        children = node.children.values()
+            return Rows(self, layer, [])
+        children = self._by_name(node)
         if within is not None:
             children = [c for c in children if c in within]
+        touched = self.touched(layer) if mode == CHANGES or hide_unchanged else frozenset()
         if mode == CHANGES:
-            touched = self.touched(layer)
             children = [c for c in children if c in touched]
-        rows = [r for r in (self.row(c, layer) for c in children) if r is not None]
-        if hide_unchanged:
-            rows = [r for r in rows if r.status != UNCHANGED or (r.is_dir and self.has_changes_below(r.node, layer))]
-        if sort == Sort.SIZE:
-            measure = self.stored_size if mode == CHANGES else self.size
-            rows.sort(key=lambda r: (-measure(r.node, layer), r.name))
-        else:
-            rows.sort(key=lambda r: (not r.is_dir, r.name))
-        return rows
+        dirs: list[Node] = []
+        files: list[Node] = []
+        for child in children:
+            state = child.state_at(layer)
+            if state is None:
+                continue
+            if state.layer != layer:  # unchanged here
+                if state.kind == DELETED:
+                    continue
+                if hide_unchanged and not (state.entry.kind == DIR and child in touched):  # type: ignore[union-attr]
+                    continue
+            (dirs if state.shown.kind == DIR else files).append(child)
+        if sort == Sort.NAME:
+            return Rows(self, layer, dirs + files)
+        measure = self.stored_size if mode == CHANGES else self.size
+        shown = dirs + files
+        shown.sort(key=lambda c: c.name)  # then by size, largest first: a stable sort keeps names in order
+        shown.sort(key=lambda c: -measure(c, layer))
+        return Rows(self, layer, shown)
+
+    def _by_name(self, directory: Node) -> list[Node]:
+        """`directory`'s children sorted by name, kept while no child is added."""
+        children = directory.children or {}
+        known = self._names.get(directory)
+        if known is None or len(known) != len(children):
+            known = self._names[directory] = [children[name] for name in sorted(children)]
+        return known
+
+    def is_opaque(self, node: Node, layer: int) -> bool:
+        """Whether `layer` made directory `node` opaque (quick: `opaque` counts what it hid)."""
+        return node in self.fs.opaque.get(layer, ())
 
     def opaque(self, node: Node, layer: int) -> tuple[int, int] | None:
         """(entries, file bytes) of the lower layers that `layer` hid by making directory `node`
         opaque (`rm -rf dir && mkdir dir` in an overlay build), or None if it did not."""
-        if node not in self.fs.opaque.get(layer, ()):
+        if not self.is_opaque(node, layer):
             return None
         count = size = 0
         for change in self.fs.layer_changes[layer]:
@@ -195,29 +223,31 @@ class Browser:
 
         A deleted path shows the size it had before.
         """
-        row = self.row(node, layer)
-        if row is None:
+        state = node.state_at(layer)
+        if state is None or (state.kind == DELETED and state.layer != layer):
             return 0
-        if row.entry.kind in (FILE, HARDLINK):
-            return row.entry.size
-        if not row.is_dir:
+        entry = state.shown
+        if entry.kind in (FILE, HARDLINK):
+            return entry.size
+        if entry.kind != DIR:
             return 0
-        return self._total(node, layer - 1 if row.status == DELETED else layer)
+        return self._total(node, layer - 1 if state.kind == DELETED else layer)
 
     def size_before(self, node: Node, layer: int) -> int:
         """Size of a path just below `layer` (what a deletion at `layer` removed)."""
         return self.size(node, layer - 1) if node.entry_at(layer - 1) is not None else 0
 
     def stored_size(self, node: Node, layer: int) -> int:
-        """Content bytes `layer` stores at or below `node` (what the changes view totals)."""
-        change = node.change_in(layer)
-        own = change.entry.size if change is not None and change.entry is not None and change.copy else 0
+        """Content bytes `layer` stores at or below `node` (what the changes view totals): its
+        regular files, as the layer list counts; a hard link stores no bytes of its own (busybox's
+        400 links to one 1 MB file made `bin/` 400 MB)."""
         stored = self._stored.get(layer)
         if stored is None:
             stored = self._stored[layer] = _summed_up(
-                (c.node.parent, c.entry.size) for c in self.fs.layer_changes[layer] if c.entry is not None and c.copy
+                (c.node.parent, _stored_bytes(c.entry)) for c in self.fs.layer_changes[layer]
             )
-        return own + stored.get(node, 0)
+        change = node.change_in(layer)
+        return (_stored_bytes(change.entry) if change is not None else 0) + stored.get(node, 0)
 
     def _total(self, directory: Node, layer: int) -> int:
         """Bytes of the files visible below `directory` at `layer`."""
@@ -286,6 +316,41 @@ class Browser:
         return list(reversed(chain))
 
 
+class Rows(Sequence[FileRow]):
+    """One directory's rows at a layer, in the order shown: the order is worked out for every
+    child, a `FileRow` only for a row that is read (and then kept)."""
+
+    __slots__ = ("browser", "layer", "nodes", "_made")
+
+    def __init__(self, browser: Browser, layer: int, nodes: list[Node]) -> None:
+        self.browser = browser
+        self.layer = layer
+        self.nodes = nodes
+        self._made: list[FileRow | None] = [None] * len(nodes)
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    @overload
+    def __getitem__(self, index: int) -> FileRow: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[FileRow]: ...
+    def __getitem__(self, index: int | slice) -> FileRow | list[FileRow]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self.nodes)))]
+        row = self._made[index]
+        if row is None:
+            row = self._made[index] = self.browser.row(self.nodes[index], self.layer)
+        return row  # type: ignore[return-value]
+
+    def position(self, node: Node, start: int = 0, end: int | None = None) -> int | None:
+        """Where `node` is among rows `start`..`end`, or None."""
+        try:
+            return self.nodes.index(node, start, len(self.nodes) if end is None else end)
+        except ValueError:
+            return None
+
+
 def _below(node: Node, directory: Node) -> bool:
     walk = node.parent
     while walk is not None:
@@ -297,6 +362,10 @@ def _below(node: Node, directory: Node) -> bool:
 
 def opaque_note(hidden: tuple[int, int]) -> str:
     return f"opaque: hides {hidden[0]:,} lower entries, {human_size(hidden[1])}"
+
+
+def _stored_bytes(entry: Entry | None) -> int:
+    return entry.size if entry is not None and entry.kind == FILE else 0
 
 
 def _file_bytes(entry: Entry | None) -> int:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from ..analysis.filesystem import DELETED, Node
-from .browse import Browser, FileRow, Mode, Sort, change_notes, link_text, opaque_note
+from .browse import MARKS, OPAQUE_MARK, Browser, FileRow, Mode, Rows, Sort, change_notes, link_text, opaque_note
 from .hints import KIND_LABELS
 from .text import display_name
 
@@ -60,10 +60,10 @@ class Listings:
 
     def __init__(self, browser: Browser) -> None:
         self.browser = browser
-        self._views: OrderedDict[tuple[View, int], dict[Node, list[FileRow]]] = OrderedDict()
+        self._views: OrderedDict[tuple[View, int], dict[Node, Rows]] = OrderedDict()
         self._within: dict[tuple[str, int], frozenset[Node]] = {}
 
-    def rows(self, view: View, directory: Node) -> list[FileRow]:
+    def rows(self, view: View, directory: Node) -> Rows:
         # a filter matches against the layers stacked so far: its listing is redone as they grow
         key = (view, self.browser.stacked if view.filter else 0)
         listing = self._views.get(key)
@@ -99,7 +99,7 @@ class Run:
     runs, so a directory of 200,000 entries is one run, not 200,000 line objects."""
 
     directory: Node
-    rows: list[FileRow]
+    rows: Rows
     start: int
     end: int
     indent: str
@@ -129,18 +129,18 @@ class VisibleTree:
         self.runs: list[Run] = self._runs(self.browser.fs.root, "")
         self._count()
 
-    def rows(self, directory: Node) -> list[FileRow]:
+    def rows(self, directory: Node) -> Rows:
         return self.listings.rows(self.view, directory)
 
-    def _runs(self, directory: Node, indent: str, rows: list[FileRow] | None = None, start: int = 0) -> list[Run]:
+    def _runs(self, directory: Node, indent: str, rows: Rows | None = None, start: int = 0) -> list[Run]:
         """The runs of `directory`'s rows from `start` on, and of every open directory below them."""
         rows = self.rows(directory) if rows is None else rows
         runs: list[Run] = []
         if start >= len(rows):
             return runs
         # the open directories among these rows, found from the (few) open ones, not the (many) rows
-        below = {node for node in self.expanded if node.parent is directory}
-        opened = [i for i in range(start, len(rows)) if rows[i].node in below] if below else []
+        below = (rows.position(node, start) for node in self.expanded if node.parent is directory)
+        opened = sorted(i for i in below if i is not None)
         for i in opened:
             row = rows[i]
             if not (row.is_dir and row.node.children):
@@ -253,10 +253,9 @@ class VisibleTree:
         """The line showing `node`, if one does."""
         for number, run in enumerate(self.runs):
             if run.directory is node.parent:
-                rows = run.rows
-                for at in range(run.start, run.end):
-                    if rows[at].node is node:
-                        return self._firsts[number] + at - run.start
+                at = run.rows.position(node, run.start, run.end)
+                if at is not None:
+                    return self._firsts[number] + at - run.start
         return None
 
     def parent_index(self, index: int) -> int | None:
@@ -288,6 +287,14 @@ class VisibleTree:
         if row.status == DELETED:
             return self.browser.size_before(row.node, layer)
         return self.browser.size(row.node, layer)
+
+
+def row_mark(row: FileRow, browser: Browser, layer: int) -> str:
+    """The marker letter: the change's (`A`, `M`…), or `O` for a directory this layer made opaque
+    (its own change may be only a re-stored entry; what it hid is the news)."""
+    if row.is_dir and browser.is_opaque(row.node, layer):
+        return OPAQUE_MARK
+    return MARKS[row.status]
 
 
 def row_name(row: FileRow) -> str:

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Iterator
+import stat
+from collections.abc import Callable, Iterator
 from dataclasses import replace
+from functools import partial
+from typing import TypeVar
 
 from rich.text import Text
 from textual import work
@@ -21,7 +24,7 @@ from textual.content import Content
 from textual.events import Resize
 from textual.reactive import var
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
-from textual.worker import get_current_worker
+from textual.worker import Worker, get_current_worker
 
 from ..analysis.filesystem import Node
 from ..analysis.hints import Hints, compute_hints
@@ -42,7 +45,7 @@ from .screens.contents import ContentsScreen
 from .screens.find import FindScreen, Found
 from .screens.help import HelpScreen
 from .screens.history import HistoryScreen
-from .screens.loading import ArchiveRead, ErrorScreen, LayerRead, LoadStatus, Throttle
+from .screens.loading import ArchiveRead, ErrorScreen, LayerRead, LoadStatus, LoadStopped, Throttle
 from .widgets.details import LayerDetails
 from .widgets.filetree import FileTree
 from .widgets.hints import HintsView
@@ -56,6 +59,7 @@ from .widgets.summary import SummaryView
 from .widgets.tour import TourPanel
 from .widgets.waste import WasteView
 
+T = TypeVar("T")
 MODE_NAMES = {Mode.CHANGES: "changes in layer", Mode.MERGED: "filesystem at layer"}
 OPEN_ROWS = 200  # the changes view opens directories until it shows this many rows
 NARROW = 100  # below this width, layers and files are stacked and `d` swaps in the details
@@ -72,6 +76,7 @@ class LayerscopeApp(Comparing, App[None]):
     COMMANDS = App.COMMANDS | {LayerscopeCommands}
     BINDINGS = [
         Binding("q", "quit", "Quit", id="quit"),
+        Binding("escape", "stop_loading", "Stop loading", show=False, id="stop_loading"),
         Binding("question_mark,f1", "help", "Help", id="help"),
         Binding("slash", "find", "Find", id="find"),
         Binding("m", "toggle_mode", "Mode", id="toggle_mode"),
@@ -125,11 +130,13 @@ class LayerscopeApp(Comparing, App[None]):
         self.browser: Browser | None = None
         self.stacked = 0
         self.error: str | None = None
+        self.stopped = False  # Esc stopped the loading (what was analysed stays shown)
         self._read: dict[int, int] = {}  # blob bytes read of each layer, for overall progress
         self._total = 0  # blob bytes of all layers
         self._shown = 0  # layers whose row shows their scan
         self._refresh = Throttle()
         self._picked: Step | None = None  # the layer table's step last shown
+        self._loader: Worker | None = None  # the thread loading the image shown
         self.layers = LayerTable(id="layers")
         self.details = LayerDetails(id="details")
         self.hints: Hints | None = None  # worked out in a thread once the image is analysed
@@ -200,7 +207,7 @@ class LayerscopeApp(Comparing, App[None]):
         self.watch(self.layers, "cursor_coordinate", self._layer_cursor_moved, init=False)
         self.watch(self.file_tree, "highlighted", self._show_file_info, init=False)
         self.layers.focus()
-        self._load()
+        self._loader = self._load()
         if self.compare_with is not None:
             self.call_later(self.start_compare, self.compare_with)
 
@@ -210,42 +217,57 @@ class LayerscopeApp(Comparing, App[None]):
         """Open the image, then scan its layers (stacked in order on the main thread)."""
         worker = get_current_worker()
         throttle = Throttle()
+        on_main = partial(self.call_from_thread, self._if_current, worker)  # a replaced load is ignored
+
+        def go_on() -> None:
+            if worker.is_cancelled:  # Esc: the reading stops at its next step
+                raise LoadStopped
 
         def on_read(done: int) -> None:
+            go_on()
             if throttle.ready():
                 self.post_message(ArchiveRead(done))
 
         def on_progress(index: int, done: int, size: int) -> None:
+            go_on()
             if throttle.ready():
                 self.post_message(LayerRead(index, done, size))
 
         try:
             image = Image.open(self.path, self.options, on_read=on_read, pool=self.pool)
+        except LoadStopped:
+            return  # the app is exiting (see `action_stop_loading`), or another platform is opened
         except (ImageError, OSError) as exc:
-            self.call_from_thread(self._failed, str(exc))
+            on_main(self._failed, str(exc))
             return
         except Exception as exc:  # a bug, but the user gets a message, not a traceback
-            self.call_from_thread(self._failed, f"internal error while opening: {exc!r}")
+            on_main(self._failed, f"internal error while opening: {exc!r}")
             return
-        self.call_from_thread(self._opened, image)
+        on_main(self._opened, image)
         scans = image.scans(on_progress)  # worker processes for a large file on disk
         try:
             for index, scan in scans:
                 # Stacked on the main thread in slices: keys are answered between them, even
                 # while a layer of 100,000s of files goes on (one slice is about 15 ms).
                 slices = image.stack_steps(index, scan)
-                while self.call_from_thread(self._stack_slice, slices):
-                    if worker.is_cancelled:
-                        return
-                self.call_from_thread(self._stacked, index)
-            self.call_from_thread(self._finish)
+                go_on()
+                while on_main(self._stack_slice, slices):
+                    go_on()  # a layer stopped half-stacked is not shown (`_stacked` never ran)
+                on_main(self._stacked, index)
+            on_main(self._finish)
+        except LoadStopped:
+            on_main(self._stopped)
         except (ImageError, OSError) as exc:
-            self.call_from_thread(self._failed, str(exc))
+            on_main(self._failed, str(exc))
         except Exception as exc:
-            self.call_from_thread(self._failed, f"internal error while analysing: {exc!r}")
+            on_main(self._failed, f"internal error while analysing: {exc!r}")
         finally:
-            scans.close()  # stops the worker processes if loading ended early
+            scans.close()  # stops the worker processes if loading ended early (an error, Esc)
             image.close()  # every layer is read: the filesystem needs the archive no more
+
+    def _if_current(self, loader: Worker, call: Callable[..., T], *args: object) -> T | None:
+        """On the main thread: what the loading thread asks, unless another load replaced it."""
+        return call(*args) if loader is self._loader else None
 
     def on_archive_read(self, message: ArchiveRead) -> None:
         self.status.reading(message.done)
@@ -263,6 +285,8 @@ class LayerscopeApp(Comparing, App[None]):
         self.status.analysing(0, len(image.layers), 0, self._total)
         self.layers.show_image(image)
         self.summary.platforms = platforms_of(image)
+        if self.reopenable:
+            self.summary.how_to_switch = "ctrl+p: switch platform"
         if image.layers:
             self.view = replace(self.view, layer=0)
         self._show_files()
@@ -313,6 +337,8 @@ class LayerscopeApp(Comparing, App[None]):
         self.call_from_thread(self._show_hints, image, hints)
 
     def _show_hints(self, image: Image, hints: Hints) -> None:
+        if image is not self.image:  # another platform was opened meanwhile
+            return
         self.hints = hints
         if self.browser is not None:
             self.browser.mark_hints(hints)
@@ -342,6 +368,65 @@ class LayerscopeApp(Comparing, App[None]):
         self._show_files()
         self.push_screen(ErrorScreen(title, self.source_name, message))
 
+    def action_stop_loading(self) -> None:
+        """Esc while loading: stop reading and keep what is analysed. The layers stacked so far
+        stay browsable, as after a failure, since a user who stops a long load usually wants
+        what is there (the base layers), not nothing; with nothing read yet, the app ends."""
+        self.workers.cancel_group(self, "load")
+        if self.image is None:
+            self.exit(return_code=130, message=f"layerscope: stopped while reading {display_name(self.source_name)}")
+            return
+        self.status.stopping()
+
+    def _stopped(self) -> None:
+        """On the main thread: the loading thread has stopped (Esc) and its workers are gone."""
+        assert self.image is not None
+        self.stopped = True
+        self.status.display = False
+        count, stacked = len(self.image.layers), self.stacked
+        shown = f"{layer_span(0, stacked - 1)} {'is' if stacked == 1 else 'are'}" if stacked else "no layer is"
+        unread = f"{layer_span(stacked, count - 1)} {'was' if count - stacked == 1 else 'were'} not read"
+        note = f"Loading stopped (Esc): {shown} shown; {unread}."
+        self.layers.stopped = True
+        self.layers.refresh_rows()
+        self.summary.show(self.image, self.source_name, self.stacked, note)
+        self.waste_view.show(None, "Waste is not known: loading was stopped before every layer was read.")
+        self._show_files()
+        self.notify(note, markup=False)
+
+    @property
+    def reopenable(self) -> bool:
+        """The input can be opened again (a file, a directory, an engine or registry image; not
+        a stream, which is read once)."""
+        try:
+            mode = os.stat(self.path).st_mode
+        except OSError:
+            return True  # not a path: `docker:IMAGE`, `registry/repo:tag`
+        return stat.S_ISREG(mode) or stat.S_ISDIR(mode)
+
+    def switch_platform(self, platform: str) -> None:
+        """Show the archive's image for `platform` in place of this one: the load (if still
+        going) stops, and everything is read again with the other platform's options."""
+        self.workers.cancel_group(self, "load")
+        self.options = self.options._replace(platform=platform)
+        self.pool = None  # the first pool's workers were started for the first scan
+        self.image = self.browser = self.hints = None
+        self.stacked, self.error, self.stopped = 0, None, False
+        self._read, self._total, self._shown, self._picked = {}, 0, 0, None
+        self.layers.failed, self.layers.stopped = None, False
+        self.layers.clear()
+        self.view = View()
+        self._show_files()
+        self.details.show_message("Reading the image…")
+        self.status.opening()
+        self.status.display = True
+        self.summary.show(None, self.source_name, 0)
+        self.waste_view.show(None)
+        self.hints_view.show(None, None)
+        self.largest_view.show(None, None)
+        self.notify(f"Opening {platform}…", markup=False)
+        self._loader = self._load()
+
     def _failed_layer(self, message: str) -> int:
         """The layer an error names (its message starts with the layer's label), else the
         first one not stacked (layers are read in parallel: it need not be that one)."""
@@ -357,8 +442,8 @@ class LayerscopeApp(Comparing, App[None]):
 
     @property
     def loaded(self) -> bool:
-        """Everything is analysed, or loading stopped on an error."""
-        return self.error is not None or (self.image is not None and self.image.analysed)
+        """Everything is analysed, or loading stopped on an error or by Esc."""
+        return self.error is not None or self.stopped or (self.image is not None and self.image.analysed)
 
     # ---- the view: every action replaces it, `watch_view` shows it ---------------------
     def watch_view(self, old: View, new: View) -> None:
@@ -403,7 +488,9 @@ class LayerscopeApp(Comparing, App[None]):
         elif view.layer is None:
             message = "This image has no layers."
         elif view.layer >= self.stacked:
-            message = "Layer not analysed yet." if self.error is None else "Layer not analysed (error)."
+            message = "Layer not analysed yet."
+            if self.error or self.stopped:
+                message = "Layer not analysed (error)." if self.error else "Layer not read (loading stopped)."
         if message is not None or self.browser is None:
             files.border_title = "Files"
             tree.show(None, None)
@@ -457,6 +544,8 @@ class LayerscopeApp(Comparing, App[None]):
         if action in ("tour_step", "leave_tour"):
             return self.tour_panel.active
         tab = self.query_one(TabbedContent).active
+        if action == "stop_loading":
+            return not self.loaded
         if action in EXPLORER_ACTIONS or action == "toggle_details":
             return tab == "explorer"
         if action == "history":  # of the tree's path or the waste row's
@@ -519,7 +608,9 @@ class LayerscopeApp(Comparing, App[None]):
             self.go_to_layer(max(0, min(len(self.image.layers) - 1, (self.view.layer or 0) + by)))
 
     def go_to_layer(self, index: int) -> None:
-        self.action_view("explorer")
+        """Show layer `index` in the explorer; the focus stays where it is (`[` in the tree)."""
+        if self.query_one(TabbedContent).active != "explorer":
+            self.action_view("explorer")
         self.view = replace(self.view, layer=index)
 
     def action_history(self) -> None:
@@ -644,6 +735,11 @@ class LayerscopeApp(Comparing, App[None]):
         node = self.image.fs.lookup(message.path) if self.image is not None else None
         if node is not None:
             self.show_path(node, message.layer, Mode.CHANGES)
+
+
+def layer_span(first: int, last: int) -> str:
+    """`layer 3` or `layers 0–4`, numbered as the rows are."""
+    return f"layer {first}" if first == last else f"layers {first}–{last}"
 
 
 def platforms_of(image: Image) -> list[str]:

@@ -1,4 +1,4 @@
-"""Command palette entries (ctrl+p): layers, modes, views, sorting, find, help."""
+"""Command palette entries (ctrl+p): layers, modes, views, sorting, find, help, other platforms."""
 
 from __future__ import annotations
 
@@ -18,10 +18,16 @@ if TYPE_CHECKING:
 RANK = 1.0
 
 
-class LayerscopeCommands(Provider):
-    """Everything the keys do, by name, plus "go to layer N"."""
+def as_data(text: str) -> str:
+    """Text from the archive, escaped: the palette reads names and help text as markup."""
+    return display_name(text).replace("[", "\\[")
 
-    def _commands(self) -> list[tuple[str, str, object]]:
+
+class LayerscopeCommands(Provider):
+    """Everything the keys do, by name, plus "go to layer N" and "switch platform to P"."""
+
+    def _commands(self, layers: bool = True) -> list[tuple[str, str, object]]:
+        """The commands, with "go to layer N" for every layer unless not `layers`."""
         app: LayerscopeApp = self.app  # type: ignore[assignment]
         commands: list[tuple[str, str, object]] = [
             ("Toggle mode", "changes in this layer / filesystem at this layer", app.action_toggle_mode),
@@ -37,15 +43,20 @@ class LayerscopeCommands(Provider):
             ("Show stack", "layers as a stack, and the read path of a path", partial(app.action_view, "stack")),
             ("Compare with…", "another image, as NEW: shared layers and every difference", app.action_compare_with),
         ]
-        if app.image is not None:
+        if app.image is not None and app.reopenable:
+            for platform in app.summary.platforms:
+                if platform != app.image.platform:
+                    name = f"Switch platform to {as_data(platform)}"
+                    text = f"open the archive's {as_data(platform)} image instead"
+                    commands.append((name, text, partial(app.switch_platform, platform)))
+        if app.image is not None and layers:
             for layer in app.image.layers:
-                # the palette reads help text as markup: the instruction is data
-                instruction = display_name(layer.instruction)[:80].replace("[", "\\[")
+                instruction = as_data(layer.instruction[:80])
                 commands.append((f"Go to layer {layer.index}", instruction, partial(app.go_to_layer, layer.index)))
         return commands
 
     async def discover(self) -> Hits:
-        for name, text, callback in self._commands()[:9]:
+        for name, text, callback in self._commands(layers=False):
             yield Hit(RANK, name, callback, help=text)  # type: ignore[arg-type]
 
     async def search(self, query: str) -> Hits:

@@ -121,7 +121,7 @@ class Comparing:
                     return
                 say(f"{name} (NEW) is analysed; waiting for the open image (OLD)…")
                 time.sleep(WAIT)
-            if app.error is not None or app.image is None:
+            if app.error is not None or app.stopped or app.image is None:  # stopped: Esc
                 fail("Cannot compare: the open image could not be read whole.")
                 return
             say("Comparing…")

@@ -14,6 +14,7 @@ from ...analysis.image import Image
 from ...archive.entries import KIND_NAMES
 from ...present.browse import (
     MARKS,
+    OPAQUE_MARK,
     STATE_NAMES,
     Browser,
     change_notes,
@@ -92,7 +93,7 @@ class HistoryScreen(ModalScreen[None]):
             entry = self.node.entry_at(index)
             if hidden is not None and entry is not None:
                 style = component_style(table, STATE_CLASSES[DELETED])
-                cells = [Text("O opaque", style=style), Text("dir"), Text("-", justify="right")]
+                cells = [Text(f"{OPAQUE_MARK} opaque", style=style), Text("dir"), Text("-", justify="right")]
                 cells += [Text(opaque_note(hidden)), Text(mode_string(entry)), Text(owner_string(entry))]
                 rows.append((index, [*cells, Text(mtime_string(entry))]))
         for index, cells in sorted(rows, key=lambda row: row[0]):

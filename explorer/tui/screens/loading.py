@@ -14,6 +14,8 @@ from textual.widgets import Label, ProgressBar, Static
 
 from ...present.text import display_name, human_size
 
+STOP_HINT = " · Esc stops"
+
 
 class ArchiveRead(Message):
     """Bytes of the archive read so far (a stream or a compressed archive is read whole at open)."""
@@ -29,6 +31,10 @@ class LayerRead(Message):
     def __init__(self, index: int, done: int, size: int) -> None:
         super().__init__()
         self.index, self.done, self.size = index, done, size
+
+
+class LoadStopped(Exception):
+    """Raised in the loading thread at its next step once Esc asked it to stop."""
 
 
 class Throttle:
@@ -47,21 +53,29 @@ class Throttle:
 
 
 class LoadStatus(Horizontal):
-    """One progress bar for the whole load: bytes read of all layers, and the layers done."""
+    """One progress bar for the whole load: bytes read of all layers, and the layers done; and
+    how to stop it (Esc)."""
 
     def compose(self) -> ComposeResult:
-        yield Label("Opening…", id="status-text")
+        yield Label(f"Opening…{STOP_HINT}", id="status-text")
         yield ProgressBar(total=None, show_eta=False, id="status-bar")
 
+    def opening(self) -> None:
+        self.query_one("#status-text", Label).update(f"Opening…{STOP_HINT}")
+        self.query_one(ProgressBar).update(total=None, progress=0)
+
     def reading(self, done: int) -> None:
-        self.query_one("#status-text", Label).update(f"Reading archive… {human_size(done)}")
+        self.query_one("#status-text", Label).update(f"Reading archive… {human_size(done)}{STOP_HINT}")
+
+    def stopping(self) -> None:
+        self.query_one("#status-text", Label).update("Stopping…")
 
     def analysing(self, stacked: int, count: int, done: int, total: int) -> None:
         """Layers 0..`stacked`-1 of `count` are analysed; `done` bytes of all blobs read of `total`
         (layers are read in parallel: only the sum goes one way)."""
         layers = f"layers 0–{stacked - 1} of 0–{count - 1} done" if stacked else f"layers 0–{count - 1}"
         self.query_one("#status-text", Label).update(
-            f"Analysing {layers} · {human_size(done)} of {human_size(total)} read"
+            f"Analysing {layers} · {human_size(done)} of {human_size(total)} read{STOP_HINT}"
         )
         self.query_one(ProgressBar).update(total=max(total, 1), progress=done)
 

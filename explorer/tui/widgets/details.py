@@ -57,6 +57,7 @@ class LayerDetails(VerticalScroll, can_focus=False):
             return
         size += f", {human_size(layer.tar_size or 0)} tar, {human_size(layer.content_bytes)} of file content"
         lines += [field("compression", layer.scan.compression), field("size", size)]
+        lines += _cache_lines(layer)
         counts = [
             Content.assemble(
                 (MARKS[kind], f"bold {STATE_COLOURS[kind]}"),
@@ -85,6 +86,18 @@ class LayerDetails(VerticalScroll, can_focus=False):
 
 
 HINTS_SHOWN = 3  # the rest are on the Hints tab
+ALSO_IN_SHOWN = 3  # other images that share the layer, most recently seen first
+
+
+def _cache_lines(layer: Layer) -> list[Content]:
+    """Whether the layer came from the layer cache, and which other images hold it too."""
+    lines = []
+    if layer.from_cache:
+        lines.append(field("cached", "read from the layer cache, not from its blob", "$text-success"))
+    if layer.also_in:
+        more = f"; {len(layer.also_in) - ALSO_IN_SHOWN} more" if len(layer.also_in) > ALSO_IN_SHOWN else ""
+        lines.append(field("also in", ", ".join(layer.also_in[:ALSO_IN_SHOWN]) + more))
+    return lines
 
 
 def _hint_lines(hints: Hints, index: int) -> list[Content]:

@@ -23,12 +23,13 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ...analysis.filesystem import DELETED, Node
-from ...present.browse import MARKS, Browser, FileRow, mode_string, mtime_string, owner_string
+from ...present.browse import OPAQUE_MARK, Browser, FileRow, mode_string, mtime_string, owner_string
 from ...present.text import human_size
-from ...present.tree import Line, Listings, View, VisibleTree, row_name, row_notes
+from ...present.tree import Line, Listings, View, VisibleTree, row_mark, row_name, row_notes
 from ..labels import CURSOR_KEYS, STATE_CLASSES, component_style, state_css
 
 SIZE_WIDTH = 8  # "1000 kB"
+COLUMN_WIDTHS = (10, 9, 16)  # mode `drwxr-xr-x`, owner `1000:1000`, time `2023-11-14 22:13`
 MIN_NAME = 30  # columns drop out, the time first, to leave the names at least this much
 ELLIPSIS = "…"
 
@@ -80,7 +81,7 @@ class FileTree(ScrollView, can_focus=True):
         self.cursor = 0
         self._listings: Listings | None = None
         self._cache: LRUCache[tuple, Strip] = LRUCache(1024)
-        self._styles: dict[str, Style] = {}
+        self._styles: dict[bool, dict[str, Style]] = {}  # by focus state (see `_style`)
 
     def on_mount(self) -> None:
         self.watch(self.app, "theme", self._restyle, init=False)
@@ -252,10 +253,10 @@ class FileTree(ScrollView, can_focus=True):
             self._move(index)
 
     def on_focus(self) -> None:
-        self.refresh_line(self.cursor)
+        self.refresh()  # the cursor's line and the thumb change colour
 
     def on_blur(self) -> None:
-        self.refresh_line(self.cursor)
+        self.refresh()
 
     def on_mouse_scroll_down(self, event: MouseScrollDown) -> None:
         self.scroll_to(y=self.scroll_y + 3, animate=False, force=True)
@@ -267,25 +268,26 @@ class FileTree(ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         top = round(self.scroll_y)
         index = top + y
-        width = self.scrollable_content_region.width - 1  # the last column: the scroll thumb
+        region = self.scrollable_content_region
+        width = region.width - 1  # the last column: the scroll thumb
         if self.model is None or index >= len(self.model):
-            strip = Strip.blank(width, self.rich_style)
+            strip = Strip.blank(width, self._style("base"))
         else:
             cursor = index == self.cursor
             key = (index, width, cursor, cursor and self.has_focus)  # cleared when the lines change
             strip = self._cache.get(key)
             if strip is None:
                 strip = self._cache[key] = self._draw(self.model.line(index), width, cursor, self.model.is_open(index))
-        return Strip([*strip, self._thumb(y, top)], width + 1)
+        return Strip([*strip, self._thumb(y, top, region.height)], width + 1)
 
-    def _thumb(self, y: int, top: int) -> Segment:
+    def _thumb(self, y: int, top: int, height: int) -> Segment:
         """Row `y` of the scroll thumb: where the screen is in the lines, and how much of them."""
-        height, count = self.scrollable_content_region.height, self.line_count
+        count = self.line_count
         if count <= height:
-            return Segment(" ", self.rich_style)
+            return Segment(" ", self._style("base"))
         size = max(1, height * height // count)
         start = min(height - size, top * height // count)
-        return Segment("▐" if start <= y < start + size else " ", self.rich_style + self._style("filetree--thumb"))
+        return Segment("▐" if start <= y < start + size else " ", self._style("thumb"))
 
     def line_text(self, index: int) -> str:
         """Line `index` as drawn, without styles (what a user reads there)."""
@@ -295,16 +297,22 @@ class FileTree(ScrollView, can_focus=True):
         return "".join(segment.text for segment in strip).rstrip()
 
     def _style(self, name: str) -> Style:
-        if not self._styles:
-            self._styles = {name: component_style(self, name) for name in self.COMPONENT_CLASSES}
+        """A component class's style (and "base", "cursor", "thumb"), worked out once per theme
+        and focus state: the cursor and the thumb change colour with the focus."""
+        focus = self.has_focus
+        styles = self._styles.get(focus)
+        if styles is None:
+            styles = self._styles[focus] = {name: component_style(self, name) for name in self.COMPONENT_CLASSES}
             full = self.get_component_rich_style("filetree--cursor", partial=False)
-            self._styles["cursor"] = Style(bgcolor=full.bgcolor, bold=full.bold)
-        return self._styles[name]
+            styles["cursor"] = Style(bgcolor=full.bgcolor, bold=full.bold)
+            styles["base"] = self.rich_style
+            styles["thumb"] = styles["base"] + styles["filetree--thumb"]
+        return styles[name]
 
     def _draw(self, line: Line, width: int, cursor: bool, is_open: bool) -> Strip:
         """`A ├ ▸ name  notes …  size  mode owner time`: the columns after the name fixed."""
         assert self.model is not None
-        base = self.rich_style
+        base = self._style("base")
         if cursor:
             base += self._style("cursor")
         row = line.row
@@ -312,18 +320,25 @@ class FileTree(ScrollView, can_focus=True):
         detail = base + self._style("filetree--detail")
         entry = row.entry
         columns = [f"{human_size(self.model.size_of(row)):>{SIZE_WIDTH}}"]
-        for column in (mode_string(entry), f"{owner_string(entry):<9}", mtime_string(entry)):
-            if width - cell_len("  ".join([*columns, column])) - 2 < MIN_NAME:
+        shown = SIZE_WIDTH
+        details = (mode_string(entry), owner_string(entry), mtime_string(entry))
+        for column, room in zip(details, COLUMN_WIDTHS, strict=True):
+            shown += 2 + room  # by the column's width, not this row's text: every row keeps the same columns
+            if width - shown - 2 < MIN_NAME:
                 break
-            columns.append(column)
+            columns.append(f"{column:<{room}}")
         right = "  " + "  ".join(columns)
         icon = ("▾ " if is_open else "▸ ") if line.expandable else "  "
+        layer = self.model.view.layer
+        assert layer is not None
+        mark = row_mark(row, self.model.browser, layer)
+        mark_state = self._style(STATE_CLASSES[DELETED]) if mark == OPAQUE_MARK else state  # it hides: as deletions
         left = [
-            Segment(MARKS[row.status] + " ", base + state + Style(bold=True)),
+            Segment(mark + " ", base + mark_state + Style(bold=True)),
             Segment(line.guide + icon, detail),
             Segment(row_name(row), base + state + Style(strike=row.status == DELETED)),
         ]
-        notes = row_notes(row, self.model.browser, self.model.view.layer)
+        notes = row_notes(row, self.model.browser, layer)
         if notes:
             left.append(Segment("  " + notes, base + self._style("filetree--note")))
         room = max(0, width - cell_len(right))

@@ -27,6 +27,7 @@ class LayerTable(DataTable):
         self.image: Image | None = None
         self.steps: list[Step] = []
         self.failed: int | None = None  # the layer that could not be read
+        self.stopped = False  # loading was stopped (Esc): the layers not read say so
         self._row_of: dict[int, int] = {}
 
     def on_mount(self) -> None:
@@ -64,6 +65,8 @@ class LayerTable(DataTable):
             size = Text(human_size(layer.content_bytes), justify="right")
         elif layer.index == self.failed:
             size = Text("error", style=component_style(self, "layers--waste"), justify="right")
+        elif self.stopped:
+            size = Text("stopped", style=pending, justify="right")  # not read: Esc stopped the loading
         else:  # progress is the status bar's
             size = Text("…", style=pending, justify="right")
         waste = self.image.waste if self.image else None

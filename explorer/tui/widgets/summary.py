@@ -64,12 +64,14 @@ class SummaryView(VerticalScroll):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.platforms: list[str] = []  # every platform the archive holds
+        self.how_to_switch = "open one with --platform"  # or the palette, when the input can be read again
 
     def _other_platforms(self, image: Image) -> list[Content]:
         others = [p for p in self.platforms if p != image.platform]
         if not others:
             return []
-        return [field("", f"also in the archive: {', '.join(others)} (open one with --platform)", "$text-muted")]
+        also = f"also in the archive: {', '.join(others)}"
+        return [field("", also, "$text-muted"), field("", self.how_to_switch, "$text-muted")]  # apart: no wrap at 80
 
     def show(self, image: Image | None, source: str, stacked: int, stopped: str | None = None) -> None:
         """The summary of `image` with `stacked` layers analysed, or why analysis `stopped`."""

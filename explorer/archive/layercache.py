@@ -1,0 +1,670 @@
+"""A local cache of layer scans, so a layer seen before is never read again.
+
+A layer's scan (its entries, sizes, kinds, content digests, kept package metadata) is stored
+in SQLite (standard library) in the user cache directory, keyed by the layer blob's sha256
+*as verified* (computed from the bytes as they streamed) and the `diff_id` the image names.
+A scan is taken from the cache only when the image names a digest known to be true:
+
+- from a registry, every blob is checked against its digest as it streams, so the digest in
+  the manifest names exactly the bytes a stored scan was made from;
+- from an archive on disk, a blob counts as verified only once a scan here hashed it, and
+  only while the archive is unchanged (its path, device, inode, size, mtime and ctime, and
+  the blob's offset and size in it); an archive written less than `RACY` seconds before it
+  was read is not remembered (its timestamp could survive a rewrite). A claimed digest or
+  `diff_id` alone is never trusted.
+
+The file is plain data, never pickle (unpickling runs code; a cache directory is a place
+another program may write): JSON for the text, packed integer arrays for the numbers. A file
+that is not ours (another application's database, garbage, a damaged page) is deleted and
+rebuilt; one owned by another user, or writable by others, is not used. Writes are WAL with a
+busy timeout, so two processes share the cache; the least recently used records go when it
+outgrows `max_bytes`. `LAYERSCOPE_CACHE_DIR` moves it (the tests point it at a temp folder).
+"""
+
+from __future__ import annotations
+
+import array
+import contextlib
+import json
+import os
+import sqlite3
+import stat
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+from .cachefile import FILE_NAME, cache_dir, identity
+from .capture import Capture
+from .entries import KIND_NAMES
+from .layerscan import LayerScan, Location
+from .limits import RATIO_FLOOR, Limits
+from .zstdindex import ZstdIndex
+
+if TYPE_CHECKING:
+    from .pool import LayerBlob, LayerProgress, ScanPool
+    from .sources import Source
+
+APPLICATION_ID = 0x4C53434C  # "LSCL": this file is a layerscope layer cache
+SCHEMA = 2
+MAX_BYTES = 2 << 30  # default bound on the stored records (LAYERSCOPE_CACHE_MAX_BYTES)
+BUSY_TIMEOUT = 10.0  # seconds a process waits for another's write
+RACY = 2.0  # an archive modified this recently (seconds) is not remembered as verified
+ROW_WIDTH = 9
+
+# The shape of a scan as this code knows it: a record written by code whose `LayerScan` or
+# `Capture` had other fields is a miss (the format string differs), and a scan whose fields
+# are not these is not stored (it would lose what the codec does not know of).
+_SCAN_FIELDS = ("rows", "tar_size", "compression", "blob_size", "warnings", "blob_sha256", "tar_sha256")
+_SCAN_FIELDS += ("sparse", "capture", "zstd_index", "file_offsets")
+_CAPTURE_FIELDS = ("budget", "head_rule", "suffixes", "prefixes", "files", "heads", "used", "skipped")
+_ZSTD_FIELDS = ("blob_offsets", "tar_offsets", "frames", "sized", "_tar")
+_KINDS = "".join(KIND_NAMES)
+FORMAT = ";".join(
+    ["2", sys.byteorder, ",".join(_SCAN_FIELDS), ",".join(_CAPTURE_FIELDS), ",".join(_ZSTD_FIELDS), str(ROW_WIDTH)]
+)
+
+
+def _known_shape() -> bool:
+    scan = LayerScan([], 0, "none", 0, [], capture=Capture(), zstd_index=ZstdIndex())
+    shapes = ((scan, _SCAN_FIELDS), (scan.capture, _CAPTURE_FIELDS), (scan.zstd_index, _ZSTD_FIELDS))
+    return all(tuple(vars(value)) == fields for value, fields in shapes)
+
+
+SHAPE_KNOWN = _known_shape()
+
+
+def max_bytes() -> int:
+    try:
+        return max(0, int(os.environ.get("LAYERSCOPE_CACHE_MAX_BYTES", MAX_BYTES)))
+    except ValueError:
+        return MAX_BYTES
+
+
+# ---- records: a scan as plain data ------------------------------------------------------------------
+
+
+class Record(NamedTuple):
+    """A scan as the columns of its row: JSON text, then packed numbers and kept bytes."""
+
+    text: str
+    ints: bytes  # size, mode, uid, gid, mtime of every entry (signed 64-bit, column after column)
+    u64: bytes  # unsigned 64-bit: entries' content digests (0 where `nulls` says None), then the
+    # file offsets, then the zstd index's blob and tar offsets (their counts are in `text`)
+    nulls: bytes  # one byte per entry: 1 where its digest is None
+    data: bytes  # the kept package-metadata files and heads, one after another
+
+
+def _unlabel(warnings: list[str], label: str) -> list[str]:
+    """Warnings about the layer, its label taken out (another image names it otherwise)."""
+    prefix = label + ":"
+    return [("\0" + w[len(prefix) :]) if w.startswith(prefix) else w for w in warnings]
+
+
+def _relabel(warnings: list[str], label: str) -> list[str]:
+    return [(label + ":" + w[1:]) if w.startswith("\0") else w for w in warnings]
+
+
+def encode(scan: LayerScan, label: str) -> Record | None:
+    """The scan as a record, or None when it cannot be one (an unknown shape, a number out of
+    64-bit range, package metadata cut short by the budget: a record must be the whole scan)."""
+    capture = scan.capture
+    if not SHAPE_KNOWN or tuple(vars(scan)) != _SCAN_FIELDS or capture is None or capture.skipped:
+        return None
+    rows = scan.rows
+    if rows:
+        paths, kinds, sizes, modes, uids, gids, mtimes, links, digests = zip(*rows, strict=True)
+    else:
+        paths = kinds = sizes = modes = uids = gids = mtimes = links = digests = ()
+    joined = "".join(kinds)
+    if len(joined) != len(rows):
+        return None
+    offsets, index = scan.file_offsets, scan.zstd_index
+    if (offsets is not None and offsets.typecode != "Q") or (index is not None and tuple(vars(index)) != _ZSTD_FIELDS):
+        return None
+    try:
+        ints = array.array("q", sizes + modes + uids + gids + mtimes).tobytes()
+        u64 = array.array("Q", [d or 0 for d in digests])
+    except (OverflowError, TypeError):
+        return None
+    for extra in (offsets, *((index.blob_offsets, index.tar_offsets) if index is not None else ())):
+        if extra is not None:
+            u64.extend(extra)
+    nulls = bytes(d is None for d in digests)
+    kept, data = [], []
+    for table, files in (("f", capture.files), ("h", capture.heads)):
+        for path, content in files.items():
+            kept.append((table, path, len(content)))
+            data.append(content)
+    text = {
+        "n": len(rows),
+        "paths": paths,
+        "links": links,
+        "kinds": joined,
+        "tar_size": scan.tar_size,
+        "compression": scan.compression,
+        "blob_size": scan.blob_size,
+        "warnings": _unlabel(scan.warnings, label),
+        "blob_sha256": scan.blob_sha256,
+        "tar_sha256": scan.tar_sha256,
+        "sparse": scan.sparse,
+        "kept": kept,
+        "used": capture.used,
+        "offsets": len(offsets) if offsets is not None else None,
+        "zstd": [len(index.blob_offsets), index.frames, index.sized, index._tar] if index is not None else None,
+    }
+    return Record(json.dumps(text), ints, u64.tobytes(), nulls, b"".join(data))
+
+
+def decode(record: Record, label: str, limits: Limits) -> LayerScan:
+    """The scan a record holds (ValueError, KeyError, TypeError when it is not a whole one)."""
+    text = json.loads(record.text)
+    n = text["n"]
+    paths, links, kinds = text["paths"], text["links"], text["kinds"]
+    ints, u64 = array.array("q"), array.array("Q")
+    ints.frombytes(record.ints)
+    u64.frombytes(record.u64)
+    nulls = record.nulls
+    n_offsets, zstd = text["offsets"], text["zstd"]
+    n_frames = zstd[0] if zstd is not None else 0
+    if (n_offsets is not None and n_offsets < 0) or n_frames < 0:
+        raise ValueError("a record of negative counts")
+    u64_size = n + (n_offsets or 0) + 2 * n_frames
+    if not (len(paths) == len(links) == len(kinds) == len(nulls) == n and len(ints) == 5 * n and len(u64) == u64_size):
+        raise ValueError("a record of mismatched columns")
+    hashes = u64[:n]
+    offsets = u64[n : n + n_offsets] if n_offsets is not None else None
+    index = None
+    if zstd is not None:
+        index = ZstdIndex()
+        start = n + (n_offsets or 0)
+        index.blob_offsets, index.tar_offsets = u64[start : start + n_frames], u64[start + n_frames :]
+        index.frames, index.sized, index._tar = int(zstd[1]), bool(zstd[2]), int(zstd[3])
+    if not all(isinstance(s, str) for s in (*paths, *links)) or kinds.strip(_KINDS):
+        raise TypeError("a record whose names are not text, or of unknown entry kinds")
+    digests = hashes.tolist()
+    if any(nulls):
+        digests = [None if null else d for d, null in zip(digests, nulls, strict=True)]
+    columns = [ints[i * n : (i + 1) * n].tolist() for i in range(5)]
+    rows = list(zip(paths, kinds, *columns, links, digests, strict=True))
+    capture = Capture(limits.capture)
+    offset, data = 0, record.data
+    for table, path, size in text["kept"]:
+        (capture.files if table == "f" else capture.heads)[str(path)] = data[offset : offset + size]
+        offset += size
+    if offset != len(data):
+        raise ValueError("a record of mismatched package metadata")
+    capture.used = int(text["used"])
+    sparse = {str(k): int(v) for k, v in text["sparse"].items()}
+    warnings = _relabel([str(w) for w in text["warnings"]], label)
+    return LayerScan(
+        rows,
+        int(text["tar_size"]),
+        str(text["compression"]),
+        int(text["blob_size"]),
+        warnings,
+        text["blob_sha256"],
+        text["tar_sha256"],
+        sparse,
+        capture,
+        index,
+        offsets,
+    )
+
+
+# ---- the database -----------------------------------------------------------------------------------
+
+_TABLES = """
+CREATE TABLE layers (
+    digest TEXT NOT NULL, diff_id TEXT NOT NULL, format TEXT NOT NULL, heads TEXT NOT NULL,
+    text TEXT NOT NULL, ints BLOB NOT NULL, u64 BLOB NOT NULL, nulls BLOB NOT NULL, data BLOB NOT NULL,
+    bytes INTEGER NOT NULL, used REAL NOT NULL, PRIMARY KEY (digest, diff_id));
+CREATE INDEX layers_used ON layers (used);
+CREATE TABLE blobs (
+    path TEXT NOT NULL, offset INTEGER NOT NULL, length INTEGER NOT NULL, dev INTEGER NOT NULL,
+    ino INTEGER NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,
+    digest TEXT NOT NULL, PRIMARY KEY (path, offset));
+CREATE TABLE images (digest TEXT NOT NULL, image TEXT NOT NULL, seen REAL NOT NULL, PRIMARY KEY (digest, image));
+"""
+
+
+class CacheUnusable(Exception):
+    """The cache directory or file cannot be used safely (said once, then the cache is bypassed)."""
+
+
+def _private(info: os.stat_result) -> bool:
+    return info.st_uid == os.geteuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+class LayerCache:
+    """The cache file, open. Every method swallows SQLite's errors into a miss: a cache that
+    fails is a slower run, never a failed one (`broken` says why it gave up)."""
+
+    def __init__(self, folder: Path | None = None) -> None:
+        self.folder = folder or cache_dir()
+        self.path = self.folder / FILE_NAME
+        self.broken: str | None = None
+        self._db = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            info = self.folder.stat()
+        except OSError as exc:
+            raise CacheUnusable(f"{self.folder}: {exc.strerror or exc}") from None
+        if not _private(info):
+            raise CacheUnusable(f"{self.folder}: owned by another user or writable by others; not used")
+        with contextlib.suppress(FileNotFoundError):
+            if not _private(self.path.lstat()) or self.path.is_symlink():
+                raise CacheUnusable(f"{self.path}: owned by another user, writable by others or a link; not used")
+        try:
+            return self._connect()
+        except sqlite3.OperationalError as exc:  # locked past the timeout, unreadable: left alone
+            raise CacheUnusable(f"{self.path}: {exc}") from None
+        except sqlite3.DatabaseError:  # not a database, damaged, or another application's
+            self._remove()
+        try:
+            return self._connect()
+        except sqlite3.Error as exc:
+            raise CacheUnusable(f"{self.path}: {exc}") from None
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            app = db.execute("PRAGMA application_id").fetchone()[0]
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if app == 0 and version == 0:
+                tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+                if tables:
+                    raise sqlite3.DatabaseError("another application's database")
+                db.execute("BEGIN IMMEDIATE")
+                if db.execute("PRAGMA application_id").fetchone()[0] == 0:  # not made meanwhile
+                    for statement in _TABLES.split(";"):
+                        if statement.strip():
+                            db.execute(statement)
+                    db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+                    db.execute(f"PRAGMA user_version={SCHEMA}")
+                db.execute("COMMIT")
+            elif app != APPLICATION_ID or version != SCHEMA:
+                raise sqlite3.DatabaseError("not a layer cache of this version")
+            return db
+        except BaseException:
+            db.close()
+            raise
+
+    def _remove(self) -> None:
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(f"{self.path}{suffix}")
+
+    def _fail(self, exc: sqlite3.Error) -> None:
+        """Stop using the cache for this run; a damaged file goes (the next run makes a new one)."""
+        self.broken = f"{self.path}: {exc}"
+        if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
+            self._remove()
+
+    def close(self) -> None:
+        self._db.close()
+
+    # ---- lookups ----
+    def verified_digest(self, location: Location) -> str | None:
+        """The sha256 a scan here computed of this blob, if its archive is unchanged since."""
+        identity = _identity(location)
+        if identity is None or self.broken:
+            return None
+        try:
+            row = self._db.execute(
+                "SELECT dev, ino, size, mtime_ns, ctime_ns, length, digest FROM blobs WHERE path=? AND offset=?",
+                (identity[0], location.offset),
+            ).fetchone()
+        except sqlite3.Error as exc:
+            self._fail(exc)
+            return None
+        if row is None or tuple(row[:5]) != identity[1:] or row[5] != location.size:
+            return None
+        return row[6]
+
+    def get(self, digest: str, diff_id: str | None, heads: str) -> Record | None:
+        if self.broken:
+            return None
+        try:
+            row = self._db.execute(
+                "SELECT text, ints, u64, nulls, data FROM layers WHERE digest=? AND diff_id=? AND format=? AND heads=?",
+                (digest, diff_id or "", FORMAT, heads),
+            ).fetchone()
+        except sqlite3.Error as exc:
+            self._fail(exc)
+            return None
+        return Record(*row) if row else None
+
+    def has(self, digest: str, diff_id: str | None, heads: str) -> bool:
+        if self.broken:
+            return False
+        try:
+            row = self._db.execute(
+                "SELECT 1 FROM layers WHERE digest=? AND diff_id=? AND format=? AND heads=?",
+                (digest, diff_id or "", FORMAT, heads),
+            ).fetchone()
+        except sqlite3.Error as exc:
+            self._fail(exc)
+            return False
+        return row is not None
+
+    def drop(self, digest: str, diff_id: str | None) -> None:
+        """Forget a record that would not decode."""
+        self._write(lambda db: db.execute("DELETE FROM layers WHERE digest=? AND diff_id=?", (digest, diff_id or "")))
+
+    def also_in(self, digest: str, image: str) -> list[str]:
+        """The other images seen with this layer, most recent first."""
+        if self.broken:
+            return []
+        try:
+            rows = self._db.execute(
+                "SELECT image FROM images WHERE digest=? AND image<>? ORDER BY seen DESC", (digest, image)
+            ).fetchall()
+        except sqlite3.Error as exc:
+            self._fail(exc)
+            return []
+        return [row[0] for row in rows]
+
+    # ---- writes ----
+    def _write(self, work: Callable[[sqlite3.Connection], None]) -> None:
+        """Run `work` in one write transaction (nothing, once the cache is broken)."""
+        if self.broken:
+            return
+        db = self._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                work(db)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            self._fail(exc)
+
+    def put(self, digest: str, diff_id: str | None, heads: str, record: Record, location: Location | None) -> None:
+        size = sum(len(part) for part in record)
+        identity = _identity(location) if location is not None else None
+
+        def work(db: sqlite3.Connection) -> None:
+            row = (digest, diff_id or "", FORMAT, heads, *record, size, time.time())
+            db.execute("INSERT OR REPLACE INTO layers VALUES (?,?,?,?,?,?,?,?,?,?,?)", row)
+            if identity is not None and location is not None:
+                self._remember(db, location, identity, digest)
+
+        self._write(work)
+        self._write(self._evict)
+
+    def remember_blob(self, location: Location, digest: str) -> None:
+        """A scan here hashed this archive blob: its sha256 is `digest`."""
+        identity = _identity(location)
+        if identity is not None:
+            self._write(lambda db: self._remember(db, location, identity, digest))
+
+    def _remember(self, db: sqlite3.Connection, location: Location, identity: tuple, digest: str) -> None:
+        path, dev, ino, size, mtime_ns, ctime_ns = identity
+        if time.time() - max(mtime_ns, ctime_ns) / 1e9 < RACY:
+            return  # written just now: a rewrite within the timestamps' granularity would go unseen
+        db.execute(
+            "INSERT OR REPLACE INTO blobs VALUES (?,?,?,?,?,?,?,?,?)",
+            (path, location.offset, location.size, dev, ino, size, mtime_ns, ctime_ns, digest),
+        )
+
+    def touch(self, uses: Sequence[tuple[str, str | None, str]]) -> None:
+        """Mark records (digest, diff_id) as used now (the LRU order) by the image named."""
+        now = time.time()
+
+        def work(db: sqlite3.Connection) -> None:
+            for digest, diff_id, image in uses:
+                db.execute("UPDATE layers SET used=? WHERE digest=? AND diff_id=?", (now, digest, diff_id or ""))
+                db.execute("INSERT OR REPLACE INTO images VALUES (?,?,?)", (digest, image, now))
+
+        self._write(work)
+
+    @staticmethod
+    def _evict(db: sqlite3.Connection) -> None:
+        """Past `max_bytes`, drop the least recently used records down to 90 % of it."""
+        limit = max_bytes()
+        total = db.execute("SELECT coalesce(sum(bytes), 0) FROM layers").fetchone()[0]
+        if total <= limit:
+            return
+        goal = limit * 0.9
+        for digest, diff_id, size in db.execute("SELECT digest, diff_id, bytes FROM layers ORDER BY used").fetchall():
+            if total <= goal:
+                break
+            db.execute("DELETE FROM layers WHERE digest=? AND diff_id=?", (digest, diff_id))
+            total -= size
+        db.execute("DELETE FROM images WHERE digest NOT IN (SELECT digest FROM layers)")
+
+    # ---- the `cache` command ----
+    def info(self) -> dict:
+        counts = {}
+        for table in ("layers", "blobs", "images"):
+            counts[table] = self._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608 (ours)
+        stored = self._db.execute("SELECT coalesce(sum(bytes), 0) FROM layers").fetchone()[0]
+        images = self._db.execute("SELECT count(DISTINCT image) FROM images").fetchone()[0]
+        on_disk = sum(os.path.getsize(f"{self.path}{s}") for s in ("", "-wal") if os.path.exists(f"{self.path}{s}"))
+        return {
+            "path": str(self.path),
+            "layers": counts["layers"],
+            "images": images,
+            "verified_archive_blobs": counts["blobs"],
+            "stored_bytes": stored,
+            "file_bytes": on_disk,
+            "max_bytes": max_bytes(),
+        }
+
+    def clear(self) -> None:
+        def work(db: sqlite3.Connection) -> None:
+            for table in ("layers", "blobs", "images"):
+                db.execute(f"DELETE FROM {table}")  # noqa: S608 (ours)
+
+        self._write(work)
+        with contextlib.suppress(sqlite3.Error):
+            self._db.execute("VACUUM")
+
+
+def _sha256_at(location: Location) -> str | None:
+    """The digest of a blob in a file, read in 1 MiB pieces (None if it cannot be read whole)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    try:
+        with open(location.path, "rb") as f:
+            f.seek(location.offset)
+            left = location.size
+            while left:
+                data = f.read(min(left, 1 << 20))
+                if not data:
+                    return None
+                digest.update(data)
+                left -= len(data)
+    except OSError:
+        return None
+    return "sha256:" + digest.hexdigest()
+
+
+def _identity(location: Location) -> tuple | None:
+    return identity(location.path)
+
+
+def open_cache() -> tuple[LayerCache | None, str | None]:
+    """The user's cache, or (None, why not)."""
+    try:
+        return LayerCache(), None
+    except CacheUnusable as exc:
+        return None, str(exc)
+
+
+# ---- scans through the cache ------------------------------------------------------------------------
+
+
+class LayerKey(NamedTuple):
+    """What an image says of a layer: its blob's digest (None in a legacy docker archive) and diff_id."""
+
+    digest: str | None
+    diff_id: str | None
+
+
+def _trusted_digest(cache: LayerCache, location: object) -> str | None:
+    """The digest a blob is known to have: a registry's (checked as it streams), or one a scan
+    here computed of an archive blob that is unchanged since."""
+    if isinstance(location, Location):
+        return cache.verified_digest(location)
+    digest = getattr(location, "digest", None)  # a registry's `RemoteBlob`
+    return digest if isinstance(digest, str) and digest.startswith("sha256:") else None
+
+
+def _hit_allowed(scan: LayerScan, verify: bool, limits: Limits) -> bool:
+    """Would scanning it now give this scan: the limits it passed still pass, and with
+    `verify`, its tar was hashed (so the diff_id check has something to check)."""
+    if verify and scan.tar_sha256 is None:
+        return False
+    return scan.tar_size <= RATIO_FLOOR or scan.tar_size <= limits.max_ratio * max(scan.blob_size, 1)
+
+
+class CachedScans:
+    """The scans of an image's layers, from the cache where it has them, else from the pool
+    (asked to hash each archive blob as it streams, so the next run can trust it).
+
+    `hits` holds the indexes of the layers that came from the cache, `also_in` the other
+    images each layer was seen in; both are known before the first scan is yielded.
+    """
+
+    def __init__(
+        self,
+        cache: LayerCache,
+        source: Source,
+        blobs: Sequence[LayerBlob],
+        keys: Sequence[LayerKey],
+        images: Sequence[str],
+        verify: bool,
+        limits: Limits,
+    ) -> None:
+        self.cache = cache
+        self.source = source
+        self.blobs = blobs
+        self.keys = keys
+        self.images = images  # the name of the image each layer is of
+        self.verify = verify
+        self.limits = limits
+        self.heads = repr(limits.capture.heads)
+        self.hits: dict[int, LayerScan] = {}
+        self.also_in: dict[int, list[str]] = {}
+        self.trusted: list[str | None] = []
+        self.locations: list[object] = []
+        for blob, key in zip(blobs, keys, strict=True):
+            location = source.locate(blob.name) if source.exists(blob.name) else None
+            trusted = _trusted_digest(cache, location) if location is not None else None
+            if trusted is not None and key.digest is not None and key.digest != trusted:
+                trusted = None  # the image names another blob than the one verified here
+            self.locations.append(location)
+            self.trusted.append(trusted)
+        self._check_claims()
+        for index, (blob, key) in enumerate(zip(blobs, keys, strict=True)):
+            trusted = self.trusted[index]
+            record = cache.get(trusted, key.diff_id, self.heads) if trusted is not None else None
+            if record is None:
+                continue
+            try:
+                scan = decode(record, blob.label, limits)
+            except Exception:  # noqa: BLE001 (a damaged record, whatever the damage: a miss, and it goes)
+                cache.drop(trusted, key.diff_id)  # type: ignore[arg-type]
+                continue
+            if _hit_allowed(scan, verify, limits):
+                self.hits[index] = scan
+        for index, digest in enumerate(self.trusted):
+            if digest is not None:
+                self.also_in[index] = cache.also_in(digest, images[index])
+
+    def _check_claims(self) -> None:
+        """An archive blob not seen here, whose claimed digest has a record (another archive
+        with the same base layers): hashed now, and trusted if it hashes to its claim. Reading
+        a blob to hash it is cheaper than reading it to scan it (about 5x for gzip)."""
+        claims = [
+            i
+            for i, (location, key) in enumerate(zip(self.locations, self.keys, strict=True))
+            if isinstance(location, Location)
+            and self.trusted[i] is None
+            and key.digest is not None
+            and self.cache.has(key.digest, key.diff_id, self.heads)
+        ]
+        if not claims:
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(min(len(claims), os.cpu_count() or 1)) as hashers:  # sha256 lets go of the GIL
+            digests = list(hashers.map(_sha256_at, [self.locations[i] for i in claims]))
+        for i, digest in zip(claims, digests, strict=True):
+            if digest is not None and digest == self.keys[i].digest:
+                self.trusted[i] = digest
+                self.cache.remember_blob(self.locations[i], digest)  # type: ignore[arg-type]
+
+    def scans(
+        self, pool: ScanPool, on_progress: LayerProgress | None = None, largest_first: bool = False
+    ) -> Iterator[tuple[int, LayerScan]]:
+        """(index, scan) of every layer, in layer order (see `ScanPool.scan`)."""
+        misses = [i for i in range(len(self.blobs)) if i not in self.hits]
+        if self.hits:
+            self.source.retain([self.blobs[i].name for i in misses])  # a registry fetches no other
+        used: list[tuple[str, str | None, str]] = []
+        try:
+            scanned: Iterator[tuple[int, LayerScan]] = iter(())
+            if misses:
+                progress = _progress_of(misses, on_progress)
+                # an archive's blobs are hashed as they stream (a registry's are checked anyway)
+                on_disk = any(isinstance(self.locations[i], Location) for i in misses)
+                limits = self.limits._replace(hash_blob=True) if on_disk else self.limits
+                blobs = [self.blobs[i] for i in misses]
+                scanned = pool.scan(self.source, blobs, self.verify, limits, progress, largest_first)
+            else:
+                pool.close()  # workers started for this image have nothing to do
+            for index in range(len(self.blobs)):
+                if index in self.hits:
+                    scan = self.hits.pop(index)
+                    if on_progress:
+                        on_progress(index, self.blobs[index].size, self.blobs[index].size)
+                else:
+                    _, scan = next(scanned)
+                    self._store(index, scan)
+                digest = self.trusted[index]
+                if digest is not None:
+                    used.append((digest, self.keys[index].diff_id, self.images[index]))
+                yield index, scan
+        finally:
+            if used:
+                self.cache.touch(used)
+
+    def _store(self, index: int, scan: LayerScan) -> None:
+        """Keep a fresh scan, under the digest its blob was verified to have."""
+        key, location = self.keys[index], self.locations[index]
+        if isinstance(location, Location):
+            if scan.blob_sha256 is None:
+                return
+            digest = "sha256:" + scan.blob_sha256
+            if key.digest is not None and key.digest != digest:
+                return  # the archive's claim is false: --verify says so; nothing is remembered
+        elif self.trusted[index] is not None:
+            digest = self.trusted[index]  # a registry blob, checked as it streamed
+        else:
+            return
+        self.trusted[index] = digest
+        record = encode(scan, self.blobs[index].label)
+        if record is None:
+            if isinstance(location, Location):
+                self.cache.remember_blob(location, digest)
+            return
+        self.cache.put(digest, key.diff_id, self.heads, record, location if isinstance(location, Location) else None)
+
+
+def _progress_of(misses: list[int], on_progress: LayerProgress | None) -> LayerProgress | None:
+    """The pool's progress (by its own numbering of the layers it scans) in the image's."""
+    if on_progress is None:
+        return None
+    report: Callable[[int, int, int], None] = on_progress
+    return lambda i, done, size: report(misses[i], done, size)
