@@ -28,3 +28,11 @@ atexit.register(shutil.rmtree, os.environ["LAYERSCOPE_CACHE_DIR"], True)
 @pytest.fixture(autouse=True)
 def _own_layer_cache(tmp_path_factory, monkeypatch) -> None:
     monkeypatch.setenv("LAYERSCOPE_CACHE_DIR", str(tmp_path_factory.mktemp("layer-cache")))
+
+
+@pytest.fixture(scope="session")
+def demo_archive(tmp_path_factory) -> str:
+    """The demo archive (v2 and v1), written once into pytest's temp folder."""
+    from explorer.demo import write_demo
+
+    return str(write_demo(tmp_path_factory.mktemp("demo") / "demo.oci.tar"))

@@ -25,7 +25,7 @@ from explorer.analysis.readpath import (
     read_path,
 )
 from explorer.analysis.waste import compute_waste
-from explorer.demo import V1, V2, demo_options, write_demo
+from explorer.demo import V1, V2, demo_options
 from explorer.present.browse import CHANGES
 from explorer.present.stack import Bar, bar_cells, read_path_of, stack_bars, widest
 from explorer.tui.app import LayerscopeApp
@@ -87,11 +87,6 @@ def test_a_copy_a_hard_link_still_reaches_is_not_hidden():
 
 
 # ---- present: bars and words -----------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def demo_archive(tmp_path_factory) -> str:
-    return str(write_demo(tmp_path_factory.mktemp("demo") / "demo.tar"))
 
 
 @pytest.fixture(scope="module")

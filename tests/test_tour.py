@@ -13,7 +13,7 @@ import sys
 import pytest
 from textual.widgets import DataTable, TabbedContent
 
-from explorer.demo import demo_options, demo_path
+from explorer.demo import demo_options
 from explorer.present.browse import CHANGES
 from explorer.present.tour import TOUR, layer_of
 from explorer.tui.app import LayerscopeApp
@@ -30,8 +30,8 @@ def run(test):
 
 
 @pytest.fixture(scope="module")
-def demo() -> str:
-    return str(demo_path())
+def demo(demo_archive) -> str:
+    return demo_archive
 
 
 async def settle(app, pilot) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from explorer.demo import demo_options, demo_path
+from explorer.demo import demo_options
 from explorer.present.tour import TOUR
 from explorer.tui.app import LayerscopeApp
 
@@ -12,8 +12,8 @@ SIZES = [(80, 24), (120, 40)]
 
 
 @pytest.fixture(scope="module")
-def demo() -> str:
-    return str(demo_path())
+def demo(demo_archive) -> str:
+    return demo_archive
 
 
 async def loaded(pilot) -> None:

@@ -15,7 +15,6 @@ import pytest
 from textual.widgets import DataTable, Label, TabbedContent
 
 from explorer.cli import main
-from explorer.demo import demo_path
 from explorer.tui.app import LayerscopeApp
 from explorer.tui.screens.history import HistoryScreen
 from explorer.tui.screens.loading import ErrorScreen
@@ -26,8 +25,8 @@ from .test_ui_pilot import SIZE, run, settle
 
 
 @pytest.fixture(scope="module")
-def demo() -> str:
-    return str(demo_path())
+def demo(demo_archive) -> str:
+    return demo_archive
 
 
 def test_stdin_redirected_from_a_file_is_read_by_its_path(demo):

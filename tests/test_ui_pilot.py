@@ -17,7 +17,6 @@ import pytest
 from textual.widgets import DataTable, OptionList, TabbedContent
 
 from explorer.archive.pool import PARALLEL_MIN_BYTES
-from explorer.demo import demo_path
 from explorer.present.browse import CHANGES, MARKS, MERGED, Sort
 from explorer.present.text import display_name
 from explorer.present.tree import row_name, row_notes
@@ -47,8 +46,8 @@ def run(test):
 
 
 @pytest.fixture(scope="module")
-def demo() -> str:
-    return str(demo_path())
+def demo(demo_archive) -> str:
+    return demo_archive
 
 
 async def settle(app: LayerscopeApp, pilot) -> None:
