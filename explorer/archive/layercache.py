@@ -592,7 +592,7 @@ def _hashes_to(location: Location, known: tuple | None, digest: str) -> bool:
 class CachedScans:
     """The scans of an image's layers, from the cache where it has them, else from the pool.
 
-    Each layer's record key (`keys_used`) is its verified digest, or for an archive blob whose
+    Each layer's record key (`used`) is its verified digest, or for an archive blob whose
     record is unverified, its place. `hits` holds the indexes of the layers that came from the
     cache, `also_in` the other images each layer was seen in; both are known before the first
     scan is yielded.
