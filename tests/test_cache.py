@@ -348,6 +348,8 @@ def test_verify_wants_a_record_whose_tar_was_hashed(tmp_path, not_racy):
     analysed(path)
     assert not any(hits(analysed(path, verified)))  # stored without the tar's sha256: no diff_id check
     assert all(hits(analysed(path, verified)))  # stored again, with it
+    info = json.loads(layerscope("cache", "info", "--json").stdout)
+    assert (info["layers"], info["verified_archive_blobs"]) == (2, 2)  # the unverified records went
     assert all(hits(analysed(path)))
 
 
