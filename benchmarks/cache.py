@@ -66,7 +66,7 @@ def bench(image: str, reps: int, folder: Path, roots: dict[str, Path]) -> str:
     runs: dict[str, dict[str, list[tuple[float, float]]]] = {name: {m: [] for m in MODES} for name in roots}
     for _ in range(reps):
         for name, root in roots.items():
-            for mode, measured in one_rep(root, image, copy, folder / name).items():
+            for mode, measured in one_rep(root, image, copy, folder / name / Path(image).name).items():
                 runs[name][mode].append(measured)
     copy.unlink()
     lines = [image]
