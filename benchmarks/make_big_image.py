@@ -7,6 +7,16 @@ archive with gzip layers, one with zstd layers, and a legacy docker-archive with
 layers.
 
     python benchmarks/make_big_image.py OUTDIR [--size-mb 600] [--huge] [--root /usr]
+
+Three more images measure the cost per entry rather than per byte:
+
+    --many-small   ~120,000 entries of small files (avg. under 5 KB) from /usr/include,
+                   /usr/lib/python3*, /usr/share/locale and /usr/share/zoneinfo, stored again
+                   under other roots across layers, with deletions, re-stores and overwrites
+                   (gzip, zstd and plain forms, as above)
+    --million      1,000,000 entries in 4 layers: deep and wide trees of empty or tiny files
+                   (plain docker-archive, which dive reads too)
+    --many-layers  5,000 one-file gzip layers (`many_layers.py` writes 50,000)
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.synthetic import TarWriter  # noqa: E402
 from explorer.archive.writer import Image, Layer, LayerFile, write_docker_archive, write_oci  # noqa: E402
 
 LAYERS = 6
@@ -123,6 +134,145 @@ def image_of(tars: list[Path], compression: str) -> Image:
     return Image(layers, config={"Cmd": ["/bin/sh"]}, tags=["bench/big:latest"])
 
 
+SMALL_ROOTS = ("/usr/include", "/usr/lib/python3", "/usr/lib/python3.*", "/usr/share/locale", "/usr/share/zoneinfo")
+SMALL_MAX = 16 << 10  # the largest file taken for --many-small
+SMALL_COPIES = 8  # the tree is stored this many times, under other roots (venvs, say)
+
+
+def small_files() -> list[tuple[str, bytes]]:
+    """(path without the leading "/", content) of every small regular file under SMALL_ROOTS."""
+    roots = sorted({p for pattern in SMALL_ROOTS for p in Path("/").glob(pattern.lstrip("/")) if p.is_dir()})
+    found = []
+    for root in roots:
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames.sort()
+            for name in sorted(filenames):
+                path = Path(dirpath, name)
+                try:
+                    if path.is_symlink() or not path.is_file() or path.stat().st_size > SMALL_MAX:
+                        continue
+                    found.append((str(path)[1:], path.read_bytes()))
+                except OSError:
+                    continue
+    return found
+
+
+def _store(tar: TarWriter, files: list[tuple[str, bytes]], prefix: str, mode: int = 0o644) -> None:
+    """`files` under `prefix`, each directory named before its contents (as tar writers do)."""
+    made: set[str] = set()
+    for path, data in files:
+        full = prefix + path
+        head = full.rpartition("/")[0]
+        missing = []
+        while head and head not in made:
+            missing.append(head)
+            made.add(head)
+            head = head.rpartition("/")[0]
+        for directory in reversed(missing):
+            tar.dir(directory)
+        tar.file(full, data, mode)
+
+
+def many_small_layers(work: Path) -> tuple[list[Path], list[str], int]:
+    """Layer tars of many small files: the tree under usr/ and then under opt/venvN/ (one layer
+    each); a layer deleting one copy (whiteout), another's include/ (opaque marker) and every
+    20th file of a third, and re-storing every 4th file of usr/ with a chmod; a layer
+    overwriting every 10th file of a fourth copy. Returns (tars, steps, entries)."""
+    files = small_files()
+    tars, steps, entries = [], [], 0
+
+    def layer(step: str) -> TarWriter:
+        steps.append(step)
+        return TarWriter(work / f"layer{len(tars)}.tar")
+
+    def done(tar: TarWriter) -> None:
+        nonlocal entries
+        tars.append(tar.close())
+        entries += tar.entries
+
+    for copy in range(SMALL_COPIES - 1):
+        tar = layer(f"/bin/sh -c #(nop) COPY tree {copy}")
+        _store(tar, files, "" if copy == 0 else f"opt/venv{copy}/")
+        done(tar)
+    tar = layer("/bin/sh -c rm -rf /opt/venv2 /opt/venv3/usr/include/* && chmod 600 ...")
+    tar.whiteout("opt/venv2")
+    tar.opaque("opt/venv3/usr/include")
+    for path, _ in files[::20]:
+        tar.whiteout(f"opt/venv5/{path}")
+    _store(tar, files[::4], "", mode=0o600)
+    done(tar)
+    tar = layer("/bin/sh -c overwrite some files")
+    _store(tar, [(path, data + b"# changed\n") for path, data in files[::10]], "opt/venv4/")
+    done(tar)
+    tar = layer(f"/bin/sh -c #(nop) COPY tree {SMALL_COPIES - 1}")
+    _store(tar, files, f"opt/venv{SMALL_COPIES - 1}/")
+    done(tar)
+    average = sum(len(data) for _, data in files) / max(len(files), 1)
+    print(f"{len(files)} small files (average {average:.0f} bytes)")
+    return tars, steps, entries
+
+
+MILLION_TREES = 3  # layers of a deep tree each: 100 x 30 directories of 96 files
+WIDE = 117_096  # files of one directory, in the last layer (1,000,000 entries in all)
+
+
+def million_layers(work: Path) -> tuple[list[Path], list[str], int]:
+    """About 1,000,000 entries: three layers of deep trees (every 4th file holds a few bytes,
+    the rest are empty), then a layer with one directory of 117,096 files, a path 60
+    directories deep, an opaque marker over one tree's subdirectory and 10,000 files of the
+    first tree re-stored with a chmod."""
+    tars, steps, entries = [], [], 0
+    for i in range(MILLION_TREES):
+        tar = TarWriter(work / f"layer{i}.tar")
+        for a in range(100):
+            tar.dir(f"t{i}/a{a:02}")
+            for b in range(30):
+                tar.dir(f"t{i}/a{a:02}/b{b:02}")
+                for n in range(96):
+                    tar.file(f"t{i}/a{a:02}/b{b:02}/f{n:02}", b"%d %d %d\n" % (a, b, n) if n % 4 == 0 else b"")
+        tars.append(tar.close())
+        steps.append(f"/bin/sh -c make tree {i}")
+        entries += tar.entries
+    tar = TarWriter(work / f"layer{MILLION_TREES}.tar")
+    tar.dir("wide")
+    for n in range(WIDE):
+        tar.file(f"wide/file-{n:06}", b"")
+    deep = "/".join(f"d{n}" for n in range(60))
+    tar.dir(deep)
+    tar.file(f"{deep}/bottom", b"deep\n")
+    tar.opaque("t1/a05")
+    for a in range(100):
+        for b in range(0, 30, 10):
+            for n in range(0, 96, 3):
+                tar.file(f"t0/a{a:02}/b{b:02}/f{n:02}", b"%d %d %d\n" % (a, b, n) if n % 4 == 0 else b"", 0o600)
+    tars.append(tar.close())
+    steps.append("/bin/sh -c make a wide directory")
+    return tars, steps, entries + tar.entries
+
+
+def write_special(kind: str, outdir: Path) -> None:
+    if kind == "many-layers":
+        from benchmarks.many_layers import write_image
+
+        path = write_image(outdir / "layers-5000.tar", 5000)
+        print(f"5000 one-file gzip layers -> {path}")
+        return
+    with tempfile.TemporaryDirectory(dir=outdir) as work:
+        make = many_small_layers if kind == "many-small" else million_layers
+        tars, steps, entries = make(Path(work))
+        tag = kind
+
+        def image(compression: str) -> Image:
+            layers: list[Layer | LayerFile] = [LayerFile(t, s, compression) for t, s in zip(tars, steps, strict=True)]  # type: ignore[arg-type]
+            return Image(layers, config={"Cmd": ["/bin/sh"]}, tags=[f"bench/{tag}:latest"])
+
+        write_docker_archive(image("none"), outdir / f"{tag}.docker-archive.tar")
+        if kind == "many-small":
+            write_oci(image("gzip"), outdir / f"{tag}.oci-gzip.tar")
+            write_oci(image("zstd"), outdir / f"{tag}.oci-zstd.tar")
+    print(f"{entries} entries in {len(tars)} layers -> {outdir}/{tag}.*.tar")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("outdir", type=Path)
@@ -130,7 +280,14 @@ def main() -> None:
     parser.add_argument("--size-mb", type=int, default=600, help="uncompressed content budget (default 600)")
     parser.add_argument("--max-files", type=int, default=25_000)
     parser.add_argument("--huge", action="store_true", help="about 4 GB and 120k files")
+    special = parser.add_mutually_exclusive_group()
+    for kind in ("many-small", "million", "many-layers"):
+        special.add_argument(f"--{kind}", dest="special", action="store_const", const=kind)
     args = parser.parse_args()
+    if args.special:
+        args.outdir.mkdir(parents=True, exist_ok=True)
+        write_special(args.special, args.outdir)
+        return
     max_file = MAX_FILE
     if args.huge:
         args.size_mb, args.max_files, max_file = 4000, 120_000, MAX_FILE_HUGE

@@ -127,12 +127,15 @@ class Node:
 
     @property
     def path(self) -> str:
-        parts = []
-        node: Node | None = self
-        while node is not None and node.parent is not None:
+        node = self.parent
+        if node is None:
+            return ""
+        parts = [self.name]
+        while node.parent is not None:
             parts.append(node.name)
             node = node.parent
-        return "/".join(reversed(parts))
+        parts.reverse()
+        return "/".join(parts)
 
     def state_at(self, layer: int) -> Change | None:
         """The last change at or below `layer`, or None if the path did not exist yet."""
@@ -213,6 +216,7 @@ class FileSystem:
         self.links: list[Node] = []  # paths that hard links made share a copy stored elsewhere
         self.warnings: list[str] = []
         self._shared: dict[int, int] = {}  # one int object per distinct mode, owner and time
+        self._names: dict[str, str] = {}  # one str object per distinct name (site-packages, __init__.py…)
 
     # ---- queries -------------------------------------------------------------------------
     def lookup(self, path: str) -> Node | None:
@@ -261,7 +265,6 @@ class FileSystem:
         self._hide_lower(stacking, entries)
         yield from self._place(stacking, entries, size)
         self.layer_changes[layer] = list(stacking.touched.values())
-        self._compact(entries)
 
     def _hide_lower(self, stacking: _Stacking, entries: list[Entry]) -> None:
         """The layer's whiteouts and opaque markers, on what the layers below left."""
@@ -279,47 +282,66 @@ class FileSystem:
                     self._hide(stacking, child)
 
     def _place(self, stacking: _Stacking, entries: list[Entry], size: int) -> Iterator[None]:
-        """Each entry in tar order, replacing what is at its path."""
-        layer, touched, dirs = stacking.layer, stacking.touched, stacking.dirs
-        for n, entry in enumerate(entries, 1):
-            if n % size == 0:
+        """Each entry in tar order, replacing what is at its path; then it loses its `path` (the
+        tree node knows it) and shares equal metadata values with the entries before it."""
+        layer, touched, dirs, shared = stacking.layer, stacking.touched, stacking.dirs, self._shared
+        copies, names = self.copies, self._names
+        for start in range(0, len(entries), size):
+            if start:
                 yield
-            kind = entry.kind
-            if kind in (WHITEOUT, OPAQUE):
-                continue
-            path = entry.path
-            head, _, name = path.rpartition("/")
-            node = self._child(dirs.get(head) or self._directory(stacking, head), name)
-            new = node._changes is None  # a path new to the image: nothing to replace
-            if not new and kind != DIR:
-                held = node.current()
-                if held is not None and held.entry.is_dir:  # gone first, subtree and all
-                    dirs.clear()
-                    for child in list((node.children or {}).values()):
-                        self._hide(stacking, child)
-            copy = None
-            if kind == FILE:
-                copy = Copy(layer, node, entry.size, entry.digest)
-                copy.refs = 1
-                self.copies.append(copy)
-            elif kind == HARDLINK:
-                copy = self._link_target(entry)
-                if copy is not None:
-                    copy.refs += 1
-                    self.links.append(node)
-            if new:
-                change = node._changes = Change(node, layer, ADDED, entry, None, None, copy)
-                touched[node] = change
-            else:
-                self._replace(stacking, node, entry, copy)
-            if kind == DIR:
-                dirs[path] = node
+            for entry in entries[start : start + size]:
+                kind = entry.kind
+                if kind in (WHITEOUT, OPAQUE):
+                    entry.path = ""
+                    continue
+                entry.mode = shared.setdefault(entry.mode, entry.mode)
+                entry.mtime = shared.setdefault(entry.mtime, entry.mtime)
+                entry.uid = shared.setdefault(entry.uid, entry.uid)
+                entry.gid = shared.setdefault(entry.gid, entry.gid)
+                path = entry.path
+                head, _, name = path.rpartition("/")
+                parent = dirs.get(head) or self._directory(stacking, head)
+                children = parent.children
+                if children is None:
+                    children = parent.children = {}
+                node = children.get(name)
+                if node is None:
+                    name = names.setdefault(name, name)
+                    node = children[name] = Node(name, parent)
+                    new = True
+                else:
+                    new = node._changes is None  # a path new to the image: nothing to replace
+                if not new and kind != DIR:
+                    held = node.current()
+                    if held is not None and held.entry.is_dir:  # gone first, subtree and all
+                        dirs.clear()
+                        for child in list((node.children or {}).values()):
+                            self._hide(stacking, child)
+                copy = None
+                if kind == FILE:
+                    copy = Copy(layer, node, entry.size, entry.digest)
+                    copy.refs = 1
+                    copies.append(copy)
+                elif kind == HARDLINK:
+                    copy = self._link_target(entry)
+                    if copy is not None:
+                        copy.refs += 1
+                        self.links.append(node)
+                if new:
+                    change = node._changes = Change(node, layer, ADDED, entry, None, None, copy)
+                    touched[node] = change
+                else:
+                    self._replace(stacking, node, entry, copy)
+                if kind == DIR:
+                    dirs[path] = node
+                entry.path = ""
 
     def _child(self, parent: Node, name: str) -> Node:
         if parent.children is None:
             parent.children = {}
         node = parent.children.get(name)
         if node is None:
+            name = self._names.setdefault(name, name)
             node = parent.children[name] = Node(name, parent)
         return node
 
@@ -403,15 +425,6 @@ class FileSystem:
             return None
         entry.size, entry.digest = copy.size, copy.digest
         return copy
-
-    def _compact(self, entries: list[Entry]) -> None:
-        shared = self._shared
-        for entry in entries:
-            entry.path = ""
-            entry.mode = shared.setdefault(entry.mode, entry.mode)
-            entry.mtime = shared.setdefault(entry.mtime, entry.mtime)
-            entry.uid = shared.setdefault(entry.uid, entry.uid)
-            entry.gid = shared.setdefault(entry.gid, entry.gid)
 
 
 def _classify(entry: Entry, old: Entry) -> str | None:

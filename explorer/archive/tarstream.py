@@ -9,6 +9,7 @@ tolerates a tar that ends without its end-of-archive blocks.
 
 from __future__ import annotations
 
+import struct
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 
@@ -95,6 +96,36 @@ def checksum_ok(header: bytes) -> bool:
     return (stored - signed) % 65521 == 0
 
 
+# The fields of a header the reader needs, in one call: name, mode+uid+gid (one key for the
+# memo below), size, mtime, checksum, type flag.
+_HEADER = struct.Struct("100s24s12s12s8sc")
+# Numeric fields as found in headers -> their value (mode, owner and time repeat from entry to
+# entry; so do many sizes): a dictionary lookup instead of parsing. Bounded: cleared when full.
+_NUMBERS: dict[bytes, object] = {}
+_NUMBERS_MAX = 1 << 16
+_EMPTY_DIGEST = xxhash.xxh3_64_intdigest(b"")
+
+
+def _ids(field: bytes) -> tuple[int, int, int]:
+    """(permission bits, uid, gid) of the 24 bytes of a header's mode, uid and gid fields."""
+    return _octal(field[0:8]) & 0o7777, _octal(field[8:16]), _octal(field[16:24])
+
+
+def _check_term(field: bytes) -> int:
+    """What a header's checksum field contributes to the fast test in `TarReader.rows`: the
+    stored sum, plus the field's own bytes (which the sum counts as spaces: 8 * 32)."""
+    return _octal(field) + sum(field) - 8 * 32
+
+
+def _remembered(field: bytes, parse: Callable[[bytes], object]) -> object:
+    """`parse(field)`, remembered in `_NUMBERS` (ValueError and OverflowError pass through)."""
+    value = parse(field)
+    if len(_NUMBERS) >= _NUMBERS_MAX:
+        _NUMBERS.clear()
+    _NUMBERS[field] = value
+    return value
+
+
 SPARSE_MAP = "GNU.sparse.map"
 _SPARSE_0_0 = ("GNU.sparse.offset", "GNU.sparse.numbytes")  # repeated, in pairs: gathered as a map
 
@@ -143,17 +174,6 @@ def _old_gnu_map(block: bytes, start: int, count: int) -> list[int]:
             break
         numbers += [_number(block[at : at + 12]), _number(block[at + 12 : at + 24])]
     return numbers
-
-
-def _path(name: bytes) -> str:
-    """The canonical path of a member name, without `normalize`'s split for the usual names."""
-    text = _decode(name)
-    if text.startswith("./"):
-        text = text[2:]
-    text = text.rstrip("/")
-    if text.startswith((".", "/")) or "/." in text or "//" in text:
-        return normalize(text)
-    return text
 
 
 class TarReader:
@@ -358,32 +378,52 @@ class TarReader:
         capture = self._capture
         suffixes, prefixes = (capture.suffixes, capture.prefixes) if capture is not None else ((), ())
         count = 0
+        unpack, numbers, adler32, xxh3 = _HEADER.unpack_from, _NUMBERS, zlib.adler32, xxhash.xxh3_64_intdigest
         while True:
-            header = self._take(BLOCK)
-            if len(header) < BLOCK:
-                if header.strip(b"\0"):
-                    raise CorruptBlob(f"{name_of}: layer tar truncated inside a header")
-                return  # ends without end-of-archive blocks: tolerated
-            if header[:1] == b"\0" and not header.strip(b"\0"):
-                # Two zero blocks end the archive. After one alone, GNU tar reads on with a
-                # warning: so do we, if a header follows (else it is the end, and a trailer).
+            buf, pos = self._buf, self._pos
+            if pos + BLOCK <= len(buf):
+                header = buf[pos : pos + BLOCK]
+                self._pos = pos + BLOCK
+            else:
                 header = self._take(BLOCK)
-                if len(header) < BLOCK or not header.strip(b"\0") or not checksum_ok(header):
-                    return
-                self.warnings.append(f"a lone zero block at byte {self.offset - 2 * BLOCK}: read on past it")
-            if not checksum_ok(header):
-                raise CorruptBlob(f"{name_of}: not a tar archive (bad header checksum at byte {self.offset - BLOCK})")
-            typeflag = header[156:157]
+                if len(header) < BLOCK:
+                    if header.strip(b"\0"):
+                        raise CorruptBlob(f"{name_of}: layer tar truncated inside a header")
+                    return  # ends without end-of-archive blocks: tolerated
+            raw_name, ids, size_field, mtime_field, check, typeflag = unpack(header)
+            # The checksum, the usual way in a few operations: the byte sum from adler32 (its low
+            # half is 1 + the sum, mod 65521) against the stored sum; else `checksum_ok` decides.
+            term = numbers.get(check)
+            if term is None:
+                try:
+                    term = _remembered(check, _check_term)
+                except ValueError:
+                    term = -1
+            if (term - (adler32(header) & 0xFFFF) + 1) % 65521:  # type: ignore[operator]
+                if header[:1] == b"\0" and not header.strip(b"\0"):
+                    # Two zero blocks end the archive. After one alone, GNU tar reads on with a
+                    # warning: so do we, if a header follows (else it is the end, and a trailer).
+                    header = self._take(BLOCK)
+                    if len(header) < BLOCK or not header.strip(b"\0") or not checksum_ok(header):
+                        return
+                    self.warnings.append(f"a lone zero block at byte {self.offset - 2 * BLOCK}: read on past it")
+                if not checksum_ok(header):
+                    raise CorruptBlob(
+                        f"{name_of}: not a tar archive (bad header checksum at byte {self.offset - BLOCK})"
+                    )
+                raw_name, ids, size_field, mtime_field, check, typeflag = unpack(header)
             try:
-                size = _octal(header[124:136])
+                size = numbers.get(size_field)
+                if size is None:
+                    size = _remembered(size_field, _octal)
             except ValueError:
                 raise CorruptBlob(f"{name_of}: malformed tar header at byte {self.offset - BLOCK}") from None
             if typeflag in _EXTENDED:
-                if size < 0:
+                if size < 0:  # type: ignore[operator]
                     raise CorruptBlob(f"{name_of}: negative size in tar header at byte {self.offset - BLOCK}")
-                if size > MAX_EXTENDED_HEADER:
+                if size > MAX_EXTENDED_HEADER:  # type: ignore[operator]
                     raise CorruptBlob(f"{name_of}: extended tar header of {size} bytes (over {MAX_EXTENDED_HEADER})")
-                data = self._data(size, "an extended header")
+                data = self._data(size, "an extended header")  # type: ignore[arg-type]
                 if typeflag == b"x":
                     pax.update(_pax_records(data, name_of))
                 elif typeflag == b"g":
@@ -397,25 +437,31 @@ class TarReader:
                 continue
             name = None
             try:
-                mode = _octal(header[100:108]) & 0o7777
+                triple = numbers.get(ids)
+                if triple is None:
+                    triple = _remembered(ids, _ids)
+                mtime = numbers.get(mtime_field)
+                if mtime is None:
+                    mtime = _remembered(mtime_field, _octal)
+                mode, uid, gid = triple  # type: ignore[misc]
                 if pax:
                     records, pax = pax, {}
                     size = int(records["size"]) if "size" in records else size
-                    uid = int(records["uid"]) if "uid" in records else _octal(header[108:116])
-                    gid = int(records["gid"]) if "gid" in records else _octal(header[116:124])
-                    mtime = int(float(records["mtime"])) if "mtime" in records else _octal(header[136:148])
+                    uid = int(records["uid"]) if "uid" in records else uid
+                    gid = int(records["gid"]) if "gid" in records else gid
+                    mtime = int(float(records["mtime"])) if "mtime" in records else mtime
                     name = records.get("path")
                 else:
                     records = None
-                    uid, gid, mtime = _octal(header[108:116]), _octal(header[116:124]), _octal(header[136:148])
             except (ValueError, OverflowError):
                 raise CorruptBlob(f"{name_of}: malformed tar header at byte {self.offset - BLOCK}") from None
-            if size < 0:
+            if size < 0:  # type: ignore[operator]
                 raise CorruptBlob(f"{name_of}: negative size in tar header at byte {self.offset - BLOCK}")
             name = name or long_name
             if name is None:
-                name = _cstr(header[0:100])
-                if header[257:263] == b"ustar\x00" and header[345] != 0:
+                end = raw_name.find(b"\0")
+                name = raw_name if end < 0 else raw_name[:end]
+                if header[345] and header[257:263] == b"ustar\x00":
                     name = _cstr(header[345:500]) + b"/" + name
             kind = _TYPES.get(typeflag, OTHER)
             if typeflag == b"\0" and name.endswith(b"/"):
@@ -433,27 +479,46 @@ class TarReader:
             elif typeflag == b"S":
                 kind = FILE
                 sparse_map, apparent = self._old_gnu_sparse(header)
-            path = _path(name)
+            path = name.decode("utf-8", "surrogateescape")  # canonical: see `normalize`, needed by few
+            if path[:2] == "./":
+                path = path[2:]
+            if path[-1:] == "/":
+                path = path.rstrip("/")
+            if path[:1] in (".", "/") or "/." in path or "//" in path:
+                path = normalize(path)
             digest = None
             if kind == FILE:
                 want = None
                 if sparse_map is None and (path.endswith(suffixes) or path.startswith(prefixes)):
                     want = capture.wants(path, size)  # type: ignore[union-attr]
-                digest = self._content(size, path, sparse_map) if want is None else self._captured(size, path, want)
+                if want is not None:
+                    digest = self._captured(size, path, want)  # type: ignore[arg-type]
+                elif sparse_map is not None:
+                    digest = self._content(size, path, sparse_map)  # type: ignore[arg-type]
+                elif not size:
+                    digest = _EMPTY_DIGEST
+                else:  # `_content`, inline for the usual case: data and padding within this chunk
+                    start = self._pos
+                    end = start + size + (-size % BLOCK)  # type: ignore[operator]
+                    if end <= len(self._buf):
+                        self._pos = end
+                        digest = xxh3(self._view[start : start + size])  # type: ignore[operator]
+                    else:
+                        digest = self._content(size, path, None)  # type: ignore[arg-type]
                 if sparse_map is not None:
                     self.sparse[path] = apparent
             else:
                 if kind == OTHER:
                     self.warnings.append(f"entry of unknown type kept as 'other': {_decode(name)} (type {typeflag!r})")
                     if size:  # unknown types carry data, as in tarfile
-                        self._consume(size, path)
-                        self._pad(-size % BLOCK)
+                        self._consume(size, path)  # type: ignore[arg-type]
+                        self._pad(-size % BLOCK)  # type: ignore[operator]
                 size = 0
-            if path.count("/") >= MAX_DEPTH:
+            if len(path) >= MAX_DEPTH and path.count("/") >= MAX_DEPTH:  # MAX_DEPTH slashes need that many bytes
                 self.warnings.append(f"a path deeper than {MAX_DEPTH} directories skipped: {path[:200]}…")
                 continue
-            head, _, base = path.rpartition("/")
-            if base.startswith(".wh.") or AUFS_PREFIX in head:
+            if ".wh." in path:  # whiteouts and AUFS metadata: every name they take holds ".wh."
+                head, _, base = path.rpartition("/")
                 if AUFS_PREFIX in head and any(part.startswith(AUFS_PREFIX) for part in head.split("/")):
                     continue  # inside AUFS metadata (.wh..wh.plnk/ holds hard-link targets): not files
                 if base == OPAQUE_NAME:
