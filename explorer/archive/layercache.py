@@ -232,6 +232,7 @@ CREATE TABLE blobs (
     path TEXT NOT NULL, offset INTEGER NOT NULL, length INTEGER NOT NULL, dev INTEGER NOT NULL,
     ino INTEGER NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,
     digest TEXT NOT NULL, verified INTEGER NOT NULL, PRIMARY KEY (path, offset));
+CREATE INDEX blobs_digest ON blobs (digest);
 CREATE TABLE images (digest TEXT NOT NULL, image TEXT NOT NULL, seen REAL NOT NULL, PRIMARY KEY (digest, image));
 """
 
