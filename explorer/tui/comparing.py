@@ -1,8 +1,8 @@
 """The app's side of comparing the open image (OLD) with another (NEW): the Compare tab is added
 when a comparison starts (`--compare NEW` or the palette's "Compare with…"); NEW is opened and
 analysed in a thread worker with its progress on the tab, and the two are compared once OLD's
-own analysis is done. Paths in the differences jump to OLD's explorer or to either image's
-contents.
+own analysis is done. Paths in the differences jump to OLD's explorer, to either image's
+contents, or into NEW: opened in the app in place of OLD, which it is then compared with.
 """
 
 from __future__ import annotations
