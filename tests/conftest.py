@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import atexit
+import functools
 import os
 import shutil
 import tempfile
@@ -15,6 +17,16 @@ REAL = SHARED / "real"
 DIVE = SHARED / "dive"
 
 needs_shared = pytest.mark.skipif(not REAL.is_dir(), reason=f"shared test data not found at {SHARED}")
+
+
+def run(test):
+    """Run an async test in its own event loop (no async plugin needed)."""
+
+    @functools.wraps(test)
+    def wrapper(*args, **kwargs):
+        asyncio.run(test(*args, **kwargs))
+
+    return wrapper
 
 
 # The layer cache (explorer/archive/layercache.py) never touches the user's: every test gets an
@@ -36,3 +48,9 @@ def demo_archive(tmp_path_factory) -> str:
     from explorer.demo import write_demo
 
     return str(write_demo(tmp_path_factory.mktemp("demo") / "demo.oci.tar"))
+
+
+@pytest.fixture(scope="session")
+def demo(demo_archive) -> str:
+    """The demo archive's path, for the app (a module may mean the analysed image instead)."""
+    return demo_archive

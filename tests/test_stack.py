@@ -3,9 +3,6 @@ driven by Pilot on builder images, and the demo's two tags."""
 
 from __future__ import annotations
 
-import asyncio
-import functools
-
 import pytest
 from textual.widgets import TabbedContent
 
@@ -31,6 +28,7 @@ from explorer.present.stack import Bar, bar_cells, read_path_of, stack_bars, wid
 from explorer.tui.app import LayerscopeApp
 from explorer.tui.screens.history import HistoryScreen
 
+from .conftest import run
 from .imagebuilder import F, Image, Layer, opaque, whiteout, write_oci
 from .test_layer_semantics import build, d, f, h, o, w
 
@@ -140,14 +138,6 @@ def test_the_demo_holds_two_tags_sharing_their_base(demo_archive, demo):
 
 
 # ---- the Stack tab, driven by Pilot on a builder image -----------------------------------------
-
-
-def run(test):
-    @functools.wraps(test)
-    def wrapper(*args, **kwargs):
-        asyncio.run(test(*args, **kwargs))
-
-    return wrapper
 
 
 @pytest.fixture(scope="module")

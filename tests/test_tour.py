@@ -3,8 +3,6 @@ palette, the help's links); and the tree keeping its cursor when a view has fewe
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import os
 import re
 import subprocess
@@ -20,18 +18,7 @@ from explorer.tui.app import LayerscopeApp
 from explorer.tui.screens.help import help_text
 from explorer.tui.widgets.tour import TARGET
 
-
-def run(test):
-    @functools.wraps(test)
-    def wrapper(*args, **kwargs):
-        asyncio.run(test(*args, **kwargs))
-
-    return wrapper
-
-
-@pytest.fixture(scope="module")
-def demo(demo_archive) -> str:
-    return demo_archive
+from .conftest import run
 
 
 async def settle(app, pilot) -> None:

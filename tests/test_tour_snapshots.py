@@ -11,11 +11,6 @@ from explorer.tui.app import LayerscopeApp
 SIZES = [(80, 24), (120, 40)]
 
 
-@pytest.fixture(scope="module")
-def demo(demo_archive) -> str:
-    return demo_archive
-
-
 async def loaded(pilot) -> None:
     """Loading, then the hints it starts."""
     for _ in range(3):

@@ -24,11 +24,6 @@ from .conftest import REAL, needs_shared
 from .test_ui_pilot import SIZE, run, settle
 
 
-@pytest.fixture(scope="module")
-def demo(demo_archive) -> str:
-    return demo_archive
-
-
 def test_stdin_redirected_from_a_file_is_read_by_its_path(demo):
     """`layerscope - < FILE`: worker processes open the file itself, not our /dev/fd/N."""
     code = "from explorer.cli import _stdin_file; print(_stdin_file())"

@@ -8,11 +8,6 @@ from explorer.demo import demo_options
 from explorer.tui.app import LayerscopeApp
 
 
-@pytest.fixture(scope="module")
-def demo(demo_archive) -> str:
-    return demo_archive
-
-
 async def loaded(pilot) -> None:
     """Loading done, then the hints it starts once done (they mark tree rows and details)."""
     await pilot.app.workers.wait_for_complete()
