@@ -1,0 +1,94 @@
+"""`json.dumps(data, indent=2, ensure_ascii=True)`, byte for byte, at the C encoder's speed.
+
+The standard library encodes with indentation in pure Python (its C encoder runs only without
+`indent`), a few µs per value: on a report of 100,000s of paths that is most of `--json`'s
+printing. Here Python walks only the containers that hold containers; a container of plain
+values (a waste item, a duplicate's path list) is one call of the C encoder, whose item
+separator carries the newline and the indentation of that depth.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
+
+INDENT = 2
+_SCALARS = frozenset((str, int, float, bool, type(None)))  # exact types: subclasses take the long way
+
+
+class _Depth:
+    """The encoders of one nesting depth: `leaf` writes a container of plain values whole."""
+
+    __slots__ = ("inner", "outer", "leaf")
+
+    def __init__(self, depth: int) -> None:
+        self.inner = "\n" + " " * (INDENT * (depth + 1))
+        self.outer = "\n" + " " * (INDENT * depth)
+        self.leaf = _leaf_encoder("," + self.inner)
+
+
+def _leaf_encoder(item_separator: str) -> Callable[[object], str]:
+    """One container of plain values, as the C encoder writes it with this item separator (the
+    encoder made once: `JSONEncoder.encode` makes one per call, which costs more than the call)."""
+    if c_make_encoder is None:  # no C accelerator: the standard library's own way
+        return json.JSONEncoder(ensure_ascii=True, separators=(item_separator, ": ")).encode
+    encode = c_make_encoder(
+        None, json.JSONEncoder().default, encode_basestring_ascii, None, ": ", item_separator, False, False, True
+    )
+    return lambda value: "".join(encode(value, 0))
+
+
+def _scalar(value: object) -> str:
+    return json.dumps(value, ensure_ascii=True)
+
+
+def dumps_indented(data: object) -> str:
+    """`data` as `json.dumps(data, indent=2, ensure_ascii=True)` writes it."""
+    depths: list[_Depth] = []
+    out: list[str] = []
+    _write(data, 0, depths, out)
+    return "".join(out)
+
+
+def _key(key: object) -> str:
+    """A dict key as json writes it: strings as they are, numbers, booleans and null as text."""
+    if isinstance(key, str):
+        return key
+    if key is True or key is False or key is None:
+        return json.dumps(key)
+    if isinstance(key, (int, float)):
+        return json.dumps(key) if isinstance(key, float) else int.__repr__(key)
+    raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
+
+
+def _write(value: object, depth: int, depths: list[_Depth], out: list[str]) -> None:
+    if isinstance(value, dict):
+        items: Iterable[object] = value.values()
+    elif isinstance(value, (list, tuple)):
+        items = value
+    else:
+        out.append(_scalar(value))
+        return
+    if not value:
+        out.append("{}" if isinstance(value, dict) else "[]")
+        return
+    while len(depths) <= depth:
+        depths.append(_Depth(len(depths)))
+    level = depths[depth]
+    if _SCALARS.issuperset(map(type, items)):
+        text = level.leaf(value)
+        out.append(text[0] + level.inner + text[1:-1] + level.outer + text[-1])
+        return
+    separator = "," + level.inner
+    pairs = value.items() if isinstance(value, dict) else enumerate(value)  # type: ignore[arg-type]
+    for n, (k, v) in enumerate(pairs):
+        if isinstance(value, dict):
+            out.append((separator if n else "{" + level.inner) + encode_basestring_ascii(_key(k)) + ": ")
+        else:
+            out.append(separator if n else "[" + level.inner)
+        if type(v) in _SCALARS:
+            out.append(_scalar(v))
+        else:
+            _write(v, depth + 1, depths, out)
+    out.append(level.outer + ("}" if isinstance(value, dict) else "]"))
