@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from itertools import compress
 
 from .filesystem import CAUSE_DELETED, CAUSE_OVERWRITTEN, CAUSE_RESTORED, Copy, FileSystem, paths_of
 
@@ -93,19 +94,26 @@ def _duplicates(fs: FileSystem) -> list[Duplicate]:
     keys = [(copy.digest, copy.size) for copy in visible]
     shared = {key for key, n in Counter(keys).items() if n > 1}
     groups: dict[tuple[int | None, int], list[Copy]] = {}
-    for key, copy in zip(keys, visible, strict=True):
-        if key in shared:
-            group = groups.get(key)
-            if group is None:
-                groups[key] = [copy]
-            else:
-                group.append(copy)
-    path_of = _first_paths(fs, [copy for copies in groups.values() for copy in copies])
+    for key, copy in compress(zip(keys, visible, strict=True), map(shared.__contains__, keys)):
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [copy]
+        else:
+            group.append(copy)
+    grouped = [copy for copies in groups.values() for copy in copies]
+    if fs.links:
+        path_of = _first_paths(fs, grouped)
+        paths = [path_of[id(copy)] for copy in grouped]
+    else:  # without hard links a visible copy is reached only where it was stored
+        paths = paths_of([copy.where for copy in grouped])
     duplicates = []
+    start = 0
     for (_, size), copies in groups.items():
-        pairs = sorted(zip([path_of[id(copy)] for copy in copies], range(len(copies)), copies, strict=True))
-        paths, _, ordered = zip(*pairs, strict=True)
-        duplicates.append(Duplicate(size, paths, ordered))
+        end = start + len(copies)
+        pairs = sorted(zip(paths[start:end], range(len(copies)), copies, strict=True))
+        start = end
+        ordered_paths, _, ordered = zip(*pairs, strict=True)
+        duplicates.append(Duplicate(size, ordered_paths, ordered))
     duplicates.sort(key=lambda d: (-d.extra_bytes, d.paths))
     return duplicates
 
