@@ -37,6 +37,7 @@ def test_same_text_as_the_standard_library(data: object) -> None:
         {"a": {}, "b": [], "c": [[]], "d": [{}], "e": ([], {})},
         {"path": 'we\u00efrd/\n"[{,}]"/\ud800', "bytes": float("nan"), "x": float("-inf"), "y": True},
         [1, [2, [3, {"k": [4.5, None, "s"]}]]],
+        {"records": [{"a": 1, "b": "},\n  {"}, {"c": None}, {"d": "}"}], "x": [[{"e": 2}, {"f": [3]}], [{}, {"g": 4}]]},
         {3: "int key", 2.5: "float key", True: "bool key", None: "null key"},
     ],
 )

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 
 INDENT = 2
+_DICT = frozenset((dict,))
 _SCALARS = frozenset((str, int, float, bool, type(None)))  # exact types: subclasses take the long way
 
 
@@ -73,12 +74,13 @@ def _write(value: object, depth: int, depths: list[_Depth], out: list[str]) -> N
     if not value:
         out.append("{}" if isinstance(value, dict) else "[]")
         return
-    while len(depths) <= depth:
-        depths.append(_Depth(len(depths)))
-    level = depths[depth]
+    level = _depth(depths, depth)
     if _SCALARS.issuperset(map(type, items)):
         text = level.leaf(value)
         out.append(text[0] + level.inner + text[1:-1] + level.outer + text[-1])
+        return
+    if type(value) is list and _flat_records(value):
+        _write_records(value, level, _depth(depths, depth + 1), out)
         return
     separator = "," + level.inner
     pairs = value.items() if isinstance(value, dict) else enumerate(value)  # type: ignore[arg-type]
@@ -92,3 +94,25 @@ def _write(value: object, depth: int, depths: list[_Depth], out: list[str]) -> N
         else:
             _write(v, depth + 1, depths, out)
     out.append(level.outer + ("}" if isinstance(value, dict) else "]"))
+
+
+def _depth(depths: list[_Depth], depth: int) -> _Depth:
+    while len(depths) <= depth:
+        depths.append(_Depth(len(depths)))
+    return depths[depth]
+
+
+def _flat_records(value: list) -> bool:
+    """A list of non-empty dicts of plain values (waste items, largest files)."""
+    return _DICT.issuperset(map(type, value)) and all(
+        record and _SCALARS.issuperset(map(type, record.values())) for record in value
+    )
+
+
+def _write_records(records: list[dict], level: _Depth, deeper: _Depth, out: list[str]) -> None:
+    """A list of flat records in one call of the C encoder. With ensure_ascii no string holds
+    a line break, so the records' item separator with `}` before and `{` after occurs only
+    between two records: there the indentation of the list's own depth goes in."""
+    text = deeper.leaf(records)  # [{"k": v,\n<deeper>"k": v},\n<deeper>{"k": v}]
+    body = text[2:-2].replace("}," + deeper.inner + "{", level.inner + "}," + level.inner + "{" + deeper.inner)
+    out.append("[" + level.inner + "{" + deeper.inner + body + level.inner + "}" + level.outer + "]")
