@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
+from typing import Any
 
 INDENT = 2
 _DICT = frozenset((dict,))
@@ -44,6 +45,16 @@ def _scalar(value: object) -> str:
     return json.dumps(value, ensure_ascii=True)
 
 
+# how the C encoder writes each plain type (floats: NaN and infinities need json's own rules)
+_PLAIN: dict[type, Callable[[Any], str]] = {
+    str: encode_basestring_ascii,
+    int: int.__repr__,
+    bool: lambda value: "true" if value else "false",
+    type(None): lambda _: "null",
+    float: _scalar,
+}
+
+
 def dumps_indented(data: object) -> str:
     """`data` as `json.dumps(data, indent=2, ensure_ascii=True)` writes it."""
     depths: list[_Depth] = []
@@ -54,7 +65,7 @@ def dumps_indented(data: object) -> str:
 
 def _key(key: object) -> str:
     """A dict key as json writes it: strings as they are, numbers, booleans and null as text."""
-    if isinstance(key, str):
+    if type(key) is str or isinstance(key, str):
         return key
     if key is True or key is False or key is None:
         return json.dumps(key)
@@ -89,8 +100,9 @@ def _write(value: object, depth: int, depths: list[_Depth], out: list[str]) -> N
             out.append((separator if n else "{" + level.inner) + encode_basestring_ascii(_key(k)) + ": ")
         else:
             out.append(separator if n else "[" + level.inner)
-        if type(v) in _SCALARS:
-            out.append(_scalar(v))
+        plain = _PLAIN.get(type(v))
+        if plain is not None:
+            out.append(plain(v))
         else:
             _write(v, depth + 1, depths, out)
     out.append(level.outer + ("}" if isinstance(value, dict) else "]"))
