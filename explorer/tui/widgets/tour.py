@@ -39,7 +39,7 @@ class TourPanel(Static):
         background: $boost;
         display: none;
     }
-    .-tour-target { outline: heavy $warning; }
+    .-tour-target { outline-left: thick $warning; background-tint: $warning 10%; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
