@@ -1,11 +1,16 @@
-"""The layer cache: `report --json` without it, on a first run that fills it, and on a second.
+"""The layer cache: `report --json` without it, on a first run that fills it, on a second, and
+on a copy of the archive at another path.
 
-    python benchmarks/cache.py IMAGE [IMAGE ...] [--reps 3]
+    python benchmarks/cache.py IMAGE [IMAGE ...] [--reps 3] [--baseline DIR]
 
-Interleaved in each repetition: `--no-cache`; a first run into an empty cache (every archive
-blob hashed as it streams, the records written); a run from a cache filled beforehand (no
-layer read). Medians of wall time and of CPU time (the process and its children), each
-also as a ratio to `--no-cache` in the same repetitions.
+Interleaved in each repetition: `--no-cache`; a first run into an empty cache (the records
+written, kept by the blobs' places: no blob hashed); a run from a cache filled beforehand (no
+layer read); a run on a copy of the archive (a new path: what a new `docker save` of an image
+on the same base looks like) with a cache that has seen only the original (both copies of each
+blob hashed, then every layer from the cache). Medians of wall time and of CPU time (the
+process and its children), each also as a ratio to `--no-cache` in the same repetitions.
+`--baseline DIR` runs the same from another checkout (e.g. `git archive main | tar -x -C DIR`)
+in the same loop, and gives each figure of this code as a ratio to the baseline's.
 """
 
 from __future__ import annotations
@@ -22,48 +27,76 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+MODES = ("no cache", "first", "second", "copy")
 
 
-def run(image: str, cache: Path, *extra: str) -> tuple[float, float]:
-    """(wall, CPU) seconds of one `report --json` with the layer cache in `cache`."""
+def run(root: Path, image: str | Path, cache: Path, *extra: str) -> tuple[float, float]:
+    """(wall, CPU) seconds of one `report --json` of the code in `root`, the cache in `cache`."""
     env = {k: v for k, v in os.environ.items() if k not in ("CI", "LAYERSCOPE_NO_CACHE")}
     env["LAYERSCOPE_CACHE_DIR"] = str(cache)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    command = [sys.executable, "-m", "explorer", "report", image, "--json", *extra]
-    subprocess.run(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, check=True)
+    command = [sys.executable, "-m", "explorer", "report", str(image), "--json", *extra]
+    subprocess.run(command, cwd=root, env=env, stdout=subprocess.DEVNULL, check=True)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def bench(image: str, reps: int, folder: Path) -> str:
-    warm, fresh = folder / "warm", folder / "fresh"
-    run(image, warm)  # fills the warm cache (and the page cache)
-    runs: dict[str, list[tuple[float, float]]] = {"no cache": [], "first": [], "second": []}
+def one_rep(root: Path, image: str, copy: Path, folder: Path) -> dict[str, tuple[float, float]]:
+    """Each mode once, with the code in `root` (its caches in `folder`)."""
+    warm, seed, fresh, scratch = (folder / name for name in ("warm", "seed", "fresh", "scratch"))
+    if not seed.exists():
+        run(root, image, warm)  # fills the warm cache (and the page cache)
+        run(root, image, seed)  # a cache that has seen only the original
+    times = {"no cache": run(root, image, folder / "unused", "--no-cache")}
+    shutil.rmtree(fresh, ignore_errors=True)
+    times["first"] = run(root, image, fresh)
+    times["second"] = run(root, image, warm)
+    shutil.rmtree(scratch, ignore_errors=True)
+    shutil.copytree(seed, scratch)
+    times["copy"] = run(root, copy, scratch)
+    return times
+
+
+def bench(image: str, reps: int, folder: Path, roots: dict[str, Path]) -> str:
+    copy = folder / ("copy-" + Path(image).name)
+    shutil.copyfile(image, copy)
+    time.sleep(2.5)  # older than the cache's `RACY`: remembered by its place
+    runs: dict[str, dict[str, list[tuple[float, float]]]] = {name: {m: [] for m in MODES} for name in roots}
     for _ in range(reps):
-        runs["no cache"].append(run(image, folder / "unused", "--no-cache"))
-        shutil.rmtree(fresh, ignore_errors=True)
-        runs["first"].append(run(image, fresh))
-        runs["second"].append(run(image, warm))
-    medians = {k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v)) for k, v in runs.items()}
-    base_wall, base_cpu = medians["no cache"]
-    parts = [
-        f"{name}: wall {wall:.2f} s ({wall / base_wall:.2f}x), CPU {cpu:.2f} s ({cpu / base_cpu:.2f}x)"
-        for name, (wall, cpu) in medians.items()
-    ]
-    return f"{image}\n  " + "\n  ".join(parts)
+        for name, root in roots.items():
+            for mode, measured in one_rep(root, image, copy, folder / name / Path(image).name).items():
+                runs[name][mode].append(measured)
+    copy.unlink()
+    lines = [image]
+    medians = {
+        name: {m: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v)) for m, v in modes.items()}
+        for name, modes in runs.items()
+    }
+    for name, modes in medians.items():
+        base_wall, base_cpu = modes["no cache"]
+        for mode, (wall, cpu) in modes.items():
+            line = f"  {name:8} {mode:8}: wall {wall:.2f} s ({wall / base_wall:.2f}x)"
+            line += f", CPU {cpu:.2f} s ({cpu / base_cpu:.2f}x)"
+            if name != "baseline" and "baseline" in medians:
+                line += f"; CPU {cpu / medians['baseline'][mode][1]:.2f}x the baseline's"
+            lines.append(line)
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("images", nargs="+", metavar="IMAGE")
     parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--baseline", type=Path, help="another checkout, run in the same loop")
     args = parser.parse_args()
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "explorer")], check=True)
+    roots = {"this": ROOT} | ({"baseline": args.baseline.resolve()} if args.baseline else {})
+    for root in roots.values():
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(root / "explorer")], check=True)
     with tempfile.TemporaryDirectory(prefix="layerscope-cache-bench-") as folder:
         for image in args.images:
-            print(bench(image, args.reps, Path(folder)), flush=True)
+            print(bench(image, args.reps, Path(folder), roots), flush=True)
 
 
 if __name__ == "__main__":

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import signal
 import stat
 import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
 from .archive.errors import ImageError
 from .archive.options import OpenOptions
@@ -146,27 +149,25 @@ def explore(argv: Sequence[str]) -> int:
     apply_registry_options(args)
     if args.password_stdin and not os.isatty(0):
         _terminal_on_stdin()  # the password came through a pipe: the app takes its keys from the terminal
-    path, name = args.path, None
-    if args.demo:
-        from .demo import demo_path
+    with contextlib.ExitStack() as cleanup:
+        path, name, options = args.path, None, open_options(args)
+        if args.demo:
+            from .demo import demo_options, write_demo
 
-        path, name = str(demo_path()), "demo"
-    options = open_options(args)
-    if args.demo:
-        from .demo import demo_options
+            folder = cleanup.enter_context(tempfile.TemporaryDirectory(prefix="layerscope-demo-"))
+            path, name = str(write_demo(Path(folder) / "demo.oci.tar")), "demo"  # removed on exit
+            options = demo_options(options)
+        with start_pool(path, args) as pool:  # the workers start while Textual is imported
+            from .tui.app import LayerscopeApp
 
-        options = demo_options(options)
-    with start_pool(path, args) as pool:  # the workers start while Textual is imported
-        from .tui.app import LayerscopeApp
-
-        if path == "-":
-            path, name = _stdin_to_fd(), "standard input"
-        elif not args.demo:
-            _check_image(path, options)
-        if args.compare is not None:
-            _check_image(args.compare, options)
-        app = LayerscopeApp(path, options, pool=pool, display_name=name, tour=args.tour, compare=args.compare)
-        app.run()
+            if path == "-":
+                path, name = _stdin_to_fd(), "standard input"
+            elif not args.demo:
+                _check_image(path, options)
+            if args.compare is not None:
+                _check_image(args.compare, options)
+            app = LayerscopeApp(path, options, pool=pool, display_name=name, tour=args.tour, compare=args.compare)
+            app.run()
     if app.error is not None:  # found after the app started (a corrupt layer): said again on exit
         _fail(app.error)
     return app.return_code or 0

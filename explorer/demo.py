@@ -9,7 +9,6 @@ layers. Contents are deterministic, so snapshots of the app stay stable.
 from __future__ import annotations
 
 import random
-import tempfile
 from pathlib import Path
 
 from .archive.options import DEFAULT_OPTIONS, OpenOptions
@@ -289,9 +288,3 @@ def write_demo(path: Path) -> Path:
 def demo_options(options: OpenOptions = DEFAULT_OPTIONS) -> OpenOptions:
     """`options` choosing v2 of the demo archive, unless they choose an image already."""
     return options if options.image else options._replace(image=V2)
-
-
-def demo_path() -> Path:
-    """Write the demo to a fresh temporary file and return its path."""
-    folder = Path(tempfile.mkdtemp(prefix="layerscope-demo-"))
-    return write_demo(folder / "demo.oci.tar")

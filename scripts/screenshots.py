@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from explorer.demo import demo_options, demo_path  # noqa: E402
+from explorer.demo import demo_options, write_demo  # noqa: E402
 from explorer.tui.app import LayerscopeApp  # noqa: E402
 
 OUT = ROOT / "screenshots"
@@ -43,11 +44,12 @@ async def shoot(path: str, name: str, keys: list[str], tour: bool = False) -> Pa
 
 def main() -> None:
     OUT.mkdir(exist_ok=True)
-    path = str(demo_path())
-    for name, keys in SHOTS.items():
-        print(asyncio.run(shoot(path, name, keys)).relative_to(ROOT))
-    for name, step in TOUR_SHOTS.items():
-        print(asyncio.run(shoot(path, name, ["n"] * step, tour=True)).relative_to(ROOT))
+    with tempfile.TemporaryDirectory(prefix="layerscope-demo-") as folder:
+        path = str(write_demo(Path(folder) / "demo.oci.tar"))
+        for name, keys in SHOTS.items():
+            print(asyncio.run(shoot(path, name, keys)).relative_to(ROOT))
+        for name, step in TOUR_SHOTS.items():
+            print(asyncio.run(shoot(path, name, ["n"] * step, tour=True)).relative_to(ROOT))
 
 
 if __name__ == "__main__":

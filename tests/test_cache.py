@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -173,7 +174,8 @@ def test_the_cli_report_is_the_same_from_the_cache():
     assert first.stdout == second.stdout == plain.stdout
     info = json.loads(layerscope("cache", "info", "--json").stdout)
     layers = len(json.loads(plain.stdout)["layers"])
-    assert info["layers"] == layers and info["verified_archive_blobs"] == layers and info["images"] == 1
+    assert info["layers"] == layers and info["archive_blobs"] == layers and info["images"] == 1
+    assert info["verified_archive_blobs"] == 0  # a first open does not hash: its records serve that file only
     assert b"cleared" in layerscope("cache", "clear").stdout
     assert json.loads(layerscope("cache", "info", "--json").stdout)["layers"] == 0
 
@@ -232,7 +234,8 @@ def test_an_archive_rewritten_in_place_is_read_again(tmp_path, not_racy):
 
 def test_a_claimed_digest_alone_is_never_trusted(tmp_path, not_racy):
     """Another archive naming cached digests is hashed before its records are used: a blob
-    that holds what it claims comes from the cache, one that does not is read (and not stored)."""
+    that holds what it claims comes from the cache, one that does not is read (and not stored
+    under its claim)."""
     real = write_oci(two_layers(b"real"), tmp_path / "real", as_dir=True)
     analysed(real)
     assert all(hits(analysed(real)))
@@ -240,21 +243,87 @@ def test_a_claimed_digest_alone_is_never_trusted(tmp_path, not_racy):
     shutil.copytree(real, forged)
     top_blob(forged, b"real").write_bytes(layer_blob(two_layers(b"forged").layers[1]))  # still named by its old digest
     image = analysed(forged)
-    assert hits(image) == [True, False]  # the base layer hashes to its claim; the top does not
+    assert hits(image) == [True, False]  # the base layer hashes to its claim (as the real one does); the top does not
     assert top_size(image) == len(b"forged")
-    assert hits(analysed(forged)) == [True, False]  # the forged blob is never remembered as verified
+    again = analysed(forged)  # the forged blob is remembered for its own place only
+    assert hits(again) == [True, True] and top_size(again) == len(b"forged")
     again = analysed(real)  # nor stored under the digest it claims
     assert all(hits(again)) and top_size(again) == len(b"real")
+    info = json.loads(layerscope("cache", "info", "--json").stdout)
+    assert (info["archive_blobs"], info["verified_archive_blobs"]) == (4, 2)  # both bases; neither top
+
+
+def test_a_first_open_does_not_hash_the_archive(tmp_path, not_racy, monkeypatch):
+    """Hashing every blob as it streams would cost a first open up to twice its CPU (plain tar):
+    the records are kept by the blob's place instead; an archive just written is hashed."""
+    from explorer.archive.pool import ScanPool
+
+    asked = []
+    scan = ScanPool.scan
+
+    def recorded(self, source, layers, verify, limits, *args):
+        asked.append(limits.hash_blob or verify)
+        return scan(self, source, layers, verify, limits, *args)
+
+    monkeypatch.setattr(ScanPool, "scan", recorded)
+    path = write_oci(two_layers(), tmp_path / "two.tar")
+    assert not any(hits(analysed(path)))
+    assert all(hits(analysed(path)))
+    assert asked == [False]
+    monkeypatch.setattr(layercache, "RACY", 3600.0)
+    assert hits(analysed(write_oci(two_layers(b"new"), tmp_path / "new.tar"))) == [True, False]  # base: hashed
+    assert asked == [False, True]
+
+
+def test_an_unverified_record_is_not_used_for_a_registry_blob_it_is_not(tmp_path, not_racy):
+    """A registry names a digest an archive claimed: the archive's blob is hashed first, and
+    its record serves the registry image only if the blob is that digest."""
+    from explorer.archive.layercache import CachedScans, LayerKey
+    from explorer.archive.pool import LayerBlob
+
+    class Remote(NamedTuple):
+        digest: str
+
+    class Registry:
+        def exists(self, name: str) -> bool:
+            return True
+
+        def locate(self, name: str) -> Remote:
+            return Remote(name)
+
+    real = analysed(write_oci(two_layers(b"real"), tmp_path / "real", as_dir=True), OpenOptions())
+    forged = write_oci(two_layers(b"real"), tmp_path / "forged", as_dir=True)
+    top_blob(forged, b"real").write_bytes(layer_blob(two_layers(b"forged").layers[1]))
+    assert not any(hits(analysed(forged)))  # forged first: both its records are unverified
+
+    def registry_hits(layers) -> list[bool]:
+        keys = [LayerKey(layer.digest, layer.diff_id) for layer in layers]
+        blobs = [LayerBlob(layer.digest, "layer", 1) for layer in layers]
+        cache = LayerCache()
+        try:
+            cached = CachedScans(cache, Registry(), blobs, keys, ["remote"] * 2, False, CACHED.limits)  # type: ignore[arg-type]
+        finally:
+            cache.close()
+        return [i in cached.hits for i in range(len(layers))]
+
+    assert registry_hits(real.layers) == [True, False]  # the base is what it claims; the top is not
+    info = json.loads(layerscope("cache", "info", "--json").stdout)
+    assert (info["archive_blobs"], info["verified_archive_blobs"]) == (2, 1)
 
 
 def test_another_archive_with_the_same_base_layers_is_hashed_not_read(tmp_path, not_racy, monkeypatch):
+    """The first archive's base was not hashed when it was read: it is hashed now, with the
+    new archive's, and its record, verified, serves both (no blob is hashed twice)."""
     one = write_oci(two_layers(b"one"), tmp_path / "one.tar")
     two = write_oci(two_layers(b"two"), tmp_path / "two.tar")
     analysed(one)
     monkeypatch.setattr(layercache, "_sha256_at", counted(layercache._sha256_at))
     image = analysed(two)
-    assert hits(image) == [True, False] and layercache._sha256_at.calls == 1
-    assert hits(analysed(two)) == [True, True] and layercache._sha256_at.calls == 1  # now known by its file
+    assert hits(image) == [True, False] and layercache._sha256_at.calls == 2
+    assert hits(analysed(two)) == [True, True] and layercache._sha256_at.calls == 2  # now known by its file
+    assert hits(analysed(one)) == [True, True] and layercache._sha256_at.calls == 2
+    info = json.loads(layerscope("cache", "info", "--json").stdout)
+    assert (info["layers"], info["archive_blobs"], info["verified_archive_blobs"]) == (3, 4, 2)
 
 
 def test_other_images_sharing_a_layer_are_named(tmp_path, not_racy):
@@ -279,6 +348,8 @@ def test_verify_wants_a_record_whose_tar_was_hashed(tmp_path, not_racy):
     analysed(path)
     assert not any(hits(analysed(path, verified)))  # stored without the tar's sha256: no diff_id check
     assert all(hits(analysed(path, verified)))  # stored again, with it
+    info = json.loads(layerscope("cache", "info", "--json").stdout)
+    assert (info["layers"], info["verified_archive_blobs"]) == (2, 2)  # the unverified records went
     assert all(hits(analysed(path)))
 
 

@@ -9,10 +9,12 @@ import json
 import os
 import pty
 import re
+import shlex
 import shutil
 import subprocess
 import sys
 import tarfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -600,3 +602,30 @@ def test_corrupt_layer_scanned_in_a_worker_process(tmp_path):
     data = layers[1].read_bytes()
     layers[1].write_bytes(data[: len(data) // 2])
     assert_user_error(run("report", str(layout)), layers[1].name, "truncated")
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (.ci/run installs it)")
+def test_the_demo_leaves_no_temporary_files(tmp_path):
+    """`layerscope --demo` writes its archive to a temporary folder and removes it on quit (in a
+    real terminal: tmux on a socket of its own)."""
+    socket = f"layerscope-test-{os.getpid()}"
+    tmux = ["tmux", "-L", socket]
+    done = tmp_path / "done"
+    command = f"TMPDIR={shlex.quote(str(tmp_path))} {shlex.quote(sys.executable)} -m explorer --demo; touch {done}"
+    subprocess.run([*tmux, "new-session", "-d", "-x", "100", "-y", "30", "-c", str(ROOT), command], check=True)
+    try:
+        deadline = time.monotonic() + 60
+        while "Layers" not in _pane(tmux) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert list(tmp_path.glob("layerscope-demo-*")), "the demo is written under TMPDIR while it runs"
+        subprocess.run([*tmux, "send-keys", "q"], check=True)
+        while not done.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert done.exists(), _pane(tmux)
+    finally:
+        subprocess.run([*tmux, "kill-server"], capture_output=True)
+    assert not list(tmp_path.glob("layerscope-demo-*"))
+
+
+def _pane(tmux: list[str]) -> str:
+    return subprocess.run([*tmux, "capture-pane", "-p"], capture_output=True, text=True).stdout

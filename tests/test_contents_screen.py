@@ -167,13 +167,12 @@ def test_screen_closed_while_reading(model):
     _run(go())
 
 
-def test_v_in_the_app(tmp_path):
+def test_v_in_the_app(demo_archive):
     """`v` on a file of the demo image opens its contents as of the layer the tree shows."""
-    from explorer.demo import demo_path
     from explorer.tui.app import LayerscopeApp
 
     async def go():
-        app = LayerscopeApp(str(demo_path()), animate=False)
+        app = LayerscopeApp(demo_archive, animate=False)
         async with app.run_test(size=(120, 36)) as pilot:
             await app.workers.wait_for_complete()
             await pilot.pause()

@@ -140,9 +140,8 @@ def test_app_packages_tab_filters_the_tree(tmp_path: Path) -> None:
     asyncio.run(scenario())
 
 
-def test_demo_packages_tab_snapshot(snap_compare) -> None:  # noqa: ANN001
+def test_demo_packages_tab_snapshot(snap_compare, demo_archive) -> None:  # noqa: ANN001
     """The demo's Packages tab: apk and Python packages, largest first."""
-    from explorer.demo import demo_path
     from explorer.tui.app import LayerscopeApp
 
     async def packages_tab(pilot) -> None:  # noqa: ANN001
@@ -151,5 +150,5 @@ def test_demo_packages_tab_snapshot(snap_compare) -> None:  # noqa: ANN001
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
 
-    app = LayerscopeApp(str(demo_path()), display_name="demo", animate=False)
+    app = LayerscopeApp(demo_archive, display_name="demo", animate=False)
     assert snap_compare(app, terminal_size=(120, 36), run_before=packages_tab)

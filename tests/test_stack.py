@@ -3,9 +3,6 @@ driven by Pilot on builder images, and the demo's two tags."""
 
 from __future__ import annotations
 
-import asyncio
-import functools
-
 import pytest
 from textual.widgets import TabbedContent
 
@@ -25,12 +22,13 @@ from explorer.analysis.readpath import (
     read_path,
 )
 from explorer.analysis.waste import compute_waste
-from explorer.demo import V1, V2, demo_options, write_demo
+from explorer.demo import V1, V2, demo_options
 from explorer.present.browse import CHANGES
 from explorer.present.stack import Bar, bar_cells, read_path_of, stack_bars, widest
 from explorer.tui.app import LayerscopeApp
 from explorer.tui.screens.history import HistoryScreen
 
+from .conftest import run
 from .imagebuilder import F, Image, Layer, opaque, whiteout, write_oci
 from .test_layer_semantics import build, d, f, h, o, w
 
@@ -90,11 +88,6 @@ def test_a_copy_a_hard_link_still_reaches_is_not_hidden():
 
 
 @pytest.fixture(scope="module")
-def demo_archive(tmp_path_factory) -> str:
-    return str(write_demo(tmp_path_factory.mktemp("demo") / "demo.tar"))
-
-
-@pytest.fixture(scope="module")
 def demo(demo_archive):
     return load(demo_archive, demo_options())
 
@@ -145,14 +138,6 @@ def test_the_demo_holds_two_tags_sharing_their_base(demo_archive, demo):
 
 
 # ---- the Stack tab, driven by Pilot on a builder image -----------------------------------------
-
-
-def run(test):
-    @functools.wraps(test)
-    def wrapper(*args, **kwargs):
-        asyncio.run(test(*args, **kwargs))
-
-    return wrapper
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,6 @@ palette, the help's links); and the tree keeping its cursor when a view has fewe
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import os
 import re
 import subprocess
@@ -13,25 +11,14 @@ import sys
 import pytest
 from textual.widgets import DataTable, TabbedContent
 
-from explorer.demo import demo_options, demo_path
+from explorer.demo import demo_options
 from explorer.present.browse import CHANGES
 from explorer.present.tour import TOUR, layer_of
 from explorer.tui.app import LayerscopeApp
 from explorer.tui.screens.help import help_text
 from explorer.tui.widgets.tour import TARGET
 
-
-def run(test):
-    @functools.wraps(test)
-    def wrapper(*args, **kwargs):
-        asyncio.run(test(*args, **kwargs))
-
-    return wrapper
-
-
-@pytest.fixture(scope="module")
-def demo() -> str:
-    return str(demo_path())
+from .conftest import run
 
 
 async def settle(app, pilot) -> None:

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from explorer.demo import demo_options, demo_path
+from explorer.demo import demo_options
 from explorer.present.tour import TOUR
 from explorer.tui.app import LayerscopeApp
 
 SIZES = [(80, 24), (120, 40)]
-
-
-@pytest.fixture(scope="module")
-def demo() -> str:
-    return str(demo_path())
 
 
 async def loaded(pilot) -> None:

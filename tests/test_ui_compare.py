@@ -3,9 +3,6 @@ errors on the tab, and SVG snapshots."""
 
 from __future__ import annotations
 
-import asyncio
-import functools
-
 import pytest
 from textual.widgets import TabbedContent
 
@@ -14,18 +11,11 @@ from explorer.tui.screens.compare import ComparePrompt
 from explorer.tui.screens.contents import ContentsScreen
 from explorer.tui.widgets.compare import CompareTab, DiffTree
 
+from .conftest import run
 from .imagebuilder import F, write_docker_archive, write_oci
 from .test_compare import new_image, old_image
 
 SIZE = (120, 36)
-
-
-def run(test):
-    @functools.wraps(test)
-    def wrapper(*args, **kwargs):
-        asyncio.run(test(*args, **kwargs))
-
-    return wrapper
 
 
 @pytest.fixture(scope="module")

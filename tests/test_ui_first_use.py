@@ -15,7 +15,6 @@ import pytest
 from textual.widgets import DataTable, Label, TabbedContent
 
 from explorer.cli import main
-from explorer.demo import demo_path
 from explorer.tui.app import LayerscopeApp
 from explorer.tui.screens.history import HistoryScreen
 from explorer.tui.screens.loading import ErrorScreen
@@ -23,11 +22,6 @@ from explorer.tui.widgets.filetree import FileTree
 
 from .conftest import REAL, needs_shared
 from .test_ui_pilot import SIZE, run, settle
-
-
-@pytest.fixture(scope="module")
-def demo() -> str:
-    return str(demo_path())
 
 
 def test_stdin_redirected_from_a_file_is_read_by_its_path(demo):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import gzip
 import itertools
 import multiprocessing
@@ -17,7 +15,6 @@ import pytest
 from textual.widgets import DataTable, OptionList, TabbedContent
 
 from explorer.archive.pool import PARALLEL_MIN_BYTES
-from explorer.demo import demo_path
 from explorer.present.browse import CHANGES, MARKS, MERGED, Sort
 from explorer.present.text import display_name
 from explorer.present.tree import row_name, row_notes
@@ -29,26 +26,11 @@ from explorer.tui.screens.loading import ErrorScreen
 from explorer.tui.widgets.filetree import FileTree
 from explorer.tui.widgets.layers import LayerTable
 
-from .conftest import REAL, needs_shared
+from .conftest import REAL, needs_shared, run
 from .imagebuilder import F, Layer, write_docker_archive
 from .imagebuilder import Image as ImageSpec
 
 SIZE = (120, 36)
-
-
-def run(test):
-    """Run an async test in its own event loop (no async plugin needed)."""
-
-    @functools.wraps(test)
-    def wrapper(*args, **kwargs):
-        asyncio.run(test(*args, **kwargs))
-
-    return wrapper
-
-
-@pytest.fixture(scope="module")
-def demo() -> str:
-    return str(demo_path())
 
 
 async def settle(app: LayerscopeApp, pilot) -> None:

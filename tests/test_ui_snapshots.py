@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from explorer.demo import demo_options, demo_path
+from explorer.demo import demo_options
 from explorer.tui.app import LayerscopeApp
-
-
-@pytest.fixture(scope="module")
-def demo() -> str:
-    return str(demo_path())
 
 
 async def loaded(pilot) -> None:

@@ -81,6 +81,22 @@ class CountingReader(Reader):
         return data
 
 
+def window(read: Callable[[int], bytes], skip: int, size: int, label: str, kind: str) -> Iterator[bytes]:
+    """`size` bytes of a decompressed stream after `skip` bytes of it, in pieces (a seek index
+    resumes a stream some way before the bytes wanted)."""
+    while skip:
+        data = read(min(CHUNK, skip))
+        if not data:
+            raise CorruptBlob(f"{label}: {kind} stream ends before the file")
+        skip -= len(data)
+    while size:
+        data = read(min(CHUNK, size))
+        if not data:
+            raise CorruptBlob(f"{label}: {kind} stream ends inside a file")
+        size -= len(data)
+        yield data
+
+
 def sniff(head: bytes) -> str:
     """Name the compression of a blob from its first 4 bytes: "gzip", "zstd" or "none".
 

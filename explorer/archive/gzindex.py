@@ -15,7 +15,7 @@ import zlib
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
 
-from .blobs import CHUNK
+from .blobs import CHUNK, window
 from .entries import FILE
 from .errors import CorruptBlob
 from .tarstream import BLOCK, TarReader
@@ -135,16 +135,4 @@ def read(read_at: Callable[[int, int], bytes], index: GzipIndex, label: str, off
     i = bisect_right([p[1] for p in index.points], offset) - 1
     start, out, state = index.points[i]
     stream = _Inflater(read_at, label, start, out, state)
-    skip = offset - out
-    while skip:
-        data = stream.read(min(CHUNK, skip))
-        if not data:
-            raise CorruptBlob(f"{label}: gzip stream ends before byte {offset} of its tar")
-        skip -= len(data)
-    left = size
-    while left:
-        data = stream.read(min(CHUNK, left))
-        if not data:
-            raise CorruptBlob(f"{label}: gzip stream ends inside a file")
-        left -= len(data)
-        yield data
+    yield from window(stream.read, offset - out, size, label, "gzip")

@@ -2,16 +2,23 @@
 
 A layer's scan (its entries, sizes, kinds, content digests, kept package metadata) is stored
 in SQLite (standard library) in the user cache directory, keyed by the layer blob's sha256
-*as verified* (computed from the bytes as they streamed) and the `diff_id` the image names.
-A scan is taken from the cache only when the image names a digest known to be true:
+*as verified* (computed from the bytes) and the `diff_id` the image names, or, until it is
+verified, by the place it was read from. A scan is taken from the cache only when the image
+names a digest known to be true, or the very bytes the scan was made of:
 
 - from a registry, every blob is checked against its digest as it streams, so the digest in
   the manifest names exactly the bytes a stored scan was made from;
-- from an archive on disk, a blob counts as verified only once a scan here hashed it, and
-  only while the archive is unchanged (its path, device, inode, size, mtime and ctime, and
-  the blob's offset and size in it); an archive written less than `RACY` seconds before it
-  was read is not remembered (its timestamp could survive a rewrite). A claimed digest or
-  `diff_id` alone is never trusted.
+- from an archive on disk, a first open does not hash (that would cost every first open up to
+  twice its CPU on plain tar): its scans are stored *unverified*, under a key made of the
+  blob's place (path, device, inode, size, mtime and ctime of its file, its offset and size in
+  it) and used again only for that place, unchanged. The archive's claimed digest is kept
+  beside, never as a key. When another image names that digest (a new `docker save` on the
+  same base, a registry image), the old place is hashed, and the new archive blob too: when
+  both are the claimed digest the record becomes verified under it and serves both. With
+  `--verify`, or from a registry, a scan is verified at once (it is hashed anyway). An archive
+  written less than `RACY` seconds before it was read is not remembered by its place (its
+  timestamp could survive a rewrite): its blobs are hashed as they stream instead. A claimed
+  digest or `diff_id` alone is never trusted.
 
 The file is plain data, never pickle (unpickling runs code; a cache directory is a place
 another program may write): JSON for the text, packed integer arrays for the numbers. A file
@@ -47,7 +54,7 @@ if TYPE_CHECKING:
     from .sources import Source
 
 APPLICATION_ID = 0x4C53434C  # "LSCL": this file is a layerscope layer cache
-SCHEMA = 2
+SCHEMA = 3
 MAX_BYTES = 2 << 30  # default bound on the stored records (LAYERSCOPE_CACHE_MAX_BYTES)
 BUSY_TIMEOUT = 10.0  # seconds a process waits for another's write
 RACY = 2.0  # an archive modified this recently (seconds) is not remembered as verified
@@ -224,9 +231,13 @@ CREATE INDEX layers_used ON layers (used);
 CREATE TABLE blobs (
     path TEXT NOT NULL, offset INTEGER NOT NULL, length INTEGER NOT NULL, dev INTEGER NOT NULL,
     ino INTEGER NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,
-    digest TEXT NOT NULL, PRIMARY KEY (path, offset));
+    digest TEXT NOT NULL, verified INTEGER NOT NULL, PRIMARY KEY (path, offset));
+CREATE INDEX blobs_digest ON blobs (digest);
 CREATE TABLE images (digest TEXT NOT NULL, image TEXT NOT NULL, seen REAL NOT NULL, PRIMARY KEY (digest, image));
 """
+
+
+_PLACE = "path, offset, length, dev, ino, size, mtime_ns, ctime_ns"  # where an archive blob is, and its file
 
 
 class CacheUnusable(Exception):
@@ -310,22 +321,39 @@ class LayerCache:
         self._db.close()
 
     # ---- lookups ----
-    def verified_digest(self, location: Location) -> str | None:
-        """The sha256 a scan here computed of this blob, if its archive is unchanged since."""
-        identity = _identity(location)
-        if identity is None or self.broken:
+    def blob(self, location: Location, known: tuple) -> tuple[str, bool] | None:
+        """What is remembered of this archive blob while its file is as `known` (its `identity`):
+        (its verified digest, True), or (the digest its archive claimed, "" if none; False)."""
+        if self.broken:
             return None
         try:
             row = self._db.execute(
-                "SELECT dev, ino, size, mtime_ns, ctime_ns, length, digest FROM blobs WHERE path=? AND offset=?",
-                (identity[0], location.offset),
+                "SELECT dev, ino, size, mtime_ns, ctime_ns, length, digest, verified FROM blobs"
+                " WHERE path=? AND offset=?",
+                (known[0], location.offset),
             ).fetchone()
         except sqlite3.Error as exc:
             self._fail(exc)
             return None
-        if row is None or tuple(row[:5]) != identity[1:] or row[5] != location.size:
+        if row is None or tuple(row[:5]) != known[1:] or row[5] != location.size:
             return None
-        return row[6]
+        return row[6], bool(row[7])
+
+    def claimed(self, claim: str, diff_id: str | None, heads: str) -> list[tuple[Location, tuple]]:
+        """The archive blobs with an unverified record that claim `claim`: (where, their file's
+        identity when the record was made)."""
+        if self.broken:
+            return []
+        try:
+            rows = self._db.execute(
+                f"SELECT {_PLACE} FROM blobs WHERE digest=? AND verified=0",  # noqa: S608 (ours)
+                (claim,),
+            ).fetchall()
+        except sqlite3.Error as exc:
+            self._fail(exc)
+            return []
+        places = [(Location(row[0], row[1], row[2]), (row[0], *row[3:])) for row in rows]
+        return [place for place in places if self.has(place_key(*place), diff_id, heads)]
 
     def get(self, digest: str, diff_id: str | None, heads: str) -> Record | None:
         if self.broken:
@@ -387,32 +415,52 @@ class LayerCache:
         except sqlite3.Error as exc:
             self._fail(exc)
 
-    def put(self, digest: str, diff_id: str | None, heads: str, record: Record, location: Location | None) -> None:
+    def put(
+        self, key: str, diff_id: str | None, heads: str, record: Record, place: tuple[Location, tuple, str, bool] | None
+    ) -> None:
+        """Store a record under `key`; `place` (location, its file's identity, its digest or
+        claim, verified) remembers the archive blob it was made of."""
         size = sum(len(part) for part in record)
-        identity = _identity(location) if location is not None else None
 
         def work(db: sqlite3.Connection) -> None:
-            row = (digest, diff_id or "", FORMAT, heads, *record, size, time.time())
+            row = (key, diff_id or "", FORMAT, heads, *record, size, time.time())
             db.execute("INSERT OR REPLACE INTO layers VALUES (?,?,?,?,?,?,?,?,?,?,?)", row)
-            if identity is not None and location is not None:
-                self._remember(db, location, identity, digest)
+            if place is not None:
+                self._remember(db, *place)
 
         self._write(work)
         self._write(self._evict)
 
-    def remember_blob(self, location: Location, digest: str) -> None:
-        """A scan here hashed this archive blob: its sha256 is `digest`."""
-        identity = _identity(location)
-        if identity is not None:
-            self._write(lambda db: self._remember(db, location, identity, digest))
+    def remember_blob(self, location: Location, known: tuple, digest: str) -> None:
+        """A scan here hashed this archive blob, its file as `known`: its sha256 is `digest`."""
+        self._write(lambda db: self._remember(db, location, known, digest, True))
 
-    def _remember(self, db: sqlite3.Connection, location: Location, identity: tuple, digest: str) -> None:
-        path, dev, ino, size, mtime_ns, ctime_ns = identity
-        if time.time() - max(mtime_ns, ctime_ns) / 1e9 < RACY:
+    def promote(self, location: Location, known: tuple, digest: str) -> None:
+        """This archive blob's unverified record hashed to `digest`: it becomes verified under it."""
+        old = place_key(location, known)
+
+        def work(db: sqlite3.Connection) -> None:
+            for table in ("layers", "images"):
+                db.execute(f"UPDATE OR REPLACE {table} SET digest=? WHERE digest=?", (digest, old))  # noqa: S608 (ours)
+            self._remember(db, location, known, digest, True)
+
+        self._write(work)
+
+    def _remember(self, db: sqlite3.Connection, location: Location, known: tuple, digest: str, verified: bool) -> None:
+        path, dev, ino, size, mtime_ns, ctime_ns = known
+        if racy(known):
             return  # written just now: a rewrite within the timestamps' granularity would go unseen
+        before = db.execute(
+            f"SELECT {_PLACE} FROM blobs WHERE path=? AND offset=? AND verified=0",  # noqa: S608 (ours)
+            (path, location.offset),
+        ).fetchone()
+        if before is not None:  # the unverified record of what was here goes, unless it is this one
+            stale = place_key(Location(*before[:3]), (before[0], *before[3:]))
+            if verified or stale != place_key(location, known):
+                db.execute("DELETE FROM layers WHERE digest=?", (stale,))
         db.execute(
-            "INSERT OR REPLACE INTO blobs VALUES (?,?,?,?,?,?,?,?,?)",
-            (path, location.offset, location.size, dev, ino, size, mtime_ns, ctime_ns, digest),
+            "INSERT OR REPLACE INTO blobs VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (path, location.offset, location.size, dev, ino, size, mtime_ns, ctime_ns, digest, int(verified)),
         )
 
     def touch(self, uses: Sequence[tuple[str, str | None, str]]) -> None:
@@ -453,7 +501,8 @@ class LayerCache:
             "path": str(self.path),
             "layers": counts["layers"],
             "images": images,
-            "verified_archive_blobs": counts["blobs"],
+            "archive_blobs": counts["blobs"],
+            "verified_archive_blobs": self._db.execute("SELECT count(*) FROM blobs WHERE verified=1").fetchone()[0],
             "stored_bytes": stored,
             "file_bytes": on_disk,
             "max_bytes": max_bytes(),
@@ -489,8 +538,17 @@ def _sha256_at(location: Location) -> str | None:
     return "sha256:" + digest.hexdigest()
 
 
-def _identity(location: Location) -> tuple | None:
-    return identity(location.path)
+def place_key(location: Location, known: tuple) -> str:
+    """The key of an unverified record: the blob's place and its file's identity (never a
+    digest: no image can name it, and a changed file has another)."""
+    import hashlib
+
+    return "place:" + hashlib.sha256(json.dumps([*known, location.offset, location.size]).encode()).hexdigest()
+
+
+def racy(known: tuple) -> bool:
+    """Whether a file of this identity was changed too recently for its timestamps to say it is unchanged."""
+    return time.time() - max(known[4], known[5]) / 1e9 < RACY
 
 
 def open_cache() -> tuple[LayerCache | None, str | None]:
@@ -511,11 +569,8 @@ class LayerKey(NamedTuple):
     diff_id: str | None
 
 
-def _trusted_digest(cache: LayerCache, location: object) -> str | None:
-    """The digest a blob is known to have: a registry's (checked as it streams), or one a scan
-    here computed of an archive blob that is unchanged since."""
-    if isinstance(location, Location):
-        return cache.verified_digest(location)
+def _registry_digest(location: object) -> str | None:
+    """A registry blob's digest (checked as it streams), or None for any other blob."""
     digest = getattr(location, "digest", None)  # a registry's `RemoteBlob`
     return digest if isinstance(digest, str) and digest.startswith("sha256:") else None
 
@@ -528,12 +583,20 @@ def _hit_allowed(scan: LayerScan, verify: bool, limits: Limits) -> bool:
     return scan.tar_size <= RATIO_FLOOR or scan.tar_size <= limits.max_ratio * max(scan.blob_size, 1)
 
 
-class CachedScans:
-    """The scans of an image's layers, from the cache where it has them, else from the pool
-    (asked to hash each archive blob as it streams, so the next run can trust it).
+def _hashes_to(location: Location, known: tuple | None, digest: str) -> bool:
+    """Whether the blob has this sha256 (and, with `known`, its file is as known before and after)."""
+    if known is not None and identity(location.path) != known:
+        return False
+    return _sha256_at(location) == digest and (known is None or identity(location.path) == known)
 
-    `hits` holds the indexes of the layers that came from the cache, `also_in` the other
-    images each layer was seen in; both are known before the first scan is yielded.
+
+class CachedScans:
+    """The scans of an image's layers, from the cache where it has them, else from the pool.
+
+    Each layer's record key (`used`) is its verified digest, or for an archive blob whose
+    record is unverified, its place. `hits` holds the indexes of the layers that came from the
+    cache, `also_in` the other images each layer was seen in; both are known before the first
+    scan is yielded.
     """
 
     def __init__(
@@ -556,54 +619,88 @@ class CachedScans:
         self.heads = repr(limits.capture.heads)
         self.hits: dict[int, LayerScan] = {}
         self.also_in: dict[int, list[str]] = {}
-        self.trusted: list[str | None] = []
+        self.trusted: list[str | None] = []  # the verified digest of each blob, where known
+        self.used: list[str | None] = []  # the key of each layer's record: `trusted`, or its place
         self.locations: list[object] = []
+        self.known: list[tuple | None] = []  # an archive blob's file identity, taken before it is read
         for blob, key in zip(blobs, keys, strict=True):
             location = source.locate(blob.name) if source.exists(blob.name) else None
-            trusted = _trusted_digest(cache, location) if location is not None else None
+            known = identity(location.path) if isinstance(location, Location) else None
+            trusted = used = _registry_digest(location)
+            if isinstance(location, Location) and known is not None:
+                remembered = cache.blob(location, known)
+                if remembered is not None and remembered[1]:
+                    trusted = used = remembered[0]
+                elif remembered is not None and remembered[0] == (key.digest or "") and not verify:
+                    used = place_key(location, known)  # the very bytes its record was made of
             if trusted is not None and key.digest is not None and key.digest != trusted:
-                trusted = None  # the image names another blob than the one verified here
+                trusted = used = None  # the image names another blob than the one verified here
             self.locations.append(location)
+            self.known.append(known)
             self.trusted.append(trusted)
+            self.used.append(used)
         self._check_claims()
         for index, (blob, key) in enumerate(zip(blobs, keys, strict=True)):
-            trusted = self.trusted[index]
-            record = cache.get(trusted, key.diff_id, self.heads) if trusted is not None else None
+            used = self.used[index]
+            record = cache.get(used, key.diff_id, self.heads) if used is not None else None
             if record is None:
                 continue
             try:
                 scan = decode(record, blob.label, limits)
             except Exception:  # noqa: BLE001 (a damaged record, whatever the damage: a miss, and it goes)
-                cache.drop(trusted, key.diff_id)  # type: ignore[arg-type]
+                cache.drop(used, key.diff_id)  # type: ignore[arg-type]
                 continue
             if _hit_allowed(scan, verify, limits):
                 self.hits[index] = scan
-        for index, digest in enumerate(self.trusted):
-            if digest is not None:
-                self.also_in[index] = cache.also_in(digest, images[index])
+        for index, used in enumerate(self.used):
+            if used is not None:
+                self.also_in[index] = cache.also_in(used, images[index])
 
     def _check_claims(self) -> None:
-        """An archive blob not seen here, whose claimed digest has a record (another archive
-        with the same base layers): hashed now, and trusted if it hashes to its claim. Reading
-        a blob to hash it is cheaper than reading it to scan it (about 5x for gzip)."""
-        claims = [
-            i
-            for i, (location, key) in enumerate(zip(self.locations, self.keys, strict=True))
-            if isinstance(location, Location)
-            and self.trusted[i] is None
-            and key.digest is not None
-            and self.cache.has(key.digest, key.diff_id, self.heads)
-        ]
-        if not claims:
+        """Blobs whose digest has a record they are not known by (another archive with the same
+        base layers, a registry image of an archive read before): an archive blob is hashed,
+        and trusted if it hashes to its claim; an unverified record claiming that digest is
+        hashed at its place, and becomes verified if it does too. Reading a blob to hash it is
+        cheaper than reading it to scan it (about 5x for gzip)."""
+        work: list[tuple[int, bool, list[tuple[Location, tuple]]]] = []
+        for i, (location, key) in enumerate(zip(self.locations, self.keys, strict=True)):
+            claim, diff_id = key.digest, key.diff_id
+            if claim is None or not claim.startswith("sha256:"):
+                continue
+            if self.cache.has(self.used[i] or "", diff_id, self.heads):
+                continue
+            on_disk = isinstance(location, Location) and self.trusted[i] is None
+            if not on_disk and self.trusted[i] is None:
+                continue
+            verified = self.cache.has(claim, diff_id, self.heads)
+            places = [] if verified else self.cache.claimed(claim, diff_id, self.heads)
+            if verified or places:
+                work.append((i, on_disk, places))
+        if not work:
             return
         from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(min(len(claims), os.cpu_count() or 1)) as hashers:  # sha256 lets go of the GIL
-            digests = list(hashers.map(_sha256_at, [self.locations[i] for i in claims]))
-        for i, digest in zip(claims, digests, strict=True):
-            if digest is not None and digest == self.keys[i].digest:
-                self.trusted[i] = digest
-                self.cache.remember_blob(self.locations[i], digest)  # type: ignore[arg-type]
+        def check(task: tuple[int, bool, list[tuple[Location, tuple]]]) -> tuple[bool, tuple[Location, tuple] | None]:
+            i, on_disk, places = task
+            claim = self.keys[i].digest
+            assert claim is not None
+            if on_disk and not _hashes_to(self.locations[i], self.known[i], claim):  # type: ignore[arg-type]
+                return False, None
+            return True, next((place for place in places if _hashes_to(*place, claim)), None)
+
+        with ThreadPoolExecutor(min(len(work), os.cpu_count() or 1)) as hashers:  # sha256 lets go of the GIL
+            results = list(hashers.map(check, work))
+        for (i, on_disk, places), (true, place) in zip(work, results, strict=True):
+            claim = self.keys[i].digest
+            if not true or claim is None:
+                continue
+            self.trusted[i] = claim
+            if on_disk and self.known[i] is not None:
+                self.cache.remember_blob(self.locations[i], self.known[i], claim)  # type: ignore[arg-type]
+            if place is not None:
+                self.cache.promote(*place, claim)
+            if place is not None or not places:  # a verified record, or one just made so
+                self.used[i] = claim
 
     def scans(
         self, pool: ScanPool, on_progress: LayerProgress | None = None, largest_first: bool = False
@@ -617,9 +714,9 @@ class CachedScans:
             scanned: Iterator[tuple[int, LayerScan]] = iter(())
             if misses:
                 progress = _progress_of(misses, on_progress)
-                # an archive's blobs are hashed as they stream (a registry's are checked anyway)
-                on_disk = any(isinstance(self.locations[i], Location) for i in misses)
-                limits = self.limits._replace(hash_blob=True) if on_disk else self.limits
+                # an archive just written cannot be remembered by its place: its blobs are hashed
+                just_written = any(self.known[i] is not None and racy(self.known[i]) for i in misses)  # type: ignore[arg-type]
+                limits = self.limits._replace(hash_blob=True) if just_written else self.limits
                 blobs = [self.blobs[i] for i in misses]
                 scanned = pool.scan(self.source, blobs, self.verify, limits, progress, largest_first)
             else:
@@ -632,34 +729,43 @@ class CachedScans:
                 else:
                     _, scan = next(scanned)
                     self._store(index, scan)
-                digest = self.trusted[index]
-                if digest is not None:
-                    used.append((digest, self.keys[index].diff_id, self.images[index]))
+                key = self.used[index]
+                if key is not None:
+                    used.append((key, self.keys[index].diff_id, self.images[index]))
                 yield index, scan
         finally:
             if used:
                 self.cache.touch(used)
 
     def _store(self, index: int, scan: LayerScan) -> None:
-        """Keep a fresh scan, under the digest its blob was verified to have."""
-        key, location = self.keys[index], self.locations[index]
+        """Keep a fresh scan: under the digest its blob was verified to have (hashed as it
+        streamed, or a registry's), else, for an archive blob, unverified under its place."""
+        key, location, known = self.keys[index], self.locations[index], self.known[index]
+        place = None
         if isinstance(location, Location):
-            if scan.blob_sha256 is None:
+            if known is None:
                 return
-            digest = "sha256:" + scan.blob_sha256
-            if key.digest is not None and key.digest != digest:
-                return  # the archive's claim is false: --verify says so; nothing is remembered
-        elif self.trusted[index] is not None:
-            digest = self.trusted[index]  # a registry blob, checked as it streamed
-        else:
-            return
-        self.trusted[index] = digest
+            digest = "sha256:" + scan.blob_sha256 if scan.blob_sha256 is not None else self.trusted[index]
+            if digest is not None:  # hashed as it streamed, or before (see `_check_claims`)
+                if key.digest is not None and key.digest != digest:
+                    return  # the archive's claim is false: --verify says so; nothing is remembered
+                self.trusted[index] = self.used[index] = digest
+                place = (location, known, digest, True)
+            elif racy(known):
+                return
+            else:
+                self.used[index] = place_key(location, known)
+                place = (location, known, key.digest or "", False)
+        elif self.trusted[index] is None:
+            return  # a registry blob is checked as it streams: `trusted` is its digest
+        stored = self.used[index]
+        assert stored is not None
         record = encode(scan, self.blobs[index].label)
         if record is None:
-            if isinstance(location, Location):
-                self.cache.remember_blob(location, digest)
+            if place is not None and place[3]:
+                self.cache.remember_blob(location, known, place[2])  # type: ignore[arg-type]
             return
-        self.cache.put(digest, key.diff_id, self.heads, record, location if isinstance(location, Location) else None)
+        self.cache.put(stored, key.diff_id, self.heads, record, place)
 
 
 def _progress_of(misses: list[int], on_progress: LayerProgress | None) -> LayerProgress | None:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 
 import zstandard
 
-from .blobs import CHUNK, ZSTD_READ
+from .blobs import CHUNK, ZSTD_READ, window
 from .errors import CorruptBlob
 
 SPACING = 1 << 20  # bytes of tar between kept frame starts, at least: at most this is decompressed for nothing
@@ -73,19 +73,7 @@ def read(read_at: Callable[[int, int], bytes], index: ZstdIndex, label: str, off
 
     reader = zstandard.ZstdDecompressor().stream_reader(_From(), read_size=ZSTD_READ, read_across_frames=True)
     try:
-        skip = offset - out
-        while skip:
-            data = reader.read(min(CHUNK, skip))
-            if not data:
-                raise CorruptBlob(f"{label}: zstd stream ends before byte {offset} of its tar")
-            skip -= len(data)
-        left = size
-        while left:
-            data = reader.read(min(CHUNK, left))
-            if not data:
-                raise CorruptBlob(f"{label}: zstd stream ends inside a file")
-            left -= len(data)
-            yield data
+        yield from window(reader.read, offset - out, size, label, "zstd")
     except zstandard.ZstdError as exc:
         raise CorruptBlob(f"{label}: corrupt zstd data ({exc})") from None
     finally:
