@@ -722,6 +722,15 @@ def test_duplicates_list_identical_visible_content():
     assert [(dup.size, dup.paths, dup.extra_bytes) for dup in waste.duplicates] == [(40, ("a", "b", "d"), 80)]
 
 
+def test_a_duplicate_reached_only_through_a_hard_link_is_listed_under_it():
+    # the copy stored at "a" survives only as "z/link" (and "b/link"): its first such path names it
+    fs = build(
+        [f("a", b"same" * 10), h("z/link", "a"), h("b/link", "a"), f("c", b"same" * 10)],
+        [f("a", b"new")],
+    )
+    assert [(dup.size, dup.paths) for dup in waste_of(fs).duplicates] == [(40, ("b/link", "c"))]
+
+
 def test_hard_links_are_not_duplicates():
     waste = waste_of(build([f("a", b"same"), h("b", "a")]))
     assert waste.duplicates == []

@@ -14,7 +14,7 @@ the copy is wasted, and the layer and cause that hid it are recorded.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from ..archive.entries import DIR, FILE, HARDLINK, OPAQUE, WHITEOUT, Entry
 
@@ -182,6 +182,37 @@ class Node:
             yield node
             if node.children:
                 stack.extend(node.children.values())
+
+
+def paths_of(nodes: Iterable[Node]) -> list[str]:
+    """The paths of many nodes (`Node.path` of each): a folder's path is made once, not once
+    for every file below it."""
+    folders: dict[Node, str] = {}
+
+    def folder(node: Node) -> str:
+        climbed = []  # the folders above `node` whose paths are not made yet, nearest first
+        while node not in folders:
+            if node.parent is None:
+                folders[node] = ""
+                break
+            climbed.append(node)
+            node = node.parent
+        path = folders[node]
+        for node in reversed(climbed):
+            path = folders[node] = f"{path}/{node.name}" if path else node.name
+        return path
+
+    out = []
+    for node in nodes:
+        parent = node.parent
+        if parent is None:
+            out.append("")
+            continue
+        above = folders.get(parent)
+        if above is None:
+            above = folder(parent)
+        out.append(f"{above}/{node.name}" if above else node.name)
+    return out
 
 
 SLICE = 5000  # entries stacked between two pauses of `stack_in_slices` (about 15 ms)

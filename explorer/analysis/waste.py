@@ -7,10 +7,11 @@ wasted  = stored − visible, exactly: the sum of the waste items.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from itertools import compress
 
-from .filesystem import CAUSE_DELETED, CAUSE_OVERWRITTEN, CAUSE_RESTORED, Copy, FileSystem
+from .filesystem import CAUSE_DELETED, CAUSE_OVERWRITTEN, CAUSE_RESTORED, Copy, FileSystem, paths_of
 
 CAUSES = (CAUSE_DELETED, CAUSE_OVERWRITTEN, CAUSE_RESTORED)
 
@@ -88,24 +89,31 @@ def compute_waste(fs: FileSystem) -> Waste:
 
 
 def _duplicates(fs: FileSystem) -> list[Duplicate]:
-    # content held by several visible copies first: paths are found for those alone
-    first: dict[tuple[int | None, int], Copy] = {}
+    # content held by several visible copies first (counted in C): paths are found for those alone
+    visible = [copy for copy in fs.copies if copy.refs > 0 and copy.size]
+    keys = [(copy.digest, copy.size) for copy in visible]
+    shared = {key for key, n in Counter(keys).items() if n > 1}
     groups: dict[tuple[int | None, int], list[Copy]] = {}
-    for copy in fs.copies:
-        if copy.refs > 0 and copy.size:
-            key = (copy.digest, copy.size)
-            other = first.setdefault(key, copy)
-            if other is not copy:
-                group = groups.get(key)
-                if group is None:
-                    groups[key] = [other, copy]
-                else:
-                    group.append(copy)
-    path_of = _first_paths(fs, [copy for copies in groups.values() for copy in copies])
+    for key, copy in compress(zip(keys, visible, strict=True), map(shared.__contains__, keys)):
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [copy]
+        else:
+            group.append(copy)
+    grouped = [copy for copies in groups.values() for copy in copies]
+    if fs.links:
+        path_of = _first_paths(fs, grouped)
+        paths = [path_of[id(copy)] for copy in grouped]
+    else:  # without hard links a visible copy is reached only where it was stored
+        paths = paths_of([copy.where for copy in grouped])
     duplicates = []
+    start = 0
     for (_, size), copies in groups.items():
-        pairs = sorted((path_of[id(copy)], n, copy) for n, copy in enumerate(copies))
-        duplicates.append(Duplicate(size, tuple(p for p, _, _ in pairs), tuple(c for _, _, c in pairs)))
+        end = start + len(copies)
+        pairs = sorted(zip(paths[start:end], range(len(copies)), copies, strict=True))
+        start = end
+        ordered_paths, _, ordered = zip(*pairs, strict=True)
+        duplicates.append(Duplicate(size, ordered_paths, ordered))
     duplicates.sort(key=lambda d: (-d.extra_bytes, d.paths))
     return duplicates
 
@@ -116,11 +124,11 @@ def _first_paths(fs: FileSystem, copies: list[Copy]) -> dict[int, str]:
     A copy is reached where it was stored, or through hard links: only those paths are looked at.
     """
     paths: dict[int, str] = {}
-    for node in [copy.where for copy in copies] + fs.links:
+    nodes = [copy.where for copy in copies] + fs.links
+    for node, path in zip(nodes, paths_of(nodes), strict=True):
         state = node.current()
         if state is not None and state.copy is not None:
             key = id(state.copy)
-            path = node.path
             if key not in paths or path < paths[key]:
                 paths[key] = path
     return paths

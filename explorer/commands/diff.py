@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import sys
 from collections.abc import Sequence
 
@@ -61,7 +60,9 @@ def run(argv: Sequence[str]) -> int:
             finally:
                 old.close()
             if args.json:
-                sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=True) + "\n")
+                from ..present.indented_json import dumps_indented
+
+                sys.stdout.write(dumps_indented(data) + "\n")
             else:
                 from rich.console import Console
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 
@@ -35,12 +34,13 @@ def run(argv: Sequence[str]) -> int:
     args = _parser().parse_args(argv)
     # the workers start while the model is imported
     with start_pool(args.path, args) as pool, analysed(args, pool, dive=args.dive) as (image, dive):
+        from ..present.indented_json import dumps_indented
         from ..present.report import report_dict
 
         top = args.top if args.top is not None else (None if args.json else 20)
         data = report_dict(image, top, dive.result() if dive else None)
         if args.json:
-            sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=True) + "\n")
+            sys.stdout.write(dumps_indented(data) + "\n")
         else:
             from rich.console import Console
 

@@ -1,0 +1,130 @@
+"""`json.dumps(data, indent=2, ensure_ascii=True)`, byte for byte, at the C encoder's speed.
+
+The standard library encodes with indentation in pure Python (its C encoder runs only without
+`indent`), a few µs per value: on a report of 100,000s of paths that is most of `--json`'s
+printing. Here Python walks only the containers that hold containers; a container of plain
+values (a waste item, a duplicate's path list) is one call of the C encoder, whose item
+separator carries the newline and the indentation of that depth.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
+from typing import Any
+
+INDENT = 2
+_DICT = frozenset((dict,))
+_SCALARS = frozenset((str, int, float, bool, type(None)))  # exact types: subclasses take the long way
+
+
+class _Depth:
+    """The encoders of one nesting depth: `leaf` writes a container of plain values whole."""
+
+    __slots__ = ("inner", "outer", "leaf")
+
+    def __init__(self, depth: int) -> None:
+        self.inner = "\n" + " " * (INDENT * (depth + 1))
+        self.outer = "\n" + " " * (INDENT * depth)
+        self.leaf = _leaf_encoder("," + self.inner)
+
+
+def _leaf_encoder(item_separator: str) -> Callable[[object], str]:
+    """One container of plain values, as the C encoder writes it with this item separator (the
+    encoder made once: `JSONEncoder.encode` makes one per call, which costs more than the call)."""
+    if c_make_encoder is None:  # no C accelerator: the standard library's own way
+        return json.JSONEncoder(ensure_ascii=True, separators=(item_separator, ": ")).encode
+    encode = c_make_encoder(
+        None, json.JSONEncoder().default, encode_basestring_ascii, None, ": ", item_separator, False, False, True
+    )
+    return lambda value: "".join(encode(value, 0))
+
+
+def _scalar(value: object) -> str:
+    return json.dumps(value, ensure_ascii=True)
+
+
+# how the C encoder writes each plain type (floats: NaN and infinities need json's own rules)
+_PLAIN: dict[type, Callable[[Any], str]] = {
+    str: encode_basestring_ascii,
+    int: int.__repr__,
+    bool: lambda value: "true" if value else "false",
+    type(None): lambda _: "null",
+    float: _scalar,
+}
+
+
+def dumps_indented(data: object) -> str:
+    """`data` as `json.dumps(data, indent=2, ensure_ascii=True)` writes it."""
+    depths: list[_Depth] = []
+    out: list[str] = []
+    _write(data, 0, depths, out)
+    return "".join(out)
+
+
+def _key(key: object) -> str:
+    """A dict key as json writes it: strings as they are, numbers, booleans and null as text."""
+    if type(key) is str or isinstance(key, str):
+        return key
+    if key is True or key is False or key is None:
+        return json.dumps(key)
+    if isinstance(key, (int, float)):
+        return json.dumps(key) if isinstance(key, float) else int.__repr__(key)
+    raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
+
+
+def _write(value: object, depth: int, depths: list[_Depth], out: list[str]) -> None:
+    if isinstance(value, dict):
+        items: Iterable[object] = value.values()
+    elif isinstance(value, (list, tuple)):
+        items = value
+    else:
+        out.append(_scalar(value))
+        return
+    if not value:
+        out.append("{}" if isinstance(value, dict) else "[]")
+        return
+    level = _depth(depths, depth)
+    if _SCALARS.issuperset(map(type, items)):
+        text = level.leaf(value)
+        out.append(text[0] + level.inner + text[1:-1] + level.outer + text[-1])
+        return
+    if type(value) is list and _flat_records(value):
+        _write_records(value, level, _depth(depths, depth + 1), out)
+        return
+    separator = "," + level.inner
+    pairs = value.items() if isinstance(value, dict) else enumerate(value)  # type: ignore[arg-type]
+    for n, (k, v) in enumerate(pairs):
+        if isinstance(value, dict):
+            out.append((separator if n else "{" + level.inner) + encode_basestring_ascii(_key(k)) + ": ")
+        else:
+            out.append(separator if n else "[" + level.inner)
+        plain = _PLAIN.get(type(v))
+        if plain is not None:
+            out.append(plain(v))
+        else:
+            _write(v, depth + 1, depths, out)
+    out.append(level.outer + ("}" if isinstance(value, dict) else "]"))
+
+
+def _depth(depths: list[_Depth], depth: int) -> _Depth:
+    while len(depths) <= depth:
+        depths.append(_Depth(len(depths)))
+    return depths[depth]
+
+
+def _flat_records(value: list) -> bool:
+    """A list of non-empty dicts of plain values (waste items, largest files)."""
+    return _DICT.issuperset(map(type, value)) and all(
+        record and _SCALARS.issuperset(map(type, record.values())) for record in value
+    )
+
+
+def _write_records(records: list[dict], level: _Depth, deeper: _Depth, out: list[str]) -> None:
+    """A list of flat records in one call of the C encoder. With ensure_ascii no string holds
+    a line break, so the records' item separator with `}` before and `{` after occurs only
+    between two records: there the indentation of the list's own depth goes in."""
+    text = deeper.leaf(records)  # [{"k": v,\n<deeper>"k": v},\n<deeper>{"k": v}]
+    body = text[2:-2].replace("}," + deeper.inner + "{", level.inner + "}," + level.inner + "{" + deeper.inner)
+    out.append("[" + level.inner + "{" + deeper.inner + body + level.inner + "}" + level.outer + "]")
