@@ -85,6 +85,42 @@ async def test_compare_flag_shows_the_tab_and_jumps(pair):
 
 
 @run
+async def test_shift_o_opens_new_at_the_path_and_swaps_the_roles(pair):
+    """`O` opens NEW in the app in place of OLD, on the path at its last layer; the Compare tab
+    then compares it (now OLD) with the former OLD (now NEW), so `O` again comes back."""
+    old, new = pair
+    app = LayerscopeApp(old, display_name="old.tar", animate=False, compare=new)
+    async with app.run_test(size=SIZE) as pilot:
+        await compared(pilot)
+        tree = _tree(app)
+        await pilot.press("end", "up", "enter", "down", "O")  # etc/conf: removed in NEW
+        await pilot.pause()
+        assert any("/etc/conf is not in NEW" in n.message for n in app._notifications)  # noqa: SLF001
+        assert app.path == old and app.query_one(TabbedContent).active == "compare"
+        await pilot.press("home", "enter", "down", "O")  # app/data: 1000 B in OLD, 5000 B in NEW
+        await compared(pilot)
+        assert app.path == new and app.source_name == "new.tar" and app.sub_title == "new.tar"
+        assert app.query_one(TabbedContent).active == "explorer" and app.file_tree.has_focus
+        node = app.file_tree.cursor_path
+        assert node.path == "app/data" and app.view.layer == 1 == len(app.image.layers) - 1
+        assert node.entry_at(1).size == 5000 and app.image.fs.lookup("app/[red]x") is not None
+        summary = str(app.query_one(CompareTab).query_one("#compare-summary").render())
+        assert summary.startswith("OLD new.tar   NEW old.tar") and "NEW is 7.0 kB under OLD" in summary, summary
+        await pilot.press("8")
+        await pilot.pause()
+        assert _rows(tree)[0] == "  app/  -4.0 kB, 2 paths"
+        await pilot.press("enter", "down", "down", "O")  # app/[red]x: only in the open image now
+        await pilot.pause()
+        assert any("/app/[red]x is not in NEW" in n.message for n in app._notifications)  # noqa: SLF001
+        await pilot.press("up", "O")  # and back into the first image
+        await compared(pilot)
+        assert app.path == old and app.source_name == "old.tar"
+        assert app.file_tree.cursor_path.path == "app/data" and app.file_tree.cursor_path.entry_at(1).size == 1000
+        summary = str(app.query_one(CompareTab).query_one("#compare-summary").render())
+        assert summary.startswith("OLD old.tar   NEW new.tar")
+
+
+@run
 async def test_palette_compares_with_a_typed_path_and_errors_stay_on_the_tab(pair, tmp_path):
     old, new = pair
     app = LayerscopeApp(old, display_name="old.tar", animate=False)

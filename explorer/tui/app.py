@@ -137,6 +137,7 @@ class LayerscopeApp(Comparing, App[None]):
         self._refresh = Throttle()
         self._picked: Step | None = None  # the layer table's step last shown
         self._loader: Worker | None = None  # the thread loading the image shown
+        self._reveal: str | None = None  # a path to show once the image is analysed (`reopen`)
         self.layers = LayerTable(id="layers")
         self.details = LayerDetails(id="details")
         self.hints: Hints | None = None  # worked out in a thread once the image is analysed
@@ -327,6 +328,10 @@ class LayerscopeApp(Comparing, App[None]):
         self._show_layer_details()
         if not self.image.layers:
             self._show_files()
+        reveal, self._reveal = self._reveal, None
+        node = self.image.fs.lookup(reveal) if reveal is not None and self.image.layers else None
+        if node is not None:
+            self.show_path(node, len(self.image.layers) - 1, Mode.MERGED)
         gc.freeze()  # the waste records too (see `_stacked`)
         self._work_out_hints(self.image)
 
@@ -396,19 +401,30 @@ class LayerscopeApp(Comparing, App[None]):
 
     @property
     def reopenable(self) -> bool:
+        return self.can_reopen(self.path)
+
+    @staticmethod
+    def can_reopen(path: str) -> bool:
         """The input can be opened again (a file, a directory, an engine or registry image; not
         a stream, which is read once)."""
         try:
-            mode = os.stat(self.path).st_mode
+            mode = os.stat(path).st_mode
         except OSError:
             return True  # not a path: `docker:IMAGE`, `registry/repo:tag`
         return stat.S_ISREG(mode) or stat.S_ISDIR(mode)
 
     def switch_platform(self, platform: str) -> None:
-        """Show the archive's image for `platform` in place of this one: the load (if still
-        going) stops, and everything is read again with the other platform's options."""
+        """Show the archive's image for `platform` in place of this one."""
+        self.notify(f"Opening {platform}…", markup=False)
+        self.reopen(self.path, self.options._replace(platform=platform), self.source_name)
+
+    def reopen(self, path: str, options: OpenOptions, name: str, reveal: str | None = None) -> None:
+        """Show the image at `path` (opened with `options`, called `name`) in place of this one:
+        the load (if still going) stops, and everything is read again; `reveal`: a path to put
+        the explorer's cursor on (at the last layer) once the image is analysed."""
         self.workers.cancel_group(self, "load")
-        self.options = self.options._replace(platform=platform)
+        self.path, self.options, self.source_name, self._reveal = path, options, name, reveal
+        self.sub_title = display_name(name)
         self.pool = None  # the first pool's workers were started for the first scan
         self.image = self.browser = self.hints = None
         self.stacked, self.error, self.stopped = 0, None, False
@@ -424,7 +440,6 @@ class LayerscopeApp(Comparing, App[None]):
         self.waste_view.show(None)
         self.hints_view.show(None, None)
         self.largest_view.show(None, None)
-        self.notify(f"Opening {platform}…", markup=False)
         self._loader = self._load()
 
     def _failed_layer(self, message: str) -> int:

@@ -42,15 +42,18 @@ class DiffTree(Tree[DiffEntry]):
     BINDINGS = [
         *CURSOR_KEYS,
         Binding("o", "jump", "Explorer", id="compare.jump"),
+        # `O` is named in the tree's title: the footer keeps its room (at 80 columns, the tour's keys)
+        Binding("O", "jump(True)", "NEW's explorer", show=False, id="compare.jump_new"),
         Binding("v", "contents", "Contents", id="compare.contents"),
     ]
 
     class Jump(Message):
-        """Show a path: in this image's explorer (`contents` False) or its contents in either image."""
+        """Show a path: its contents in either image, or in this image's explorer (`contents`
+        False), or in NEW's (`new`: NEW is opened in place of this image)."""
 
-        def __init__(self, entry: DiffEntry, contents: bool) -> None:
+        def __init__(self, entry: DiffEntry, contents: bool, new: bool = False) -> None:
             super().__init__()
-            self.entry, self.contents = entry, contents
+            self.entry, self.contents, self.new = entry, contents, new
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__("/", **kwargs)  # type: ignore[arg-type]
@@ -88,10 +91,10 @@ class DiffTree(Tree[DiffEntry]):
         node = self.cursor_node
         return node.data if node is not None else None
 
-    def action_jump(self) -> None:
+    def action_jump(self, new: bool = False) -> None:
         entry = self._entry()
         if entry is not None:
-            self.post_message(self.Jump(entry, contents=False))
+            self.post_message(self.Jump(entry, contents=False, new=new))
 
     def action_contents(self) -> None:
         entry = self._entry()
@@ -187,7 +190,7 @@ class CompareTab(Vertical):
 
     def on_mount(self) -> None:
         self.query_one("#compare-layers").border_title = "Layers (by diff_id)"
-        self.query_one("#compare-tree").border_title = "Differences (o: explorer, v: contents)"
+        self.query_one("#compare-tree").border_title = "Differences (o: explorer, O: NEW's explorer, v: contents)"
         self._results(False)
 
     @property
