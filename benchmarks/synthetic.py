@@ -11,16 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import BinaryIO
 
+from explorer.archive.writer import pax_record
+
 BLOCK = 512
 MTIME = 1_700_000_000
-
-
-def _pax(key: bytes, value: bytes) -> bytes:
-    body = b" " + key + b"=" + value + b"\n"
-    n = len(body) + 1
-    while len(str(n)) + len(body) != n:
-        n = len(str(n)) + len(body)
-    return str(n).encode() + body
 
 
 def _pad(n: int) -> bytes:
@@ -54,7 +48,7 @@ class TarWriter:
     def _header(self, name: str, size: int, typeflag: bytes, mode: int, link: str = "") -> None:
         raw = name.encode("utf-8", "surrogateescape")
         if len(raw) > 100:
-            record = _pax(b"path", raw)
+            record = pax_record(b"path", raw)
             self._out.write(header(b"PaxHeaders/" + raw[-80:], len(record), b"x", 0o644) + record + _pad(len(record)))
             raw = raw[:100]
         self._out.write(header(raw, size, typeflag, mode, link.encode()))

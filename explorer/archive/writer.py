@@ -199,8 +199,9 @@ def _descriptor(
 # --------------------------------------------------------------------------- tar writing
 
 
-def _pax_record(key: str, value: bytes) -> bytes:
-    body = b" " + key.encode() + b"=" + value + b"\n"
+def pax_record(key: bytes, value: bytes) -> bytes:
+    """One PAX extended-header record, `LEN key=value\n`, LEN counting its own digits."""
+    body = b" " + key + b"=" + value + b"\n"
     n = len(body) + 1
     while len(str(n)) + len(body) != n:
         n = len(str(n)) + len(body)
@@ -244,13 +245,13 @@ def _entry(f: F) -> bytes:
         ti.pax_headers = dict(f.pax or {})
         return _header_and_data(ti, data)
     # Exact name bytes in a PAX ``path`` record, as Go writes them (no hdrcharset record).
-    records = _pax_record("path", raw)
+    records = pax_record(b"path", raw)
     link = f.link.encode("utf-8", "surrogateescape")
     if not link.isascii() or len(link) > 100:
-        records += _pax_record("linkpath", link)
+        records += pax_record(b"linkpath", link)
         ti.linkname = _ascii_fit(link)
     for key, value in (f.pax or {}).items():
-        records += _pax_record(key, value.encode("utf-8", "surrogateescape"))
+        records += pax_record(key.encode(), value.encode("utf-8", "surrogateescape"))
     ti.name = _ascii_fit(raw)
     head, _, base = ti.name.rstrip("/").rpartition("/")
     xhdr = tarfile.TarInfo(_ascii_fit(f"{head}/PaxHeaders.0/{base}".lstrip("/").encode()))

@@ -61,6 +61,7 @@ from explorer.analysis.image import load
 from explorer.archive.errors import CorruptBlob, ImageError
 from explorer.archive.limits import DEFAULT_LIMITS, Limits
 from explorer.archive.options import OpenOptions
+from explorer.archive.writer import pax_record
 from explorer.present.report import report_dict
 from explorer.present.report_text import render_report
 from tests import imagebuilder as ib
@@ -206,14 +207,6 @@ def raw_header(
 
 def pad(data: bytes) -> bytes:
     return data + b"\0" * (-len(data) % BLOCK)
-
-
-def pax_record(key: bytes, value: bytes) -> bytes:
-    body = b" " + key + b"=" + value + b"\n"
-    n = len(body) + 1
-    while len(str(n)) + len(body) != n:
-        n = len(str(n)) + len(body)
-    return str(n).encode() + body
 
 
 def pax_block(records: list[tuple[bytes, bytes]], typeflag: bytes = b"x") -> bytes:
