@@ -6,8 +6,8 @@ at or below N) rather than one tree per layer, and a path's history is its chang
 
 Layers are applied in order as they are scanned. Each layer's whiteouts and opaque markers
 act first, on lower layers only; then its entries in tar order, each replacing what is at its
-path, as a runtime extracts them. Every stored copy of a regular file is a `Copy` with a
-reference count (hard links share one); when the last path that reaches a copy is hidden,
+path, as a runtime extracts them. Every stored copy of a regular file is the change that
+stored it, a `Copy`, with a reference count (hard links share one); when the last path that reaches a copy is hidden,
 the copy is wasted, and the layer and cause that hid it are recorded.
 """
 
@@ -23,28 +23,6 @@ CHANGE_KINDS = (ADDED, MODIFIED, RESTORED, TYPE_CHANGED, DELETED)
 # Waste causes
 CAUSE_DELETED, CAUSE_OVERWRITTEN, CAUSE_RESTORED = "deleted", "overwritten", "restored"
 _CAUSE_OF = {MODIFIED: CAUSE_OVERWRITTEN, RESTORED: CAUSE_RESTORED, TYPE_CHANGED: CAUSE_DELETED}
-
-
-class Copy:
-    """One stored copy of a regular file's content, and what became of it.
-
-    `where` is the tree node it was stored at.
-    """
-
-    __slots__ = ("layer", "where", "size", "digest", "refs", "hidden_by", "cause")
-
-    def __init__(self, layer: int, where: Node, size: int, digest: int | None) -> None:
-        self.layer = layer
-        self.where = where
-        self.size = size
-        self.digest = digest
-        self.refs = 0
-        self.hidden_by: int | None = None
-        self.cause: str | None = None
-
-    @property
-    def path(self) -> str:
-        return self.where.path
 
 
 class Change:
@@ -82,6 +60,29 @@ class Change:
 
     def __repr__(self) -> str:
         return f"Change({self.path!r}, layer={self.layer}, {self.kind})"
+
+
+class Copy(Change):
+    """A change that stores a regular file's content: also that stored copy, and what became
+    of it (one object, not a change and its copy: a tree of a million files holds one each).
+
+    `where` is the tree node it was stored at (its `node`), `copy` itself. Hard links of
+    this or a later layer share it (their changes' `copy`); `refs` counts the paths that reach it.
+    """
+
+    __slots__ = ("size", "digest", "refs", "hidden_by", "cause")
+
+    where = Change.node  # the same slot, under the name the analyses of copies use
+
+    def __init__(
+        self, node: Node, layer: int, kind: str, entry: Entry, old: Entry | None, old_layer: int | None
+    ) -> None:
+        Change.__init__(self, node, layer, kind, entry, old, old_layer, self)
+        self.size = entry.size
+        self.digest = entry.digest
+        self.refs = 1
+        self.hidden_by: int | None = None
+        self.cause: str | None = None
 
 
 class Node:
@@ -349,20 +350,18 @@ class FileSystem:
                         for child in list((node.children or {}).values()):
                             self._hide(stacking, child)
                 copy = None
-                if kind == FILE:
-                    copy = Copy(layer, node, entry.size, entry.digest)
-                    copy.refs = 1
-                    copies.append(copy)
-                elif kind == HARDLINK:
+                if kind == HARDLINK:
                     copy = self._link_target(entry)
                     if copy is not None:
                         copy.refs += 1
                         self.links.append(node)
-                if new:
-                    change = node._changes = Change(node, layer, ADDED, entry, None, None, copy)
-                    touched[node] = change
+                if not new:
+                    self._replace(stacking, node, entry, copy, kind == FILE)
+                elif kind == FILE:
+                    change = node._changes = touched[node] = Copy(node, layer, ADDED, entry, None, None)
+                    copies.append(change)
                 else:
-                    self._replace(stacking, node, entry, copy)
+                    node._changes = touched[node] = Change(node, layer, ADDED, entry, None, None, copy)
                 if kind == DIR:
                     dirs[path] = node
                 entry.path = ""
@@ -397,9 +396,12 @@ class FileSystem:
         for sub in node.walk():
             self._replace(stacking, sub, None, None)
 
-    def _replace(self, stacking: _Stacking, node: Node, entry: Entry | None, copy: Copy | None) -> None:
+    def _replace(
+        self, stacking: _Stacking, node: Node, entry: Entry | None, copy: Copy | None, stores: bool = False
+    ) -> None:
         """Make `entry` (None: nothing) what `node` holds in this layer, in place of what it held,
-        and record the one change of this layer at `node` against the state below the layer.
+        and record the one change of this layer at `node` against the state below the layer:
+        a `Copy` when it `stores` the entry's content, else a `Change` (`copy`: a hard link's).
 
         A copy that becomes unreachable is wasted, hidden by this layer: one of this layer's own
         for how the entry replacing it differs from it, a lower one for the change recorded.
@@ -440,7 +442,11 @@ class FileSystem:
         if kind is None:  # nothing, or the same directory as below: no change of this layer
             stacking.touched.pop(node, None)
             return
-        change = Change(node, layer, kind, entry, old, old_layer, None if kind == DELETED else copy)
+        if stores:
+            change: Change = Copy(node, layer, kind, entry, old, old_layer)  # type: ignore[arg-type]
+            self.copies.append(change)  # type: ignore[arg-type]
+        else:
+            change = Change(node, layer, kind, entry, old, old_layer, None if kind == DELETED else copy)
         node._add(change)
         stacking.touched[node] = change
 
