@@ -216,6 +216,7 @@ def paths_of(nodes: Iterable[Node]) -> list[str]:
     return out
 
 
+ALIKE_KEPT = 4096  # records kept to be shared (`FileSystem._alike`): their keys cost ~150 bytes each
 SLICE = 5000  # entries stacked between two pauses of `stack_in_slices` (about 15 ms)
 IMPLICIT_DIR_MODE = 0o755
 # A directory that no tar entry names, there because of what it holds: one shared record, with
@@ -249,6 +250,9 @@ class FileSystem:
         self.warnings: list[str] = []
         self._shared: dict[int, int] = {}  # one int object per distinct mode, owner and time
         self._names: dict[str, str] = {}  # one str object per distinct name (site-packages, __init__.py…)
+        # one record for the directories and the empty files alike in all but their paths (the
+        # last ones seen): placed records are never changed, so they can be shared
+        self._alike: dict[tuple, Entry] = {}
 
     # ---- queries -------------------------------------------------------------------------
     def lookup(self, path: str) -> Node | None:
@@ -281,8 +285,9 @@ class FileSystem:
         in tar order, replaces what is at its path (a non-directory over a directory hides the
         directory's subtree, entries of this layer included). Each path gets one change: what
         it holds at the end of the layer against what it held below. Entries lose their `path`
-        (the tree node knows it) and share equal metadata values: per-file records stay small
-        on images of 100,000s of files.
+        (the tree node knows it) and share equal metadata values, and directories and empty
+        files alike in all else share one record: per-file records stay small on images of
+        100,000s of files.
         """
         for _ in self.stack_in_slices(layer, entries):
             pass
@@ -315,9 +320,10 @@ class FileSystem:
 
     def _place(self, stacking: _Stacking, entries: list[Entry], size: int) -> Iterator[None]:
         """Each entry in tar order, replacing what is at its path; then it loses its `path` (the
-        tree node knows it) and shares equal metadata values with the entries before it."""
+        tree node knows it) and shares equal metadata values with the entries before it (or,
+        a directory or an empty file, gives way to a placed record alike in all else)."""
         layer, touched, dirs, shared = stacking.layer, stacking.touched, stacking.dirs, self._shared
-        copies, names = self.copies, self._names
+        copies, names, alike = self.copies, self._names, self._alike
         for start in range(0, len(entries), size):
             if start:
                 yield
@@ -326,11 +332,21 @@ class FileSystem:
                 if kind in (WHITEOUT, OPAQUE):
                     entry.path = ""
                     continue
-                entry.mode = shared.setdefault(entry.mode, entry.mode)
-                entry.mtime = shared.setdefault(entry.mtime, entry.mtime)
-                entry.uid = shared.setdefault(entry.uid, entry.uid)
-                entry.gid = shared.setdefault(entry.gid, entry.gid)
                 path = entry.path
+                if entry.size == 0 and kind in (DIR, FILE):  # most are alike: one record each
+                    key = (kind, entry.mode, entry.uid, entry.gid, entry.mtime, entry.link, entry.digest)
+                    same = alike.get(key)
+                    if same is not None:
+                        entry = same
+                    else:
+                        if len(alike) == ALIKE_KEPT:
+                            alike.clear()
+                        alike[key] = entry
+                if entry.path:  # not a record already placed
+                    entry.mode = shared.setdefault(entry.mode, entry.mode)
+                    entry.mtime = shared.setdefault(entry.mtime, entry.mtime)
+                    entry.uid = shared.setdefault(entry.uid, entry.uid)
+                    entry.gid = shared.setdefault(entry.gid, entry.gid)
                 head, _, name = path.rpartition("/")
                 parent = dirs.get(head) or self._directory(stacking, head)
                 children = parent.children

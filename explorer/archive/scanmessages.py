@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
-    from .entries import Row
     from .layerscan import LayerScan, Location
     from .limits import Limits
 
@@ -36,7 +35,8 @@ class Rows(NamedTuple):
     """Worker → pool: the next batch of the layer's entries, as they are read."""
 
     index: int
-    rows: list[Row]
+    packed: bytes  # the batch (list[Row]) pickled: the parent keeps it so until it stacks the layer
+    count: int
 
 
 class Done(NamedTuple):

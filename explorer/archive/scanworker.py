@@ -55,7 +55,7 @@ def main() -> None:
                 _send(out, Progress(index, done))
 
         def rows(batch: list, index: int = index) -> None:
-            _send(out, Rows(index, batch))
+            _send(out, Rows(index, pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL), len(batch)))
 
         try:
             # a blob in a file (Location), or one that scans itself (registry.RemoteBlob)
