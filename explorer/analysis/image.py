@@ -19,13 +19,16 @@ from ..archive.manifests import ImageRef, LayerRef, find_images, platform_matche
 from ..archive.options import DEFAULT_OPTIONS, OpenOptions
 from ..archive.pool import LayerBlob, LayerProgress, ScanPool
 from ..archive.sources import Progress, Source, open_source
-from .collector import collector_paused
+from .collector import collector_paused, release_freed
 from .filesystem import CHANGE_KINDS, FileSystem
 from .waste import Waste, compute_waste
 
 if TYPE_CHECKING:
     from ..archive.layercache import CachedScans, LayerCache
     from .packages import Packages
+
+
+RELEASE_AFTER = 50_000  # entries of a layer after which the memory stacking freed is handed back
 
 
 @dataclass
@@ -214,6 +217,8 @@ class Image:
         counts = Counter(c.kind for c in self.fs.layer_changes[index])
         layer.change_counts = {k: counts.get(k, 0) for k in CHANGE_KINDS}
         layer.scan = scan
+        if len(rows) >= RELEASE_AFTER:
+            release_freed()
 
     def finish(self) -> None:
         """Compute the waste once every layer is stacked."""
