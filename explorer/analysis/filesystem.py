@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
+from operator import attrgetter
 
 from ..archive.entries import DIR, FILE, HARDLINK, OPAQUE, WHITEOUT, Entry
 
@@ -70,16 +71,17 @@ class Copy(Change):
     this or a later layer share it (their changes' `copy`); `refs` counts the paths that reach it.
     """
 
-    __slots__ = ("size", "digest", "refs", "hidden_by", "cause")
+    __slots__ = ("refs", "hidden_by", "cause")
 
     where = Change.node  # the same slot, under the name the analyses of copies use
+    # the stored content's, read from the entry (16 bytes a file less than slots of their own)
+    size = property(attrgetter("entry.size"))
+    digest = property(attrgetter("entry.digest"))
 
     def __init__(
         self, node: Node, layer: int, kind: str, entry: Entry, old: Entry | None, old_layer: int | None
     ) -> None:
         Change.__init__(self, node, layer, kind, entry, old, old_layer, self)
-        self.size = entry.size
-        self.digest = entry.digest
         self.refs = 1
         self.hidden_by: int | None = None
         self.cause: str | None = None

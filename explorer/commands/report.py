@@ -40,7 +40,10 @@ def run(argv: Sequence[str]) -> int:
         top = args.top if args.top is not None else (None if args.json else 20)
         data = report_dict(image, top, dive.result() if dive else None)
         if args.json:
-            sys.stdout.write(dumps_indented(data) + "\n")
+            text = dumps_indented(data)
+            del data  # on a million entries, the dictionary and the text are 10s of MB each
+            sys.stdout.write(text)
+            sys.stdout.write("\n")  # not `text + "\n"`: another copy of it
         else:
             from rich.console import Console
 
