@@ -298,11 +298,20 @@ class FileSystem:
         """`apply` in slices: it pauses (yields) after every `size` entries, so that a UI thread
         can draw and answer keys in between. At each pause every layer below `layer` reads as
         before; `layer` itself is complete only at the end."""
+        hiding = [entry for entry in entries if entry.kind in (WHITEOUT, OPAQUE)]
+        return self.stack_batches(layer, hiding, (entries[i : i + size] for i in range(0, len(entries), size)))
+
+    def stack_batches(self, layer: int, hiding: list[Entry], batches: Iterable[list[Entry]]) -> Iterator[None]:
+        """`stack_in_slices` of a layer's entries as they come, a batch at a time (none is kept
+        once placed), given its whiteouts and opaque markers first (`hiding`: they act first)."""
         assert layer == len(self.layer_changes), "layers are applied in order"
         self.layer_changes.append([])
         stacking = _Stacking(layer)
-        self._hide_lower(stacking, entries)
-        yield from self._place(stacking, entries, size)
+        self._hide_lower(stacking, hiding)
+        for i, batch in enumerate(batches):
+            if i:
+                yield
+            self._place(stacking, batch)
         self.layer_changes[layer] = list(stacking.touched.values())
 
     def _hide_lower(self, stacking: _Stacking, entries: list[Entry]) -> None:
@@ -320,69 +329,66 @@ class FileSystem:
                 for child in list((node.children or {}).values()):
                     self._hide(stacking, child)
 
-    def _place(self, stacking: _Stacking, entries: list[Entry], size: int) -> Iterator[None]:
+    def _place(self, stacking: _Stacking, entries: list[Entry]) -> None:
         """Each entry in tar order, replacing what is at its path; then it loses its `path` (the
         tree node knows it) and shares equal metadata values with the entries before it (or,
         a directory or an empty file, gives way to a placed record alike in all else)."""
         layer, touched, dirs, shared = stacking.layer, stacking.touched, stacking.dirs, self._shared
         copies, names, alike = self.copies, self._names, self._alike
-        for start in range(0, len(entries), size):
-            if start:
-                yield
-            for entry in entries[start : start + size]:
-                kind = entry.kind
-                if kind in (WHITEOUT, OPAQUE):
-                    entry.path = ""
-                    continue
-                path = entry.path
-                if entry.size == 0 and kind in (DIR, FILE):  # most are alike: one record each
-                    key = (kind, entry.mode, entry.uid, entry.gid, entry.mtime, entry.link, entry.digest)
-                    same = alike.get(key)
-                    if same is not None:
-                        entry = same
-                    else:
-                        if len(alike) == ALIKE_KEPT:
-                            alike.clear()
-                        alike[key] = entry
-                if entry.path:  # not a record already placed
-                    entry.mode = shared.setdefault(entry.mode, entry.mode)
-                    entry.mtime = shared.setdefault(entry.mtime, entry.mtime)
-                    entry.uid = shared.setdefault(entry.uid, entry.uid)
-                    entry.gid = shared.setdefault(entry.gid, entry.gid)
-                head, _, name = path.rpartition("/")
-                parent = dirs.get(head) or self._directory(stacking, head)
-                children = parent.children
-                if children is None:
-                    children = parent.children = {}
-                node = children.get(name)
-                if node is None:
-                    name = names.setdefault(name, name)
-                    node = children[name] = Node(name, parent)
-                    new = True
-                else:
-                    new = node._changes is None  # a path new to the image: nothing to replace
-                if not new and kind != DIR:
-                    held = node.current()
-                    if held is not None and held.entry.is_dir:  # gone first, subtree and all
-                        dirs.clear()
-                        for child in list((node.children or {}).values()):
-                            self._hide(stacking, child)
-                copy = None
-                if kind == HARDLINK:
-                    copy = self._link_target(entry)
-                    if copy is not None:
-                        copy.refs += 1
-                        self.links.append(node)
-                if not new:
-                    self._replace(stacking, node, entry, copy, kind == FILE)
-                elif kind == FILE:
-                    change = node._changes = touched[node] = Copy(node, layer, ADDED, entry, None, None)
-                    copies.append(change)
-                else:
-                    node._changes = touched[node] = Change(node, layer, ADDED, entry, None, None, copy)
-                if kind == DIR:
-                    dirs[path] = node
+        for entry in entries:
+            kind = entry.kind
+            if kind in (WHITEOUT, OPAQUE):
                 entry.path = ""
+                continue
+            path = entry.path
+            if entry.size == 0 and kind in (DIR, FILE):  # most are alike: one record each
+                key = (kind, entry.mode, entry.uid, entry.gid, entry.mtime, entry.link, entry.digest)
+                same = alike.get(key)
+                if same is not None:
+                    entry = same
+                else:
+                    if len(alike) == ALIKE_KEPT:
+                        alike.clear()
+                    alike[key] = entry
+            if entry.path:  # not a record already placed
+                entry.mode = shared.setdefault(entry.mode, entry.mode)
+                entry.mtime = shared.setdefault(entry.mtime, entry.mtime)
+                entry.uid = shared.setdefault(entry.uid, entry.uid)
+                entry.gid = shared.setdefault(entry.gid, entry.gid)
+            head, _, name = path.rpartition("/")
+            parent = dirs.get(head) or self._directory(stacking, head)
+            children = parent.children
+            if children is None:
+                children = parent.children = {}
+            node = children.get(name)
+            if node is None:
+                name = names.setdefault(name, name)
+                node = children[name] = Node(name, parent)
+                new = True
+            else:
+                new = node._changes is None  # a path new to the image: nothing to replace
+            if not new and kind != DIR:
+                held = node.current()
+                if held is not None and held.entry.is_dir:  # gone first, subtree and all
+                    dirs.clear()
+                    for child in list((node.children or {}).values()):
+                        self._hide(stacking, child)
+            copy = None
+            if kind == HARDLINK:
+                copy = self._link_target(entry)
+                if copy is not None:
+                    copy.refs += 1
+                    self.links.append(node)
+            if not new:
+                self._replace(stacking, node, entry, copy, kind == FILE)
+            elif kind == FILE:
+                change = node._changes = touched[node] = Copy(node, layer, ADDED, entry, None, None)
+                copies.append(change)
+            else:
+                node._changes = touched[node] = Change(node, layer, ADDED, entry, None, None, copy)
+            if kind == DIR:
+                dirs[path] = node
+            entry.path = ""
 
     def _child(self, parent: Node, name: str) -> Node:
         if parent.children is None:

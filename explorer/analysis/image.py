@@ -189,35 +189,38 @@ class Image:
         layer = self.layers[index]
         if self.options.verify:
             self._check_digests(layer, scan)
-        rows = scan.rows
-        self.entry_count += len(rows)
+        count = len(scan.rows)
+        self.entry_count += count
         max_entries = self.options.limits.max_entries
         if self.entry_count > max_entries:
             raise ImageError(f"more than {max_entries} entries in all (raise it with --max-entries)")
-        entries: list[Entry] = []
-        kinds: Counter[str] = Counter()
-        content = 0
-        for batch in scan.batches():  # rows that came packed are decoded a batch at a time
-            kinds.update(map(itemgetter(1), batch))
-            content += sum(row[2] for row in batch if row[1] == FILE)
-            entries += starmap(Entry, batch)
-        layer.content_bytes = content
-        layer.entry_counts = dict(kinds)
-        for hook in self.layer_hooks:
-            hook(layer, rows)
-        scan.rows = []  # the entries hold them now (and the filesystem, once stacked, what it needs)
         self.warnings.extend(scan.warnings)
         if scan.capture is not None:  # the budget is the image's: what lower layers kept counts
             left = self.options.limits.capture.budget - self.captured
             self.warnings.extend(f"layer {index}: {w}" for w in scan.capture.limit_to(left))
             self.captured += scan.capture.used
+        kinds: Counter[str] = Counter()
+        content = 0
+
+        def entries() -> Iterator[list[Entry]]:  # made a batch at a time, each gone once placed
+            nonlocal content
+            for batch in scan.batches():
+                kinds.update(map(itemgetter(1), batch))
+                content += sum(row[2] for row in batch if row[1] == FILE)
+                yield list(starmap(Entry, batch))
+
         before = len(self.fs.warnings)
-        yield from self.fs.stack_in_slices(index, entries)
+        yield from self.fs.stack_batches(index, list(starmap(Entry, scan.hiding())), entries())
         self.warnings.extend(f"layer {index}: {w}" for w in self.fs.warnings[before:])
+        layer.content_bytes = content
+        layer.entry_counts = dict(kinds)
+        for hook in self.layer_hooks:
+            hook(layer, scan.rows)
+        scan.rows = []  # stacked: the filesystem holds what is needed of them
         counts = Counter(c.kind for c in self.fs.layer_changes[index])
         layer.change_counts = {k: counts.get(k, 0) for k in CHANGE_KINDS}
         layer.scan = scan
-        if len(rows) >= RELEASE_AFTER:
+        if count >= RELEASE_AFTER:
             release_freed()
 
     def finish(self) -> None:

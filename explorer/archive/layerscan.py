@@ -12,7 +12,7 @@ from typing import BinaryIO, NamedTuple
 
 from .blobs import CHUNK, CountingReader, ReadAhead, Reader, SliceReader, decompressed, gunzip, sniff
 from .capture import Capture
-from .entries import FILE, Entry, Row
+from .entries import FILE, OPAQUE, WHITEOUT, Entry, Row
 from .errors import CorruptBlob
 from .limits import DEFAULT_LIMITS, RATIO_FLOOR, TRAILER_READ, Limits
 from .tarstream import BLOCK, TarReader
@@ -37,15 +37,17 @@ class PackedRows:
     between the union tree's objects, the process mostly kept.
     """
 
-    __slots__ = ("packed", "count")
+    __slots__ = ("packed", "count", "hiding")
 
     def __init__(self) -> None:
         self.packed: list[bytes] = []
         self.count = 0
+        self.hiding: list[Row] = []  # the whiteouts and opaque markers among them
 
-    def add(self, packed: bytes, count: int) -> None:
+    def add(self, packed: bytes, count: int, hiding: list[Row]) -> None:
         self.packed.append(packed)
         self.count += count
+        self.hiding += hiding
 
     def __len__(self) -> int:
         return self.count
@@ -110,7 +112,15 @@ class LayerScan:
             for packed in rows.packed:
                 yield pickle.loads(packed)
         else:
-            yield rows  # type: ignore[misc]
+            for start in range(0, len(rows), ROWS_BATCH):
+                yield rows[start : start + ROWS_BATCH]  # type: ignore[index]
+
+    def hiding(self) -> list[Row]:
+        """The whiteouts and opaque markers among the rows (a layer's act before its others)."""
+        rows = self.rows
+        if type(rows) is PackedRows:
+            return rows.hiding
+        return [row for row in rows if row[1] in (WHITEOUT, OPAQUE)]
 
     def entries(self) -> list[Entry]:
         return [Entry(*row) for batch in self.batches() for row in batch]

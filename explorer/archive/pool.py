@@ -283,13 +283,13 @@ class _Gathered:
             case Progress(index, done):
                 if self._on_progress:
                     self._on_progress(index, done, self._sizes[index])
-            case Rows(index, packed, count):
+            case Rows(index, packed, count, hiding):
                 rows = self._rows.get(index)
                 if rows is None:
                     from .layerscan import PackedRows  # imported by now (the source is open)
 
                     rows = self._rows[index] = PackedRows()
-                rows.add(packed, count)
+                rows.add(packed, count, hiding)
             case Done(index, scan):
                 if self._on_progress:
                     self._on_progress(index, self._sizes[index], self._sizes[index])

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
+    from .entries import Row
     from .layerscan import LayerScan, Location
     from .limits import Limits
 
@@ -37,6 +38,7 @@ class Rows(NamedTuple):
     index: int
     packed: bytes  # the batch (list[Row]) pickled: the parent keeps it so until it stacks the layer
     count: int
+    hiding: list[Row]  # its whiteouts and opaque markers (also in `packed`): they are stacked first
 
 
 class Done(NamedTuple):
