@@ -81,7 +81,13 @@ class Copy(Change):
     def __init__(
         self, node: Node, layer: int, kind: str, entry: Entry, old: Entry | None, old_layer: int | None
     ) -> None:
-        Change.__init__(self, node, layer, kind, entry, old, old_layer, self)
+        self.node = node  # `Change.__init__`'s, inline: one call less for every file stacked
+        self.layer = layer
+        self.kind = kind
+        self.entry = entry
+        self.old = old
+        self.old_layer = old_layer
+        self.copy = self
         self.refs = 1
         self.hidden_by: int | None = None
         self.cause: str | None = None
