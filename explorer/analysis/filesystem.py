@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
-from operator import attrgetter
 
 from ..archive.entries import DIR, FILE, HARDLINK, OPAQUE, WHITEOUT, Entry
 
@@ -71,12 +70,9 @@ class Copy(Change):
     this or a later layer share it (their changes' `copy`); `refs` counts the paths that reach it.
     """
 
-    __slots__ = ("refs", "hidden_by", "cause")
+    __slots__ = ("size", "digest", "refs", "hidden_by", "cause")  # size, digest: the entry's, at hand
 
     where = Change.node  # the same slot, under the name the analyses of copies use
-    # the stored content's, read from the entry (16 bytes a file less than slots of their own)
-    size = property(attrgetter("entry.size"))
-    digest = property(attrgetter("entry.digest"))
 
     def __init__(
         self, node: Node, layer: int, kind: str, entry: Entry, old: Entry | None, old_layer: int | None
@@ -88,6 +84,8 @@ class Copy(Change):
         self.old = old
         self.old_layer = old_layer
         self.copy = self
+        self.size = entry.size
+        self.digest = entry.digest
         self.refs = 1
         self.hidden_by: int | None = None
         self.cause: str | None = None
