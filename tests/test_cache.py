@@ -302,6 +302,7 @@ def test_an_unverified_record_is_not_used_for_a_registry_blob_it_is_not(tmp_path
         cache = LayerCache()
         try:
             cached = CachedScans(cache, Registry(), blobs, keys, ["remote"] * 2, False, CACHED.limits)  # type: ignore[arg-type]
+            cached.load()
         finally:
             cache.close()
         return [i in cached.hits for i in range(len(layers))]
