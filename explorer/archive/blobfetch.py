@@ -157,17 +157,13 @@ class BlobStream:
         self._name = name
         self._hash = hashlib.sha256()
         self.count = 0
-        # Received into one buffer, reused: a new one for each read costs as much CPU as the
-        # receiving and the sha256 together (zeroed, then faulted in, 1 MiB at a time).
-        self._buffer = bytearray()
 
     def read(self, n: int = -1) -> bytes:
         want = READ_SIZE if n is None or n < 0 else n
         if self._size is not None:
             want = min(want, self._size - self.count + 1)  # one byte more shows an overlong blob
-        if len(self._buffer) < want:
-            self._buffer = bytearray(max(want, READ_SIZE))
-        view, got = memoryview(self._buffer)[:want], 0
+        buffer = bytearray(want)
+        view, got = memoryview(buffer), 0
         while got < want:
             try:
                 n = self._response.readinto(view[got:])
@@ -177,7 +173,7 @@ class BlobStream:
             if not n:
                 break
             got += n
-        data = bytes(view[:got])  # the one copy
+        data = bytes(view[:got])  # one copy, straight from the socket's buffer
         view.release()
         self._hash.update(data)
         self.count += len(data)

@@ -63,7 +63,8 @@ def run(argv: Sequence[str]) -> int:
 def _print(args: argparse.Namespace, result: bytes, data: dict | None = None) -> None:
     """The report: `result` as it is (JSON), else the data it holds rendered as text."""
     if args.json:
-        sys.stdout.write(result.decode("ascii"))
+        sys.stdout.flush()
+        sys.stdout.buffer.write(result)
     else:
         from rich.console import Console
 
