@@ -63,8 +63,7 @@ def run(argv: Sequence[str]) -> int:
 def _print(args: argparse.Namespace, result: bytes, data: dict | None = None) -> None:
     """The report: `result` as it is (JSON), else the data it holds rendered as text."""
     if args.json:
-        sys.stdout.flush()
-        sys.stdout.buffer.write(result)
+        sys.stdout.write(result.decode("ascii"))
     else:
         from rich.console import Console
 
