@@ -26,6 +26,9 @@ that is not ours (another application's database, garbage, a damaged page) is de
 rebuilt; one owned by another user, or writable by others, is not used. Writes are WAL with a
 busy timeout, so two processes share the cache; the least recently used records go when it
 outgrows `max_bytes`. `LAYERSCOPE_CACHE_DIR` moves it (the tests point it at a temp folder).
+A record's bytes are a row of their own, apart from the small row that says when it was last
+used (SQLite rewrites a whole row to change one column). Whole-image results (a report as
+printed: see `analysis/resultcache.py`) are kept beside the records, under the same bound.
 """
 
 from __future__ import annotations
