@@ -256,8 +256,8 @@ class FileSystem:
         self.warnings: list[str] = []
         self._shared: dict[int, int] = {}  # one int object per distinct mode, owner and time
         self._names: dict[str, str] = {}  # one str object per distinct name (site-packages, __init__.py…)
-        # one record for the directories and the empty files alike in all but their paths (the
-        # last ones seen): placed records are never changed, so they can be shared
+        # one record for the directories and the empty files alike in all but their paths (up to
+        # ALIKE_KEPT, emptied when full): placed records are never changed, so they can be shared
         self._alike: dict[tuple, Entry] = {}
 
     # ---- queries -------------------------------------------------------------------------
