@@ -54,7 +54,8 @@ class TarWriter:
         if len(target) > 100:
             records += pax_record(b"linkpath", target)
         if records:
-            self._out.write(header(b"PaxHeaders/" + raw[-80:], len(records), b"x", 0o644) + records + _pad(len(records)))
+            pax = header(b"PaxHeaders/" + raw[-80:], len(records), b"x", 0o644)
+            self._out.write(pax + records + _pad(len(records)))
         self._out.write(header(raw[:100], size, typeflag, mode, target[:100]))
         self.entries += 1
 
