@@ -1,0 +1,103 @@
+"""What reading packages adds to `report`: `report IMAGE --json` with the package analysis
+and without it (its `find_packages` given no package metadata: no packages, no package hints,
+no package JSON), interleaved, CPU of the command and every process it started.
+
+    python benchmarks/packages.py IMAGE [IMAGE ...] [--reps 5]
+    python benchmarks/packages.py IMAGE [IMAGE ...] --find [--reps 7]
+
+Target (issue 13): with ≤ 1.10× without. Both runs go through the same `python -c` prelude
+and read every layer (`--no-cache`), with the tree's modules compiled first. `--find` times `find_packages` alone, in-process, the
+image analysed once and its package metadata given back before each run (min and median).
+"""
+
+from __future__ import annotations
+
+import argparse
+import compileall
+import gc
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+os.environ["LAYERSCOPE_NO_CACHE"] = "1"  # every layer read each run
+
+from benchmarks.per_entry import cpu_and_wall  # noqa: E402
+
+PRELUDE = """
+import sys
+import explorer.analysis.packages as packages
+if {off}:
+    found = packages._find_packages
+    def without(image):
+        for layer in image.layers:
+            if layer.scan is not None and layer.scan.capture is not None:
+                layer.scan.capture.files = {{}}
+        return found(image)
+    packages._find_packages = without
+from explorer.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def command(image: str, off: bool) -> list[str]:
+    return [sys.executable, "-c", PRELUDE.format(off=off), "report", image, "--json", "--no-cache"]
+
+
+def report_ratio(images: list[str], reps: int) -> None:
+    cpu: dict[tuple[str, bool], list[float]] = {(image, off): [] for image in images for off in (False, True)}
+    for rep in range(reps):
+        for image in images:
+            for off in (rep % 2 == 1, rep % 2 == 0):  # which goes first alternates
+                cpu[(image, off)].append(cpu_and_wall([command(image, off)], cwd=ROOT)[1])
+    for image in images:
+        on, off = cpu[(image, False)], cpu[(image, True)]
+        print(
+            f"{Path(image).name}: with {min(on):.3f} s (median {statistics.median(on):.3f}),"
+            f" without {min(off):.3f} s (median {statistics.median(off):.3f}):"
+            f" {min(on) / min(off):.3f}× (min), {statistics.median(on) / statistics.median(off):.3f}× (median)"
+        )
+
+
+def find_time(image_path: str, reps: int) -> None:
+    from explorer.analysis import load
+    from explorer.analysis.packages import find_packages
+
+    gc.disable()  # as `report` runs
+    image = load(image_path)
+    kept = [dict(layer.scan.capture.files) if layer.scan and layer.scan.capture else None for layer in image.layers]
+    times = []
+    for _ in range(reps):
+        for layer, files in zip(image.layers, kept, strict=True):
+            if files is not None:
+                layer.scan.capture.files = dict(files)  # type: ignore[union-attr]
+        start = time.process_time()
+        found = find_packages(image)
+        times.append(time.process_time() - start)
+    print(
+        f"{Path(image_path).name}: find_packages {min(times) * 1000:.1f} ms (median {statistics.median(times) * 1000:.1f});"
+        f" {len(found.packages)} packages, {len(found.owners)} listed paths, {len(image.fs.copies)} stored copies"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("images", nargs="+")
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--find", action="store_true", help="time find_packages alone, in-process")
+    args = parser.parse_args()
+    images = [str(Path(image).resolve()) for image in args.images]
+    compileall.compile_dir(ROOT / "explorer", quiet=1)  # as installed: no module compiled per run
+    if args.find:
+        for image in images:
+            find_time(image, args.reps)
+    else:
+        report_ratio(images, args.reps)
+
+
+if __name__ == "__main__":
+    main()
