@@ -2,11 +2,13 @@
 and without it (its `find_packages` given no package metadata: no packages, no package hints,
 no package JSON), interleaved, CPU of the command and every process it started.
 
-    python benchmarks/packages.py IMAGE [IMAGE ...] [--reps 5]
+    python benchmarks/packages.py IMAGE [IMAGE ...] [--reps 5] [--against CHECKOUT]
     python benchmarks/packages.py IMAGE [IMAGE ...] --find [--reps 7]
 
 Target (issue 13): with ≤ 1.10× without. Both runs go through the same `python -c` prelude
-and read every layer (`--no-cache`), with the tree's modules compiled first. `--find` times `find_packages` alone, in-process, the
+and read every layer (`--no-cache`), with the tree's modules compiled first. `--against`
+adds CHECKOUT's `report` with packages to the loop (another branch, say main: the ratio
+before a change, measured beside the ratio after it). `--find` times `find_packages` alone, in-process, the
 image analysed once and its package metadata given back before each run (min and median).
 """
 
@@ -48,19 +50,28 @@ def command(image: str, off: bool) -> list[str]:
     return [sys.executable, "-c", PRELUDE.format(off=off), "report", image, "--json", "--no-cache"]
 
 
-def report_ratio(images: list[str], reps: int) -> None:
-    cpu: dict[tuple[str, bool], list[float]] = {(image, off): [] for image in images for off in (False, True)}
+def report_ratio(images: list[str], reps: int, against: Path | None) -> None:
+    runs = {"with": (ROOT, False), "without": (ROOT, True)}
+    if against is not None:
+        runs["CHECKOUT with"] = (against, False)
+    cpu: dict[tuple[str, str], list[float]] = {(image, run): [] for image in images for run in runs}
     for rep in range(reps):
         for image in images:
-            for off in (rep % 2 == 1, rep % 2 == 0):  # which goes first alternates
-                cpu[(image, off)].append(cpu_and_wall([command(image, off)], cwd=ROOT)[1])
+            order = list(runs)
+            for run in order[rep % len(order) :] + order[: rep % len(order)]:  # which goes first rotates
+                tree, off = runs[run]
+                cpu[(image, run)].append(cpu_and_wall([command(image, off)], cwd=tree)[1])
     for image in images:
-        on, off = cpu[(image, False)], cpu[(image, True)]
-        print(
-            f"{Path(image).name}: with {min(on):.3f} s (median {statistics.median(on):.3f}),"
-            f" without {min(off):.3f} s (median {statistics.median(off):.3f}):"
-            f" {min(on) / min(off):.3f}× (min), {statistics.median(on) / statistics.median(off):.3f}× (median)"
-        )
+        base = cpu[(image, "without")]
+        print(f"{Path(image).name}: without {min(base):.3f} s (median {statistics.median(base):.3f})")
+        for run in runs:
+            if run != "without":
+                got = cpu[(image, run)]
+                low, mid = min(got), statistics.median(got)
+                print(
+                    f"  {run}: {low:.3f} s (median {mid:.3f}):"
+                    f" {low / min(base):.3f}× (min), {mid / statistics.median(base):.3f}× (median)"
+                )
 
 
 def find_time(image_path: str, reps: int) -> None:
@@ -78,8 +89,9 @@ def find_time(image_path: str, reps: int) -> None:
         start = time.process_time()
         found = find_packages(image)
         times.append(time.process_time() - start)
+    low, mid = min(times) * 1000, statistics.median(times) * 1000
     print(
-        f"{Path(image_path).name}: find_packages {min(times) * 1000:.1f} ms (median {statistics.median(times) * 1000:.1f});"
+        f"{Path(image_path).name}: find_packages {low:.1f} ms (median {mid:.1f});"
         f" {len(found.packages)} packages, {len(found.owners)} listed paths, {len(image.fs.copies)} stored copies"
     )
 
@@ -89,14 +101,16 @@ def main() -> None:
     parser.add_argument("images", nargs="+")
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--find", action="store_true", help="time find_packages alone, in-process")
+    parser.add_argument("--against", type=Path, metavar="CHECKOUT", help="also CHECKOUT's report with packages")
     args = parser.parse_args()
     images = [str(Path(image).resolve()) for image in args.images]
-    compileall.compile_dir(ROOT / "explorer", quiet=1)  # as installed: no module compiled per run
+    for tree in (ROOT, args.against) if args.against else (ROOT,):
+        compileall.compile_dir(tree / "explorer", quiet=1)  # as installed: no module compiled per run
     if args.find:
         for image in images:
             find_time(image, args.reps)
     else:
-        report_ratio(images, args.reps)
+        report_ratio(images, args.reps, args.against)
 
 
 if __name__ == "__main__":
