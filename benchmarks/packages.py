@@ -3,13 +3,16 @@ and without it (its `find_packages` given no package metadata: no packages, no p
 no package JSON), interleaved, CPU of the command and every process it started.
 
     python benchmarks/packages.py IMAGE [IMAGE ...] [--reps 5] [--against CHECKOUT]
-    python benchmarks/packages.py IMAGE [IMAGE ...] --find [--reps 7]
+    python benchmarks/packages.py IMAGE [IMAGE ...] --in-process [--reps 9]
 
 Target (issue 13): with ≤ 1.10× without. Both runs go through the same `python -c` prelude
 and read every layer (`--no-cache`), with the tree's modules compiled first. `--against`
 adds CHECKOUT's `report` with packages to the loop (another branch, say main: the ratio
-before a change, measured beside the ratio after it). `--find` times `find_packages` alone, in-process, the
-image analysed once and its package metadata given back before each run (min and median).
+before a change, measured beside the ratio after it). Under load the
+CPU time of a whole run varies by 10 % and more, which hides a difference of a few %:
+`--in-process` measures what packages add to the parent's work (the image analysed once;
+alternately with its package metadata and with none: `find_packages`, `report_dict` with
+the hints, the JSON text), min of the repetitions.
 """
 
 from __future__ import annotations
@@ -74,41 +77,55 @@ def report_ratio(images: list[str], reps: int, against: Path | None) -> None:
                 )
 
 
-def find_time(image_path: str, reps: int) -> None:
+def in_process(image_path: str, reps: int) -> None:
+    """The parent's share of `report --json`, with and without packages, in one process."""
     from explorer.analysis import load
-    from explorer.analysis.packages import find_packages
+    from explorer.present.indented_json import dumps_indented
+    from explorer.present.report import report_dict
 
     gc.disable()  # as `report` runs
     image = load(image_path)
-    kept = [dict(layer.scan.capture.files) if layer.scan and layer.scan.capture else None for layer in image.layers]
-    times = []
-    for _ in range(reps):
-        for layer, files in zip(image.layers, kept, strict=True):
-            if files is not None:
-                layer.scan.capture.files = dict(files)  # type: ignore[union-attr]
-        start = time.process_time()
-        found = find_packages(image)
-        times.append(time.process_time() - start)
-    low, mid = min(times) * 1000, statistics.median(times) * 1000
-    print(
-        f"{Path(image_path).name}: find_packages {low:.1f} ms (median {mid:.1f});"
-        f" {len(found.packages)} packages, {len(found.owners)} listed paths, {len(image.fs.copies)} stored copies"
-    )
+    kept = [layer.scan.capture.files if layer.scan and layer.scan.capture else None for layer in image.layers]
+    phases = ("find_packages", "report_dict", "json")
+    cpu: dict[tuple[bool, str], list[float]] = {(off, phase): [] for off in (False, True) for phase in phases}
+    for rep in range(reps):
+        for off in (rep % 2 == 1, rep % 2 == 0):
+            for layer, files in zip(image.layers, kept, strict=True):
+                if files is not None:
+                    layer.scan.capture.files = {} if off else dict(files)  # type: ignore[union-attr]
+            image._packages = None  # read them again
+            start = time.process_time()
+            found = image.packages
+            middle = time.process_time()
+            data = report_dict(image)
+            end = time.process_time()
+            dumps_indented(data)
+            for phase, took in zip(phases, (middle - start, end - middle, time.process_time() - end), strict=True):
+                cpu[(off, phase)].append(took)
+            if not off:
+                packages, listed = len(found.packages), len(found.owners)
+    print(f"{Path(image_path).name}: {packages} packages, {listed} listed paths, {len(image.fs.copies)} stored copies")
+    total = 0.0
+    for phase in phases:
+        on, off = min(cpu[(False, phase)]) * 1000, min(cpu[(True, phase)]) * 1000
+        total += on - off
+        print(f"  {phase}: with {on:.1f} ms, without {off:.1f} ms (min of {reps})")
+    print(f"  packages add {total:.1f} ms")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("images", nargs="+")
     parser.add_argument("--reps", type=int, default=5)
-    parser.add_argument("--find", action="store_true", help="time find_packages alone, in-process")
+    parser.add_argument("--in-process", action="store_true", help="the parent's work, with and without packages")
     parser.add_argument("--against", type=Path, metavar="CHECKOUT", help="also CHECKOUT's report with packages")
     args = parser.parse_args()
     images = [str(Path(image).resolve()) for image in args.images]
     for tree in (ROOT, args.against) if args.against else (ROOT,):
         compileall.compile_dir(tree / "explorer", quiet=1)  # as installed: no module compiled per run
-    if args.find:
+    if args.in_process:
         for image in images:
-            find_time(image, args.reps)
+            in_process(image, args.reps)
     else:
         report_ratio(images, args.reps, args.against)
 
