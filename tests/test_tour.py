@@ -13,7 +13,7 @@ from textual.widgets import DataTable, TabbedContent
 
 from explorer.demo import demo_options
 from explorer.present.browse import CHANGES
-from explorer.present.tour import TOUR, layer_of
+from explorer.present.tour import TOUR, layer_of, step_of
 from explorer.tui.app import LayerscopeApp
 from explorer.tui.screens.help import help_text
 from explorer.tui.widgets.tour import TARGET
@@ -155,3 +155,19 @@ async def test_a_layer_with_fewer_rows_keeps_the_tree_usable(demo):
         await pilot.press("right_square_bracket")  # the chmod layer: two rows
         await pilot.pause()
         assert app.view.layer == copy + 1 and app.file_tree.cursor_path.path in ("app", "app/model.bin")
+
+
+@run
+async def test_the_reuse_step_reads_forwards_from_v1_to_v2(demo):
+    """Step 8 compares the earlier v1 (OLD) with the open v2 (NEW): what changed reads forwards,
+    and the keys on the differences name the other image by its role."""
+    app = LayerscopeApp(demo, demo_options(), display_name="demo", animate=False, tour=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        app.tour_panel.go(step_of("reuse"))
+        await settle(app, pilot)
+        summary = str(app.query_one("#compare-summary").visual)
+        assert summary.startswith("OLD layerscope/demo:v1   NEW demo"), summary
+        assert "NEW is" in summary and "over OLD" in summary, summary  # v2 added to v1
+        assert "O: OLD's explorer" in str(app.query_one("#compare-tree").border_title)
+        assert "v1 (OLD)" in str(app.tour_panel.visual) and "v2 (NEW)" in str(app.tour_panel.visual)

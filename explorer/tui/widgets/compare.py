@@ -43,13 +43,13 @@ class DiffTree(Tree[DiffEntry]):
         *CURSOR_KEYS,
         Binding("o", "jump", "Explorer", id="compare.jump"),
         # `O` is named in the tree's title: the footer keeps its room (at 80 columns, the tour's keys)
-        Binding("O", "jump(True)", "NEW's explorer", show=False, id="compare.jump_new"),
+        Binding("O", "jump(True)", "The other image's explorer", show=False, id="compare.jump_new"),
         Binding("v", "contents", "Contents", id="compare.contents"),
     ]
 
     class Jump(Message):
         """Show a path: its contents in either image, or in this image's explorer (`contents`
-        False), or in NEW's (`new`: NEW is opened in place of this image)."""
+        False), or in the other image's (`new`: it is opened in place of this image)."""
 
         def __init__(self, entry: DiffEntry, contents: bool, new: bool = False) -> None:
             super().__init__()
@@ -190,7 +190,6 @@ class CompareTab(Vertical):
 
     def on_mount(self) -> None:
         self.query_one("#compare-layers").border_title = "Layers (by diff_id)"
-        self.query_one("#compare-tree").border_title = "Differences (o: explorer, O: NEW's explorer, v: contents)"
         self._results(False)
 
     @property
@@ -218,8 +217,10 @@ class CompareTab(Vertical):
 
     view: CompareView | None = None  # the comparison shown
 
-    def show(self, view: CompareView) -> None:
+    def show(self, view: CompareView, other: str = "NEW") -> None:
+        """Show `view`; `other`: the role (OLD or NEW) of the image that is not the open one."""
         self.view = view
+        self.query_one("#compare-tree").border_title = f"Differences (o: explorer, O: {other}'s explorer, v: contents)"
         self.query_one("#compare-summary", Static).update(summary_text(view))
         self.query_one("#compare-layer-table", Static).update(layers_table(view, self.app.size.width))
         parts = packages_parts(view.packages)
