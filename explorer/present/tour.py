@@ -98,7 +98,8 @@ TOUR: list[TourStep] = [
     TourStep(
         "Layer reuse",
         "This archive also holds demo:v1, an earlier build: v1 (OLD) against the open v2 (NEW) shows what"
-        " changed. Layers with the same diff_id are the same bytes (the shared base), which a registry and a host store once.",
+        " changed. Layers with the same diff_id are the same bytes (the shared base), which a registry"
+        " and a host store once.",
         "compare",
         "compare-layers",
         concept="reuse",
