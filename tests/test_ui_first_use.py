@@ -395,6 +395,39 @@ async def test_a_second_switch_replaces_a_load_still_going(tmp_path, monkeypatch
 
 
 @run
+async def test_a_switch_redraws_the_stack_and_compares_the_new_image(tmp_path):
+    """After a platform switch the Stack tab (its bars and the read path typed there) and the
+    Compare tab are of the image now open, not of the one it replaced; the tab shown stays."""
+    from .imagebuilder import F, Layer, write_oci
+    from .imagebuilder import Image as ImageSpec
+
+    def arch(name: str, variant: str | None = None) -> ImageSpec:
+        files = [F("etc/arch", name.encode() * 10), F(f"usr/{name}", b"x")]
+        return ImageSpec([Layer([F("etc/base", b"b")]), Layer(files)], architecture=name, variant=variant)
+
+    path = write_oci([arch("amd64"), arch("arm64", "v8")], tmp_path / "index.tar")
+    other = write_oci(ImageSpec([Layer([F("etc/base", b"b")])]), tmp_path / "other.tar")
+    app = LayerscopeApp(str(path), animate=False, compare=str(other))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await until(pilot, lambda: app.compare_image is not None)
+        await pilot.press("7")
+        app.stack_view.pick(app.image.fs.lookup("etc/arch"))
+        await pilot.pause()
+        app.switch_platform("linux/arm64/v8")
+        await until(pilot, lambda: app.loaded)
+        await settle(app, pilot)
+        await until(pilot, lambda: app.compare_image is not None)
+        await pilot.pause()
+        assert app.image.platform == "linux/arm64/v8" and app.query_one(TabbedContent).active == "stack"
+        stack = app.stack_view
+        assert stack.image is app.image and stack.node is app.image.fs.lookup("etc/arch")
+        assert stack.read is not None and stack.read.path == "/etc/arch" and stack.path_input.value == "/etc/arch"
+        assert "usr/arm64" in {e.path for entries in app.compare_tab.view.children.values() for e in entries}
+        assert "usr/amd64" not in {e.path for entries in app.compare_tab.view.children.values() for e in entries}
+
+
+@run
 async def test_the_tree_keeps_the_same_columns_on_every_row(tmp_path):
     """At 80 columns the time column does not fit; a directory no entry names has a short time
     (`—`), which must not bring the column back for its row alone (it shifted the size)."""

@@ -414,9 +414,11 @@ class LayerscopeApp(Comparing, App[None]):
         return stat.S_ISREG(mode) or stat.S_ISDIR(mode)
 
     def switch_platform(self, platform: str) -> None:
-        """Show the archive's image for `platform` in place of this one."""
+        """Show the archive's image for `platform` in place of this one (an open comparison goes
+        on with it)."""
         self.notify(f"Opening {platform}…", markup=False)
         self.reopen(self.path, self.options._replace(platform=platform), self.source_name)
+        self.call_later(self.compare_again)
 
     def reopen(self, path: str, options: OpenOptions, name: str, reveal: str | None = None) -> None:
         """Show the image at `path` (opened with `options`, called `name`) in place of this one:
@@ -440,6 +442,7 @@ class LayerscopeApp(Comparing, App[None]):
         self.waste_view.show(None)
         self.hints_view.show(None, None)
         self.largest_view.show(None, None)
+        self.stack_view.clear()
         self._loader = self._load()
 
     def _failed_layer(self, message: str) -> int:

@@ -67,10 +67,15 @@ class Comparing:
         await self._start((path, options, name), open_is_new=as_old)
 
     async def _start(
-        self, source: tuple[str, OpenOptions, str], ready: Image | None = None, *, open_is_new: bool = False
+        self,
+        source: tuple[str, OpenOptions, str],
+        ready: Image | None = None,
+        *,
+        open_is_new: bool = False,
+        show: bool = True,
     ) -> None:
         """The Compare tab with the other image at `source` (`ready`: already analysed, not read
-        again); the open image is OLD, or NEW if `open_is_new`."""
+        again); the open image is OLD, or NEW if `open_is_new`; `show`: the tab is shown."""
         app: LayerscopeApp = self  # type: ignore[assignment]
         tabs = app.query_one(TabbedContent)
         if self.compare_tab is None:
@@ -79,8 +84,16 @@ class Comparing:
         assert tab is not None
         self.compare_image, self.compare_source, self.open_is_new = None, source, open_is_new
         tab.progress(f"Opening {source[0]}…")
-        app.action_view("compare")
+        if show:
+            app.action_view("compare")
         self._compare(source, ready, open_is_new)
+
+    async def compare_again(self) -> None:
+        """The open image was replaced (another platform): compare it with the same image, the
+        same way round, if a comparison was started (the other image is not read again once it
+        is analysed); the tab shown stays."""
+        if self.compare_source is not None:
+            await self._start(self.compare_source, self.compare_image, open_is_new=self.open_is_new, show=False)
 
     def focus_compare(self) -> None:
         tab = self.compare_tab
