@@ -71,6 +71,10 @@ async def test_a_failed_layer_is_named_and_the_app_says_what_stopped(demo, tmp_p
         summary = str(app.query_one("#summary-body").render())
         assert "Analysis stopped: layer 1 could not be read; layers 0–0 are shown." in summary
         assert "Analysing layers" not in summary
+        await pilot.press("1")
+        app.view = replace(app.view, layer=1)
+        await pilot.pause()
+        assert "; could not be read" in str(app.query_one("#details-body").render())
         assert "layer 1 could not be read" in str(app.query_one("#waste-hint").render())
         await pilot.press("q")
     assert app.return_code == 2  # a failure found after the start exits non-zero
@@ -312,11 +316,28 @@ async def test_esc_stops_loading_keeps_what_is_analysed_and_ends_the_workers(tmp
         assert lines == [["A", "▾", "etc/"], ["A", "└", "hostname"]]
         app.view = replace(app.view, layer=2)
         await pilot.pause()
-        assert str(app.query_one("#tree-note").render()) == "Layer not read (loading stopped)."
+        assert str(app.query_one("#tree-note").render()) == "Layer not read (loading stopped; ctrl+p Reload reads it)."
+        details = str(app.query_one("#details-body").render())
+        assert "not read: loading was stopped (Esc); ctrl+p Reload reads the image again" in details, details
         await pilot.press("escape")  # loading is over: Esc does nothing more
         assert app.is_running
+        await pilot.press("ctrl+p", *"reload")
+        await pilot.pause(0.3)
+        await pilot.press("enter")  # the palette's Reload: every layer read this time
+        await until(pilot, lambda: app.loaded)
+        await settle(app, pilot)
+        assert not app.stopped and app.stacked == 3 and app.image.analysed
         await pilot.press("q")
     assert app.return_code == 0
+
+
+def test_a_layer_not_read_says_why_and_how_to_read_it():
+    from explorer.tui.app import unread_note
+
+    assert unread_note(2, stopped=False, failed=None, reopenable=True) == "not analysed yet"
+    assert unread_note(2, stopped=True, failed=None, reopenable=False).endswith("from a stream: run layerscope again")
+    assert unread_note(1, stopped=False, failed=1, reopenable=True) == "could not be read"
+    assert unread_note(2, stopped=False, failed=1, reopenable=True) == "not read: layer 1 could not be read"
 
 
 @run

@@ -370,6 +370,7 @@ class LayerscopeApp(Comparing, App[None]):
             stopped = f"Analysis stopped: layer {failed} could not be read; {shown}."
             self.summary.show(self.image, self.source_name, self.stacked, stopped)
             self.waste_view.show(None, f"Waste is not known: layer {failed} could not be read.")
+        self._show_layer_details()
         self._show_files()
         self.push_screen(ErrorScreen(title, self.source_name, message))
 
@@ -394,6 +395,7 @@ class LayerscopeApp(Comparing, App[None]):
         note = f"Loading stopped (Esc): {shown} shown; {unread}."
         self.layers.stopped = True
         self.layers.refresh_rows()
+        self._show_layer_details()
         self.summary.show(self.image, self.source_name, self.stacked, note)
         self.waste_view.show(None, "Waste is not known: loading was stopped before every layer was read.")
         self._show_files()
@@ -412,6 +414,12 @@ class LayerscopeApp(Comparing, App[None]):
         except OSError:
             return True  # not a path: `docker:IMAGE`, `registry/repo:tag`
         return stat.S_ISREG(mode) or stat.S_ISDIR(mode)
+
+    def action_reload(self) -> None:
+        """Read the image again, whole (after Esc stopped the loading, or a read error); its
+        layers read before come from the layer cache, unless it is off."""
+        self.reopen(self.path, self.options, self.source_name)
+        self.call_later(self.compare_again)
 
     def switch_platform(self, platform: str) -> None:
         """Show the archive's image for `platform` in place of this one (an open comparison goes
@@ -494,7 +502,9 @@ class LayerscopeApp(Comparing, App[None]):
 
     def _show_layer_details(self) -> None:
         if self.image is not None and self.view.layer is not None:
-            self.details.show_layer(self.image, self.image.layers[self.view.layer], self.hints)
+            index = self.view.layer
+            unread = unread_note(index, stopped=self.stopped, failed=self.layers.failed, reopenable=self.reopenable)
+            self.details.show_layer(self.image, self.image.layers[index], self.hints, unread)
 
     def _show_files(self) -> None:
         """Show the tree of the view, or say why there is none."""
@@ -508,7 +518,8 @@ class LayerscopeApp(Comparing, App[None]):
         elif view.layer >= self.stacked:
             message = "Layer not analysed yet."
             if self.error or self.stopped:
-                message = "Layer not analysed (error)." if self.error else "Layer not read (loading stopped)."
+                again = "ctrl+p Reload reads it" if self.reopenable else "read from a stream: run layerscope again"
+                message = "Layer not analysed (error)." if self.error else f"Layer not read (loading stopped; {again})."
         if message is not None or self.browser is None:
             files.border_title = "Files"
             tree.show(None, None)
@@ -753,6 +764,17 @@ class LayerscopeApp(Comparing, App[None]):
         node = self.image.fs.lookup(message.path) if self.image is not None else None
         if node is not None:
             self.show_path(node, message.layer, Mode.CHANGES)
+
+
+def unread_note(index: int, *, stopped: bool, failed: int | None, reopenable: bool) -> str:
+    """Why layer `index` has no scan: loading has not reached it, or ended before (Esc, or an
+    error in layer `failed`), and how to read it then."""
+    if failed is not None:
+        return "could not be read" if index == failed else f"not read: layer {failed} could not be read"
+    if stopped:
+        again = "ctrl+p Reload reads the image again" if reopenable else "read from a stream: run layerscope again"
+        return f"not read: loading was stopped (Esc); {again}"
+    return "not analysed yet"
 
 
 def layer_span(first: int, last: int) -> str:

@@ -43,6 +43,8 @@ class LayerscopeCommands(Provider):
             ("Show stack", "layers as a stack, and the read path of a path", partial(app.action_view, "stack")),
             ("Compare with…", "another image, as NEW: shared layers and every difference", app.action_compare_with),
         ]
+        if app.reopenable:
+            commands.append(("Reload", "read the image again (after Esc stopped the loading)", app.action_reload))
         if app.image is not None and app.reopenable:
             for platform in app.summary.platforms:
                 if platform != app.image.platform:
