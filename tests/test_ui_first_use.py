@@ -69,7 +69,7 @@ async def test_a_failed_layer_is_named_and_the_app_says_what_stopped(demo, tmp_p
         assert app.screen.title_text == "Cannot read layer 1"
         await pilot.press("escape", "3")
         summary = str(app.query_one("#summary-body").render())
-        assert "Analysis stopped: layer 1 could not be read; layers 0–0 are shown." in summary
+        assert "Analysis stopped: layer 1 could not be read; layer 0 is shown." in summary
         assert "Analysing layers" not in summary
         await pilot.press("1")
         app.view = replace(app.view, layer=1)

@@ -366,7 +366,7 @@ class LayerscopeApp(Comparing, App[None]):
             title = f"Cannot read layer {failed}"
             self.layers.failed = failed
             self.layers.refresh_rows()
-            shown = f"layers 0–{self.stacked - 1} are shown" if self.stacked else "no layer can be shown"
+            shown = layers_shown(self.stacked) or "no layer can be shown"
             stopped = f"Analysis stopped: layer {failed} could not be read; {shown}."
             self.summary.show(self.image, self.source_name, self.stacked, stopped)
             self.waste_view.show(None, f"Waste is not known: layer {failed} could not be read.")
@@ -390,9 +390,9 @@ class LayerscopeApp(Comparing, App[None]):
         self.stopped = True
         self.status.display = False
         count, stacked = len(self.image.layers), self.stacked
-        shown = f"{layer_span(0, stacked - 1)} {'is' if stacked == 1 else 'are'}" if stacked else "no layer is"
+        shown = layers_shown(stacked) or "no layer is shown"
         unread = f"{layer_span(stacked, count - 1)} {'was' if count - stacked == 1 else 'were'} not read"
-        note = f"Loading stopped (Esc): {shown} shown; {unread}."
+        note = f"Loading stopped (Esc): {shown}; {unread}."
         self.layers.stopped = True
         self.layers.refresh_rows()
         self._show_layer_details()
@@ -775,6 +775,11 @@ def unread_note(index: int, *, stopped: bool, failed: int | None, reopenable: bo
         again = "ctrl+p Reload reads the image again" if reopenable else "read from a stream: run layerscope again"
         return f"not read: loading was stopped (Esc); {again}"
     return "not analysed yet"
+
+
+def layers_shown(count: int) -> str | None:
+    """`layer 0 is shown`, `layers 0–4 are shown`: the first `count` layers (None if none)."""
+    return f"{layer_span(0, count - 1)} {'is' if count == 1 else 'are'} shown" if count else None
 
 
 def layer_span(first: int, last: int) -> str:
