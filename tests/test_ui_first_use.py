@@ -175,6 +175,26 @@ async def test_the_palette_lists_the_apps_commands_before_textuals(demo):
             await pilot.pause()
 
 
+@run
+async def test_the_palette_shows_every_tab(demo):
+    """Each tab a key shows (1–8) has its command in the palette; Compare once it exists."""
+    from functools import partial
+
+    from explorer.tui.commands import LayerscopeCommands
+
+    def panes() -> set[str]:
+        commands = LayerscopeCommands(app.screen)._commands(layers=False)  # noqa: SLF001
+        return {c.args[0] for _, _, c in commands if isinstance(c, partial) and c.func == app.action_view}
+
+    tabs = {b.action.split("'")[1] for b in LayerscopeApp.BINDINGS if b.action.startswith("view(")}
+    app = LayerscopeApp(demo, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert panes() == tabs - {"compare"}
+        await app.start_compare(demo)
+        assert panes() == tabs
+
+
 def test_long_paths_are_cut_in_the_middle_keeping_the_file_name():
     from explorer.present.text import middle_cut
 
