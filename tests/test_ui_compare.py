@@ -205,3 +205,18 @@ async def test_packages_that_differ_are_listed(tmp_path):
             ("gcc-12", "removed"),
             ("make", "added"),
         ]
+
+
+@run
+async def test_the_differences_have_room_at_80x24(demo):
+    """The demo's comparison has layers and packages: at 80×24 they left the tree no row."""
+    from explorer.demo import V1, demo_options
+
+    app = LayerscopeApp(demo, demo_options(), display_name="demo", animate=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await compared(pilot)
+        await app.start_compare(demo, V1, as_old=True)
+        await compared(pilot)
+        tree = _tree(app)
+        assert tree.display and tree.scrollable_content_region.height >= 4
+        assert app.query_one("#compare-packages").display
