@@ -34,9 +34,10 @@ def on_screen(app, widget) -> bool:
 
 
 def row_on_screen(table: DataTable) -> bool:
-    """The table's cursor row is within its scrolled window."""
+    """The table's cursor row is within its scrolled window (below its header)."""
     top = table.scroll_offset.y
-    return top <= table.cursor_row < top + table.scrollable_content_region.height
+    rows = table.scrollable_content_region.height - (table.header_height if table.show_header else 0)
+    return top <= table.cursor_row < top + rows
 
 
 @pytest.mark.parametrize("size", [(120, 40), (80, 24)])
