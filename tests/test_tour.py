@@ -172,3 +172,18 @@ async def test_the_reuse_step_reads_forwards_from_v1_to_v2(demo):
         assert "NEW is" in summary and "over OLD" in summary, summary  # v2 added to v1
         assert "O: OLD's explorer" in str(app.query_one("#compare-tree").border_title)
         assert "v1 (OLD)" in str(app.tour_panel.visual) and "v2 (NEW)" in str(app.tour_panel.visual)
+
+
+@run
+async def test_reading_the_image_again_leaves_the_tour(demo):
+    """The tour's steps need the analysed demo: Reload (or O into the other image) leaves it,
+    and its keys then do nothing (`n` raised on the image not read yet)."""
+    app = LayerscopeApp(demo, demo_options(), display_name="demo", animate=False, tour=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        assert app.tour_panel.active
+        app.action_reload()
+        await pilot.press("n")
+        assert not app.tour_panel.active and not app.tour_panel.display
+        await settle(app, pilot)
+        assert app.image is not None and app.image.analysed and app.return_code is None

@@ -433,6 +433,8 @@ class LayerscopeApp(Comparing, App[None]):
         the load (if still going) stops, and everything is read again; `reveal`: a path to put
         the explorer's cursor on (at the last layer) once the image is analysed."""
         self.workers.cancel_group(self, "load")
+        if self.tour_panel.active:  # its steps show the analysed demo
+            self.action_leave_tour()
         self.path, self.options, self.source_name, self._reveal = path, options, name, reveal
         self.sub_title = display_name(name)
         self.pool = None  # the first pool's workers were started for the first scan
