@@ -485,3 +485,29 @@ async def test_the_tree_keeps_the_same_columns_on_every_row(tmp_path):
         modes = {re.search(r"  [-dl][-rwx]{9}", line).start() for line in lines}  # where each mode starts
         assert len(modes) == 1, lines
         assert not any(line.endswith("—") for line in lines)
+
+
+@run
+async def test_home_and_end_go_to_the_first_and_last_row_of_every_table(demo):
+    """DataTable's own Home/End scroll sideways: in the layer list End hid the columns and the
+    header and left the layer where it was."""
+    app = LayerscopeApp(demo, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("end")
+        await pilot.pause()
+        assert app.view.layer == len(app.image.layers) - 1 and app.layers.scroll_offset.x == 0
+        await pilot.press("home")
+        await pilot.pause()
+        assert app.view.layer == 0
+        tables = {"2": "#waste-table", "4": "#hints-table", "5": "#largest-table", "6": "#packages-table"}
+        for key, table in tables.items():
+            await pilot.press(key)
+            await pilot.pause()
+            found = app.query_one(table, DataTable)
+            assert app.focused is found, key
+            await pilot.press("end")
+            await pilot.pause()
+            assert found.cursor_row == found.row_count - 1 and found.scroll_offset.x == 0, key
+            await pilot.press("home")
+            assert found.cursor_row == 0, key

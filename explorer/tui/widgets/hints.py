@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.events import Resize
 from textual.widgets import DataTable, Static
@@ -12,6 +11,7 @@ from ...analysis.hints import Hint, Hints
 from ...analysis.image import Image
 from ...present.hints import KIND_LABELS, HintPathRow, file_rows
 from ...present.text import display_name, human_size
+from ..labels import TABLE_KEYS
 from .messages import ShowPath
 
 SHORT = 18  # rows below which the totals line above the list is left out
@@ -20,10 +20,7 @@ FILES_SHOWN = 500  # files listed under one hint (DataTable measures every cell)
 
 
 class HintTable(DataTable):
-    BINDINGS = [
-        Binding("j", "cursor_down", "Down", show=False, id="hints.down"),
-        Binding("k", "cursor_up", "Up", show=False, id="hints.up"),
-    ]
+    BINDINGS = TABLE_KEYS
 
 
 class HintsView(Vertical):
