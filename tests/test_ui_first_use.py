@@ -511,3 +511,14 @@ async def test_home_and_end_go_to_the_first_and_last_row_of_every_table(demo):
             assert found.cursor_row == found.row_count - 1 and found.scroll_offset.x == 0, key
             await pilot.press("home")
             assert found.cursor_row == 0, key
+
+
+@run
+async def test_a_platform_named_by_the_archive_is_shown_escaped(demo):
+    app = LayerscopeApp(demo, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        app.switch_platform("linux/\x1b[2Jarm")
+        await pilot.pause()
+        said = [n.message for n in app._notifications]  # noqa: SLF001
+        assert "Opening linux/\\x1b[2Jarm…" in said and not any("\x1b" in m for m in said)

@@ -424,7 +424,7 @@ class LayerscopeApp(Comparing, App[None]):
     def switch_platform(self, platform: str) -> None:
         """Show the archive's image for `platform` in place of this one (an open comparison goes
         on with it)."""
-        self.notify(f"Opening {platform}…", markup=False)
+        self.notify(f"Opening {display_name(platform)}…", markup=False)  # the archive names it
         self.reopen(self.path, self.options._replace(platform=platform), self.source_name)
         self.call_later(self.compare_again)
 
