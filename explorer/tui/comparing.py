@@ -128,11 +128,11 @@ class Comparing:
             fail("Cannot compare with standard input: the app reads its keys there; save the image to a file.")
             return
         try:
-            new = ready or Image.open(path, options, on_read=on_read)
+            other = ready or Image.open(path, options, on_read=on_read)
         except (ImageError, OSError) as exc:
             fail(f"Cannot compare: {exc}")
             return
-        total = new.compressed_size
+        total = other.compressed_size
 
         def on_progress(index: int, done: int, size: int) -> None:
             read[index] = done
@@ -140,14 +140,14 @@ class Comparing:
                 done = sum(read.values())
                 say(f"Analysing {name} ({role})… {human_size(done)} of {human_size(total)}", done, total)
 
-        scans = None if ready else new.scans(on_progress, largest_first=True)
+        scans = None if ready else other.scans(on_progress, largest_first=True)
         try:
             for index, scan in scans or ():
                 if worker.is_cancelled:
                     return
-                new.add_scan(index, scan)
+                other.add_scan(index, scan)
             if scans is not None:
-                new.finish()
+                other.finish()
             while not app.loaded:  # the open image is still being analysed by the app's own worker
                 if worker.is_cancelled:
                     return
@@ -158,9 +158,9 @@ class Comparing:
                 return
             say("Comparing…")
             if open_is_new:
-                view = compare_view(compare(new, app.image), name, app.source_name)
+                view = compare_view(compare(other, app.image), name, app.source_name)
             else:
-                view = compare_view(compare(app.image, new), app.source_name, name)
+                view = compare_view(compare(app.image, other), app.source_name, name)
         except (ImageError, OSError) as exc:
             fail(f"Cannot compare: {exc}")
             return
@@ -170,14 +170,14 @@ class Comparing:
         finally:
             if scans is not None:  # read here (a ready image was closed by whoever read it)
                 scans.close()
-                new.close()  # analysed: contents reopen the blobs they need
+                other.close()  # analysed: contents reopen the blobs they need
         if not worker.is_cancelled:
-            app.call_from_thread(self._compared, new, view)
+            app.call_from_thread(self._compared, other, view)
 
-    def _compared(self, new: Image, view: object) -> None:
+    def _compared(self, other: Image, view: object) -> None:
         tab = self.compare_tab
         assert tab is not None
-        self.compare_image = new
+        self.compare_image = other
         tab.show(view, other="OLD" if self.open_is_new else "NEW")  # type: ignore[arg-type]
         if self._compare_shown():
             tab.tree.focus()
