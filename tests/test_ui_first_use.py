@@ -522,3 +522,22 @@ async def test_a_platform_named_by_the_archive_is_shown_escaped(demo):
         await pilot.pause()
         said = [n.message for n in app._notifications]  # noqa: SLF001
         assert "Opening linux/\\x1b[2Jarm…" in said and not any("\x1b" in m for m in said)
+
+
+@run
+async def test_letters_typed_right_after_slash_reach_the_find_box(demo):
+    """On a busy machine the keys after `/` are queued on the widget below before the find box
+    is up: they were lost (or could have acted on the explorer). They are the query."""
+    from textual import events
+
+    from explorer.tui.screens.find import FindScreen
+
+    app = LayerscopeApp(demo, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        view = app.view
+        for key, character in [("slash", "/"), *((c, c) for c in "model")]:
+            app.post_message(events.Key(key, character))  # all queued at once, as a busy machine delivers them
+        await pilot.pause(0.5)
+        assert isinstance(app.screen, FindScreen) and app.screen.query_one("#find-input").value == "model"
+        assert app.view == view

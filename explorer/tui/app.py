@@ -21,7 +21,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.events import Resize
+from textual.events import Key, Resize
 from textual.reactive import var
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 from textual.worker import Worker, get_current_worker
@@ -675,6 +675,13 @@ class LayerscopeApp(Comparing, App[None]):
             self.push_screen(ContentsScreen(self.image, node, layer))  # type: ignore[arg-type]
         else:
             self.notify("Put the tree cursor on a file first.", markup=False)
+
+    def on_key(self, event: Key) -> None:
+        """A letter that reached the app under the find box was typed right after `/`, before
+        the box was up (the widget below had it queued): it belongs to the query."""
+        if isinstance(self.screen, FindScreen) and event.is_printable and event.character:
+            event.stop()
+            self.screen.type_ahead(event.character)
 
     def action_find(self) -> None:
         if self.browser is not None:
