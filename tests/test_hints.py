@@ -156,6 +156,19 @@ def test_a_cache_deleted_later_counts_once_in_the_total(tmp_path):
     assert hints.reclaimable == 5000  # the .deb once, not twice
 
 
+def test_a_cache_file_stored_twice_is_listed_once(tmp_path):
+    lists = "var/lib/apt/lists/x_Packages"
+    hints = hints_of(
+        tmp_path,
+        BASE,
+        Layer([F(lists, data(2000, 1)), F("var/lib/apt/lists/lock", b"")], "RUN apt-get update"),
+        Layer([F(lists, data(2100, 2))], "RUN apt-get update"),
+    )
+    (cache,) = only(hints, PACKAGE_CACHE)
+    assert cache.paths == ("var/lib/apt/lists/lock", lists)  # each path once, both copies counted
+    assert (cache.bytes_saved, cache.layers) == (4100, (1, 2))
+
+
 def test_build_only_content(tmp_path):
     hints = hints_of(
         tmp_path,

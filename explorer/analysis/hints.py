@@ -16,8 +16,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from heapq import nlargest
-from itertools import chain
-from operator import attrgetter
+from itertools import chain, islice
+from operator import attrgetter, eq
 from typing import TYPE_CHECKING
 
 from ..archive.entries import FILE
@@ -249,14 +249,22 @@ class _Builder:
                 title=title,
                 layers=ordered,
                 instructions=tuple(self.instruction(i) for i in ordered),
-                # nearly sorted as given (folder by folder), and a sort is fast on runs: not a set
-                paths=tuple(sorted(dict.fromkeys(paths))),
+                paths=_sorted_once(paths),
                 bytes_saved=sum(c.size for c in seen),
                 fix=fix,
                 why=_WHY_PACKAGES[kind] if packages else _WHY[kind],
                 packages=packages,
             )
         )
+
+
+def _sorted_once(paths: Iterable[str]) -> tuple[str, ...]:
+    """Sorted, each path once. Paths come in sorted runs (folder by folder), which a sort is
+    fast on and a set would scramble: a repeat, rare, is found next to its twin after the sort."""
+    ordered = sorted(paths)
+    if any(map(eq, ordered, islice(ordered, 1, None))):
+        ordered = list(dict.fromkeys(ordered))
+    return tuple(ordered)
 
 
 def compute_hints(image: Image) -> Hints:
