@@ -16,6 +16,7 @@ from typing import Any
 
 INDENT = 2
 _DICT = frozenset((dict,))
+_STRINGS = frozenset((str,))
 _SCALARS = frozenset((str, int, float, bool, type(None)))  # exact types: subclasses take the long way
 
 
@@ -93,6 +94,8 @@ def _write(value: object, depth: int, depths: list[_Depth], out: list[str]) -> N
     if type(value) is list and _flat_records(value):
         _write_records(value, level, _depth(depths, depth + 1), out)
         return
+    if type(value) is list and len(value) >= TABLE_MIN and _write_table(value, depth, depths, out):
+        return
     separator = "," + level.inner
     pairs = value.items() if isinstance(value, dict) else enumerate(value)  # type: ignore[arg-type]
     for n, (k, v) in enumerate(pairs):
@@ -128,3 +131,42 @@ def _write_records(records: list[dict], level: _Depth, deeper: _Depth, out: list
     text = deeper.leaf(records)  # [{"k": v,\n<deeper>"k": v},\n<deeper>{"k": v}]
     body = text[2:-2].replace("}," + deeper.inner + "{", level.inner + "}," + level.inner + "{" + deeper.inner)
     out.append("[" + level.inner + "{" + deeper.inner + body + level.inner + "}" + level.outer + "]")
+
+
+TABLE_MIN = 8  # records in a list worth writing as a table
+_SPLIT = _leaf_encoder(",\n")  # plain values one per line: no encoded value holds a line break
+
+
+def _write_table(records: list, depth: int, depths: list[_Depth], out: list[str]) -> bool:
+    """A list of records with the same keys (layers, hints, packages) whose values include
+    containers, column by column: the plain values of a column in one call of the C encoder,
+    split at its line breaks; each record then filled into one template (`%`, in C). False,
+    with nothing written, if the list is not such a table."""
+    if not _DICT.issuperset(map(type, records)):
+        return False
+    first = records[0]
+    keys = list(first)
+    if not keys or not _STRINGS.issuperset(map(type, keys)) or any(list(record) != keys for record in records):
+        return False
+    level, deeper = _depth(depths, depth), _depth(depths, depth + 1)
+    columns = []
+    for key in keys:
+        column = [record[key] for record in records]
+        if _SCALARS.issuperset(map(type, column)):
+            columns.append(_SPLIT(column)[1:-1].split(",\n"))
+        else:
+            texts = []
+            for item in column:
+                plain = _PLAIN.get(type(item))
+                if plain is not None:
+                    texts.append(plain(item))
+                else:
+                    part: list[str] = []
+                    _write(item, depth + 2, depths, part)
+                    texts.append("".join(part))
+            columns.append(texts)
+    fields = ("," + deeper.inner).join(encode_basestring_ascii(key).replace("%", "%%") + ": %s" for key in keys)
+    template = "{" + deeper.inner + fields + level.inner + "}"
+    body = ("," + level.inner).join(map(template.__mod__, zip(*columns, strict=True)))
+    out.append("[" + level.inner + body + level.outer + "]")
+    return True
