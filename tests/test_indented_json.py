@@ -55,6 +55,7 @@ def test_a_table_of_records_same_as_the_standard_library(data: list) -> None:
         {3: "int key", 2.5: "float key", True: "bool key", None: "null key"},
         [{"100%": [i], "%s": {"%d": "%s%%"}, "x\ny": float("nan")} for i in range(9)],
         [{"a": [1], "b": 2}] * 8 + [{"b": 2, "a": [1]}],  # same keys, another order: not a table
+        [{"a": {"x": i, "y": [i, {"z": i}]}, "b": {"x": None, "y": {}}, "c": {}} for i in range(9)],  # nested
     ],
 )
 def test_edges(data: object) -> None:

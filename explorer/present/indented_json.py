@@ -139,34 +139,51 @@ _SPLIT = _leaf_encoder(",\n")  # plain values one per line: no encoded value hol
 
 def _write_table(records: list, depth: int, depths: list[_Depth], out: list[str]) -> bool:
     """A list of records with the same keys (layers, hints, packages) whose values include
-    containers, column by column: the plain values of a column in one call of the C encoder,
-    split at its line breaks; each record then filled into one template (`%`, in C). False,
-    with nothing written, if the list is not such a table."""
-    if not _DICT.issuperset(map(type, records)):
+    containers, column by column (see `_texts`). False, with nothing written, if the list is
+    not such a table."""
+    keys = _table_keys(records)
+    if keys is None:
         return False
-    first = records[0]
-    keys = list(first)
-    if not keys or not _STRINGS.issuperset(map(type, keys)) or any(list(record) != keys for record in records):
-        return False
-    level, deeper = _depth(depths, depth), _depth(depths, depth + 1)
-    columns = []
-    for key in keys:
-        column = [record[key] for record in records]
-        if _SCALARS.issuperset(map(type, column)):
-            columns.append(_SPLIT(column)[1:-1].split(",\n"))
-        else:
-            texts = []
-            for item in column:
-                plain = _PLAIN.get(type(item))
-                if plain is not None:
-                    texts.append(plain(item))
-                else:
-                    part: list[str] = []
-                    _write(item, depth + 2, depths, part)
-                    texts.append("".join(part))
-            columns.append(texts)
-    fields = ("," + deeper.inner).join(encode_basestring_ascii(key).replace("%", "%%") + ": %s" for key in keys)
-    template = "{" + deeper.inner + fields + level.inner + "}"
-    body = ("," + level.inner).join(map(template.__mod__, zip(*columns, strict=True)))
+    level = _depth(depths, depth)
+    body = ("," + level.inner).join(_record_texts(records, keys, depth + 1, depths))
     out.append("[" + level.inner + body + level.outer + "]")
     return True
+
+
+def _table_keys(records: list) -> list[str] | None:
+    """The keys every record has, in the same order (None: not all dicts with the same keys)."""
+    if not _DICT.issuperset(map(type, records)):
+        return None
+    keys = list(records[0])
+    if not keys or not _STRINGS.issuperset(map(type, keys)) or any(list(record) != keys for record in records):
+        return None
+    return keys
+
+
+def _record_texts(records: list, keys: list[str], depth: int, depths: list[_Depth]) -> list[str]:
+    """Records with the same keys as written at `depth`: each column's texts, then each record
+    filled into one template (`%`, in C)."""
+    level = _depth(depths, depth)
+    columns = [_texts([record[key] for record in records], depth + 1, depths) for key in keys]
+    fields = ("," + level.inner).join(encode_basestring_ascii(key).replace("%", "%%") + ": %s" for key in keys)
+    return list(map(("{" + level.inner + fields + level.outer + "}").__mod__, zip(*columns, strict=True)))
+
+
+def _texts(column: list, depth: int, depths: list[_Depth]) -> list[str]:
+    """Each value of a column as written at `depth`: plain values in one call of the C encoder,
+    split at its line breaks; records with the same keys as a table; anything else one by one."""
+    if _SCALARS.issuperset(map(type, column)):
+        return _SPLIT(column)[1:-1].split(",\n")
+    keys = _table_keys(column)
+    if keys is not None:
+        return _record_texts(column, keys, depth, depths)
+    texts = []
+    for item in column:
+        plain = _PLAIN.get(type(item))
+        if plain is not None:
+            texts.append(plain(item))
+        else:
+            part: list[str] = []
+            _write(item, depth, depths, part)
+            texts.append("".join(part))
+    return texts
