@@ -133,6 +133,7 @@ def _write_records(records: list[dict], level: _Depth, deeper: _Depth, out: list
     out.append("[" + level.inner + "{" + deeper.inner + body + level.inner + "}" + level.outer + "]")
 
 
+_EMPTY = {dict: "{}", list: "[]", tuple: "[]"}
 TABLE_MIN = 8  # records in a list worth writing as a table
 _SPLIT = _leaf_encoder(",\n")  # plain values one per line: no encoded value holds a line break
 
@@ -182,6 +183,8 @@ def _texts(column: list, depth: int, depths: list[_Depth]) -> list[str]:
         plain = _PLAIN.get(type(item))
         if plain is not None:
             texts.append(plain(item))
+        elif not item and type(item) in _EMPTY:
+            texts.append(_EMPTY[type(item)])
         else:
             part: list[str] = []
             _write(item, depth, depths, part)
