@@ -4,11 +4,13 @@ on a copy of the archive at another path.
     python benchmarks/cache.py IMAGE [IMAGE ...] [--reps 3] [--baseline DIR]
 
 Interleaved in each repetition: `--no-cache`; a first run into an empty cache (the records
-written, kept by the blobs' places: no blob hashed); a run from a cache filled beforehand (no
-layer read); a run on a copy of the archive (a new path: what a new `docker save` of an image
-on the same base looks like) with a cache that has seen only the original (both copies of each
-blob hashed, then every layer from the cache). Medians of wall time and of CPU time (the
-process and its children), each also as a ratio to `--no-cache` in the same repetitions.
+written, kept by the blobs' places: no blob hashed; the report kept); a run from a cache filled
+beforehand (no layer read: the kept report printed, nothing analysed); from that cache with a
+`--top` not asked before ("layers": no layer read, the analysis made again from the records); a
+run on a copy of the archive (a new path: what a new `docker save` of an image on the same base
+looks like) with a cache that has seen only the original (both copies of each blob hashed, then
+every layer from the cache). Medians of wall time and of CPU time (the process and its
+children), each also as a ratio to `--no-cache` in the same repetitions.
 `--baseline DIR` runs the same from another checkout (e.g. `git archive main | tar -x -C DIR`)
 in the same loop, and gives each figure of this code as a ratio to the baseline's.
 """
@@ -27,7 +29,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-MODES = ("no cache", "first", "second", "copy")
+MODES = ("no cache", "first", "second", "layers", "copy")
 
 
 def run(root: Path, image: str | Path, cache: Path, *extra: str) -> tuple[float, float]:
@@ -43,8 +45,9 @@ def run(root: Path, image: str | Path, cache: Path, *extra: str) -> tuple[float,
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def one_rep(root: Path, image: str, copy: Path, folder: Path) -> dict[str, tuple[float, float]]:
-    """Each mode once, with the code in `root` (its caches in `folder`)."""
+def one_rep(root: Path, image: str, copy: Path, folder: Path, rep: int) -> dict[str, tuple[float, float]]:
+    """Each mode once, with the code in `root` (its caches in `folder`); `rep` numbers the
+    repetition (the "layers" mode asks for a report not kept yet: `--top` of another value)."""
     warm, seed, fresh, scratch = (folder / name for name in ("warm", "seed", "fresh", "scratch"))
     if not seed.exists():
         run(root, image, warm)  # fills the warm cache (and the page cache)
@@ -53,6 +56,7 @@ def one_rep(root: Path, image: str, copy: Path, folder: Path) -> dict[str, tuple
     shutil.rmtree(fresh, ignore_errors=True)
     times["first"] = run(root, image, fresh)
     times["second"] = run(root, image, warm)
+    times["layers"] = run(root, image, warm, "--top", str(1000 + rep))
     shutil.rmtree(scratch, ignore_errors=True)
     shutil.copytree(seed, scratch)
     times["copy"] = run(root, copy, scratch)
@@ -64,9 +68,9 @@ def bench(image: str, reps: int, folder: Path, roots: dict[str, Path]) -> str:
     shutil.copyfile(image, copy)
     time.sleep(2.5)  # older than the cache's `RACY`: remembered by its place
     runs: dict[str, dict[str, list[tuple[float, float]]]] = {name: {m: [] for m in MODES} for name in roots}
-    for _ in range(reps):
+    for rep in range(reps):
         for name, root in roots.items():
-            for mode, measured in one_rep(root, image, copy, folder / name / Path(image).name).items():
+            for mode, measured in one_rep(root, image, copy, folder / name / Path(image).name, rep).items():
                 runs[name][mode].append(measured)
     copy.unlink()
     lines = [image]

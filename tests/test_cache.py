@@ -302,6 +302,7 @@ def test_an_unverified_record_is_not_used_for_a_registry_blob_it_is_not(tmp_path
         cache = LayerCache()
         try:
             cached = CachedScans(cache, Registry(), blobs, keys, ["remote"] * 2, False, CACHED.limits)  # type: ignore[arg-type]
+            cached.load()
         finally:
             cache.close()
         return [i in cached.hits for i in range(len(layers))]
@@ -536,3 +537,39 @@ def test_no_worker_is_started_for_an_archive_the_cache_remembers(tmp_path, not_r
         assert not pool.processes  # its layers come from the cache
     with start_pool(path, _parser().parse_args([path, "--no-cache"])) as pool:
         assert pool.processes
+
+
+def test_cat_and_extract_read_no_layer_and_start_no_worker_for_an_archive_the_cache_holds(
+    tmp_path, not_racy, monkeypatch, capsysbinary
+):
+    """They need the analysis (to resolve the path) and then the file's bytes: the analysis
+    comes from the records, the bytes from the offsets the records keep."""
+    from explorer.archive.pool import PARALLEL_MIN_BYTES, ScanPool
+    from explorer.commands import cat, extract
+
+    content = os.urandom(PARALLEL_MIN_BYTES)
+    big = Image([Layer([F("big", content)], compression="none"), Layer([F("x", b"x")])])
+    path = str(write_oci(big, tmp_path / "big.tar"))
+    assert cat.run([path, "big"]) == 0 and capsysbinary.readouterr().out == content  # the records made
+    monkeypatch.setattr(TarFileSource, "scan", no_reading)
+    monkeypatch.setattr(ScanPool, "start", no_reading)
+    assert cat.run([path, "big"]) == 0 and capsysbinary.readouterr().out == content
+    assert extract.run([path, "big", "-o", str(tmp_path / "out")]) == 0
+    assert (tmp_path / "out" / "big").read_bytes() == content
+
+
+def test_an_archive_is_remembered_only_while_the_cache_holds_records_of_it(tmp_path, not_racy):
+    """A blob remembered without a record (its scan could not be one, or its record went) does
+    not say its layers will come from the cache: workers are started for it."""
+    from explorer.archive.cachefile import identity, remembered
+
+    path = str(write_oci(two_layers(), tmp_path / "two.tar"))
+    image = Model.open(path, CACHED)
+    location = image.source.locate(image.layers[0].ref.blob)
+    image.close()
+    cache = LayerCache()
+    cache.remember_blob(location, identity(path), image.layers[0].digest)
+    cache.close()
+    assert not remembered(path)
+    analysed(path)
+    assert remembered(path)

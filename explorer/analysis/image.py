@@ -119,6 +119,8 @@ class Image:
         self.captured = 0  # package-metadata bytes the layers' scans kept (see archive/capture.py)
         self._packages: Packages | None = None
         self._cache: LayerCache | None = None
+        self._cached: CachedScans | None = None
+        self._cached_asked = False
         self._packages_lock = threading.Lock()  # the app's hints and packages workers both ask
 
     @classmethod
@@ -230,11 +232,23 @@ class Image:
         layer order. `largest_first` starts workers on the biggest blobs: all done sooner, the
         first layers later. Without a pool given to `open`, one is made for this scan."""
         pool = self.pool or ScanPool()
-        blobs = [LayerBlob(layer.ref.blob, self.label(layer), layer.blob_size) for layer in self.layers]
-        cached = through_cache([self], self.source, blobs)
+        cached = self.cached_layers()
         if cached is not None:
+            _load(cached, self.layers)
             return cached.scans(pool, on_progress, largest_first)
+        blobs = self._blobs()
         return pool.scan(self.source, blobs, self.options.verify, self.options.limits, on_progress, largest_first)
+
+    def _blobs(self) -> list[LayerBlob]:
+        return [LayerBlob(layer.ref.blob, self.label(layer), layer.blob_size) for layer in self.layers]
+
+    def cached_layers(self) -> CachedScans | None:
+        """What the layer cache knows of this image's layers (the keys of their records, not
+        yet read: `scans` reads them); None without a cache."""
+        if not self._cached_asked:
+            self._cached_asked = True
+            self._cached = through_cache([self], self.source, self._blobs(), load=False)
+        return self._cached
 
     def layer_cache(self) -> LayerCache | None:
         """The user's layer cache when `options.cache` (else, or when unusable, None: said once
@@ -292,9 +306,12 @@ class Image:
             self._cache = None
 
 
-def through_cache(images: Sequence[Image], source: Source, blobs: list[LayerBlob]) -> CachedScans | None:
+def through_cache(
+    images: Sequence[Image], source: Source, blobs: list[LayerBlob], load: bool = True
+) -> CachedScans | None:
     """The layer cache's scans of these images' layers (`blobs` of `source`, the layers of
-    each image in turn), their layers marked with what the cache knows; None without a cache."""
+    each image in turn), their layers marked with what the cache knows (with `load`: else the
+    records are only found, not yet read); None without a cache."""
     cache = images[0].layer_cache()
     if cache is None:
         return None
@@ -305,10 +322,17 @@ def through_cache(images: Sequence[Image], source: Source, blobs: list[LayerBlob
     names = [image.cache_name for image in images for _ in image.layers]
     options = images[0].options
     cached = CachedScans(cache, source, blobs, keys, names, options.verify, options.limits)
+    if load:
+        _load(cached, layers)
+    return cached
+
+
+def _load(cached: CachedScans, layers: Sequence[Layer]) -> None:
+    """Read the records the cache holds, and mark the layers with them."""
+    cached.load()
     for index, layer in enumerate(layers):
         layer.from_cache = index in cached.hits
         layer.also_in = cached.also_in.get(index, [])
-    return cached
 
 
 def load(path: str, options: OpenOptions = DEFAULT_OPTIONS, *, pool: ScanPool | None = None) -> Image:

@@ -30,10 +30,19 @@ def identity(path: str) -> tuple | None:
     return (real, info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
 
 
+def place_key(known: tuple, offset: int, size: int) -> str:
+    """The key of an unverified record: the blob's place (at `offset`, `size` bytes, in the file
+    of identity `known`), never a digest: no image can name it, and a changed file has another."""
+    import hashlib
+    import json
+
+    return "place:" + hashlib.sha256(json.dumps([*known, offset, size]).encode()).hexdigest()
+
+
 def remembered(path: str) -> bool:
-    """Whether the cache knows blobs of this archive file as it is now (its layers will most
-    likely all come from the cache: no worker process need be started for them). Read-only;
-    any trouble is a no."""
+    """Whether the cache holds records of blobs of this archive file as it is now (its layers
+    will most likely all come from the cache: no worker process need be started for them).
+    Read-only; any trouble is a no."""
     import sqlite3
 
     known = identity(path)
@@ -43,12 +52,17 @@ def remembered(path: str) -> bool:
     try:
         db = sqlite3.connect(f"{file.as_uri()}?mode=ro", uri=True, timeout=0.1)
         try:
-            row = db.execute(
-                "SELECT 1 FROM blobs WHERE path=? AND dev=? AND ino=? AND size=? AND mtime_ns=? AND ctime_ns=? LIMIT 1",
+            rows = db.execute(
+                "SELECT offset, length, digest, verified FROM blobs"
+                " WHERE path=? AND dev=? AND ino=? AND size=? AND mtime_ns=? AND ctime_ns=?",
                 known,
-            ).fetchone()
+            ).fetchall()
+            for offset, length, digest, verified in rows:  # a blob whose record was evicted does not count
+                key = digest if verified else place_key(known, offset, length)
+                if db.execute("SELECT 1 FROM layers WHERE digest=? LIMIT 1", (key,)).fetchone() is not None:
+                    return True
         finally:
             db.close()
     except sqlite3.Error:
         return False
-    return row is not None
+    return False

@@ -26,6 +26,9 @@ that is not ours (another application's database, garbage, a damaged page) is de
 rebuilt; one owned by another user, or writable by others, is not used. Writes are WAL with a
 busy timeout, so two processes share the cache; the least recently used records go when it
 outgrows `max_bytes`. `LAYERSCOPE_CACHE_DIR` moves it (the tests point it at a temp folder).
+A record's bytes are a row of their own, apart from the small row that says when it was last
+used (SQLite rewrites a whole row to change one column). Whole-image results (a report as
+printed: see `analysis/resultcache.py`) are kept beside the records, under the same bound.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from .cachefile import FILE_NAME, cache_dir, identity
+from .cachefile import FILE_NAME, cache_dir, identity, place_key
 from .capture import Capture
 from .entries import KIND_NAMES
 from .layerscan import LayerScan, Location
@@ -54,7 +57,7 @@ if TYPE_CHECKING:
     from .sources import Source
 
 APPLICATION_ID = 0x4C53434C  # "LSCL": this file is a layerscope layer cache
-SCHEMA = 3
+SCHEMA = 4
 MAX_BYTES = 2 << 30  # default bound on the stored records (LAYERSCOPE_CACHE_MAX_BYTES)
 BUSY_TIMEOUT = 10.0  # seconds a process waits for another's write
 RACY = 2.0  # an archive modified this recently (seconds) is not remembered as verified
@@ -225,15 +228,22 @@ def decode(record: Record, label: str, limits: Limits) -> LayerScan:
 _TABLES = """
 CREATE TABLE layers (
     digest TEXT NOT NULL, diff_id TEXT NOT NULL, format TEXT NOT NULL, heads TEXT NOT NULL,
-    text TEXT NOT NULL, ints BLOB NOT NULL, u64 BLOB NOT NULL, nulls BLOB NOT NULL, data BLOB NOT NULL,
-    bytes INTEGER NOT NULL, used REAL NOT NULL, PRIMARY KEY (digest, diff_id));
+    bytes INTEGER NOT NULL, used REAL NOT NULL, version TEXT NOT NULL, PRIMARY KEY (digest, diff_id));
 CREATE INDEX layers_used ON layers (used);
+CREATE INDEX layers_version ON layers (version);
+CREATE TABLE records (
+    version TEXT PRIMARY KEY,
+    text TEXT NOT NULL, ints BLOB NOT NULL, u64 BLOB NOT NULL, nulls BLOB NOT NULL, data BLOB NOT NULL);
 CREATE TABLE blobs (
     path TEXT NOT NULL, offset INTEGER NOT NULL, length INTEGER NOT NULL, dev INTEGER NOT NULL,
     ino INTEGER NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,
     digest TEXT NOT NULL, verified INTEGER NOT NULL, PRIMARY KEY (path, offset));
 CREATE INDEX blobs_digest ON blobs (digest);
 CREATE TABLE images (digest TEXT NOT NULL, image TEXT NOT NULL, seen REAL NOT NULL, PRIMARY KEY (digest, image));
+CREATE TABLE results (key TEXT PRIMARY KEY, bytes INTEGER NOT NULL, used REAL NOT NULL, version TEXT NOT NULL);
+CREATE INDEX results_used ON results (used);
+CREATE INDEX results_version ON results (version);
+CREATE TABLE outputs (version TEXT PRIMARY KEY, data BLOB NOT NULL);
 """
 
 
@@ -352,15 +362,16 @@ class LayerCache:
         except sqlite3.Error as exc:
             self._fail(exc)
             return []
-        places = [(Location(row[0], row[1], row[2]), (row[0], *row[3:])) for row in rows]
-        return [place for place in places if self.has(place_key(*place), diff_id, heads)]
+        places = [(Location(*row[:3]), (row[0], *row[3:])) for row in rows]
+        return [(at, known) for at, known in places if self.has(place_key(known, at.offset, at.size), diff_id, heads)]
 
     def get(self, digest: str, diff_id: str | None, heads: str) -> Record | None:
         if self.broken:
             return None
         try:
             row = self._db.execute(
-                "SELECT text, ints, u64, nulls, data FROM layers WHERE digest=? AND diff_id=? AND format=? AND heads=?",
+                "SELECT text, ints, u64, nulls, data FROM layers JOIN records USING (version)"
+                " WHERE digest=? AND diff_id=? AND format=? AND heads=?",
                 (digest, diff_id or "", FORMAT, heads),
             ).fetchone()
         except sqlite3.Error as exc:
@@ -369,21 +380,46 @@ class LayerCache:
         return Record(*row) if row else None
 
     def has(self, digest: str, diff_id: str | None, heads: str) -> bool:
+        return self.version(digest, diff_id, heads) is not None
+
+    def version(self, digest: str, diff_id: str | None, heads: str) -> str | None:
+        """The version of the record held under this key (a new one each time one is stored),
+        or None without one."""
         if self.broken:
-            return False
+            return None
         try:
             row = self._db.execute(
-                "SELECT 1 FROM layers WHERE digest=? AND diff_id=? AND format=? AND heads=?",
+                "SELECT version FROM layers WHERE digest=? AND diff_id=? AND format=? AND heads=?",
                 (digest, diff_id or "", FORMAT, heads),
             ).fetchone()
         except sqlite3.Error as exc:
             self._fail(exc)
-            return False
-        return row is not None
+            return None
+        return row[0] if row else None
+
+    def result(self, key: str) -> bytes | None:
+        """A whole-image result kept under `key` (see `put_result`), marked as used now."""
+        if self.broken:
+            return None
+        try:
+            query = "SELECT data FROM results JOIN outputs USING (version) WHERE key=?"
+            row = self._db.execute(query, (key,)).fetchone()
+        except sqlite3.Error as exc:
+            self._fail(exc)
+            return None
+        if row is None:
+            return None
+        self._write(lambda db: db.execute("UPDATE results SET used=? WHERE key=?", (time.time(), key)))
+        return bytes(row[0])
 
     def drop(self, digest: str, diff_id: str | None) -> None:
         """Forget a record that would not decode."""
-        self._write(lambda db: db.execute("DELETE FROM layers WHERE digest=? AND diff_id=?", (digest, diff_id or "")))
+
+        def work(db: sqlite3.Connection) -> None:
+            db.execute("DELETE FROM layers WHERE digest=? AND diff_id=?", (digest, diff_id or ""))
+            _forget_orphans(db)
+
+        self._write(work)
 
     def also_in(self, digest: str, image: str) -> list[str]:
         """The other images seen with this layer, most recent first."""
@@ -400,7 +436,8 @@ class LayerCache:
 
     # ---- writes ----
     def _write(self, work: Callable[[sqlite3.Connection], None]) -> None:
-        """Run `work` in one write transaction (nothing, once the cache is broken)."""
+        """Run `work` in one write transaction (nothing, once the cache is broken); the bytes of
+        records and results it replaced or deleted go with it."""
         if self.broken:
             return
         db = self._db
@@ -408,6 +445,8 @@ class LayerCache:
             db.execute("BEGIN IMMEDIATE")
             try:
                 work(db)
+                db.execute("DELETE FROM records WHERE version NOT IN (SELECT version FROM layers)")
+                db.execute("DELETE FROM outputs WHERE version NOT IN (SELECT version FROM results)")
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -423,10 +462,26 @@ class LayerCache:
         size = sum(len(part) for part in record)
 
         def work(db: sqlite3.Connection) -> None:
-            row = (key, diff_id or "", FORMAT, heads, *record, size, time.time())
-            db.execute("INSERT OR REPLACE INTO layers VALUES (?,?,?,?,?,?,?,?,?,?,?)", row)
+            version = os.urandom(16).hex()
+            db.execute("INSERT INTO records VALUES (?,?,?,?,?,?)", (version, *record))
+            row = (key, diff_id or "", FORMAT, heads, size, time.time(), version)
+            db.execute("INSERT OR REPLACE INTO layers VALUES (?,?,?,?,?,?,?)", row)
             if place is not None:
                 self._remember(db, *place)
+
+        self._write(work)
+        self._write(self._evict)
+
+    def put_result(self, key: str, data: bytes) -> None:
+        """Keep a whole-image result (a report as printed) under `key`, which its caller makes
+        of everything that decides it: the code, the options, the image's manifest and config,
+        and the key and version of every layer record it was made of. It goes with the least
+        recently used records, under the same bound."""
+
+        def work(db: sqlite3.Connection) -> None:
+            version = os.urandom(16).hex()
+            db.execute("INSERT INTO outputs VALUES (?,?)", (version, data))
+            db.execute("INSERT OR REPLACE INTO results VALUES (?,?,?,?)", (key, len(data), time.time(), version))
 
         self._write(work)
         self._write(self._evict)
@@ -437,7 +492,7 @@ class LayerCache:
 
     def promote(self, location: Location, known: tuple, digest: str) -> None:
         """This archive blob's unverified record hashed to `digest`: it becomes verified under it."""
-        old = place_key(location, known)
+        old = place_key(known, location.offset, location.size)
 
         def work(db: sqlite3.Connection) -> None:
             for table in ("layers", "images"):
@@ -455,8 +510,8 @@ class LayerCache:
             (path, location.offset),
         ).fetchone()
         if before is not None:  # the unverified record of what was here goes, unless it is this one
-            stale = place_key(Location(*before[:3]), (before[0], *before[3:]))
-            if verified or stale != place_key(location, known):
+            stale = place_key((before[0], *before[3:]), before[1], before[2])
+            if verified or stale != place_key(known, location.offset, location.size):
                 db.execute("DELETE FROM layers WHERE digest=?", (stale,))
         db.execute(
             "INSERT OR REPLACE INTO blobs VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -476,30 +531,39 @@ class LayerCache:
 
     @staticmethod
     def _evict(db: sqlite3.Connection) -> None:
-        """Past `max_bytes`, drop the least recently used records down to 90 % of it."""
+        """Past `max_bytes`, drop the least recently used records and results down to 90 % of
+        it; then what is remembered of the archive blobs whose records went."""
         limit = max_bytes()
-        total = db.execute("SELECT coalesce(sum(bytes), 0) FROM layers").fetchone()[0]
+        total = db.execute(_STORED).fetchone()[0]
         if total <= limit:
             return
         goal = limit * 0.9
-        for digest, diff_id, size in db.execute("SELECT digest, diff_id, bytes FROM layers ORDER BY used").fetchall():
+        oldest = db.execute(
+            "SELECT used, 0, digest, diff_id, bytes FROM layers UNION ALL SELECT used, 1, key, '', bytes FROM results"
+            " ORDER BY used"
+        ).fetchall()
+        for _, result, key, diff_id, size in oldest:
             if total <= goal:
                 break
-            db.execute("DELETE FROM layers WHERE digest=? AND diff_id=?", (digest, diff_id))
+            if result:
+                db.execute("DELETE FROM results WHERE key=?", (key,))
+            else:
+                db.execute("DELETE FROM layers WHERE digest=? AND diff_id=?", (key, diff_id))
             total -= size
-        db.execute("DELETE FROM images WHERE digest NOT IN (SELECT digest FROM layers)")
+        _forget_orphans(db)
 
     # ---- the `cache` command ----
     def info(self) -> dict:
         counts = {}
-        for table in ("layers", "blobs", "images"):
+        for table in ("layers", "blobs", "images", "results"):
             counts[table] = self._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608 (ours)
-        stored = self._db.execute("SELECT coalesce(sum(bytes), 0) FROM layers").fetchone()[0]
+        stored = self._db.execute(_STORED).fetchone()[0]
         images = self._db.execute("SELECT count(DISTINCT image) FROM images").fetchone()[0]
         on_disk = sum(os.path.getsize(f"{self.path}{s}") for s in ("", "-wal") if os.path.exists(f"{self.path}{s}"))
         return {
             "path": str(self.path),
             "layers": counts["layers"],
+            "results": counts["results"],
             "images": images,
             "archive_blobs": counts["blobs"],
             "verified_archive_blobs": self._db.execute("SELECT count(*) FROM blobs WHERE verified=1").fetchone()[0],
@@ -510,12 +574,27 @@ class LayerCache:
 
     def clear(self) -> None:
         def work(db: sqlite3.Connection) -> None:
-            for table in ("layers", "blobs", "images"):
+            for table in ("layers", "records", "blobs", "images", "results", "outputs"):
                 db.execute(f"DELETE FROM {table}")  # noqa: S608 (ours)
 
         self._write(work)
         with contextlib.suppress(sqlite3.Error):
             self._db.execute("VACUUM")
+
+
+_STORED = "SELECT (SELECT coalesce(sum(bytes), 0) FROM layers) + (SELECT coalesce(sum(bytes), 0) FROM results)"
+
+
+def _forget_orphans(db: sqlite3.Connection) -> None:
+    """After records went: the images seen with them, and the archive blobs they were made of
+    (a blob remembered without its record would say that no layer need be read)."""
+    db.execute("DELETE FROM images WHERE digest NOT IN (SELECT digest FROM layers)")
+    db.execute("DELETE FROM blobs WHERE verified=1 AND digest NOT IN (SELECT digest FROM layers)")
+    unverified = db.execute(f"SELECT {_PLACE} FROM blobs WHERE verified=0").fetchall()  # noqa: S608 (ours)
+    for row in unverified:
+        key = place_key((row[0], *row[3:]), row[1], row[2])
+        if db.execute("SELECT 1 FROM layers WHERE digest=? LIMIT 1", (key,)).fetchone() is None:
+            db.execute("DELETE FROM blobs WHERE path=? AND offset=?", row[:2])
 
 
 def _sha256_at(location: Location) -> str | None:
@@ -536,14 +615,6 @@ def _sha256_at(location: Location) -> str | None:
     except OSError:
         return None
     return "sha256:" + digest.hexdigest()
-
-
-def place_key(location: Location, known: tuple) -> str:
-    """The key of an unverified record: the blob's place and its file's identity (never a
-    digest: no image can name it, and a changed file has another)."""
-    import hashlib
-
-    return "place:" + hashlib.sha256(json.dumps([*known, location.offset, location.size]).encode()).hexdigest()
 
 
 def racy(known: tuple) -> bool:
@@ -632,7 +703,7 @@ class CachedScans:
                 if remembered is not None and remembered[1]:
                     trusted = used = remembered[0]
                 elif remembered is not None and remembered[0] == (key.digest or "") and not verify:
-                    used = place_key(location, known)  # the very bytes its record was made of
+                    used = place_key(known, location.offset, location.size)  # the very bytes its record was made of
             if trusted is not None and key.digest is not None and key.digest != trusted:
                 trusted = used = None  # the image names another blob than the one verified here
             self.locations.append(location)
@@ -640,7 +711,28 @@ class CachedScans:
             self.trusted.append(trusted)
             self.used.append(used)
         self._check_claims()
-        for index, (blob, key) in enumerate(zip(blobs, keys, strict=True)):
+
+    def records(self) -> list[tuple[str, str | None, str]] | None:
+        """The key, diff_id and version of every layer's record, when the cache holds a record
+        of each (a whole-image result made of them can be kept: see `LayerCache.put_result`)."""
+        records = []
+        for used, key in zip(self.used, self.keys, strict=True):
+            version = self.cache.version(used, key.diff_id, self.heads) if used is not None else None
+            if version is None:
+                return None
+            records.append((used, key.diff_id, version))
+        return records
+
+    def touch(self) -> None:
+        """Mark every layer's record as used now, by this image (when a result made of them is)."""
+        uses = [(used, key.diff_id, image) for used, key, image in zip(self.used, self.keys, self.images, strict=True)]
+        self.cache.touch([use for use in uses if use[0] is not None])  # type: ignore[misc]
+
+    def load(self) -> None:
+        """Decode the records of the layers the cache holds (`hits`), and find the other images
+        each layer was seen in (`also_in`)."""
+        cache, limits = self.cache, self.limits
+        for index, (blob, key) in enumerate(zip(self.blobs, self.keys, strict=True)):
             used = self.used[index]
             record = cache.get(used, key.diff_id, self.heads) if used is not None else None
             if record is None:
@@ -650,11 +742,11 @@ class CachedScans:
             except Exception:  # noqa: BLE001 (a damaged record, whatever the damage: a miss, and it goes)
                 cache.drop(used, key.diff_id)  # type: ignore[arg-type]
                 continue
-            if _hit_allowed(scan, verify, limits):
+            if _hit_allowed(scan, self.verify, limits):
                 self.hits[index] = scan
         for index, used in enumerate(self.used):
             if used is not None:
-                self.also_in[index] = cache.also_in(used, images[index])
+                self.also_in[index] = cache.also_in(used, self.images[index])
 
     def _check_claims(self) -> None:
         """Blobs whose digest has a record they are not known by (another archive with the same
@@ -754,7 +846,7 @@ class CachedScans:
             elif racy(known):
                 return
             else:
-                self.used[index] = place_key(location, known)
+                self.used[index] = place_key(known, location.offset, location.size)
                 place = (location, known, key.digest or "", False)
         elif self.trusted[index] is None:
             return  # a registry blob is checked as it streams: `trusted` is its digest

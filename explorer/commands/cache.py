@@ -45,6 +45,7 @@ def run(argv: Sequence[str]) -> int:
 
         print(f"path         {display_name(info['path'])}")
         print(f"layers       {info['layers']} (of {info['images']} images)")
+        print(f"results      {info['results']} (whole reports of unchanged images)")
         print(f"stored       {human_size(info['stored_bytes'])} of at most {human_size(info['max_bytes'])}")
         print(f"file         {human_size(info['file_bytes'])}")
         print(f"archive blobs {info['archive_blobs']} remembered, {info['verified_archive_blobs']} of them verified")

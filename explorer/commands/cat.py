@@ -6,9 +6,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from ..archive.pool import ScanPool
 from .opening import opened
-from .options import add_open_options
+from .options import add_open_options, start_pool
 from .remote import add_registry_options
 
 
@@ -32,7 +31,7 @@ def run(argv: Sequence[str]) -> int:
 
     refuse_one_pass(args.path)  # before anything is read
     # the workers start while the model is imported
-    with ScanPool.start(args.path) as pool, opened(args, pool) as image:
+    with start_pool(args.path, args) as pool, opened(args, pool) as image:
         layer = layer_index(image, args.layer)
         image.analyse()
         _, copy = file_copy(image, args.file, layer)

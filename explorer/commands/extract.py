@@ -21,9 +21,8 @@ from typing import TYPE_CHECKING
 from ..analysis.filesystem import Copy
 from ..archive.entries import DIR, FIFO, FILE, HARDLINK, KIND_NAMES, SYMLINK, Entry
 from ..archive.errors import ImageError
-from ..archive.pool import ScanPool
 from .opening import opened
-from .options import add_open_options
+from .options import add_open_options, start_pool
 from .remote import add_registry_options
 
 if TYPE_CHECKING:
@@ -160,7 +159,7 @@ def run(argv: Sequence[str]) -> int:
 
     refuse_one_pass(args.path)  # before anything is read
     # the workers start while the model is imported
-    with ScanPool.start(args.path) as pool, opened(args, pool) as image:
+    with start_pool(args.path, args) as pool, opened(args, pool) as image:
         written = _extract(args, image)
     print(f"{written} entries written to {args.output}", file=sys.stderr)
     return 0

@@ -37,7 +37,14 @@ def analysed(
 ) -> Iterator[tuple[Image, DiveAccumulator | None]]:
     """The image `args.path` names, analysed with the options of `add_open_options` and
     `add_registry_options` (and dive's figures gathered, with `dive`); closed on leaving.
-    `pool` is the caller's, started before it imported anything heavy.
+    `pool` is the caller's, started before it imported anything heavy."""
+    with opened(args, pool) as image, analysing(image, dive) as figures:
+        yield image, figures
+
+
+@contextlib.contextmanager
+def analysing(image: Image, dive: bool = False) -> Iterator[DiveAccumulator | None]:
+    """Analyse the opened `image` (and gather dive's figures, with `dive`).
 
     The model is 100,000s of long-lived objects and no garbage cycles: the cyclic collector
     would only walk them, during the analysis, before the output and at exit (0.15 s and 0.25 s
@@ -47,10 +54,9 @@ def analysed(
 
     gc.disable()
     try:
-        with opened(args, pool) as image:
-            figures = dive_compat.watch(image) if dive else None
-            image.analyse()
-            yield image, figures
+        figures = dive_compat.watch(image) if dive else None
+        image.analyse()
+        yield figures
     finally:
         gc.freeze()
         gc.enable()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 
-from .opening import analysed
+from .opening import analysing, opened
 from .options import add_open_options, count, start_pool
 from .remote import add_registry_options
 
@@ -30,24 +31,46 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def run(argv: Sequence[str]) -> int:
-    """`layerscope report`: analyse the image and print the report."""
+    """`layerscope report`: analyse the image and print the report (or print the one the
+    layer cache kept, when nothing it was made of has changed: see `analysis/resultcache.py`)."""
     args = _parser().parse_args(argv)
+    top = args.top if args.top is not None else (None if args.json else 20)
     # the workers start while the model is imported
-    with start_pool(args.path, args) as pool, analysed(args, pool, dive=args.dive) as (image, dive):
-        from ..present.indented_json import dumps_indented
-        from ..present.report import report_dict
+    with start_pool(args.path, args) as pool, opened(args, pool) as image:
+        from ..analysis.resultcache import KeptResult
 
-        top = args.top if args.top is not None else (None if args.json else 20)
-        data = report_dict(image, top, dive.result() if dive else None)
-        if args.json:
-            sys.stdout.write(dumps_indented(data) + "\n")
-        else:
-            from rich.console import Console
+        kept = KeptResult(image, "report", "json" if args.json else "text", top, args.dive)
+        result = kept.kept()
+        if result is not None:
+            pool.close()
+            _print(args, result)
+            return 0
+        with analysing(image, dive=args.dive) as dive:
+            from ..present.report import report_dict
 
-            from ..present.report_text import render_report
+            data = report_dict(image, top, dive.result() if dive else None)
+            if args.json:
+                from ..present.indented_json import dumps_indented
 
-            # Piped to a file, no terminal width applies: wide enough that no path is split.
-            longest = max((len(item["path"]) for item in data["waste"]), default=0)
-            render_report(data, Console() if sys.stdout.isatty() else Console(width=max(100, longest + 60)))
-        sys.stdout.flush()
+                result = (dumps_indented(data) + "\n").encode("ascii")
+            else:
+                result = json.dumps(data).encode("ascii")  # rendered to the terminal's width
+            kept.keep(result)
+            _print(args, result, data)
     return 0
+
+
+def _print(args: argparse.Namespace, result: bytes, data: dict | None = None) -> None:
+    """The report: `result` as it is (JSON), else the data it holds rendered as text."""
+    if args.json:
+        sys.stdout.write(result.decode("ascii"))
+    else:
+        from rich.console import Console
+
+        from ..present.report_text import render_report
+
+        data = data if data is not None else json.loads(result)
+        # Piped to a file, no terminal width applies: wide enough that no path is split.
+        longest = max((len(item["path"]) for item in data["waste"]), default=0)
+        render_report(data, Console() if sys.stdout.isatty() else Console(width=max(100, longest + 60)))
+    sys.stdout.flush()
