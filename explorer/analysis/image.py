@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from ..archive.layercache import CachedScans, LayerCache
     from .packages import Packages
 
+# What `Image.stack_steps` yields around its slices of the tree
+PREPARED, TREE_DONE = "prepared", "tree done"
+
 
 RELEASE_AFTER = 50_000  # entries of a layer after which the memory stacking freed is handed back
 
@@ -181,13 +184,18 @@ class Image:
         for _ in self.stack_steps(index, scan):
             pass
 
-    def stack_steps(self, index: int, scan: LayerScan) -> Iterator[None]:
+    def stack_steps(self, index: int, scan: LayerScan) -> Iterator[str | None]:
         """`add_scan` in slices (see `FileSystem.stack_in_slices`). The layer counts as scanned
-        (its `scan` is set) once all of it is stacked."""
+        (its `scan` is set) once all of it is stacked.
+
+        The steps before `PREPARED` (the layer's entries made and counted) and after
+        `TREE_DONE` (its changes counted, its rows let go) do per-entry work but leave the
+        tree alone: a UI runs them in its loading thread, and only the slices in between on
+        the thread that reads the tree."""
         with collector_paused():
             yield from self._stack_steps(index, scan)
 
-    def _stack_steps(self, index: int, scan: LayerScan) -> Iterator[None]:
+    def _stack_steps(self, index: int, scan: LayerScan) -> Iterator[str | None]:
         layer = self.layers[index]
         if self.options.verify:
             self._check_digests(layer, scan)
@@ -201,24 +209,24 @@ class Image:
             left = self.options.limits.capture.budget - self.captured
             self.warnings.extend(f"layer {index}: {w}" for w in scan.capture.limit_to(left))
             self.captured += scan.capture.used
+        entries: list[Entry] = []
         kinds: Counter[str] = Counter()
         content = 0
-
-        def entries() -> Iterator[list[Entry]]:  # made a batch at a time, each gone once placed
-            nonlocal content
-            for batch in scan.batches():
-                kinds.update(map(itemgetter(1), batch))
-                content += sum(row[2] for row in batch if row[1] == FILE)
-                yield list(starmap(Entry, batch))
-
-        before = len(self.fs.warnings)
-        yield from self.fs.stack_batches(index, list(starmap(Entry, scan.hiding())), entries())
-        self.warnings.extend(f"layer {index}: {w}" for w in self.fs.warnings[before:])
+        for batch in scan.batches():  # rows that came packed are decoded a batch at a time
+            kinds.update(map(itemgetter(1), batch))
+            content += sum(row[2] for row in batch if row[1] == FILE)
+            entries += starmap(Entry, batch)
         layer.content_bytes = content
         layer.entry_counts = dict(kinds)
         for hook in self.layer_hooks:
             hook(layer, scan.rows)
-        scan.rows = []  # stacked: the filesystem holds what is needed of them
+        scan.rows = []  # the entries hold them now (and the filesystem, once stacked, what it needs)
+        yield PREPARED
+        before = len(self.fs.warnings)
+        yield from self.fs.stack_in_slices(index, entries)
+        del entries
+        yield TREE_DONE
+        self.warnings.extend(f"layer {index}: {w}" for w in self.fs.warnings[before:])
         counts = Counter(c.kind for c in self.fs.layer_changes[index])
         layer.change_counts = {k: counts.get(k, 0) for k in CHANGE_KINDS}
         layer.scan = scan
