@@ -25,8 +25,9 @@ import zstandard
 from explorer.analysis import ImageError, load
 from explorer.analysis.image import Image as ModelImage
 from explorer.archive.blobs import sniff
+from explorer.archive.entries import OPAQUE, WHITEOUT
 from explorer.archive.errors import CorruptBlob
-from explorer.archive.layerscan import scan_layer
+from explorer.archive.layerscan import PackedRows, scan_layer
 from explorer.archive.options import OpenOptions
 from explorer.archive.pool import PARALLEL_MIN_BYTES, ScanPool, worker_count
 from tests.imagebuilder import (
@@ -691,6 +692,25 @@ def test_worker_processes_give_the_same_result(tmp_path, reference):
     changes, waste, totals, duplicates = results[0]
     assert changes[:3] == reference[0] and changes[3] == [("big", "added"), ("big/filler", "added")]
     assert waste == reference[1]
+
+
+def test_rows_from_workers_stay_packed_until_stacked(tmp_path):
+    """A worker's rows wait in the bytes it sent them as (most layers arrive before the layers
+    below them are stacked), with its whiteouts and opaque markers apart: they act first."""
+    filler = bytes(range(256)) * (PARALLEL_MIN_BYTES // 256 + 1)
+    image = make_image("none")
+    image.layers.append(Layer([F("big/filler", filler), whiteout("app/conf"), opaque("usr")], compression="none"))
+    path = write_docker_archive(image, tmp_path / "big.tar")
+    img = ModelImage.open(str(path), pool=ScanPool(2))
+    hiding = []
+    for _, scan in img.scans():
+        assert isinstance(scan.rows, PackedRows)
+        rows = list(scan.rows)
+        assert len(scan.rows) == len(rows) and [row for batch in scan.batches() for row in batch] == rows
+        assert scan.hiding() == [row for row in rows if row[1] in (WHITEOUT, OPAQUE)]
+        hiding += scan.hiding()
+    img.close()
+    assert [(row[0], row[1]) for row in hiding][-2:] == [("app/conf", WHITEOUT), ("usr", OPAQUE)]
 
 
 def test_a_worker_that_dies_is_an_error_not_a_hang(tmp_path, monkeypatch):

@@ -792,3 +792,36 @@ def test_stacking_in_slices_gives_the_same_tree_and_leaves_lower_layers_alone() 
 
     assert files(sliced) == files(whole)
     assert waste_of(sliced) == waste_of(whole)
+
+
+# ---- what the tree holds: records shared, a stored copy the change itself ---------------------
+
+
+def test_directories_and_empty_files_alike_share_one_record() -> None:
+    """A million-entry tree holds one `Entry` for all the empty files (and directories) that
+    differ only in their paths; one that differs in anything else keeps its own."""
+    fs = build(
+        [d("a"), d("b"), f("a/1", b""), f("a/2", b""), f("b/3", b""), f("b/4", b"", mode=0o600), f("b/5", b"x")],
+        [f("a/1", b"", mtime=5), f("c", b"")],
+    )
+
+    def entry(path: str, layer: int = 1) -> Entry:
+        return fs.lookup(path).entry_at(layer)
+
+    assert entry("a") is entry("b")
+    assert entry("a/2") is entry("b/3") is entry("c")
+    assert entry("b/4") is not entry("b/3") and entry("b/4").mode == 0o600
+    assert entry("a/1") is not entry("b/3") and entry("a/1").mtime == 5
+    assert entry("a/1", 0) is entry("b/3")
+    assert changes(fs, 1) == {"a/1": RESTORED, "c": ADDED}  # the metadata compared as before
+    assert all(e.path == "" for e in (entry("a"), entry("b/3"), entry("b/4")))
+
+
+def test_a_stored_copy_is_the_change_that_stored_it() -> None:
+    fs = build([f("a", b"data"), h("b", "a"), s("c", "a")])
+    stored = fs.lookup("a").change_in(0)
+    assert stored.copy is stored and stored.where is fs.lookup("a")
+    assert (stored.size, stored.digest, stored.refs, stored.layer) == (4, xxhash.xxh3_64_intdigest(b"data"), 2, 0)
+    assert fs.lookup("b").change_in(0).copy is stored  # a hard link shares it
+    assert fs.lookup("c").change_in(0).copy is None
+    assert fs.copies == [stored]

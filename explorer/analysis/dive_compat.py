@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import math
 import posixpath
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -489,7 +489,7 @@ def watch(image: Image) -> DiveAccumulator:
     read `result()` after)."""
     accumulator = DiveAccumulator()
 
-    def add_layer(layer: Layer, rows: Sequence[Row]) -> None:
+    def add_layer(layer: Layer, rows: Iterable[Row]) -> None:
         accumulator.add_layer(dive_entries(rows), layer.content_bytes)
 
     image.layer_hooks.append(add_layer)
@@ -499,7 +499,7 @@ def watch(image: Image) -> DiveAccumulator:
 _TYPEFLAGS = {"f": b"0", "d": b"5", "l": b"2", "h": b"1", "p": b"6", "c": b"3", "b": b"4"}
 
 
-def dive_entries(rows: Sequence[Row]) -> list[DiveEntry]:
+def dive_entries(rows: Iterable[Row]) -> list[DiveEntry]:
     """A layer's tar entries as dive reads them (whiteouts and opaque markers by name)."""
     entries = []
     for path, kind, size, mode, *_ in rows:

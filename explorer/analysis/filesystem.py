@@ -6,8 +6,8 @@ at or below N) rather than one tree per layer, and a path's history is its chang
 
 Layers are applied in order as they are scanned. Each layer's whiteouts and opaque markers
 act first, on lower layers only; then its entries in tar order, each replacing what is at its
-path, as a runtime extracts them. Every stored copy of a regular file is a `Copy` with a
-reference count (hard links share one); when the last path that reaches a copy is hidden,
+path, as a runtime extracts them. Every stored copy of a regular file is the change that
+stored it, a `Copy`, with a reference count (hard links share one); when the last path that reaches a copy is hidden,
 the copy is wasted, and the layer and cause that hid it are recorded.
 """
 
@@ -23,28 +23,6 @@ CHANGE_KINDS = (ADDED, MODIFIED, RESTORED, TYPE_CHANGED, DELETED)
 # Waste causes
 CAUSE_DELETED, CAUSE_OVERWRITTEN, CAUSE_RESTORED = "deleted", "overwritten", "restored"
 _CAUSE_OF = {MODIFIED: CAUSE_OVERWRITTEN, RESTORED: CAUSE_RESTORED, TYPE_CHANGED: CAUSE_DELETED}
-
-
-class Copy:
-    """One stored copy of a regular file's content, and what became of it.
-
-    `where` is the tree node it was stored at.
-    """
-
-    __slots__ = ("layer", "where", "size", "digest", "refs", "hidden_by", "cause")
-
-    def __init__(self, layer: int, where: Node, size: int, digest: int | None) -> None:
-        self.layer = layer
-        self.where = where
-        self.size = size
-        self.digest = digest
-        self.refs = 0
-        self.hidden_by: int | None = None
-        self.cause: str | None = None
-
-    @property
-    def path(self) -> str:
-        return self.where.path
 
 
 class Change:
@@ -82,6 +60,35 @@ class Change:
 
     def __repr__(self) -> str:
         return f"Change({self.path!r}, layer={self.layer}, {self.kind})"
+
+
+class Copy(Change):
+    """A change that stores a regular file's content: also that stored copy, and what became
+    of it (one object, not a change and its copy: a tree of a million files holds one each).
+
+    `where` is the tree node it was stored at (its `node`), `copy` itself. Hard links of
+    this or a later layer share it (their changes' `copy`); `refs` counts the paths that reach it.
+    """
+
+    __slots__ = ("size", "digest", "refs", "hidden_by", "cause")  # size, digest: the entry's, at hand
+
+    where = Change.node  # the same slot, under the name the analyses of copies use
+
+    def __init__(
+        self, node: Node, layer: int, kind: str, entry: Entry, old: Entry | None, old_layer: int | None
+    ) -> None:
+        self.node = node  # `Change.__init__`'s, inline: one call less for every file stacked
+        self.layer = layer
+        self.kind = kind
+        self.entry = entry
+        self.old = old
+        self.old_layer = old_layer
+        self.copy = self
+        self.size = entry.size
+        self.digest = entry.digest
+        self.refs = 1
+        self.hidden_by: int | None = None
+        self.cause: str | None = None
 
 
 class Node:
@@ -215,6 +222,7 @@ def paths_of(nodes: Iterable[Node]) -> list[str]:
     return out
 
 
+ALIKE_KEPT = 4096  # records kept to be shared (`FileSystem._alike`): their keys cost ~150 bytes each
 SLICE = 5000  # entries stacked between two pauses of `stack_in_slices` (about 15 ms)
 IMPLICIT_DIR_MODE = 0o755
 # A directory that no tar entry names, there because of what it holds: one shared record, with
@@ -248,6 +256,9 @@ class FileSystem:
         self.warnings: list[str] = []
         self._shared: dict[int, int] = {}  # one int object per distinct mode, owner and time
         self._names: dict[str, str] = {}  # one str object per distinct name (site-packages, __init__.py…)
+        # one record for the directories and the empty files alike in all but their paths (up to
+        # ALIKE_KEPT, emptied when full): placed records are never changed, so they can be shared
+        self._alike: dict[tuple, Entry] = {}
 
     # ---- queries -------------------------------------------------------------------------
     def lookup(self, path: str) -> Node | None:
@@ -280,8 +291,9 @@ class FileSystem:
         in tar order, replaces what is at its path (a non-directory over a directory hides the
         directory's subtree, entries of this layer included). Each path gets one change: what
         it holds at the end of the layer against what it held below. Entries lose their `path`
-        (the tree node knows it) and share equal metadata values: per-file records stay small
-        on images of 100,000s of files.
+        (the tree node knows it) and share equal metadata values, and directories and empty
+        files alike in all else share one record: per-file records stay small on images of
+        100,000s of files.
         """
         for _ in self.stack_in_slices(layer, entries):
             pass
@@ -290,11 +302,20 @@ class FileSystem:
         """`apply` in slices: it pauses (yields) after every `size` entries, so that a UI thread
         can draw and answer keys in between. At each pause every layer below `layer` reads as
         before; `layer` itself is complete only at the end."""
+        hiding = [entry for entry in entries if entry.kind in (WHITEOUT, OPAQUE)]
+        return self.stack_batches(layer, hiding, (entries[i : i + size] for i in range(0, len(entries), size)))
+
+    def stack_batches(self, layer: int, hiding: list[Entry], batches: Iterable[list[Entry]]) -> Iterator[None]:
+        """`stack_in_slices` of a layer's entries as they come, a batch at a time (none is kept
+        once placed), given its whiteouts and opaque markers first (`hiding`: they act first)."""
         assert layer == len(self.layer_changes), "layers are applied in order"
         self.layer_changes.append([])
         stacking = _Stacking(layer)
-        self._hide_lower(stacking, entries)
-        yield from self._place(stacking, entries, size)
+        self._hide_lower(stacking, hiding)
+        for i, batch in enumerate(batches):
+            if i:
+                yield
+            self._place(stacking, batch)
         self.layer_changes[layer] = list(stacking.touched.values())
 
     def _hide_lower(self, stacking: _Stacking, entries: list[Entry]) -> None:
@@ -312,60 +333,66 @@ class FileSystem:
                 for child in list((node.children or {}).values()):
                     self._hide(stacking, child)
 
-    def _place(self, stacking: _Stacking, entries: list[Entry], size: int) -> Iterator[None]:
+    def _place(self, stacking: _Stacking, entries: list[Entry]) -> None:
         """Each entry in tar order, replacing what is at its path; then it loses its `path` (the
-        tree node knows it) and shares equal metadata values with the entries before it."""
+        tree node knows it) and shares equal metadata values with the entries before it (or,
+        a directory or an empty file, gives way to a placed record alike in all else)."""
         layer, touched, dirs, shared = stacking.layer, stacking.touched, stacking.dirs, self._shared
-        copies, names = self.copies, self._names
-        for start in range(0, len(entries), size):
-            if start:
-                yield
-            for entry in entries[start : start + size]:
-                kind = entry.kind
-                if kind in (WHITEOUT, OPAQUE):
-                    entry.path = ""
-                    continue
+        copies, names, alike = self.copies, self._names, self._alike
+        for entry in entries:
+            kind = entry.kind
+            if kind in (WHITEOUT, OPAQUE):
+                entry.path = ""
+                continue
+            path = entry.path
+            if entry.size == 0 and kind in (DIR, FILE):  # most are alike: one record each
+                key = (kind, entry.mode, entry.uid, entry.gid, entry.mtime, entry.link, entry.digest)
+                same = alike.get(key)
+                if same is not None:
+                    entry = same
+                else:
+                    if len(alike) == ALIKE_KEPT:
+                        alike.clear()
+                    alike[key] = entry
+            if entry.path:  # not a record already placed
                 entry.mode = shared.setdefault(entry.mode, entry.mode)
                 entry.mtime = shared.setdefault(entry.mtime, entry.mtime)
                 entry.uid = shared.setdefault(entry.uid, entry.uid)
                 entry.gid = shared.setdefault(entry.gid, entry.gid)
-                path = entry.path
-                head, _, name = path.rpartition("/")
-                parent = dirs.get(head) or self._directory(stacking, head)
-                children = parent.children
-                if children is None:
-                    children = parent.children = {}
-                node = children.get(name)
-                if node is None:
-                    name = names.setdefault(name, name)
-                    node = children[name] = Node(name, parent)
-                    new = True
-                else:
-                    new = node._changes is None  # a path new to the image: nothing to replace
-                if not new and kind != DIR:
-                    held = node.current()
-                    if held is not None and held.entry.is_dir:  # gone first, subtree and all
-                        dirs.clear()
-                        for child in list((node.children or {}).values()):
-                            self._hide(stacking, child)
-                copy = None
-                if kind == FILE:
-                    copy = Copy(layer, node, entry.size, entry.digest)
-                    copy.refs = 1
-                    copies.append(copy)
-                elif kind == HARDLINK:
-                    copy = self._link_target(entry)
-                    if copy is not None:
-                        copy.refs += 1
-                        self.links.append(node)
-                if new:
-                    change = node._changes = Change(node, layer, ADDED, entry, None, None, copy)
-                    touched[node] = change
-                else:
-                    self._replace(stacking, node, entry, copy)
-                if kind == DIR:
-                    dirs[path] = node
-                entry.path = ""
+            head, _, name = path.rpartition("/")
+            parent = dirs.get(head) or self._directory(stacking, head)
+            children = parent.children
+            if children is None:
+                children = parent.children = {}
+            node = children.get(name)
+            if node is None:
+                name = names.setdefault(name, name)
+                node = children[name] = Node(name, parent)
+                new = True
+            else:
+                new = node._changes is None  # a path new to the image: nothing to replace
+            if not new and kind != DIR:
+                held = node.current()
+                if held is not None and held.entry.is_dir:  # gone first, subtree and all
+                    dirs.clear()
+                    for child in list((node.children or {}).values()):
+                        self._hide(stacking, child)
+            copy = None
+            if kind == HARDLINK:
+                copy = self._link_target(entry)
+                if copy is not None:
+                    copy.refs += 1
+                    self.links.append(node)
+            if not new:
+                self._replace(stacking, node, entry, copy, kind == FILE)
+            elif kind == FILE:
+                change = node._changes = touched[node] = Copy(node, layer, ADDED, entry, None, None)
+                copies.append(change)
+            else:
+                node._changes = touched[node] = Change(node, layer, ADDED, entry, None, None, copy)
+            if kind == DIR:
+                dirs[path] = node
+            entry.path = ""
 
     def _child(self, parent: Node, name: str) -> Node:
         if parent.children is None:
@@ -397,9 +424,12 @@ class FileSystem:
         for sub in node.walk():
             self._replace(stacking, sub, None, None)
 
-    def _replace(self, stacking: _Stacking, node: Node, entry: Entry | None, copy: Copy | None) -> None:
+    def _replace(
+        self, stacking: _Stacking, node: Node, entry: Entry | None, copy: Copy | None, stores: bool = False
+    ) -> None:
         """Make `entry` (None: nothing) what `node` holds in this layer, in place of what it held,
-        and record the one change of this layer at `node` against the state below the layer.
+        and record the one change of this layer at `node` against the state below the layer:
+        a `Copy` when it `stores` the entry's content, else a `Change` (`copy`: a hard link's).
 
         A copy that becomes unreachable is wasted, hidden by this layer: one of this layer's own
         for how the entry replacing it differs from it, a lower one for the change recorded.
@@ -440,7 +470,11 @@ class FileSystem:
         if kind is None:  # nothing, or the same directory as below: no change of this layer
             stacking.touched.pop(node, None)
             return
-        change = Change(node, layer, kind, entry, old, old_layer, None if kind == DELETED else copy)
+        if stores:
+            change: Change = Copy(node, layer, kind, entry, old, old_layer)  # type: ignore[arg-type]
+            self.copies.append(change)  # type: ignore[arg-type]
+        else:
+            change = Change(node, layer, kind, entry, old, old_layer, None if kind == DELETED else copy)
         node._add(change)
         stacking.touched[node] = change
 

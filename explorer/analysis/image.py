@@ -5,19 +5,21 @@ from __future__ import annotations
 import os
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import starmap
+from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from ..archive.config import HistoryEntry, ImageConfig, align_history, parse_config
-from ..archive.entries import FILE, Row
+from ..archive.entries import FILE, Entry, Row
 from ..archive.errors import CorruptBlob, ImageError
 from ..archive.layerscan import LayerScan
 from ..archive.manifests import ImageRef, LayerRef, find_images, platform_matches, select_image
 from ..archive.options import DEFAULT_OPTIONS, OpenOptions
 from ..archive.pool import LayerBlob, LayerProgress, ScanPool
 from ..archive.sources import Progress, Source, open_source
-from .collector import collector_paused
+from .collector import collector_paused, release_freed
 from .filesystem import CHANGE_KINDS, FileSystem
 from .waste import Waste, compute_waste
 
@@ -27,6 +29,9 @@ if TYPE_CHECKING:
 
 # What `Image.stack_steps` yields around its slices of the tree
 PREPARED, TREE_DONE = "prepared", "tree done"
+
+
+RELEASE_AFTER = 50_000  # entries of a layer after which the memory stacking freed is handed back
 
 
 @dataclass
@@ -62,7 +67,7 @@ class Layer:
         return self.scan.tar_size if self.scan else None
 
 
-LayerHook = Callable[["Layer", Sequence[Row]], None]
+LayerHook = Callable[["Layer", Iterable[Row]], None]
 
 
 class Image:
@@ -194,21 +199,28 @@ class Image:
         layer = self.layers[index]
         if self.options.verify:
             self._check_digests(layer, scan)
-        rows = scan.rows
-        self.entry_count += len(rows)
+        count = len(scan.rows)
+        self.entry_count += count
         max_entries = self.options.limits.max_entries
         if self.entry_count > max_entries:
             raise ImageError(f"more than {max_entries} entries in all (raise it with --max-entries)")
-        layer.content_bytes = sum(row[2] for row in rows if row[1] == FILE)
-        layer.entry_counts = dict(Counter(row[1] for row in rows))
-        for hook in self.layer_hooks:
-            hook(layer, rows)
         self.warnings.extend(scan.warnings)
         if scan.capture is not None:  # the budget is the image's: what lower layers kept counts
             left = self.options.limits.capture.budget - self.captured
             self.warnings.extend(f"layer {index}: {w}" for w in scan.capture.limit_to(left))
             self.captured += scan.capture.used
-        entries = scan.entries()
+        entries: list[Entry] = []
+        kinds: Counter[str] = Counter()
+        content = 0
+        for batch in scan.batches():  # rows that came packed are decoded a batch at a time
+            kinds.update(map(itemgetter(1), batch))
+            content += sum(row[2] for row in batch if row[1] == FILE)
+            entries += starmap(Entry, batch)
+        layer.content_bytes = content
+        layer.entry_counts = dict(kinds)
+        for hook in self.layer_hooks:
+            hook(layer, scan.rows)
+        scan.rows = []  # the entries hold them now (and the filesystem, once stacked, what it needs)
         yield PREPARED
         before = len(self.fs.warnings)
         yield from self.fs.stack_in_slices(index, entries)
@@ -217,8 +229,9 @@ class Image:
         self.warnings.extend(f"layer {index}: {w}" for w in self.fs.warnings[before:])
         counts = Counter(c.kind for c in self.fs.layer_changes[index])
         layer.change_counts = {k: counts.get(k, 0) for k in CHANGE_KINDS}
-        scan.rows = []  # stacked: the filesystem holds what is needed of them
         layer.scan = scan
+        if count >= RELEASE_AFTER:
+            release_freed()
 
     def finish(self) -> None:
         """Compute the waste once every layer is stacked."""

@@ -852,6 +852,7 @@ class CachedScans:
             return  # a registry blob is checked as it streams: `trusted` is its digest
         stored = self.used[index]
         assert stored is not None
+        scan.rows = list(scan.rows)  # rows that came packed: decoded once, for the record and the stacking
         record = encode(scan, self.blobs[index].label)
         if record is None:
             if place is not None and place[3]:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import io
 import mmap
 import os
+import pickle
 from array import array
 from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO, NamedTuple
 
 from .blobs import CHUNK, CountingReader, ReadAhead, Reader, SliceReader, decompressed, gunzip, sniff
 from .capture import Capture
-from .entries import FILE, Entry, Row
+from .entries import FILE, OPAQUE, WHITEOUT, Entry, Row
 from .errors import CorruptBlob
 from .limits import DEFAULT_LIMITS, RATIO_FLOOR, TRAILER_READ, Limits
 from .tarstream import BLOCK, TarReader
@@ -27,13 +28,42 @@ READ_AHEAD_MIN = 1 << 20
 SMALL_BLOB = 64 << 10
 
 
+class PackedRows:
+    """A layer's rows as the pickled batches a worker process sent them in, kept so until the
+    layer is stacked and decoded one batch at a time there (`LayerScan.batches`).
+
+    A layer that arrives before the layers below it are stacked waits: as bytes it costs ~100
+    bytes a row in a few large blocks, as tuples ~180 in small objects, whose memory, freed
+    between the union tree's objects, the process mostly kept.
+    """
+
+    __slots__ = ("packed", "count", "hiding")
+
+    def __init__(self) -> None:
+        self.packed: list[bytes] = []
+        self.count = 0
+        self.hiding: list[Row] = []  # the whiteouts and opaque markers among them
+
+    def add(self, packed: bytes, count: int, hiding: list[Row]) -> None:
+        self.packed.append(packed)
+        self.count += count
+        self.hiding += hiding
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[Row]:
+        for packed in self.packed:
+            yield from pickle.loads(packed)
+
+
 class LayerScan:
     """What one pass over a layer blob learned. Small and picklable (no file contents but
     the package metadata its `capture` kept)."""
 
     def __init__(
         self,
-        rows: list[Row],
+        rows: list[Row] | PackedRows,
         tar_size: int,
         compression: str,
         blob_size: int,
@@ -75,8 +105,25 @@ class LayerScan:
             self.file_offsets,
         )
 
+    def batches(self) -> Iterator[list[Row]]:
+        """The rows, a batch at a time (decoded one at a time when they came packed)."""
+        rows = self.rows
+        if type(rows) is PackedRows:
+            for packed in rows.packed:
+                yield pickle.loads(packed)
+        else:
+            for start in range(0, len(rows), ROWS_BATCH):
+                yield rows[start : start + ROWS_BATCH]  # type: ignore[index]
+
+    def hiding(self) -> list[Row]:
+        """The whiteouts and opaque markers among the rows (a layer's act before its others)."""
+        rows = self.rows
+        if type(rows) is PackedRows:
+            return rows.hiding
+        return [row for row in rows if row[1] in (WHITEOUT, OPAQUE)]
+
     def entries(self) -> list[Entry]:
-        return [Entry(*row) for row in self.rows]
+        return [Entry(*row) for batch in self.batches() for row in batch]
 
 
 def _sha256():  # noqa: ANN202 (hashlib loads OpenSSL: only for --verify)

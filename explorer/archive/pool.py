@@ -31,8 +31,7 @@ from .scanmessages import Done, Failed, Progress, Rows, ScanJob, WorkerMessage
 if TYPE_CHECKING:  # this module is imported early (see `ScanPool.start`): nothing heavy at run time
     from types import TracebackType
 
-    from .entries import Row
-    from .layerscan import LayerScan, Location
+    from .layerscan import LayerScan, Location, PackedRows
     from .limits import Limits
     from .sources import Source
 
@@ -275,7 +274,7 @@ class _Gathered:
         self._sizes = [job.location.size for job in jobs]
         self._on_progress = on_progress
         self._running = running
-        self._rows: dict[int, list[Row]] = {}
+        self._rows: dict[int, PackedRows] = {}
         self._done: dict[int, LayerScan] = {}
         self.want = 0  # the next layer to yield
 
@@ -284,12 +283,17 @@ class _Gathered:
             case Progress(index, done):
                 if self._on_progress:
                     self._on_progress(index, done, self._sizes[index])
-            case Rows(index, rows):
-                self._rows.setdefault(index, []).extend(rows)
+            case Rows(index, packed, count, hiding):
+                rows = self._rows.get(index)
+                if rows is None:
+                    from .layerscan import PackedRows  # imported by now (the source is open)
+
+                    rows = self._rows[index] = PackedRows()
+                rows.add(packed, count, hiding)
             case Done(index, scan):
                 if self._on_progress:
                     self._on_progress(index, self._sizes[index], self._sizes[index])
-                scan.rows = self._rows.pop(index, [])
+                scan.rows = self._rows.pop(index, None) or []
                 self._done[index] = scan
             case Failed(_, error):
                 raise error

@@ -36,7 +36,9 @@ class Rows(NamedTuple):
     """Worker → pool: the next batch of the layer's entries, as they are read."""
 
     index: int
-    rows: list[Row]
+    packed: bytes  # the batch (list[Row]) pickled: the parent keeps it so until it stacks the layer
+    count: int
+    hiding: list[Row]  # its whiteouts and opaque markers (also in `packed`): they are stacked first
 
 
 class Done(NamedTuple):

@@ -16,10 +16,12 @@ import time
 from functools import partial
 from typing import BinaryIO
 
+from .entries import OPAQUE, WHITEOUT
 from .errors import CorruptBlob, ImageError
 from .layerscan import scan_location
 from .scanmessages import Done, Failed, Progress, Rows, ScanJob, WorkerMessage
 
+HIDING = (WHITEOUT, OPAQUE)
 PROGRESS_EVERY = 0.05  # seconds between progress messages
 # How long the parsing thread may hold the GIL while the decompressing thread waits for it
 # (Python's default is 5 ms: the decompressor then idles for most of a chunk's parsing).
@@ -55,7 +57,8 @@ def main() -> None:
                 _send(out, Progress(index, done))
 
         def rows(batch: list, index: int = index) -> None:
-            _send(out, Rows(index, batch))
+            packed = pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)
+            _send(out, Rows(index, packed, len(batch), [row for row in batch if row[1] in HIDING]))
 
         try:
             # a blob in a file (Location), or one that scans itself (registry.RemoteBlob)
