@@ -156,6 +156,19 @@ def test_a_cache_deleted_later_counts_once_in_the_total(tmp_path):
     assert hints.reclaimable == 5000  # the .deb once, not twice
 
 
+def test_a_cache_file_stored_twice_is_listed_once(tmp_path):
+    lists = "var/lib/apt/lists/x_Packages"
+    hints = hints_of(
+        tmp_path,
+        BASE,
+        Layer([F(lists, data(2000, 1)), F("var/lib/apt/lists/lock", b"")], "RUN apt-get update"),
+        Layer([F(lists, data(2100, 2))], "RUN apt-get update"),
+    )
+    (cache,) = only(hints, PACKAGE_CACHE)
+    assert cache.paths == ("var/lib/apt/lists/lock", lists)  # each path once, both copies counted
+    assert (cache.bytes_saved, cache.layers) == (4100, (1, 2))
+
+
 def test_build_only_content(tmp_path):
     hints = hints_of(
         tmp_path,
@@ -167,6 +180,7 @@ def test_build_only_content(tmp_path):
                 F("usr/bin/x86_64-linux-gnu-gcc-12", data(900, 3)),
                 F("usr/bin/ld.bfd", data(600, 4)),
                 F("usr/bin/gcc-ar", data(30, 5)),  # not a compiler
+                F("usr/share/bash-completion/completions/gcc", data(40, 12)),  # a compiler's name, not in a bin/
                 F("usr/include/stdio.h", data(100, 6)),
                 F("usr/src/linux-headers-6.1.0-18-amd64/Makefile", data(60, 7)),
                 F("usr/lib/x86_64-linux-gnu/libc.a", data(800, 8)),
@@ -311,6 +325,8 @@ def test_secrets_by_name_especially_deleted_ones(tmp_path):
                 F("app/tls/putty.ppk", b"PuTTY-User-Key-File-3: ssh-ed25519\n"),
                 F("etc/ssl/private/big.key", b"-----BEGIN PRIVATE KEY-----\n" + b"A" * (70 << 10)),
                 F("usr/lib/python3/dist-packages/x/tests/test.key", b"-----BEGIN PRIVATE KEY-----\n"),
+                F("srv/notes\n.env", b"a name holding a secret's name after a line break\n"),
+                F("srv/.env\nnotes", b"and before one\n"),
             ],
             "COPY . /",
         ),

@@ -29,6 +29,20 @@ def test_same_text_as_the_standard_library(data: object) -> None:
     assert dumps_indented(data) == json.dumps(data, indent=2, ensure_ascii=True)
 
 
+@st.composite
+def tables(draw: st.DrawFn) -> list:
+    """Lists of records with the same keys, as the report's layers, hints and packages are."""
+    names = draw(st.lists(st.text(), min_size=1, max_size=4, unique=True))
+    record = st.fixed_dictionaries({name: documents for name in names})
+    return draw(st.lists(record, min_size=8, max_size=12))
+
+
+@settings(max_examples=200, deadline=None)
+@given(tables())
+def test_a_table_of_records_same_as_the_standard_library(data: list) -> None:
+    assert dumps_indented({"rows": data}) == json.dumps({"rows": data}, indent=2, ensure_ascii=True)
+
+
 @pytest.mark.parametrize(
     "data",
     [
@@ -39,6 +53,9 @@ def test_same_text_as_the_standard_library(data: object) -> None:
         [1, [2, [3, {"k": [4.5, None, "s"]}]]],
         {"records": [{"a": 1, "b": "},\n  {"}, {"c": None}, {"d": "}"}], "x": [[{"e": 2}, {"f": [3]}], [{}, {"g": 4}]]},
         {3: "int key", 2.5: "float key", True: "bool key", None: "null key"},
+        [{"100%": [i], "%s": {"%d": "%s%%"}, "x\ny": float("nan")} for i in range(9)],
+        [{"a": [1], "b": 2}] * 8 + [{"b": 2, "a": [1]}],  # same keys, another order: not a table
+        [{"a": {"x": i, "y": [i, {"z": i}]}, "b": {"x": None, "y": {}}, "c": {}} for i in range(9)],  # nested
     ],
 )
 def test_edges(data: object) -> None:

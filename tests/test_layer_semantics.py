@@ -722,6 +722,13 @@ def test_duplicates_list_identical_visible_content():
     assert [(dup.size, dup.paths, dup.extra_bytes) for dup in waste.duplicates] == [(40, ("a", "b", "d"), 80)]
 
 
+def test_duplicate_paths_are_sorted_and_each_keeps_its_copy():
+    # stored in reverse order: a pair and a group of three are each put in path order
+    fs = build([f("z", b"pair"), f("m/y", b"pair"), f("c", b"three"), f("b", b"three"), f("a", b"three")])
+    got = [(dup.paths, tuple(c.where.name for c in dup.copies)) for dup in waste_of(fs).duplicates]
+    assert got == [(("a", "b", "c"), ("a", "b", "c")), (("m/y", "z"), ("y", "z"))]
+
+
 def test_a_duplicate_reached_only_through_a_hard_link_is_listed_under_it():
     # the copy stored at "a" survives only as "z/link" (and "b/link"): its first such path names it
     fs = build(

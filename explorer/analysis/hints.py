@@ -16,7 +16,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from heapq import nlargest
-from operator import attrgetter
+from itertools import chain, islice
+from operator import attrgetter, eq
 from typing import TYPE_CHECKING
 
 from ..archive.entries import FILE
@@ -164,15 +165,16 @@ _ENV_TEMPLATES = (".example", ".sample", ".template", ".dist", ".defaults")
 _VENDORED = ("node_modules", "site-packages", "dist-packages", "usr/share/doc")
 
 
-# File names worth a closer look, found in one scan of a directory's names joined by line breaks
+# File names worth a closer look, found in one scan of the tree's distinct names joined by line
+# breaks; a `tool` counts only in a directory whose name ends in "bin"
 _SECRET_SCAN = (
     "|".join(re.escape(n) for n in sorted(_SECRET_NAMES))
     + r"|\.env[^\n]*|config\.json|ssh_host_[^\n]*_key|[^\n]*\.(?:pem|key|ppk)"
 )
 _BUILD_SCAN = "|".join(re.escape(s[1:]) for s in (".a", *_ARCHIVE_SUFFIXES))  # after the dot
-_NAME_SCAN = rf"^(?:(?P<secret>{_SECRET_SCAN})|(?P<build>[^\n]*\.(?:{_BUILD_SCAN})))$"
-_NAME_RULE = re.compile(_NAME_SCAN, re.MULTILINE)
-_NAME_RULE_BIN = re.compile(_NAME_SCAN[:-2] + rf"|(?P<tool>{_TOOLCHAIN}))$", re.MULTILINE)
+_NAME_RULE = re.compile(
+    rf"^(?:(?P<secret>{_SECRET_SCAN})|(?P<build>[^\n]*\.(?:{_BUILD_SCAN}))|(?P<tool>{_TOOLCHAIN}))$", re.MULTILINE
+)
 
 
 # A .pem, .key or .ppk file is a credential only when it holds a private key: its first bytes,
@@ -215,7 +217,7 @@ class _Builder:
         self.image = image
         self.fs: FileSystem = image.fs
         self.hints: list[Hint] = []
-        self.claimed: dict[int, int] = {}  # id(copy) -> size, over every hint
+        self.claimed: dict[Copy, None] = {}  # every copy some hint names, once
         found = image.packages
         self.packages: Packages | None = found if found.packages else None
         self.build_packages: set[int] = set()  # id(copy) of the build-only packages' files
@@ -238,7 +240,7 @@ class _Builder:
         fix: str,
         packages: tuple[HintPackage, ...] = (),
     ) -> None:
-        seen: dict[int, int] = {id(c): c.size for c in copies}
+        seen = dict.fromkeys(copies)  # each copy once
         self.claimed.update(seen)
         ordered = tuple(sorted(set(layers)))
         self.hints.append(
@@ -247,13 +249,22 @@ class _Builder:
                 title=title,
                 layers=ordered,
                 instructions=tuple(self.instruction(i) for i in ordered),
-                paths=tuple(sorted(set(paths))),
-                bytes_saved=sum(seen.values()),
+                paths=_sorted_once(paths),
+                bytes_saved=sum(c.size for c in seen),
                 fix=fix,
                 why=_WHY_PACKAGES[kind] if packages else _WHY[kind],
                 packages=packages,
             )
         )
+
+
+def _sorted_once(paths: Iterable[str]) -> tuple[str, ...]:
+    """Sorted, each path once. Paths come in sorted runs (folder by folder), which a sort is
+    fast on and a set would scramble: a repeat, rare, is found next to its twin after the sort."""
+    ordered = sorted(paths)
+    if any(map(eq, ordered, islice(ordered, 1, None))):
+        ordered = list(dict.fromkeys(ordered))
+    return tuple(ordered)
 
 
 def compute_hints(image: Image) -> Hints:
@@ -268,7 +279,7 @@ def compute_hints(image: Image) -> Hints:
     _cache_order_hint(builder)
     order = {kind: n for n, kind in enumerate(KINDS)}
     builder.hints.sort(key=lambda h: (h.kind != SECRET, -h.bytes_saved, order[h.kind], h.paths[:1], h.layers))
-    return Hints(builder.hints, sum(builder.claimed.values()))
+    return Hints(builder.hints, sum(c.size for c in builder.claimed))
 
 
 def _files(n: int) -> str:
@@ -371,10 +382,13 @@ def _clip(text: str, width: int = 60) -> str:
 
 def _tree_hints(b: _Builder) -> None:
     """Package caches, build-only content and credentials: one walk over the directories of
-    every path ever stored; file names are matched one directory at a time, in one scan."""
+    every path ever stored; file names are matched once per distinct name (images repeat
+    names: `__init__.py`, `LC_MESSAGES`), then looked up in each directory."""
     caches: dict[str, list[tuple[str, Copy]]] = defaultdict(list)
     build: dict[str, list[tuple[str, Copy]]] = defaultdict(list)
     secrets: list[tuple[str, Node]] = []
+    scanned: list[Node] = []  # the directories whose file names are matched
+    names: set[str] = set()
     # Paths are made only where something is found (most directories hold nothing of interest).
     stack: list[tuple[Node, str | None]] = [(b.fs.root, None)] if b.fs.root.children else []
     while stack:
@@ -402,14 +416,20 @@ def _tree_hints(b: _Builder) -> None:
                     if copy is not None:
                         found.append((prefix + name, copy))
             continue
+        scanned.append(node)
+        names.update(kids)
+    # (a name holding a line break matches in pieces, and a piece is looked up only as a whole name)
+    rules = {match.group(): match.lastgroup for match in _NAME_RULE.finditer("\n".join(names))}
+    for node in scanned if rules else ():
+        kids = node.children  # type: ignore[assignment]
         in_bin = node.name.endswith("bin")
-        for match in (_NAME_RULE_BIN if in_bin else _NAME_RULE).finditer("\n".join(kids)):
-            name = match.group()
-            child = kids.get(name)  # type: ignore[assignment]
-            if child is None:  # a name with a line break in it: not one of these
+        for name in kids.keys() & rules.keys():
+            rule = rules[name]
+            if rule == "tool" and not in_bin:
                 continue
+            child = kids[name]
             path = child.path
-            if match.lastgroup == "secret":
+            if rule == "secret":
                 directory = path.rpartition("/")[0]
                 if name.endswith(_KEY_SUFFIXES):
                     found = not any(part in directory for part in _VENDORED) and _holds_private_key(b.image, child)
@@ -420,7 +440,7 @@ def _tree_hints(b: _Builder) -> None:
                 continue
             copy = _visible_copy(child)
             if copy is not None:
-                label = "static" if name.endswith(".a") else "toolchain" if match.lastgroup == "tool" else "archive"
+                label = "static" if name.endswith(".a") else "toolchain" if rule == "tool" else "archive"
                 build[label].append((path, copy))
     for tool in sorted(caches):
         found = caches[tool]
@@ -645,8 +665,8 @@ def _duplicate_hints(b: _Builder) -> None:
         b.add(
             DUPLICATE,
             f"{len(rest):,} more groups of identical files ({_files(sum(len(d.paths) for d in rest))})",
-            (c.layer for d in rest for c in d.copies),
-            (p for d in rest for p in d.paths),
+            {c.layer for d in rest for c in d.copies},
+            chain.from_iterable(d.paths for d in rest),
             [c for d in rest for c in d.copies[1:]],
             "In each group, keep one file and make the others hard links or symlinks to it (or remove them).",
         )

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from ..archive.layercache import CachedScans, LayerCache
     from .packages import Packages
 
+# What `Image.stack_steps` yields around its slices of the tree
+PREPARED, TREE_DONE = "prepared", "tree done"
+
 
 @dataclass
 class Layer:
@@ -176,13 +179,18 @@ class Image:
         for _ in self.stack_steps(index, scan):
             pass
 
-    def stack_steps(self, index: int, scan: LayerScan) -> Iterator[None]:
+    def stack_steps(self, index: int, scan: LayerScan) -> Iterator[str | None]:
         """`add_scan` in slices (see `FileSystem.stack_in_slices`). The layer counts as scanned
-        (its `scan` is set) once all of it is stacked."""
+        (its `scan` is set) once all of it is stacked.
+
+        The steps before `PREPARED` (the layer's entries made and counted) and after
+        `TREE_DONE` (its changes counted, its rows let go) do per-entry work but leave the
+        tree alone: a UI runs them in its loading thread, and only the slices in between on
+        the thread that reads the tree."""
         with collector_paused():
             yield from self._stack_steps(index, scan)
 
-    def _stack_steps(self, index: int, scan: LayerScan) -> Iterator[None]:
+    def _stack_steps(self, index: int, scan: LayerScan) -> Iterator[str | None]:
         layer = self.layers[index]
         if self.options.verify:
             self._check_digests(layer, scan)
@@ -200,8 +208,12 @@ class Image:
             left = self.options.limits.capture.budget - self.captured
             self.warnings.extend(f"layer {index}: {w}" for w in scan.capture.limit_to(left))
             self.captured += scan.capture.used
+        entries = scan.entries()
+        yield PREPARED
         before = len(self.fs.warnings)
-        yield from self.fs.stack_in_slices(index, scan.entries())
+        yield from self.fs.stack_in_slices(index, entries)
+        del entries
+        yield TREE_DONE
         self.warnings.extend(f"layer {index}: {w}" for w in self.fs.warnings[before:])
         counts = Counter(c.kind for c in self.fs.layer_changes[index])
         layer.change_counts = {k: counts.get(k, 0) for k in CHANGE_KINDS}

@@ -7,9 +7,8 @@ wasted  = stored − visible, exactly: the sum of the waste items.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
-from itertools import compress
 
 from .filesystem import CAUSE_DELETED, CAUSE_OVERWRITTEN, CAUSE_RESTORED, Copy, FileSystem, paths_of
 
@@ -63,19 +62,24 @@ class Waste:
 def compute_waste(fs: FileSystem) -> Waste:
     """Account for every stored byte: visible once, or wasted with the layer and cause that hid it."""
     stored = visible = 0
-    items = []
     by_cause = dict.fromkeys(CAUSES, 0)
     stored_by_layer: dict[int, int] = defaultdict(int)
     hidden_by_layer: dict[int, int] = defaultdict(int)
+    wasted = []
     for copy in fs.copies:
         stored += copy.size
         if copy.refs > 0:
             visible += copy.size
             continue
-        items.append(WasteItem(copy.path, copy.size, copy.layer, copy.hidden_by, copy.cause))
+        wasted.append(copy)
         by_cause[copy.cause] += copy.size
         stored_by_layer[copy.layer] += copy.size
         hidden_by_layer[copy.hidden_by] += copy.size
+    paths = paths_of([copy.where for copy in wasted])  # each folder's path made once
+    items = [
+        WasteItem(path, copy.size, copy.layer, copy.hidden_by, copy.cause)
+        for path, copy in zip(paths, wasted, strict=True)
+    ]
     items.sort(key=lambda i: (-i.size, i.path, i.stored_in))
     return Waste(
         stored=stored,
@@ -89,18 +93,20 @@ def compute_waste(fs: FileSystem) -> Waste:
 
 
 def _duplicates(fs: FileSystem) -> list[Duplicate]:
-    # content held by several visible copies first (counted in C): paths are found for those alone
-    visible = [copy for copy in fs.copies if copy.refs > 0 and copy.size]
-    keys = [(copy.digest, copy.size) for copy in visible]
-    shared = {key for key, n in Counter(keys).items() if n > 1}
-    groups: dict[tuple[int | None, int], list[Copy]] = {}
-    for key, copy in compress(zip(keys, visible, strict=True), map(shared.__contains__, keys)):
-        group = groups.get(key)
-        if group is None:
-            groups[key] = [copy]
-        else:
-            group.append(copy)
-    grouped = [copy for copies in groups.values() for copy in copies]
+    # one pass groups the visible copies by content: a key held once keeps its copy, not a list
+    held: dict[tuple[int | None, int], Copy | list[Copy]] = {}
+    for copy in fs.copies:
+        if copy.refs > 0 and copy.size:
+            key = (copy.digest, copy.size)
+            group = held.get(key)
+            if group is None:
+                held[key] = copy
+            elif type(group) is list:
+                group.append(copy)
+            else:
+                held[key] = [group, copy]  # type: ignore[list-item]
+    groups: list[list[Copy]] = [group for group in held.values() if type(group) is list]  # type: ignore[misc]
+    grouped = [copy for copies in groups for copy in copies]  # paths are made for these alone
     if fs.links:
         path_of = _first_paths(fs, grouped)
         paths = [path_of[id(copy)] for copy in grouped]
@@ -108,12 +114,19 @@ def _duplicates(fs: FileSystem) -> list[Duplicate]:
         paths = paths_of([copy.where for copy in grouped])
     duplicates = []
     start = 0
-    for (_, size), copies in groups.items():
+    for copies in groups:
         end = start + len(copies)
-        pairs = sorted(zip(paths[start:end], range(len(copies)), copies, strict=True))
+        if end - start == 2:  # a pair (the commonest group) is ordered without a sort
+            first, second = paths[start], paths[start + 1]
+            if first <= second:
+                ordered_paths, ordered = (first, second), tuple(copies)
+            else:
+                ordered_paths, ordered = (second, first), (copies[1], copies[0])
+        else:
+            pairs = sorted(zip(paths[start:end], range(len(copies)), copies, strict=True))
+            ordered_paths, _, ordered = zip(*pairs, strict=True)
         start = end
-        ordered_paths, _, ordered = zip(*pairs, strict=True)
-        duplicates.append(Duplicate(size, ordered_paths, ordered))
+        duplicates.append(Duplicate(copies[0].size, ordered_paths, ordered))
     duplicates.sort(key=lambda d: (-d.extra_bytes, d.paths))
     return duplicates
 

@@ -108,12 +108,15 @@ class Browser:
     def touched(self, layer: int) -> set[Node]:
         """Paths `layer` changed, with their ancestors (what the changes view shows)."""
         if layer not in self._touched:
-            nodes: set[Node] = set()
-            for change in self.fs.layer_changes[layer]:
-                node: Node | None = change.node
-                while node is not None and node not in nodes:
-                    nodes.add(node)
-                    node = node.parent
+            # a level of folders at a time, in set operations: a layer of 100,000s of changes
+            # takes tens of milliseconds, not a node-by-node climb
+            nodes: set[Node] = {change.node for change in self.fs.layer_changes[layer]}
+            level = nodes
+            while level:
+                level = {node.parent for node in level}
+                level.discard(None)  # type: ignore[arg-type]  (above the root)
+                level -= nodes
+                nodes |= level
             self._touched[layer] = nodes
         return self._touched[layer]
 

@@ -16,6 +16,7 @@ from typing import Any
 
 INDENT = 2
 _DICT = frozenset((dict,))
+_STRINGS = frozenset((str,))
 _SCALARS = frozenset((str, int, float, bool, type(None)))  # exact types: subclasses take the long way
 
 
@@ -93,6 +94,8 @@ def _write(value: object, depth: int, depths: list[_Depth], out: list[str]) -> N
     if type(value) is list and _flat_records(value):
         _write_records(value, level, _depth(depths, depth + 1), out)
         return
+    if type(value) is list and len(value) >= TABLE_MIN and _write_table(value, depth, depths, out):
+        return
     separator = "," + level.inner
     pairs = value.items() if isinstance(value, dict) else enumerate(value)  # type: ignore[arg-type]
     for n, (k, v) in enumerate(pairs):
@@ -128,3 +131,62 @@ def _write_records(records: list[dict], level: _Depth, deeper: _Depth, out: list
     text = deeper.leaf(records)  # [{"k": v,\n<deeper>"k": v},\n<deeper>{"k": v}]
     body = text[2:-2].replace("}," + deeper.inner + "{", level.inner + "}," + level.inner + "{" + deeper.inner)
     out.append("[" + level.inner + "{" + deeper.inner + body + level.inner + "}" + level.outer + "]")
+
+
+_EMPTY = {dict: "{}", list: "[]", tuple: "[]"}
+TABLE_MIN = 8  # records in a list worth writing as a table
+_SPLIT = _leaf_encoder(",\n")  # plain values one per line: no encoded value holds a line break
+
+
+def _write_table(records: list, depth: int, depths: list[_Depth], out: list[str]) -> bool:
+    """A list of records with the same keys (layers, hints, packages) whose values include
+    containers, column by column (see `_texts`). False, with nothing written, if the list is
+    not such a table."""
+    keys = _table_keys(records)
+    if keys is None:
+        return False
+    level = _depth(depths, depth)
+    body = ("," + level.inner).join(_record_texts(records, keys, depth + 1, depths))
+    out.append("[" + level.inner + body + level.outer + "]")
+    return True
+
+
+def _table_keys(records: list) -> list[str] | None:
+    """The keys every record has, in the same order (None: not all dicts with the same keys)."""
+    if not _DICT.issuperset(map(type, records)):
+        return None
+    keys = list(records[0])
+    if not keys or not _STRINGS.issuperset(map(type, keys)) or any(list(record) != keys for record in records):
+        return None
+    return keys
+
+
+def _record_texts(records: list, keys: list[str], depth: int, depths: list[_Depth]) -> list[str]:
+    """Records with the same keys as written at `depth`: each column's texts, then each record
+    filled into one template (`%`, in C)."""
+    level = _depth(depths, depth)
+    columns = [_texts([record[key] for record in records], depth + 1, depths) for key in keys]
+    fields = ("," + level.inner).join(encode_basestring_ascii(key).replace("%", "%%") + ": %s" for key in keys)
+    return list(map(("{" + level.inner + fields + level.outer + "}").__mod__, zip(*columns, strict=True)))
+
+
+def _texts(column: list, depth: int, depths: list[_Depth]) -> list[str]:
+    """Each value of a column as written at `depth`: plain values in one call of the C encoder,
+    split at its line breaks; records with the same keys as a table; anything else one by one."""
+    if _SCALARS.issuperset(map(type, column)):
+        return _SPLIT(column)[1:-1].split(",\n")
+    keys = _table_keys(column)
+    if keys is not None:
+        return _record_texts(column, keys, depth, depths)
+    texts = []
+    for item in column:
+        plain = _PLAIN.get(type(item))
+        if plain is not None:
+            texts.append(plain(item))
+        elif not item and type(item) in _EMPTY:
+            texts.append(_EMPTY[type(item)])
+        else:
+            part: list[str] = []
+            _write(item, depth, depths, part)
+            texts.append("".join(part))
+    return texts

@@ -28,7 +28,7 @@ from textual.worker import Worker, get_current_worker
 
 from ..analysis.filesystem import Node
 from ..analysis.hints import Hints, compute_hints
-from ..analysis.image import Image
+from ..analysis.image import TREE_DONE, Image
 from ..archive.errors import ImageError
 from ..archive.manifests import find_images
 from ..archive.options import DEFAULT_OPTIONS, OpenOptions
@@ -65,7 +65,6 @@ OPEN_ROWS = 200  # the changes view opens directories until it shows this many r
 NARROW = 100  # below this width, layers and files are stacked and `d` swaps in the details
 # what only the explorer tab's keys do (on the other tabs they would change it unseen)
 EXPLORER_ACTIONS = {"toggle_mode", "toggle_sort", "toggle_unchanged", "filter", "expand_all", "collapse_all"}
-_STACKED = object()  # what `next` gives for a layer whose stacking is done
 
 
 class LayerscopeApp(Comparing, App[None]):
@@ -249,12 +248,20 @@ class LayerscopeApp(Comparing, App[None]):
         try:
             for index, scan in scans:
                 # Stacked on the main thread in slices: keys are answered between them, even
-                # while a layer of 100,000s of files goes on (one slice is about 15 ms).
+                # while a layer of 100,000s of files goes on (one slice is about 15 ms). The
+                # per-entry work before and after, which leaves the tree alone, is done here.
                 slices = image.stack_steps(index, scan)
+                next(slices)  # PREPARED
                 go_on()
-                while on_main(self._stack_slice, slices):
+                while more := on_main(self._stack_slice, slices):
                     go_on()  # a layer stopped half-stacked is not shown (`_stacked` never ran)
+                go_on()
+                if more is None:  # another load replaced this one
+                    return
+                for _ in slices:  # after TREE_DONE
+                    pass
                 on_main(self._stacked, index)
+            image.finish()  # the waste: every copy of every file, here rather than on the main thread
             on_main(self._finish)
         except LoadStopped:
             on_main(self._stopped)
@@ -294,9 +301,9 @@ class LayerscopeApp(Comparing, App[None]):
         self.summary.show(image, self.source_name, 0)
 
     @staticmethod
-    def _stack_slice(slices: Iterator[None]) -> bool:
-        """On the main thread: stack one more slice of a layer; False once it is all stacked."""
-        return next(slices, _STACKED) is not _STACKED
+    def _stack_slice(slices: Iterator[str | None]) -> bool:
+        """On the main thread: stack one more slice of a layer; False once the tree holds all of it."""
+        return next(slices) != TREE_DONE
 
     def _stacked(self, index: int) -> None:
         """On the main thread: show a layer that is now stacked."""
@@ -318,7 +325,6 @@ class LayerscopeApp(Comparing, App[None]):
 
     def _finish(self) -> None:
         assert self.image is not None
-        self.image.finish()
         self.status.display = False
         self.layers.refresh_rows()
         self.waste_view.show(self.image)
@@ -333,21 +339,22 @@ class LayerscopeApp(Comparing, App[None]):
         if node is not None:
             self.show_path(node, len(self.image.layers) - 1, Mode.MERGED)
         gc.freeze()  # the waste records too (see `_stacked`)
-        self._work_out_hints(self.image)
+        assert self.browser is not None
+        self._work_out_hints(self.image, self.browser)
 
     @work(thread=True, exit_on_error=False, group="hints")
-    def _work_out_hints(self, image: Image) -> None:
-        """Hints read the finished model only; on a big image they take a tenth of a second."""
+    def _work_out_hints(self, image: Image, browser: Browser) -> None:
+        """Hints read the finished model only; on a big image they take a few tenths of a
+        second, and marking the paths they name as many µs as there are paths."""
         hints = compute_hints(image)
+        browser.mark_hints(hints)
         self.call_from_thread(self._show_hints, image, hints)
 
     def _show_hints(self, image: Image, hints: Hints) -> None:
         if image is not self.image:  # another platform was opened meanwhile
             return
         self.hints = hints
-        if self.browser is not None:
-            self.browser.mark_hints(hints)
-            self.file_tree.redraw()
+        self.file_tree.redraw()
         self.hints_view.show(image, hints)
         self.largest_view.show(image, self.view.layer)
         self._show_layer_details()
