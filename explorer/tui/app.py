@@ -26,6 +26,7 @@ from textual.reactive import var
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 from textual.worker import Worker, get_current_worker
 
+from ..analysis.collector import collector_paused
 from ..analysis.filesystem import Node
 from ..analysis.hints import Hints, compute_hints
 from ..analysis.image import TREE_DONE, Image
@@ -302,15 +303,15 @@ class LayerscopeApp(Comparing, App[None]):
         throttle = Throttle()
         self._held = image
         try:
-            for index, scan in scans:
-                for _ in image.stack_steps(index, scan):
-                    go_on()
-                stacked = index + 1
-                if throttle.ready():
-                    self.post_message(LayersStacked(stacked, count))
-            image.finish()
-            on_main(self._opened, image, count)
-            on_main(self._finish)
+            with collector_paused():  # else a full collection at each layer's end (see `_stacked`)
+                for index, scan in scans:
+                    for _ in image.stack_steps(index, scan):
+                        go_on()
+                    stacked = index + 1
+                    if throttle.ready():
+                        self.post_message(LayersStacked(stacked, count))
+                image.finish()
+            on_main(self._show_whole, image)
         except LoadStopped:
             on_main(self._opened, image, stacked)
             on_main(self._stopped)
@@ -324,6 +325,11 @@ class LayerscopeApp(Comparing, App[None]):
             self._held = None
             scans.close()
             image.close()
+
+    def _show_whole(self, image: Image) -> None:
+        """On the main thread: show an image stacked and analysed whole in the loading thread."""
+        self._opened(image, len(image.layers))
+        self._finish()
 
     def _if_current(self, loader: Worker, call: Callable[..., T], *args: object) -> T | None:
         """On the main thread: what the loading thread asks, unless another load replaced it."""
