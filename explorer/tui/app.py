@@ -674,8 +674,9 @@ class LayerscopeApp(Comparing, App[None]):
         if node is not None and self.loaded and self.error is None:
             self.stack_view.pick(node)  # the tree's path, read through the stack
 
-    def on_tabbed_content_tab_activated(self) -> None:
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self.refresh_bindings()  # which keys apply depends on the tab (`check_action`)
+        self.waste_view.shown(event.pane.id == "waste")
 
     def action_toggle_mode(self) -> None:
         self.view = replace(self.view, mode=Mode.MERGED if self.view.mode == Mode.CHANGES else Mode.CHANGES)
