@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import os
 import stat
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from functools import partial
@@ -147,6 +148,7 @@ class LayerscopeApp(Comparing, App[None]):
         self._picked: Step | None = None  # the layer table's step last shown
         self._loader: Worker | None = None  # the thread loading the image shown
         self._held: Image | None = None  # an image the loading thread stacks whole before showing it
+        self._drawn = threading.Event()  # the first screen is drawn
         self._reveal: str | None = None  # a path to show once the image is analysed (`reopen`)
         self.layers = LayerTable(id="layers")
         self.details = LayerDetails(id="details")
@@ -218,6 +220,7 @@ class LayerscopeApp(Comparing, App[None]):
         self.watch(self.layers, "cursor_coordinate", self._layer_cursor_moved, init=False)
         self.watch(self.file_tree, "highlighted", self._show_file_info, init=False)
         self.layers.focus()
+        self.call_after_refresh(self._drawn.set)
         self._loader = self._load()
         if self.compare_with is not None:
             self.call_later(self.start_compare, self.compare_with)
@@ -302,6 +305,7 @@ class LayerscopeApp(Comparing, App[None]):
         count, stacked = len(image.layers), 0
         throttle = Throttle()
         self._held = image
+        self._drawn.wait(5)  # the first screen is not kept waiting for the interpreter lock
         try:
             with collector_paused():  # else a full collection at each layer's end (see `_stacked`)
                 for index, scan in scans:
