@@ -198,24 +198,33 @@ def _layer_table(rows: list[dict]) -> Table:
 
 def _print_layer_lines(rows: list[dict], console: Console) -> None:
     """The layer table's columns as plain aligned lines, written at once."""
+    sizes: dict[int, str] = {}  # layers of one image repeat their sizes: each worded once
+
+    def size(n: int) -> str:
+        text = sizes.get(n)
+        if text is None:
+            text = sizes[n] = human_size(n)
+        return text
+
     cells = [
         (
             str(layer["index"]),
-            human_size(layer["tar_bytes"]),
-            human_size(layer["blob_bytes"]),
-            human_size(layer["wasted_here_bytes"]) if layer["wasted_here_bytes"] else "-",
-            human_size(layer["hides_bytes"]) if layer["hides_bytes"] else "-",
+            size(layer["tar_bytes"]),
+            size(layer["blob_bytes"]),
+            size(layer["wasted_here_bytes"]) if layer["wasted_here_bytes"] else "-",
+            size(layer["hides_bytes"]) if layer["hides_bytes"] else "-",
             _changes(layer),
             display_name(layer["instruction"]),
         )
         for layer in rows
     ]
     widths = [max(len(col), *(len(row[i]) for row in cells)) for i, col in enumerate(_LAYER_COLUMNS[:-1])]
+    columns = console.width  # asked once: Rich works it out from the terminal and the environment each time
 
     def line(row: tuple[str, ...]) -> str:
         numbers = "  ".join(cell.rjust(width) for cell, width in zip(row[:5], widths, strict=False))
         text = f"{numbers}  {row[5].ljust(widths[5])}  {row[6]}"
-        return text[: console.width].rstrip()
+        return text[:columns].rstrip()
 
     out = [f"Layers ({len(rows)}; instructions in full: --json)", line(_LAYER_COLUMNS)]
     out += [line(row) for row in cells]
