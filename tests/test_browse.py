@@ -26,17 +26,30 @@ def stacked(layers: list[list[tuple]]) -> FileSystem:
     return fs
 
 
-def recursive_size(browser: Browser, node: Node, layer: int) -> int:
-    """A path's size at `layer` by walking its visible subtree (a deleted path: as it was below)."""
+def recursive_size(browser: Browser, node: Node, layer: int, top: bool = True) -> int:
+    """A path's size at `layer` by walking its visible subtree (a deleted path: as it was below);
+    below it, a copy hard links share counts at the first path that holds it (its stored path,
+    then the links in stacking order)."""
     row = browser.row(node, layer)
     if row is None:
         return 0
     if row.entry.kind in (FILE, HARDLINK):
-        return row.entry.size
+        return row.entry.size if top or counted_at(browser.fs, node, layer) else 0
     if not row.is_dir or not node.children:
         return 0
     at = layer - 1 if row.status == DELETED else layer
-    return sum(recursive_size(browser, c, at) for c in node.children.values() if c.entry_at(at) is not None)
+    return sum(recursive_size(browser, c, at, False) for c in node.children.values() if c.entry_at(at) is not None)
+
+
+def counted_at(fs: FileSystem, node: Node, layer: int) -> bool:
+    copy = node.state_at(layer).copy
+    if copy is None:
+        return True
+    for other in [copy.where, *fs.links]:
+        state = other.state_at(layer)
+        if state is not None and state.copy is copy:
+            return other is node
+    return True
 
 
 def stored_below(fs: FileSystem, node: Node, layer: int) -> int:

@@ -77,3 +77,16 @@ def test_what_json_cannot_write_fails_the_same_way() -> None:
 def test_report_of_a_real_image(name: str) -> None:
     data = report_dict(load(str(REAL / name)))
     assert dumps_indented(data) == json.dumps(data, indent=2, ensure_ascii=True)
+
+
+@pytest.mark.parametrize("command", [["cache", "info"], ["ci", "DEMO"], ["report", "DEMO"]])
+def test_every_command_writes_its_json_one_way(command, demo, monkeypatch, capsys) -> None:
+    """`--json` of each command is written by `dumps_indented` (the bytes `json.dumps(indent=2)` gives)."""
+    import explorer.present.indented_json as indented_json
+    from explorer.cli import main
+
+    written = []
+    monkeypatch.setattr(indented_json, "dumps_indented", lambda data: written.append(data) or dumps_indented(data))
+    main([demo if arg == "DEMO" else arg for arg in command] + ["--json"])
+    out = capsys.readouterr().out
+    assert len(written) == 1 and out == json.dumps(json.loads(out), indent=2) + "\n"

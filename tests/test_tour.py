@@ -13,7 +13,7 @@ from textual.widgets import DataTable, TabbedContent
 
 from explorer.demo import demo_options
 from explorer.present.browse import CHANGES
-from explorer.present.tour import TOUR, layer_of
+from explorer.present.tour import TOUR, layer_of, step_of
 from explorer.tui.app import LayerscopeApp
 from explorer.tui.screens.help import help_text
 from explorer.tui.widgets.tour import TARGET
@@ -34,9 +34,10 @@ def on_screen(app, widget) -> bool:
 
 
 def row_on_screen(table: DataTable) -> bool:
-    """The table's cursor row is within its scrolled window."""
+    """The table's cursor row is within its scrolled window (below its header)."""
     top = table.scroll_offset.y
-    return top <= table.cursor_row < top + table.scrollable_content_region.height
+    rows = table.scrollable_content_region.height - (table.header_height if table.show_header else 0)
+    return top <= table.cursor_row < top + rows
 
 
 @pytest.mark.parametrize("size", [(120, 40), (80, 24)])
@@ -155,3 +156,34 @@ async def test_a_layer_with_fewer_rows_keeps_the_tree_usable(demo):
         await pilot.press("right_square_bracket")  # the chmod layer: two rows
         await pilot.pause()
         assert app.view.layer == copy + 1 and app.file_tree.cursor_path.path in ("app", "app/model.bin")
+
+
+@run
+async def test_the_reuse_step_reads_forwards_from_v1_to_v2(demo):
+    """Step 8 compares the earlier v1 (OLD) with the open v2 (NEW): what changed reads forwards,
+    and the keys on the differences name the other image by its role."""
+    app = LayerscopeApp(demo, demo_options(), display_name="demo", animate=False, tour=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        app.tour_panel.go(step_of("reuse"))
+        await settle(app, pilot)
+        summary = str(app.query_one("#compare-summary").visual)
+        assert summary.startswith("OLD layerscope/demo:v1   NEW demo"), summary
+        assert "NEW is" in summary and "over OLD" in summary, summary  # v2 added to v1
+        assert "O: OLD's explorer" in str(app.query_one("#compare-tree").border_title)
+        assert "v1 (OLD)" in str(app.tour_panel.visual) and "v2 (NEW)" in str(app.tour_panel.visual)
+
+
+@run
+async def test_reading_the_image_again_leaves_the_tour(demo):
+    """The tour's steps need the analysed demo: Reload (or O into the other image) leaves it,
+    and its keys then do nothing (`n` raised on the image not read yet)."""
+    app = LayerscopeApp(demo, demo_options(), display_name="demo", animate=False, tour=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        assert app.tour_panel.active
+        app.action_reload()
+        await pilot.press("n")
+        assert not app.tour_panel.active and not app.tour_panel.display
+        await settle(app, pilot)
+        assert app.image is not None and app.image.analysed and app.return_code is None

@@ -85,9 +85,10 @@ async def test_compare_flag_shows_the_tab_and_jumps(pair):
 
 
 @run
-async def test_shift_o_opens_new_at_the_path_and_swaps_the_roles(pair):
+async def test_shift_o_opens_new_at_the_path_and_keeps_the_direction(pair):
     """`O` opens NEW in the app in place of OLD, on the path at its last layer; the Compare tab
-    then compares it (now OLD) with the former OLD (now NEW), so `O` again comes back."""
+    then compares the former OLD (still OLD) with it (still NEW), so the differences read the
+    same way, and `O` again comes back."""
     old, new = pair
     app = LayerscopeApp(old, display_name="old.tar", animate=False, compare=new)
     async with app.run_test(size=SIZE) as pilot:
@@ -105,19 +106,24 @@ async def test_shift_o_opens_new_at_the_path_and_swaps_the_roles(pair):
         assert node.path == "app/data" and app.view.layer == 1 == len(app.image.layers) - 1
         assert node.entry_at(1).size == 5000 and app.image.fs.lookup("app/[red]x") is not None
         summary = str(app.query_one(CompareTab).query_one("#compare-summary").render())
-        assert summary.startswith("OLD new.tar   NEW old.tar") and "NEW is 7.0 kB under OLD" in summary, summary
+        assert summary.startswith("OLD old.tar   NEW new.tar") and "NEW is +7.0 kB over OLD" in summary, summary
+        assert "O: OLD's explorer" in str(app.query_one("#compare-tree").border_title)
         await pilot.press("8")
         await pilot.pause()
-        assert _rows(tree)[0] == "  app/  -4.0 kB, 2 paths"
-        await pilot.press("enter", "down", "down", "O")  # app/[red]x: only in the open image now
+        assert _rows(tree)[0] == "  app/  +4.0 kB, 2 paths"
+        await pilot.press("enter", "down", "down", "O")  # app/[red]x: only in the open image (NEW) now
         await pilot.pause()
-        assert any("/app/[red]x is not in NEW" in n.message for n in app._notifications)  # noqa: SLF001
-        await pilot.press("up", "O")  # and back into the first image
+        assert any("/app/[red]x is not in OLD (o: NEW's explorer)" in n.message for n in app._notifications)  # noqa: SLF001
+        await pilot.press("end", "up", "enter", "down", "o")  # etc/conf, removed: not in the open NEW
+        await pilot.pause()
+        assert any("/etc/conf is only in OLD" in n.message for n in app._notifications)  # noqa: SLF001
+        await pilot.press("home", "down", "O")  # app/data (app/ is open): back into the first image
         await compared(pilot)
         assert app.path == old and app.source_name == "old.tar"
         assert app.file_tree.cursor_path.path == "app/data" and app.file_tree.cursor_path.entry_at(1).size == 1000
         summary = str(app.query_one(CompareTab).query_one("#compare-summary").render())
         assert summary.startswith("OLD old.tar   NEW new.tar")
+        assert "O: NEW's explorer" in str(app.query_one("#compare-tree").border_title)
 
 
 @run
@@ -199,3 +205,18 @@ async def test_packages_that_differ_are_listed(tmp_path):
             ("gcc-12", "removed"),
             ("make", "added"),
         ]
+
+
+@run
+async def test_the_differences_have_room_at_80x24(demo):
+    """The demo's comparison has layers and packages: at 80×24 they left the tree no row."""
+    from explorer.demo import V1, demo_options
+
+    app = LayerscopeApp(demo, demo_options(), display_name="demo", animate=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await compared(pilot)
+        await app.start_compare(demo, V1, as_old=True)
+        await compared(pilot)
+        tree = _tree(app)
+        assert tree.display and tree.scrollable_content_region.height >= 4
+        assert app.query_one("#compare-packages").display

@@ -69,8 +69,12 @@ async def test_a_failed_layer_is_named_and_the_app_says_what_stopped(demo, tmp_p
         assert app.screen.title_text == "Cannot read layer 1"
         await pilot.press("escape", "3")
         summary = str(app.query_one("#summary-body").render())
-        assert "Analysis stopped: layer 1 could not be read; layers 0–0 are shown." in summary
+        assert "Analysis stopped: layer 1 could not be read; layer 0 is shown." in summary
         assert "Analysing layers" not in summary
+        await pilot.press("1")
+        app.view = replace(app.view, layer=1)
+        await pilot.pause()
+        assert "; could not be read" in str(app.query_one("#details-body").render())
         assert "layer 1 could not be read" in str(app.query_one("#waste-hint").render())
         await pilot.press("q")
     assert app.return_code == 2  # a failure found after the start exits non-zero
@@ -169,6 +173,26 @@ async def test_the_palette_lists_the_apps_commands_before_textuals(demo):
             assert str(hits.get_option_at_index(0).prompt).split("\n")[0] == "Toggle mode", query
             await pilot.press("escape")
             await pilot.pause()
+
+
+@run
+async def test_the_palette_shows_every_tab(demo):
+    """Each tab a key shows (1–8) has its command in the palette; Compare once it exists."""
+    from functools import partial
+
+    from explorer.tui.commands import LayerscopeCommands
+
+    def panes() -> set[str]:
+        commands = LayerscopeCommands(app.screen)._commands(layers=False)  # noqa: SLF001
+        return {c.args[0] for _, _, c in commands if isinstance(c, partial) and c.func == app.action_view}
+
+    tabs = {b.action.split("'")[1] for b in LayerscopeApp.BINDINGS if b.action.startswith("view(")}
+    app = LayerscopeApp(demo, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert panes() == tabs - {"compare"}
+        await app.start_compare(demo)
+        assert panes() == tabs
 
 
 def test_long_paths_are_cut_in_the_middle_keeping_the_file_name():
@@ -312,11 +336,28 @@ async def test_esc_stops_loading_keeps_what_is_analysed_and_ends_the_workers(tmp
         assert lines == [["A", "▾", "etc/"], ["A", "└", "hostname"]]
         app.view = replace(app.view, layer=2)
         await pilot.pause()
-        assert str(app.query_one("#tree-note").render()) == "Layer not read (loading stopped)."
+        assert str(app.query_one("#tree-note").render()) == "Layer not read (loading stopped; ctrl+p Reload reads it)."
+        details = str(app.query_one("#details-body").render())
+        assert "not read: loading was stopped (Esc); ctrl+p Reload reads the image again" in details, details
         await pilot.press("escape")  # loading is over: Esc does nothing more
         assert app.is_running
+        await pilot.press("ctrl+p", *"reload")
+        await pilot.pause(0.3)
+        await pilot.press("enter")  # the palette's Reload: every layer read this time
+        await until(pilot, lambda: app.loaded)
+        await settle(app, pilot)
+        assert not app.stopped and app.stacked == 3 and app.image.analysed
         await pilot.press("q")
     assert app.return_code == 0
+
+
+def test_a_layer_not_read_says_why_and_how_to_read_it():
+    from explorer.tui.app import unread_note
+
+    assert unread_note(2, stopped=False, failed=None, reopenable=True) == "not analysed yet"
+    assert unread_note(2, stopped=True, failed=None, reopenable=False).endswith("from a stream: run layerscope again")
+    assert unread_note(1, stopped=False, failed=1, reopenable=True) == "could not be read"
+    assert unread_note(2, stopped=False, failed=1, reopenable=True) == "not read: layer 1 could not be read"
 
 
 @run
@@ -395,6 +436,39 @@ async def test_a_second_switch_replaces_a_load_still_going(tmp_path, monkeypatch
 
 
 @run
+async def test_a_switch_redraws_the_stack_and_compares_the_new_image(tmp_path):
+    """After a platform switch the Stack tab (its bars and the read path typed there) and the
+    Compare tab are of the image now open, not of the one it replaced; the tab shown stays."""
+    from .imagebuilder import F, Layer, write_oci
+    from .imagebuilder import Image as ImageSpec
+
+    def arch(name: str, variant: str | None = None) -> ImageSpec:
+        files = [F("etc/arch", name.encode() * 10), F(f"usr/{name}", b"x")]
+        return ImageSpec([Layer([F("etc/base", b"b")]), Layer(files)], architecture=name, variant=variant)
+
+    path = write_oci([arch("amd64"), arch("arm64", "v8")], tmp_path / "index.tar")
+    other = write_oci(ImageSpec([Layer([F("etc/base", b"b")])]), tmp_path / "other.tar")
+    app = LayerscopeApp(str(path), animate=False, compare=str(other))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await until(pilot, lambda: app.compare_image is not None)
+        await pilot.press("7")
+        app.stack_view.pick(app.image.fs.lookup("etc/arch"))
+        await pilot.pause()
+        app.switch_platform("linux/arm64/v8")
+        await until(pilot, lambda: app.loaded)
+        await settle(app, pilot)
+        await until(pilot, lambda: app.compare_image is not None)
+        await pilot.pause()
+        assert app.image.platform == "linux/arm64/v8" and app.query_one(TabbedContent).active == "stack"
+        stack = app.stack_view
+        assert stack.image is app.image and stack.node is app.image.fs.lookup("etc/arch")
+        assert stack.read is not None and stack.read.path == "/etc/arch" and stack.path_input.value == "/etc/arch"
+        assert "usr/arm64" in {e.path for entries in app.compare_tab.view.children.values() for e in entries}
+        assert "usr/amd64" not in {e.path for entries in app.compare_tab.view.children.values() for e in entries}
+
+
+@run
 async def test_the_tree_keeps_the_same_columns_on_every_row(tmp_path):
     """At 80 columns the time column does not fit; a directory no entry names has a short time
     (`—`), which must not bring the column back for its row alone (it shifted the size)."""
@@ -411,3 +485,59 @@ async def test_the_tree_keeps_the_same_columns_on_every_row(tmp_path):
         modes = {re.search(r"  [-dl][-rwx]{9}", line).start() for line in lines}  # where each mode starts
         assert len(modes) == 1, lines
         assert not any(line.endswith("—") for line in lines)
+
+
+@run
+async def test_home_and_end_go_to_the_first_and_last_row_of_every_table(demo):
+    """DataTable's own Home/End scroll sideways: in the layer list End hid the columns and the
+    header and left the layer where it was."""
+    app = LayerscopeApp(demo, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("end")
+        await pilot.pause()
+        assert app.view.layer == len(app.image.layers) - 1 and app.layers.scroll_offset.x == 0
+        await pilot.press("home")
+        await pilot.pause()
+        assert app.view.layer == 0
+        tables = {"2": "#waste-table", "4": "#hints-table", "5": "#largest-table", "6": "#packages-table"}
+        for key, table in tables.items():
+            await pilot.press(key)
+            await pilot.pause()
+            found = app.query_one(table, DataTable)
+            assert app.focused is found, key
+            await pilot.press("end")
+            await pilot.pause()
+            assert found.cursor_row == found.row_count - 1 and found.scroll_offset.x == 0, key
+            await pilot.press("home")
+            assert found.cursor_row == 0, key
+
+
+@run
+async def test_a_platform_named_by_the_archive_is_shown_escaped(demo):
+    app = LayerscopeApp(demo, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        app.switch_platform("linux/\x1b[2Jarm")
+        await pilot.pause()
+        said = [n.message for n in app._notifications]  # noqa: SLF001
+        assert "Opening linux/\\x1b[2Jarm…" in said and not any("\x1b" in m for m in said)
+
+
+@run
+async def test_letters_typed_right_after_slash_reach_the_find_box(demo):
+    """On a busy machine the keys after `/` are queued on the widget below before the find box
+    is up: they were lost (or could have acted on the explorer). They are the query."""
+    from textual import events
+
+    from explorer.tui.screens.find import FindScreen
+
+    app = LayerscopeApp(demo, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        view = app.view
+        for key, character in [("slash", "/"), *((c, c) for c in "model")]:
+            app.post_message(events.Key(key, character))  # all queued at once, as a busy machine delivers them
+        await pilot.pause(0.5)
+        assert isinstance(app.screen, FindScreen) and app.screen.query_one("#find-input").value == "model"
+        assert app.view == view

@@ -137,3 +137,18 @@ def test_the_app_has_both_views_and_jumps_from_them(tmp_path):
             assert app.query_one(FileTree).cursor_path.path == "root/.ssh/id_rsa"
 
     asyncio.run(go())
+
+
+def test_at_80x24_the_hints_list_shows_several_hints(demo):
+    """The list is what the tab is for: at 80×24 it showed two hints, the selected one's files as many."""
+
+    async def go() -> None:
+        app = Host(HintsView())
+        async with app.run_test(size=(80, 20)) as pilot:  # the app's tab at 80×24
+            app.view.show(demo, compute_hints(demo))
+            await pilot.pause()
+            table = app.view.query_one("#hints-table", DataTable)
+            files = app.view.query_one("#hint-files", DataTable)
+            assert table.size.height >= 5 and table.size.height > files.size.height
+
+    asyncio.run(go())

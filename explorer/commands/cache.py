@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 
@@ -39,7 +38,9 @@ def run(argv: Sequence[str]) -> int:
             return 0
         info = cache.info()
         if args.json:
-            sys.stdout.write(json.dumps(info, indent=2) + "\n")
+            from ..present.indented_json import dumps_indented
+
+            sys.stdout.write(dumps_indented(info) + "\n")
             return 0
         from ..present.text import display_name, human_size
 

@@ -7,7 +7,6 @@ cannot tell a bloated image from a broken job. Here an error is 2, like every us
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -71,6 +70,7 @@ def run(argv: Sequence[str]) -> int:
         from ..analysis.gate import MEASURES, evaluate, figures
         from ..analysis.gate_config import load_config
         from ..present.gate import gate_dict, gate_junit, gate_text, passed
+        from ..present.indented_json import dumps_indented
 
         config = load_config(args.ci_config, Path.cwd())
         for m in MEASURES:
@@ -83,7 +83,7 @@ def run(argv: Sequence[str]) -> int:
             measured = figures(image, config, dive)
             results = evaluate(image, config, measured)
             if args.json:
-                sys.stdout.write(json.dumps(gate_dict(image, config, measured, results), indent=2) + "\n")
+                sys.stdout.write(dumps_indented(gate_dict(image, config, measured, results)) + "\n")
             else:
                 sys.stdout.write(gate_text(image, config, measured, results))
             if args.junit:

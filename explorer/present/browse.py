@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import stat
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import overload
@@ -17,6 +17,7 @@ from ..analysis.filesystem import (
     RESTORED,
     TYPE_CHANGED,
     Change,
+    Copy,
     FileSystem,
     Node,
 )
@@ -76,7 +77,8 @@ class Browser:
     """Lists directories of the merged filesystem or of one layer's changes, with sizes.
 
     Directory totals are summed once per layer, from that layer's changes alone; results are
-    cached, so build one Browser per analysed image.
+    cached, so build one Browser per analysed image. A stored copy counts once: a copy that hard
+    links give several paths counts at the first of them (in stacking order) that still holds it.
     """
 
     def __init__(self, fs: FileSystem) -> None:
@@ -88,6 +90,8 @@ class Browser:
         self._totals: dict[Node, list[tuple[int, int]]] = {}  # directory -> (layer, visible bytes below)
         self._totalled = 0  # layers summed into _totals
         self._stored: dict[int, dict[Node, int]] = {}
+        self._holders: dict[int, list[Node]] = {}  # id of a copy hard links share -> its paths, in order
+        self._links_seen = 0  # the filesystem's hard links put into _holders
         self._index: list[tuple[str, Node]] | None = None
         self._names: dict[Node, list[Node]] = {}  # directory -> its children by name
         self.hinted: dict[str, str] = {}  # path -> the first hint's kind that covers it (see `mark_hints`)
@@ -187,7 +191,7 @@ class Browser:
         return node in self.fs.opaque.get(layer, ())
 
     def opaque(self, node: Node, layer: int) -> tuple[int, int] | None:
-        """(entries, file bytes) of the lower layers that `layer` hid by making directory `node`
+        """(entries, stored file bytes) of the lower layers that `layer` hid by making directory `node`
         opaque (`rm -rf dir && mkdir dir` in an overlay build), or None if it did not."""
         if not self.is_opaque(node, layer):
             return None
@@ -195,7 +199,7 @@ class Browser:
         for change in self.fs.layer_changes[layer]:
             if change.kind == DELETED and _below(change.node, node):
                 count += 1
-                size += _file_bytes(change.old)
+                size += _stored_bytes(change.old)
         return count, size
 
     def deleted_by(self, node: Node, layer: int) -> str | None:
@@ -264,13 +268,42 @@ class Browser:
 
     def _add_totals(self, layer: int) -> None:
         """Directory totals at `layer`: those below it, plus what each change of `layer` adds or hides."""
-        deltas = _summed_up(
-            (c.node.parent, _file_bytes(c.entry) - _file_bytes(c.old)) for c in self.fs.layer_changes[layer]
-        )
+        changes = self.fs.layer_changes[layer]
+        if self.fs.links:
+            deltas = _summed_up(self._linked_deltas(changes, layer))
+        else:
+            deltas = _summed_up((c.node.parent, _file_bytes(c.entry) - _file_bytes(c.old)) for c in changes)
         for directory, delta in deltas.items():
             if delta:
                 history = self._totals.setdefault(directory, [])
                 history.append((layer, (history[-1][1] if history else 0) + delta))
+
+    def _linked_deltas(self, changes: list[Change], layer: int) -> Iterator[tuple[Node | None, int]]:
+        """What `changes` add to or take from each directory when hard links share copies: a
+        shared copy moves to the first path that holds it after the layer, if that changed."""
+        holders = self._holders
+        for node in self.fs.links[self._links_seen :]:
+            for change in node.changes:
+                if change.copy is not None and change.copy.where is not node:
+                    paths = holders.setdefault(id(change.copy), [change.copy.where])
+                    if paths[-1] is not node:
+                        paths.append(node)
+        self._links_seen = len(self.fs.links)
+        moved: dict[int, Copy] = {}
+        for c in changes:
+            old = c.node.state_at(layer - 1) if _file_bytes(c.old) else None
+            for copy, sign, entry in ((old.copy if old else None, -1, c.old), (c.copy, 1, c.entry)):
+                if copy is not None and id(copy) in holders:
+                    moved[id(copy)] = copy
+                else:
+                    yield c.node.parent, sign * _file_bytes(entry)
+        for key, copy in moved.items():
+            before, after = _holding(holders[key], copy, layer - 1), _holding(holders[key], copy, layer)
+            if before is not after:
+                if before is not None:
+                    yield before.parent, -copy.size
+                if after is not None:
+                    yield after.parent, copy.size
 
     def matching(self, query: str, limit: int = 5000) -> set[Node]:
         """Paths matching `query` (as `search`) and their ancestors: what a filtered tree shows."""
@@ -373,6 +406,15 @@ def _stored_bytes(entry: Entry | None) -> int:
 
 def _file_bytes(entry: Entry | None) -> int:
     return entry.size if entry is not None and entry.kind in (FILE, HARDLINK) else 0
+
+
+def _holding(paths: list[Node], copy: Copy, layer: int) -> Node | None:
+    """The first of `paths` that holds `copy` at `layer`."""
+    for node in paths:
+        state = node.state_at(layer)
+        if state is not None and state.copy is copy:
+            return node
+    return None
 
 
 def _summed_up(amounts: Iterable[tuple[Node | None, int]]) -> dict[Node, int]:

@@ -3,7 +3,7 @@
 A step names the tab it shows, the widget it highlights (by id), and what to select there: a
 layer (by the start of its instruction, so the steps follow the demo if its layers move), a
 path of the demo (read through the stack, or shown in the tree), a hint kind, or the demo's
-other image to compare the open one with. The words
+earlier image, compared with the open one as OLD. The words
 are here; `tui.tour` only carries the steps out.
 """
 
@@ -26,7 +26,7 @@ class TourStep:
     path: str | None = None  # a path of the demo: its read path (stack tab) or its tree row (explorer)
     hint: str | None = None  # the hint kind selected (hints tab)
     concept: str | None = None  # the help screen's concept this step shows
-    compare_with: str | None = None  # another image of the demo archive, on the Compare tab
+    compare_with: str | None = None  # an earlier image of the demo archive, compared as OLD on the Compare tab
 
 
 TOUR: list[TourStep] = [
@@ -97,8 +97,9 @@ TOUR: list[TourStep] = [
     ),
     TourStep(
         "Layer reuse",
-        "This archive also holds demo:v1, an earlier build, compared here with the open v2: layers with the"
-        " same diff_id are the same bytes (the shared base), which a registry and a host store once.",
+        "This archive also holds demo:v1, an earlier build: v1 (OLD) against the open v2 (NEW) shows what"
+        " changed. Layers with the same diff_id are the same bytes (the shared base), which a registry"
+        " and a host store once.",
         "compare",
         "compare-layers",
         concept="reuse",

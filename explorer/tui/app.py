@@ -22,7 +22,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.events import Resize
+from textual.events import Key, Resize
 from textual.reactive import var
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 from textual.worker import Worker, get_current_worker
@@ -447,10 +447,11 @@ class LayerscopeApp(Comparing, App[None]):
             title = f"Cannot read layer {failed}"
             self.layers.failed = failed
             self.layers.refresh_rows()
-            shown = f"layers 0–{self.stacked - 1} are shown" if self.stacked else "no layer can be shown"
+            shown = layers_shown(self.stacked) or "no layer can be shown"
             stopped = f"Analysis stopped: layer {failed} could not be read; {shown}."
             self.summary.show(self.image, self.source_name, self.stacked, stopped)
             self.waste_view.show(None, f"Waste is not known: layer {failed} could not be read.")
+        self._show_layer_details()
         self._show_files()
         self.push_screen(ErrorScreen(title, self.source_name, message))
 
@@ -470,11 +471,12 @@ class LayerscopeApp(Comparing, App[None]):
         self.stopped = True
         self.status.display = False
         count, stacked = len(self.image.layers), self.stacked
-        shown = f"{layer_span(0, stacked - 1)} {'is' if stacked == 1 else 'are'}" if stacked else "no layer is"
+        shown = layers_shown(stacked) or "no layer is shown"
         unread = f"{layer_span(stacked, count - 1)} {'was' if count - stacked == 1 else 'were'} not read"
-        note = f"Loading stopped (Esc): {shown} shown; {unread}."
+        note = f"Loading stopped (Esc): {shown}; {unread}."
         self.layers.stopped = True
         self.layers.refresh_rows()
+        self._show_layer_details()
         self.summary.show(self.image, self.source_name, self.stacked, note)
         self.waste_view.show(None, "Waste is not known: loading was stopped before every layer was read.")
         self._show_files()
@@ -494,16 +496,26 @@ class LayerscopeApp(Comparing, App[None]):
             return True  # not a path: `docker:IMAGE`, `registry/repo:tag`
         return stat.S_ISREG(mode) or stat.S_ISDIR(mode)
 
+    def action_reload(self) -> None:
+        """Read the image again, whole (after Esc stopped the loading, or a read error); its
+        layers read before come from the layer cache, unless it is off."""
+        self.reopen(self.path, self.options, self.source_name)
+        self.call_later(self.compare_again)
+
     def switch_platform(self, platform: str) -> None:
-        """Show the archive's image for `platform` in place of this one."""
-        self.notify(f"Opening {platform}…", markup=False)
+        """Show the archive's image for `platform` in place of this one (an open comparison goes
+        on with it)."""
+        self.notify(f"Opening {display_name(platform)}…", markup=False)  # the archive names it
         self.reopen(self.path, self.options._replace(platform=platform), self.source_name)
+        self.call_later(self.compare_again)
 
     def reopen(self, path: str, options: OpenOptions, name: str, reveal: str | None = None) -> None:
         """Show the image at `path` (opened with `options`, called `name`) in place of this one:
         the load (if still going) stops, and everything is read again; `reveal`: a path to put
         the explorer's cursor on (at the last layer) once the image is analysed."""
         self.workers.cancel_group(self, "load")
+        if self.tour_panel.active:  # its steps show the analysed demo
+            self.action_leave_tour()
         self.path, self.options, self.source_name, self._reveal = path, options, name, reveal
         self.sub_title = display_name(name)
         self.pool = None  # the first pool's workers were started for the first scan
@@ -521,6 +533,7 @@ class LayerscopeApp(Comparing, App[None]):
         self.waste_view.show(None)
         self.hints_view.show(None, None)
         self.largest_view.show(None, None)
+        self.stack_view.clear()
         self._loader = self._load()
 
     def _failed_layer(self, message: str) -> int:
@@ -572,7 +585,9 @@ class LayerscopeApp(Comparing, App[None]):
 
     def _show_layer_details(self) -> None:
         if self.image is not None and self.view.layer is not None:
-            self.details.show_layer(self.image, self.image.layers[self.view.layer], self.hints)
+            index = self.view.layer
+            unread = unread_note(index, stopped=self.stopped, failed=self.layers.failed, reopenable=self.reopenable)
+            self.details.show_layer(self.image, self.image.layers[index], self.hints, unread)
 
     def _show_files(self) -> None:
         """Show the tree of the view, or say why there is none."""
@@ -586,7 +601,8 @@ class LayerscopeApp(Comparing, App[None]):
         elif view.layer >= self.stacked:
             message = "Layer not analysed yet."
             if self.error or self.stopped:
-                message = "Layer not analysed (error)." if self.error else "Layer not read (loading stopped)."
+                again = "ctrl+p Reload reads it" if self.reopenable else "read from a stream: run layerscope again"
+                message = "Layer not analysed (error)." if self.error else f"Layer not read (loading stopped; {again})."
         if message is not None or self.browser is None:
             files.border_title = "Files"
             tree.show(None, None)
@@ -742,6 +758,13 @@ class LayerscopeApp(Comparing, App[None]):
         else:
             self.notify("Put the tree cursor on a file first.", markup=False)
 
+    def on_key(self, event: Key) -> None:
+        """A letter that reached the app under the find box was typed right after `/`, before
+        the box was up (the widget below had it queued): it belongs to the query."""
+        if isinstance(self.screen, FindScreen) and event.is_printable and event.character:
+            event.stop()
+            self.screen.type_ahead(event.character)
+
     def action_find(self) -> None:
         if self.browser is not None:
             self.push_screen(FindScreen(self.browser, self.view.filter or ""), self._found)
@@ -832,6 +855,22 @@ class LayerscopeApp(Comparing, App[None]):
         node = self.image.fs.lookup(message.path) if self.image is not None else None
         if node is not None:
             self.show_path(node, message.layer, Mode.CHANGES)
+
+
+def unread_note(index: int, *, stopped: bool, failed: int | None, reopenable: bool) -> str:
+    """Why layer `index` has no scan: loading has not reached it, or ended before (Esc, or an
+    error in layer `failed`), and how to read it then."""
+    if failed is not None:
+        return "could not be read" if index == failed else f"not read: layer {failed} could not be read"
+    if stopped:
+        again = "ctrl+p Reload reads the image again" if reopenable else "read from a stream: run layerscope again"
+        return f"not read: loading was stopped (Esc); {again}"
+    return "not analysed yet"
+
+
+def layers_shown(count: int) -> str | None:
+    """`layer 0 is shown`, `layers 0–4 are shown`: the first `count` layers (None if none)."""
+    return f"{layer_span(0, count - 1)} {'is' if count == 1 else 'are'} shown" if count else None
 
 
 def layer_span(first: int, last: int) -> str:

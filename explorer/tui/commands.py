@@ -41,8 +41,19 @@ class LayerscopeCommands(Provider):
             ("Help", "keys and how layers work", app.action_help),
             ("Tour", "a guided tour of the demo: how layers stack", app.action_tour),
             ("Show stack", "layers as a stack, and the read path of a path", partial(app.action_view, "stack")),
+            (
+                "Show hints",
+                "what to change in the Dockerfile, most bytes saved first",
+                partial(app.action_view, "hints"),
+            ),
+            ("Show largest files", "the largest files of the image or of a layer", partial(app.action_view, "largest")),
+            ("Show packages", "installed packages, their files and sizes", partial(app.action_view, "packages")),
             ("Compare with…", "another image, as NEW: shared layers and every difference", app.action_compare_with),
         ]
+        if app.compare_tab is not None:
+            commands.append(("Show comparison", "the Compare tab", partial(app.action_view, "compare")))
+        if app.reopenable:
+            commands.append(("Reload", "read the image again (after Esc stopped the loading)", app.action_reload))
         if app.image is not None and app.reopenable:
             for platform in app.summary.platforms:
                 if platform != app.image.platform:

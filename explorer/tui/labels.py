@@ -25,6 +25,13 @@ CURSOR_KEYS = [
     Binding("j", "cursor_down", "Down", show=False, id="cursor.down"),
     Binding("k", "cursor_up", "Up", show=False, id="cursor.up"),
 ]
+# Home/End to the first/last row of a table, as in the tree and the lists (a DataTable's own
+# scroll sideways, hiding the first columns).
+TABLE_KEYS = [
+    *CURSOR_KEYS,
+    Binding("home", "scroll_top", "First row", show=False, id="table.first"),
+    Binding("end", "scroll_bottom", "Last row", show=False, id="table.last"),
+]
 
 
 def state_css(widget: str) -> str:

@@ -62,6 +62,13 @@ class FindScreen(ModalScreen[Found | None]):
         field.cursor_blink = self.app.animation_level != "none"
         self._search(self.query_text)
 
+    def type_ahead(self, text: str) -> None:
+        """`text` typed before the field had the focus: the keys right after `/`, which a busy
+        machine delivers to the screen below (the app hands them here)."""
+        field = self.query_one(Input)
+        field.focus()
+        field.insert_text_at_cursor(text)
+
     def on_input_changed(self, event: Input.Changed) -> None:
         self._search(event.value)
 

@@ -25,13 +25,13 @@ from ...present.browse import (
     owner_string,
 )
 from ...present.text import display_name, human_size
-from ..labels import CURSOR_KEYS, STATE_CLASSES, component_style, state_css
+from ..labels import STATE_CLASSES, TABLE_KEYS, component_style, state_css
 
 
 class HistoryTable(DataTable):
     COMPONENT_CLASSES = DataTable.COMPONENT_CLASSES | set(STATE_CLASSES.values())
     DEFAULT_CSS = state_css("HistoryTable")
-    BINDINGS = CURSOR_KEYS
+    BINDINGS = TABLE_KEYS
 
 
 class HistoryScreen(ModalScreen[None]):

@@ -13,6 +13,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
+from textual.events import Resize
 from textual.message import Message
 from textual.widgets import ProgressBar, Static, Tree
 from textual.widgets.tree import TreeNode
@@ -32,6 +33,7 @@ from ...present.text import display_name, human_size
 from ..labels import CURSOR_KEYS
 
 BAR_WIDTH = 16  # cells of the largest layer's bar (fewer on a narrow terminal, down to 4)
+SHORT = 30  # rows of the tab below which the layers and packages take less of it
 MAX_CHILDREN = 1000  # rows added when a directory opens; the rest are counted in one row
 _MATCH_STYLES = {BASE: "green", ALSO: "cyan"}  # replaced layers: the warning colour
 
@@ -43,13 +45,13 @@ class DiffTree(Tree[DiffEntry]):
         *CURSOR_KEYS,
         Binding("o", "jump", "Explorer", id="compare.jump"),
         # `O` is named in the tree's title: the footer keeps its room (at 80 columns, the tour's keys)
-        Binding("O", "jump(True)", "NEW's explorer", show=False, id="compare.jump_new"),
+        Binding("O", "jump(True)", "The other image's explorer", show=False, id="compare.jump_new"),
         Binding("v", "contents", "Contents", id="compare.contents"),
     ]
 
     class Jump(Message):
         """Show a path: its contents in either image, or in this image's explorer (`contents`
-        False), or in NEW's (`new`: NEW is opened in place of this image)."""
+        False), or in the other image's (`new`: it is opened in place of this image)."""
 
         def __init__(self, entry: DiffEntry, contents: bool, new: bool = False) -> None:
             super().__init__()
@@ -175,6 +177,8 @@ class CompareTab(Vertical):
     CompareTab #compare-packages { height: auto; max-height: 30%; }
     CompareTab #compare-tree { height: 1fr; border-top: solid $panel-lighten-2; }
     CompareTab #compare-tree:focus { border-top: solid $accent; }
+    CompareTab.-short #compare-layers { max-height: 30%; }
+    CompareTab.-short #compare-packages { max-height: 20%; }
     """
 
     def compose(self) -> ComposeResult:
@@ -188,9 +192,12 @@ class CompareTab(Vertical):
             yield Static(id="compare-package-table")
         yield DiffTree(id="compare-tree")
 
+    def on_resize(self, event: Resize) -> None:
+        """On a short terminal (80×24) the layers and packages give room to the differences."""
+        self.set_class(event.size.height < SHORT, "-short")
+
     def on_mount(self) -> None:
         self.query_one("#compare-layers").border_title = "Layers (by diff_id)"
-        self.query_one("#compare-tree").border_title = "Differences (o: explorer, O: NEW's explorer, v: contents)"
         self._results(False)
 
     @property
@@ -218,11 +225,16 @@ class CompareTab(Vertical):
 
     view: CompareView | None = None  # the comparison shown
 
-    def show(self, view: CompareView) -> None:
+    def show(self, view: CompareView, other: str = "NEW") -> None:
+        """Show `view`; `other`: the role (OLD or NEW) of the image that is not the open one."""
         self.view = view
+        self.query_one("#compare-tree").border_title = f"Differences (o: explorer, O: {other}'s explorer, v: contents)"
         self.query_one("#compare-summary", Static).update(summary_text(view))
         self.query_one("#compare-layer-table", Static).update(layers_table(view, self.app.size.width))
-        parts = packages_parts(view.packages)
+        parts = packages_parts(view.packages)[1:]  # not the blank line the CLI puts above it
+        for part in parts:
+            if isinstance(part, Table):
+                part.box, part.header_style = None, "bold"  # as the layers above
         if parts:
             self.query_one("#compare-package-table", Static).update(Group(*parts))
         self._results(True, bool(parts))

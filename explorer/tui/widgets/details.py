@@ -41,7 +41,10 @@ class LayerDetails(VerticalScroll, can_focus=False):
             Content.styled("This step changed only the config: no files.", "$text-muted"),
         )
 
-    def show_layer(self, image: Image, layer: Layer, hints: Hints | None = None) -> None:
+    def show_layer(
+        self, image: Image, layer: Layer, hints: Hints | None = None, unread: str = "not analysed yet"
+    ) -> None:
+        """`unread`: why the layer has no scan, if it has none."""
         self.border_title = f"Layer {layer.index}"
         lines = [Content.assemble((display_name(layer.instruction or "(no history)"), "bold"))]
         lines += [
@@ -52,7 +55,7 @@ class LayerDetails(VerticalScroll, can_focus=False):
         ]
         size = f"{human_size(layer.blob_size)} packed"
         if layer.scan is None:
-            lines.append(field("size", f"{size}; not analysed yet"))
+            lines.append(field("size", f"{size}; {unread}"))
             self._set(*lines)
             return
         size += f", {human_size(layer.tar_size or 0)} tar, {human_size(layer.content_bytes)} of file content"

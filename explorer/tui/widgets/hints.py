@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.binding import Binding
 from textual.containers import Vertical
+from textual.events import Resize
 from textual.widgets import DataTable, Static
 
 from ...analysis.hints import Hint, Hints
 from ...analysis.image import Image
 from ...present.hints import KIND_LABELS, HintPathRow, file_rows
 from ...present.text import display_name, human_size
+from ..labels import TABLE_KEYS
 from .messages import ShowPath
+
+SHORT = 18  # rows below which the totals line above the list is left out
 
 FILES_SHOWN = 500  # files listed under one hint (DataTable measures every cell)
 
 
 class HintTable(DataTable):
-    BINDINGS = [
-        Binding("j", "cursor_down", "Down", show=False, id="hints.down"),
-        Binding("k", "cursor_up", "Up", show=False, id="hints.up"),
-    ]
+    BINDINGS = TABLE_KEYS
 
 
 class HintsView(Vertical):
@@ -30,9 +30,11 @@ class HintsView(Vertical):
     DEFAULT_CSS = """
     HintsView { padding: 0 1; border-top: solid $panel-lighten-2; border-title-style: bold; background: $surface; }
     HintsView #hints-note { height: auto; padding: 0 0 1 0; }
-    HintsView #hints-table { height: 1fr; }
+    HintsView #hints-table { height: 3fr; }
     HintsView #hint-detail { height: auto; max-height: 8; padding: 1 0; }
-    HintsView #hint-files { height: 1fr; }
+    HintsView #hint-files { height: 1fr; min-height: 3; }
+    HintsView.-short #hints-note { display: none; }
+    HintsView.-short #hint-detail { padding: 0; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -40,6 +42,10 @@ class HintsView(Vertical):
         self.image: Image | None = None
         self.hints: list[Hint] = []
         self.rows: list[HintPathRow] = []
+
+    def on_resize(self, event: Resize) -> None:
+        """Short (80×24 with the tour's panel): the list keeps room; the totals line gives way."""
+        self.set_class(event.size.height < SHORT, "-short")
 
     def compose(self):
         yield Static(id="hints-note", classes="hint")

@@ -10,16 +10,14 @@ from textual.widgets import DataTable, Static
 from ...analysis.hints import LargeFile, largest_files
 from ...analysis.image import Image
 from ...present.text import display_name, human_size
+from ..labels import TABLE_KEYS
 from .messages import ShowPath
 
 SHOWN = 200
 
 
 class LargestTable(DataTable):
-    BINDINGS = [
-        Binding("j", "cursor_down", "Down", show=False, id="largest.down"),
-        Binding("k", "cursor_up", "Up", show=False, id="largest.up"),
-    ]
+    BINDINGS = TABLE_KEYS
 
 
 class LargestView(Vertical):

@@ -10,7 +10,7 @@ from textual.widgets import DataTable
 from ...analysis.image import Image
 from ...present.steps import Step, steps_of
 from ...present.text import display_name, human_size
-from ..labels import CURSOR_KEYS, component_style
+from ..labels import TABLE_KEYS, component_style
 
 COLUMNS = [("#", "index"), ("size", "size"), ("packed", "packed"), ("wasted", "wasted"), ("hides", "hides")]
 KEYS = [key for _, key in COLUMNS] + ["instruction"]
@@ -20,7 +20,7 @@ class LayerTable(DataTable):
     """Layers with sizes and waste; moving the cursor picks a layer (or a history step)."""
 
     COMPONENT_CLASSES = DataTable.COMPONENT_CLASSES | {"layers--history", "layers--waste", "layers--pending"}
-    BINDINGS = CURSOR_KEYS
+    BINDINGS = TABLE_KEYS
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
@@ -46,6 +46,16 @@ class LayerTable(DataTable):
         self.add_column("instruction", key="instruction")
         for n, step in enumerate(self.steps):
             self.add_row(*self._cells(step), key=str(n))
+
+    def action_scroll_top(self) -> None:
+        """Home: the first layer (not a build step before it)."""
+        if self._row_of:
+            self.move_cursor(row=min(self._row_of.values()))
+
+    def action_scroll_bottom(self) -> None:
+        """End: the last layer (not the CMD after it)."""
+        if self._row_of:
+            self.move_cursor(row=max(self._row_of.values()))
 
     def refresh_rows(self, layers: Iterable[int] | None = None) -> None:
         """Redraw the cells of these layers, or of every row."""

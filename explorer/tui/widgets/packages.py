@@ -14,15 +14,13 @@ from ...analysis.image import Image
 from ...analysis.packages import Package, Packages
 from ...present.packages import SORTS, PackageRow, package_nodes, package_rows, summary_line
 from ...present.text import display_name, human_size
+from ..labels import TABLE_KEYS
 
 LIMIT = 1000  # DataTable measures every cell: the largest packages, not every one
 
 
 class PackageTable(DataTable):
-    BINDINGS = [
-        Binding("j", "cursor_down", "Down", show=False, id="packages.down"),
-        Binding("k", "cursor_up", "Up", show=False, id="packages.up"),
-    ]
+    BINDINGS = TABLE_KEYS
 
 
 class PackagesView(Vertical):

@@ -34,6 +34,11 @@ LEGEND = Content.assemble(
 )
 LABEL = 14  # cells before a bar: mark, index, size
 BAR = 40  # cells at most for the largest bar; the instruction follows it
+WAITING = "The stack is drawn once the image is analysed."
+PROMPT = (
+    "Type a path above (or press 7 on a file of the explorer's tree) to see which layer a container"
+    " reads it from, and what lies hidden below."
+)
 
 
 class StackBars(OptionList):
@@ -87,6 +92,7 @@ class StackView(Horizontal):
         self._drawn = (0, 0, 0)  # the bytes of a full bar, its cells, and the list's width, as last drawn
         self._marked: dict[int, Content] = {}  # the mark of each marked layer, as drawn
         self._row_of: dict[int, int] = {}  # each layer's bar
+        self._again: str | None = None  # the path shown before another image was opened
 
     def compose(self) -> ComposeResult:
         with Vertical(id="stack-left"):
@@ -100,21 +106,32 @@ class StackView(Horizontal):
     def on_mount(self) -> None:
         self.query_one("#stack-left").border_title = "Stack · top layer first"
         self.query_one("#stack-right").border_title = "Read path"
-        self.body.update(Content.styled("The stack is drawn once the image is analysed.", "$text-muted"))
+        self.body.update(Content.styled(WAITING, "$text-muted"))
+
+    def clear(self) -> None:
+        """No image (another is being opened); the path shown is kept, to be read in that one."""
+        if self.node is not None:
+            self._again = self.node.path
+        self.image, self.bars, self.read, self.node = None, [], None, None
+        self._marked, self._row_of = {}, {}
+        self.list.clear_options()
+        self.body.update(Content.styled(WAITING, "$text-muted"))
 
     def show(self, image: Image, layer: int | None) -> None:
-        """Draw the analysed `image`, `layer` highlighted."""
+        """Draw the analysed `image`, `layer` highlighted (and the read path of the path shown
+        before, if this image has it: another platform's, say)."""
         self.image = image
         self.bars = stack_bars(image)
         self._draw(layer)
-        if self.node is None:
-            self.body.update(
-                Content.styled(
-                    "Type a path above (or press 7 on a file of the explorer's tree) to see which"
-                    " layer a container reads it from, and what lies hidden below.",
-                    "$text-muted",
-                )
-            )
+        again, self._again = self._again, None
+        node = image.fs.lookup(again) if again is not None else None
+        if node is not None and node.parent is not None:
+            self.pick(node)
+        elif again is not None:
+            self.path_input.value = ""
+            self.body.update(Content.styled(f"No layer of this image has /{display_name(again)}.", "$text-muted"))
+        else:
+            self.body.update(Content.styled(PROMPT, "$text-muted"))
 
     def on_resize(self, event: Resize) -> None:
         if self.image is not None and self.list.size.width != self._drawn[2]:

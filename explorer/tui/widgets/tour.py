@@ -95,12 +95,12 @@ class TourPanel(Static):
         self._outline(app.query_one(f"#{step.target}"))
 
     async def _compare(self, image: str) -> None:
-        """The Compare tab, with the open image against `image` of the same archive (compared
-        once: the tab keeps it)."""
+        """The Compare tab, with `image` of the same archive (an earlier build: OLD) against the
+        open image (NEW), so what changed reads forwards (compared once: the tab keeps it)."""
         app: LayerscopeApp = self.app  # type: ignore[assignment]
         if self.compared != image or app.compare_tab is None:
             self.compared = image
-            await app.start_compare(app.path, image)
+            await app.start_compare(app.path, image, as_old=True)
         else:
             app.action_view("compare")
         step = self.step

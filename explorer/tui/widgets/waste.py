@@ -9,7 +9,7 @@ from textual.widgets import DataTable, Static
 from ...analysis.image import Image
 from ...analysis.waste import Waste, WasteItem
 from ...present.text import CAUSE_NAMES, display_name, human_size, middle_cut
-from ..labels import CURSOR_KEYS
+from ..labels import TABLE_KEYS
 from .messages import ShowPath
 
 LIMIT = 1000  # DataTable measures every cell: a top-N list, not every item
@@ -17,7 +17,7 @@ OTHER_COLUMNS = 8 + 19 + 9 + 9 + 2 * 5 + 2  # bytes, cause, stored in, hidden by
 
 
 class WasteTable(DataTable):
-    BINDINGS = CURSOR_KEYS
+    BINDINGS = TABLE_KEYS
 
 
 class WasteView(Vertical):
