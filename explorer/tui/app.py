@@ -326,7 +326,8 @@ class LayerscopeApp(Comparing, App[None]):
             on_main(self._opened, image, stacked)
             on_main(self._failed, f"internal error while analysing: {exc!r}")
         finally:
-            self._held = None
+            if self._held is image:  # not a later load's (a reload, another platform)
+                self._held = None
             scans.close()
             image.close()
 
