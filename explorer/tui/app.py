@@ -257,6 +257,9 @@ class LayerscopeApp(Comparing, App[None]):
         except Exception as exc:  # a bug, but the user gets a message, not a traceback
             on_main(self._failed, f"internal error while opening: {exc!r}")
             return
+        cached = image.cached_layers()
+        if cached is not None and cached.records() is not None:  # a record of every layer
+            self._drawn.wait(5)  # decoding them would take the interpreter lock from the mount
         scans = image.scans(on_progress)  # worker processes, or the cache's records decoded
         if image.layers and all(layer.from_cache for layer in image.layers):
             self._load_whole(image, scans, go_on, on_main)
@@ -305,7 +308,6 @@ class LayerscopeApp(Comparing, App[None]):
         count, stacked = len(image.layers), 0
         throttle = Throttle()
         self._held = image
-        self._drawn.wait(5)  # the first screen is not kept waiting for the interpreter lock
         try:
             with collector_paused():  # else a full collection at each layer's end (see `_stacked`)
                 for index, scan in scans:
