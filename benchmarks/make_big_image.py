@@ -17,6 +17,12 @@ Three more images measure the cost per entry rather than per byte:
     --million      1,000,000 entries in 4 layers: deep and wide trees of empty or tiny files
                    (plain docker-archive, which dive reads too)
     --many-layers  5,000 one-file gzip layers (`many_layers.py` writes 50,000)
+
+and one measures reading packages on an image that lists what it stores, as real ones do:
+
+    --debian       a Debian system of about 190 of this machine's installed packages in 4
+                   layers: base, `apt-get install`, a purge, a reinstall (`debian_image.py`;
+                   gzip, zstd and plain forms)
 """
 
 from __future__ import annotations
@@ -31,11 +37,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.debian_image import DPKG, debian_layers  # noqa: E402
 from benchmarks.synthetic import TarWriter  # noqa: E402
 from explorer.archive.writer import Image, Layer, LayerFile, write_docker_archive, write_oci  # noqa: E402
 
 LAYERS = 6
-DPKG = Path("/var/lib/dpkg")
 
 
 MAX_FILE = 8 << 20  # skip huge files, so the budget buys a realistic number of files
@@ -127,11 +133,18 @@ def write_layers(files: list[Path], root: Path, work: Path) -> list[Path]:
     return tars
 
 
-def image_of(tars: list[Path], compression: str) -> Image:
-    steps = [f"/bin/sh -c #(nop) ADD part {i} of the tree" for i in range(len(tars) - 2)]
-    steps += ["/bin/sh -c rm -rf a directory && chmod 600 some files", "/bin/sh -c overwrite some files"]
+def image_of(tars: list[Path], steps: list[str], compression: str, tag: str) -> Image:
     layers: list[Layer | LayerFile] = [LayerFile(tar, step, compression) for tar, step in zip(tars, steps, strict=True)]
-    return Image(layers, config={"Cmd": ["/bin/sh"]}, tags=["bench/big:latest"])
+    return Image(layers, config={"Cmd": ["/bin/sh"]}, tags=[f"bench/{tag}:latest"])
+
+
+def write_forms(tars: list[Path], steps: list[str], outdir: Path, tag: str, oci: bool = True) -> None:
+    """The image as a docker-archive of plain tar layers and, with `oci`, as OCI archives of
+    gzip and of zstd layers: `TAG.docker-archive.tar`, `TAG.oci-gzip.tar`, `TAG.oci-zstd.tar`."""
+    write_docker_archive(image_of(tars, steps, "none", tag), outdir / f"{tag}.docker-archive.tar")
+    if oci:
+        write_oci(image_of(tars, steps, "gzip", tag), outdir / f"{tag}.oci-gzip.tar")
+        write_oci(image_of(tars, steps, "zstd", tag), outdir / f"{tag}.oci-zstd.tar")
 
 
 SMALL_ROOTS = ("/usr/include", "/usr/lib/python3", "/usr/lib/python3.*", "/usr/share/locale", "/usr/share/zoneinfo")
@@ -258,19 +271,10 @@ def write_special(kind: str, outdir: Path) -> None:
         print(f"5000 one-file gzip layers -> {path}")
         return
     with tempfile.TemporaryDirectory(dir=outdir) as work:
-        make = many_small_layers if kind == "many-small" else million_layers
+        make = {"many-small": many_small_layers, "million": million_layers, "debian": debian_layers}[kind]
         tars, steps, entries = make(Path(work))
-        tag = kind
-
-        def image(compression: str) -> Image:
-            layers: list[Layer | LayerFile] = [LayerFile(t, s, compression) for t, s in zip(tars, steps, strict=True)]  # type: ignore[arg-type]
-            return Image(layers, config={"Cmd": ["/bin/sh"]}, tags=[f"bench/{tag}:latest"])
-
-        write_docker_archive(image("none"), outdir / f"{tag}.docker-archive.tar")
-        if kind == "many-small":
-            write_oci(image("gzip"), outdir / f"{tag}.oci-gzip.tar")
-            write_oci(image("zstd"), outdir / f"{tag}.oci-zstd.tar")
-    print(f"{entries} entries in {len(tars)} layers -> {outdir}/{tag}.*.tar")
+        write_forms(tars, steps, outdir, kind, oci=kind != "million")
+    print(f"{entries} entries in {len(tars)} layers -> {outdir}/{kind}.*.tar")
 
 
 def main() -> None:
@@ -281,7 +285,7 @@ def main() -> None:
     parser.add_argument("--max-files", type=int, default=25_000)
     parser.add_argument("--huge", action="store_true", help="about 4 GB and 120k files")
     special = parser.add_mutually_exclusive_group()
-    for kind in ("many-small", "million", "many-layers"):
+    for kind in ("many-small", "million", "many-layers", "debian"):
         special.add_argument(f"--{kind}", dest="special", action="store_const", const=kind)
     args = parser.parse_args()
     if args.special:
@@ -296,9 +300,9 @@ def main() -> None:
     tag = "huge" if args.huge else "big"
     with tempfile.TemporaryDirectory(dir=args.outdir) as work:
         tars = write_layers(files, args.root, Path(work))
-        write_docker_archive(image_of(tars, "none"), args.outdir / f"{tag}.docker-archive.tar")
-        write_oci(image_of(tars, "gzip"), args.outdir / f"{tag}.oci-gzip.tar")
-        write_oci(image_of(tars, "zstd"), args.outdir / f"{tag}.oci-zstd.tar")
+        steps = [f"/bin/sh -c #(nop) ADD part {i} of the tree" for i in range(len(tars) - 2)]
+        steps += ["/bin/sh -c rm -rf a directory && chmod 600 some files", "/bin/sh -c overwrite some files"]
+        write_forms(tars, steps, args.outdir, tag)
     print(f"{len(files)} files from {args.root} in {LAYERS} layers -> {args.outdir}/{tag}.*.tar")
 
 

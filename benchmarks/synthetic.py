@@ -47,11 +47,16 @@ class TarWriter:
 
     def _header(self, name: str, size: int, typeflag: bytes, mode: int, link: str = "") -> None:
         raw = name.encode("utf-8", "surrogateescape")
+        target = link.encode("utf-8", "surrogateescape")
+        records = b""
         if len(raw) > 100:
-            record = pax_record(b"path", raw)
-            self._out.write(header(b"PaxHeaders/" + raw[-80:], len(record), b"x", 0o644) + record + _pad(len(record)))
-            raw = raw[:100]
-        self._out.write(header(raw, size, typeflag, mode, link.encode()))
+            records += pax_record(b"path", raw)
+        if len(target) > 100:
+            records += pax_record(b"linkpath", target)
+        if records:
+            pax = header(b"PaxHeaders/" + raw[-80:], len(records), b"x", 0o644)
+            self._out.write(pax + records + _pad(len(records)))
+        self._out.write(header(raw[:100], size, typeflag, mode, target[:100]))
         self.entries += 1
 
     def file(self, name: str, data: bytes, mode: int = 0o644) -> None:
@@ -63,6 +68,9 @@ class TarWriter:
 
     def symlink(self, name: str, target: str) -> None:
         self._header(name, 0, b"2", 0o777, target)
+
+    def hardlink(self, name: str, target: str) -> None:
+        self._header(name, 0, b"1", 0o644, target)
 
     def whiteout(self, path: str) -> None:
         head, _, base = path.rpartition("/")

@@ -643,3 +643,24 @@ def test_malformed_metadata_is_read_as_far_as_it_goes(tmp_path: Path) -> None:
         (p["ecosystem"], p["name"], p["version"], p["installed_size"]) for p in json.loads(proc.stdout)["packages"]
     }
     assert found == {("deb", "a", "", None), ("apk", "b", "", None), ("python", "c", "1", None), ("npm", "d", "", None)}
+
+
+def test_dpkg_status_fields_and_paragraphs() -> None:
+    """The status parser's edges: CRLF, runs of blank lines, a field on the first line and none
+    after the last, trailing blanks, fields in continuation lines, near-miss field names."""
+    from explorer.analysis.package_formats import dpkg_status
+
+    data = (
+        b"Package: a\r\nStatus: install ok installed \r\nVersion:\t1.0 \r\nInstalled-Size: 2\r\n\r\n\r\n\r\n"
+        b"Package: b\nDescription: x\n Package: not-b\n Version: 9\nPackages: c\nVersion: 2\n"
+        b"Architecture: amd64\nStatus: install ok installed\n\n"
+        b"Package: gone\nStatus: deinstall ok config-files\nVersion: 3\n\n"
+        b"Package:\nStatus: install ok installed\n\n"
+        b"Package: last\nVersion: 4\nStatus: install ok installed"
+    )
+    found = [(r.name, r.version, r.arch, r.installed_size) for r in dpkg_status(data)]
+    assert found == [("a", "1.0", "", 2048), ("b", "2", "amd64", None), ("last", "4", "", None)]
+    # one distroless status.d file: no Status field needed
+    assert [r.name for r in dpkg_status(b"Package: d\nVersion: 1\n", need_status=False)] == ["d"]
+    assert dpkg_status(b"Package: d\nVersion: 1\n") == []
+    assert dpkg_status(b"") == dpkg_status(b"\n\n\n") == []

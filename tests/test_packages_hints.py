@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from explorer.analysis import load
-from explorer.analysis.hints import BUILD_ONLY, DELETED_LATER, compute_hints, is_build_package
+from explorer.analysis.hints import BUILD_ONLY, DELETED_LATER, OVERWRITTEN, compute_hints, is_build_package
 from explorer.analysis.packages import Package
 from explorer.present.hints import hint_record
 from tests.imagebuilder import F, Image, Layer, whiteout, write_oci
@@ -195,3 +195,29 @@ def test_status_only_changes_still_leave_the_build_hint_by_path(tmp_path: Path) 
     image = load(str(write_oci(img, tmp_path / "a.tar")))
     (build,) = _by_kind(compute_hints(image), BUILD_ONLY)
     assert (build.packages, build.paths) == ((), ("usr/include/foo.h",))
+
+
+def test_overwritten_package_files_name_the_package(tmp_path: Path) -> None:
+    """A package upgraded by a later layer, a package's file replaced by a COPY, and a file no
+    package owns: the first two hints name the package, the last stays apart."""
+    img = _dpkg_image()  # layer 1 upgrades bash, writing usr/bin/bash over layer 0's
+    img.layers[1].entries.append(F("var/lib/dpkg/info/bash.md5sums", b"new sums"))
+    img.layers[0].entries.append(F("var/lib/dpkg/info/bash.md5sums", b"old sums"))
+    img.layers[3].entries += [F("usr/lib/x86_64-linux-gnu/libc.so.6", b"l" * 1500), F("app/main", b"changed")]
+    image = load(str(write_oci(img, tmp_path / "a.tar")))
+    hints = _by_kind(compute_hints(image), OVERWRITTEN)
+    named = {h.layers: h for h in hints if h.packages}
+    upgrade, copied = named[(0, 1)], named[(0, 3)]
+    assert upgrade.title == "Layer 1 upgraded package bash from layer 0: 2 files stored again"
+    assert upgrade.paths == ("usr/bin/bash", "var/lib/dpkg/info/bash.md5sums")
+    assert [(p.name, p.version, p.bytes) for p in upgrade.packages] == [("bash", "5.2-2", 1000 + len(b"old sums"))]
+    assert "`apt-get update && apt-get upgrade -y` in the RUN that installs them" in upgrade.fix
+    assert upgrade.why.startswith("Upgrading or overwriting a package's files")
+    assert copied.title == "1 file of package libc6 from layer 0 replaced by layer 3"
+    assert [p.name for p in copied.packages] == ["libc6"]
+    assert "not in `COPY motd` on top" in copied.fix
+    others = sorted((h.layers, h.paths) for h in hints if not h.packages)
+    assert others == [((0, 1), ("var/lib/dpkg/status",)), ((0, 3), ("app/main",)), ((1, 2), ("var/lib/dpkg/status",))]
+    assert hint_record(upgrade)["packages"] == [
+        {"ecosystem": "deb", "name": "bash", "version": "5.2-2", "bytes_saved": upgrade.bytes_saved}
+    ]

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from ..archive.entries import FILE
 from .filesystem import CAUSE_DELETED, CAUSE_OVERWRITTEN, RESTORED, Copy, FileSystem, Node
-from .packages import REMOVED, Package, Packages
+from .packages import REMOVED, UPGRADED, Package, Packages
 
 if TYPE_CHECKING:
     from .image import Image
@@ -102,6 +102,8 @@ _WHY = {
 _WHY_PACKAGES = {
     DELETED_LATER: "Removing a package in a later layer only hides its files: the layer that installed it still"
     " ships every byte.",
+    OVERWRITTEN: "Upgrading or overwriting a package's files in a later layer hides the old ones: the layer that"
+    " installed them still ships every byte.",
     BUILD_ONLY: "Compilers, headers (*-dev) and build tools are needed to build, not to run. These packages are"
     " picked by name alone (a heuristic): check that nothing the program runs uses them.",
 }
@@ -294,8 +296,9 @@ def _waste_hints(b: _Builder) -> None:
         if copy.refs == 0:
             groups[(_waste_kind(b, copy), copy.layer, copy.hidden_by)].append(copy)  # type: ignore[arg-type]
     for (kind, stored, hidden), copies in groups.items():
-        if kind == DELETED_LATER and b.packages is not None:
-            copies = _removed_package_hint(b, stored, hidden, copies)  # type: ignore[arg-type]
+        if b.packages is not None and kind in (DELETED_LATER, OVERWRITTEN):
+            named = _removed_package_hint if kind == DELETED_LATER else _replaced_package_hint
+            copies = named(b, stored, hidden, copies)  # type: ignore[arg-type]
             if not copies:
                 continue
         n = _files(len(copies))
@@ -329,10 +332,7 @@ def _waste_hints(b: _Builder) -> None:
                 )
         else:
             title = f"{n} of layer {stored} replaced by layer {hidden}"
-            fix = (
-                "Write the final version in the step that first creates it (or make it in a build stage and"
-                f" COPY --from it), not in {hide} on top."
-            )
+            fix = _replaced_fix(hide)
         b.add(kind, title, (stored, hidden), (c.path for c in copies), copies, fix)
 
 
@@ -603,12 +603,61 @@ def _removed_package_hint(b: _Builder, stored: int, hidden: int, copies: list[Co
     return rest
 
 
-def _dpkg_record_of(path: str, removed: dict[str, Package]) -> Package | None:
-    """The removed package whose dpkg record (`var/lib/dpkg/info/NAME[:ARCH].*`) this is."""
+def _replaced_fix(hide: str) -> str:
+    return (
+        "Write the final version in the step that first creates it (or make it in a build stage and"
+        f" COPY --from it), not in {hide} on top."
+    )
+
+
+# Installing the final versions at once, in each package manager's words
+_UPGRADE_AT_ONCE = {
+    "deb": "`apt-get update && apt-get upgrade -y` in the RUN that installs them",
+    "apk": "`apk upgrade --no-cache` in the RUN that installs them",
+    "python": "the versions you need pinned in the first `pip install`",
+    "npm": "the versions you need pinned in the first `npm install`",
+}
+
+
+def _replaced_package_hint(b: _Builder, stored: int, hidden: int, copies: list[Copy]) -> list[Copy]:
+    """The hint for the copies of packages' files that layer `stored` made and layer `hidden`
+    wrote over (an upgrade, most often; dpkg's records of a package upgraded count as its
+    files), naming the packages; the other copies are given back."""
+    packages: Packages = b.packages  # type: ignore[assignment]
+    upgraded = {c.package for c in packages.changes[hidden] if c.action == UPGRADED}
+    by_name = {p.name: p for p in upgraded if p.ecosystem == "deb"}
+    owned: dict[Package, list[Copy]] = defaultdict(list)
+    rest = []
+    for copy in copies:
+        path = copy.path
+        owner = packages.owner_of(path) or _dpkg_record_of(path, by_name)
+        if owner is None:
+            rest.append(copy)
+        else:
+            owned[owner].append(copy)
+    if not owned:
+        return copies
+    named = _hint_packages(owned)
+    mine = [c for found in owned.values() for c in found]
+    if upgraded.issuperset(owned):
+        ecosystem = max(owned, key=lambda p: sum(c.size for c in owned[p])).ecosystem
+        title = f"Layer {hidden} upgraded {_named(list(named))} from layer {stored}: {_files(len(mine))} stored again"
+        fix = (
+            f"Install the final versions once: {_UPGRADE_AT_ONCE[ecosystem]}, or start from a base image that has them."
+        )
+    else:
+        title = f"{_files(len(mine))} of {_named(list(named))} from layer {stored} replaced by layer {hidden}"
+        fix = _replaced_fix(b.step(hidden))
+    b.add(OVERWRITTEN, title, (stored, hidden), (c.path for c in mine), mine, fix, named)
+    return rest
+
+
+def _dpkg_record_of(path: str, packages: dict[str, Package]) -> Package | None:
+    """The package (of these, by name) whose dpkg record (`var/lib/dpkg/info/NAME[:ARCH].*`) this is."""
     head, _, name = path.rpartition("/")
     if head != "var/lib/dpkg/info":
         return None
-    return removed.get(name.rpartition(".")[0].partition(":")[0])
+    return packages.get(name.rpartition(".")[0].partition(":")[0])
 
 
 def _visible_copy(node: Node) -> Copy | None:

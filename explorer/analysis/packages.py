@@ -23,7 +23,7 @@ from ..archive.capture import metadata_kind
 from ..archive.entries import DIR, FILE, SYMLINK
 from . import package_formats as fmt
 from .collector import collector_paused
-from .filesystem import Copy, FileSystem, Node
+from .filesystem import Copy, FileSystem, Node, paths_of
 
 if TYPE_CHECKING:
     from .image import Image
@@ -386,19 +386,33 @@ def _canonical(listed: str, aliases: list[tuple[str, str]]) -> str:
 
 def _owner(packages: Packages, path: str) -> Package | None:
     """The owner of a stored path ("/usr/bin/bash"), by its own name or a symlinked alias."""
-    return packages.owners.get(path) or _owner_elsewhere(packages, path)
+    owner = packages.owners.get(path)
+    if owner is None:
+        head, _, name = path.rpartition("/")
+        other = _elsewhere(packages, head)
+        if other is not None:
+            owner = _owner_in(packages, other, head, name)
+    return owner
 
 
-def _owner_elsewhere(packages: Packages, path: str) -> Package | None:
-    """The owner of a path that no list names as such: through an alias, or a Node folder."""
-    for target, alias in packages.aliases:
-        if path.startswith(target):
-            owner = packages.owners.get(alias + path[len(target) :])
-            if owner is not None:
-                return owner
-    if "/node_modules/" in path:
-        return _npm_owner(packages.npm_dirs, path)
-    return None
+def _elsewhere(packages: Packages, head: str) -> tuple[list[str], bool] | None:
+    """How else lists may name the files of folder `head` ("/usr/bin"): the folder's paths
+    through the symlinks to it, in order ("/bin"), and whether it is under a node_modules
+    folder (whose package owns what it holds). None: only by their own paths."""
+    slashed = head + "/"
+    heads = [(alias + slashed[len(target) :])[:-1] for target, alias in packages.aliases if slashed.startswith(target)]
+    under_npm = bool(packages.npm_dirs) and "/node_modules/" in slashed
+    return (heads, under_npm) if heads or under_npm else None
+
+
+def _owner_in(packages: Packages, other: tuple[list[str], bool], head: str, name: str) -> Package | None:
+    """The owner of file `name` of folder `head` that no list names by its own path."""
+    heads, under_npm = other
+    for alias in heads:
+        owner = packages.owners.get(f"{alias}/{name}")
+        if owner is not None:
+            return owner
+    return _npm_owner(packages.npm_dirs, f"{head}/{name}") if under_npm else None
 
 
 def _npm_owner(npm_dirs: dict[str, Package], path: str) -> Package | None:
@@ -436,46 +450,53 @@ def _count_bytes(packages: Packages) -> None:
     """Each package's stored, visible and per-layer bytes and visible files, from the copies;
     and the visible files no package owns in a folder where packages own files.
 
-    One pass over the stored copies, each named by its path ("/usr/bin/bash"); a folder's
-    path is built once."""
+    One pass over the stored copies gives each its package: a copy is named by its path
+    ("/usr/bin/bash"), a folder's path built once. Then the sums, package by package."""
     if not packages.owners and not packages.npm_dirs:  # no file lists: no file to count
         return
     fs = packages.fs
     owner = packages.owners.get
-    elsewhere = bool(packages.aliases or packages.npm_dirs)
     folders: dict[Node, str] = {fs.root: ""}
+    others: dict[Node, tuple[list[str], bool]] = {}  # folders whose files lists may name otherwise
 
     def folder(node: Node) -> str:
         path = folders.get(node)
         if path is None:
             path = folders[node] = f"{folder(node.parent)}/{node.name}"  # type: ignore[arg-type]
+            other = _elsewhere(packages, path)
+            if other is not None:
+                others[node] = other
         return path
 
-    managed: set[str] = set()  # folders holding a visible file some package owns
-    orphans: list[tuple[str, str, int]] = []  # (folder, path, bytes) of visible files no package owns
+    orphans: list[Copy] = []  # visible copies no package owns
     for copy in fs.copies:
         where = copy.where
-        if type(where) is str:
-            head, _, name = f"/{where}".rpartition("/")
-        else:
-            head = folders.get(where.parent)  # type: ignore[union-attr,arg-type]
-            if head is None:
-                head = folder(where.parent)  # type: ignore[union-attr,arg-type]
-            name = where.name  # type: ignore[union-attr]
-        path = f"{head}/{name}"
-        pkg = owner(path)
-        if pkg is None and (not elsewhere or (pkg := _owner_elsewhere(packages, path)) is None):
-            if copy.refs > 0:
-                orphans.append((head, path, copy.size))
-            continue
-        size = copy.size
+        parent = where.parent
+        head = folders.get(parent)  # type: ignore[arg-type]
+        if head is None:
+            head = folder(parent)  # type: ignore[arg-type]
+        pkg = owner(f"{head}/{where.name}")
+        if pkg is None:
+            other = others.get(parent)  # type: ignore[arg-type]
+            if other is None or (pkg := _owner_in(packages, other, head, where.name)) is None:
+                if copy.refs > 0:
+                    orphans.append(copy)
+                continue
         pkg.copies.append(copy)
-        pkg.stored += size
-        pkg.by_layer[copy.layer] += size
-        if copy.refs > 0:
-            pkg.visible += size
-            pkg.files += 1
-            managed.add(head)
-    unowned = [(path[1:], size) for head, path, size in orphans if head in managed]
+    managed: set[Node] = set()  # folders holding a visible file some package owns
+    for pkg in packages.packages:
+        copies = pkg.copies
+        if not copies:
+            continue
+        by_layer = pkg.by_layer
+        for copy in copies:
+            by_layer[copy.layer] += copy.size
+        visible = [copy for copy in copies if copy.refs > 0]
+        pkg.stored = sum(by_layer.values())
+        pkg.visible = sum([copy.size for copy in visible])
+        pkg.files = len(visible)
+        managed.update([copy.where.parent for copy in visible])  # type: ignore[misc]
+    orphans = [copy for copy in orphans if copy.where.parent in managed]
+    unowned = list(zip(paths_of([copy.where for copy in orphans]), [copy.size for copy in orphans], strict=True))
     unowned.sort(key=lambda item: (-item[1], item[0]))
     packages.unowned = unowned
