@@ -13,11 +13,21 @@ every layer from the cache). Medians of wall time and of CPU time (the process a
 children), each also as a ratio to `--no-cache` in the same repetitions.
 `--baseline DIR` runs the same from another checkout (e.g. `git archive main | tar -x -C DIR`)
 in the same loop, and gives each figure of this code as a ratio to the baseline's.
+
+    python benchmarks/cache.py IMAGE --app [--reps 5] [--baseline DIR]
+
+the app instead, headless (Pilot), from process start to "all analysed" (`app.loaded`):
+from a warm cache (*second*) and with `--no-cache` (*cold*), interleaved; CPU of the process
+(and of its finished children) when it gets there, and the floor: the CPU spent once Textual
+and the app are imported, and once the first screen is mounted (the loading thread has started
+by then), and when the first screen was drawn (wall). With `--keys`, a key is pressed while the
+image loads (its answer time is printed).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import shutil
@@ -63,6 +73,88 @@ def one_rep(root: Path, image: str, copy: Path, folder: Path, rep: int) -> dict[
     return times
 
 
+APP_PROBE = r"""
+import os, resource, sys, time
+start = time.perf_counter()
+from explorer.archive.pool import ScanPool
+pool = ScanPool.start(sys.argv[1])  # as the command line does
+import asyncio, json
+from explorer.archive.options import DEFAULT_OPTIONS
+from explorer.tui.app import LayerscopeApp
+
+def cpu():
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+mount = LayerscopeApp.on_mount
+
+def on_mount(self):
+    mount(self)
+    self.call_after_refresh(lambda: marks.setdefault("drawn", time.perf_counter() - start))
+
+LayerscopeApp.on_mount = on_mount
+
+marks = {}
+
+async def main(path, cache):
+    marks["imported"] = cpu()
+    app = LayerscopeApp(path, DEFAULT_OPTIONS._replace(cache=cache), pool=pool, animate=False)
+    async with app.run_test(size=(200, 60)) as pilot:
+        marks["mounted"] = cpu()
+        if os.environ.get("PRESS_KEY"):  # a key while loading: answered between the loading's steps
+            t = time.perf_counter()
+            await pilot.press("2")
+            marks["key"] = time.perf_counter() - t
+            marks["key_before_loaded"] = not app.loaded
+        while not app.loaded:
+            await asyncio.sleep(0.002)
+        marks["wall"], marks["cpu"] = time.perf_counter() - start, cpu()
+    print(json.dumps(marks))
+
+with pool:
+    asyncio.run(main(sys.argv[1], sys.argv[2] == "cache"))
+"""
+APP_MODES = ("second", "cold")
+
+
+def app_run(root: Path, image: str, cache: Path, mode: str, key: bool) -> dict[str, float]:
+    """The app of the code in `root` from start to "all analysed", as `APP_PROBE` measures it."""
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "LAYERSCOPE_NO_CACHE", "PRESS_KEY")}
+    env["LAYERSCOPE_CACHE_DIR"] = str(cache)
+    if key:
+        env["PRESS_KEY"] = "1"
+    command = [sys.executable, "-c", APP_PROBE, image, "cache" if mode == "second" else "no cache"]
+    out = subprocess.run(command, cwd=root, env=env, capture_output=True, check=True).stdout
+    return json.loads(out.decode().strip().splitlines()[-1])
+
+
+def bench_app(image: str, reps: int, folder: Path, roots: dict[str, Path], key: bool) -> str:
+    """`--app`: each checkout's app, warm and cold, interleaved in each repetition."""
+    runs: dict[str, dict[str, list[dict[str, float]]]] = {name: {m: [] for m in APP_MODES} for name in roots}
+    for name, root in roots.items():
+        run(root, image, folder / name / "warm")  # fills the cache (and the page cache)
+    for _ in range(reps):
+        for name, root in roots.items():
+            for mode in APP_MODES:
+                runs[name][mode].append(app_run(root, image, folder / name / "warm", mode, key))
+    lines = [image]
+    for name, modes in runs.items():
+        for mode, marks in modes.items():
+            med = {k: statistics.median(m[k] for m in marks) for k in ("wall", "cpu", "imported", "mounted", "drawn")}
+            line = f"  {name:8} {mode:6}: all analysed: wall {med['wall']:.2f} s, CPU {med['cpu']:.2f} s"
+            line += f" (CPU imported {med['imported']:.2f} s, first screen {med['mounted']:.2f} s"
+            line += f", drawn at {med['drawn']:.2f} s)"
+            if name != "baseline" and "baseline" in runs:
+                base = statistics.median(m["cpu"] for m in runs["baseline"][mode])
+                wall = statistics.median(m["wall"] for m in runs["baseline"][mode])
+                line += f"; {med['cpu'] / base:.2f}x the baseline's CPU, {med['wall'] / wall:.2f}x its wall"
+            if key:
+                line += f"; a key while loading: {1000 * statistics.median(m['key'] for m in marks):.0f} ms"
+                line += f" ({sum(bool(m['key_before_loaded']) for m in marks)} of {len(marks)} before all analysed)"
+            lines.append(line)
+    return "\n".join(lines)
+
+
 def bench(image: str, reps: int, folder: Path, roots: dict[str, Path]) -> str:
     copy = folder / ("copy-" + Path(image).name)
     shutil.copyfile(image, copy)
@@ -94,13 +186,18 @@ def main() -> None:
     parser.add_argument("images", nargs="+", metavar="IMAGE")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--baseline", type=Path, help="another checkout, run in the same loop")
+    parser.add_argument("--app", action="store_true", help='the app\'s "all analysed", warm and cold')
+    parser.add_argument("--keys", action="store_true", help="with --app: press a key while loading")
     args = parser.parse_args()
     roots = {"this": ROOT} | ({"baseline": args.baseline.resolve()} if args.baseline else {})
     for root in roots.values():
         subprocess.run([sys.executable, "-m", "compileall", "-q", str(root / "explorer")], check=True)
     with tempfile.TemporaryDirectory(prefix="layerscope-cache-bench-") as folder:
         for image in args.images:
-            print(bench(image, args.reps, Path(folder), roots), flush=True)
+            if args.app:
+                print(bench_app(image, args.reps, Path(folder), roots, args.keys), flush=True)
+            else:
+                print(bench(image, args.reps, Path(folder), roots), flush=True)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import os
 import stat
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from functools import partial
@@ -26,10 +27,12 @@ from textual.reactive import var
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 from textual.worker import Worker, get_current_worker
 
+from ..analysis.collector import collector_paused
 from ..analysis.filesystem import Node
 from ..analysis.hints import Hints, compute_hints
 from ..analysis.image import TREE_DONE, Image
 from ..archive.errors import ImageError
+from ..archive.layerscan import LayerScan
 from ..archive.manifests import find_images
 from ..archive.options import DEFAULT_OPTIONS, OpenOptions
 from ..archive.pool import ScanPool
@@ -45,7 +48,15 @@ from .screens.contents import ContentsScreen
 from .screens.find import FindScreen, Found
 from .screens.help import HelpScreen
 from .screens.history import HistoryScreen
-from .screens.loading import ArchiveRead, ErrorScreen, LayerRead, LoadStatus, LoadStopped, Throttle
+from .screens.loading import (
+    ArchiveRead,
+    ErrorScreen,
+    LayerRead,
+    LayersStacked,
+    LoadStatus,
+    LoadStopped,
+    Throttle,
+)
 from .widgets.details import LayerDetails
 from .widgets.filetree import FileTree
 from .widgets.hints import HintsView
@@ -136,6 +147,8 @@ class LayerscopeApp(Comparing, App[None]):
         self._refresh = Throttle()
         self._picked: Step | None = None  # the layer table's step last shown
         self._loader: Worker | None = None  # the thread loading the image shown
+        self._held: Image | None = None  # an image the loading thread stacks whole before showing it
+        self._drawn = threading.Event()  # the first screen is drawn
         self._reveal: str | None = None  # a path to show once the image is analysed (`reopen`)
         self.layers = LayerTable(id="layers")
         self.details = LayerDetails(id="details")
@@ -207,6 +220,7 @@ class LayerscopeApp(Comparing, App[None]):
         self.watch(self.layers, "cursor_coordinate", self._layer_cursor_moved, init=False)
         self.watch(self.file_tree, "highlighted", self._show_file_info, init=False)
         self.layers.focus()
+        self.call_after_refresh(self._drawn.set)
         self._loader = self._load()
         if self.compare_with is not None:
             self.call_later(self.start_compare, self.compare_with)
@@ -243,8 +257,14 @@ class LayerscopeApp(Comparing, App[None]):
         except Exception as exc:  # a bug, but the user gets a message, not a traceback
             on_main(self._failed, f"internal error while opening: {exc!r}")
             return
+        cached = image.cached_layers()
+        if cached is not None and cached.records() is not None:  # a record of every layer
+            self._drawn.wait(5)  # decoding them would take the interpreter lock from the mount
+        scans = image.scans(on_progress)  # worker processes, or the cache's records decoded
+        if image.layers and all(layer.from_cache for layer in image.layers):
+            self._load_whole(image, scans, go_on, on_main)
+            return
         on_main(self._opened, image)
-        scans = image.scans(on_progress)  # worker processes for a large file on disk
         try:
             for index, scan in scans:
                 # Stacked on the main thread in slices: keys are answered between them, even
@@ -273,6 +293,51 @@ class LayerscopeApp(Comparing, App[None]):
             scans.close()  # stops the worker processes if loading ended early (an error, Esc)
             image.close()  # every layer is read: the filesystem needs the archive no more
 
+    def _load_whole(
+        self,
+        image: Image,
+        scans: Iterator[tuple[int, LayerScan]],
+        go_on: Callable[[], None],
+        on_main: Callable[..., object],
+    ) -> None:
+        """In the loading thread: every layer comes from the cache (no blob is read), so they
+        are all stacked here, the waste too, before the UI sees the image; it then shows it
+        whole in one call. Stacking a layer between frames would only add a layout pass each:
+        what the user waits for is the whole image. Until then the UI does not read the tree,
+        so nothing reads it half-built; Esc hands over the layers stacked so far."""
+        count, stacked = len(image.layers), 0
+        throttle = Throttle()
+        self._held = image
+        try:
+            with collector_paused():  # else a full collection at each layer's end (see `_stacked`)
+                for index, scan in scans:
+                    for _ in image.stack_steps(index, scan):
+                        go_on()
+                    stacked = index + 1
+                    if throttle.ready():
+                        self.post_message(LayersStacked(stacked, count))
+                image.finish()
+            on_main(self._show_whole, image)
+        except LoadStopped:
+            on_main(self._opened, image, stacked)
+            on_main(self._stopped)
+        except (ImageError, OSError) as exc:
+            on_main(self._opened, image, stacked)
+            on_main(self._failed, str(exc))
+        except Exception as exc:
+            on_main(self._opened, image, stacked)
+            on_main(self._failed, f"internal error while analysing: {exc!r}")
+        finally:
+            if self._held is image:  # not a later load's (a reload, another platform)
+                self._held = None
+            scans.close()
+            image.close()
+
+    def _show_whole(self, image: Image) -> None:
+        """On the main thread: show an image stacked and analysed whole in the loading thread."""
+        self._opened(image, len(image.layers))
+        self._finish()
+
     def _if_current(self, loader: Worker, call: Callable[..., T], *args: object) -> T | None:
         """On the main thread: what the loading thread asks, unless another load replaced it."""
         return call(*args) if loader is self._loader else None
@@ -286,19 +351,31 @@ class LayerscopeApp(Comparing, App[None]):
         self._read[message.index] = message.done
         self.status.analysing(self.stacked, len(self.image.layers), sum(self._read.values()), self._total)
 
-    def _opened(self, image: Image) -> None:
+    def on_layers_stacked(self, message: LayersStacked) -> None:
+        if self.image is None and self._held is not None:
+            self.status.stacking(message.stacked, message.count)
+
+    def _opened(self, image: Image, stacked: int = 0) -> None:
+        """Show the opened image, whose layers below `stacked` are stacked already (the whole
+        image from the cache)."""
         self.image = image
         self.browser = Browser(image.fs)
+        self.stacked = stacked
         self._total = sum(layer.blob_size for layer in image.layers)
-        self.status.analysing(0, len(image.layers), 0, self._total)
+        self._read = {index: image.layers[index].blob_size for index in range(stacked)}
+        self._shown = stacked
+        self.status.analysing(stacked, len(image.layers), sum(self._read.values()), self._total)
         self.layers.show_image(image)
         self.summary.platforms = platforms_of(image)
         if self.reopenable:
             self.summary.how_to_switch = "ctrl+p: switch platform"
         if image.layers:
             self.view = replace(self.view, layer=0)
+        if stacked:
+            gc.freeze()  # see `_stacked`
+            self._show_layer_details()
         self._show_files()
-        self.summary.show(image, self.source_name, 0)
+        self.summary.show(image, self.source_name, stacked)
 
     @staticmethod
     def _stack_slice(slices: Iterator[str | None]) -> bool:
@@ -386,7 +463,7 @@ class LayerscopeApp(Comparing, App[None]):
         stay browsable, as after a failure, since a user who stops a long load usually wants
         what is there (the base layers), not nothing; with nothing read yet, the app ends."""
         self.workers.cancel_group(self, "load")
-        if self.image is None:
+        if self.image is None and self._held is None:
             self.exit(return_code=130, message=f"layerscope: stopped while reading {display_name(self.source_name)}")
             return
         self.status.stopping()
@@ -620,8 +697,9 @@ class LayerscopeApp(Comparing, App[None]):
         if node is not None and self.loaded and self.error is None:
             self.stack_view.pick(node)  # the tree's path, read through the stack
 
-    def on_tabbed_content_tab_activated(self) -> None:
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self.refresh_bindings()  # which keys apply depends on the tab (`check_action`)
+        self.waste_view.shown(event.pane.id == "waste")
 
     def action_toggle_mode(self) -> None:
         self.view = replace(self.view, mode=Mode.MERGED if self.view.mode == Mode.CHANGES else Mode.CHANGES)

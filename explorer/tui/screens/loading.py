@@ -33,6 +33,14 @@ class LayerRead(Message):
         self.index, self.done, self.size = index, done, size
 
 
+class LayersStacked(Message):
+    """Layers stacked so far of an image whose layers all come from the layer cache."""
+
+    def __init__(self, stacked: int, count: int) -> None:
+        super().__init__()
+        self.stacked, self.count = stacked, count
+
+
 class LoadStopped(Exception):
     """Raised in the loading thread at its next step once Esc asked it to stop."""
 
@@ -69,6 +77,13 @@ class LoadStatus(Horizontal):
 
     def stopping(self) -> None:
         self.query_one("#status-text", Label).update("Stopping…")
+
+    def stacking(self, stacked: int, count: int) -> None:
+        """Layers from the layer cache: nothing to read, only the stacking to show."""
+        self.query_one("#status-text", Label).update(
+            f"Analysing layers 0–{count - 1} from the layer cache · {stacked} done{STOP_HINT}"
+        )
+        self.query_one(ProgressBar).update(total=max(count, 1), progress=stacked)
 
     def analysing(self, stacked: int, count: int, done: int, total: int) -> None:
         """Layers 0..`stacked`-1 of `count` are analysed; `done` bytes of all blobs read of `total`

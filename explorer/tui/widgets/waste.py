@@ -29,6 +29,7 @@ class WasteView(Vertical):
         self.image: Image | None = None
         self.waste: Waste | None = None
         self.table = WasteTable(id="waste-table", cursor_type="row")
+        self.seen = False  # on screen: its tab is the active one
 
     def compose(self):
         yield Static(id="waste-hint", classes="hint")
@@ -72,7 +73,7 @@ class WasteView(Vertical):
             )
         )
         width = max(20, self.size.width - OTHER_COLUMNS)  # paths keep their file names
-        for n, item in enumerate(self.items):
+        for n, item in enumerate(self.items if self.seen else ()):
             table.add_row(
                 Text(human_size(item.size), justify="right"),
                 Text(CAUSE_NAMES[item.cause]),
@@ -88,6 +89,8 @@ class WasteView(Vertical):
             )
         )
         dups.display = bool(waste.duplicates)
+        if not self.seen:
+            return  # its 2,000 rows are measured on every layout: made when it is shown (`on_resize`)
         for n, dup in enumerate(waste.duplicates[:LIMIT]):
             dups.add_row(
                 Text(human_size(dup.size), justify="right"),
@@ -96,6 +99,14 @@ class WasteView(Vertical):
                 Text(", ".join(display_name(p) for p in dup.paths)),
                 key=str(n),
             )
+
+    def shown(self, seen: bool) -> None:
+        """Its tab was made the active one (`seen`), or another was: the rows are made when
+        it is (the app tells, so that they are there for the key that follows)."""
+        if seen != self.seen:
+            self.seen = seen
+            if seen and self.waste is not None:
+                self.show(self.image)
 
     def on_resize(self) -> None:
         if self.waste is not None:
