@@ -343,6 +343,18 @@ def test_other_images_sharing_a_layer_are_named(tmp_path, not_racy):
     assert text[1].startswith("also in") and str(one) in text[1]
 
 
+def test_an_archive_since_deleted_is_not_named(tmp_path, not_racy):
+    """Each `--demo` writes its archive to a new temporary folder, removed on exit: the
+    earlier runs' archives must not pile up under "also in"."""
+    one = write_oci(two_layers(b"one"), tmp_path / "one.tar")
+    two = write_oci(two_layers(b"second"), tmp_path / "two.tar")
+    analysed(one)
+    analysed(two)
+    one.unlink()
+    image = analysed(two)
+    assert image.layers[0].from_cache and image.layers[0].also_in == []
+
+
 def test_verify_wants_a_record_whose_tar_was_hashed(tmp_path, not_racy):
     path = write_oci(two_layers(), tmp_path / "two.tar")
     verified = OpenOptions(cache=True, verify=True)

@@ -340,12 +340,21 @@ def through_cache(
     return cached
 
 
+def _still_there(cache_name: str) -> bool:
+    """Whether the image a layer cache name stands for can still be opened: an archive
+    named by its path (see `Image.cache_name`) is gone once its file is (an earlier
+    `--demo`'s temporary archive, a deleted `docker save`); a registry's name always counts."""
+    _, sep, tail = cache_name.rpartition(" (")
+    where = tail[:-1] if sep and tail.endswith(")") else cache_name
+    return not os.path.isabs(where) or os.path.exists(where)
+
+
 def _load(cached: CachedScans, layers: Sequence[Layer]) -> None:
     """Read the records the cache holds, and mark the layers with them."""
     cached.load()
     for index, layer in enumerate(layers):
         layer.from_cache = index in cached.hits
-        layer.also_in = cached.also_in.get(index, [])
+        layer.also_in = [name for name in cached.also_in.get(index, []) if _still_there(name)]
 
 
 def load(path: str, options: OpenOptions = DEFAULT_OPTIONS, *, pool: ScanPool | None = None) -> Image:
