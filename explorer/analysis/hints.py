@@ -13,7 +13,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from heapq import nlargest
 from itertools import chain, islice
@@ -573,17 +573,12 @@ def _removed_package_hint(b: _Builder, stored: int, hidden: int, copies: list[Co
     if not removed:
         return copies
     by_name = {p.name: p for p in removed if p.ecosystem == "deb"}
-    owned: dict[Package, list[Copy]] = defaultdict(list)
-    rest = []
-    for copy in copies:
-        path = copy.path
-        owner = packages.owner_of(path)
-        if owner not in removed:
-            owner = _dpkg_record_of(path, by_name)
-        if owner is None:
-            rest.append(copy)
-        else:
-            owned[owner].append(copy)
+
+    def owner(path: str) -> Package | None:
+        found = packages.owner_of(path)
+        return found if found in removed else _dpkg_record_of(path, by_name)
+
+    owned, rest = _by_owner(copies, owner)
     if not owned:
         return copies
     named = _hint_packages(owned)
@@ -601,6 +596,21 @@ def _removed_package_hint(b: _Builder, stored: int, hidden: int, copies: list[Co
         named,
     )
     return rest
+
+
+def _by_owner(
+    copies: list[Copy], owner: Callable[[str], Package | None]
+) -> tuple[dict[Package, list[Copy]], list[Copy]]:
+    """`copies` split by the package `owner` gives each path, and those it gives none."""
+    owned: dict[Package, list[Copy]] = defaultdict(list)
+    rest = []
+    for copy in copies:
+        found = owner(copy.path)
+        if found is None:
+            rest.append(copy)
+        else:
+            owned[found].append(copy)
+    return owned, rest
 
 
 def _replaced_fix(hide: str) -> str:
@@ -626,15 +636,7 @@ def _replaced_package_hint(b: _Builder, stored: int, hidden: int, copies: list[C
     packages: Packages = b.packages  # type: ignore[assignment]
     upgraded = {c.package for c in packages.changes[hidden] if c.action == UPGRADED}
     by_name = {p.name: p for p in upgraded if p.ecosystem == "deb"}
-    owned: dict[Package, list[Copy]] = defaultdict(list)
-    rest = []
-    for copy in copies:
-        path = copy.path
-        owner = packages.owner_of(path) or _dpkg_record_of(path, by_name)
-        if owner is None:
-            rest.append(copy)
-        else:
-            owned[owner].append(copy)
+    owned, rest = _by_owner(copies, lambda path: packages.owner_of(path) or _dpkg_record_of(path, by_name))
     if not owned:
         return copies
     named = _hint_packages(owned)
