@@ -12,11 +12,13 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from explorer.analysis import load
+from explorer.analysis.image import Image as Model
 from explorer.archive.capture import Capture, CaptureSpec, HeadRule, metadata_kind
 from explorer.archive.layerscan import LayerScan, scan_layer
 from explorer.archive.limits import Limits
@@ -513,32 +515,37 @@ def _deb(tmp: Path, name: str, version: str, files: dict[str, bytes], multi_arch
     return out
 
 
-@pytest.mark.skipif(not (shutil.which("dpkg") and shutil.which("dpkg-deb")), reason="dpkg and dpkg-deb not installed")
-def test_real_dpkg_database(tmp_path: Path) -> None:
+def dpkg_layers(tmp_path: Path, runs: Sequence[tuple[str, list[str]]]) -> Model:
+    """The image of real dpkg runs on a usr-merged root (`bin` -> `usr/bin`): one layer for
+    each (instruction, dpkg arguments), holding what that run changed."""
     root = tmp_path / "root"
     for sub in ("var/lib/dpkg/info", "var/lib/dpkg/updates", "usr/bin"):
         (root / sub).mkdir(parents=True)
     (root / "var/lib/dpkg/status").write_bytes(b"")
-    (root / "bin").symlink_to("usr/bin")  # usr-merged: the package ships /bin/hello
-
-    def dpkg(*args: str) -> None:
+    (root / "bin").symlink_to("usr/bin")
+    layers, before = [], {}
+    for created_by, args in runs:
         cmd = ["dpkg", f"--root={root}", "--force-not-root", "--force-script-chrootless", "--force-unsafe-io", *args]
         subprocess.run(cmd, check=True, capture_output=True)
-
-    hello1 = _deb(tmp_path, "hello", "1.0", {"bin/hello": b"h" * 300})
-    hello2 = _deb(tmp_path, "hello", "2.0", {"bin/hello": b"H" * 400})
-    libx = _deb(tmp_path, "libx", "1.0", {"usr/lib/libx.so": b"x" * 500}, multi_arch=True)
-    layers, before = [], {}
-    for created_by, args in (
-        ("install", ["-i", str(hello1), str(libx)]),
-        ("upgrade", ["-i", str(hello2)]),
-        ("purge", ["--purge", "libx"]),
-    ):
-        dpkg(*args)
         after = _tree(root)
         layers.append(_layer(before, after, created_by))
         before = after
-    image = load(str(write_oci(Image(layers), tmp_path / "a.tar")))
+    return load(str(write_oci(Image(layers), tmp_path / "a.tar")))
+
+
+@pytest.mark.skipif(not (shutil.which("dpkg") and shutil.which("dpkg-deb")), reason="dpkg and dpkg-deb not installed")
+def test_real_dpkg_database(tmp_path: Path) -> None:
+    hello1 = _deb(tmp_path, "hello", "1.0", {"bin/hello": b"h" * 300})  # usr-merged: ships /bin/hello
+    hello2 = _deb(tmp_path, "hello", "2.0", {"bin/hello": b"H" * 400})
+    libx = _deb(tmp_path, "libx", "1.0", {"usr/lib/libx.so": b"x" * 500}, multi_arch=True)
+    image = dpkg_layers(
+        tmp_path,
+        [
+            ("install", ["-i", str(hello1), str(libx)]),
+            ("upgrade", ["-i", str(hello2)]),
+            ("purge", ["--purge", "libx"]),
+        ],
+    )
     assert changes(image, 0) == [("added", "hello", "1.0", None), ("added", "libx", "1.0", None)]
     assert changes(image, 1) == [("upgraded", "hello", "2.0", "1.0")]
     assert changes(image, 2) == [("removed", "libx", "1.0", None)]

@@ -5,7 +5,6 @@ databases written by the real dpkg, and on builder archives."""
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from explorer.analysis.hints import BUILD_ONLY, DELETED_LATER, OVERWRITTEN, comp
 from explorer.analysis.packages import Package
 from explorer.present.hints import hint_record
 from tests.imagebuilder import F, Image, Layer, whiteout, write_oci
-from tests.test_packages import _deb, _dpkg_image, _layer, _tree, status
+from tests.test_packages import _deb, _dpkg_image, dpkg_layers, status
 
 needs_dpkg = pytest.mark.skipif(
     not (shutil.which("dpkg") and shutil.which("dpkg-deb")), reason="dpkg and dpkg-deb not installed"
@@ -48,27 +47,12 @@ def test_build_packages_by_name(name: str, ecosystem: str, build: bool) -> None:
     assert is_build_package(Package(ecosystem, name, "1", "", "", 0)) is build
 
 
-def _dpkg_root(tmp_path: Path):  # noqa: ANN202
-    root = tmp_path / "root"
-    for sub in ("var/lib/dpkg/info", "var/lib/dpkg/updates", "usr/bin"):
-        (root / sub).mkdir(parents=True)
-    (root / "var/lib/dpkg/status").write_bytes(b"")
-    (root / "bin").symlink_to("usr/bin")
-
-    def dpkg(*args: str) -> None:
-        cmd = ["dpkg", f"--root={root}", "--force-not-root", "--force-script-chrootless", "--force-unsafe-io", *args]
-        subprocess.run(cmd, check=True, capture_output=True)
-
-    return root, dpkg
-
-
 def _by_kind(hints, kind: str) -> list:  # noqa: ANN001
     return [h for h in hints.hints if h.kind == kind]
 
 
 @needs_dpkg
 def test_build_only_and_removed_packages_from_real_dpkg(tmp_path: Path) -> None:
-    root, dpkg = _dpkg_root(tmp_path)
     gcc = _deb(
         tmp_path,
         "gcc-12",
@@ -78,17 +62,14 @@ def test_build_only_and_removed_packages_from_real_dpkg(tmp_path: Path) -> None:
     dev = _deb(tmp_path, "libfoo-dev", "1.0", {"usr/include/foo.h": b"h" * 700, "usr/lib/libfoo.a": b"a" * 800})
     hello = _deb(tmp_path, "hello", "2.10", {"bin/hello": b"H" * 400})
     make = _deb(tmp_path, "make", "4.3-4.1", {"usr/bin/make": b"M" * 2500})
-    layers, before = [], {}
-    for created_by, args in (
-        ("RUN apt-get install -y gcc-12 libfoo-dev hello", ["-i", str(gcc), str(dev), str(hello)]),
-        ("RUN apt-get install -y make", ["-i", str(make)]),
-        ("RUN apt-get purge -y make", ["--purge", "make"]),
-    ):
-        dpkg(*args)
-        after = _tree(root)
-        layers.append(_layer(before, after, created_by))
-        before = after
-    image = load(str(write_oci(Image(layers), tmp_path / "a.tar")))
+    image = dpkg_layers(
+        tmp_path,
+        [
+            ("RUN apt-get install -y gcc-12 libfoo-dev hello", ["-i", str(gcc), str(dev), str(hello)]),
+            ("RUN apt-get install -y make", ["-i", str(make)]),
+            ("RUN apt-get purge -y make", ["--purge", "make"]),
+        ],
+    )
     hints = compute_hints(image)
 
     (build,) = _by_kind(hints, BUILD_ONLY)  # no hint by path for the same files
