@@ -331,20 +331,27 @@ class LayerCache:
         self._db.close()
 
     # ---- lookups ----
+    def _read(self, query: str, params: tuple) -> list[tuple]:
+        """The rows of `query` (none once the cache is broken, or if the read breaks it)."""
+        if self.broken:
+            return []
+        try:
+            return self._db.execute(query, params).fetchall()
+        except sqlite3.Error as exc:
+            self._fail(exc)
+            return []
+
+    def _read_one(self, query: str, params: tuple) -> tuple | None:
+        rows = self._read(query, params)
+        return rows[0] if rows else None
+
     def blob(self, location: Location, known: tuple) -> tuple[str, bool] | None:
         """What is remembered of this archive blob while its file is as `known` (its `identity`):
         (its verified digest, True), or (the digest its archive claimed, "" if none; False)."""
-        if self.broken:
-            return None
-        try:
-            row = self._db.execute(
-                "SELECT dev, ino, size, mtime_ns, ctime_ns, length, digest, verified FROM blobs"
-                " WHERE path=? AND offset=?",
-                (known[0], location.offset),
-            ).fetchone()
-        except sqlite3.Error as exc:
-            self._fail(exc)
-            return None
+        row = self._read_one(
+            "SELECT dev, ino, size, mtime_ns, ctime_ns, length, digest, verified FROM blobs WHERE path=? AND offset=?",
+            (known[0], location.offset),
+        )
         if row is None or tuple(row[:5]) != known[1:] or row[5] != location.size:
             return None
         return row[6], bool(row[7])
@@ -352,31 +359,16 @@ class LayerCache:
     def claimed(self, claim: str, diff_id: str | None, heads: str) -> list[tuple[Location, tuple]]:
         """The archive blobs with an unverified record that claim `claim`: (where, their file's
         identity when the record was made)."""
-        if self.broken:
-            return []
-        try:
-            rows = self._db.execute(
-                f"SELECT {_PLACE} FROM blobs WHERE digest=? AND verified=0",  # noqa: S608 (ours)
-                (claim,),
-            ).fetchall()
-        except sqlite3.Error as exc:
-            self._fail(exc)
-            return []
+        rows = self._read(f"SELECT {_PLACE} FROM blobs WHERE digest=? AND verified=0", (claim,))  # noqa: S608 (ours)
         places = [(Location(*row[:3]), (row[0], *row[3:])) for row in rows]
         return [(at, known) for at, known in places if self.has(place_key(known, at.offset, at.size), diff_id, heads)]
 
     def get(self, digest: str, diff_id: str | None, heads: str) -> Record | None:
-        if self.broken:
-            return None
-        try:
-            row = self._db.execute(
-                "SELECT text, ints, u64, nulls, data FROM layers JOIN records USING (version)"
-                " WHERE digest=? AND diff_id=? AND format=? AND heads=?",
-                (digest, diff_id or "", FORMAT, heads),
-            ).fetchone()
-        except sqlite3.Error as exc:
-            self._fail(exc)
-            return None
+        row = self._read_one(
+            "SELECT text, ints, u64, nulls, data FROM layers JOIN records USING (version)"
+            " WHERE digest=? AND diff_id=? AND format=? AND heads=?",
+            (digest, diff_id or "", FORMAT, heads),
+        )
         return Record(*row) if row else None
 
     def has(self, digest: str, diff_id: str | None, heads: str) -> bool:
@@ -385,28 +377,15 @@ class LayerCache:
     def version(self, digest: str, diff_id: str | None, heads: str) -> str | None:
         """The version of the record held under this key (a new one each time one is stored),
         or None without one."""
-        if self.broken:
-            return None
-        try:
-            row = self._db.execute(
-                "SELECT version FROM layers WHERE digest=? AND diff_id=? AND format=? AND heads=?",
-                (digest, diff_id or "", FORMAT, heads),
-            ).fetchone()
-        except sqlite3.Error as exc:
-            self._fail(exc)
-            return None
+        row = self._read_one(
+            "SELECT version FROM layers WHERE digest=? AND diff_id=? AND format=? AND heads=?",
+            (digest, diff_id or "", FORMAT, heads),
+        )
         return row[0] if row else None
 
     def result(self, key: str) -> bytes | None:
         """A whole-image result kept under `key` (see `put_result`), marked as used now."""
-        if self.broken:
-            return None
-        try:
-            query = "SELECT data FROM results JOIN outputs USING (version) WHERE key=?"
-            row = self._db.execute(query, (key,)).fetchone()
-        except sqlite3.Error as exc:
-            self._fail(exc)
-            return None
+        row = self._read_one("SELECT data FROM results JOIN outputs USING (version) WHERE key=?", (key,))
         if row is None:
             return None
         self._write(lambda db: db.execute("UPDATE results SET used=? WHERE key=?", (time.time(), key)))
@@ -423,15 +402,7 @@ class LayerCache:
 
     def also_in(self, digest: str, image: str) -> list[str]:
         """The other images seen with this layer, most recent first."""
-        if self.broken:
-            return []
-        try:
-            rows = self._db.execute(
-                "SELECT image FROM images WHERE digest=? AND image<>? ORDER BY seen DESC", (digest, image)
-            ).fetchall()
-        except sqlite3.Error as exc:
-            self._fail(exc)
-            return []
+        rows = self._read("SELECT image FROM images WHERE digest=? AND image<>? ORDER BY seen DESC", (digest, image))
         return [row[0] for row in rows]
 
     # ---- writes ----
