@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from ..analysis.dive_compat import DiveCompat
 from ..analysis.hints import compute_hints, largest_files
 from ..analysis.image import Image
+from ..analysis.waste import Duplicate
 from .hints import LARGEST_DEFAULT, hint_record, largest_record
+from .indented_json import LazyList
 
 SCHEMA = "layerscope.report/v1"
 
@@ -26,10 +29,12 @@ def dive_figures(result: DiveCompat) -> dict:
     }
 
 
-def report_dict(image: Image, top: int | None = None, dive: DiveCompat | None = None) -> dict:
+def report_dict(image: Image, top: int | None = None, dive: DiveCompat | None = None, lazy: bool = False) -> dict:
     """Everything the report says, all sizes in bytes. `top` limits the lists (hints, waste,
     duplicates, largest files; without it the largest files are the first 20, the rest all);
-    `dive` is dive's figures, when asked for (`dive_compat.watch`)."""
+    `dive` is dive's figures, when asked for (`dive_compat.watch`). With `lazy`, the records
+    of the duplicates (100,000s on a million files) are a `LazyList`, made as `write_indented`
+    writes them."""
     waste = image.waste
     assert waste is not None, "analyse() the image first"
     hints = compute_hints(image)
@@ -106,12 +111,20 @@ def report_dict(image: Image, top: int | None = None, dive: DiveCompat | None = 
             for i in waste.items[:top]
         ],
         "waste_items_total": len(waste.items),
-        "duplicates": [{"bytes": d.size, "paths": list(d.paths)} for d in waste.duplicates[:top]],
+        "duplicates": (LazyList if lazy else _made)(_duplicate, waste.duplicates[:top]),
         "largest": [largest_record(f) for f in largest_files(image.fs, LARGEST_DEFAULT if top is None else top)],
         "dive_compat": dive_figures(dive) if dive else None,
         **packages_sections(image),
         "warnings": image.warnings + image.packages.warnings,
     }
+
+
+def _duplicate(d: Duplicate) -> dict:
+    return {"bytes": d.size, "paths": d.paths}  # a tuple, written as a list: the paths are not copied
+
+
+def _made(make: Callable[[Duplicate], dict], items: list[Duplicate]) -> list[dict]:
+    return list(map(make, items))
 
 
 def package_changes(image: Image, layer: int) -> list[dict]:
