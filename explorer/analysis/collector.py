@@ -10,19 +10,20 @@ while the collector is paused.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Run a block with the cyclic collector off (and back on after, if it was on)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
+class collector_paused:  # noqa: N801 (used as a function: `with collector_paused():`)
+    """Run a block with the cyclic collector off (and back on after, if it was on). A class,
+    not a generator: it is entered once per layer stacked, 50,000 times on some images."""
+
+    __slots__ = ("enabled",)
+
+    def __enter__(self) -> None:
+        self.enabled = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled:
             gc.enable()
 
 

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import os
 import threading
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import starmap
-from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from ..archive.config import HistoryEntry, ImageConfig, align_history, parse_config
@@ -185,21 +183,20 @@ class Image:
         list of them: on a million entries, ~40 MB less at the peak than `stack_steps`)."""
         with collector_paused():
             layer = self._admit(index, scan)
-            kinds: Counter[str] = Counter()
+            kinds: dict[str, int] = {}
             content = 0
 
             def batches() -> Iterator[list[Entry]]:
                 nonlocal content
                 for batch in scan.batches():
-                    kinds.update(map(itemgetter(1), batch))
-                    content += sum(row[2] for row in batch if row[1] == FILE)
+                    content += _count(batch, kinds)
                     yield list(starmap(Entry, batch))
 
             before = len(self.fs.warnings)
             for _ in self.fs.stack_batches(index, list(starmap(Entry, scan.hiding())), batches()):
                 pass
             layer.content_bytes = content
-            layer.entry_counts = dict(kinds)
+            layer.entry_counts = kinds
             self._stacked(layer, scan, before)
 
     def stack_steps(self, index: int, scan: LayerScan) -> Iterator[str | None]:
@@ -216,14 +213,13 @@ class Image:
     def _stack_steps(self, index: int, scan: LayerScan) -> Iterator[str | None]:
         layer = self._admit(index, scan)
         entries: list[Entry] = []
-        kinds: Counter[str] = Counter()
+        kinds: dict[str, int] = {}
         content = 0
         for batch in scan.batches():  # rows that came packed are decoded a batch at a time
-            kinds.update(map(itemgetter(1), batch))
-            content += sum(row[2] for row in batch if row[1] == FILE)
+            content += _count(batch, kinds)
             entries += starmap(Entry, batch)
         layer.content_bytes = content
-        layer.entry_counts = dict(kinds)
+        layer.entry_counts = kinds
         yield PREPARED
         before = len(self.fs.warnings)
         yield from self.fs.stack_in_slices(index, entries)
@@ -240,11 +236,14 @@ class Image:
         max_entries = self.options.limits.max_entries
         if self.entry_count > max_entries:
             raise ImageError(f"more than {max_entries} entries in all (raise it with --max-entries)")
-        self.warnings.extend(scan.warnings)
-        if scan.capture is not None:  # the budget is the image's: what lower layers kept counts
+        if scan.warnings:
+            self.warnings.extend(scan.warnings)
+        capture = scan.capture
+        if capture is not None:  # the budget is the image's: what lower layers kept counts
             left = self.options.limits.capture.budget - self.captured
-            self.warnings.extend(f"layer {index}: {w}" for w in scan.capture.limit_to(left))
-            self.captured += scan.capture.used
+            if capture.used > left:
+                self.warnings.extend(f"layer {index}: {w}" for w in capture.limit_to(left))
+            self.captured += capture.used
         return layer
 
     def _stacked(self, layer: Layer, scan: LayerScan, before: int) -> None:
@@ -254,9 +253,13 @@ class Image:
         for hook in self.layer_hooks:
             hook(layer, scan.rows)
         scan.rows = []  # the filesystem holds what it needs of them
-        self.warnings.extend(f"layer {layer.index}: {w}" for w in self.fs.warnings[before:])
-        counts = Counter(c.kind for c in self.fs.layer_changes[layer.index])
-        layer.change_counts = {k: counts.get(k, 0) for k in CHANGE_KINDS}
+        fs = self.fs
+        if len(fs.warnings) > before:
+            self.warnings.extend(f"layer {layer.index}: {w}" for w in fs.warnings[before:])
+        counts = dict.fromkeys(CHANGE_KINDS, 0)
+        for change in fs.layer_changes[layer.index]:
+            counts[change.kind] += 1
+        layer.change_counts = counts
         layer.scan = scan
         if count >= RELEASE_AFTER:
             release_freed()
@@ -345,6 +348,17 @@ class Image:
         if self._cache is not None:
             self._cache.close()
             self._cache = None
+
+
+def _count(rows: list[Row], kinds: dict[str, int]) -> int:
+    """Count `rows` by kind into `kinds`; the content bytes of their regular files."""
+    content = 0
+    for row in rows:
+        kind = row[1]
+        kinds[kind] = kinds.get(kind, 0) + 1
+        if kind == FILE:
+            content += row[2]
+    return content
 
 
 def through_cache(
