@@ -8,6 +8,7 @@ from collections.abc import Callable
 from ..analysis.dive_compat import DiveCompat
 from ..analysis.hints import compute_hints, largest_files
 from ..analysis.image import Image
+from ..analysis.packages import PackageChange
 from ..analysis.waste import Duplicate
 from .hints import LARGEST_DEFAULT, hint_record, largest_record
 from .indented_json import LazyList
@@ -39,6 +40,7 @@ def report_dict(image: Image, top: int | None = None, dive: DiveCompat | None = 
     assert waste is not None, "analyse() the image first"
     hints = compute_hints(image)
     cfg = image.config
+    changes = image.packages.changes  # looked up once: an image may have 50,000 layers
     return {
         "schema": SCHEMA,
         "image": {
@@ -90,7 +92,7 @@ def report_dict(image: Image, top: int | None = None, dive: DiveCompat | None = 
                 "created_by": layer.created_by,
                 "created": layer.history.created if layer.history else None,
                 "comment": layer.history.comment if layer.history else None,
-                "package_changes": package_changes(image, layer.index),
+                "package_changes": package_changes(changes[layer.index]),
             }
             for layer in image.layers
         ],
@@ -127,8 +129,9 @@ def _made(make: Callable[[Duplicate], dict], items: list[Duplicate]) -> list[dic
     return list(map(make, items))
 
 
-def package_changes(image: Image, layer: int) -> list[dict]:
-    """What one layer did to packages: added, removed or upgraded (its version changed)."""
+def package_changes(changes: list[PackageChange]) -> list[dict]:
+    """What one layer did to packages (its `Packages.changes`): added, removed or upgraded
+    (its version changed)."""
     return [
         {
             "action": c.action,
@@ -139,7 +142,7 @@ def package_changes(image: Image, layer: int) -> list[dict]:
             "bytes": c.bytes,
             "installed_size": c.package.installed_size,
         }
-        for c in image.packages.changes[layer]
+        for c in changes
     ]
 
 
