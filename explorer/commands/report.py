@@ -64,18 +64,18 @@ def _write_json(data: dict, keep: Callable[[bytes], None] | None) -> None:
     text never lie whole beside the image's tree), and `keep` its bytes."""
     from ..present.indented_json import write_indented
 
-    parts: list[bytes] = []
+    kept = bytearray()  # kept as it grows: no list of parts joined into a second copy
 
     def write(text: str) -> None:
         sys.stdout.write(text)
         if keep is not None:
-            parts.append(text.encode("ascii"))
+            kept.extend(text.encode("ascii"))
 
     write_indented(data, write)
     write("\n")
     sys.stdout.flush()
     if keep is not None:
-        keep(b"".join(parts))
+        keep(kept)  # bytes-like: the cache stores it as a blob
 
 
 def _print(args: argparse.Namespace, result: bytes) -> None:
