@@ -205,7 +205,6 @@ def test_docker_config_credentials(tmp_path, monkeypatch):
 
 def test_plain_http_only_for_loopback_or_insecure():
     client = registry.RegistryClient.__new__(registry.RegistryClient)
-    client.session = registry._session()
     client.verify_tls = True
     assert client._base_url("registry.example", insecure=False) == "https://registry.example"
     assert registry._is_loopback("127.0.0.1:5000") and registry._is_loopback("[::1]:80")
@@ -342,6 +341,26 @@ def test_timeouts_and_refused_connections(servers, monkeypatch, docker_config):
     server.stop()
     with pytest.raises(ImageError, match="cannot connect"):
         registry.open_registry(f"registry://127.0.0.1:{port}/a:1")
+
+
+def test_a_port_that_does_not_speak_http(docker_config):
+    """A port that answers with something else than HTTP is a one-line error, not a traceback."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def answer() -> None:
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
+        conn.close()
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    try:
+        host = f"127.0.0.1:{listener.getsockname()[1]}"
+        with pytest.raises(ImageError, match=f"^{host}/a:1: {host} gave no HTTP answer"):
+            registry.open_registry(f"registry://{host}/a:1")
+    finally:
+        listener.close()
 
 
 # ---- a real registry ------------------------------------------------------------------------------
@@ -512,19 +531,37 @@ def test_bearer_tokens_per_repository(bearer_registry):
         load(f"{bearer_registry.host}/bloat:zstd")
 
 
-def test_requests_is_imported_only_for_registries(tmp_path):
-    """Local archives do not pay for `requests`; nor do the workers that fetch registry layers."""
+def test_http_is_imported_only_for_registries_and_lightly(tmp_path, servers):
+    """Local archives load no HTTP code at all; a blob fetch (what a worker does) loads the
+    standard library's `http.client`, no client library, and `urllib.request` (for proxies)
+    only when the environment names a proxy."""
     path = write_oci(Image([Layer([F("a", b"1")])]), tmp_path / "img.tar")
+    blob = b"layer"
+    server = servers(lambda h: _send(h, 200, blob))
+    digest = "sha256:" + hashlib.sha256(blob).hexdigest()
     code = """
 import contextlib, io, sys
 from explorer.cli import main
 with contextlib.redirect_stdout(io.StringIO()):
     assert main(["report", sys.argv[1], "--json"]) == 0
-import explorer.archive.blobfetch, explorer.archive.scanworker
-print("requests" in sys.modules, "explorer.archive.registry" in sys.modules)
+print(*[m in sys.modules for m in ("http.client", "explorer.archive.registry")])
+from explorer.archive.blobfetch import RemoteBlob
+with RemoteBlob(sys.argv[2], None, True, sys.argv[3], 5).open("blob") as stream:
+    stream.read()
+print(*[m in sys.modules for m in ("http.client", "requests", "urllib3", "urllib.request")])
 """
-    proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, cwd=ROOT, timeout=60)
-    assert proc.stdout.split() == ["False", "False"], proc.stderr
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    url = f"http://{server.host}/v2/a/blobs/{digest}"
+    for proxy, loaded in (({}, "False"), ({"no_proxy": "*"}, "True")):
+        proc = subprocess.run(
+            [sys.executable, "-c", code, str(path), url, digest],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=60,
+            env={**env, **proxy},
+        )
+        assert proc.stdout.split() == ["False", "False", "True", "False", "False", loaded], proc.stderr
 
 
 @needs_shared
