@@ -285,6 +285,29 @@ def test_authorization_is_dropped_on_a_redirect_to_another_host(servers):
     assert same.seen[1][1].get("Authorization") == "Basic abc"
 
 
+def test_the_environments_proxy_and_its_credentials(servers, monkeypatch):
+    """`http_proxy` (with credentials in it) is asked for the blob's absolute URL, `no_proxy`
+    names hosts asked directly."""
+    blob = b"layer bytes"
+    digest = "sha256:" + hashlib.sha256(blob).hexdigest()
+    proxy = servers(lambda h: _send(h, 200, blob))
+    direct = servers(lambda h: _send(h, 200, blob))
+    for name in ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("http_proxy", f"http://us%40er:p%3Ass@{proxy.host}")
+    url = f"http://registry.invalid/v2/a/blobs/{digest}"
+    with RemoteBlob(url, "Bearer t", True, digest, len(blob)).open("blob") as stream:
+        assert stream.read(100) == blob
+    path, headers = proxy.seen[0]
+    assert path == url and headers["Proxy-Authorization"] == "Basic " + base64.b64encode(b"us@er:p:ss").decode()
+    assert headers["Authorization"] == "Bearer t"
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    with RemoteBlob(f"http://{direct.host}/v2/a/blobs/{digest}", None, True, digest, len(blob)).open("b") as stream:
+        assert stream.read(100) == blob
+    assert len(proxy.seen) == 1 and direct.seen[0][0] == f"/v2/a/blobs/{digest}"
+    assert "Proxy-Authorization" not in direct.seen[0][1]
+
+
 def test_blob_digest_and_size_are_checked_as_it_streams(servers):
     blob = b"x" * 5000
     server = servers(lambda h: _send(h, 200, blob))

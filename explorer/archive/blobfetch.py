@@ -17,7 +17,7 @@ import ssl
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
-from urllib.parse import urlencode, urljoin, urlsplit
+from urllib.parse import unquote, urlencode, urljoin, urlsplit
 
 from .errors import CorruptBlob, ImageError
 
@@ -86,8 +86,9 @@ def status_error(code: int, phrase: str, retry_after: str | None, detail: str, w
     return f"{what}: the registry answered {code} {phrase}{detail}"
 
 
-def _connect(url: str, verify_tls: bool) -> tuple[http.client.HTTPConnection, str]:
-    """A connection for `url` (through the environment's proxy, if any) and the request target."""
+def _connect(url: str, verify_tls: bool) -> tuple[http.client.HTTPConnection, str, dict[str, str]]:
+    """A connection for `url` (through the environment's proxy, if any), the request target,
+    and the headers the proxy is to get with a plain-HTTP request (its credentials)."""
     import http.client
 
     parts = urlsplit(url)
@@ -99,7 +100,14 @@ def _connect(url: str, verify_tls: bool) -> tuple[http.client.HTTPConnection, st
         proxy = urllib.request.getproxies().get(parts.scheme)
         if proxy and urllib.request.proxy_bypass(parts.hostname or ""):
             proxy = None
-    proxy_netloc = urlsplit(proxy if "://" in (proxy or "") else f"http://{proxy}").netloc if proxy else None
+    proxy_netloc, proxy_headers = None, {}
+    if proxy:
+        userinfo, _, proxy_netloc = urlsplit(proxy if "://" in proxy else f"http://{proxy}").netloc.rpartition("@")
+        if userinfo:  # http://user:password@proxy:3128
+            import base64
+
+            credentials = ":".join(unquote(p) for p in userinfo.split(":", 1)).encode()
+            proxy_headers = {"Proxy-Authorization": "Basic " + base64.b64encode(credentials).decode()}
     if parts.scheme == "https":
         context = ssl.create_default_context()
         if not verify_tls:
@@ -109,12 +117,10 @@ def _connect(url: str, verify_tls: bool) -> tuple[http.client.HTTPConnection, st
             proxy_netloc or parts.netloc, timeout=TIMEOUT[0], context=context
         )
         if proxy_netloc:
-            conn.set_tunnel(parts.netloc)
-    else:
-        conn = http.client.HTTPConnection(proxy_netloc or parts.netloc, timeout=TIMEOUT[0])
-        if proxy_netloc:
-            path = url
-    return conn, path
+            conn.set_tunnel(parts.netloc, headers=proxy_headers)
+        return conn, path, {}
+    conn = http.client.HTTPConnection(proxy_netloc or parts.netloc, timeout=TIMEOUT[0])
+    return conn, (url if proxy_netloc else path), proxy_headers
 
 
 def fetch(
@@ -125,15 +131,16 @@ def fetch(
     import http.client
 
     for _ in range(MAX_REDIRECTS):
-        conn, path = _connect(url, verify_tls)
+        conn, path, proxy_headers = _connect(url, verify_tls)
         try:
             conn.connect()
             conn.sock.settimeout(TIMEOUT[1])
             if form is not None:
                 body = urlencode(form).encode()
-                conn.request("POST", path, body, {**headers, "Content-Type": "application/x-www-form-urlencoded"})
+                form_type = {"Content-Type": "application/x-www-form-urlencoded"}
+                conn.request("POST", path, body, {**headers, **proxy_headers, **form_type})
             else:
-                conn.request("GET", path, headers=headers)
+                conn.request("GET", path, headers={**headers, **proxy_headers})
             response = conn.getresponse()
         except TimeoutError:
             conn.close()
