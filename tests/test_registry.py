@@ -367,23 +367,90 @@ def test_timeouts_and_refused_connections(servers, monkeypatch, docker_config):
 
 
 def test_a_port_that_does_not_speak_http(docker_config):
-    """A port that answers with something else than HTTP is a one-line error, not a traceback."""
+    """A port that answers with something else than HTTP is a one-line error, not a traceback
+    (a loopback one is then asked over HTTPS, which fails the same way)."""
     listener = socket.create_server(("127.0.0.1", 0))
 
     def answer() -> None:
-        conn, _ = listener.accept()
-        conn.recv(65536)
-        conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
-        conn.close()
+        with contextlib.suppress(OSError):  # until the listener is closed
+            while True:
+                conn, _ = listener.accept()
+                conn.recv(65536)
+                conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
+                conn.close()
 
     thread = threading.Thread(target=answer, daemon=True)
     thread.start()
     try:
         host = f"127.0.0.1:{listener.getsockname()[1]}"
-        with pytest.raises(ImageError, match=f"^{host}/a:1: {host} gave no HTTP answer"):
+        with pytest.raises(ImageError, match=f"^blob: {host} gave no HTTP answer"):
+            RemoteBlob(f"http://{host}/v2/a/blobs/x", None, True, "sha256:" + "0" * 64, 1).open("blob")
+        with pytest.raises(ImageError, match=f"^{host}/a:1: TLS failed with {host} ") as caught:
             registry.open_registry(f"registry://{host}/a:1")
+        assert "\n" not in str(caught.value)
     finally:
         listener.close()
+
+
+def test_a_loopback_port_that_speaks_only_tls_is_asked_over_https(tmp_path, docker_config, monkeypatch):
+    """A TLS server that drops a plain-HTTP request (Go's answers it 400) is asked over HTTPS."""
+    import datetime
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    pem, pkcs8 = serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(pem))
+    (tmp_path / "key.pem").write_bytes(key.private_bytes(pem, pkcs8, serialization.NoEncryption()))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            _send(self, 404, b'{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}')
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    class TLSServer(ThreadingHTTPServer):
+        def get_request(self):
+            conn, address = self.socket.accept()
+            try:
+                return context.wrap_socket(conn, server_side=True), address
+            except (ssl.SSLError, OSError):  # a plain-HTTP request: dropped
+                conn.close()
+                raise
+
+    server = TLSServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        host = f"127.0.0.1:{server.server_port}"
+        with pytest.raises(ImageError, match="TLS failed .* certificate verify failed"):
+            registry.open_registry(f"registry://{host}/a:1")
+        registry.configure(Settings(insecure=True))
+        with pytest.raises(ImageError, match="not found \\(404\\): MANIFEST_UNKNOWN"):
+            registry.open_registry(f"registry://{host}/a:1")
+    finally:
+        registry.configure(Settings())
+        server.shutdown()
+        server.server_close()
 
 
 # ---- a real registry ------------------------------------------------------------------------------

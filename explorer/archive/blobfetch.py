@@ -34,6 +34,10 @@ READ_SIZE = 1 << 20
 REDIRECTS = (301, 302, 303, 307, 308)
 
 
+class NotHTTP(ImageError):
+    """The server answered, but not in HTTP (or dropped the connection at the request)."""
+
+
 def redirect(url: str, location: str, headers: dict[str, str], what: str) -> tuple[str, dict[str, str]]:
     """Where a redirect leads and the headers to send there: Authorization only to the host it
     was meant for (blob storage gets a signed URL, not our token); never from HTTPS to HTTP."""
@@ -148,12 +152,12 @@ def fetch(
         except ssl.SSLError as exc:
             conn.close()
             raise ImageError(f"{what}: TLS failed with {urlsplit(url).netloc} ({reason(exc)})") from None
+        except (http.client.HTTPException, ConnectionResetError) as exc:  # a TLS port asked in plain text, say
+            conn.close()
+            raise NotHTTP(f"{what}: {urlsplit(url).netloc} gave no HTTP answer ({reason(exc)})") from None
         except OSError as exc:
             conn.close()
             raise ImageError(f"{what}: cannot connect to {urlsplit(url).netloc} ({reason(exc)})") from None
-        except http.client.HTTPException as exc:  # not HTTP: a TLS port asked in plain text, say
-            conn.close()
-            raise ImageError(f"{what}: {urlsplit(url).netloc} gave no HTTP answer ({reason(exc)})") from None
         location = response.getheader("Location")
         if response.status not in REDIRECTS or not location:
             return response

@@ -274,7 +274,10 @@ class RegistryClient:
         """
         https, http = f"https://{host}", f"http://{host}"
         if _is_loopback(host):
-            response = blobfetch.fetch(f"{http}/v2/", {}, False, str(self.ref))
+            try:
+                response = blobfetch.fetch(f"{http}/v2/", {}, False, str(self.ref))
+            except blobfetch.NotHTTP:  # a TLS server that drops a plain request (Go's answers 400)
+                return https
             response.close()
             return http if response.getheader("Docker-Distribution-API-Version") else https
         if not insecure:
