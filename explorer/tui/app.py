@@ -398,7 +398,8 @@ class LayerscopeApp(Comparing, App[None]):
 
     def _finish(self) -> None:
         assert self.image is not None
-        self.status.display = False
+        self.status.working_out()  # until the hints are shown
+        self.hints_view.show(self.image, None)
         self.layers.refresh_rows()
         self.waste_view.show(self.image)
         self.packages_view.show(self.image, self.view.layer)
@@ -427,6 +428,7 @@ class LayerscopeApp(Comparing, App[None]):
         if image is not self.image:  # another platform was opened meanwhile
             return
         self.hints = hints
+        self.status.display = False  # everything is known
         self.file_tree.redraw()
         self.hints_view.show(image, hints)
         self.largest_view.show(image, self.view.layer)
