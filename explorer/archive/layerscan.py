@@ -12,7 +12,7 @@ from typing import BinaryIO, NamedTuple
 
 from .blobs import CHUNK, CountingReader, ReadAhead, Reader, SliceReader, decompressed, gunzip, sniff
 from .capture import Capture
-from .entries import OPAQUE, WHITEOUT, Entry, Row
+from .entries import OPAQUE, WHITEOUT, Row
 from .errors import CorruptBlob
 from .limits import DEFAULT_LIMITS, RATIO_FLOOR, TRAILER_READ, Limits
 from .tarstream import TarReader
@@ -121,9 +121,6 @@ class LayerScan:
         if type(rows) is PackedRows:
             return rows.hiding
         return [row for row in rows if row[1] in (WHITEOUT, OPAQUE)]
-
-    def entries(self) -> list[Entry]:
-        return [Entry(*row) for batch in self.batches() for row in batch]
 
 
 def _sha256():  # noqa: ANN202 (hashlib loads OpenSSL: only for --verify)
