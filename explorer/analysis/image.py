@@ -11,7 +11,7 @@ from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from ..archive.config import HistoryEntry, ImageConfig, align_history, parse_config
-from ..archive.entries import FILE, Row
+from ..archive.entries import Row
 from ..archive.errors import CorruptBlob, ImageError
 from ..archive.layerscan import LayerScan
 from ..archive.manifests import ImageRef, LayerRef, find_images, platform_matches, select_image
@@ -213,7 +213,7 @@ class Image:
         content = 0
         for batch in scan.batches():  # rows that came packed are decoded a batch at a time
             kinds.update(map(itemgetter(1), batch))
-            content += sum(row[2] for row in batch if row[1] == FILE)
+            content += sum(map(itemgetter(2), batch))  # only a regular file's row has a size
             rows += batch
         layer.content_bytes = content
         layer.entry_counts = dict(kinds)
