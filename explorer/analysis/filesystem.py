@@ -298,11 +298,15 @@ class FileSystem:
         for _ in self.stack_in_slices(layer, rows):
             pass
 
-    def stack_in_slices(self, layer: int, rows: list[Row], size: int = SLICE) -> Iterator[None]:
+    def stack_in_slices(
+        self, layer: int, rows: list[Row], size: int = SLICE, hiding: list[Row] | None = None
+    ) -> Iterator[None]:
         """`apply` in slices: it pauses (yields) after every `size` entries, so that a UI thread
         can draw and answer keys in between. At each pause every layer below `layer` reads as
-        before; `layer` itself is complete only at the end."""
-        hiding = [row for row in rows if row[1] in (WHITEOUT, OPAQUE)]
+        before; `layer` itself is complete only at the end. `hiding`: the rows' whiteouts and
+        opaque markers, when known (else they are looked for)."""
+        if hiding is None:
+            hiding = [row for row in rows if row[1] in (WHITEOUT, OPAQUE)]
         return self.stack_batches(layer, hiding, (rows[i : i + size] for i in range(0, len(rows), size)))
 
     def stack_batches(self, layer: int, hiding: list[Row], batches: Iterable[list[Row]]) -> Iterator[None]:

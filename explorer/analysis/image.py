@@ -219,10 +219,11 @@ class Image:
         layer.entry_counts = dict(kinds)
         for hook in self.layer_hooks:
             hook(layer, scan.rows)
+        hiding = scan.hiding()  # a worker's rows come with them sorted out
         scan.rows = []  # decoded now (and the filesystem, once stacked, keeps what it needs)
         yield PREPARED
         before = len(self.fs.warnings)
-        yield from self.fs.stack_in_slices(index, rows)
+        yield from self.fs.stack_in_slices(index, rows, hiding=hiding)
         del rows
         yield TREE_DONE
         self.warnings.extend(f"layer {index}: {w}" for w in self.fs.warnings[before:])
