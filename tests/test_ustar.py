@@ -83,12 +83,12 @@ def test_the_compiled_reader_takes_plain_headers() -> None:
     """It is used at all: a run of plain entries is read by it, up to what it leaves to Python."""
     entries = [F("etc/", kind="dir"), F("etc/hosts", b"x" * 600), F("link", kind="symlink", link="etc/hosts")]
     tar = layer_tar(Layer([*entries, F("etc/.wh.old", b""), F("later", b"")]))
-    consts = (*("f", "d", "l", "c", "b", "p", "", tarstream._EMPTY_DIGEST), tarstream.xxhash.xxh3_64_intdigest)
-    rows, pos, offsets = COMPILED.rows(tar, 0, 0, 100, (*consts, (), (), 256))
+    consts = tarstream._fast_consts((), ())
+    rows, pos, offsets = COMPILED.rows(tar, 0, 0, 100, consts)
     assert [row[0] for row in rows] == ["etc", "etc/hosts", "link"]  # stopped before the whiteout
     assert rows[2][7] == "etc/hosts" and array("Q", offsets).tolist() == [1024]
     assert pos == 512 * 5 and tar[pos : pos + 11] == b"etc/.wh.old"
-    assert COMPILED.rows(tar, 0, 0, 2, (*consts, (), (), 256))[1] == 1024 + 1024  # at most `limit` rows
+    assert COMPILED.rows(tar, 0, 0, 2, consts)[1] == 1024 + 1024  # at most `limit` rows
 
 
 def test_layers_of_every_format_read_the_same() -> None:

@@ -9,6 +9,7 @@ tolerates a tar that ends without its end-of-archive blocks.
 
 from __future__ import annotations
 
+import functools
 import os
 import struct
 import zlib
@@ -135,6 +136,16 @@ def _remembered(field: bytes, parse: Callable[[bytes], object]) -> object:
         _NUMBERS.clear()
     _NUMBERS[field] = value
     return value
+
+
+@functools.cache
+def _fast_consts(suffixes: tuple[str, ...], prefixes: tuple[str, ...]) -> tuple | None:
+    """What `_ustar.rows` is given: the kinds, the empty digest, the hash, the capture's tests as
+    bytes (None when one is not ASCII: the C path compares bytes), the depth limit."""
+    if not all(s.isascii() for s in (*suffixes, *prefixes)):
+        return None
+    consts = (FILE, DIR, SYMLINK, CHAR, BLOCK_DEV, FIFO, "", _EMPTY_DIGEST, xxhash.xxh3_64_intdigest)
+    return (*consts, tuple(s.encode() for s in suffixes), tuple(s.encode() for s in prefixes), MAX_DEPTH)
 
 
 SPARSE_MAP = "GNU.sparse.map"
@@ -400,9 +411,8 @@ class TarReader:
         capture = self._capture
         suffixes, prefixes = (capture.suffixes, capture.prefixes) if capture is not None else ((), ())
         offsets = self._file_offsets
-        fast = _ustar.rows if _ustar is not None and all(s.isascii() for s in (*suffixes, *prefixes)) else None
-        consts = (FILE, DIR, SYMLINK, CHAR, BLOCK_DEV, FIFO, "", _EMPTY_DIGEST, xxhash.xxh3_64_intdigest)
-        consts += (tuple(s.encode() for s in suffixes), tuple(s.encode() for s in prefixes), MAX_DEPTH)
+        consts = _fast_consts(suffixes, prefixes) if _ustar is not None else None
+        fast = _ustar.rows if consts is not None else None
         count = 0
         out: list[Row] = []
         unpack, numbers, adler32, xxh3 = _HEADER.unpack_from, _NUMBERS, zlib.adler32, xxhash.xxh3_64_intdigest
