@@ -89,6 +89,7 @@ def test_the_compiled_reader_takes_plain_headers() -> None:
     assert rows[2][7] == "etc/hosts" and array("Q", offsets).tolist() == [1024]
     assert pos == 512 * 5 and tar[pos : pos + 11] == b"etc/.wh.old"
     assert COMPILED.rows(tar, 0, 0, 2, consts)[1] == 1024 + 1024  # at most `limit` rows
+    assert COMPILED.rows(tar, pos, 0, 100, consts) is None  # nothing read: the header is Python's
 
 
 def test_layers_of_every_format_read_the_same() -> None:

@@ -76,7 +76,7 @@ contains(const char *s, Py_ssize_t n, const char *what, Py_ssize_t k)
     return 0;
 }
 
-/* rows(buf, pos, base, limit, consts) -> (rows, pos, offsets)
+/* rows(buf, pos, base, limit, consts) -> (rows, pos, offsets), or None if no row was read
  *
  * consts: (FILE, DIR, SYMLINK, CHAR, BLOCK, FIFO, "", empty digest, xxh3_64_intdigest,
  *          capture suffixes as bytes, capture prefixes as bytes, MAX_DEPTH)
@@ -120,18 +120,26 @@ ustar_rows(PyObject *module, PyObject *args)
         return NULL;
     const unsigned char *buf = (const unsigned char *)view.buf;
     const Py_ssize_t len = view.len;
-    PyObject *rows = PyList_New(0), *offsets = NULL, *result = NULL;
+    PyObject *rows = NULL, *offsets = NULL, *result = NULL; /* rows: made with the first row */
     uint64_t *offs = NULL;
     Py_ssize_t noffs = 0, cap = 0;
-    if (rows == NULL)
-        goto done;
     if (pos < 0)
         pos = len; /* nothing to read */
     char name[100 + 1 + 155];
 
-    while (PyList_GET_SIZE(rows) < limit && pos <= len - BLOCK) {
+    while ((rows == NULL ? 0 : PyList_GET_SIZE(rows)) < limit && pos <= len - BLOCK) {
         const unsigned char *h = buf + pos;
         long long stored, size, mode, uid, gid, mtime;
+        PyObject *kind;
+        switch (h[156]) { /* the type first: a run often ends at a PAX or GNU record */
+        case '0': case '\0': case '7': kind = k_file; break;
+        case '5': kind = k_dir; break;
+        case '2': kind = k_symlink; break;
+        case '3': kind = k_char; break;
+        case '4': kind = k_block; break;
+        case '6': kind = k_fifo; break;
+        default: goto stop; /* hard links, PAX and GNU records, sparse and unknown types */
+        }
         if (!octal(h + 148, 8, &stored))
             break;
         long long sum = 8 * ' ';
@@ -141,17 +149,6 @@ ustar_rows(PyObject *module, PyObject *args)
             sum += h[i];
         if (sum != stored)
             break;
-        unsigned char type = h[156];
-        PyObject *kind;
-        switch (type) {
-        case '0': case '\0': case '7': kind = k_file; break;
-        case '5': kind = k_dir; break;
-        case '2': kind = k_symlink; break;
-        case '3': kind = k_char; break;
-        case '4': kind = k_block; break;
-        case '6': kind = k_fifo; break;
-        default: goto stop; /* hard links, PAX and GNU records, sparse and unknown types */
-        }
         if (!octal(h + 124, 12, &size) || !octal(h + 100, 8, &mode) || !octal(h + 108, 8, &uid)
             || !octal(h + 116, 8, &gid) || !octal(h + 136, 12, &mtime))
             break;
@@ -168,7 +165,7 @@ ustar_rows(PyObject *module, PyObject *args)
         }
         memcpy(name + n, raw, raw_len);
         n += raw_len;
-        if (type == '\0' && n > 0 && name[n - 1] == '/')
+        if (h[156] == '\0' && n > 0 && name[n - 1] == '/')
             kind = k_dir; /* a V7 directory */
         const char *path = name;
         if (n >= 2 && path[0] == '.' && path[1] == '/') {
@@ -237,6 +234,10 @@ ustar_rows(PyObject *module, PyObject *args)
         Py_DECREF(digest);
         if (row == NULL)
             goto done;
+        if (rows == NULL && (rows = PyList_New(0)) == NULL) {
+            Py_DECREF(row);
+            goto done;
+        }
         int failed = PyList_Append(rows, row);
         Py_DECREF(row);
         if (failed)
@@ -244,6 +245,10 @@ ustar_rows(PyObject *module, PyObject *args)
         pos = next;
     }
 stop:
+    if (rows == NULL) { /* none read: the header at `pos` is the Python reader's */
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
     offsets = PyBytes_FromStringAndSize((const char *)offs, noffs * (Py_ssize_t)sizeof(uint64_t));
     if (offsets != NULL)
         result = Py_BuildValue("(OnO)", rows, pos, offsets);

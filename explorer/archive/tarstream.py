@@ -417,10 +417,17 @@ class TarReader:
         out: list[Row] = []
         unpack, numbers, adler32, xxh3 = _HEADER.unpack_from, _NUMBERS, zlib.adler32, xxhash.xxh3_64_intdigest
         while True:
-            if fast is not None and not pax and long_name is None and long_link is None:
+            if (
+                fast is not None
+                and not pax
+                and long_name is None
+                and long_link is None
+                and self._buf[self._pos + 156 : self._pos + 157] not in _EXTENDED  # left to Python at once
+            ):
                 limit = min(batch_size - len(out), self._max_entries - count)
-                run, self._pos, at = fast(self._buf, self._pos, self._base, limit, consts)
-                if run:
+                got = fast(self._buf, self._pos, self._base, limit, consts)
+                if got is not None:
+                    run, self._pos, at = got
                     count += len(run)
                     out += run
                     if offsets is not None:
