@@ -121,7 +121,8 @@ class PackagesView(Vertical):
         table.clear()
         self.rows = []
         if self.packages is None:
-            hint.update("Packages are known once every layer is analysed.")
+            working = self.image is not None and self.image.analysed
+            hint.update("Working out the packages…" if working else "Packages are known once every layer is analysed.")
             return
         layer = self.selected_layer if self.per_layer else None
         if self.per_layer and layer is None:
