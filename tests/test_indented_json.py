@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from explorer.analysis import load
-from explorer.present.indented_json import dumps_indented
+from explorer.present import indented_json
+from explorer.present.indented_json import TABLE_MIN, LazyList, dumps_indented, write_indented
 from explorer.present.report import report_dict
 
 from .conftest import REAL, needs_shared
@@ -34,13 +35,18 @@ def tables(draw: st.DrawFn) -> list:
     """Lists of records with the same keys, as the report's layers, hints and packages are."""
     names = draw(st.lists(st.text(), min_size=1, max_size=4, unique=True))
     record = st.fixed_dictionaries({name: documents for name in names})
-    return draw(st.lists(record, min_size=8, max_size=12))
+    return draw(st.lists(record, min_size=SHORT_TABLE, max_size=SHORT_TABLE + 4))
+
+
+SHORT_TABLE = 8  # TABLE_MIN while the tables are tested: drawing 64 records makes a test take minutes
 
 
 @settings(max_examples=200, deadline=None)
 @given(tables())
 def test_a_table_of_records_same_as_the_standard_library(data: list) -> None:
-    assert dumps_indented({"rows": data}) == json.dumps({"rows": data}, indent=2, ensure_ascii=True)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(indented_json, "TABLE_MIN", SHORT_TABLE)
+        assert dumps_indented({"rows": data}) == json.dumps({"rows": data}, indent=2, ensure_ascii=True)
 
 
 @pytest.mark.parametrize(
@@ -53,13 +59,55 @@ def test_a_table_of_records_same_as_the_standard_library(data: list) -> None:
         [1, [2, [3, {"k": [4.5, None, "s"]}]]],
         {"records": [{"a": 1, "b": "},\n  {"}, {"c": None}, {"d": "}"}], "x": [[{"e": 2}, {"f": [3]}], [{}, {"g": 4}]]},
         {3: "int key", 2.5: "float key", True: "bool key", None: "null key"},
-        [{"100%": [i], "%s": {"%d": "%s%%"}, "x\ny": float("nan")} for i in range(9)],
-        [{"a": [1], "b": 2}] * 8 + [{"b": 2, "a": [1]}],  # same keys, another order: not a table
-        [{"a": {"x": i, "y": [i, {"z": i}]}, "b": {"x": None, "y": {}}, "c": {}} for i in range(9)],  # nested
+        [{"100%": [i], "%s": {"%d": "%s%%"}, "x\ny": float("nan")} for i in range(TABLE_MIN + 1)],
+        [{"a": [1], "b": 2}] * TABLE_MIN + [{"b": 2, "a": [1]}],  # same keys, another order: not a table
+        [{"a": {"x": i, "y": [i, {"z": i}]}, "b": {"x": None, "y": {}}, "c": {}} for i in range(TABLE_MIN + 1)],
     ],
 )
 def test_edges(data: object) -> None:
     assert dumps_indented(data) == json.dumps(data, indent=2, ensure_ascii=True)
+
+
+@settings(max_examples=100, deadline=None)
+@given(documents | tables(), st.integers(1, 3), st.integers(1, 40))
+def test_written_in_runs_and_parts_same_as_the_standard_library(data: object, run: int, part: int) -> None:
+    """Long lists in runs of items (here of 1-3: in the report, of 2,048), and the text given
+    out in parts (here of 1-40 characters), each run a `LazyList` too."""
+
+    def lazy(value: object) -> object:
+        if type(value) is list:
+            return LazyList(lazy, value)
+        if type(value) is dict:
+            return {key: lazy(item) for key, item in value.items()}
+        return value
+
+    expected = json.dumps(data, indent=2, ensure_ascii=True)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(indented_json, "RUN", run)
+        patch.setattr(indented_json, "PART", part)
+        patch.setattr(indented_json, "TABLE_MIN", SHORT_TABLE)
+        parts: list[str] = []
+        write_indented(data, parts.append)
+        assert "".join(parts) == expected
+        assert all(len(text) for text in parts) and len(parts) >= min(2, len(expected) // (part + 200))
+        assert dumps_indented(lazy(data)) == expected
+
+
+def test_a_lazy_list_is_made_a_run_at_a_time() -> None:
+    made: list[int] = []
+
+    def record(n: int) -> dict:
+        return {"n": n, "paths": [str(n)]}
+
+    def made_once(n: int) -> dict:
+        made.append(n)
+        assert len(made) <= (n // indented_json.RUN + 1) * indented_json.RUN  # none of a later run yet
+        return record(n)
+
+    written: list[str] = []
+    write_indented({"records": LazyList(made_once, range(5000))}, written.append)
+    assert "".join(written) == json.dumps({"records": list(map(record, range(5000)))}, indent=2)
+    assert made == list(range(5000))
 
 
 def test_what_json_cannot_write_fails_the_same_way() -> None:
@@ -87,6 +135,9 @@ def test_every_command_writes_its_json_one_way(command, demo, monkeypatch, capsy
 
     written = []
     monkeypatch.setattr(indented_json, "dumps_indented", lambda data: written.append(data) or dumps_indented(data))
+    monkeypatch.setattr(
+        indented_json, "write_indented", lambda data, write: written.append(data) or write_indented(data, write)
+    )
     main([demo if arg == "DEMO" else arg for arg in command] + ["--json"])
     out = capsys.readouterr().out
     assert len(written) == 1 and out == json.dumps(json.loads(out), indent=2) + "\n"

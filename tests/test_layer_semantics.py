@@ -831,3 +831,69 @@ def test_a_stored_copy_is_the_change_that_stored_it() -> None:
     assert fs.lookup("b").change_in(0).copy is stored  # a hard link shares it
     assert fs.lookup("c").change_in(0).copy is None
     assert fs.copies == [stored]
+
+
+# ---- the two ways a layer is stacked --------------------------------------------------------
+
+
+def _tree(image) -> tuple:
+    """Everything stacking leaves: each path's changes, each layer's counts, the warnings."""
+
+    def fields(entry: Entry | None) -> tuple | None:
+        return None if entry is None else tuple(getattr(entry, slot) for slot in Entry.__slots__[1:])
+
+    nodes = [
+        (
+            node.path,
+            [
+                (c.layer, c.kind, fields(c.entry), fields(c.old), c.old_layer, c.copy and c.copy.where.path)
+                for c in node.changes
+            ],
+        )
+        for node in image.fs.paths()
+    ]
+    layers = [(la.entry_counts, la.content_bytes, la.change_counts, la.scan is not None) for la in image.layers]
+    copies = [(c.where.path, c.refs, c.hidden_by, c.cause) for c in image.fs.copies]
+    return sorted(nodes), layers, copies, image.warnings, image.fs.warnings
+
+
+@pytest.mark.parametrize("packed", [False, True], ids=["rows", "packed rows"])
+def test_a_layer_stacked_as_it_is_decoded_is_the_layer_stacked_in_slices(tmp_path, packed):
+    """`add_scan` (the commands: entries made and placed a batch at a time) and `stack_steps`
+    (the app: a layer's entries made first, then placed in slices) build the same tree, with
+    whiteouts and an opaque marker after thousands of entries of their layer (they act first)."""
+    import pickle
+
+    from explorer.analysis.image import Image as Opened
+    from explorer.archive.layerscan import ROWS_BATCH, PackedRows
+
+    many = [F(f"d{i % 7}/f{i}", b"%d" % (i % 5)) for i in range(ROWS_BATCH * 2 + 100)]
+    later = [F(f"d{i % 7}/f{i}", b"new" if i % 3 else b"%d" % (i % 5)) for i in range(0, ROWS_BATCH * 2, 9)]
+    path = write_oci(
+        Image(
+            [
+                Layer([F("d0", kind="dir"), *many, F("d1/link", kind="hardlink", link="d1/f1")]),
+                Layer([*later, F("d3/f3", b"back"), whiteout("d1/f1"), opaque("d2"), whiteout("d5")]),
+                Layer([F("d4", kind="symlink", link="d0"), whiteout("d3/f3")]),
+            ]
+        ),
+        tmp_path / "img.tar",
+    )
+    built = []
+    for steps in (False, True):
+        image = Opened.open(str(path))
+        for index, scan in image.scans():
+            if packed:  # as a worker process sends them
+                rows = list(scan.rows)
+                scan.rows = PackedRows()
+                for start in range(0, len(rows), ROWS_BATCH):
+                    batch = rows[start : start + ROWS_BATCH]
+                    scan.rows.add(pickle.dumps(batch), len(batch), [r for r in batch if r[1] in "wo"])
+            if steps:
+                assert list(image.stack_steps(index, scan)).count(None) >= (index == 0)
+            else:
+                image.add_scan(index, scan)
+        built.append(_tree(image))
+        image.close()
+    assert built[0] == built[1]
+    assert built[0][1][1][2]["deleted"] > 1  # the whiteouts acted

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from ..archive.config import HistoryEntry, ImageConfig, align_history, parse_config
@@ -179,9 +177,30 @@ class Image:
         return layer.digest or layer.ref.blob
 
     def add_scan(self, index: int, scan: LayerScan) -> None:
-        """Stack layer `index` (layers must come in order) onto the filesystem."""
-        for _ in self.stack_steps(index, scan):
-            pass
+        """Stack layer `index` (layers must come in order) onto the filesystem, a batch of rows
+        at a time as they are decoded, each batch gone once placed (no layer-long list of them:
+        on a million entries, ~60 MB less at the peak than `stack_steps`)."""
+        with collector_paused():
+            layer = self._admit(index, scan)
+            count = len(scan.rows)
+            kinds: dict[str, int] = {}
+            content = 0
+
+            def batches() -> Iterator[list[Row]]:
+                nonlocal content
+                for batch in scan.batches():
+                    content += _count(batch, kinds)
+                    yield batch
+
+            before = len(self.fs.warnings)
+            for _ in self.fs.stack_batches(index, scan.hiding(), batches()):
+                pass
+            layer.content_bytes = content
+            layer.entry_counts = kinds
+            for hook in self.layer_hooks:
+                hook(layer, scan.rows)
+            scan.rows = []  # the filesystem holds what it needs of them
+            self._stacked(layer, scan, before, count)
 
     def stack_steps(self, index: int, scan: LayerScan) -> Iterator[str | None]:
         """`add_scan` in slices (see `FileSystem.stack_in_slices`). The layer counts as scanned
@@ -195,28 +214,16 @@ class Image:
             yield from self._stack_steps(index, scan)
 
     def _stack_steps(self, index: int, scan: LayerScan) -> Iterator[str | None]:
-        layer = self.layers[index]
-        if self.options.verify:
-            self._check_digests(layer, scan)
+        layer = self._admit(index, scan)
         count = len(scan.rows)
-        self.entry_count += count
-        max_entries = self.options.limits.max_entries
-        if self.entry_count > max_entries:
-            raise ImageError(f"more than {max_entries} entries in all (raise it with --max-entries)")
-        self.warnings.extend(scan.warnings)
-        if scan.capture is not None:  # the budget is the image's: what lower layers kept counts
-            left = self.options.limits.capture.budget - self.captured
-            self.warnings.extend(f"layer {index}: {w}" for w in scan.capture.limit_to(left))
-            self.captured += scan.capture.used
         rows: list[Row] = []
-        kinds: Counter[str] = Counter()
+        kinds: dict[str, int] = {}
         content = 0
         for batch in scan.batches():  # rows that came packed are decoded a batch at a time
-            kinds.update(map(itemgetter(1), batch))
-            content += sum(map(itemgetter(2), batch))  # only a regular file's row has a size
+            content += _count(batch, kinds)
             rows += batch
         layer.content_bytes = content
-        layer.entry_counts = dict(kinds)
+        layer.entry_counts = kinds
         for hook in self.layer_hooks:
             hook(layer, scan.rows)
         hiding = scan.hiding()  # a worker's rows come with them sorted out
@@ -226,9 +233,37 @@ class Image:
         yield from self.fs.stack_in_slices(index, rows, hiding=hiding)
         del rows
         yield TREE_DONE
-        self.warnings.extend(f"layer {index}: {w}" for w in self.fs.warnings[before:])
-        counts = Counter(c.kind for c in self.fs.layer_changes[index])
-        layer.change_counts = {k: counts.get(k, 0) for k in CHANGE_KINDS}
+        self._stacked(layer, scan, before, count)
+
+    def _admit(self, index: int, scan: LayerScan) -> Layer:
+        """Layer `index`, its scan checked and counted before it is stacked."""
+        layer = self.layers[index]
+        if self.options.verify:
+            self._check_digests(layer, scan)
+        self.entry_count += len(scan.rows)
+        max_entries = self.options.limits.max_entries
+        if self.entry_count > max_entries:
+            raise ImageError(f"more than {max_entries} entries in all (raise it with --max-entries)")
+        if scan.warnings:
+            self.warnings.extend(scan.warnings)
+        capture = scan.capture
+        if capture is not None:  # the budget is the image's: what lower layers kept counts
+            left = self.options.limits.capture.budget - self.captured
+            if capture.used > left:
+                self.warnings.extend(f"layer {index}: {w}" for w in capture.limit_to(left))
+            self.captured += capture.used
+        return layer
+
+    def _stacked(self, layer: Layer, scan: LayerScan, before: int, count: int) -> None:
+        """Layer `layer` (`count` entries) is stacked (the filesystem's warnings from `before` on
+        are its own): its changes counted."""
+        fs = self.fs
+        if len(fs.warnings) > before:
+            self.warnings.extend(f"layer {layer.index}: {w}" for w in fs.warnings[before:])
+        counts = dict.fromkeys(CHANGE_KINDS, 0)
+        for change in fs.layer_changes[layer.index]:
+            counts[change.kind] += 1
+        layer.change_counts = counts
         layer.scan = scan
         if count >= RELEASE_AFTER:
             release_freed()
@@ -317,6 +352,17 @@ class Image:
         if self._cache is not None:
             self._cache.close()
             self._cache = None
+
+
+def _count(rows: list[Row], kinds: dict[str, int]) -> int:
+    """Count `rows` by kind into `kinds`; the content bytes of their regular files (only a
+    regular file's row has a size)."""
+    content = 0
+    for row in rows:
+        kind = row[1]
+        kinds[kind] = kinds.get(kind, 0) + 1
+        content += row[2]
+    return content
 
 
 def through_cache(

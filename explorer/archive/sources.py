@@ -89,6 +89,7 @@ def _decode_name(raw: bytes) -> str:
 
 
 _PLAIN_TYPES = (b"0", b"\0", b"1", b"2", b"5")  # ustar files, hard and symbolic links, directories
+INDEX_READ = 64 << 10  # bytes `_plain_index` reads at a time
 
 
 def _plain_index(fd: int) -> tuple[dict[str, _Member], dict[str, str], int] | None:
@@ -99,8 +100,12 @@ def _plain_index(fd: int) -> tuple[dict[str, _Member], dict[str, str], int] | No
     members: dict[str, _Member] = {}
     links: dict[str, str] = {}
     offset = 0
+    window, start = b"", 0  # bytes read ahead from `start`: small members' headers come many to a read
     while True:
-        header = os.pread(fd, BLOCK_SIZE, offset)
+        at = offset - start
+        if at < 0 or at + BLOCK_SIZE > len(window):
+            window, start, at = os.pread(fd, INDEX_READ, offset), offset, 0
+        header = window[at : at + BLOCK_SIZE]
         if len(header) < BLOCK_SIZE:
             return None
         if header[:1] == b"\0" and not header.strip(b"\0"):

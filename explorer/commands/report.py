@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from .opening import analysing, opened
 from .options import add_open_options, count, start_pool
@@ -48,29 +48,52 @@ def run(argv: Sequence[str]) -> int:
         with analysing(image, dive=args.dive) as dive:
             from ..present.report import report_dict
 
-            data = report_dict(image, top, dive.result() if dive else None)
+            data = report_dict(image, top, dive.result() if dive else None, lazy=args.json)
+            keeping = image.layer_cache() is not None  # else the result is not gathered to be kept
             if args.json:
-                from ..present.indented_json import dumps_indented
-
-                result = (dumps_indented(data) + "\n").encode("ascii")
+                _write_json(data, kept.keep if keeping else None)
             else:
-                result = json.dumps(data).encode("ascii")  # rendered to the terminal's width
-            kept.keep(result)
-            _print(args, result, data)
+                if keeping:
+                    kept.keep(json.dumps(data).encode("ascii"))  # rendered to the terminal's width
+                _render(data)
     return 0
 
 
-def _print(args: argparse.Namespace, result: bytes, data: dict | None = None) -> None:
-    """The report: `result` as it is (JSON), else the data it holds rendered as text."""
+def _write_json(data: dict, keep: Callable[[bytes], None] | None) -> None:
+    """Print the JSON report as it is made, a part at a time (on a million entries its 17 MB of
+    text never lie whole beside the image's tree), and `keep` its bytes."""
+    from ..present.indented_json import write_indented
+
+    kept = bytearray()  # kept as it grows: no list of parts joined into a second copy
+
+    def write(text: str) -> None:
+        sys.stdout.write(text)
+        if keep is not None:
+            kept.extend(text.encode("ascii"))
+
+    write_indented(data, write)
+    write("\n")
+    sys.stdout.flush()
+    if keep is not None:
+        keep(kept)  # bytes-like: the cache stores it as a blob
+
+
+def _print(args: argparse.Namespace, result: bytes) -> None:
+    """A kept report: its JSON as it is, or the data it holds rendered as text."""
     if args.json:
         sys.stdout.write(result.decode("ascii"))
+        sys.stdout.flush()
     else:
-        from rich.console import Console
+        _render(json.loads(result))
 
-        from ..present.report_text import render_report
 
-        data = data if data is not None else json.loads(result)
-        # Piped to a file, no terminal width applies: wide enough that no path is split.
-        longest = max((len(item["path"]) for item in data["waste"]), default=0)
-        render_report(data, Console() if sys.stdout.isatty() else Console(width=max(100, longest + 60)))
+def _render(data: dict) -> None:
+    """The report as text."""
+    from rich.console import Console
+
+    from ..present.report_text import render_report
+
+    # Piped to a file, no terminal width applies: wide enough that no path is split.
+    longest = max((len(item["path"]) for item in data["waste"]), default=0)
+    render_report(data, Console() if sys.stdout.isatty() else Console(width=max(100, longest + 60)))
     sys.stdout.flush()

@@ -42,7 +42,7 @@ def hint_record(hint: Hint) -> dict:
         "title": hint.title,
         "layers": list(hint.layers),
         "instructions": list(hint.instructions),
-        "paths": list(hint.paths),
+        "paths": hint.paths,  # a tuple (JSON writes it as a list): 100,000s of paths are not copied
         "bytes_saved": hint.bytes_saved,
         "fix": hint.fix,
         "why": hint.why,

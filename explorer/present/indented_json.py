@@ -5,12 +5,16 @@ The standard library encodes with indentation in pure Python (its C encoder runs
 printing. Here Python walks only the containers that hold containers; a container of plain
 values (a waste item, a duplicate's path list) is one call of the C encoder, whose item
 separator carries the newline and the indentation of that depth.
+
+`write_indented` hands the same text out in parts as it is made: long lists are written in runs
+of items, so the output's memory is never the whole text (17 MB on a million-entry image) or
+its records all at once; a `LazyList`'s items are even made a run at a time.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
@@ -42,6 +46,27 @@ def _leaf_encoder(item_separator: str) -> Callable[[object], str]:
     return lambda value: "".join(encode(value, 0))
 
 
+class LazyList:
+    """A list whose items are made as they are written, a run at a time: `make` of each of
+    `items` (a report's 100,000s of records, ~180 bytes each as dicts, never all made at once).
+    As a sequence it is the list it stands for."""
+
+    __slots__ = ("make", "items")
+
+    def __init__(self, make: Callable[[Any], object], items: Sequence) -> None:
+        self.make = make
+        self.items = items
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self) -> Iterator[object]:
+        return map(self.make, self.items)
+
+    def __getitem__(self, index: int) -> object:
+        return self.make(self.items[index])
+
+
 def _scalar(value: object) -> str:
     return json.dumps(value, ensure_ascii=True)
 
@@ -58,10 +83,42 @@ _PLAIN: dict[type, Callable[[Any], str]] = {
 
 def dumps_indented(data: object) -> str:
     """`data` as `json.dumps(data, indent=2, ensure_ascii=True)` writes it."""
-    depths: list[_Depth] = []
     out: list[str] = []
-    _write(data, 0, depths, out)
+    _write(data, 0, [], out)
     return "".join(out)
+
+
+PART = 1 << 20  # characters `write_indented` gathers before it writes them
+
+
+def write_indented(data: object, write: Callable[[str], object]) -> None:
+    """`dumps_indented(data)` handed to `write` in parts of about `PART` characters, each
+    written before the next is made."""
+    out = _Parts(write)
+    _write(data, 0, [], out)  # type: ignore[arg-type]
+    out.flush()
+
+
+class _Parts:
+    """The output of `_write` (its `append`), written out whenever `PART` characters are gathered."""
+
+    __slots__ = ("parts", "size", "write")
+
+    def __init__(self, write: Callable[[str], object]) -> None:
+        self.parts: list[str] = []
+        self.size = 0
+        self.write = write
+
+    def append(self, text: str) -> None:
+        self.parts.append(text)
+        self.size += len(text)
+        if self.size >= PART:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.parts:
+            self.write("".join(self.parts))
+            self.parts, self.size = [], 0
 
 
 def _key(key: object) -> str:
@@ -76,6 +133,9 @@ def _key(key: object) -> str:
 
 
 def _write(value: object, depth: int, depths: list[_Depth], out: list[str]) -> None:
+    if type(value) is LazyList:
+        _write_lazy(value, depth, depths, out)
+        return
     if isinstance(value, dict):
         items: Iterable[object] = value.values()
     elif isinstance(value, (list, tuple)):
@@ -88,6 +148,13 @@ def _write(value: object, depth: int, depths: list[_Depth], out: list[str]) -> N
         return
     level = _depth(depths, depth)
     if _SCALARS.issuperset(map(type, items)):
+        if len(value) > RUN and not isinstance(value, dict):
+            separator = "[" + level.inner
+            for start in range(0, len(value), RUN):
+                out.append(separator + level.leaf(value[start : start + RUN])[1:-1])  # type: ignore[index]
+                separator = "," + level.inner
+            out.append(level.outer + "]")
+            return
         text = level.leaf(value)
         out.append(text[0] + level.inner + text[1:-1] + level.outer + text[-1])
         return
@@ -111,6 +178,25 @@ def _write(value: object, depth: int, depths: list[_Depth], out: list[str]) -> N
     out.append(level.outer + ("}" if isinstance(value, dict) else "]"))
 
 
+def _write_lazy(value: LazyList, depth: int, depths: list[_Depth], out: list[str]) -> None:
+    """Each run of items made and written as a list (whatever way suits it), and the runs
+    joined: a list written whole is `[`, its depth's inner indent, its items, its outer
+    indent and `]`, so a run's items are its text without those."""
+    items = value.items
+    if not items:
+        out.append("[]")
+        return
+    level = _depth(depths, depth)
+    head, tail = 1 + len(level.inner), -1 - len(level.outer)
+    separator = "[" + level.inner
+    for start in range(0, len(items), RUN):
+        part: list[str] = []
+        _write(list(map(value.make, items[start : start + RUN])), depth, depths, part)
+        out.append(separator + "".join(part)[head:tail])
+        separator = "," + level.inner
+    out.append(level.outer + "]")
+
+
 def _depth(depths: list[_Depth], depth: int) -> _Depth:
     while len(depths) <= depth:
         depths.append(_Depth(len(depths)))
@@ -125,16 +211,22 @@ def _flat_records(value: list) -> bool:
 
 
 def _write_records(records: list[dict], level: _Depth, deeper: _Depth, out: list[str]) -> None:
-    """A list of flat records in one call of the C encoder. With ensure_ascii no string holds
-    a line break, so the records' item separator with `}` before and `{` after occurs only
-    between two records: there the indentation of the list's own depth goes in."""
-    text = deeper.leaf(records)  # [{"k": v,\n<deeper>"k": v},\n<deeper>{"k": v}]
-    body = text[2:-2].replace("}," + deeper.inner + "{", level.inner + "}," + level.inner + "{" + deeper.inner)
-    out.append("[" + level.inner + "{" + deeper.inner + body + level.inner + "}" + level.outer + "]")
+    """A list of flat records, each run of them in one call of the C encoder. With ensure_ascii
+    no string holds a line break, so the records' item separator with `}` before and `{` after
+    occurs only between two records: there the indentation of the list's own depth goes in."""
+    between = "}," + deeper.inner + "{", level.inner + "}," + level.inner + "{" + deeper.inner
+    separator = "[" + level.inner
+    for start in range(0, len(records), RUN):
+        text = deeper.leaf(records[start : start + RUN])  # [{"k": v,\n<deeper>"k": v},\n<deeper>{"k": v}]
+        out.append(separator + "{" + deeper.inner + text[2:-2].replace(*between) + level.inner + "}")
+        separator = "," + level.inner
+    out.append(level.outer + "]")
 
 
 _EMPTY = {dict: "{}", list: "[]", tuple: "[]"}
-TABLE_MIN = 8  # records in a list worth writing as a table
+TABLE_MIN = 64  # records in a list worth writing as a table (fewer cost little either way; a table
+# makes each record's text whole, a hint's 100,000s of paths too, where `_write` gives them out in runs)
+RUN = 2048  # items of a long list written at a time
 _SPLIT = _leaf_encoder(",\n")  # plain values one per line: no encoded value holds a line break
 
 
@@ -146,8 +238,11 @@ def _write_table(records: list, depth: int, depths: list[_Depth], out: list[str]
     if keys is None:
         return False
     level = _depth(depths, depth)
-    body = ("," + level.inner).join(_record_texts(records, keys, depth + 1, depths))
-    out.append("[" + level.inner + body + level.outer + "]")
+    separator, between = "[" + level.inner, "," + level.inner
+    for start in range(0, len(records), RUN):
+        out.append(separator + between.join(_record_texts(records[start : start + RUN], keys, depth + 1, depths)))
+        separator = between
+    out.append(level.outer + "]")
     return True
 
 

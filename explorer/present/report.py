@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from ..analysis.dive_compat import DiveCompat
 from ..analysis.hints import compute_hints, largest_files
 from ..analysis.image import Image
+from ..analysis.packages import PackageChange
+from ..analysis.waste import Duplicate
 from .hints import LARGEST_DEFAULT, hint_record, largest_record
+from .indented_json import LazyList
 
 SCHEMA = "layerscope.report/v1"
 
@@ -26,14 +30,17 @@ def dive_figures(result: DiveCompat) -> dict:
     }
 
 
-def report_dict(image: Image, top: int | None = None, dive: DiveCompat | None = None) -> dict:
+def report_dict(image: Image, top: int | None = None, dive: DiveCompat | None = None, lazy: bool = False) -> dict:
     """Everything the report says, all sizes in bytes. `top` limits the lists (hints, waste,
     duplicates, largest files; without it the largest files are the first 20, the rest all);
-    `dive` is dive's figures, when asked for (`dive_compat.watch`)."""
+    `dive` is dive's figures, when asked for (`dive_compat.watch`). With `lazy`, the records
+    of the duplicates (100,000s on a million files) are a `LazyList`, made as `write_indented`
+    writes them."""
     waste = image.waste
     assert waste is not None, "analyse() the image first"
     hints = compute_hints(image)
     cfg = image.config
+    changes = image.packages.changes  # looked up once: an image may have 50,000 layers
     return {
         "schema": SCHEMA,
         "image": {
@@ -85,7 +92,7 @@ def report_dict(image: Image, top: int | None = None, dive: DiveCompat | None = 
                 "created_by": layer.created_by,
                 "created": layer.history.created if layer.history else None,
                 "comment": layer.history.comment if layer.history else None,
-                "package_changes": package_changes(image, layer.index),
+                "package_changes": package_changes(changes[layer.index]),
             }
             for layer in image.layers
         ],
@@ -106,7 +113,7 @@ def report_dict(image: Image, top: int | None = None, dive: DiveCompat | None = 
             for i in waste.items[:top]
         ],
         "waste_items_total": len(waste.items),
-        "duplicates": [{"bytes": d.size, "paths": list(d.paths)} for d in waste.duplicates[:top]],
+        "duplicates": (LazyList if lazy else _made)(_duplicate, waste.duplicates[:top]),
         "largest": [largest_record(f) for f in largest_files(image.fs, LARGEST_DEFAULT if top is None else top)],
         "dive_compat": dive_figures(dive) if dive else None,
         **packages_sections(image),
@@ -114,8 +121,17 @@ def report_dict(image: Image, top: int | None = None, dive: DiveCompat | None = 
     }
 
 
-def package_changes(image: Image, layer: int) -> list[dict]:
-    """What one layer did to packages: added, removed or upgraded (its version changed)."""
+def _duplicate(d: Duplicate) -> dict:
+    return {"bytes": d.size, "paths": d.paths}  # a tuple, written as a list: the paths are not copied
+
+
+def _made(make: Callable[[Duplicate], dict], items: list[Duplicate]) -> list[dict]:
+    return list(map(make, items))
+
+
+def package_changes(changes: list[PackageChange]) -> list[dict]:
+    """What one layer did to packages (its `Packages.changes`): added, removed or upgraded
+    (its version changed)."""
     return [
         {
             "action": c.action,
@@ -126,7 +142,7 @@ def package_changes(image: Image, layer: int) -> list[dict]:
             "bytes": c.bytes,
             "installed_size": c.package.installed_size,
         }
-        for c in image.packages.changes[layer]
+        for c in changes
     ]
 
 
