@@ -16,7 +16,7 @@ from textual.widgets import DataTable, OptionList, TabbedContent
 
 from explorer.archive.pool import PARALLEL_MIN_BYTES
 from explorer.present.browse import CHANGES, MARKS, MERGED, Sort
-from explorer.present.text import display_name
+from explorer.present.text import display_name, human_size
 from explorer.present.tree import row_name, row_notes
 from explorer.tui.app import LayerscopeApp
 from explorer.tui.screens.find import FindScreen
@@ -244,6 +244,22 @@ async def test_history_of_a_path(demo):
         assert rows[0][1] == "A added" and rows[1][1] == "R metadata only"
         await pilot.press("escape")
         assert not isinstance(app.screen, HistoryScreen)
+
+
+@run
+async def test_the_history_of_a_directory_shows_its_total(demo):
+    """A directory's size is the total below it at each layer, as the tree shows it, not 0 B."""
+    app = LayerscopeApp(demo, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        node = app.image.fs.lookup("app")
+        app.show_path(node)
+        await pilot.press("h")
+        assert isinstance(app.screen, HistoryScreen) and app.screen.node is node
+        table = app.screen.query_one(DataTable)
+        rows = [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
+        sizes = [human_size(app.browser.size(node, int(row[0]))) for row in rows]
+        assert [row[3] for row in rows] == sizes and "0 B" not in sizes, rows
 
 
 @run

@@ -744,7 +744,7 @@ class LayerscopeApp(Comparing, App[None]):
         if node is not None:
             packages = self.packages_view.packages  # None until worked out: no owner then
             owner = owner_text(packages, node.path) if packages is not None else None
-            self.push_screen(HistoryScreen(self.image, node, self.stacked, owner))
+            self.push_screen(HistoryScreen(self.image, self.browser, node, self.stacked, owner))
         else:
             where = {"explorer": "the tree", "waste": "the waste list", "stack": "the stack's path field"}.get(
                 tab, "the explorer"
