@@ -263,6 +263,24 @@ async def test_the_history_of_a_directory_shows_its_total(demo):
 
 
 @run
+async def test_a_long_instruction_is_cut_with_an_ellipsis(demo):
+    """The instruction column fits the pane (the sizes never scroll away), and an instruction
+    too long for it ends in `…`; after a resize too."""
+    app = LayerscopeApp(demo, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        table = app.query_one(LayerTable)
+        for width in (SIZE[0], 160, 100):
+            await pilot.resize_terminal(width, SIZE[1])
+            await pilot.pause()
+            await pilot.pause()
+            assert table.max_scroll_x == 0, width
+            lines = [table.render_line(y).text.rstrip() for y in range(table.size.height)]
+            line = next(line for line in lines if "RUN apk" in line)  # layer 1
+            assert line.endswith("…"), (width, line)
+
+
+@run
 async def test_command_palette_goes_to_a_layer(demo):
     app = LayerscopeApp(demo, animate=False)
     async with app.run_test(size=SIZE) as pilot:
