@@ -29,6 +29,7 @@ from explorer.tui.widgets.layers import LayerTable
 from .conftest import REAL, needs_shared, run
 from .imagebuilder import F, Layer, write_docker_archive
 from .imagebuilder import Image as ImageSpec
+from .test_formats import HEREDOC
 
 SIZE = (120, 36)
 
@@ -278,6 +279,20 @@ async def test_a_long_instruction_is_cut_with_an_ellipsis(demo):
             lines = [table.render_line(y).text.rstrip() for y in range(table.size.height)]
             line = next(line for line in lines if "RUN apk" in line)  # layer 1
             assert line.endswith("…"), (width, line)
+
+
+@run
+async def test_the_details_show_a_heredoc_line_by_line(tmp_path):
+    """`RUN <<EOF`: one line in the layer list, the script's own lines in the details, with
+    tabs as spaces and control characters escaped."""
+    spec = ImageSpec([Layer([F("etc/motd", b"hi")], created_by=HEREDOC)])
+    app = LayerscopeApp(str(write_docker_archive(spec, tmp_path / "heredoc.tar")), animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        details = str(app.query_one("#details-body").render()).splitlines()
+        assert details[:3] == ["RUN set -e", "apt-get update", "        apt-get install -y curl\\x0d \\x1b[31m"]
+        lines = [app.query_one(LayerTable).render_line(y).text for y in range(3)]
+        assert any("RUN set -e apt-get" in line for line in lines), lines
 
 
 @run
