@@ -1,7 +1,8 @@
 """Hard links store no bytes: a tar hard link names a copy stored by another entry. Stored
 bytes count once everywhere: layer sizes, the changes view, waste, and the filesystem view's
-and the comparison's directory totals, which count each copy at the first path (in stacking order) that still
-reaches it. Layers made by GNU tar, which writes a hard link for every further name of a file."""
+and the comparison's directory totals, which count each copy at the first path (in stacking
+order) that still reaches it. Layers made by GNU tar, which writes a hard link for every
+further name of a file."""
 
 from __future__ import annotations
 
