@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.events import Resize
 from textual.widgets import DataTable, Static
 
@@ -22,6 +22,11 @@ FILES_SHOWN = 500  # files listed under one hint (DataTable measures every cell)
 class HintTable(DataTable):
     BINDINGS = TABLE_KEYS
 
+    def on_resize(self) -> None:
+        """Shrunk (a hint's files shown below the list): the cursor's row stays in sight."""
+        if self.row_count:
+            self.move_cursor(row=self.cursor_row, animate=False)
+
 
 class HintsView(Vertical):
     """The hints of an analysed image. Enter on a hint moves to its files; Enter on a file
@@ -31,10 +36,10 @@ class HintsView(Vertical):
     HintsView { padding: 0 1; border-top: solid $panel-lighten-2; border-title-style: bold; background: $surface; }
     HintsView #hints-note { height: auto; padding: 0 0 1 0; }
     HintsView #hints-table { height: 3fr; }
-    HintsView #hint-detail { height: auto; max-height: 8; padding: 1 0; }
+    HintsView #hint-detail-box { height: auto; max-height: 8; padding: 1 0; }
     HintsView #hint-files { height: 1fr; min-height: 3; }
     HintsView.-short #hints-note { display: none; }
-    HintsView.-short #hint-detail { padding: 0; }
+    HintsView.-short #hint-detail-box { padding: 0; max-height: 6; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -50,7 +55,8 @@ class HintsView(Vertical):
     def compose(self):
         yield Static(id="hints-note", classes="hint")
         yield HintTable(id="hints-table", cursor_type="row")
-        yield Static(id="hint-detail")
+        with VerticalScroll(id="hint-detail-box"):  # scrolls where a hint says more than there is room for
+            yield Static(id="hint-detail")
         yield HintTable(id="hint-files", cursor_type="row", show_header=False)
 
     def on_mount(self) -> None:
