@@ -418,6 +418,30 @@ async def test_fifo_input(demo, tmp_path):
 
 
 @run
+async def test_esc_while_reopening_keeps_the_former_image(demo, tmp_path):
+    """Esc while another image opens in place of this one (here a pipe nobody writes yet): the
+    image shown stays, and one line says so."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    app = LayerscopeApp(demo, display_name="demo", animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        image = app.image
+        app.reopen(str(fifo), app.options, "pipe")
+        await pilot.pause()
+        try:
+            assert app.image is image and app.status.display and not app.loaded
+            await pilot.press("escape")
+            assert app.is_running and app.image is image and app.loaded and app.path == demo
+            assert not app.status.display and app.sub_title == "demo"
+            assert [n.message for n in app._notifications][-1] == "Stopped opening pipe — still showing demo."  # noqa: SLF001
+        finally:  # the stopped load, waiting for a writer, reads an empty pipe and ends
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        await settle(app, pilot)
+        assert app.image is image and app.query_one(LayerTable).row_count == 15 and app.error is None
+
+
+@run
 async def test_large_image_is_read_by_worker_processes(tmp_path):
     """Past PARALLEL_MIN_BYTES the app reads layers in processes: they must start inside the app."""
     data = [random.Random(seed).randbytes(PARALLEL_MIN_BYTES // 2 + 1) for seed in (1, 2)]
