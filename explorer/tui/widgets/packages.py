@@ -123,6 +123,13 @@ class PackagesView(Vertical):
         if self.packages is None:
             hint.update("Packages are known once every layer is analysed.")
             return
+        table.display = bool(self.packages.packages)
+        if not self.packages.packages:  # nothing to list, in the image or a layer: no empty table, no keys
+            text = Text(summary_line(self.packages, None), style="bold")
+            for note in self.packages.notes:
+                text.append(f"\n{note}", style="yellow")
+            hint.update(text)
+            return
         layer = self.selected_layer if self.per_layer else None
         if self.per_layer and layer is None:
             hint.update("No layer selected.")
