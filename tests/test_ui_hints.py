@@ -152,3 +152,24 @@ def test_at_80x24_the_hints_list_shows_several_hints(demo):
             assert table.size.height >= 5 and table.size.height > files.size.height
 
     asyncio.run(go())
+
+
+def test_a_long_hint_title_is_cut_in_the_list_and_whole_in_the_detail(demo):
+    """At 80 columns the list keeps every column in sight (no sideways scroll): a long title
+    ends in `…`, and the detail below starts with it whole."""
+
+    async def go() -> None:
+        app = Host(HintsView())
+        async with app.run_test(size=(80, 20)) as pilot:
+            app.view.show(demo, compute_hints(demo))
+            await pilot.pause()
+            await pilot.pause()
+            table = app.view.query_one("#hints-table", DataTable)
+            assert table.max_scroll_x == 0
+            first = app.view.hints[0].title
+            line = table.render_line(1).text.rstrip()
+            assert line.endswith("…") and first not in line and first.startswith(line.split("  ")[-1][:-1].strip())
+            detail = str(app.view.query_one("#hint-detail", Static).render())
+            assert detail.replace("\n", " ").startswith(first), detail
+
+    asyncio.run(go())

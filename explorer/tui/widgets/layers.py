@@ -4,27 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from rich.style import Style
 from rich.text import Text
-from textual.widgets import DataTable
 
 from ...analysis.image import Image
 from ...present.steps import Step, steps_of
 from ...present.text import display_name, human_size
 from ..labels import TABLE_KEYS, component_style
+from .fitted import FittedTable, cut
 
 COLUMNS = [("#", "index"), ("size", "size"), ("packed", "packed"), ("wasted", "wasted"), ("hides", "hides")]
 KEYS = [key for _, key in COLUMNS] + ["instruction"]
-INSTRUCTION_MIN = 6  # the instruction column's least width ("RUN a…"): narrower, the table scrolls sideways
 
 
-class LayerTable(DataTable):
+class LayerTable(FittedTable):
     """Layers with sizes and waste; moving the cursor picks a layer (or a history step).
 
     The instruction column takes the room the others leave, and an instruction longer than
-    that ends in `…` (the details show it whole), so the sizes never scroll out of sight."""
+    that ends in `…` (the details show it whole)."""
 
-    COMPONENT_CLASSES = DataTable.COMPONENT_CLASSES | {"layers--history", "layers--waste", "layers--pending"}
+    COMPONENT_CLASSES = FittedTable.COMPONENT_CLASSES | {"layers--history", "layers--waste", "layers--pending"}
     BINDINGS = TABLE_KEYS
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -48,28 +46,9 @@ class LayerTable(DataTable):
         widths = {"index": len(str(max(0, len(image.layers) - 1))), "size": 7, "packed": 7, "wasted": 7, "hides": 7}
         for label, key in COLUMNS:
             self.add_column(Text(label, justify="left" if key == "index" else "right"), key=key, width=widths[key])
-        self.add_column("instruction", key="instruction", width=self._instruction_room())
+        self.add_column("instruction", key="instruction", width=self.fitted_width())
         for n, step in enumerate(self.steps):
             self.add_row(*self._cells(step), key=str(n))
-
-    def on_resize(self) -> None:
-        self.fit_instructions()
-
-    def _instruction_room(self) -> int:
-        others = sum(column.get_render_width(self) for key, column in self.columns.items() if key != "instruction")
-        return max(INSTRUCTION_MIN, self.scrollable_content_region.width - others - 2 * self.cell_padding)
-
-    def fit_instructions(self) -> None:
-        """Give the instruction column the room left beside the others (after a resize)."""
-        column = self.columns.get("instruction")
-        room = self._instruction_room()
-        if column is None or column.width == room:
-            return
-        cells = [self._cells(step)[-1] for step in self.steps]
-        self.remove_column("instruction")  # a column's width is set when it is added
-        self.add_column("instruction", key="instruction", width=room)
-        for n, cell in enumerate(cells):
-            self.update_cell(str(n), "instruction", cell)
 
     def action_scroll_top(self) -> None:
         """Home: the first layer (not a build step before it)."""
@@ -92,7 +71,7 @@ class LayerTable(DataTable):
         muted = component_style(self, "layers--history")
         instruction = display_name(step.history.instruction if step.history else "")
         if step.layer is None:
-            return [Text(""), Text(""), Text(""), Text(""), Text(""), _cut(instruction, style=muted)]
+            return [Text(""), Text(""), Text(""), Text(""), Text(""), cut(instruction, style=muted)]
         layer = step.layer
         pending = component_style(self, "layers--pending")
         if layer.scan is not None:  # what the layer stores (tar and packed sizes: the details)
@@ -110,7 +89,7 @@ class LayerTable(DataTable):
             Text(human_size(layer.blob_size), justify="right"),
             self._waste_cell(waste.stored_by_layer.get(layer.index, 0) if waste else None),
             self._waste_cell(waste.hidden_by_layer.get(layer.index, 0) if waste else None),
-            _cut(instruction or "(no history)"),
+            cut(instruction or "(no history)"),
         ]
 
     def _waste_cell(self, size: int | None) -> Text:
@@ -125,8 +104,3 @@ class LayerTable(DataTable):
         """Move the cursor to the row of layer `index`."""
         if index in self._row_of:
             self.move_cursor(row=self._row_of[index])
-
-
-def _cut(text: str, style: str | Style = "") -> Text:
-    """A cell that ends in `…` where its column is too narrow for it."""
-    return Text(text, style=style, no_wrap=True, overflow="ellipsis")

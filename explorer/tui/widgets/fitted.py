@@ -1,0 +1,39 @@
+"""A table whose last column takes the room the others leave, its long cells cut with `…`, so
+that a long instruction or hint title never pushes the other columns out of sight sideways."""
+
+from __future__ import annotations
+
+from rich.style import Style
+from rich.text import Text
+from textual.widgets import DataTable
+
+FIT_MIN = 6  # the last column's least width ("RUN a…"): narrower, the table scrolls sideways
+
+
+def cut(text: str, style: str | Style = "") -> Text:
+    """A cell that ends in `…` where its column is too narrow for it."""
+    return Text(text, style=style, no_wrap=True, overflow="ellipsis")
+
+
+class FittedTable(DataTable):
+    """Add the last column with `width=self.fitted_width()` and its cells made with `cut`; the
+    column is fitted again on every resize."""
+
+    def fitted_width(self) -> int:
+        """The room the other columns leave for the last one."""
+        others = [column.get_render_width(self) for column in self.ordered_columns[:-1]]
+        return max(FIT_MIN, self.scrollable_content_region.width - sum(others) - 2 * self.cell_padding)
+
+    def on_resize(self) -> None:
+        if not self.columns:
+            return
+        column = self.ordered_columns[-1]
+        room = self.fitted_width()
+        if column.width == room:
+            return
+        key, label = column.key, column.label
+        cells = list(zip([row.key for row in self.ordered_rows], self.get_column(key), strict=True))
+        self.remove_column(key)  # a column's width is set when it is added
+        self.add_column(label, key=key.value, width=room)
+        for row, cell in cells:
+            self.update_cell(row, key, cell)
