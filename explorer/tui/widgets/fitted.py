@@ -16,15 +16,22 @@ def cut(text: str, style: str | Style = "") -> Text:
 
 
 class FittedTable(DataTable):
-    """Add the last column with `width=self.fitted_width()` and its cells made with `cut`; the
+    """Add the other columns with fixed widths, the last one with `width=self.fitted_width()`
+    and its cells made with `cut` (or cut to that width, as paths are in the middle); the
     column is fitted again on every resize."""
 
     def fitted_width(self) -> int:
-        """The room the other columns leave for the last one."""
+        """The room the other columns leave for the last one, and a vertical scrollbar: it comes
+        and goes with the rows, without a resize to fit the column again."""
         others = [column.get_render_width(self) for column in self.ordered_columns[:-1]]
-        return max(FIT_MIN, self.scrollable_content_region.width - sum(others) - 2 * self.cell_padding)
+        room = self.content_region.width - self.styles.scrollbar_size_vertical
+        return max(FIT_MIN, room - sum(others) - 2 * self.cell_padding)
 
     def on_resize(self) -> None:
+        self.fit_last_column()
+
+    def fit_last_column(self) -> None:
+        """Give the last column the room the others leave now (its cells kept as they are)."""
         if not self.columns:
             return
         column = self.ordered_columns[-1]
