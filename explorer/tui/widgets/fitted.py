@@ -6,6 +6,7 @@ from __future__ import annotations
 from rich.style import Style
 from rich.text import Text
 from textual.widgets import DataTable
+from textual.widgets.data_table import Column
 
 FIT_MIN = 6  # the last column's least width ("RUN a…"): narrower, the table scrolls sideways
 
@@ -16,16 +17,23 @@ def cut(text: str, style: str | Style = "") -> Text:
 
 
 class FittedTable(DataTable):
-    """Add the other columns with fixed widths, the last one with `width=self.fitted_width()`
-    and its cells made with `cut` (or cut to that width, as paths are in the middle); the
-    column is fitted again on every resize."""
+    """Add the other columns with fixed widths, then the last one with `add_fitted_column`, its
+    cells made with `cut` (or cut to `fitted_width()`, as paths are in the middle); the column
+    is fitted again on every resize."""
 
     def fitted_width(self) -> int:
-        """The room the other columns leave for the last one, and a vertical scrollbar: it comes
-        and goes with the rows, without a resize to fit the column again."""
-        others = [column.get_render_width(self) for column in self.ordered_columns[:-1]]
+        """The room the other columns leave for the last one."""
+        return self._room_beside(self.ordered_columns[:-1])
+
+    def add_fitted_column(self, label: str | Text, key: str) -> None:
+        """Add the last column, as wide as the room the others leave."""
+        self.add_column(label, key=key, width=self._room_beside(self.ordered_columns))
+
+    def _room_beside(self, others: list[Column]) -> int:
+        """The room left beside `others`, and a vertical scrollbar: it comes and goes with the
+        rows, without a resize to fit the column again."""
         room = self.content_region.width - self.styles.scrollbar_size_vertical
-        return max(FIT_MIN, room - sum(others) - 2 * self.cell_padding)
+        return max(FIT_MIN, room - sum(column.get_render_width(self) for column in others) - 2 * self.cell_padding)
 
     def on_resize(self) -> None:
         self.fit_last_column()

@@ -69,9 +69,9 @@ class HintsView(Vertical):
         table.add_column(Text("saves", justify="right"), key="saves")
         table.add_column("kind", key="kind")
         table.add_column(Text("layers", justify="right"), key="layers")
-        table.add_column("what", key="what", width=table.fitted_width())
+        table.add_fitted_column("what", key="what")
         files = self.query_one("#hint-files", HintTable)
-        files.add_column("path", key="path", width=files.fitted_width())
+        files.add_fitted_column("path", key="path")
         self.show(None, None)
 
     def show(self, image: Image | None, hints: Hints | None) -> None:

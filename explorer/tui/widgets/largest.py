@@ -49,7 +49,7 @@ class LargestView(Vertical):
         table = self.query_one("#largest-table", LargestTable)
         table.add_column(Text("bytes", justify="right"), key="size", width=SIZE_WIDTH)
         table.add_column(Text("layer", justify="right"), key="layer", width=5)
-        table.add_column("path", key="path", width=table.fitted_width())
+        table.add_fitted_column("path", key="path")
         self.show(None, None)
 
     def show(self, image: Image | None, layer: int | None) -> None:

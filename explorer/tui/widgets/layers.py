@@ -46,7 +46,7 @@ class LayerTable(FittedTable):
         widths = {"index": len(str(max(0, len(image.layers) - 1))), "size": 7, "packed": 7, "wasted": 7, "hides": 7}
         for label, key in COLUMNS:
             self.add_column(Text(label, justify="left" if key == "index" else "right"), key=key, width=widths[key])
-        self.add_column("instruction", key="instruction", width=self.fitted_width())
+        self.add_fitted_column("instruction", key="instruction")
         for n, step in enumerate(self.steps):
             self.add_row(*self._cells(step), key=str(n))
 

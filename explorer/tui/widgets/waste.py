@@ -46,12 +46,12 @@ class WasteView(Vertical):
         table.add_column("cause", key="cause", width=max(map(len, CAUSE_NAMES.values())))
         table.add_column(Text("stored in", justify="right"), key="stored", width=9)
         table.add_column(Text("hidden by", justify="right"), key="hidden", width=9)
-        table.add_column("path", key="path", width=table.fitted_width())
+        table.add_fitted_column("path", key="path")
         dups = self.query_one("#dup-table", WasteTable)
         dups.add_column(Text("each", justify="right"), key="size", width=SIZE_WIDTH)
         dups.add_column(Text("copies", justify="right"), key="count", width=6)
         dups.add_column(Text("extra", justify="right"), key="extra", width=SIZE_WIDTH)
-        dups.add_column("paths", key="paths", width=dups.fitted_width())
+        dups.add_fitted_column("paths", key="paths")
         self.show(None)
 
     def show(self, image: Image | None, why_not: str = "Waste is known once every layer is analysed.") -> None:
