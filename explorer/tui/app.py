@@ -457,7 +457,8 @@ class LayerscopeApp(Comparing, App[None]):
 
     def _failed(self, message: str) -> None:
         if self._former is not None:  # a reopened image that did not open: the former stays
-            self._keep_former(f"Could not open {display_name(self.source_name)}: {display_name(message)}", "error")
+            why = message.removeprefix(f"{self.path}: ")  # the name is said once
+            self._keep_former(f"Could not open {display_name(self.source_name)}: {display_name(why)}", "error")
             return
         self.error = message
         self.status.display = False
@@ -529,8 +530,8 @@ class LayerscopeApp(Comparing, App[None]):
         self.call_later(self.compare_again)
 
     def switch_platform(self, platform: str) -> None:
-        """Show the archive's image for `platform` in place of this one (an open comparison goes
-        on with it)."""
+        """Show the image for `platform` (of the same archive or registry) in place of this one
+        (an open comparison goes on with it)."""
         self.notify(f"Opening {display_name(platform)}…", markup=False)  # the archive names it
         self.reopen(self.path, self.options._replace(platform=platform), self.source_name)
         self.call_later(self.compare_again)
