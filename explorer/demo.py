@@ -9,6 +9,7 @@ layers. Contents are deterministic, so snapshots of the app stay stable.
 from __future__ import annotations
 
 import random
+from functools import cache
 from pathlib import Path
 
 from .archive.options import DEFAULT_OPTIONS, OpenOptions
@@ -33,147 +34,146 @@ def _f(path: str, data: bytes, mode: int = 0o644, mtime: int = MTIME) -> tuple:
     return (path, "file", data, mode, mtime)
 
 
-BUSYBOX = _blob(1_200_000, 1)
-PKG_CACHE = _blob(2_400_000, 2)
-PYTHON_LIB = _blob(900_000, 3)
-MODEL = _blob(3_000_000, 4)
 CONFIG_V1 = b"listen 80;\nworkers 4;\nlog /var/log/app.log;\n" * 20
 CONFIG_V2 = b"listen 8080;\nworkers 8;\n"
 # A fake key (not a key at all): for the "secret left in a lower layer" hint.
 FAKE_KEY = b"-----BEGIN OPENSSH PRIVATE KEY-----\nlayerscope demo: not a real key\n-----END OPENSSH PRIVATE KEY-----\n"
-TOOL = _blob(150_000, 5)
 
-# (created_by, entries or None for a history-only row)
-STEPS: list[tuple[str, list[tuple] | None]] = [
-    (
-        "ADD rootfs.tar /",
-        [
-            _d("bin/"),
-            _f("bin/busybox", BUSYBOX, 0o755),
-            ("bin/sh", "symlink", "busybox", 0o777),
-            ("bin/ls", "symlink", "busybox", 0o777),
-            _d("etc/"),
-            _f("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n"),
-            _d("usr/"),
-            _d("usr/share/"),
-            _d("usr/share/docs/"),
-            *[_f(f"usr/share/docs/guide-{i}.txt", _blob(40_000 + i * 1000, 10 + i)) for i in range(6)],
-            _d("tmp/"),
-        ],
-    ),
-    ("ENV PATH=/usr/local/bin:/usr/bin:/bin APP_HOME=/app", None),
-    (
-        "RUN apk add python3  # leaves the package cache behind",
-        [
-            _d("usr/lib/"),
-            _d("usr/lib/python3/"),
-            _f("usr/lib/python3/libpython.so", PYTHON_LIB, 0o755),
-            ("usr/bin/python3", "symlink", "../lib/python3/libpython.so", 0o777),
-            _d("var/"),
-            _d("var/cache/"),
-            _d("var/cache/apk/"),
-            _f("var/cache/apk/APKINDEX.tar.gz", PKG_CACHE),
-        ],
-    ),
-    (
-        "RUN rm -rf /var/cache/apk  # too late: the cache stays in the layer below",
-        [("var/cache/.wh.apk", "file", b"", 0o644)],
-    ),
-    (
-        "COPY app/ /app/",
-        [
-            _d("app/"),
-            _f("app/model.bin", MODEL),
-            _f("app/app.conf", CONFIG_V1),
-            _f("app/main.py", b"print('hi')\n"),
-            _d("app/static/"),
-            *[_f(f"app/static/asset-{i}.js", _blob(20_000, 30 + i)) for i in range(4)],
-        ],
-    ),
-    (
-        "RUN chmod 0600 /app/model.bin  # metadata only, but the whole file is stored again",
-        [_f("app/model.bin", MODEL, 0o600)],
-    ),
-    ("COPY app.conf /app/app.conf  # overwrites the config", [_f("app/app.conf", CONFIG_V2)]),
-    (
-        "RUN rm -rf /usr/share/docs && mkdir /usr/share/docs && echo see-web > /usr/share/docs/README",
-        [
-            _d("usr/share/docs/"),
-            ("usr/share/docs/.wh..wh..opq", "file", b"", 0o644),
-            _f("usr/share/docs/README", b"see-web\n"),
-        ],
-    ),
-    (
-        "RUN ln /app/main.py /app/entry.py && ln -s /app/main.py /usr/local/bin/app",
-        [
-            _f("app/main.py", b"print('hi')\n"),
-            ("app/entry.py", "hardlink", "app/main.py", 0o644),
-            _d("usr/local/"),
-            _d("usr/local/bin/"),
-            ("usr/local/bin/app", "symlink", "/app/main.py", 0o777),
-        ],
-    ),
-    (
-        "COPY id_rsa /root/.ssh/id_rsa  # a deploy key, to fetch a private dependency",
-        [_d("root/"), _d("root/.ssh/"), _f("root/.ssh/id_rsa", FAKE_KEY, 0o600)],
-    ),
-    (
-        "COPY . /src  # the whole build context, .git included",
-        [
-            _d("src/"),
-            _f("src/main.c", b"int main(void) { return 0; }\n"),
-            _f("src/requirements.txt", b"requests==2.31.0\n"),
-            _d("src/.git/"),
-            _f("src/.git/HEAD", b"ref: refs/heads/main\n"),
-            _d("src/.git/objects/"),
-            _d("src/.git/objects/pack/"),
-            _f("src/.git/objects/pack/pack-1.pack", _blob(180_000, 40)),
-        ],
-    ),
-    (
-        "RUN pip install -r /src/requirements.txt && rm /root/.ssh/id_rsa  # after COPY . : again on every edit",
-        [
-            ("root/.ssh/.wh.id_rsa", "file", b"", 0o644),
-            _d("root/.cache/"),
-            _d("root/.cache/pip/"),
-            _d("root/.cache/pip/http/"),
-            _f("root/.cache/pip/http/requests-2.31.0.whl", _blob(260_000, 41)),
-            _d("usr/lib/python3/site-packages/"),
-            _d("usr/lib/python3/site-packages/requests/"),
-            _f("usr/lib/python3/site-packages/requests/api.py", _blob(60_000, 42)),
-        ],
-    ),
-    (
-        "RUN apk add gcc musl-dev && cc -O2 -o /usr/local/bin/tool /src/main.c && cp /usr/local/bin/tool /app/tool",
-        [
-            _f("usr/bin/gcc", _blob(400_000, 43), 0o755),
-            _d("usr/libexec/"),
-            _d("usr/libexec/gcc/"),
-            _d("usr/libexec/gcc/x86_64-alpine-linux-musl/"),
-            _f("usr/libexec/gcc/x86_64-alpine-linux-musl/cc1", _blob(900_000, 44), 0o755),
-            _d("usr/include/"),
-            *[
-                _f(f"usr/include/{name}.h", _blob(8_000 + i * 500, 45 + i))
-                for i, name in enumerate(("stdio", "stdlib"))
+
+@cache
+def steps() -> list[tuple[str, list[tuple] | None]]:
+    """The build steps of v2: (created_by, entries or None for a history-only row). Made on
+    first use: their blobs take tens of ms to make, and the app imports this module for a name."""
+    busybox, pkg_cache, python_lib = _blob(1_200_000, 1), _blob(2_400_000, 2), _blob(900_000, 3)
+    model, tool = _blob(3_000_000, 4), _blob(150_000, 5)
+    return [
+        (
+            "ADD rootfs.tar /",
+            [
+                _d("bin/"),
+                _f("bin/busybox", busybox, 0o755),
+                ("bin/sh", "symlink", "busybox", 0o777),
+                ("bin/ls", "symlink", "busybox", 0o777),
+                _d("etc/"),
+                _f("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n"),
+                _d("usr/"),
+                _d("usr/share/"),
+                _d("usr/share/docs/"),
+                *[_f(f"usr/share/docs/guide-{i}.txt", _blob(40_000 + i * 1000, 10 + i)) for i in range(6)],
+                _d("tmp/"),
             ],
-            _f("usr/lib/libc.a", _blob(300_000, 47)),
-            _f("usr/local/bin/tool", TOOL, 0o755),
-            _f("app/tool", TOOL, 0o755),
-        ],
-    ),
-    (
-        "RUN sed -i 's/debug=0/debug=0/' /app/static/asset-0.js  # the same bytes again",
-        [_f("app/static/asset-0.js", _blob(20_000, 30), mtime=MTIME + 60)],
-    ),
-    ('CMD ["python3", "/app/main.py"]', None),
-]
+        ),
+        ("ENV PATH=/usr/local/bin:/usr/bin:/bin APP_HOME=/app", None),
+        (
+            "RUN apk add python3  # leaves the package cache behind",
+            [
+                _d("usr/lib/"),
+                _d("usr/lib/python3/"),
+                _f("usr/lib/python3/libpython.so", python_lib, 0o755),
+                ("usr/bin/python3", "symlink", "../lib/python3/libpython.so", 0o777),
+                _d("var/"),
+                _d("var/cache/"),
+                _d("var/cache/apk/"),
+                _f("var/cache/apk/APKINDEX.tar.gz", pkg_cache),
+            ],
+        ),
+        (
+            "RUN rm -rf /var/cache/apk  # too late: the cache stays in the layer below",
+            [("var/cache/.wh.apk", "file", b"", 0o644)],
+        ),
+        (
+            "COPY app/ /app/",
+            [
+                _d("app/"),
+                _f("app/model.bin", model),
+                _f("app/app.conf", CONFIG_V1),
+                _f("app/main.py", b"print('hi')\n"),
+                _d("app/static/"),
+                *[_f(f"app/static/asset-{i}.js", _blob(20_000, 30 + i)) for i in range(4)],
+            ],
+        ),
+        (
+            "RUN chmod 0600 /app/model.bin  # metadata only, but the whole file is stored again",
+            [_f("app/model.bin", model, 0o600)],
+        ),
+        ("COPY app.conf /app/app.conf  # overwrites the config", [_f("app/app.conf", CONFIG_V2)]),
+        (
+            "RUN rm -rf /usr/share/docs && mkdir /usr/share/docs && echo see-web > /usr/share/docs/README",
+            [
+                _d("usr/share/docs/"),
+                ("usr/share/docs/.wh..wh..opq", "file", b"", 0o644),
+                _f("usr/share/docs/README", b"see-web\n"),
+            ],
+        ),
+        (
+            "RUN ln /app/main.py /app/entry.py && ln -s /app/main.py /usr/local/bin/app",
+            [
+                _f("app/main.py", b"print('hi')\n"),
+                ("app/entry.py", "hardlink", "app/main.py", 0o644),
+                _d("usr/local/"),
+                _d("usr/local/bin/"),
+                ("usr/local/bin/app", "symlink", "/app/main.py", 0o777),
+            ],
+        ),
+        (
+            "COPY id_rsa /root/.ssh/id_rsa  # a deploy key, to fetch a private dependency",
+            [_d("root/"), _d("root/.ssh/"), _f("root/.ssh/id_rsa", FAKE_KEY, 0o600)],
+        ),
+        (
+            "COPY . /src  # the whole build context, .git included",
+            [
+                _d("src/"),
+                _f("src/main.c", b"int main(void) { return 0; }\n"),
+                _f("src/requirements.txt", b"requests==2.31.0\n"),
+                _d("src/.git/"),
+                _f("src/.git/HEAD", b"ref: refs/heads/main\n"),
+                _d("src/.git/objects/"),
+                _d("src/.git/objects/pack/"),
+                _f("src/.git/objects/pack/pack-1.pack", _blob(180_000, 40)),
+            ],
+        ),
+        (
+            "RUN pip install -r /src/requirements.txt && rm /root/.ssh/id_rsa  # after COPY . : again on every edit",
+            [
+                ("root/.ssh/.wh.id_rsa", "file", b"", 0o644),
+                _d("root/.cache/"),
+                _d("root/.cache/pip/"),
+                _d("root/.cache/pip/http/"),
+                _f("root/.cache/pip/http/requests-2.31.0.whl", _blob(260_000, 41)),
+                _d("usr/lib/python3/site-packages/"),
+                _d("usr/lib/python3/site-packages/requests/"),
+                _f("usr/lib/python3/site-packages/requests/api.py", _blob(60_000, 42)),
+            ],
+        ),
+        (
+            "RUN apk add gcc musl-dev && cc -O2 -o /usr/local/bin/tool /src/main.c && cp /usr/local/bin/tool /app/tool",
+            [
+                _f("usr/bin/gcc", _blob(400_000, 43), 0o755),
+                _d("usr/libexec/"),
+                _d("usr/libexec/gcc/"),
+                _d("usr/libexec/gcc/x86_64-alpine-linux-musl/"),
+                _f("usr/libexec/gcc/x86_64-alpine-linux-musl/cc1", _blob(900_000, 44), 0o755),
+                _d("usr/include/"),
+                *[
+                    _f(f"usr/include/{name}.h", _blob(8_000 + i * 500, 45 + i))
+                    for i, name in enumerate(("stdio", "stdlib"))
+                ],
+                _f("usr/lib/libc.a", _blob(300_000, 47)),
+                _f("usr/local/bin/tool", tool, 0o755),
+                _f("app/tool", tool, 0o755),
+            ],
+        ),
+        (
+            "RUN sed -i 's/debug=0/debug=0/' /app/static/asset-0.js  # the same bytes again",
+            [_f("app/static/asset-0.js", _blob(20_000, 30), mtime=MTIME + 60)],
+        ),
+        ('CMD ["python3", "/app/main.py"]', None),
+    ]
 
 
 # ---- the package databases: what the Packages tab shows ------------------------------------
 # Alpine's database (every `apk` run rewrites lib/apk/db/installed whole) and one Python
 # distribution, added to the steps that install them: the steps above read as the Dockerfile.
-MUSL_V1 = _blob(30_000, 60)
-MUSL_V2 = _blob(31_000, 61)  # `apk add musl-dev` upgrades musl: musl-dev wants its exact version
 _APK = {  # name: (version, installed size, {folder: [files]})
     "musl": ("1.2.4-r1", 31_000, {"lib": ["ld-musl-x86_64.so.1"]}),
     "busybox": ("1.36.1-r15", 1_200_000, {"bin": ["busybox", "sh", "ls"]}),
@@ -215,9 +215,10 @@ def _package_entries(created_by: str) -> list[tuple]:
         if created_by.startswith(step):
             if step.startswith("ADD"):
                 entries += [_d("lib/"), _d("lib/apk/"), _d("lib/apk/db/")]
-                entries.append(_f("lib/ld-musl-x86_64.so.1", MUSL_V1, 0o755))
+                entries.append(_f("lib/ld-musl-x86_64.so.1", _blob(30_000, 60), 0o755))
             elif "musl-dev" in step:
-                entries.append(_f("lib/ld-musl-x86_64.so.1", MUSL_V2, 0o755))
+                # `apk add musl-dev` upgrades musl: musl-dev wants its exact version
+                entries.append(_f("lib/ld-musl-x86_64.so.1", _blob(31_000, 61), 0o755))
             entries.append(_f("lib/apk/db/installed", _apk_installed(names)))
     if created_by.startswith("RUN pip install"):
         info = "usr/lib/python3/site-packages/requests-2.31.0.dist-info/"
@@ -259,14 +260,14 @@ def _image(steps: list[tuple[str, list[tuple] | None]], created: str, tag: str) 
 
 
 def demo_image() -> Image:
-    """`demo:v2`, the image the app opens: every step of STEPS."""
-    return _image(STEPS, CREATED, V2)
+    """`demo:v2`, the image the app opens: every step of `steps`."""
+    return _image(steps(), CREATED, V2)
 
 
 def _shared_steps() -> list[tuple[str, list[tuple] | None]]:
     """The steps v1 and v2 share: up to and including the COPY of the app."""
-    end = next(i for i, (created_by, _) in enumerate(STEPS) if created_by.startswith("COPY app/"))
-    return STEPS[: end + 1]
+    end = next(i for i, (created_by, _) in enumerate(steps()) if created_by.startswith("COPY app/"))
+    return steps()[: end + 1]
 
 
 def demo_v1() -> Image:

@@ -205,7 +205,6 @@ def test_docker_config_credentials(tmp_path, monkeypatch):
 
 def test_plain_http_only_for_loopback_or_insecure():
     client = registry.RegistryClient.__new__(registry.RegistryClient)
-    client.session = registry._session()
     client.verify_tls = True
     assert client._base_url("registry.example", insecure=False) == "https://registry.example"
     assert registry._is_loopback("127.0.0.1:5000") and registry._is_loopback("[::1]:80")
@@ -286,6 +285,29 @@ def test_authorization_is_dropped_on_a_redirect_to_another_host(servers):
     assert same.seen[1][1].get("Authorization") == "Basic abc"
 
 
+def test_the_environments_proxy_and_its_credentials(servers, monkeypatch):
+    """`http_proxy` (with credentials in it) is asked for the blob's absolute URL, `no_proxy`
+    names hosts asked directly."""
+    blob = b"layer bytes"
+    digest = "sha256:" + hashlib.sha256(blob).hexdigest()
+    proxy = servers(lambda h: _send(h, 200, blob))
+    direct = servers(lambda h: _send(h, 200, blob))
+    for name in ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("http_proxy", f"http://us%40er:p%3Ass@{proxy.host}")
+    url = f"http://registry.invalid/v2/a/blobs/{digest}"
+    with RemoteBlob(url, "Bearer t", True, digest, len(blob)).open("blob") as stream:
+        assert stream.read(100) == blob
+    path, headers = proxy.seen[0]
+    assert path == url and headers["Proxy-Authorization"] == "Basic " + base64.b64encode(b"us@er:p:ss").decode()
+    assert headers["Authorization"] == "Bearer t"
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    with RemoteBlob(f"http://{direct.host}/v2/a/blobs/{digest}", None, True, digest, len(blob)).open("b") as stream:
+        assert stream.read(100) == blob
+    assert len(proxy.seen) == 1 and direct.seen[0][0] == f"/v2/a/blobs/{digest}"
+    assert "Proxy-Authorization" not in direct.seen[0][1]
+
+
 def test_blob_digest_and_size_are_checked_as_it_streams(servers):
     blob = b"x" * 5000
     server = servers(lambda h: _send(h, 200, blob))
@@ -342,6 +364,93 @@ def test_timeouts_and_refused_connections(servers, monkeypatch, docker_config):
     server.stop()
     with pytest.raises(ImageError, match="cannot connect"):
         registry.open_registry(f"registry://127.0.0.1:{port}/a:1")
+
+
+def test_a_port_that_does_not_speak_http(docker_config):
+    """A port that answers with something else than HTTP is a one-line error, not a traceback
+    (a loopback one is then asked over HTTPS, which fails the same way)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def answer() -> None:
+        with contextlib.suppress(OSError):  # until the listener is closed
+            while True:
+                conn, _ = listener.accept()
+                conn.recv(65536)
+                conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
+                conn.close()
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    try:
+        host = f"127.0.0.1:{listener.getsockname()[1]}"
+        with pytest.raises(ImageError, match=f"^blob: {host} gave no HTTP answer"):
+            RemoteBlob(f"http://{host}/v2/a/blobs/x", None, True, "sha256:" + "0" * 64, 1).open("blob")
+        with pytest.raises(ImageError, match=f"^{host}/a:1: TLS failed with {host} ") as caught:
+            registry.open_registry(f"registry://{host}/a:1")
+        assert "\n" not in str(caught.value)
+    finally:
+        listener.close()
+
+
+def test_a_loopback_port_that_speaks_only_tls_is_asked_over_https(tmp_path, docker_config, monkeypatch):
+    """A TLS server that drops a plain-HTTP request (Go's answers it 400) is asked over HTTPS."""
+    import datetime
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    pem, pkcs8 = serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(pem))
+    (tmp_path / "key.pem").write_bytes(key.private_bytes(pem, pkcs8, serialization.NoEncryption()))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            _send(self, 404, b'{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}')
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    class TLSServer(ThreadingHTTPServer):
+        def get_request(self):
+            conn, address = self.socket.accept()
+            try:
+                return context.wrap_socket(conn, server_side=True), address
+            except (ssl.SSLError, OSError):  # a plain-HTTP request: dropped
+                conn.close()
+                raise
+
+    server = TLSServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        host = f"127.0.0.1:{server.server_port}"
+        with pytest.raises(ImageError, match="TLS failed .* certificate verify failed"):
+            registry.open_registry(f"registry://{host}/a:1")
+        registry.configure(Settings(insecure=True))
+        with pytest.raises(ImageError, match="not found \\(404\\): MANIFEST_UNKNOWN"):
+            registry.open_registry(f"registry://{host}/a:1")
+    finally:
+        registry.configure(Settings())
+        server.shutdown()
+        server.server_close()
 
 
 # ---- a real registry ------------------------------------------------------------------------------
@@ -512,19 +621,37 @@ def test_bearer_tokens_per_repository(bearer_registry):
         load(f"{bearer_registry.host}/bloat:zstd")
 
 
-def test_requests_is_imported_only_for_registries(tmp_path):
-    """Local archives do not pay for `requests`; nor do the workers that fetch registry layers."""
+def test_http_is_imported_only_for_registries_and_lightly(tmp_path, servers):
+    """Local archives load no HTTP code at all; a blob fetch (what a worker does) loads the
+    standard library's `http.client`, no client library, and `urllib.request` (for proxies)
+    only when the environment names a proxy."""
     path = write_oci(Image([Layer([F("a", b"1")])]), tmp_path / "img.tar")
+    blob = b"layer"
+    server = servers(lambda h: _send(h, 200, blob))
+    digest = "sha256:" + hashlib.sha256(blob).hexdigest()
     code = """
 import contextlib, io, sys
 from explorer.cli import main
 with contextlib.redirect_stdout(io.StringIO()):
     assert main(["report", sys.argv[1], "--json"]) == 0
-import explorer.archive.blobfetch, explorer.archive.scanworker
-print("requests" in sys.modules, "explorer.archive.registry" in sys.modules)
+print(*[m in sys.modules for m in ("http.client", "explorer.archive.registry")])
+from explorer.archive.blobfetch import RemoteBlob
+with RemoteBlob(sys.argv[2], None, True, sys.argv[3], 5).open("blob") as stream:
+    stream.read()
+print(*[m in sys.modules for m in ("http.client", "requests", "urllib3", "urllib.request")])
 """
-    proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, cwd=ROOT, timeout=60)
-    assert proc.stdout.split() == ["False", "False"], proc.stderr
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    url = f"http://{server.host}/v2/a/blobs/{digest}"
+    for proxy, loaded in (({}, "False"), ({"no_proxy": "*"}, "True")):
+        proc = subprocess.run(
+            [sys.executable, "-c", code, str(path), url, digest],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=60,
+            env={**env, **proxy},
+        )
+        assert proc.stdout.split() == ["False", "False", "True", "False", "False", loaded], proc.stderr
 
 
 @needs_shared

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, Label, TabbedContent
 
+from explorer.analysis import packages
 from explorer.cli import main
 from explorer.tui.app import LayerscopeApp
 from explorer.tui.screens.history import HistoryScreen
@@ -541,3 +542,30 @@ async def test_letters_typed_right_after_slash_reach_the_find_box(demo):
         await pilot.pause(0.5)
         assert isinstance(app.screen, FindScreen) and app.screen.query_one("#find-input").value == "model"
         assert app.view == view
+
+
+@run
+async def test_the_status_says_the_hints_and_packages_are_being_worked_out(demo, monkeypatch):
+    """Every layer shown, the hints (and the packages they need) not yet: the status and the
+    views that need them say they are coming, not that a layer is still to be analysed."""
+    reached, go = threading.Event(), threading.Event()
+    find = packages.find_packages
+
+    def held(image):
+        reached.set()
+        go.wait(20)
+        return find(image)
+
+    monkeypatch.setattr(packages, "find_packages", held)  # what the hints and the Packages tab wait for
+    app = LayerscopeApp(demo, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, reached.is_set)
+        await pilot.pause()
+        assert app.loaded and app.status.display
+        assert "working out the hints and packages" in str(app.status.query_one("#status-text").render())
+        assert str(app.query_one("#hints-note").render()) == "Working out the hints…"
+        assert str(app.query_one("#packages-hint").render()) == "Working out the packages…"
+        go.set()
+        await settle(app, pilot)
+        assert not app.status.display and app.hints is not None
+        assert "Working out" not in str(app.query_one("#packages-hint").render())

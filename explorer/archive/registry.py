@@ -13,7 +13,7 @@ Auth: anonymous, Basic and Bearer, from the `WWW-Authenticate` challenge; tokens
 per registry, repository and scope (a second repository gets its own). Credentials come from
 `--username/--password-stdin`, else `~/.docker/config.json` (`auths`, `credHelpers`,
 `credsStore`). Plain HTTP only with `--insecure` or for a loopback host; an Authorization
-header never follows a redirect to another host (blob storage).
+header never follows a redirect to another host (blob storage). HTTP itself: `blobfetch`.
 
 The client is ours and small: `oras` 0.2.43 breaks on a Basic challenge unless told in
 advance and keeps one Bearer token per client (a second repository gets 401); `python-dxf`
@@ -38,18 +38,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from . import blobfetch
-from .blobfetch import (
-    BlobStream,
-    Login,
-    RemoteBlob,
-    parse_challenge,
-    parse_token,
-    reason,
-    redirect,
-    registry_detail,
-    status_error,
-    token_request,
-)
+from .blobfetch import BlobStream, Login, RemoteBlob, check, new_token, parse_challenge
 from .blobfetch import (
     is_loopback as _is_loopback,
 )
@@ -57,7 +46,7 @@ from .errors import CorruptBlob, ImageError
 from .sources import MAX_JSON, Source
 
 if TYPE_CHECKING:
-    import requests
+    import http.client
 
 
 SCHEME = "registry://"
@@ -258,49 +247,7 @@ def docker_credentials(host: str) -> Credentials | None:
     return None
 
 
-# ---- HTTP -------------------------------------------------------------------------------------------
-
-
-def _session() -> requests.Session:
-    import requests
-
-    session = requests.Session()
-    session.trust_env = True  # proxies from the environment, as docker
-    return session
-
-
-def _get(
-    session: requests.Session, url: str, headers: dict[str, str], verify_tls: bool, stream: bool, what: str
-) -> requests.Response:
-    """GET `url`, following redirects ourselves by `blobfetch.redirect`'s rules."""
-    import requests
-
-    timeout = blobfetch.TIMEOUT
-    for _ in range(blobfetch.MAX_REDIRECTS):
-        try:
-            response = session.get(
-                url, headers=headers, stream=stream, allow_redirects=False, timeout=timeout, verify=verify_tls
-            )
-        except requests.exceptions.Timeout:
-            raise ImageError(f"{what}: {urlsplit(url).netloc} did not answer within {timeout[1]:g} s") from None
-        except requests.exceptions.SSLError as exc:
-            raise ImageError(f"{what}: TLS failed with {urlsplit(url).netloc} ({reason(exc)})") from None
-        except requests.exceptions.ConnectionError as exc:
-            raise ImageError(f"{what}: cannot connect to {urlsplit(url).netloc} ({reason(exc)})") from None
-        if response.status_code not in blobfetch.REDIRECTS or "Location" not in response.headers:
-            return response
-        response.close()
-        url, headers = redirect(url, response.headers["Location"], headers, what)
-    raise ImageError(f"{what}: more than {blobfetch.MAX_REDIRECTS} redirects")
-
-
-def _check(response: requests.Response, what: str, has_credentials: bool) -> None:
-    if response.status_code < 300:
-        return
-    detail = registry_detail(response.content[: 1 << 16])
-    response.close()
-    retry = response.headers.get("Retry-After")
-    raise ImageError(status_error(response.status_code, response.reason, retry, detail, what, has_credentials))
+# ---- the client ------------------------------------------------------------------------------------
 
 
 _tokens: dict[tuple[str, str, str], tuple[str, float]] = {}  # (registry, repository, scope) → token, expiry
@@ -314,13 +261,8 @@ class RegistryClient:
         settings = settings or _settings
         self.ref = ref
         self.credentials = settings.credentials or docker_credentials(ref.host)
-        self.session = _session()
         self.authorization: str | None = None
         self.verify_tls = not settings.insecure
-        if settings.insecure:
-            import urllib3
-
-            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)  # asked for: no warning each request
         self.base = self._base_url(ref.api_host, settings.insecure)
 
     def _base_url(self, host: str, insecure: bool) -> str:
@@ -330,18 +272,20 @@ class RegistryClient:
         is; setting up TLS costs 70 ms): a registry answers `/v2/` with its API header, a
         TLS server does not. With --insecure, HTTPS is tried first, as docker does.
         """
-        import requests
-
         https, http = f"https://{host}", f"http://{host}"
         if _is_loopback(host):
-            with _get(self.session, f"{http}/v2/", {}, False, True, str(self.ref)) as response:
-                return http if "Docker-Distribution-API-Version" in response.headers else https
+            try:
+                response = blobfetch.fetch(f"{http}/v2/", {}, False, str(self.ref))
+            except blobfetch.NotHTTP:  # a TLS server that drops a plain request (Go's answers 400)
+                return https
+            response.close()
+            return http if response.getheader("Docker-Distribution-API-Version") else https
         if not insecure:
             return https
         try:
-            self.session.get(f"{https}/v2/", timeout=blobfetch.TIMEOUT, verify=False).close()
+            blobfetch.fetch(f"{https}/v2/", {}, False, str(self.ref)).close()
             return https
-        except (requests.exceptions.SSLError, requests.exceptions.ConnectionError):
+        except ImageError:
             return http
 
     def _scope(self) -> str:
@@ -359,40 +303,22 @@ class RegistryClient:
             cached = _tokens.pop(key, None) if fresh else _tokens.get(key)
         if cached and cached[1] > time.monotonic() and not fresh:
             return cached[0]
-        try:
-            url, headers, form = token_request(params, scope, self.login())
-        except ImageError as exc:
-            raise ImageError(f"{what}: {exc}") from None
-        if urlsplit(url).scheme != "https" and not (_is_loopback(urlsplit(url).netloc) or not self.verify_tls):
-            raise ImageError(f"{what}: the token service {urlsplit(url).netloc} is plain HTTP; refused")
-        response = self._token_response(url, headers, form, what)
-        _check(response, f"{what} (token from {urlsplit(url).netloc})", self.credentials is not None)
-        token, lifetime = parse_token(response.content, what)
+        token, lifetime = new_token(params, scope, self.login(), self.verify_tls, what)
         with _tokens_lock:
             _tokens[key] = (token, time.monotonic() + max(lifetime - 10, 5))
         return token
 
-    def _token_response(self, url: str, headers: dict[str, str], form: dict | None, what: str) -> requests.Response:
-        if form is None:
-            return _get(self.session, url, headers, self.verify_tls, False, f"{what} (token)")
-        import requests
-
-        try:  # an OAuth2 refresh-token grant: POSTed, and not redirected
-            return self.session.post(url, data=form, timeout=blobfetch.TIMEOUT, verify=self.verify_tls)
-        except requests.exceptions.RequestException as exc:
-            raise ImageError(f"{what} (token): cannot reach {urlsplit(url).netloc} ({reason(exc)})") from None
-
-    def get(self, path: str, what: str, accept: str | None = None, stream: bool = False) -> requests.Response:
+    def get(self, path: str, what: str, accept: str | None = None) -> http.client.HTTPResponse:
         """GET `/v2/{repository}/{path}`, answering an auth challenge once."""
         url = f"{self.base}/v2/{self.ref.repository}/{path}"
         headers = {"Accept": accept} if accept else {}
         for attempt in range(2):
             if self.authorization:
                 headers["Authorization"] = self.authorization
-            response = _get(self.session, url, headers, self.verify_tls, stream, what)
-            if response.status_code != 401 or attempt:
+            response = blobfetch.fetch(url, headers, self.verify_tls, what)
+            if response.status != 401 or attempt:
                 break
-            scheme, params = parse_challenge(response.headers.get("WWW-Authenticate", ""))
+            scheme, params = parse_challenge(response.getheader("WWW-Authenticate") or "")
             response.close()
             refused = "Authorization" in headers  # one was sent: it expired, or was revoked
             if scheme == "bearer":
@@ -401,16 +327,16 @@ class RegistryClient:
                 self.authorization = self.credentials.basic()
             else:
                 break
-        _check(response, what, self.credentials is not None)
+        check(response, what, self.credentials is not None)
         return response
 
     def manifest(self, reference: str, what: str) -> tuple[bytes, str]:
         """A manifest or index by tag or digest: (its bytes, its sha256 digest), checked."""
-        response = self.get(f"manifests/{reference}", what, ", ".join(MANIFEST_TYPES), stream=True)
-        body = _read_capped(response.iter_content(READ_SIZE), MAX_JSON, what)
+        response = self.get(f"manifests/{reference}", what, ", ".join(MANIFEST_TYPES))
+        body = _read_capped(iter(lambda: response.read(READ_SIZE), b""), MAX_JSON, what)
         response.close()
         digest = "sha256:" + hashlib.sha256(body).hexdigest()
-        claimed = reference if reference.startswith("sha256:") else response.headers.get("Docker-Content-Digest")
+        claimed = reference if reference.startswith("sha256:") else response.getheader("Docker-Content-Digest")
         if claimed and claimed.startswith("sha256:") and claimed != digest:
             raise CorruptBlob(f"{what}: manifest content does not match its digest {claimed} ({digest})")
         return body, digest
@@ -557,7 +483,6 @@ class RegistrySource(Source):
             if pending.done() and pending.exception() is None:
                 pending.result().close()
         self._pending.clear()
-        self.client.session.close()
 
 
 def _media_type(body: bytes) -> str | None:

@@ -7,14 +7,22 @@ cannot tell a bloated image from a broken job. Here an error is 2, like every us
 from __future__ import annotations
 
 import argparse
+import base64
+import json
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .opening import analysed
+from .opening import analysing, opened
 from .options import add_open_options, start_pool
 from .remote import add_registry_options
+
+if TYPE_CHECKING:
+    from ..analysis.dive_compat import DiveAccumulator
+    from ..analysis.gate import GateConfig
+    from ..analysis.image import Image
 
 CI_TRUE = ("1", "t", "T", "TRUE", "true", "True")  # Go's strconv.ParseBool, as dive reads CI
 
@@ -64,13 +72,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def run(argv: Sequence[str]) -> int:
-    """`layerscope ci IMAGE`: analyse, evaluate the rules, print the verdict; 0, 1 or 2."""
+    """`layerscope ci IMAGE`: analyse, evaluate the rules, print the verdict; 0, 1 or 2. The
+    verdict of an unchanged image under the same rules is the one the layer cache kept (see
+    `analysis/resultcache.py`): printed, and its JUnit file written, without analysing."""
     args = _parser().parse_args(argv)
     with start_pool(args.path, args) as pool:  # the workers start while the model is imported
-        from ..analysis.gate import MEASURES, evaluate, figures
+        from ..analysis.gate import MEASURES
         from ..analysis.gate_config import load_config
-        from ..present.gate import gate_dict, gate_junit, gate_text, passed
-        from ..present.indented_json import dumps_indented
 
         config = load_config(args.ci_config, Path.cwd())
         for m in MEASURES:
@@ -79,17 +87,42 @@ def run(argv: Sequence[str]) -> int:
                 config.thresholds[m.key] = m.parse(value, f"--{m.key}")
         config.figures = args.figures or config.figures
         config.ignore = [*config.ignore, *args.ignore]
-        with analysed(args, pool, dive=config.figures == "dive") as (image, dive):
-            measured = figures(image, config, dive)
-            results = evaluate(image, config, measured)
-            if args.json:
-                sys.stdout.write(dumps_indented(gate_dict(image, config, measured, results)) + "\n")
+        with opened(args, pool) as image:
+            from ..analysis.resultcache import KeptResult
+
+            # the rules as resolved decide the verdict: thresholds, figures, globs, their file's name
+            kept = KeptResult(image, "ci", "json" if args.json else "text", repr(config))
+            result = kept.kept()
+            if result is not None:
+                pool.close()
             else:
-                sys.stdout.write(gate_text(image, config, measured, results))
-            if args.junit:
-                _write(args.junit, gate_junit(image, results))
-            sys.stdout.flush()
-    return 0 if passed(results) else 1
+                with analysing(image, dive=config.figures == "dive") as dive:
+                    result = _verdict(image, config, dive, args.json)
+                kept.keep(result)
+    verdict = json.loads(result)
+    sys.stdout.write(verdict["out"])
+    if args.junit:
+        _write(args.junit, base64.b64decode(verdict["junit"]))
+    sys.stdout.flush()
+    return 0 if verdict["passed"] else 1
+
+
+def _verdict(image: Image, config: GateConfig, dive: DiveAccumulator | None, as_json: bool) -> bytes:
+    """What `ci` prints and writes for the analysed `image`, as one value the cache can keep:
+    the output, the JUnit XML (made whether asked for or not: a later `--junit` finds it), and
+    whether every rule passed."""
+    from ..analysis.gate import evaluate, figures
+    from ..present.gate import gate_dict, gate_junit, gate_text, passed
+    from ..present.indented_json import dumps_indented
+
+    measured = figures(image, config, dive)
+    results = evaluate(image, config, measured)
+    if as_json:
+        out = dumps_indented(gate_dict(image, config, measured, results)) + "\n"
+    else:
+        out = gate_text(image, config, measured, results)
+    junit = base64.b64encode(gate_junit(image, results)).decode("ascii")
+    return json.dumps({"out": out, "junit": junit, "passed": passed(results)}).encode("ascii")
 
 
 def _write(path: str, data: bytes) -> None:

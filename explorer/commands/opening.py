@@ -32,17 +32,6 @@ def opened(args: argparse.Namespace, pool: ScanPool) -> Iterator[Image]:
 
 
 @contextlib.contextmanager
-def analysed(
-    args: argparse.Namespace, pool: ScanPool, dive: bool = False
-) -> Iterator[tuple[Image, DiveAccumulator | None]]:
-    """The image `args.path` names, analysed with the options of `add_open_options` and
-    `add_registry_options` (and dive's figures gathered, with `dive`); closed on leaving.
-    `pool` is the caller's, started before it imported anything heavy."""
-    with opened(args, pool) as image, analysing(image, dive) as figures:
-        yield image, figures
-
-
-@contextlib.contextmanager
 def analysing(image: Image, dive: bool = False) -> Iterator[DiveAccumulator | None]:
     """Analyse the opened `image` (and gather dive's figures, with `dive`).
 

@@ -37,7 +37,6 @@ from ..archive.layerscan import LayerScan
 from ..archive.manifests import find_images
 from ..archive.options import DEFAULT_OPTIONS, OpenOptions
 from ..archive.pool import ScanPool
-from ..demo import V2 as DEMO_REF
 from ..present.browse import STATE_NAMES, Browser, FileRow, Mode, Sort
 from ..present.packages import owner_text
 from ..present.text import display_name, human_size
@@ -45,10 +44,7 @@ from ..present.tour import step_of
 from ..present.tree import View, row_notes
 from .commands import LayerscopeCommands
 from .comparing import Comparing
-from .screens.contents import ContentsScreen
 from .screens.find import FindScreen, Found
-from .screens.help import HelpScreen
-from .screens.history import HistoryScreen
 from .screens.loading import (
     ArchiveRead,
     ErrorScreen,
@@ -418,7 +414,8 @@ class LayerscopeApp(Comparing, App[None]):
 
     def _finish(self) -> None:
         assert self.image is not None
-        self.status.display = False
+        self.status.working_out()  # until the hints are shown
+        self.hints_view.show(self.image, None)
         self.layers.refresh_rows()
         self.waste_view.show(self.image)
         self.packages_view.show(self.image, self.view.layer)
@@ -447,6 +444,7 @@ class LayerscopeApp(Comparing, App[None]):
         if image is not self.image:  # another platform was opened meanwhile
             return
         self.hints = hints
+        self.status.display = False  # everything is known
         self.file_tree.redraw()
         self.hints_view.show(image, hints)
         self.largest_view.show(image, self.view.layer)
@@ -722,6 +720,8 @@ class LayerscopeApp(Comparing, App[None]):
         return True
 
     def action_help(self) -> None:
+        from .screens.help import HelpScreen  # the help's Markdown: imported when first shown
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
@@ -794,6 +794,8 @@ class LayerscopeApp(Comparing, App[None]):
         else:
             node = self.file_tree.cursor_path if tab == "explorer" else None
         if node is not None:
+            from .screens.history import HistoryScreen
+
             packages = self.packages_view.packages  # None until worked out: no owner then
             owner = owner_text(packages, node.path) if packages is not None else None
             self.push_screen(HistoryScreen(self.image, self.browser, node, self.stacked, owner))
@@ -809,6 +811,8 @@ class LayerscopeApp(Comparing, App[None]):
         node = self.file_tree.cursor_path if explorer else None
         layer = self.view.layer
         if node is not None and layer is not None and layer < self.stacked:
+            from .screens.contents import ContentsScreen  # its syntax highlighting: imported when first used
+
             self.push_screen(ContentsScreen(self.image, node, layer))  # type: ignore[arg-type]
         else:
             self.notify("Put the tree cursor on a file first.", markup=False)
@@ -882,6 +886,8 @@ class LayerscopeApp(Comparing, App[None]):
     def action_tour(self, concept: str | None = None) -> None:
         """The guided tour of the demo (the palette's "Tour", `--demo --tour`), from the step
         that shows `concept` (the help's links)."""
+        from ..demo import V2 as DEMO_REF
+
         if self.image is None or self.hints is None:
             self.notify("The tour starts once the image is analysed.", markup=False)
         elif DEMO_REF not in self.image.names:

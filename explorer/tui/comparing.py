@@ -18,20 +18,17 @@ from textual import work
 from textual.widgets import TabbedContent, TabPane
 from textual.worker import get_current_worker
 
-from ..analysis.compare import REMOVED, compare
 from ..analysis.image import Image
 from ..archive.errors import ImageError
 from ..archive.options import OpenOptions
 from ..present.browse import Mode
-from ..present.compare_view import DiffEntry, compare_view
 from ..present.text import display_name, human_size
-from .screens.compare import ComparePrompt
-from .screens.contents import ContentsScreen
 from .screens.loading import Throttle
-from .widgets.compare import CompareTab, DiffTree
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # what only a comparison needs is imported when one starts: not at start-up
+    from ..present.compare_view import DiffEntry
     from .app import LayerscopeApp
+    from .widgets.compare import CompareTab, DiffTree
 
 WAIT = 0.1  # seconds between looks at the open image's analysis while the other one waits for it
 
@@ -46,10 +43,12 @@ class Comparing:
     @property
     def compare_tab(self) -> CompareTab | None:
         app: LayerscopeApp = self  # type: ignore[assignment]
-        tabs = app.query(CompareTab)
-        return tabs.first() if tabs else None
+        tabs = app.query("CompareTab")
+        return tabs.first() if tabs else None  # type: ignore[return-value]
 
     def action_compare_with(self) -> None:
+        from .screens.compare import ComparePrompt
+
         app: LayerscopeApp = self  # type: ignore[assignment]
         app.push_screen(ComparePrompt(), self._prompted)
 
@@ -76,6 +75,8 @@ class Comparing:
     ) -> None:
         """The Compare tab with the other image at `source` (`ready`: already analysed, not read
         again); the open image is OLD, or NEW if `open_is_new`; `show`: the tab is shown."""
+        from .widgets.compare import CompareTab
+
         app: LayerscopeApp = self  # type: ignore[assignment]
         tabs = app.query_one(TabbedContent)
         if self.compare_tab is None:
@@ -102,6 +103,9 @@ class Comparing:
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="compare")
     def _compare(self, source: tuple[str, OpenOptions, str], ready: Image | None, open_is_new: bool) -> None:
+        from ..analysis.compare import compare
+        from ..present.compare_view import compare_view
+
         app: LayerscopeApp = self  # type: ignore[assignment]
         tab = self.compare_tab
         assert tab is not None
@@ -189,6 +193,9 @@ class Comparing:
     def on_diff_tree_jump(self, message: DiffTree.Jump) -> None:
         """`o`/Enter: the path in the open image's explorer (as of its last layer); `O`: in the
         other image's; `v`: its contents in NEW (in OLD for a removed path)."""
+        from ..analysis.compare import REMOVED
+        from .screens.contents import ContentsScreen
+
         app: LayerscopeApp = self  # type: ignore[assignment]
         entry, here, other = message.entry, app.image, self.compare_image
         if here is None or other is None:

@@ -85,6 +85,11 @@ class LoadStatus(Horizontal):
         )
         self.query_one(ProgressBar).update(total=max(count, 1), progress=stacked)
 
+    def working_out(self) -> None:
+        """Every layer is analysed and shown; the hints and the packages are still being worked out."""
+        self.query_one("#status-text", Label).update("Every layer is analysed · working out the hints and packages…")
+        self.query_one(ProgressBar).update(total=None, progress=0)
+
     def analysing(self, stacked: int, count: int, done: int, total: int) -> None:
         """Layers 0..`stacked`-1 of `count` are analysed; `done` bytes of all blobs read of `total`
         (layers are read in parallel: only the sum goes one way)."""

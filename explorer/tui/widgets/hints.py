@@ -82,7 +82,8 @@ class HintsView(Vertical):
         table.clear()
         self.hints = hints.hints if hints is not None else []
         if hints is None:
-            note.update("Hints are known once every layer is analysed.")
+            working = image is not None and image.analysed
+            note.update("Working out the hints…" if working else "Hints are known once every layer is analysed.")
         elif not hints.hints:
             note.update("Nothing to change: no wasted, cached, build-only, duplicated or secret-looking files.")
         else:

@@ -121,7 +121,8 @@ class PackagesView(Vertical):
         table.clear()
         self.rows = []
         if self.packages is None:
-            hint.update("Packages are known once every layer is analysed.")
+            working = self.image is not None and self.image.analysed
+            hint.update("Working out the packages…" if working else "Packages are known once every layer is analysed.")
             return
         table.display = bool(self.packages.packages)
         if not self.packages.packages:  # nothing to list, in the image or a layer: no empty table, no keys
