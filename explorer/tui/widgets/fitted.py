@@ -9,6 +9,7 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import Column
 
 FIT_MIN = 6  # the last column's least width ("RUN a…"): narrower, the table scrolls sideways
+_RELAYOUT = "fitted-table-relayout"  # a column key of no table
 
 
 def cut(text: str, style: str | Style = "") -> Text:
@@ -46,9 +47,9 @@ class FittedTable(DataTable):
         room = self.fitted_width()
         if column.width == room:
             return
-        key, label = column.key, column.label
-        cells = list(zip([row.key for row in self.ordered_rows], self.get_column(key), strict=True))
-        self.remove_column(key)  # a column's width is set when it is added
-        self.add_column(label, key=key.value, width=room)
-        for row, cell in cells:
-            self.update_cell(row, key, cell)
+        column.width = room
+        # The table lays itself out again when a column comes or goes: one added and taken away
+        # at once does that, and leaves no cell to measure (re-adding the column itself would
+        # have Textual measure the whole column once for each row: quadratic).
+        self.add_column("", key=_RELAYOUT)
+        self.remove_column(_RELAYOUT)
