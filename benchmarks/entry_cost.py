@@ -41,7 +41,7 @@ t1 = time.process_time()
 base = tracemalloc.get_traced_memory()[0] if memory else 0
 fs = FileSystem()
 for i, scan in enumerate(scans):
-    fs.apply(i, scan.entries())
+    fs.apply(i, scan.rows)
 t2 = time.process_time()
 rows = sum(len(s.rows) for s in scans)
 del scans

@@ -11,8 +11,7 @@ its workers), and one process that times, in CPU, each part alone on the same la
             skipped (no names, no objects): the interpreter's floor per entry
   hash      xxh3-64 of every regular file's content (the duplicate and rewrite checks)
   reader    `TarReader.rows` over the uncompressed layers in memory (hashing included)
-  rows      rows turned into entries (`LayerScan.entries`), as the parent gets them
-  stack     `FileSystem.apply` of those entries
+  stack     `FileSystem.apply` of those rows (the entries are made there)
   after     waste, the report dictionary and the indented JSON (`analysed` image, in process)
   start     the interpreter and the imports `report` needs, in a fresh process
 
@@ -108,7 +107,7 @@ def read():
     return [LayerScan(list(TarReader(chunks(t), "layer").rows()), len(t), "none", len(t), []) for t in tars]
 
 scans = cpu("reader", read)
-layers = cpu("rows", lambda: [scan.entries() for scan in scans])
+layers = [scan.rows for scan in scans]
 out["entries"] = sum(len(s.rows) for s in scans)
 fs = FileSystem()
 def stack():

@@ -2,14 +2,16 @@
 layerscope against its baseline tool and, with `--against`, against another checkout, in one
 interleaved loop.
 
-    python benchmarks/per_entry.py IMAGE [IMAGE ...] [--against CHECKOUT] [--reps 5] [--text] [--rss]
+    python benchmarks/per_entry.py IMAGE [IMAGE ...] [--against CHECKOUT] [--reps 5] [--text] [--rss] [--pure]
 
 Each repetition runs, in turn: the baseline (`gzip -dc` or `zstd -dc -T1` over the layer blobs,
 one after another; `CI=true dive` for a plain-tar docker-archive; nothing for many small
 layers), `report IMAGE --json` of this tree, and of CHECKOUT if given (with `--text`, the text
-report too). Printed: medians of wall time and of CPU time (the command and every process it
-started), and the ratios. With `--rss`, one more run of each measures the peak RSS summed over
-the process tree (sampled every 5 ms, in a run of its own: the sampler takes CPU).
+report too); with `--pure`, this tree's `report --json` again without its compiled part
+(LAYERSCOPE_PURE_PYTHON=1: the tar reader all in Python). Printed: medians of wall time and of
+CPU time (the command and every process it started), and the ratios. With `--rss`, one more
+run of each measures the peak RSS summed over the process tree (sampled every 5 ms, in a run of
+its own: the sampler takes CPU).
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ def main() -> None:
     parser.add_argument("--text", action="store_true", help="time the text report too")
     parser.add_argument("--rss", action="store_true", help="measure peak RSS too")
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--pure", action="store_true", help="time this tree without its C helper too")
     args = parser.parse_args()
     trees = {"this": ROOT, **({"other": args.against} if args.against else {})}
     for image in args.images:
@@ -71,6 +74,12 @@ def main() -> None:
                 for mode in ("--json", *(("text",) if args.text else ())):
                     cmd = [sys.executable, "-m", "explorer", "report", image, *((mode,) if mode != "text" else ())]
                     commands[f"{name} {mode}"] = ([cmd], {"cwd": tree})
+                if name == "this" and args.pure:
+                    cmd = [sys.executable, "-m", "explorer", "report", image, "--json"]
+                    commands["this pure --json"] = (
+                        [cmd],
+                        {"cwd": tree, "env": {**os.environ, "LAYERSCOPE_PURE_PYTHON": "1"}},
+                    )
             os.sync()
             for run, kw in commands.values():  # warm-up, untimed
                 cpu_and_wall(run, **kw)

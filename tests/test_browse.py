@@ -23,7 +23,7 @@ def stacked(layers: list[list[tuple]]) -> FileSystem:
     fs = FileSystem()
     for index, entries in enumerate(layers):
         tar = layer_tar(Layer([_as_builder(e) for e in entries]))
-        fs.apply(index, scan_layer(io.BytesIO(tar), f"layer {index}", len(tar)).entries())
+        fs.apply(index, scan_layer(io.BytesIO(tar), f"layer {index}", len(tar)).rows)
     return fs
 
 
@@ -139,7 +139,7 @@ def test_a_directory_no_entry_names_has_no_time_of_its_own() -> None:
 
     data = layer_tar(Layer([F("usr/", kind="dir", mtime=1_700_000_000), F("usr/bin/tool", b"x", mtime=1_700_000_000)]))
     fs = FileSystem()
-    fs.apply(0, scan_layer(io.BytesIO(data), "layer", len(data)).entries())
+    fs.apply(0, scan_layer(io.BytesIO(data), "layer", len(data)).rows)
     assert mtime_string(fs.lookup("usr").entry_at(0)) == "2023-11-14 22:13"
     assert mtime_string(fs.lookup("usr/bin").entry_at(0)) == "—"  # not 1970-01-01
     assert mtime_string(fs.lookup("usr/bin/tool").entry_at(0)) == "2023-11-14 22:13"
@@ -176,7 +176,7 @@ def test_hard_links_store_no_bytes_of_their_own() -> None:
     links = [F(f"bin/tool{i}", kind="hardlink", link="bin/busybox") for i in range(50)]
     data = layer_tar(Layer([F("bin/busybox", b"x" * 1000), *links]))
     fs = FileSystem()
-    fs.apply(0, scan_layer(io.BytesIO(data), "layer", len(data)).entries())
+    fs.apply(0, scan_layer(io.BytesIO(data), "layer", len(data)).rows)
     browser = Browser(fs)
     assert browser.stored_size(fs.lookup("bin"), 0) == 1000
     assert browser.stored_size(fs.root, 0) == 1000

@@ -751,6 +751,41 @@ def test_a_worker_that_dies_is_an_error_not_a_hang(tmp_path, monkeypatch):
     img.close()
 
 
+def test_a_worker_whose_output_cannot_be_followed_is_an_error_not_a_hang(tmp_path, monkeypatch):
+    """Output that unpickles to nonsense (a name no module has; seen when a profiler attached to
+    a worker) while the worker lives on: it is stopped and the load fails, instead of waiting."""
+    from explorer.archive import pool as parallel
+
+    filler = bytes(range(256)) * (parallel.PARALLEL_MIN_BYTES // 256 + 1)
+    image = make_image("none")
+    image.layers.append(Layer([F("big/filler", filler)], compression="none"))
+    path = write_docker_archive(image, tmp_path / "big.tar")
+    garbled = (
+        "import sys, time; sys.stdin.buffer.read(1);"
+        "sys.stdout.buffer.write(b'cexplorer.archive.pool\\nNoSuchName\\n.'); sys.stdout.flush(); time.sleep(60)"
+    )
+
+    def garbling_worker() -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-c", garbled], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
+    monkeypatch.setattr(parallel, "_start_worker", garbling_worker)
+    img = ModelImage.open(str(path), pool=ScanPool(2))
+    errors: list[str] = []
+
+    def analyse() -> None:
+        try:
+            img.analyse()
+        except ImageError as exc:
+            errors.append(str(exc))
+
+    loading = threading.Thread(target=analyse, daemon=True)
+    loading.start()
+    loading.join(30)
+    assert not loading.is_alive(), "the load waits for a worker whose output it cannot follow"
+    assert errors and "worker process ended unexpectedly (exit code -9)" in errors[0]
+    img.close()
+
+
 def test_prestarted_workers_are_taken_or_stopped(tmp_path, capsys, monkeypatch):
     """`report` starts the workers before it imports the model; its pool stops every one."""
     from explorer.archive import pool as parallel

@@ -1,6 +1,6 @@
 """How layers stack: whiteouts, opaque directories, replacements, re-stores, hard links, names.
 
-Most tests drive `FileSystem.apply` directly with `Entry` lists; some go through real archives
+Most tests drive `FileSystem.apply` directly with lists of rows; some go through real archives
 written by the builder, so the tar reader's part (names, whiteout markers) is covered too.
 """
 
@@ -14,7 +14,7 @@ import xxhash
 from explorer.analysis import load
 from explorer.analysis.filesystem import ADDED, DELETED, MODIFIED, RESTORED, TYPE_CHANGED, FileSystem
 from explorer.analysis.waste import compute_waste
-from explorer.archive.entries import DIR, FILE, HARDLINK, SYMLINK, Entry, normalize
+from explorer.archive.entries import DIR, FILE, HARDLINK, SYMLINK, Entry, Row, normalize
 from explorer.archive.layerscan import scan_layer
 from explorer.present.browse import CHANGES, MERGED, UNCHANGED, Browser
 from tests.imagebuilder import F, Image, Layer, layer_tar, opaque, whiteout, write_oci
@@ -22,31 +22,37 @@ from tests.imagebuilder import F, Image, Layer, layer_tar, opaque, whiteout, wri
 # ---- helpers ------------------------------------------------------------------------------
 
 
-def f(path: str, data: bytes = b"x", mode: int = 0o644, mtime: int = 0, uid: int = 0) -> Entry:
-    return Entry(path, FILE, len(data), mode, uid=uid, mtime=mtime, digest=xxhash.xxh3_64_intdigest(data))
+def row(path: str, kind: str, size: int = 0, mode: int = 0, uid: int = 0, mtime: int = 0, link: str = "",
+        digest: int | None = None) -> Row:  # fmt: skip
+    """A scan's row for one tar entry (what `FileSystem.apply` stacks)."""
+    return (path, kind, size, mode, uid, 0, mtime, link, digest)
 
 
-def d(path: str, mode: int = 0o755, mtime: int = 0, uid: int = 0) -> Entry:
-    return Entry(path, DIR, mode=mode, uid=uid, mtime=mtime)
+def f(path: str, data: bytes = b"x", mode: int = 0o644, mtime: int = 0, uid: int = 0) -> Row:
+    return row(path, FILE, len(data), mode, uid=uid, mtime=mtime, digest=xxhash.xxh3_64_intdigest(data))
 
 
-def h(path: str, target: str) -> Entry:
-    return Entry(path, HARDLINK, mode=0o644, link=target)
+def d(path: str, mode: int = 0o755, mtime: int = 0, uid: int = 0) -> Row:
+    return row(path, DIR, mode=mode, uid=uid, mtime=mtime)
 
 
-def s(path: str, target: str) -> Entry:
-    return Entry(path, SYMLINK, mode=0o777, link=target)
+def h(path: str, target: str) -> Row:
+    return row(path, HARDLINK, mode=0o644, link=target)
 
 
-def w(path: str) -> Entry:
-    return Entry(path, "w")
+def s(path: str, target: str) -> Row:
+    return row(path, SYMLINK, mode=0o777, link=target)
 
 
-def o(path: str) -> Entry:
-    return Entry(path, "o")
+def w(path: str) -> Row:
+    return row(path, "w")
 
 
-def build(*layers: list[Entry]) -> FileSystem:
+def o(path: str) -> Row:
+    return row(path, "o")
+
+
+def build(*layers: list[Row]) -> FileSystem:
     fs = FileSystem()
     for index, entries in enumerate(layers):
         fs.apply(index, entries)
@@ -97,9 +103,9 @@ def load_layers(tmp_path, *layers: Layer, **kw):
     return load(str(write_oci(Image(list(layers), **kw), tmp_path / "img.tar")))
 
 
-def read_tar(entries: list[F]) -> list[Entry]:
+def read_tar(entries: list[F]) -> list[Row]:
     data = layer_tar(Layer(entries))
-    return scan_layer(io.BytesIO(data), "layer", len(data)).entries()
+    return scan_layer(io.BytesIO(data), "layer", len(data)).rows  # type: ignore[return-value]
 
 
 # ---- whiteouts ----------------------------------------------------------------------------
@@ -518,7 +524,7 @@ def test_names_normalised_through_the_tar_reader():
             F("m", kind="hardlink", link="/c"),
         ]
     )
-    assert [(e.path, e.kind) for e in entries] == [
+    assert [(r[0], r[1]) for r in entries] == [
         ("a/b", FILE),
         ("c", FILE),
         ("etc/passwd", FILE),
@@ -526,7 +532,7 @@ def test_names_normalised_through_the_tar_reader():
         ("l", HARDLINK),
         ("m", HARDLINK),
     ]
-    assert [e.link for e in entries if e.kind == HARDLINK] == ["a/b", "c"]
+    assert [r[7] for r in entries if r[1] == HARDLINK] == ["a/b", "c"]
     fs = build(entries)
     assert not fs.warnings and visible(fs, 0)["l"].size == 1 and visible(fs, 0)["m"].size == 1
 
@@ -582,7 +588,7 @@ def test_non_utf8_names_kept_exactly(tmp_path):
 
 def test_aufs_metadata_entries_skipped():
     entries = read_tar([F(".wh..wh.aufs", b""), F("usr/.wh..wh.orph/", kind="dir"), F("usr/a", b"1")])
-    assert [e.path for e in entries] == ["usr/a"]
+    assert [r[0] for r in entries] == ["usr/a"]
 
 
 def test_aufs_plnk_directory_contents_skipped(tmp_path):
@@ -595,7 +601,7 @@ def test_aufs_plnk_directory_contents_skipped(tmp_path):
 
 def test_root_entry_is_not_a_path():
     entries = read_tar([F("./", kind="dir", mode=0o700), F("/", kind="dir"), F("a", b"1")])
-    assert [e.path for e in entries] == ["a"]
+    assert [r[0] for r in entries] == ["a"]
 
 
 # ---- node queries and history -------------------------------------------------------------
@@ -771,10 +777,10 @@ def test_stacking_in_slices_gives_the_same_tree_and_leaves_lower_layers_alone() 
     """The app stacks a big layer in slices, drawing in between: at every pause the layers
     below read as before, and the end result is that of `apply`."""
 
-    def base() -> list[Entry]:  # fresh entries each time: stacking takes their paths
+    def base() -> list[Row]:
         return [d("a"), *(f(f"a/{i}", b"old %d" % i) for i in range(30)), f("keep")]
 
-    def top() -> list[Entry]:
+    def top() -> list[Row]:
         return [w("keep"), o("a"), *(f(f"a/{i}", b"new %d" % i) for i in range(0, 30, 3)), f("b/new")]
 
     whole = build(base(), top())

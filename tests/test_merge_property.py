@@ -261,7 +261,7 @@ def test_union_tree_matches_the_reference(layers):
     before: dict[str, tuple] = {}
     for index, entries in enumerate(layers):
         tar = layer_tar(Layer([_as_builder(e) for e in entries]))
-        fs.apply(index, scan_layer(io.BytesIO(tar), f"layer {index}", len(tar)).entries())
+        fs.apply(index, scan_layer(io.BytesIO(tar), f"layer {index}", len(tar)).rows)
         ref.apply(entries)
         after = ref_view(ref)
         assert fs_view(fs, index) == after, f"merged filesystem at layer {index}"

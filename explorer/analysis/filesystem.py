@@ -16,7 +16,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 
-from ..archive.entries import DIR, FILE, HARDLINK, OPAQUE, WHITEOUT, Entry
+from ..archive.entries import DIR, FILE, HARDLINK, OPAQUE, WHITEOUT, Entry, Row
 
 ADDED, MODIFIED, RESTORED, TYPE_CHANGED, DELETED = "added", "modified", "restored", "type_changed", "deleted"
 CHANGE_KINDS = (ADDED, MODIFIED, RESTORED, TYPE_CHANGED, DELETED)
@@ -284,29 +284,33 @@ class FileSystem:
         return it
 
     # ---- building ------------------------------------------------------------------------
-    def apply(self, layer: int, entries: list[Entry]) -> None:
-        """Stack one layer's tar entries (in tar order) onto the filesystem.
+    def apply(self, layer: int, rows: list[Row]) -> None:
+        """Stack one layer's tar entries (its scan's rows, in tar order) onto the filesystem.
 
         Its whiteouts and opaque markers act first, on the layers below only; then each entry,
         in tar order, replaces what is at its path (a non-directory over a directory hides the
         directory's subtree, entries of this layer included). Each path gets one change: what
-        it holds at the end of the layer against what it held below. Entries lose their `path`
-        (the tree node knows it) and share equal metadata values, and directories and empty
-        files alike in all else share one record: per-file records stay small on images of
-        100,000s of files.
+        it holds at the end of the layer against what it held below. Entries are made without
+        their path (the tree node knows it) and share equal metadata values, and directories
+        and empty files alike in all else share one record: per-file records stay small on
+        images of 100,000s of files.
         """
-        for _ in self.stack_in_slices(layer, entries):
+        for _ in self.stack_in_slices(layer, rows):
             pass
 
-    def stack_in_slices(self, layer: int, entries: list[Entry], size: int = SLICE) -> Iterator[None]:
+    def stack_in_slices(
+        self, layer: int, rows: list[Row], size: int = SLICE, hiding: list[Row] | None = None
+    ) -> Iterator[None]:
         """`apply` in slices: it pauses (yields) after every `size` entries, so that a UI thread
         can draw and answer keys in between. At each pause every layer below `layer` reads as
-        before; `layer` itself is complete only at the end."""
-        hiding = [entry for entry in entries if entry.kind in (WHITEOUT, OPAQUE)]
-        return self.stack_batches(layer, hiding, (entries[i : i + size] for i in range(0, len(entries), size)))
+        before; `layer` itself is complete only at the end. `hiding`: the rows' whiteouts and
+        opaque markers, when known (else they are looked for)."""
+        if hiding is None:
+            hiding = [row for row in rows if row[1] in (WHITEOUT, OPAQUE)]
+        return self.stack_batches(layer, hiding, (rows[i : i + size] for i in range(0, len(rows), size)))
 
-    def stack_batches(self, layer: int, hiding: list[Entry], batches: Iterable[list[Entry]]) -> Iterator[None]:
-        """`stack_in_slices` of a layer's entries as they come, a batch at a time (none is kept
+    def stack_batches(self, layer: int, hiding: list[Row], batches: Iterable[list[Row]]) -> Iterator[None]:
+        """`stack_in_slices` of a layer's rows as they come, a batch at a time (none is kept
         once placed), given its whiteouts and opaque markers first (`hiding`: they act first)."""
         assert layer == len(self.layer_changes), "layers are applied in order"
         self.layer_changes.append([])
@@ -318,10 +322,10 @@ class FileSystem:
             self._place(stacking, batch)
         self.layer_changes[layer] = list(stacking.touched.values())
 
-    def _hide_lower(self, stacking: _Stacking, entries: list[Entry]) -> None:
+    def _hide_lower(self, stacking: _Stacking, rows: list[Row]) -> None:
         """The layer's whiteouts and opaque markers, on what the layers below left."""
-        whiteouts = sorted(entry.path for entry in entries if entry.kind == WHITEOUT)
-        opaques = sorted(entry.path for entry in entries if entry.kind == OPAQUE)
+        whiteouts = sorted(row[0] for row in rows if row[1] == WHITEOUT)
+        opaques = sorted(row[0] for row in rows if row[1] == OPAQUE)
         for path in whiteouts:
             node = self.lookup(path)
             if node is not None:
@@ -333,32 +337,31 @@ class FileSystem:
                 for child in list((node.children or {}).values()):
                     self._hide(stacking, child)
 
-    def _place(self, stacking: _Stacking, entries: list[Entry]) -> None:
-        """Each entry in tar order, replacing what is at its path; then it loses its `path` (the
-        tree node knows it) and shares equal metadata values with the entries before it (or,
-        a directory or an empty file, gives way to a placed record alike in all else)."""
+    def _place(self, stacking: _Stacking, rows: list[Row]) -> None:
+        """Each row in tar order, replacing what is at its path. Its entry is made here, without
+        its path (the tree node knows it) and sharing equal metadata values with the entries
+        before it; a directory or an empty file takes a placed record alike in all else."""
         layer, touched, dirs, shared = stacking.layer, stacking.touched, stacking.dirs, self._shared
         copies, names, alike = self.copies, self._names, self._alike
-        for entry in entries:
-            kind = entry.kind
+        for row in rows:
+            path, kind, size, mode, uid, gid, mtime, link, digest = row
             if kind in (WHITEOUT, OPAQUE):
-                entry.path = ""
                 continue
-            path = entry.path
-            if entry.size == 0 and kind in (DIR, FILE):  # most are alike: one record each
-                key = (kind, entry.mode, entry.uid, entry.gid, entry.mtime, entry.link, entry.digest)
-                same = alike.get(key)
-                if same is not None:
-                    entry = same
-                else:
+            if size == 0 and kind in (DIR, FILE):  # most are alike: one record each
+                key = row[1:]
+                entry = alike.get(key)  # type: ignore[assignment]
+                if entry is None:
                     if len(alike) == ALIKE_KEPT:
                         alike.clear()
-                    alike[key] = entry
-            if entry.path:  # not a record already placed
-                entry.mode = shared.setdefault(entry.mode, entry.mode)
-                entry.mtime = shared.setdefault(entry.mtime, entry.mtime)
-                entry.uid = shared.setdefault(entry.uid, entry.uid)
-                entry.gid = shared.setdefault(entry.gid, entry.gid)
+                    entry = alike[key] = Entry(
+                        "", kind, 0, shared.setdefault(mode, mode), shared.setdefault(uid, uid),
+                        shared.setdefault(gid, gid), shared.setdefault(mtime, mtime), link, digest,
+                    )  # fmt: skip
+            else:
+                entry = Entry(
+                    "", kind, size, shared.setdefault(mode, mode), shared.setdefault(uid, uid),
+                    shared.setdefault(gid, gid), shared.setdefault(mtime, mtime), link, digest,
+                )  # fmt: skip
             head, _, name = path.rpartition("/")
             parent = dirs.get(head) or self._directory(stacking, head)
             children = parent.children
@@ -379,7 +382,7 @@ class FileSystem:
                         self._hide(stacking, child)
             copy = None
             if kind == HARDLINK:
-                copy = self._link_target(entry)
+                copy = self._link_target(entry, path)
                 if copy is not None:
                     copy.refs += 1
                     self.links.append(node)
@@ -392,7 +395,6 @@ class FileSystem:
                 node._changes = touched[node] = Change(node, layer, ADDED, entry, None, None, copy)
             if kind == DIR:
                 dirs[path] = node
-            entry.path = ""
 
     def _child(self, parent: Node, name: str) -> Node:
         if parent.children is None:
@@ -478,14 +480,14 @@ class FileSystem:
         node._add(change)
         stacking.touched[node] = change
 
-    def _link_target(self, entry: Entry) -> Copy | None:
-        """The stored copy a hard link shares: what its target holds at this point of the tar."""
+    def _link_target(self, entry: Entry, path: str) -> Copy | None:
+        """The stored copy a hard link at `path` shares: what its target holds at this point of the tar."""
         node = self.lookup(entry.link)
         state = node.current() if node is not None else None
         copy = state.copy if state is not None else None
         if copy is None:
             self.warnings.append(
-                f"hard link {entry.path} -> {entry.link}: target is not a regular file of this or a lower layer"
+                f"hard link {path} -> {entry.link}: target is not a regular file of this or a lower layer"
             )
             return None
         entry.size, entry.digest = copy.size, copy.digest

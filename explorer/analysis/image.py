@@ -7,12 +7,11 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import starmap
 from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from ..archive.config import HistoryEntry, ImageConfig, align_history, parse_config
-from ..archive.entries import FILE, Entry, Row
+from ..archive.entries import Row
 from ..archive.errors import CorruptBlob, ImageError
 from ..archive.layerscan import LayerScan
 from ..archive.manifests import ImageRef, LayerRef, find_images, platform_matches, select_image
@@ -209,22 +208,23 @@ class Image:
             left = self.options.limits.capture.budget - self.captured
             self.warnings.extend(f"layer {index}: {w}" for w in scan.capture.limit_to(left))
             self.captured += scan.capture.used
-        entries: list[Entry] = []
+        rows: list[Row] = []
         kinds: Counter[str] = Counter()
         content = 0
         for batch in scan.batches():  # rows that came packed are decoded a batch at a time
             kinds.update(map(itemgetter(1), batch))
-            content += sum(row[2] for row in batch if row[1] == FILE)
-            entries += starmap(Entry, batch)
+            content += sum(map(itemgetter(2), batch))  # only a regular file's row has a size
+            rows += batch
         layer.content_bytes = content
         layer.entry_counts = dict(kinds)
         for hook in self.layer_hooks:
             hook(layer, scan.rows)
-        scan.rows = []  # the entries hold them now (and the filesystem, once stacked, what it needs)
+        hiding = scan.hiding()  # a worker's rows come with them sorted out
+        scan.rows = []  # decoded now (and the filesystem, once stacked, keeps what it needs)
         yield PREPARED
         before = len(self.fs.warnings)
-        yield from self.fs.stack_in_slices(index, entries)
-        del entries
+        yield from self.fs.stack_in_slices(index, rows, hiding=hiding)
+        del rows
         yield TREE_DONE
         self.warnings.extend(f"layer {index}: {w}" for w in self.fs.warnings[before:])
         counts = Counter(c.kind for c in self.fs.layer_changes[index])

@@ -12,13 +12,14 @@ point before it: at most `spacing` bytes are inflated for nothing. Each point co
 from __future__ import annotations
 
 import zlib
+from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
 
 from .blobs import CHUNK, window
 from .entries import FILE
 from .errors import CorruptBlob
-from .tarstream import BLOCK, TarReader
+from .tarstream import TarReader
 
 READ = 64 << 10  # compressed bytes a read: an access point can follow each one
 MIN_SPACING = 4 << 20  # bytes of output between access points, at least
@@ -123,10 +124,11 @@ def build(read_at: Callable[[int, int], bytes], label: str, tar_hint: int = 0) -
     index.points.append((0, 0, zlib.decompressobj(_GZIP)))
     spacing = max(MIN_SPACING, tar_hint // MAX_POINTS + 1)
     stream = _Inflater(read_at, label, 0, 0, None, index, spacing)
-    reader = TarReader(iter(stream.read, b""), label)
-    for path, kind, size, *_ in reader.rows():
-        if kind == FILE:  # the reader is past its data and padding
-            index.files.setdefault(path, []).append((reader.offset - size - (-size % BLOCK), size))
+    offsets = array("Q")
+    reader = TarReader(iter(stream.read, b""), label, file_offsets=offsets)
+    files = [(path, size) for path, kind, size, *_ in reader.rows() if kind == FILE]
+    for (path, size), offset in zip(files, offsets, strict=True):
+        index.files.setdefault(path, []).append((offset, size))
     return index
 
 

@@ -12,10 +12,10 @@ from typing import BinaryIO, NamedTuple
 
 from .blobs import CHUNK, CountingReader, ReadAhead, Reader, SliceReader, decompressed, gunzip, sniff
 from .capture import Capture
-from .entries import FILE, OPAQUE, WHITEOUT, Entry, Row
+from .entries import OPAQUE, WHITEOUT, Row
 from .errors import CorruptBlob
 from .limits import DEFAULT_LIMITS, RATIO_FLOOR, TRAILER_READ, Limits
-from .tarstream import BLOCK, TarReader
+from .tarstream import TarReader
 from .zstdindex import ZstdIndex
 
 ROWS_BATCH = 4096
@@ -122,9 +122,6 @@ class LayerScan:
             return rows.hiding
         return [row for row in rows if row[1] in (WHITEOUT, OPAQUE)]
 
-    def entries(self) -> list[Entry]:
-        return [Entry(*row) for batch in self.batches() for row in batch]
-
 
 def _sha256():  # noqa: ANN202 (hashlib loads OpenSSL: only for --verify)
     import hashlib
@@ -216,19 +213,13 @@ def _walk(
     """Read a layer tar from its chunks: (its rows, unless handed to `on_rows`; warnings;
     apparent sizes of sparse files). `file_offsets` gets the tar offset of each regular
     file's data."""
-    reader = TarReader(chunks, name, on_progress, limits.max_entries, capture)
+    reader = TarReader(chunks, name, on_progress, limits.max_entries, capture, file_offsets)
     rows: list[Row] = []
-    for row in reader.rows():
-        rows.append(row)
-        if file_offsets is not None and row[1] == FILE:  # the reader is past its data and padding
-            size = row[2]
-            file_offsets.append(reader.offset - size - (-size % BLOCK))
-        if on_rows is not None and len(rows) == ROWS_BATCH:
-            on_rows(rows)
-            rows = []
-    if on_rows is not None and rows:
-        on_rows(rows)
-        rows = []
+    for batch in reader.batches(ROWS_BATCH):
+        if on_rows is not None:
+            on_rows(batch)
+        else:
+            rows += batch
     # Read on past the end-of-archive blocks (padding, an estargz index) so the size covers
     # them and the gzip/zstd trailer is checked; all of it with --verify, else a bounded part.
     warnings = []

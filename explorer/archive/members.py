@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import os
 import tarfile
+from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import BinaryIO
@@ -24,7 +25,7 @@ from .entries import FILE, normalize
 from .errors import CorruptBlob, ImageError
 from .gzindex import GzipIndex
 from .layerscan import Location, mappable, mapped
-from .tarstream import BLOCK, TarReader
+from .tarstream import TarReader
 from .zstdindex import ZstdIndex
 
 INDEX_BUDGET = 32 << 20  # bytes of gzip seek indexes kept in all
@@ -99,17 +100,20 @@ def _walked(
     """The wanted members of an uncompressed tar (its bytes in `chunks`), found by the scan's
     tar reader; their data read from `window`."""
     left = dict(wanted)
-    reader = TarReader(chunks, label)
-    for path, kind, size, *_ in reader.rows():
-        skip = left.get(path) if kind == FILE else None
+    offsets = array("Q")  # each regular file's data, as the reader finds them
+    files = -1
+    for path, kind, size, *_ in TarReader(chunks, label, file_offsets=offsets).rows():
+        if kind != FILE:
+            continue
+        files += 1
+        skip = left.get(path)
         if skip is None:
             continue
         if skip:
             left[path] = skip - 1
             continue
         del left[path]
-        start = reader.offset - size - (-size % BLOCK)  # the reader is past the data and its padding
-        yield path, window.chunks(start, size, label, path)
+        yield path, window.chunks(offsets[files], size, label, path)
         if not left:
             return
     _missing(label, left)

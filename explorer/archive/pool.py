@@ -262,8 +262,10 @@ def _read_results(worker: subprocess.Popen, dispatcher: _Dispatcher, messages: q
                 dispatcher.finished(message.scan)
             if isinstance(message, Done | Failed):
                 dispatcher.send_next(worker, message.index)
-    except (EOFError, OSError, pickle.UnpicklingError):
+    except EOFError:
         pass
+    except Exception:  # output that cannot be followed (garbled, a broken pipe): nothing more will come
+        worker.kill()
     messages.put(_Exited(worker))
 
 

@@ -9,8 +9,11 @@ tolerates a tar that ends without its end-of-archive blocks.
 
 from __future__ import annotations
 
+import functools
+import os
 import struct
 import zlib
+from array import array
 from collections.abc import Callable, Iterable, Iterator
 
 import xxhash
@@ -32,6 +35,15 @@ from .entries import (
 )
 from .errors import CorruptBlob
 from .limits import DEFAULT_LIMITS, MAX_DEPTH, MAX_EXTENDED_HEADER
+
+# The common case (runs of plain ustar headers) in C, where it was built (`_ustar.c`; see
+# `TarReader.batches`); else, or with LAYERSCOPE_PURE_PYTHON set, Python reads every header.
+try:
+    from . import _ustar
+except ImportError:
+    _ustar = None  # type: ignore[assignment]
+if os.environ.get("LAYERSCOPE_PURE_PYTHON"):
+    _ustar = None  # type: ignore[assignment]
 
 BLOCK = 512
 WH_PREFIX = ".wh."
@@ -126,6 +138,16 @@ def _remembered(field: bytes, parse: Callable[[bytes], object]) -> object:
     return value
 
 
+@functools.cache
+def _fast_consts(suffixes: tuple[str, ...], prefixes: tuple[str, ...]) -> tuple | None:
+    """What `_ustar.rows` is given: the kinds, the empty digest, the hash, the capture's tests as
+    bytes (None when one is not ASCII: the C path compares bytes), the depth limit."""
+    if not all(s.isascii() for s in (*suffixes, *prefixes)):
+        return None
+    consts = (FILE, DIR, SYMLINK, CHAR, BLOCK_DEV, FIFO, "", _EMPTY_DIGEST, xxhash.xxh3_64_intdigest)
+    return (*consts, tuple(s.encode() for s in suffixes), tuple(s.encode() for s in prefixes), MAX_DEPTH)
+
+
 SPARSE_MAP = "GNU.sparse.map"
 _SPARSE_0_0 = ("GNU.sparse.offset", "GNU.sparse.numbytes")  # repeated, in pairs: gathered as a map
 
@@ -179,9 +201,10 @@ def _old_gnu_map(block: bytes, start: int, count: int) -> list[int]:
 class TarReader:
     """Reads the entries of one layer tar from `chunks` (bytes objects), hashing regular files.
 
-    `rows()` gives each entry as a `Row`; `rest()` then gives what follows the end of the
-    archive. `offset` counts the tar bytes consumed. A `capture` is offered every regular
-    file and keeps the bytes it asks for (package metadata; see `capture.py`).
+    `batches()` gives the entries as lists of `Row`s (`rows()` one by one); `rest()` then gives
+    what follows the end of the archive. `offset` counts the tar bytes consumed; `file_offsets`,
+    if given, gets the tar offset of each regular file's data, in order. A `capture` is offered
+    every regular file and keeps the bytes it asks for (package metadata; see `capture.py`).
     """
 
     def __init__(
@@ -191,8 +214,10 @@ class TarReader:
         on_progress: Callable[[int], None] | None = None,
         max_entries: int = DEFAULT_LIMITS.max_entries,
         capture: Capture | None = None,
+        file_offsets: array | None = None,
     ) -> None:
         self._chunks = iter(chunks)
+        self._file_offsets = file_offsets
         self._capture = capture
         self._name = name
         self._on_progress = on_progress
@@ -371,15 +396,45 @@ class TarReader:
 
     def rows(self) -> Iterator[Row]:
         """The entries, in tar order (whiteouts and opaque markers as such, the root left out)."""
+        for batch in self.batches():
+            yield from batch
+
+    def batches(self, batch_size: int = 4096) -> Iterator[list[Row]]:
+        """The entries (see `rows`) in lists of `batch_size` (the last one shorter).
+
+        Where no extended header is pending, a run of plain headers is read by `_ustar.rows`
+        (when built), up to the first header it leaves to this loop; the rest is read here."""
         name_of = self._name
         pax: dict[str, bytes] = {}
         long_name: bytes | None = None
         long_link: bytes | None = None
         capture = self._capture
         suffixes, prefixes = (capture.suffixes, capture.prefixes) if capture is not None else ((), ())
+        offsets = self._file_offsets
+        consts = _fast_consts(suffixes, prefixes) if _ustar is not None else None
+        fast = _ustar.rows if consts is not None else None
         count = 0
+        out: list[Row] = []
         unpack, numbers, adler32, xxh3 = _HEADER.unpack_from, _NUMBERS, zlib.adler32, xxhash.xxh3_64_intdigest
         while True:
+            if (
+                fast is not None
+                and not pax
+                and long_name is None
+                and long_link is None
+                and self._buf[self._pos + 156 : self._pos + 157] not in _EXTENDED  # left to Python at once
+            ):
+                limit = min(batch_size - len(out), self._max_entries - count)
+                got = fast(self._buf, self._pos, self._base, limit, consts)
+                if got is not None:
+                    run, self._pos, at = got
+                    count += len(run)
+                    out += run
+                    if offsets is not None:
+                        offsets.frombytes(at)
+                    if len(out) >= batch_size:
+                        yield out
+                        out = []
             buf, pos = self._buf, self._pos
             if pos + BLOCK <= len(buf):
                 header = buf[pos : pos + BLOCK]
@@ -389,7 +444,7 @@ class TarReader:
                 if len(header) < BLOCK:
                     if header.strip(b"\0"):
                         raise CorruptBlob(f"{name_of}: layer tar truncated inside a header")
-                    return  # ends without end-of-archive blocks: tolerated
+                    break  # ends without end-of-archive blocks: tolerated
             raw_name, ids, size_field, mtime_field, check, typeflag = unpack(header)
             # The checksum, the usual way in a few operations: the byte sum from adler32 (its low
             # half is 1 + the sum, mod 65521) against the stored sum; else `checksum_ok` decides.
@@ -405,7 +460,7 @@ class TarReader:
                     # warning: so do we, if a header follows (else it is the end, and a trailer).
                     header = self._take(BLOCK)
                     if len(header) < BLOCK or not header.strip(b"\0") or not checksum_ok(header):
-                        return
+                        break
                     self.warnings.append(f"a lone zero block at byte {self.offset - 2 * BLOCK}: read on past it")
                 if not checksum_ok(header):
                     raise CorruptBlob(
@@ -537,7 +592,14 @@ class TarReader:
             count += 1
             if count > self._max_entries:
                 raise CorruptBlob(f"{name_of}: more than {self._max_entries} entries (raise it with --max-entries)")
-            yield (path, kind, size, mode, uid, gid, mtime, link, digest)
+            if kind == FILE and offsets is not None:  # the reader is past its data and padding
+                offsets.append(self._base + self._pos - size - (-size % BLOCK))  # type: ignore[operator]
+            out.append((path, kind, size, mode, uid, gid, mtime, link, digest))  # type: ignore[arg-type]
+            if len(out) >= batch_size:
+                yield out
+                out = []
+        if out:
+            yield out
 
     def _pax_sparse(self, records: dict[str, bytes], name: bytes, size: int) -> tuple[bytes, list[int], int, int]:
         """(logical name, map, stored bytes, apparent size) of a PAX sparse file (GNU 0.0, 0.1, 1.0)."""
