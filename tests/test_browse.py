@@ -8,8 +8,9 @@ import itertools
 
 from hypothesis import HealthCheck, given, settings
 
+from explorer.analysis.compare import _Walk
 from explorer.analysis.filesystem import DELETED, FileSystem, Node
-from explorer.archive.entries import FILE, HARDLINK
+from explorer.archive.entries import DIR, FILE, HARDLINK
 from explorer.archive.layerscan import scan_layer
 from explorer.present.browse import CHANGES, MERGED, UNCHANGED, Browser
 from tests.imagebuilder import Layer, layer_tar
@@ -180,3 +181,23 @@ def test_hard_links_store_no_bytes_of_their_own() -> None:
     assert browser.stored_size(fs.lookup("bin"), 0) == 1000
     assert browser.stored_size(fs.root, 0) == 1000
     assert browser.stored_size(fs.lookup("bin/tool7"), 0) == 0
+
+
+@settings(max_examples=100, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stacks())
+def test_comparison_totals_match_the_browser_s(layers):
+    """`compare` between any two layers of a stack counts each directory's bytes as the file
+    browser's totals do (a copy hard links share: once, at the first path still holding it)."""
+    fs = stacked(layers)
+    browser = Browser(fs)
+    for old, new in itertools.product(range(len(layers)), repeat=2):
+        walk = _Walk(fs, old, fs, new)
+        walk.pair(fs.root, fs.root, "")
+        for node in [fs.root, *fs.paths()]:
+            sides = [(node.entry_at(at), at) for at in (old, new)]
+            if any(entry is not None and entry.kind != DIR for entry, _ in sides) or sides[0][0] is sides[1][0] is None:
+                continue  # a directory on one side and absent or a directory on the other
+            sizes = tuple(browser.size(node, at) if e is not None else 0 for e, at in sides)
+            change = walk.dirs.get(node.path)
+            got = (change.old_bytes, change.new_bytes) if change is not None else (sizes[0], sizes[0])
+            assert got == sizes, (node.path, old, new)

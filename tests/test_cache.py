@@ -355,6 +355,18 @@ def test_an_archive_since_deleted_is_not_named(tmp_path, not_racy):
     assert image.layers[0].from_cache and image.layers[0].also_in == []
 
 
+def test_an_archive_is_not_also_in_itself_through_a_symlinked_folder(tmp_path, not_racy):
+    """The same file reached through a symlinked folder (`../shared` -> `/work/shared`) is
+    one image, not another one sharing its layers."""
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    one = write_oci(two_layers(b"one"), tmp_path / "real" / "one.tar")
+    analysed(tmp_path / "link" / "one.tar")
+    image = analysed(one)
+    assert image.layers[0].from_cache and image.layers[0].also_in == []
+    assert analysed(tmp_path / "link" / "one.tar").layers[0].also_in == []
+
+
 def test_verify_wants_a_record_whose_tar_was_hashed(tmp_path, not_racy):
     path = write_oci(two_layers(), tmp_path / "two.tar")
     verified = OpenOptions(cache=True, verify=True)
@@ -531,7 +543,7 @@ def test_the_app_shows_the_layers_from_the_cache_and_the_images_that_share_them(
 
     details = asyncio.run(look())
     assert "read from the layer cache, not from its blob" in details
-    assert f"also in     latest ({other})" in details
+    assert f"also in     latest ({other.resolve()})" in details  # the file, however the path reached it
 
 
 def test_no_worker_is_started_for_an_archive_the_cache_remembers(tmp_path, not_racy):

@@ -25,6 +25,7 @@ import zstandard
 from explorer.analysis import ImageError, load
 from explorer.analysis.image import Image as ModelImage
 from explorer.archive.blobs import sniff
+from explorer.archive.config import instruction_lines, short_instruction
 from explorer.archive.entries import OPAQUE, WHITEOUT
 from explorer.archive.errors import CorruptBlob
 from explorer.archive.layerscan import PackedRows, scan_layer
@@ -622,6 +623,20 @@ def test_history_with_empty_layer_entries(tmp_path):
     assert _created_by(img) == ["ADD rootfs /", "RUN one", "RUN two"]
     assert [h.layer for h in img.history] == [0, None, 1, None, 2, None]
     assert [h.instruction for h in img.history if h.layer is None] == ["ENV A=1", "LABEL x=y", 'CMD ["sh"]']
+
+
+HEREDOC = "RUN /bin/sh -c set -e\napt-get update\n\tapt-get install -y curl\r \x1b[31m\n\n # buildkit"
+
+
+def test_a_heredoc_keeps_its_lines_where_there_is_room():
+    """BuildKit records `RUN <<EOF` as the shell command and the script: one line for lists, the
+    script's lines as written for the details (only `\\n` breaks a line; the rest is data)."""
+    assert short_instruction(HEREDOC) == "RUN set -e apt-get update apt-get install -y curl \x1b[31m"
+    assert instruction_lines(HEREDOC) == ["RUN set -e", "apt-get update", "\tapt-get install -y curl\r \x1b[31m"]
+    cat = "RUN /bin/sh -c cat <<EOF > /etc/motd\nhello\nEOF # buildkit"
+    assert instruction_lines(cat) == ["RUN cat <<EOF > /etc/motd", "hello", "EOF"]
+    for one in ("/bin/sh -c #(nop)  ENV A=1", "RUN |1 A=b /bin/sh -c echo hi # buildkit", "COPY . . # buildkit", ""):
+        assert instruction_lines(one) == [short_instruction(one)]
 
 
 def test_history_shorter_than_the_layers(tmp_path):

@@ -1,7 +1,8 @@
 """Hard links store no bytes: a tar hard link names a copy stored by another entry. Stored
 bytes count once everywhere: layer sizes, the changes view, waste, and the filesystem view's
-directory totals, which count each copy at the first path (in stacking order) that still
-reaches it. Layers made by GNU tar, which writes a hard link for every further name of a file."""
+and the comparison's directory totals, which count each copy at the first path (in stacking
+order) that still reaches it. Layers made by GNU tar, which writes a hard link for every
+further name of a file."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from explorer.analysis.compare import compare
 from explorer.analysis.image import Image
 from explorer.present.browse import Browser
+from explorer.present.compare import verdict
 
 from .imagebuilder import F, Layer, LayerFile, write_oci
 from .imagebuilder import Image as ImageSpec
@@ -100,3 +103,50 @@ def test_an_opaque_directory_hides_a_linked_copy_once(tmp_path):
     image = Image.open(str(write_oci(spec, tmp_path / "image.tar")))
     image.analyse()
     assert Browser(image.fs).opaque(image.fs.lookup("d"), 1) == (2, 100)
+
+
+def _analysed(spec: ImageSpec, path: Path) -> Image:
+    image = Image.open(str(write_oci(spec, path)))
+    image.analyse()
+    return image
+
+
+@pytest.fixture(scope="module")
+def linked_pair(tmp_path_factory) -> tuple[Image, Image, Image]:
+    """The GNU tar layer alone; then with bin/busybox deleted; then with its bin names all deleted."""
+    tmp = tmp_path_factory.mktemp("hardlinks-compare")
+    base = gnu_tar(tmp)
+    rm_busybox = Layer([F("bin/.wh.busybox", b"")], "RUN rm /bin/busybox")
+    rm_rest = Layer([F("bin/.wh.ls", b""), F("bin/.wh.sh", b"")], "RUN rm /bin/ls /bin/sh")
+    return (
+        _analysed(ImageSpec([base]), tmp / "old.tar"),
+        _analysed(ImageSpec([base, rm_busybox]), tmp / "busybox-gone.tar"),
+        _analysed(ImageSpec([base, rm_busybox, rm_rest]), tmp / "bin-gone.tar"),
+    )
+
+
+def test_compare_keeps_a_deleted_name_s_bytes_a_hard_link_still_reaches(linked_pair):
+    """bin/busybox deleted, bin/ls still a name of the file: no bytes left the image."""
+    old, new, _ = linked_pair
+    c = compare(old, new)
+    assert (c.old_bytes, c.new_bytes) == (SIZE + 26, SIZE + 26)
+    assert [(d.path, d.status, d.delta) for d in c.diffs] == [("bin/busybox", "removed", -SIZE)]
+    assert (c.dirs["bin"].old_bytes, c.dirs["bin"].new_bytes) == (SIZE, SIZE)
+    assert (c.root.grown, c.root.shrunk) == (0, SIZE)
+    assert verdict(c).startswith("NEW is the same size as OLD")
+    back = compare(new, old)
+    assert (back.old_bytes, back.new_bytes) == (SIZE + 26, SIZE + 26)
+
+
+def test_compare_moves_a_linked_copy_to_the_directory_that_still_reaches_it(linked_pair):
+    """Every bin/ name deleted, usr/bin/tool left: the bytes move from bin/ to usr/bin/, as the
+    file browser's totals of each image say."""
+    old, _, new = linked_pair
+    c = compare(old, new)
+    assert (c.old_bytes, c.new_bytes) == (SIZE + 26, SIZE + 26)
+    for path in ("bin", "usr", "usr/bin"):
+        node_old, node_new = old.fs.lookup(path), new.fs.lookup(path)
+        sizes = (Browser(old.fs).size(node_old, 0), Browser(new.fs).size(node_new, 2))
+        assert (c.dirs[path].old_bytes, c.dirs[path].new_bytes) == sizes
+    assert (c.dirs["bin"].delta, c.dirs["usr/bin"].delta) == (-SIZE, SIZE)
+    assert {d.path for d in c.diffs} == {"bin/busybox", "bin/ls", "bin/sh"}

@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 
 from explorer.analysis import load
-from explorer.analysis.hints import BUILD_ONLY, DELETED_LATER, OVERWRITTEN, compute_hints, is_build_package
+from explorer.analysis.hints import (
+    BUILD_ONLY,
+    DELETED_LATER,
+    OVERWRITTEN,
+    REWRITTEN,
+    compute_hints,
+    is_build_package,
+)
 from explorer.analysis.packages import Package
 from explorer.present.hints import hint_record
 from tests.imagebuilder import F, Image, Layer, whiteout, write_oci
@@ -202,3 +209,49 @@ def test_overwritten_package_files_name_the_package(tmp_path: Path) -> None:
     assert hint_record(upgrade)["packages"] == [
         {"ecosystem": "deb", "name": "bash", "version": "5.2-2", "bytes_saved": upgrade.bytes_saved}
     ]
+
+
+def test_package_files_written_again_unchanged_name_the_package(tmp_path: Path) -> None:
+    """An upgrade that leaves a file's bytes as they were (tzdata in the debian benchmark), and
+    a reinstall at the same version: the rewritten-identical hints name the package. (A file
+    stored again with its time too is a copy-up, unless the layer upgraded its package.)"""
+    lower = status(("bash", "5.2-1"), ("libc6", "2.36-9"))
+    same = {
+        "usr/bin/bash": b"B" * 1000,
+        "usr/lib/x86_64-linux-gnu/libc.so.6": b"L" * 2000,
+    }
+    base = Layer(
+        [
+            F("usr/bin/bash", same["usr/bin/bash"]),
+            F("usr/lib/x86_64-linux-gnu/libc.so.6", same["usr/lib/x86_64-linux-gnu/libc.so.6"]),
+            F("var/lib/dpkg/status", lower),
+            F("var/lib/dpkg/info/bash.list", b"/.\n/usr\n/usr/bin\n/usr/bin/bash\n"),
+            F("var/lib/dpkg/info/libc6:amd64.list", b"/.\n/usr\n/usr/lib/x86_64-linux-gnu/libc.so.6\n"),
+            F("app/data", b"d" * 300),
+        ],
+        created_by="RUN debootstrap",
+    )
+    upgrade = Layer(
+        [
+            F("usr/bin/bash", same["usr/bin/bash"]),
+            F("var/lib/dpkg/status", status(("bash", "5.2-2"), ("libc6", "2.36-9"))),
+        ],
+        created_by="RUN apt-get install -y bash",
+    )
+    reinstall = Layer(  # the same bytes, a new time: written again (with the same time: a copy-up)
+        [
+            F("usr/lib/x86_64-linux-gnu/libc.so.6", same["usr/lib/x86_64-linux-gnu/libc.so.6"], mtime=1),
+            F("app/data", b"d" * 300, mtime=1),
+        ],
+        created_by="RUN apt-get install -y --reinstall libc6",
+    )
+    image = load(str(write_oci(Image([base, upgrade, reinstall]), tmp_path / "a.tar")))
+    hints = {h.layers: h for h in _by_kind(compute_hints(image), REWRITTEN)}
+    assert hints[(0, 1)].title == "Layer 1 upgraded package bash from layer 0: 1 file written again unchanged"
+    assert [p.name for p in hints[(0, 1)].packages] == ["bash"]
+    assert "`apt-get update && apt-get upgrade -y` in the RUN that installs them" in hints[(0, 1)].fix
+    named = [h for h in _by_kind(compute_hints(image), REWRITTEN) if h.layers == (0, 2) and h.packages]
+    assert [h.title for h in named] == ["1 file of package libc6 from layer 0 written again unchanged by layer 2"]
+    assert "not again in `RUN apt-get install -y --reinstall libc6`" in named[0].fix
+    unowned = [h.paths for h in _by_kind(compute_hints(image), REWRITTEN) if h.layers == (0, 2) and not h.packages]
+    assert unowned == [("app/data",)]  # a file no package owns keeps the generic hint

@@ -12,7 +12,7 @@ from textual.widgets import DataTable, Static
 from explorer.analysis import load
 from explorer.present.packages import owner_text, package_nodes, package_rows, summary_line
 from explorer.tui.widgets.packages import PackagesView
-from tests.imagebuilder import write_oci
+from tests.imagebuilder import F, Image, Layer, write_oci
 from tests.test_packages import _dpkg_image
 
 
@@ -85,6 +85,24 @@ def test_widget_sorts_switches_scope_and_filters(image) -> None:  # noqa: ANN001
             await pilot.pause()
             assert [m.package.name for m in app.filtered] == ["gcc-12"]
             assert {n.path for n in app.filtered[0].nodes} == {"", "usr", "usr/bin", "usr/bin/gcc-12"}  # purged later
+
+    asyncio.run(scenario())
+
+
+def test_widget_with_no_package_database(tmp_path: Path) -> None:
+    """Nothing to list: the tab says so, with no empty table and no keys that act on rows."""
+    img = load(str(write_oci(Image([Layer([F("app/main", b"x")])]), tmp_path / "none.tar")))
+
+    async def scenario() -> None:
+        app = _Host(img)
+        async with app.run_test(size=(100, 20)) as pilot:
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            hint = str(app.query_one("#packages-hint", Static).content)
+            assert hint == "No package database found (dpkg, apk, Python, Node).", hint
+            assert not app.query_one(DataTable).display
+            await pilot.press("t")
+            assert str(app.query_one("#packages-hint", Static).content) == hint
 
     asyncio.run(scenario())
 

@@ -25,6 +25,7 @@ from explorer.analysis.waste import compute_waste
 from explorer.demo import V1, V2, demo_options
 from explorer.present.browse import CHANGES
 from explorer.present.stack import Bar, bar_cells, read_path_of, stack_bars, widest
+from explorer.present.text import end_cut
 from explorer.tui.app import LayerscopeApp
 from explorer.tui.screens.history import HistoryScreen
 
@@ -212,6 +213,24 @@ async def test_stack_tab_reads_paths_through_the_layers(built):
         await pilot.press("enter")
         await pilot.pause()
         assert app.query_one(TabbedContent).active == "explorer" and app.view.layer == 2
+
+
+@run
+async def test_a_bar_s_instruction_cut_to_the_room_ends_in_an_ellipsis(demo_archive):
+    app = LayerscopeApp(demo_archive, animate=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("7")
+        await pilot.pause()
+        bars = app.stack_view.list
+        prompts = [str(bars.get_option_at_index(i).prompt) for i in range(bars.option_count)]
+        long = [p for p in prompts if p.lstrip().startswith("1 ")]  # RUN apk add python3 # leaves the cache…
+        assert long and all(p.endswith("…") for p in long), prompts
+        assert prompts[0].startswith("  ┄ CMD") and all(len(p) <= bars.size.width for p in prompts)
+
+
+def test_end_cut() -> None:
+    assert [end_cut("abcdef", n) for n in (0, 1, 3, 6, 9)] == ["", "…", "ab…", "abcdef", "abcdef"]
 
 
 @run

@@ -92,6 +92,30 @@ async def test_each_step_shows_its_place(demo, size):
 
 
 @run
+async def test_at_80x24_the_build_cache_step_leaves_the_hint_readable(demo):
+    """The panel sits above the footer, not under it; the hint's detail scrolls rather than being
+    cut, its files list has room, and the list keeps the cursor's hint in sight as it shrinks."""
+    app = LayerscopeApp(demo, demo_options(), display_name="demo", animate=False, tour=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press(*"n" * step_of("cache"))
+        await pilot.pause()
+        panel, footer = app.tour_panel, app.screen.query_one("Footer")
+        assert panel.region.bottom <= footer.region.y
+        box = app.query_one("#hint-detail-box")
+        detail = app.query_one("#hint-detail")
+        assert on_screen(app, box) and box.region.bottom <= panel.region.y
+        assert detail.region.height > box.region.height and box.max_scroll_y > 0  # more: it scrolls
+        table = app.query_one("#hints-table", DataTable)
+        for _ in range(3):  # hints with files
+            await pilot.press("k")
+            await pilot.pause()
+            files = app.query_one("#hint-files", DataTable)
+            assert files.row_count and on_screen(app, files) and files.region.bottom <= panel.region.y
+            assert row_on_screen(table), table.cursor_row
+
+
+@run
 async def test_the_palette_and_the_help_start_the_tour(demo):
     app = LayerscopeApp(demo, demo_options(), display_name="demo", animate=False)
     async with app.run_test(size=(120, 40)) as pilot:

@@ -3,12 +3,15 @@ errors on the tab, and SVG snapshots."""
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 from textual.widgets import TabbedContent
 
 from explorer.tui.app import LayerscopeApp
 from explorer.tui.screens.compare import ComparePrompt
 from explorer.tui.screens.contents import ContentsScreen
+from explorer.tui.screens.loading import ErrorScreen
 from explorer.tui.widgets.compare import CompareTab, DiffTree
 
 from .conftest import run
@@ -124,6 +127,38 @@ async def test_shift_o_opens_new_at_the_path_and_keeps_the_direction(pair):
         summary = str(app.query_one(CompareTab).query_one("#compare-summary").render())
         assert summary.startswith("OLD old.tar   NEW new.tar")
         assert "O: NEW's explorer" in str(app.query_one("#compare-tree").border_title)
+
+
+@run
+async def test_an_image_that_fails_to_reopen_leaves_the_former_one_shown(pair, tmp_path):
+    """`O` into NEW, whose archive is gone since, and Reload of the open OLD, gone too: each
+    time OLD stays shown as it was, with its comparison, and one line says why."""
+    old, new = pair
+    shutil.copy(old, tmp_path / "old.tar")
+    shutil.copy(new, tmp_path / "new.tar")
+    app = LayerscopeApp(
+        str(tmp_path / "old.tar"), display_name="old.tar", animate=False, compare=str(tmp_path / "new.tar")
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await compared(pilot)
+        image, other = app.image, app.compare_image
+        (tmp_path / "new.tar").unlink()
+        await pilot.press("home", "enter", "down", "O")  # app/data, in NEW: cannot be opened now
+        await compared(pilot)
+        assert app.image is image and app.path == str(tmp_path / "old.tar") and app.sub_title == "old.tar"
+        assert app.loaded and app.error is None and not app.status.display and app.layers.row_count == 2
+        assert (app.compare_source[2], app.compare_image, app.open_is_new) == ("new.tar", other, False)
+        summary = str(app.query_one(CompareTab).query_one("#compare-summary").render())
+        assert summary.startswith("OLD old.tar   NEW new.tar"), summary
+        said = [n.message for n in app._notifications]  # noqa: SLF001
+        assert any(m.startswith("Could not open new.tar: ") and m.endswith("— still showing old.tar.") for m in said)
+        assert "\n" not in said[-1] and said[-1].count("new.tar") == 1, said[-1]
+        (tmp_path / "old.tar").unlink()
+        app.action_reload()
+        await compared(pilot)
+        assert app.image is image and app.loaded and app.error is None and app.layers.row_count == 2
+        assert not isinstance(app.screen, ErrorScreen)
+        assert [n.message for n in app._notifications][-1].startswith("Could not open old.tar: ")  # noqa: SLF001
 
 
 @run

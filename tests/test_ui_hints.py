@@ -152,3 +152,59 @@ def test_at_80x24_the_hints_list_shows_several_hints(demo):
             assert table.size.height >= 5 and table.size.height > files.size.height
 
     asyncio.run(go())
+
+
+def test_a_long_hint_title_is_cut_in_the_list_and_whole_in_the_detail(demo):
+    """At 80 columns the list keeps every column in sight (no sideways scroll): a long title
+    ends in `…`, and the detail below starts with it whole."""
+
+    async def go() -> None:
+        app = Host(HintsView())
+        async with app.run_test(size=(80, 20)) as pilot:
+            app.view.show(demo, compute_hints(demo))
+            await pilot.pause()
+            await pilot.pause()
+            table = app.view.query_one("#hints-table", DataTable)
+            assert table.max_scroll_x == 0
+            first = app.view.hints[0].title
+            line = table.render_line(1).text.rstrip()
+            assert line.endswith("…") and first not in line and first.startswith(line.split("  ")[-1][:-1].strip())
+            detail = str(app.view.query_one("#hint-detail", Static).render())
+            assert detail.replace("\n", " ").startswith(first), detail
+
+    asyncio.run(go())
+
+
+@pytest.mark.parametrize("width", [50, 60, 80, 120])
+def test_largest_and_duplicates_keep_their_columns_in_sight(width, tmp_path):
+    """A long path is cut to the room left, in the middle for a file's path (its name stays),
+    at the end for a duplicate's list of paths: no table scrolls sideways; after a resize too."""
+    from explorer.archive.writer import F, Image, Layer, write_oci
+    from explorer.tui.widgets.waste import WasteView
+
+    deep = "usr/share/" + "/".join(f"folder-{i:02}" for i in range(12)) + "/the-file-name.bin"
+    spec = Image([Layer([F(deep, b"x" * 5000), F("copy/of/it.bin", b"x" * 5000), F("small", b"s")])])
+    image = load(str(write_oci(spec, tmp_path / "deep.tar")))
+
+    async def go() -> None:
+        for view in (LargestView(), WasteView()):
+            app = Host(view)
+            async with app.run_test(size=(120, 24)) as pilot:
+                view.show(image, None) if isinstance(view, LargestView) else view.show(image)
+                if isinstance(view, WasteView):
+                    view.shown(True)
+                await pilot.pause()
+                await pilot.resize_terminal(width, 24)
+                await pilot.pause()
+                await pilot.pause()
+                table = view.query_one("#largest-table" if isinstance(view, LargestView) else "#dup-table", DataTable)
+                assert table.row_count and table.max_scroll_x == 0, (width, type(view).__name__)
+                cells = [row[-1] for row in plain(table)]
+                if isinstance(view, LargestView):
+                    [cell] = [c for c in cells if c.startswith("usr/")]
+                    assert cell.endswith("…/the-file-name.bin") and len(cell) < len(deep), cell
+                else:
+                    shown = table.render_line(1).text.rstrip()  # the first row, below the header
+                    assert cells[0].startswith("copy/of/it.bin, usr/share/") and shown.endswith("…"), shown
+
+    asyncio.run(go())

@@ -16,7 +16,7 @@ from textual.widgets import DataTable, OptionList, TabbedContent
 
 from explorer.archive.pool import PARALLEL_MIN_BYTES
 from explorer.present.browse import CHANGES, MARKS, MERGED, Sort
-from explorer.present.text import display_name
+from explorer.present.text import display_name, human_size
 from explorer.present.tree import row_name, row_notes
 from explorer.tui.app import LayerscopeApp
 from explorer.tui.screens.find import FindScreen
@@ -29,6 +29,7 @@ from explorer.tui.widgets.layers import LayerTable
 from .conftest import REAL, needs_shared, run
 from .imagebuilder import F, Layer, write_docker_archive
 from .imagebuilder import Image as ImageSpec
+from .test_formats import HEREDOC
 
 SIZE = (120, 36)
 
@@ -247,6 +248,56 @@ async def test_history_of_a_path(demo):
 
 
 @run
+async def test_the_history_of_a_directory_shows_its_total(demo):
+    """A directory's size is the total below it at each layer, as the tree shows it, not 0 B."""
+    app = LayerscopeApp(demo, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        node = app.image.fs.lookup("app")
+        app.show_path(node)
+        await pilot.press("h")
+        assert isinstance(app.screen, HistoryScreen) and app.screen.node is node
+        table = app.screen.query_one(DataTable)
+        rows = [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
+        sizes = [human_size(app.browser.size(node, int(row[0]))) for row in rows]
+        assert [row[3] for row in rows] == sizes and "0 B" not in sizes, rows
+
+
+@run
+async def test_a_long_instruction_is_cut_with_an_ellipsis(demo):
+    """The instruction column fits the pane (the sizes never scroll away), and an instruction
+    too long for it ends in `…`; after a resize too."""
+    app = LayerscopeApp(demo, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        table = app.query_one(LayerTable)
+        for width in (SIZE[0], 160, 100):
+            await pilot.resize_terminal(width, SIZE[1])
+            await pilot.pause()
+            await pilot.pause()
+            assert table.max_scroll_x == 0, width
+            lines = [table.render_line(y).text.rstrip() for y in range(table.size.height)]
+            line = next(line for line in lines if line.startswith(" 1 "))  # layer 1: RUN apk add python3 # …
+            assert line.endswith("…"), (width, line)
+
+
+@run
+async def test_the_details_show_a_heredoc_line_by_line(tmp_path):
+    """`RUN <<EOF`: one line in the layer list, the script's own lines in the details, with
+    tabs as spaces and control characters escaped."""
+    spec = ImageSpec([Layer([F("etc/motd", b"hi")], created_by=HEREDOC)])
+    app = LayerscopeApp(str(write_docker_archive(spec, tmp_path / "heredoc.tar")), animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        details = str(app.query_one("#details-body").render()).splitlines()
+        assert details[:3] == ["RUN set -e", "apt-get update", "        apt-get install -y curl\\x0d \\x1b[31m"]
+        table = app.query_one(LayerTable)
+        lines = [table.render_line(y).text.rstrip() for y in range(3)]
+        assert any("RUN set -e apt-g" in line and line.endswith("…") for line in lines), lines
+        assert table.max_scroll_x == 0  # fitted when the image was shown: no resize came after
+
+
+@run
 async def test_command_palette_goes_to_a_layer(demo):
     app = LayerscopeApp(demo, animate=False)
     async with app.run_test(size=SIZE) as pilot:
@@ -366,6 +417,30 @@ async def test_fifo_input(demo, tmp_path):
         assert app.query_one(LayerTable).row_count == 15
         assert app.sub_title == "-"
     writer.join(5)
+
+
+@run
+async def test_esc_while_reopening_keeps_the_former_image(demo, tmp_path):
+    """Esc while another image opens in place of this one (here a pipe nobody writes yet): the
+    image shown stays, and one line says so."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    app = LayerscopeApp(demo, display_name="demo", animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        image = app.image
+        app.reopen(str(fifo), app.options, "pipe")
+        await pilot.pause()
+        try:
+            assert app.image is image and app.status.display and not app.loaded
+            await pilot.press("escape")
+            assert app.is_running and app.image is image and app.loaded and app.path == demo
+            assert not app.status.display and app.sub_title == "demo"
+            assert [n.message for n in app._notifications][-1] == "Stopped opening pipe — still showing demo."  # noqa: SLF001
+        finally:  # the stopped load, waiting for a writer, reads an empty pipe and ends
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        await settle(app, pilot)
+        assert app.image is image and app.query_one(LayerTable).row_count == 15 and app.error is None
 
 
 @run

@@ -4,8 +4,10 @@ Layers are matched by `diff_id` (the sha256 of the uncompressed tar, the same wh
 archive format or compression). The final filesystems are compared path by path, in one walk
 over both union trees: content by size and xxh3 digest (hashed for every regular file during
 the scan), symlinks by target, then mode, owner and mtime (a directory's mtime is left out: it
-moves whenever a child changes). Sizes are regular-file bytes by path; a hard link counts none
-(it shares its target's copy), so the totals are the bytes each image makes visible.
+moves whenever a child changes). Sizes are regular-file bytes by path, each stored copy counted
+once, as the file browser counts it: at its stored path, or where that path no longer holds it, at
+the first hard link (in stacking order) that still does. So the totals are the bytes each image
+makes visible, and a deleted name whose bytes a hard link still reaches leaves them in the totals.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from ..archive.limits import DEFAULT_LIMITS, Limits
 from ..archive.pool import LayerBlob, ScanPool
 from ..archive.sources import Progress, Source
 from .collector import collector_paused
-from .filesystem import Node
+from .filesystem import FileSystem, Node
 from .image import Image, through_cache
 from .packages import Package, Packages
 
@@ -31,17 +33,20 @@ GROWTH_SHARE = 0.5  # the verdict names the deepest directory holding at least t
 @dataclass(frozen=True)
 class PathDiff:
     """One path whose final state differs. `fields` names what differs for METADATA
-    ("mode", "owner", "mtime", "hardlink", "link")."""
+    ("mode", "owner", "mtime", "hardlink", "link"); `old_bytes`/`new_bytes` the file bytes
+    counted at the path (a hard link: only where it carries a copy no earlier path holds)."""
 
     path: str
     status: str
     old: Entry | None
     new: Entry | None
     fields: tuple[str, ...] = ()
+    old_bytes: int = 0
+    new_bytes: int = 0
 
     @property
     def delta(self) -> int:
-        return _bytes(self.new) - _bytes(self.old)
+        return self.new_bytes - self.old_bytes
 
 
 @dataclass(frozen=True)
@@ -231,8 +236,31 @@ def _verrevcmp(a: str, b: str) -> int:
     return 0
 
 
-def _bytes(entry: Entry | None) -> int:
-    return entry.size if entry is not None and entry.kind == FILE else 0
+def _carriers(fs: FileSystem, layer: int) -> dict[Node, int]:
+    """The hard links that count a copy at `layer` because its stored path no longer holds it:
+    each such copy at the first link (in stacking order, as the file browser counts) still
+    holding it, with its size."""
+    carriers: dict[Node, int] = {}
+    settled: set[int] = set()  # ids of the copies whose counting path is known
+    for node in dict.fromkeys(fs.links):
+        state = node.state_at(layer)
+        copy = state.copy if state is not None else None
+        if copy is None or copy.where is node or id(copy) in settled:
+            continue
+        settled.add(id(copy))
+        stored = copy.where.state_at(layer)
+        if stored is None or stored.copy is not copy:
+            carriers[node] = copy.size
+    return carriers
+
+
+def _bytes(node: Node | None, entry: Entry | None, carriers: dict[Node, int]) -> int:
+    """The file bytes counted at a path: a stored file's size, a carrying hard link's (see `_carriers`)."""
+    if entry is None:
+        return 0
+    if entry.kind == FILE:
+        return entry.size
+    return carriers.get(node, 0) if entry.kind == HARDLINK else 0  # type: ignore[arg-type]
 
 
 def match_layers(old: Image, new: Image) -> LayerMatch:
@@ -289,11 +317,17 @@ def _status(old: Entry, new: Entry) -> str | None:
 
 
 class _Walk:
-    """Both union trees walked together; each call returns (old bytes, new bytes, grown, shrunk)."""
+    """Both union trees walked together; each call returns (old bytes, new bytes, grown, shrunk).
 
-    def __init__(self, old_layer: int, new_layer: int) -> None:
+    Growth and cuts are those of differing paths: a hard link whose entry is the same in both
+    but that carries a copy in one image only (its stored name deleted) moves bytes between
+    directories, in their totals, without growing or cutting anything."""
+
+    def __init__(self, old: FileSystem, old_layer: int, new: FileSystem, new_layer: int) -> None:
         self.old_layer = old_layer
         self.new_layer = new_layer
+        self.old_carriers = _carriers(old, old_layer) if old.links else {}
+        self.new_carriers = _carriers(new, new_layer) if new.links else {}
         self.diffs: list[PathDiff] = []
         self.dirs: dict[str, DirChange] = {}
 
@@ -302,17 +336,14 @@ class _Walk:
         ne = new.entry_at(self.new_layer) if new is not None else None
         if oe is None and ne is None:
             return 0, 0, 0, 0
-        if oe is None:
-            self.diffs.append(PathDiff(path, ADDED, None, ne))
-        elif ne is None:
-            self.diffs.append(PathDiff(path, REMOVED, oe, None))
+        ob, nb = _bytes(old, oe, self.old_carriers), _bytes(new, ne, self.new_carriers)
+        status = ADDED if oe is None else REMOVED if ne is None else _status(oe, ne)
+        if status is not None:
+            fields = _metadata(oe, ne) if status == METADATA else ()  # type: ignore[arg-type]
+            self.diffs.append(PathDiff(path, status, oe, ne, fields, ob, nb))
+            grown, shrunk = max(nb - ob, 0), max(ob - nb, 0)
         else:
-            status = _status(oe, ne)
-            if status is not None:
-                fields = _metadata(oe, ne) if status == METADATA else ()
-                self.diffs.append(PathDiff(path, status, oe, ne, fields))
-        ob, nb = _bytes(oe), _bytes(ne)
-        grown, shrunk = max(nb - ob, 0), max(ob - nb, 0)
+            grown = shrunk = 0
         o_dir = oe is not None and oe.kind == DIR
         n_dir = ne is not None and ne.kind == DIR
         if not (o_dir or n_dir):
@@ -326,7 +357,7 @@ class _Walk:
             nb += n
             grown += g
             shrunk += s
-        if grown or shrunk:
+        if grown or shrunk or ob != nb:
             self.dirs[path] = DirChange(path, ob, nb, grown, shrunk)
         return ob, nb, grown, shrunk
 
@@ -334,7 +365,7 @@ class _Walk:
 def compare(old: Image, new: Image) -> Comparison:
     """Compare the final filesystems of two analysed images."""
     assert old.analysed and new.analysed, "analyse() both images first"
-    walk = _Walk(len(old.layers) - 1, len(new.layers) - 1)
+    walk = _Walk(old.fs, len(old.layers) - 1, new.fs, len(new.layers) - 1)
     ob, nb, _, _ = walk.pair(old.fs.root, new.fs.root, "")
     diffs = [d for d in walk.diffs if d.path]  # the root itself: only its metadata, not a path
     return Comparison(old, new, match_layers(old, new), diffs, walk.dirs, ob, nb)

@@ -104,6 +104,8 @@ _WHY_PACKAGES = {
     " ships every byte.",
     OVERWRITTEN: "Upgrading or overwriting a package's files in a later layer hides the old ones: the layer that"
     " installed them still ships every byte.",
+    REWRITTEN: "Reinstalling or upgrading a package writes its files again even where their bytes did not"
+    " change: each is stored a second time, and the layer that installed it still ships the first.",
     BUILD_ONLY: "Compilers, headers (*-dev) and build tools are needed to build, not to run. These packages are"
     " picked by name alone (a heuristic): check that nothing the program runs uses them.",
 }
@@ -296,11 +298,12 @@ def _waste_hints(b: _Builder) -> None:
         if copy.refs == 0:
             groups[(_waste_kind(b, copy), copy.layer, copy.hidden_by)].append(copy)  # type: ignore[arg-type]
     for (kind, stored, hidden), copies in groups.items():
-        if b.packages is not None and kind in (DELETED_LATER, OVERWRITTEN):
-            named = _removed_package_hint if kind == DELETED_LATER else _replaced_package_hint
-            copies = named(b, stored, hidden, copies)  # type: ignore[arg-type]
-            if not copies:
-                continue
+        if b.packages is not None and kind == DELETED_LATER:
+            copies = _removed_package_hint(b, stored, hidden, copies)
+        elif b.packages is not None and kind in (OVERWRITTEN, REWRITTEN):
+            copies = _replaced_package_hint(b, kind, stored, hidden, copies)
+        if not copies:
+            continue
         n = _files(len(copies))
         add, hide = b.instruction(stored), b.step(hidden)
         if kind == DELETED_LATER:
@@ -629,28 +632,43 @@ _UPGRADE_AT_ONCE = {
 }
 
 
-def _replaced_package_hint(b: _Builder, stored: int, hidden: int, copies: list[Copy]) -> list[Copy]:
+def _replaced_package_hint(b: _Builder, kind: str, stored: int, hidden: int, copies: list[Copy]) -> list[Copy]:
     """The hint for the copies of packages' files that layer `stored` made and layer `hidden`
-    wrote over (an upgrade, most often; dpkg's records of a package upgraded count as its
-    files), naming the packages; the other copies are given back."""
+    wrote over (OVERWRITTEN) or wrote again unchanged (REWRITTEN: a reinstall, or an upgrade
+    that left a file as it was), an upgrade most often (dpkg's records of a package upgraded
+    count as its files), naming the packages; the other copies are given back."""
     packages: Packages = b.packages  # type: ignore[assignment]
     upgraded = {c.package for c in packages.changes[hidden] if c.action == UPGRADED}
     by_name = {p.name: p for p in upgraded if p.ecosystem == "deb"}
     owned, rest = _by_owner(copies, lambda path: packages.owner_of(path) or _dpkg_record_of(path, by_name))
+    if kind == REWRITTEN:  # stored again with its metadata too: a copy-up, unless the layer upgraded its package
+        for package in [p for p in owned if p not in upgraded]:
+            rest += [c for c in owned[package] if _copied_up(c)]
+            owned[package] = [c for c in owned[package] if not _copied_up(c)]
+            if not owned[package]:
+                del owned[package]
     if not owned:
         return copies
     named = _hint_packages(owned)
     mine = [c for found in owned.values() for c in found]
+    files, which = _files(len(mine)), _named(list(named))
+    again = "stored again" if kind == OVERWRITTEN else "written again unchanged"
     if upgraded.issuperset(owned):
         ecosystem = max(owned, key=lambda p: sum(c.size for c in owned[p])).ecosystem
-        title = f"Layer {hidden} upgraded {_named(list(named))} from layer {stored}: {_files(len(mine))} stored again"
+        title = f"Layer {hidden} upgraded {which} from layer {stored}: {files} {again}"
         fix = (
             f"Install the final versions once: {_UPGRADE_AT_ONCE[ecosystem]}, or start from a base image that has them."
         )
-    else:
-        title = f"{_files(len(mine))} of {_named(list(named))} from layer {stored} replaced by layer {hidden}"
+    elif kind == OVERWRITTEN:
+        title = f"{files} of {which} from layer {stored} replaced by layer {hidden}"
         fix = _replaced_fix(b.step(hidden))
-    b.add(OVERWRITTEN, title, (stored, hidden), (c.path for c in mine), mine, fix, named)
+    else:
+        title = f"{files} of {which} from layer {stored} written again unchanged by layer {hidden}"
+        fix = (
+            f"Install each package once, in the version you need, not again in {b.step(hidden)}:"
+            " a reinstall stores every file of it a second time."
+        )
+    b.add(kind, title, (stored, hidden), (c.path for c in mine), mine, fix, named)
     return rest
 
 

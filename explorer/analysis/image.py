@@ -314,7 +314,7 @@ class Image:
     def cache_name(self) -> str:
         """How the layer cache names this image to others that share its layers."""
         if os.path.exists(self.path):
-            where = os.path.abspath(self.path)
+            where = os.path.realpath(self.path)  # one name for the file, however the path reaches it
             return f"{self.names[0]} ({where})" if self.names else where
         return self.names[0] if self.names else self.path
 
@@ -386,13 +386,18 @@ def through_cache(
     return cached
 
 
-def _still_there(cache_name: str) -> bool:
-    """Whether the image a layer cache name stands for can still be opened: an archive
-    named by its path (see `Image.cache_name`) is gone once its file is (an earlier
-    `--demo`'s temporary archive, a deleted `docker save`); a registry's name always counts."""
-    _, sep, tail = cache_name.rpartition(" (")
+def _resolved(cache_name: str) -> str | None:
+    """A layer cache name with its archive's path resolved as `Image.cache_name` now makes it
+    (a name kept before through a symlinked path is the same image); None once the archive
+    named by its path is gone (an earlier `--demo`'s temporary archive, a deleted `docker
+    save`). A registry's name stays as it is."""
+    head, sep, tail = cache_name.rpartition(" (")
     where = tail[:-1] if sep and tail.endswith(")") else cache_name
-    return not os.path.isabs(where) or os.path.exists(where)
+    if not os.path.isabs(where):
+        return cache_name
+    if not os.path.exists(where):
+        return None
+    return f"{head} ({os.path.realpath(where)})" if sep and tail.endswith(")") else os.path.realpath(where)
 
 
 def _load(cached: CachedScans, layers: Sequence[Layer]) -> None:
@@ -400,7 +405,8 @@ def _load(cached: CachedScans, layers: Sequence[Layer]) -> None:
     cached.load()
     for index, layer in enumerate(layers):
         layer.from_cache = index in cached.hits
-        layer.also_in = [name for name in cached.also_in.get(index, []) if _still_there(name)]
+        names = (_resolved(name) for name in cached.also_in.get(index, []))
+        layer.also_in = [name for name in dict.fromkeys(names) if name is not None and name != cached.images[index]]
 
 
 def load(path: str, options: OpenOptions = DEFAULT_OPTIONS, *, pool: ScanPool | None = None) -> Image:

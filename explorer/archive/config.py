@@ -22,9 +22,14 @@ class HistoryEntry:
     def instruction(self) -> str:
         return short_instruction(self.created_by)
 
+    @property
+    def instruction_lines(self) -> list[str]:
+        return instruction_lines(self.created_by)
+
 
 _SHELL = re.compile(r"^(/bin/(ba)?sh -c |\|\d+ [^ ]*=.*?/bin/sh -c )")
 _NOP = re.compile(r"^#\(nop\)\s*")
+_BUILDKIT = re.compile(r"\s+# buildkit$")
 
 
 def short_instruction(created_by: str) -> str:
@@ -41,6 +46,18 @@ def short_instruction(created_by: str) -> str:
         rest = _SHELL.sub("", text)
         text = _NOP.sub("", rest) if _NOP.match(rest) else "RUN " + rest
     return text
+
+
+def instruction_lines(created_by: str) -> list[str]:
+    """`short_instruction` with its line breaks kept, for where there is room: BuildKit records
+    a heredoc (`RUN <<EOF`) as the shell command and the script's lines (each kept as written,
+    indented, but for trailing blanks). Only `\n` breaks a line: other control characters are
+    data, for the caller to escape."""
+    first, *rest = _BUILDKIT.sub("", created_by.strip()).split("\n")
+    lines = [short_instruction(first), *(line.rstrip(" \t") for line in rest)]
+    while len(lines) > 1 and not lines[-1]:
+        lines.pop()
+    return lines
 
 
 @dataclass

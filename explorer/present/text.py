@@ -42,6 +42,13 @@ CAUSE_MEANINGS = {
 }
 
 
+def end_cut(text: str, width: int) -> str:
+    """`text` in at most `width` characters, ending in `…` where it was cut."""
+    if len(text) <= width:
+        return text
+    return text[: width - 1] + "…" if width > 0 else ""
+
+
 def middle_cut(path: str, width: int) -> str:
     """`path` in at most `width` characters, cut in the middle so that its file name stays:
     `usr/share/…/guide-5.txt`."""

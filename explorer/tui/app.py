@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from functools import partial
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from rich.text import Text
 from textual import work
@@ -23,6 +23,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.events import Key, Resize
+from textual.notifications import SeverityLevel
 from textual.reactive import var
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 from textual.worker import Worker, get_current_worker
@@ -72,6 +73,17 @@ OPEN_ROWS = 200  # the changes view opens directories until it shows this many r
 NARROW = 100  # below this width, layers and files are stacked and `d` swaps in the details
 # what only the explorer tab's keys do (on the other tabs they would change it unseen)
 EXPLORER_ACTIONS = {"toggle_mode", "toggle_sort", "toggle_unchanged", "filter", "expand_all", "collapse_all"}
+
+
+class Former(NamedTuple):
+    """The image shown while a reopened one opens: its input, and its comparison."""
+
+    path: str
+    options: OpenOptions
+    name: str
+    compare: tuple[str, OpenOptions, str] | None  # the other image of its comparison, if any
+    other: Image | None  # that image, analysed
+    open_is_new: bool  # this image is NEW of the comparison
 
 
 class LayerscopeApp(Comparing, App[None]):
@@ -146,6 +158,7 @@ class LayerscopeApp(Comparing, App[None]):
         self._held: Image | None = None  # an image the loading thread stacks whole before showing it
         self._drawn = threading.Event()  # the first screen is drawn
         self._reveal: str | None = None  # a path to show once the image is analysed (`reopen`)
+        self._former: Former | None = None  # the image shown while a reopened one is opening
         self.layers = LayerTable(id="layers")
         self.details = LayerDetails(id="details")
         self.hints: Hints | None = None  # worked out in a thread once the image is analysed
@@ -348,12 +361,15 @@ class LayerscopeApp(Comparing, App[None]):
         self.status.analysing(self.stacked, len(self.image.layers), sum(self._read.values()), self._total)
 
     def on_layers_stacked(self, message: LayersStacked) -> None:
-        if self.image is None and self._held is not None:
+        if self._held is not None and self.image is not self._held:  # none shown yet, or the former
             self.status.stacking(message.stacked, message.count)
 
     def _opened(self, image: Image, stacked: int = 0) -> None:
         """Show the opened image, whose layers below `stacked` are stacked already (the whole
         image from the cache)."""
+        if self._former is not None:  # it replaces the image a reopen kept shown until now
+            self._former = None
+            self._clear_shown()
         self.image = image
         self.browser = Browser(image.fs)
         self.stacked = stacked
@@ -438,6 +454,10 @@ class LayerscopeApp(Comparing, App[None]):
             self.action_tour()
 
     def _failed(self, message: str) -> None:
+        if self._former is not None:  # a reopened image that did not open: the former stays
+            why = message.removeprefix(f"{self.path}: ")  # the name is said once
+            self._keep_former(f"Could not open {display_name(self.source_name)}: {display_name(why)}", "error")
+            return
         self.error = message
         self.status.display = False
         title = "Cannot read the image"
@@ -461,6 +481,10 @@ class LayerscopeApp(Comparing, App[None]):
         stay browsable, as after a failure, since a user who stops a long load usually wants
         what is there (the base layers), not nothing; with nothing read yet, the app ends."""
         self.workers.cancel_group(self, "load")
+        if self._former is not None:
+            self._loader = None  # what the stopped load still sends is ignored
+            self._keep_former(f"Stopped opening {display_name(self.source_name)}", "information")
+            return
         if self.image is None and self._held is None:
             self.exit(return_code=130, message=f"layerscope: stopped while reading {display_name(self.source_name)}")
             return
@@ -504,8 +528,8 @@ class LayerscopeApp(Comparing, App[None]):
         self.call_later(self.compare_again)
 
     def switch_platform(self, platform: str) -> None:
-        """Show the archive's image for `platform` in place of this one (an open comparison goes
-        on with it)."""
+        """Show the image for `platform` (of the same archive or registry) in place of this one
+        (an open comparison goes on with it)."""
         self.notify(f"Opening {display_name(platform)}…", markup=False)  # the archive names it
         self.reopen(self.path, self.options._replace(platform=platform), self.source_name)
         self.call_later(self.compare_again)
@@ -513,13 +537,39 @@ class LayerscopeApp(Comparing, App[None]):
     def reopen(self, path: str, options: OpenOptions, name: str, reveal: str | None = None) -> None:
         """Show the image at `path` (opened with `options`, called `name`) in place of this one:
         the load (if still going) stops, and everything is read again; `reveal`: a path to put
-        the explorer's cursor on (at the last layer) once the image is analysed."""
+        the explorer's cursor on (at the last layer) once the image is analysed. An image read
+        whole stays shown until the new one opens, and stays if it cannot (or Esc)."""
         self.workers.cancel_group(self, "load")
         if self.tour_panel.active:  # its steps show the analysed demo
             self.action_leave_tour()
+        if self._former is None and self.image is not None and self.loaded:
+            compare = (self.compare_source, self.compare_image, self.open_is_new)
+            self._former = Former(self.path, self.options, self.source_name, *compare)
         self.path, self.options, self.source_name, self._reveal = path, options, name, reveal
-        self.sub_title = display_name(name)
         self.pool = None  # the first pool's workers were started for the first scan
+        if self._former is None:
+            self._clear_shown()
+        else:
+            self.status.opening()
+            self.status.display = True
+        self._loader = self._load()
+
+    def _keep_former(self, why: str, severity: SeverityLevel) -> None:
+        """The reopened image did not open (`why`: it failed, or Esc stopped it): the former one
+        stays as it was, with its comparison, and one line says why."""
+        former, self._former = self._former, None
+        assert former is not None
+        self.path, self.options, self.source_name, self._reveal = former.path, former.options, former.name, None
+        self.status.display = False
+        self.workers.cancel_group(self, "compare")  # one that waits for the reopened image
+        self.compare_source, self.compare_image, self.open_is_new = former.compare, former.other, former.open_is_new
+        if self.compare_source is not None:
+            self.call_later(self.compare_again)
+        self.notify(f"{why} — still showing {display_name(self.source_name)}.", severity=severity, markup=False)
+
+    def _clear_shown(self) -> None:
+        """Empty every view for the image `reopen` opens."""
+        self.sub_title = display_name(self.source_name)
         self.image = self.browser = self.hints = None
         self.stacked, self.error, self.stopped = 0, None, False
         self._read, self._total, self._shown, self._picked = {}, 0, 0, None
@@ -535,7 +585,6 @@ class LayerscopeApp(Comparing, App[None]):
         self.hints_view.show(None, None)
         self.largest_view.show(None, None)
         self.stack_view.clear()
-        self._loader = self._load()
 
     def _failed_layer(self, message: str) -> int:
         """The layer an error names (its message starts with the layer's label), else the
@@ -552,7 +601,10 @@ class LayerscopeApp(Comparing, App[None]):
 
     @property
     def loaded(self) -> bool:
-        """Everything is analysed, or loading stopped on an error or by Esc."""
+        """Everything is analysed, or loading stopped on an error or by Esc (and no reopened
+        image is opening)."""
+        if self._former is not None:
+            return False
         return self.error is not None or self.stopped or (self.image is not None and self.image.analysed)
 
     # ---- the view: every action replaces it, `watch_view` shows it ---------------------
@@ -746,7 +798,7 @@ class LayerscopeApp(Comparing, App[None]):
 
             packages = self.packages_view.packages  # None until worked out: no owner then
             owner = owner_text(packages, node.path) if packages is not None else None
-            self.push_screen(HistoryScreen(self.image, node, self.stacked, owner))
+            self.push_screen(HistoryScreen(self.image, self.browser, node, self.stacked, owner))
         else:
             where = {"explorer": "the tree", "waste": "the waste list", "stack": "the stack's path field"}.get(
                 tab, "the explorer"

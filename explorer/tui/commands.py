@@ -58,7 +58,7 @@ class LayerscopeCommands(Provider):
             for platform in app.summary.platforms:
                 if platform != app.image.platform:
                     name = f"Switch platform to {as_data(platform)}"
-                    text = f"open the archive's {as_data(platform)} image instead"
+                    text = f"open the image for {as_data(platform)} instead (from the same archive or registry)"
                     commands.append((name, text, partial(app.switch_platform, platform)))
         if app.image is not None and layers:
             for layer in app.image.layers:

@@ -42,9 +42,10 @@ class HistoryScreen(ModalScreen[None]):
         Binding("q", "app.quit", "Quit", id="history.quit"),
     ]
 
-    def __init__(self, image: Image, node: Node, stacked: int, owner: str | None = None) -> None:
+    def __init__(self, image: Image, browser: Browser, node: Node, stacked: int, owner: str | None = None) -> None:
         super().__init__()
         self.image = image
+        self.browser = browser  # the app's: a directory's size is its total, as the tree shows it
         self.node = node
         self.stacked = stacked  # layers below this one are stacked: the history shows those
         self.owner = owner  # the package that owns the path ("deb bash 5.2-2"), once packages are known
@@ -69,6 +70,7 @@ class HistoryScreen(ModalScreen[None]):
         for label in ("what changed", "mode", "owner", "mtime", "instruction"):  # what matters first
             table.add_column(label, key=label)
         rows: list[tuple[int, list[Text]]] = []
+        browser = self.browser
         for change in self.node.changes:
             if not 0 <= change.layer < self.stacked:
                 continue
@@ -77,17 +79,17 @@ class HistoryScreen(ModalScreen[None]):
             what = change_notes(change)
             if link_text(entry):
                 what.insert(0, link_text(entry))
+            size = "-" if change.kind == DELETED else human_size(browser.size(self.node, change.layer))
             cells = [
                 Text(f"{MARKS[change.kind]} {STATE_NAMES[change.kind]}", style=style),
                 Text(KIND_NAMES.get(entry.kind, entry.kind)),
-                Text("-" if change.kind == DELETED else human_size(entry.size), justify="right"),
+                Text(size, justify="right"),
                 Text(", ".join(what)),
                 Text(mode_string(entry)),
                 Text(owner_string(entry)),
                 Text(mtime_string(entry)),
             ]
             rows.append((change.layer, cells))
-        browser = Browser(self.image.fs)
         for index in range(self.stacked):  # a layer that made this directory opaque: a change of its own
             hidden = browser.opaque(self.node, index)
             entry = self.node.entry_at(index)

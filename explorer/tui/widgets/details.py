@@ -21,6 +21,12 @@ def field(name: str, value: str, style: str = "", width: int = 12) -> Content:
     return Content.assemble((f"{name:<{width}}", "$text-muted"), (display_name(value), style))
 
 
+def instruction(lines: list[str]) -> list[Content]:
+    """The instruction in bold, a line each (a heredoc's script as written, tabs as spaces)."""
+    lines = lines if lines != [""] else ["(no history)"]
+    return [Content.assemble((display_name(line.expandtabs()), "bold")) for line in lines]
+
+
 class LayerDetails(VerticalScroll, can_focus=False):
     """Everything known of one layer; wraps, never truncates."""
 
@@ -36,7 +42,7 @@ class LayerDetails(VerticalScroll, can_focus=False):
     def show_history(self, entry: HistoryEntry) -> None:
         self.border_title = "Build step (no layer)"
         self._set(
-            Content.assemble((display_name(entry.instruction), "bold")),
+            *instruction(entry.instruction_lines),
             field("created", entry.created or "-"),
             Content.styled("This step changed only the config: no files.", "$text-muted"),
         )
@@ -46,7 +52,7 @@ class LayerDetails(VerticalScroll, can_focus=False):
     ) -> None:
         """`unread`: why the layer has no scan, if it has none."""
         self.border_title = f"Layer {layer.index}"
-        lines = [Content.assemble((display_name(layer.instruction or "(no history)"), "bold"))]
+        lines = instruction(layer.history.instruction_lines if layer.history else [""])
         lines += [
             field("digest", layer.digest or layer.ref.blob),
             field("diff_id", layer.diff_id or "-"),

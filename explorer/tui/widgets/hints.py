@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.events import Resize
 from textual.widgets import DataTable, Static
 
@@ -12,6 +12,7 @@ from ...analysis.image import Image
 from ...present.hints import KIND_LABELS, HintPathRow, file_rows
 from ...present.text import display_name, human_size
 from ..labels import TABLE_KEYS
+from .fitted import FittedTable, cut
 from .messages import ShowPath
 
 SHORT = 18  # rows below which the totals line above the list is left out
@@ -19,8 +20,17 @@ SHORT = 18  # rows below which the totals line above the list is left out
 FILES_SHOWN = 500  # files listed under one hint (DataTable measures every cell)
 
 
-class HintTable(DataTable):
+class HintTable(FittedTable):
+    """The hints (their titles cut with `…` to the room left; the detail below has them whole),
+    or a hint's files."""
+
     BINDINGS = TABLE_KEYS
+
+    def on_resize(self) -> None:
+        """Shrunk (a hint's files shown below the list): the cursor's row stays in sight."""
+        super().on_resize()
+        if self.row_count:
+            self.move_cursor(row=self.cursor_row, animate=False)
 
 
 class HintsView(Vertical):
@@ -31,10 +41,10 @@ class HintsView(Vertical):
     HintsView { padding: 0 1; border-top: solid $panel-lighten-2; border-title-style: bold; background: $surface; }
     HintsView #hints-note { height: auto; padding: 0 0 1 0; }
     HintsView #hints-table { height: 3fr; }
-    HintsView #hint-detail { height: auto; max-height: 8; padding: 1 0; }
+    HintsView #hint-detail-box { height: auto; max-height: 8; padding: 1 0; }
     HintsView #hint-files { height: 1fr; min-height: 3; }
     HintsView.-short #hints-note { display: none; }
-    HintsView.-short #hint-detail { padding: 0; }
+    HintsView.-short #hint-detail-box { padding: 0; max-height: 6; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -50,7 +60,8 @@ class HintsView(Vertical):
     def compose(self):
         yield Static(id="hints-note", classes="hint")
         yield HintTable(id="hints-table", cursor_type="row")
-        yield Static(id="hint-detail")
+        with VerticalScroll(id="hint-detail-box"):  # scrolls where a hint says more than there is room for
+            yield Static(id="hint-detail")
         yield HintTable(id="hint-files", cursor_type="row", show_header=False)
 
     def on_mount(self) -> None:
@@ -58,8 +69,9 @@ class HintsView(Vertical):
         table.add_column(Text("saves", justify="right"), key="saves")
         table.add_column("kind", key="kind")
         table.add_column(Text("layers", justify="right"), key="layers")
-        table.add_column("what", key="what")
-        self.query_one("#hint-files", DataTable).add_column("path", key="path")
+        table.add_fitted_column("what", key="what")
+        files = self.query_one("#hint-files", HintTable)
+        files.add_fitted_column("path", key="path")
         self.show(None, None)
 
     def show(self, image: Image | None, hints: Hints | None) -> None:
@@ -86,7 +98,7 @@ class HintsView(Vertical):
                 Text(human_size(hint.bytes_saved) if hint.bytes_saved else "-", justify="right"),
                 Text(KIND_LABELS[hint.kind]),
                 Text(" ".join(str(i) for i in hint.layers), justify="right"),
-                Text(display_name(hint.title)),
+                cut(display_name(hint.title)),
                 key=str(n),
             )
         self._show_hint(0 if self.hints else None)
@@ -102,6 +114,7 @@ class HintsView(Vertical):
             return
         hint = self.hints[index]
         text = Text()
+        text.append(display_name(hint.title) + "\n", style="bold")  # whole: the list cuts it to its room
         text.append("fix: ", style="bold green")
         text.append(display_name(hint.fix) + "\n")
         text.append("why: ", style="bold")
@@ -113,7 +126,7 @@ class HintsView(Vertical):
         self.rows = file_rows(self.image.fs, hint, FILES_SHOWN)
         files.display = bool(self.rows)
         for n, row in enumerate(self.rows):
-            files.add_row(Text(row.label, style="" if row.path is not None else "bold cyan"), key=str(n))
+            files.add_row(cut(row.label, style="" if row.path is not None else "bold cyan"), key=str(n))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "hints-table":

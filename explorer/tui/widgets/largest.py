@@ -9,14 +9,18 @@ from textual.widgets import DataTable, Static
 
 from ...analysis.hints import LargeFile, largest_files
 from ...analysis.image import Image
-from ...present.text import display_name, human_size
+from ...present.text import display_name, human_size, middle_cut
 from ..labels import TABLE_KEYS
+from .fitted import FittedTable
 from .messages import ShowPath
+from .waste import SIZE_WIDTH
 
 SHOWN = 200
 
 
-class LargestTable(DataTable):
+class LargestTable(FittedTable):
+    """Its last column, paths, takes the room the others leave."""
+
     BINDINGS = TABLE_KEYS
 
 
@@ -42,17 +46,17 @@ class LargestView(Vertical):
         yield LargestTable(id="largest-table", cursor_type="row")
 
     def on_mount(self) -> None:
-        table = self.query_one("#largest-table", DataTable)
-        table.add_column(Text("bytes", justify="right"), key="size")
-        table.add_column(Text("layer", justify="right"), key="layer")
-        table.add_column("path", key="path")
+        table = self.query_one("#largest-table", LargestTable)
+        table.add_column(Text("bytes", justify="right"), key="size", width=SIZE_WIDTH)
+        table.add_column(Text("layer", justify="right"), key="layer", width=5)
+        table.add_fitted_column("path", key="path")
         self.show(None, None)
 
     def show(self, image: Image | None, layer: int | None) -> None:
         """List the largest files of `image` (None: not analysed yet); `layer` is the one `l` shows."""
         self.image, self.chosen = image, layer
         note = self.query_one("#largest-note", Static)
-        table = self.query_one("#largest-table", DataTable)
+        table = self.query_one("#largest-table", LargestTable)
         table.clear()
         if image is None or not image.analysed:
             self.files = []
@@ -67,14 +71,20 @@ class LargestView(Vertical):
                 "l: final image / this layer. Enter shows the file in the layer that stored it.",
             )
         )
+        table.fit_last_column()
+        width = table.fitted_width()  # paths keep their file names
         for n, large in enumerate(self.files):
             style = "" if large.visible else "dim"
             table.add_row(
                 Text(human_size(large.size), justify="right", style=style),
                 Text(str(large.layer), justify="right", style=style),
-                Text(display_name(large.path), style=style),
+                Text(middle_cut(display_name(large.path), width), style=style),
                 key=str(n),
             )
+
+    def on_resize(self) -> None:
+        if self.files:
+            self.show(self.image, self.chosen)
 
     def action_toggle_scope(self) -> None:
         self.per_layer = not self.per_layer

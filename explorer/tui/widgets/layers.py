@@ -5,21 +5,24 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from rich.text import Text
-from textual.widgets import DataTable
 
 from ...analysis.image import Image
 from ...present.steps import Step, steps_of
 from ...present.text import display_name, human_size
 from ..labels import TABLE_KEYS, component_style
+from .fitted import FittedTable, cut
 
 COLUMNS = [("#", "index"), ("size", "size"), ("packed", "packed"), ("wasted", "wasted"), ("hides", "hides")]
 KEYS = [key for _, key in COLUMNS] + ["instruction"]
 
 
-class LayerTable(DataTable):
-    """Layers with sizes and waste; moving the cursor picks a layer (or a history step)."""
+class LayerTable(FittedTable):
+    """Layers with sizes and waste; moving the cursor picks a layer (or a history step).
 
-    COMPONENT_CLASSES = DataTable.COMPONENT_CLASSES | {"layers--history", "layers--waste", "layers--pending"}
+    The instruction column takes the room the others leave, and an instruction longer than
+    that ends in `…` (the details show it whole)."""
+
+    COMPONENT_CLASSES = FittedTable.COMPONENT_CLASSES | {"layers--history", "layers--waste", "layers--pending"}
     BINDINGS = TABLE_KEYS
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -43,7 +46,7 @@ class LayerTable(DataTable):
         widths = {"index": len(str(max(0, len(image.layers) - 1))), "size": 7, "packed": 7, "wasted": 7, "hides": 7}
         for label, key in COLUMNS:
             self.add_column(Text(label, justify="left" if key == "index" else "right"), key=key, width=widths[key])
-        self.add_column("instruction", key="instruction")
+        self.add_fitted_column("instruction", key="instruction")
         for n, step in enumerate(self.steps):
             self.add_row(*self._cells(step), key=str(n))
 
@@ -68,7 +71,7 @@ class LayerTable(DataTable):
         muted = component_style(self, "layers--history")
         instruction = display_name(step.history.instruction if step.history else "")
         if step.layer is None:
-            return [Text(""), Text(""), Text(""), Text(""), Text(""), Text(instruction, style=muted)]
+            return [Text(""), Text(""), Text(""), Text(""), Text(""), cut(instruction, style=muted)]
         layer = step.layer
         pending = component_style(self, "layers--pending")
         if layer.scan is not None:  # what the layer stores (tar and packed sizes: the details)
@@ -86,7 +89,7 @@ class LayerTable(DataTable):
             Text(human_size(layer.blob_size), justify="right"),
             self._waste_cell(waste.stored_by_layer.get(layer.index, 0) if waste else None),
             self._waste_cell(waste.hidden_by_layer.get(layer.index, 0) if waste else None),
-            Text(instruction or "(no history)"),
+            cut(instruction or "(no history)"),
         ]
 
     def _waste_cell(self, size: int | None) -> Text:

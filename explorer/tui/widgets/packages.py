@@ -124,6 +124,13 @@ class PackagesView(Vertical):
             working = self.image is not None and self.image.analysed
             hint.update("Working out the packages…" if working else "Packages are known once every layer is analysed.")
             return
+        table.display = bool(self.packages.packages)
+        if not self.packages.packages:  # nothing to list, in the image or a layer: no empty table, no keys
+            text = Text(summary_line(self.packages, None), style="bold")
+            for note in self.packages.notes:
+                text.append(f"\n{note}", style="yellow")
+            hint.update(text)
+            return
         layer = self.selected_layer if self.per_layer else None
         if self.per_layer and layer is None:
             hint.update("No layer selected.")

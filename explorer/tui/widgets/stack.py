@@ -18,7 +18,7 @@ from textual.widgets.option_list import Option
 from ...analysis.filesystem import Node
 from ...analysis.image import Image
 from ...present.stack import Bar, ReadPath, bar_cells, read_path_of, stack_bars, widest
-from ...present.text import display_name, human_size
+from ...present.text import display_name, end_cut, human_size
 from ..labels import CURSOR_KEYS
 from .messages import ShowPath
 
@@ -186,7 +186,7 @@ class StackView(Horizontal):
         most, width, drawn_width = self._drawn
         room = drawn_width - 2 if drawn_width else LABEL + width
         if bar.layer is None:
-            return Content.styled(f"  ┄ {display_name(bar.instruction)}"[:room], "$text-muted italic")
+            return Content.styled(end_cut(f"  ┄ {display_name(bar.instruction)}", room), "$text-muted italic")
         visible, wasted, hides = bar_cells(bar, most, width)
         drawn = visible + wasted + hides
         text = display_name(self.image.layers[bar.layer].instruction) if self.image is not None else ""
@@ -198,7 +198,7 @@ class StackView(Horizontal):
             ("█" * wasted, WASTED),
             ("░" * hides, HIDES),
             " " * max(1, width - drawn + 1),
-            (text[: max(0, room - LABEL - max(width, drawn) - 1)], "$text-muted"),
+            (end_cut(text, max(0, room - LABEL - max(width, drawn) - 1)), "$text-muted"),
         )
 
     def select_layer(self, layer: int | None) -> None:

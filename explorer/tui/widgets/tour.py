@@ -29,13 +29,14 @@ class TourPanel(Static):
     SCOPED_CSS = False  # the outline is on widgets outside the panel
     DEFAULT_CSS = """
     TourPanel {
-        dock: bottom;
         height: auto;
         max-height: 9;
         padding: 0 1;
         border: round $warning;
         border-title-color: $text-warning;
         border-title-style: bold;
+        border-subtitle-align: left;
+        border-subtitle-color: $text-muted;
         background: $boost;
         display: none;
     }
@@ -117,4 +118,5 @@ class TourPanel(Static):
     def _say(self) -> None:
         step = self.step
         self.border_title = Content(step_heading(self.index, step))
-        self.update(Content.assemble(step.text, "\n", ("n next · b back · Esc leaves the tour", "$text-muted")))
+        self.border_subtitle = "n next · b back · Esc leaves the tour"  # on the border: a line more for the tab
+        self.update(Content(step.text))

@@ -10,13 +10,16 @@ from ...analysis.image import Image
 from ...analysis.waste import Waste, WasteItem
 from ...present.text import CAUSE_NAMES, display_name, human_size, middle_cut
 from ..labels import TABLE_KEYS
+from .fitted import FittedTable, cut
 from .messages import ShowPath
 
 LIMIT = 1000  # DataTable measures every cell: a top-N list, not every item
-OTHER_COLUMNS = 8 + 19 + 9 + 9 + 2 * 5 + 2  # bytes, cause, stored in, hidden by; cell padding; scrollbar
+SIZE_WIDTH = 7  # `12.3 kB`, `999 kB`
 
 
-class WasteTable(DataTable):
+class WasteTable(FittedTable):
+    """Its last column, paths, takes the room the others leave."""
+
     BINDINGS = TABLE_KEYS
 
 
@@ -38,24 +41,24 @@ class WasteView(Vertical):
         yield WasteTable(id="dup-table", cursor_type="row")
 
     def on_mount(self) -> None:
-        table = self.query_one("#waste-table", DataTable)
-        table.add_column(Text("bytes", justify="right"), key="size")
-        table.add_column("cause", key="cause")
-        table.add_column(Text("stored in", justify="right"), key="stored")
-        table.add_column(Text("hidden by", justify="right"), key="hidden")
-        table.add_column("path", key="path")
-        dups = self.query_one("#dup-table", DataTable)
-        dups.add_column(Text("each", justify="right"), key="size")
-        dups.add_column(Text("copies", justify="right"), key="count")
-        dups.add_column(Text("extra", justify="right"), key="extra")
-        dups.add_column("paths", key="paths")
+        table = self.query_one("#waste-table", WasteTable)
+        table.add_column(Text("bytes", justify="right"), key="size", width=SIZE_WIDTH)
+        table.add_column("cause", key="cause", width=max(map(len, CAUSE_NAMES.values())))
+        table.add_column(Text("stored in", justify="right"), key="stored", width=9)
+        table.add_column(Text("hidden by", justify="right"), key="hidden", width=9)
+        table.add_fitted_column("path", key="path")
+        dups = self.query_one("#dup-table", WasteTable)
+        dups.add_column(Text("each", justify="right"), key="size", width=SIZE_WIDTH)
+        dups.add_column(Text("copies", justify="right"), key="count", width=6)
+        dups.add_column(Text("extra", justify="right"), key="extra", width=SIZE_WIDTH)
+        dups.add_fitted_column("paths", key="paths")
         self.show(None)
 
     def show(self, image: Image | None, why_not: str = "Waste is known once every layer is analysed.") -> None:
         """The waste of an analysed `image`; else say `why_not`."""
         hint = self.query_one("#waste-hint", Static)
-        table = self.query_one("#waste-table", DataTable)
-        dups = self.query_one("#dup-table", DataTable)
+        table = self.query_one("#waste-table", WasteTable)
+        dups = self.query_one("#dup-table", WasteTable)
         table.clear()
         dups.clear()
         self.image = image
@@ -72,7 +75,8 @@ class WasteView(Vertical):
                 "Enter shows the layer that hid the copy, with the file selected.",
             )
         )
-        width = max(20, self.size.width - OTHER_COLUMNS)  # paths keep their file names
+        table.fit_last_column()
+        width = table.fitted_width()  # paths keep their file names
         for n, item in enumerate(self.items if self.seen else ()):
             table.add_row(
                 Text(human_size(item.size), justify="right"),
@@ -91,12 +95,14 @@ class WasteView(Vertical):
         dups.display = bool(waste.duplicates)
         if not self.seen:
             return  # its 2,000 rows are measured on every layout: made when it is shown (`on_resize`)
+        dups.fit_last_column()
         for n, dup in enumerate(waste.duplicates[:LIMIT]):
+            paths = cut(", ".join(display_name(p) for p in dup.paths))  # the duplicate hints list them all
             dups.add_row(
                 Text(human_size(dup.size), justify="right"),
                 Text(str(len(dup.paths)), justify="right"),
                 Text(human_size(dup.extra_bytes), justify="right"),
-                Text(", ".join(display_name(p) for p in dup.paths)),
+                paths,
                 key=str(n),
             )
 
