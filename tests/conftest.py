@@ -54,3 +54,19 @@ def demo_archive(tmp_path_factory) -> str:
 def demo(demo_archive) -> str:
     """The demo archive's path, for the app (a module may mean the analysed image instead)."""
     return demo_archive
+
+
+@pytest.fixture
+def analyses(monkeypatch) -> dict[str, int]:
+    """How many times an image was analysed (a kept report or verdict is printed without)."""
+    from explorer.analysis.image import Image
+
+    count = {"n": 0}
+    analyse = Image.analyse
+
+    def counted(self, *args, **kwargs):
+        count["n"] += 1
+        return analyse(self, *args, **kwargs)
+
+    monkeypatch.setattr(Image, "analyse", counted)
+    return count

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from explorer.analysis import resultcache
-from explorer.analysis.image import Image as Model
 from explorer.archive import layercache
 from explorer.commands import ci
 from tests.imagebuilder import F, Image, Layer, whiteout, write_oci
@@ -21,20 +20,6 @@ RULES = '[ci]\nhighest-wasted-bytes = 100\nlowest-efficiency = "disabled"\nhighe
 @pytest.fixture(autouse=True)
 def not_racy(monkeypatch):
     monkeypatch.setattr(layercache, "RACY", 0.0)
-
-
-@pytest.fixture
-def analyses(monkeypatch):
-    """How many times an image was analysed (a kept verdict is printed without)."""
-    count = {"n": 0}
-    analyse = Model.analyse
-
-    def counted(self, *args, **kwargs):
-        count["n"] += 1
-        return analyse(self, *args, **kwargs)
-
-    monkeypatch.setattr(Model, "analyse", counted)
-    return count
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import os
 import pytest
 
 from explorer.analysis import resultcache
-from explorer.analysis.image import Image as Model
 from explorer.archive import layercache
 from explorer.archive.cachefile import remembered
 from explorer.archive.layercache import LayerCache
@@ -26,20 +25,6 @@ def not_racy(monkeypatch):
 def printed(capsysbinary, *argv: object) -> bytes:
     assert report.run([str(a) for a in argv]) == 0
     return capsysbinary.readouterr().out
-
-
-@pytest.fixture
-def analyses(monkeypatch):
-    """How many times an image was analysed (a kept report is printed without)."""
-    count = {"n": 0}
-    analyse = Model.analyse
-
-    def counted(self, *args, **kwargs):
-        count["n"] += 1
-        return analyse(self, *args, **kwargs)
-
-    monkeypatch.setattr(Model, "analyse", counted)
-    return count
 
 
 def info() -> dict:
