@@ -80,7 +80,12 @@ def test_hints_view_before_analysis_and_on_a_clean_image(demo):
             app.view.show(demo, type(compute_hints(demo))([], 0))
             await pilot.pause()
             assert "Nothing to change" in str(app.view.query_one("#hints-note", Static).render())
-            assert app.view.query_one("#hints-table", DataTable).row_count == 0
+            table = app.view.query_one("#hints-table", DataTable)
+            assert table.row_count == 0
+            assert not table.display and not app.view.query_one("#hint-files").display  # the note alone
+            app.view.show(demo, compute_hints(demo))
+            await pilot.pause()
+            assert table.display and table.row_count > 0
 
     asyncio.run(go())
 

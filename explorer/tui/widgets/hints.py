@@ -81,6 +81,8 @@ class HintsView(Vertical):
         table = self.query_one("#hints-table", DataTable)
         table.clear()
         self.hints = hints.hints if hints is not None else []
+        for empty in (table, self.query_one("#hint-files", DataTable)):  # no hints: the note alone, no empty table
+            empty.display = bool(self.hints)
         if hints is None:
             working = image is not None and image.analysed
             note.update("Working out the hints…" if working else "Hints are known once every layer is analysed.")
