@@ -94,6 +94,23 @@ async def test_the_layout_follows_each_resize_at_once(demo):
 
 
 @run
+async def test_a_resize_keeps_the_cursor_on_its_row_in_the_waste_and_largest_tabs(demo):
+    """Their paths are cut again to the new width; the row a user was on stays the one selected."""
+    app = LayerscopeApp(demo, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        for tab, table_id in (("2", "#waste-table"), ("5", "#largest-table")):
+            await pilot.press(tab, "j", "j")
+            table = app.query_one(table_id, DataTable)
+            assert table.cursor_row == 2
+            await pilot.resize_terminal(SIZE[0] - 30, SIZE[1])
+            await pilot.pause()
+            assert table.cursor_row == 2, table_id
+            await pilot.resize_terminal(*SIZE)
+            await pilot.pause()
+
+
+@run
 async def test_h_on_the_waste_tab_shows_the_history_of_the_waste_row(demo):
     app = LayerscopeApp(demo, animate=False)
     async with app.run_test(size=SIZE) as pilot:

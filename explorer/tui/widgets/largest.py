@@ -83,8 +83,12 @@ class LargestView(Vertical):
             )
 
     def on_resize(self) -> None:
+        """The paths are cut to the new width: the rows are made again, the cursor kept on its row."""
         if self.files:
+            table = self.query_one("#largest-table", LargestTable)
+            row = table.cursor_row
             self.show(self.image, self.chosen)
+            table.move_cursor(row=row)
 
     def action_toggle_scope(self) -> None:
         self.per_layer = not self.per_layer

@@ -115,8 +115,13 @@ class WasteView(Vertical):
                 self.show(self.image)
 
     def on_resize(self) -> None:
+        """The paths are cut to the new width: the rows are made again, each cursor kept on its row."""
         if self.waste is not None:
+            tables = (self.table, self.query_one("#dup-table", DataTable))
+            rows = [table.cursor_row for table in tables]
             self.show(self.image)
+            for table, row in zip(tables, rows, strict=True):
+                table.move_cursor(row=row)
 
     @property
     def selected_path(self) -> str | None:
