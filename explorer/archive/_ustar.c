@@ -41,27 +41,16 @@ octal(const unsigned char *field, Py_ssize_t width, long long *out)
     return 1;
 }
 
+/* Whether `s` (`n` bytes) starts with one of the byte strings in `parts`, or ends with one
+   when `at_end`. */
 static int
-ends_with_any(const char *s, Py_ssize_t n, PyObject *tails)
+has_any(const char *s, Py_ssize_t n, PyObject *parts, int at_end)
 {
-    Py_ssize_t count = PyTuple_GET_SIZE(tails);
+    Py_ssize_t count = PyTuple_GET_SIZE(parts);
     for (Py_ssize_t i = 0; i < count; i++) {
-        PyObject *tail = PyTuple_GET_ITEM(tails, i);
-        Py_ssize_t k = PyBytes_GET_SIZE(tail);
-        if (k <= n && memcmp(s + n - k, PyBytes_AS_STRING(tail), k) == 0)
-            return 1;
-    }
-    return 0;
-}
-
-static int
-starts_with_any(const char *s, Py_ssize_t n, PyObject *heads)
-{
-    Py_ssize_t count = PyTuple_GET_SIZE(heads);
-    for (Py_ssize_t i = 0; i < count; i++) {
-        PyObject *head = PyTuple_GET_ITEM(heads, i);
-        Py_ssize_t k = PyBytes_GET_SIZE(head);
-        if (k <= n && memcmp(s, PyBytes_AS_STRING(head), k) == 0)
+        PyObject *part = PyTuple_GET_ITEM(parts, i);
+        Py_ssize_t k = PyBytes_GET_SIZE(part);
+        if (k <= n && memcmp(at_end ? s + n - k : s, PyBytes_AS_STRING(part), k) == 0)
             return 1;
     }
     return 0;
@@ -186,7 +175,7 @@ ustar_rows(PyObject *module, PyObject *args)
         Py_ssize_t next = pos + BLOCK;
         PyObject *digest;
         if (kind == k_file) {
-            if (ends_with_any(path, n, suffixes) || starts_with_any(path, n, prefixes))
+            if (has_any(path, n, suffixes, 1) || has_any(path, n, prefixes, 0))
                 break; /* the capture may want it */
             Py_ssize_t padded = size + ((BLOCK - size % BLOCK) % BLOCK);
             if (size > len || padded > len - next)
