@@ -40,7 +40,7 @@ from explorer.archive.registry import (
 from explorer.present.report import report_dict
 from tests.conftest import DIVE, REAL, needs_shared
 from tests.imagebuilder import F, Image, Layer, write_oci
-from tests.registry_server import PASSWORD, USER, running
+from tests.registry_server import PASSWORD, USER, running, self_signed
 
 ROOT = Path(__file__).resolve().parents[1]
 MISSING = [tool for tool in ("docker-registry", "skopeo", "htpasswd") if shutil.which(tool) is None]
@@ -394,27 +394,13 @@ def test_a_port_that_does_not_speak_http(docker_config):
 
 def test_a_loopback_port_that_speaks_only_tls_is_asked_over_https(tmp_path, docker_config, monkeypatch):
     """A TLS server that drops a plain-HTTP request (Go's answers it 400) is asked over HTTPS."""
-    import datetime
     import ssl
 
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
 
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
+    cert = self_signed(key, "127.0.0.1")
     pem, pkcs8 = serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8
     (tmp_path / "cert.pem").write_bytes(cert.public_bytes(pem))
     (tmp_path / "key.pem").write_bytes(key.private_bytes(pem, pkcs8, serialization.NoEncryption()))
