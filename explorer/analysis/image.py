@@ -225,7 +225,7 @@ class Image:
         layer.content_bytes = content
         layer.entry_counts = kinds
         for hook in self.layer_hooks:
-            hook(layer, scan.rows)
+            hook(layer, rows)  # decoded above: packed rows would be decoded again
         hiding = scan.hiding()  # a worker's rows come with them sorted out
         scan.rows = []  # decoded now (and the filesystem, once stacked, keeps what it needs)
         yield PREPARED
