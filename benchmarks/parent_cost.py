@@ -27,7 +27,7 @@ import gc, io, json, sys, time
 image_path, loops = sys.argv[1], int(sys.argv[2])
 from explorer.commands.report import _parser
 from explorer.commands.options import start_pool
-from explorer.commands.opening import analysed
+from explorer.commands.opening import opened, analysing
 from explorer.analysis.waste import compute_waste
 from explorer.analysis.hints import compute_hints
 from explorer.present.report import report_dict
@@ -46,7 +46,7 @@ def best(fn):
 
 out = {}
 t = time.process_time()
-with start_pool(args.path, args) as pool, analysed(args, pool) as (image, _):
+with start_pool(args.path, args) as pool, opened(args, pool) as image, analysing(image):
     out["open_and_analyse"] = time.process_time() - t
     gc.disable()
     out["packages"], _ = best(lambda: image.packages)  # found once, then remembered
