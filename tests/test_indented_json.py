@@ -68,6 +68,28 @@ def test_edges(data: object) -> None:
     assert dumps_indented(data) == json.dumps(data, indent=2, ensure_ascii=True)
 
 
+# a table whose column of lists of plain values is written in one call (the duplicates' paths):
+# empty lists, tuples, and strings that look like the text between two lists
+LISTS = ["a]", "[b", "],\n      [", '"],\n      ["', 7, None, float("nan"), -0.5, True]
+LIST_TABLE = [{"bytes": n, "paths": tuple(LISTS[n % 9 : n % 9 + n % 4])} for n in range(TABLE_MIN + 9)]
+
+
+@pytest.mark.parametrize("most", [indented_json.LIST_COLUMN_MAX, 3])  # 3: the longer runs list by list
+@pytest.mark.parametrize(
+    "data",
+    [
+        LIST_TABLE,
+        {"duplicates": LIST_TABLE, "deeper": [{"x": LIST_TABLE}]},
+        LIST_TABLE + [{"bytes": 0, "paths": [["nested"]]}],  # not all plain: list by list
+        [{"paths": [], "more": []}] * TABLE_MIN,
+    ],
+)
+def test_a_column_of_lists_same_as_the_standard_library(data: object, most: int) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(indented_json, "LIST_COLUMN_MAX", most)
+        assert dumps_indented(data) == json.dumps(data, indent=2, ensure_ascii=True)
+
+
 @settings(max_examples=100, deadline=None)
 @given(documents | tables(), st.integers(1, 3), st.integers(1, 40))
 def test_written_in_runs_and_parts_same_as_the_standard_library(data: object, run: int, part: int) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import chain
 from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
@@ -27,12 +28,13 @@ _SCALARS = frozenset((str, int, float, bool, type(None)))  # exact types: subcla
 class _Depth:
     """The encoders of one nesting depth: `leaf` writes a container of plain values whole."""
 
-    __slots__ = ("inner", "outer", "leaf")
+    __slots__ = ("inner", "outer", "leaf_separator", "leaf")
 
     def __init__(self, depth: int) -> None:
         self.inner = "\n" + " " * (INDENT * (depth + 1))
         self.outer = "\n" + " " * (INDENT * depth)
-        self.leaf = _leaf_encoder("," + self.inner)
+        self.leaf_separator = "," + self.inner
+        self.leaf = _leaf_encoder(self.leaf_separator)
 
 
 def _leaf_encoder(item_separator: str) -> Callable[[object], str]:
@@ -265,11 +267,35 @@ def _record_texts(records: list, keys: list[str], depth: int, depths: list[_Dept
     return list(map(("{" + level.inner + fields + level.outer + "}").__mod__, zip(*columns, strict=True)))
 
 
+_SEQUENCES = frozenset((list, tuple))
+LIST_COLUMN_MAX = 1 << 16  # values in a column of lists written in one call (more: list by list, as
+# few long lists cost little that way, and their text is not made twice at once)
+
+
+def _list_texts(column: list, level: _Depth) -> list[str]:
+    """Lists of plain values (a run of duplicates' paths) as written at `level`'s depth, in one
+    call of the C encoder: with that depth's item separator between the lists too, a list ends
+    before `],` + separator + `[` (no plain value's text ends in `]` or starts with `[`)."""
+    text = level.leaf(column)  # [[v,<sep>v],<sep>[v]]
+    bodies = text[2:-2].split("]" + level.leaf_separator + "[")
+    texts = list(map(("[" + level.inner + "%s" + level.outer + "]").__mod__, bodies))
+    if "" in bodies:  # an empty list is written `[]`
+        texts = [text if body else "[]" for text, body in zip(texts, bodies, strict=True)]
+    return texts
+
+
 def _texts(column: list, depth: int, depths: list[_Depth]) -> list[str]:
     """Each value of a column as written at `depth`: plain values in one call of the C encoder,
-    split at its line breaks; records with the same keys as a table; anything else one by one."""
+    split at its line breaks; lists of plain values likewise (`_list_texts`); records with the
+    same keys as a table; anything else one by one."""
     if _SCALARS.issuperset(map(type, column)):
         return _SPLIT(column)[1:-1].split(",\n")
+    if (
+        _SEQUENCES.issuperset(map(type, column))
+        and sum(map(len, column)) <= LIST_COLUMN_MAX
+        and _SCALARS.issuperset(map(type, chain.from_iterable(column)))
+    ):
+        return _list_texts(column, _depth(depths, depth))
     keys = _table_keys(column)
     if keys is not None:
         return _record_texts(column, keys, depth, depths)
