@@ -735,6 +735,13 @@ def test_duplicate_paths_are_sorted_and_each_keeps_its_copy():
     assert got == [(("a", "b", "c"), ("a", "b", "c")), (("m/y", "z"), ("y", "z"))]
 
 
+def test_one_digest_of_several_sizes_is_a_group_per_size():
+    # content is its digest and its size: rows that share a digest (no hash collision is needed
+    # to test it) are duplicates only where their sizes match too
+    fs = build([row(p, FILE, size, 0o644, digest=7) for p, size in [("e", 20), ("d", 10), ("c", 5), ("b", 20), ("a", 10)]])
+    assert [(dup.size, dup.paths) for dup in waste_of(fs).duplicates] == [(20, ("b", "e")), (10, ("a", "d"))]
+
+
 def test_a_duplicate_reached_only_through_a_hard_link_is_listed_under_it():
     # the copy stored at "a" survives only as "z/link" (and "b/link"): its first such path names it
     fs = build(

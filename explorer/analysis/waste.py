@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from itertools import chain
+from operator import attrgetter
 
 from .filesystem import CAUSE_DELETED, CAUSE_OVERWRITTEN, CAUSE_RESTORED, Copy, FileSystem, paths_of
 
@@ -66,15 +68,28 @@ def compute_waste(fs: FileSystem) -> Waste:
     stored_by_layer: dict[int, int] = defaultdict(int)
     hidden_by_layer: dict[int, int] = defaultdict(int)
     wasted = []
+    # The same pass finds the visible contents stored more than once: it keeps the first visible
+    # copy of each digest (the int each holds: no key object made for 100,000s of copies), and
+    # pairs it with each later copy of that digest.
+    first: dict[int | None, Copy] = {}
+    hold = first.setdefault
+    again: list[Copy] = []  # pairs: the first copy of a digest, then a later one
+    mixed = False  # a digest held by copies of several sizes (content is its digest and its size)
     for copy in fs.copies:
-        stored += copy.size
+        size = copy.size
+        stored += size
         if copy.refs > 0:
-            visible += copy.size
+            visible += size
+            if size:
+                held = hold(copy.digest, copy)
+                if held is not copy:
+                    again += held, copy
+                    mixed = mixed or held.size != size
             continue
         wasted.append(copy)
-        by_cause[copy.cause] += copy.size
-        stored_by_layer[copy.layer] += copy.size
-        hidden_by_layer[copy.hidden_by] += copy.size
+        by_cause[copy.cause] += size
+        stored_by_layer[copy.layer] += size
+        hidden_by_layer[copy.hidden_by] += size
     paths = paths_of([copy.where for copy in wasted])  # each folder's path made once
     items = [
         WasteItem(path, copy.size, copy.layer, copy.hidden_by, copy.cause)
@@ -85,64 +100,61 @@ def compute_waste(fs: FileSystem) -> Waste:
         stored=stored,
         visible=visible,
         items=items,
-        duplicates=_duplicates(fs),
+        duplicates=_duplicates(fs, again, mixed),
         by_cause=by_cause,
         stored_by_layer=dict(stored_by_layer),
         hidden_by_layer=dict(hidden_by_layer),
     )
 
 
-def _duplicates(fs: FileSystem) -> list[Duplicate]:
-    # One pass groups the visible copies by digest (the int each holds: no key object made for
-    # 100,000s of copies), a digest held once keeping its copy, not a list; a group of several
-    # sizes under one digest is then split by size (content is its digest and its size).
-    held: dict[int | None, Copy | list[Copy]] = {}
-    for copy in fs.copies:
-        if copy.refs > 0 and copy.size:
-            key = copy.digest
-            group = held.get(key)
-            if group is None:
-                held[key] = copy
-            elif type(group) is list:
-                group.append(copy)
-            else:
-                held[key] = [group, copy]  # type: ignore[list-item]
-    groups: list[list[Copy]] = []
-    for group in held.values():
-        if type(group) is list:
-            size = group[0].size
-            if all(copy.size == size for copy in group):
-                groups.append(group)
-            else:
-                groups += _by_size(group)
+def _duplicates(fs: FileSystem, pairs: list[Copy], mixed: bool) -> list[Duplicate]:
+    """The groups of visible copies of one content, from `pairs` of copies (flat: the first
+    copy of a digest, then a later copy of it), in the order they were stored."""
+    held: dict[Copy, list[Copy]] = {}  # by the first copy: a small dict, no digest looked up again
+    later = iter(pairs)
+    for first, copy in zip(later, later, strict=True):
+        group = held.get(first)
+        if group is None:
+            held[first] = [first, copy]
+        else:
+            group.append(copy)
+    groups = list(held.values())
     del held
-    grouped = [copy for copies in groups for copy in copies]  # paths are made for these alone
+    if mixed:  # a group of several sizes under one digest is split by size
+        groups = [part for group in groups for part in _by_size(group)]
+    grouped = list(chain.from_iterable(groups))  # paths are made for these alone
     if fs.links:
         path_of = _first_paths(fs, grouped)
         paths = [path_of[id(copy)] for copy in grouped]
     else:  # without hard links a visible copy is reached only where it was stored
-        paths = paths_of([copy.where for copy in grouped])
+        paths = paths_of(map(_WHERE, grouped))
     duplicates = []
     start = 0
     for copies in groups:
         end = start + len(copies)
-        if end - start == 2:  # a pair (the commonest group) is ordered without a sort
-            first, second = paths[start], paths[start + 1]
-            if first <= second:
-                ordered_paths, ordered = (first, second), tuple(copies)
-            else:
-                ordered_paths, ordered = (second, first), (copies[1], copies[0])
-        else:
-            pairs = sorted(zip(paths[start:end], range(len(copies)), copies, strict=True))
-            ordered_paths, _, ordered = zip(*pairs, strict=True)
+        run = paths[start:end]
         start = end
-        duplicates.append(Duplicate(copies[0].size, ordered_paths, ordered))
-    duplicates.sort(key=lambda d: (-d.extra_bytes, d.paths))
+        if run == sorted(run):  # the copies were stored in path order (the commonest case)
+            duplicates.append(Duplicate(copies[0].size, tuple(run), tuple(copies)))
+        else:
+            pairs = sorted(zip(run, range(len(copies)), copies, strict=True))
+            ordered_paths, _, ordered = zip(*pairs, strict=True)
+            duplicates.append(Duplicate(copies[0].size, ordered_paths, ordered))
+    duplicates.sort(key=_PATHS)  # then most bytes saved first (a stable sort: ties stay in path order)
+    duplicates.sort(key=_more_saved_first)
     return duplicates
 
 
+_WHERE = attrgetter("where")
+_PATHS = attrgetter("paths")
+
+
+def _more_saved_first(duplicate: Duplicate) -> int:
+    return -duplicate.extra_bytes
+
+
 def _by_size(copies: list[Copy]) -> list[list[Copy]]:
-    """The groups of two or more copies of one size among `copies`."""
+    """`copies` (of one digest) as the groups of two or more of one size among them."""
     sizes: dict[int, list[Copy]] = {}
     for copy in copies:
         sizes.setdefault(copy.size, []).append(copy)
