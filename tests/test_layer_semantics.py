@@ -738,7 +738,8 @@ def test_duplicate_paths_are_sorted_and_each_keeps_its_copy():
 def test_one_digest_of_several_sizes_is_a_group_per_size():
     # content is its digest and its size: rows that share a digest (no hash collision is needed
     # to test it) are duplicates only where their sizes match too
-    fs = build([row(p, FILE, size, 0o644, digest=7) for p, size in [("e", 20), ("d", 10), ("c", 5), ("b", 20), ("a", 10)]])
+    sizes = [("e", 20), ("d", 10), ("c", 5), ("b", 20), ("a", 10)]
+    fs = build([row(path, FILE, size, 0o644, digest=7) for path, size in sizes])
     assert [(dup.size, dup.paths) for dup in waste_of(fs).duplicates] == [(20, ("b", "e")), (10, ("a", "d"))]
 
 

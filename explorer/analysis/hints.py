@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from heapq import nlargest
-from itertools import chain, islice
+from itertools import chain, islice, repeat
 from operator import attrgetter, eq, itemgetter
 from typing import TYPE_CHECKING
 
@@ -221,7 +221,7 @@ class _Builder:
         self.image = image
         self.fs: FileSystem = image.fs
         self.hints: list[Hint] = []
-        self.claimed: dict[Copy, None] = {}  # every copy some hint names, once
+        self.claimed: dict[Copy, int] = {}  # every copy some hint names, once, and its size
         found = image.packages
         self.packages: Packages | None = found if found.packages else None
         self.build_packages: set[int] = set()  # id(copy) of the build-only packages' files
@@ -243,8 +243,11 @@ class _Builder:
         copies: list[Copy],
         fix: str,
         packages: tuple[HintPackage, ...] = (),
+        sizes: Iterable[int] | None = None,
     ) -> None:
-        seen = dict.fromkeys(copies)  # each copy once
+        """A hint saving the bytes of `copies` (their `sizes`, when known without looking at
+        100,000s of copies scattered in memory)."""
+        seen = dict(zip(copies, map(_SIZE, copies) if sizes is None else sizes, strict=True))  # each copy once
         self.claimed.update(seen)
         ordered = tuple(sorted(set(layers)))
         self.hints.append(
@@ -254,7 +257,7 @@ class _Builder:
                 layers=ordered,
                 instructions=tuple(self.instruction(i) for i in ordered),
                 paths=_sorted_once(paths),
-                bytes_saved=sum(map(_SIZE, seen)),
+                bytes_saved=sum(seen.values()),
                 fix=fix,
                 why=_WHY_PACKAGES[kind] if packages else _WHY[kind],
                 packages=packages,
@@ -283,7 +286,7 @@ def compute_hints(image: Image) -> Hints:
     _cache_order_hint(builder)
     order = {kind: n for n, kind in enumerate(KINDS)}
     builder.hints.sort(key=lambda h: (h.kind != SECRET, -h.bytes_saved, order[h.kind], h.paths[:1], h.layers))
-    return Hints(builder.hints, sum(map(_SIZE, builder.claimed)))
+    return Hints(builder.hints, sum(builder.claimed.values()))
 
 
 def _files(n: int) -> str:
@@ -294,9 +297,8 @@ def _waste_hints(b: _Builder) -> None:
     """Each wasted copy in exactly one of: deleted later, re-stored for metadata, rewritten
     identical, overwritten; grouped by the (storing, hiding) pair of layers."""
     groups: dict[tuple[str, int, int], list[Copy]] = defaultdict(list)
-    for copy in b.fs.copies:
-        if copy.refs == 0:
-            groups[(_waste_kind(b, copy), copy.layer, copy.hidden_by)].append(copy)  # type: ignore[arg-type]
+    for copy in b.image.waste.wasted_copies:  # type: ignore[union-attr]
+        groups[(_waste_kind(b, copy), copy.layer, copy.hidden_by)].append(copy)  # type: ignore[arg-type]
     for (kind, stored, hidden), copies in groups.items():
         if b.packages is not None and kind == DELETED_LATER:
             copies = _removed_package_hint(b, stored, hidden, copies)
@@ -733,13 +735,15 @@ def _duplicate_hints(b: _Builder) -> None:
     if rest:  # 100,000s of groups on a million files: walked in C (map, chain), not in Python loops
         paths = list(map(_PATHS, rest))
         copies = list(map(_COPIES, rest))
+        others = list(map(_ALL_BUT_FIRST, copies))
         b.add(
             DUPLICATE,
             f"{len(rest):,} more groups of identical files ({_files(sum(map(len, paths)))})",
             set(map(_LAYER, chain.from_iterable(copies))),
             chain.from_iterable(paths),
-            list(chain.from_iterable(map(_ALL_BUT_FIRST, copies))),
+            list(chain.from_iterable(others)),
             "In each group, keep one file and make the others hard links or symlinks to it (or remove them).",
+            sizes=chain.from_iterable(map(repeat, map(_SIZE, rest), map(len, others))),  # a group's copies: its size
         )
 
 

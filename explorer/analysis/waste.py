@@ -51,6 +51,8 @@ class Waste:
     by_cause: dict[str, int] = field(default_factory=dict)
     stored_by_layer: dict[int, int] = field(default_factory=dict)  # bytes a layer stores that layers above hide
     hidden_by_layer: dict[int, int] = field(default_factory=dict)  # bytes of layers below that a layer hides
+    wasted_copies: list[Copy] = field(default_factory=list, compare=False, repr=False)  # `items`, as stored
+    duplicate_bytes: int = 0  # what one shared copy of each group of `duplicates` would save
 
     @property
     def wasted(self) -> int:
@@ -96,20 +98,24 @@ def compute_waste(fs: FileSystem) -> Waste:
         for path, copy in zip(paths, wasted, strict=True)
     ]
     items.sort(key=lambda i: (-i.size, i.path, i.stored_in))
+    duplicates, duplicate_bytes = _duplicates(fs, again, mixed)
     return Waste(
         stored=stored,
         visible=visible,
         items=items,
-        duplicates=_duplicates(fs, again, mixed),
+        duplicates=duplicates,
         by_cause=by_cause,
         stored_by_layer=dict(stored_by_layer),
         hidden_by_layer=dict(hidden_by_layer),
+        wasted_copies=wasted,
+        duplicate_bytes=duplicate_bytes,
     )
 
 
-def _duplicates(fs: FileSystem, pairs: list[Copy], mixed: bool) -> list[Duplicate]:
+def _duplicates(fs: FileSystem, pairs: list[Copy], mixed: bool) -> tuple[list[Duplicate], int]:
     """The groups of visible copies of one content, from `pairs` of copies (flat: the first
-    copy of a digest, then a later copy of it), in the order they were stored."""
+    copy of a digest, then a later copy of it), in the order they were stored; and the bytes
+    that one shared copy of each would save."""
     held: dict[Copy, list[Copy]] = {}  # by the first copy: a small dict, no digest looked up again
     later = iter(pairs)
     for first, copy in zip(later, later, strict=True):
@@ -129,20 +135,22 @@ def _duplicates(fs: FileSystem, pairs: list[Copy], mixed: bool) -> list[Duplicat
     else:  # without hard links a visible copy is reached only where it was stored
         paths = paths_of(map(_WHERE, grouped))
     duplicates = []
-    start = 0
+    extra = start = 0
     for copies in groups:
         end = start + len(copies)
         run = paths[start:end]
         start = end
+        size = copies[0].size
+        extra += size * (len(copies) - 1)
         if run == sorted(run):  # the copies were stored in path order (the commonest case)
-            duplicates.append(Duplicate(copies[0].size, tuple(run), tuple(copies)))
+            duplicates.append(Duplicate(size, tuple(run), tuple(copies)))
         else:
             pairs = sorted(zip(run, range(len(copies)), copies, strict=True))
             ordered_paths, _, ordered = zip(*pairs, strict=True)
-            duplicates.append(Duplicate(copies[0].size, ordered_paths, ordered))
+            duplicates.append(Duplicate(size, ordered_paths, ordered))
     duplicates.sort(key=_PATHS)  # then most bytes saved first (a stable sort: ties stay in path order)
     duplicates.sort(key=_more_saved_first)
-    return duplicates
+    return duplicates, extra
 
 
 _WHERE = attrgetter("where")

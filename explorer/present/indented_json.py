@@ -17,6 +17,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import chain
 from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
+from operator import itemgetter
 from typing import Any
 
 INDENT = 2
@@ -253,7 +254,7 @@ def _table_keys(records: list) -> list[str] | None:
     if not _DICT.issuperset(map(type, records)):
         return None
     keys = list(records[0])
-    if not keys or not _STRINGS.issuperset(map(type, keys)) or any(list(record) != keys for record in records):
+    if not keys or not _STRINGS.issuperset(map(type, keys)) or any(map(keys.__ne__, map(list, records))):
         return None
     return keys
 
@@ -262,7 +263,7 @@ def _record_texts(records: list, keys: list[str], depth: int, depths: list[_Dept
     """Records with the same keys as written at `depth`: each column's texts, then each record
     filled into one template (`%`, in C)."""
     level = _depth(depths, depth)
-    columns = [_texts([record[key] for record in records], depth + 1, depths) for key in keys]
+    columns = [_texts(list(map(itemgetter(key), records)), depth + 1, depths) for key in keys]
     fields = ("," + level.inner).join(encode_basestring_ascii(key).replace("%", "%%") + ": %s" for key in keys)
     return list(map(("{" + level.inner + fields + level.outer + "}").__mod__, zip(*columns, strict=True)))
 

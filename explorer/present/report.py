@@ -70,7 +70,7 @@ def report_dict(image: Image, top: int | None = None, dive: DiveCompat | None = 
             "efficiency": waste.efficiency,
             "compressed_bytes": image.compressed_size,
             "uncompressed_bytes": sum(layer.tar_size or 0 for layer in image.layers),
-            "duplicate_bytes": sum(d.extra_bytes for d in waste.duplicates),
+            "duplicate_bytes": waste.duplicate_bytes,
             "reclaimable_bytes": hints.reclaimable,
         },
         "layers": [
