@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from explorer.analysis import hints as hints_module
+from explorer.analysis import waste as waste_module
 from explorer.analysis.hints import (
     BUILD_ONLY,
     CACHE_ORDER,
@@ -362,6 +364,21 @@ def test_hints_are_deterministic(tmp_path):
     first = hints_of(tmp_path, *layers)
     (tmp_path / "again").mkdir()
     assert hints_of(tmp_path / "again", *layers) == first
+
+
+def test_the_largest_files_kept_by_the_waste_are_the_largest(tmp_path, monkeypatch):
+    """`compute_waste` keeps the largest visible copies as it passes them (here 3, pruned from 6
+    at a time): the same files, ties broken the same way, as a look at every copy."""
+    monkeypatch.setattr(waste_module, "LARGEST_KEPT", 3)
+    monkeypatch.setattr(hints_module, "LARGEST_KEPT", 3)
+    sizes = [5, 9, 1, 9, 3, 7, 7, 2, 9, 8, 1, 7, 6, 8, 4, 9, 0, 5]  # ties at every cut
+    files = [F(f"f{n:02}", data(size, n)) for n, size in enumerate(sizes)]
+    image = analyse(tmp_path, Layer(files, "COPY . /"), Layer([whiteout("f05"), F("f13", data(2, 99))], "RUN x"))
+    waste = image.waste
+    assert [c.where.name for c in waste.largest] == ["f01", "f03", "f08"]
+    for n in range(len(sizes) + 2):
+        assert largest_files(image.fs, n, waste=waste) == largest_files(image.fs, n)
+    assert [f.path for f in largest_files(image.fs, 6)] == ["f01", "f03", "f08", "f15", "f09", "f06"]
 
 
 def test_largest_files(tmp_path):

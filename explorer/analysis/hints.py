@@ -23,9 +23,11 @@ from typing import TYPE_CHECKING
 from ..archive.entries import FILE
 from .filesystem import CAUSE_DELETED, CAUSE_OVERWRITTEN, RESTORED, Copy, FileSystem, Node
 from .packages import REMOVED, UPGRADED, Package, Packages
+from .waste import LARGEST_KEPT
 
 if TYPE_CHECKING:
     from .image import Image
+    from .waste import Waste
 
 # Hint kinds, in the order they are explained
 DELETED_LATER = "deleted_later"
@@ -814,9 +816,10 @@ def _cache_order_hint(b: _Builder) -> None:
 # ---- largest files ---------------------------------------------------------------------------------
 
 
-def largest_files(fs: FileSystem, n: int, layer: int | None = None) -> list[LargeFile]:
+def largest_files(fs: FileSystem, n: int, layer: int | None = None, waste: Waste | None = None) -> list[LargeFile]:
     """The `n` largest files of the final image (each stored copy once, under its first visible
-    path), or with `layer` the largest files that layer stores, visible or not."""
+    path), or with `layer` the largest files that layer stores, visible or not. The `waste` of
+    `fs`, given, has the largest copies at hand (when it kept `n` of them: `LARGEST_KEPT`)."""
     if layer is not None:
         first: dict[int, tuple[str, Copy]] = {}  # a copy and its hard links of the same layer: once
         for change in fs.layer_changes[layer]:
@@ -827,7 +830,10 @@ def largest_files(fs: FileSystem, n: int, layer: int | None = None) -> list[Larg
                     first[id(copy)] = (path, copy)
         top = nlargest(n, first.values(), key=lambda pc: pc[1].size)
         return sorted((LargeFile(p, c.size, layer, c.refs > 0) for p, c in top), key=lambda f: (-f.size, f.path))
-    top = nlargest(n, (c for c in fs.copies if c.refs > 0), key=lambda c: c.size)
+    if waste is not None and (n <= LARGEST_KEPT or len(waste.largest) < LARGEST_KEPT):
+        top = waste.largest[:n]
+    else:
+        top = nlargest(n, (c for c in fs.copies if c.refs > 0), key=_SIZE)
     paths: dict[int, str] = {}
     for copy in top:
         where = copy.where

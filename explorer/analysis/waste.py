@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from heapq import nlargest
 from itertools import chain
 from operator import attrgetter
 
 from .filesystem import CAUSE_DELETED, CAUSE_OVERWRITTEN, CAUSE_RESTORED, Copy, FileSystem, paths_of
 
 CAUSES = (CAUSE_DELETED, CAUSE_OVERWRITTEN, CAUSE_RESTORED)
+LARGEST_KEPT = 200  # the largest visible copies a waste keeps (the app lists 200 largest files, the report 20)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,8 @@ class Waste:
     stored_by_layer: dict[int, int] = field(default_factory=dict)  # bytes a layer stores that layers above hide
     hidden_by_layer: dict[int, int] = field(default_factory=dict)  # bytes of layers below that a layer hides
     wasted_copies: list[Copy] = field(default_factory=list, compare=False, repr=False)  # `items`, as stored
+    # the LARGEST_KEPT largest visible copies, largest first (ties: stored first), for the largest files
+    largest: list[Copy] = field(default_factory=list, compare=False, repr=False)
     duplicate_bytes: int = 0  # what one shared copy of each group of `duplicates` would save
 
     @property
@@ -77,11 +81,19 @@ def compute_waste(fs: FileSystem) -> Waste:
     hold = first.setdefault
     again: list[Copy] = []  # pairs: the first copy of a digest, then a later one
     mixed = False  # a digest held by copies of several sizes (content is its digest and its size)
+    # And the largest visible copies: those larger than the smallest of the largest so far.
+    largest: list[Copy] = []
+    floor = -1
     for copy in fs.copies:
         size = copy.size
         stored += size
         if copy.refs > 0:
             visible += size
+            if size > floor:
+                largest.append(copy)
+                if len(largest) == 2 * LARGEST_KEPT:  # ties: the one stored first is ahead in the list
+                    largest = nlargest(LARGEST_KEPT, largest, key=_SIZE)
+                    floor = largest[-1].size
             if size:
                 held = hold(copy.digest, copy)
                 if held is not copy:
@@ -109,6 +121,7 @@ def compute_waste(fs: FileSystem) -> Waste:
         hidden_by_layer=dict(hidden_by_layer),
         wasted_copies=wasted,
         duplicate_bytes=duplicate_bytes,
+        largest=nlargest(LARGEST_KEPT, largest, key=_SIZE),
     )
 
 
@@ -153,7 +166,7 @@ def _duplicates(fs: FileSystem, pairs: list[Copy], mixed: bool) -> tuple[list[Du
     return duplicates, extra
 
 
-_WHERE = attrgetter("where")
+_WHERE, _SIZE = attrgetter("where"), attrgetter("size")
 _PATHS = attrgetter("paths")
 
 

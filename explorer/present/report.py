@@ -114,7 +114,9 @@ def report_dict(image: Image, top: int | None = None, dive: DiveCompat | None = 
         ],
         "waste_items_total": len(waste.items),
         "duplicates": (LazyList if lazy else _made)(_duplicate, waste.duplicates[:top]),
-        "largest": [largest_record(f) for f in largest_files(image.fs, LARGEST_DEFAULT if top is None else top)],
+        "largest": [
+            largest_record(f) for f in largest_files(image.fs, LARGEST_DEFAULT if top is None else top, waste=waste)
+        ],
         "dive_compat": dive_figures(dive) if dive else None,
         **packages_sections(image),
         "warnings": image.warnings + image.packages.warnings,
