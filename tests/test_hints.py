@@ -232,6 +232,31 @@ def test_duplicates(tmp_path):
     assert hints.reclaimable == 8192
 
 
+def test_the_groups_beyond_the_largest_share_one_hint(tmp_path):
+    # ten groups big enough for a hint each (their second copies alone in layer 4), then three
+    # small ones in one hint; a copy there is also a package cache's, counted once in the total
+    big = [data(5000 + i, i) for i in range(10)]
+    small = [data(100 + i, 20 + i) for i in range(3)]
+    hints = hints_of(
+        tmp_path,
+        BASE,
+        Layer(
+            [F(f"big/{i}/a", blob) for i, blob in enumerate(big)]
+            + [F(f"small/{i}/a", blob) for i, blob in enumerate(small)]
+        ),
+        Layer([F(f"small/{i}/b", blob) for i, blob in enumerate(small)]),
+        Layer([F("small/2/c", small[2]), F("var/cache/apt/dup", small[0])]),
+        Layer([F(f"big/{i}/b", blob) for i, blob in enumerate(big)]),
+    )
+    *top, rest = only(hints, DUPLICATE)
+    assert [h.bytes_saved for h in top] == list(range(5009, 4999, -1)) and all(h.layers == (1, 4) for h in top)
+    assert rest.title == "3 more groups of identical files (8 files)"
+    assert rest.layers == (1, 2, 3) and rest.bytes_saved == 100 * 2 + 101 + 102 * 2
+    assert rest.paths == (*(f"small/{i}/{n}" for i in range(3) for n in "ab" + "c" * (i == 2)), "var/cache/apt/dup")
+    assert only(hints, PACKAGE_CACHE)[0].bytes_saved == 100
+    assert hints.reclaimable == sum(range(5000, 5010)) + 505
+
+
 def _history(*steps: str) -> list[dict]:
     rows = []
     for step in steps:

@@ -726,6 +726,7 @@ def test_duplicates_list_identical_visible_content():
     )
     waste = waste_of(fs)
     assert [(dup.size, dup.paths, dup.extra_bytes) for dup in waste.duplicates] == [(40, ("a", "b", "d"), 80)]
+    assert (waste.duplicate_bytes, waste.duplicates_by_layer) == (80, {0: 2, 1: 1})
 
 
 def test_duplicate_paths_are_sorted_and_each_keeps_its_copy():
@@ -740,7 +741,9 @@ def test_one_digest_of_several_sizes_is_a_group_per_size():
     # to test it) are duplicates only where their sizes match too
     sizes = [("e", 20), ("d", 10), ("c", 5), ("b", 20), ("a", 10)]
     fs = build([row(path, FILE, size, 0o644, digest=7) for path, size in sizes])
-    assert [(dup.size, dup.paths) for dup in waste_of(fs).duplicates] == [(20, ("b", "e")), (10, ("a", "d"))]
+    waste = waste_of(fs)
+    assert [(dup.size, dup.paths) for dup in waste.duplicates] == [(20, ("b", "e")), (10, ("a", "d"))]
+    assert (waste.duplicate_bytes, waste.duplicates_by_layer) == (30, {0: 4})
 
 
 def test_a_duplicate_reached_only_through_a_hard_link_is_listed_under_it():

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from heapq import nlargest
@@ -736,12 +736,14 @@ def _duplicate_hints(b: _Builder) -> None:
     rest = duplicates[DUPLICATE_GROUPS:]
     if rest:  # 100,000s of groups on a million files: walked in C (map, chain), not in Python loops
         paths = list(map(_PATHS, rest))
-        copies = list(map(_COPIES, rest))
-        others = list(map(_ALL_BUT_FIRST, copies))
+        others = list(map(_ALL_BUT_FIRST, map(_COPIES, rest)))
+        # their layers: those that stored more copies of duplicates than the groups above (the
+        # copies themselves, scattered in memory, are slow to read one by one)
+        above = Counter(c.layer for dup in duplicates[:DUPLICATE_GROUPS] for c in dup.copies)
         b.add(
             DUPLICATE,
             f"{len(rest):,} more groups of identical files ({_files(sum(map(len, paths)))})",
-            set(map(_LAYER, chain.from_iterable(copies))),
+            Counter(b.image.waste.duplicates_by_layer) - above,  # type: ignore[union-attr]
             chain.from_iterable(paths),
             list(chain.from_iterable(others)),
             "In each group, keep one file and make the others hard links or symlinks to it (or remove them).",
@@ -749,7 +751,7 @@ def _duplicate_hints(b: _Builder) -> None:
         )
 
 
-_PATHS, _COPIES, _LAYER, _SIZE = attrgetter("paths"), attrgetter("copies"), attrgetter("layer"), attrgetter("size")
+_PATHS, _COPIES, _SIZE = attrgetter("paths"), attrgetter("copies"), attrgetter("size")
 _ALL_BUT_FIRST = itemgetter(slice(1, None))
 
 

@@ -7,10 +7,10 @@ wasted  = stored − visible, exactly: the sum of the waste items.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from heapq import nlargest
-from itertools import chain
+from itertools import chain, islice
 from operator import attrgetter
 
 from .filesystem import CAUSE_DELETED, CAUSE_OVERWRITTEN, CAUSE_RESTORED, Copy, FileSystem, paths_of
@@ -56,6 +56,7 @@ class Waste:
     wasted_copies: list[Copy] = field(default_factory=list, compare=False, repr=False)  # `items`, as stored
     # the LARGEST_KEPT largest visible copies, largest first (ties: stored first), for the largest files
     largest: list[Copy] = field(default_factory=list, compare=False, repr=False)
+    duplicates_by_layer: dict[int, int] = field(default_factory=dict)  # copies in `duplicates`, by storing layer
     duplicate_bytes: int = 0  # what one shared copy of each group of `duplicates` would save
 
     @property
@@ -110,7 +111,7 @@ def compute_waste(fs: FileSystem) -> Waste:
         for path, copy in zip(paths, wasted, strict=True)
     ]
     items.sort(key=lambda i: (-i.size, i.path, i.stored_in))
-    duplicates, duplicate_bytes = _duplicates(fs, again, mixed)
+    duplicates, duplicate_bytes, duplicates_by_layer = _duplicates(fs, again, mixed)
     return Waste(
         stored=stored,
         visible=visible,
@@ -121,14 +122,15 @@ def compute_waste(fs: FileSystem) -> Waste:
         hidden_by_layer=dict(hidden_by_layer),
         wasted_copies=wasted,
         duplicate_bytes=duplicate_bytes,
+        duplicates_by_layer=duplicates_by_layer,
         largest=nlargest(LARGEST_KEPT, largest, key=_SIZE),
     )
 
 
-def _duplicates(fs: FileSystem, pairs: list[Copy], mixed: bool) -> tuple[list[Duplicate], int]:
+def _duplicates(fs: FileSystem, pairs: list[Copy], mixed: bool) -> tuple[list[Duplicate], int, dict[int, int]]:
     """The groups of visible copies of one content, from `pairs` of copies (flat: the first
-    copy of a digest, then a later copy of it), in the order they were stored; and the bytes
-    that one shared copy of each would save."""
+    copy of a digest, then a later copy of it), in the order they were stored; the bytes that
+    one shared copy of each would save; and how many of their copies each layer stored."""
     held: dict[Copy, list[Copy]] = {}  # by the first copy: a small dict, no digest looked up again
     later = iter(pairs)
     for first, copy in zip(later, later, strict=True):
@@ -138,9 +140,12 @@ def _duplicates(fs: FileSystem, pairs: list[Copy], mixed: bool) -> tuple[list[Du
         else:
             group.append(copy)
     groups = list(held.values())
-    del held
     if mixed:  # a group of several sizes under one digest is split by size
         groups = [part for group in groups for part in _by_size(group)]
+        by_layer = Counter(map(_LAYER, chain.from_iterable(groups)))
+    else:  # counted in the order they were stored (copies near in memory are read faster)
+        by_layer = Counter(map(_LAYER, chain(held, islice(pairs, 1, None, 2))))
+    del held
     grouped = list(chain.from_iterable(groups))  # paths are made for these alone
     if fs.links:
         path_of = _first_paths(fs, grouped)
@@ -163,10 +168,10 @@ def _duplicates(fs: FileSystem, pairs: list[Copy], mixed: bool) -> tuple[list[Du
             duplicates.append(Duplicate(size, ordered_paths, ordered))
     duplicates.sort(key=_PATHS)  # then most bytes saved first (a stable sort: ties stay in path order)
     duplicates.sort(key=_more_saved_first)
-    return duplicates, extra
+    return duplicates, extra, dict(sorted(by_layer.items()))
 
 
-_WHERE, _SIZE = attrgetter("where"), attrgetter("size")
+_WHERE, _SIZE, _LAYER = attrgetter("where"), attrgetter("size"), attrgetter("layer")
 _PATHS = attrgetter("paths")
 
 
