@@ -247,10 +247,17 @@ class _Builder:
         packages: tuple[HintPackage, ...] = (),
         sizes: Iterable[int] | None = None,
     ) -> None:
-        """A hint saving the bytes of `copies` (their `sizes`, when known without looking at
-        100,000s of copies scattered in memory)."""
-        seen = dict(zip(copies, map(_SIZE, copies) if sizes is None else sizes, strict=True))  # each copy once
-        self.claimed.update(seen)
+        """A hint saving the bytes of `copies`. With their `sizes` given, the copies are each
+        named once (100,000s of duplicates: neither read one by one, scattered in memory, nor
+        gathered into a dict of their own)."""
+        if sizes is None:
+            seen = dict(zip(copies, map(_SIZE, copies), strict=True))  # each copy once
+            saved = sum(seen.values())
+            self.claimed.update(seen)
+        else:
+            sizes = list(sizes)
+            saved = sum(sizes)
+            self.claimed.update(zip(copies, sizes, strict=True))
         ordered = tuple(sorted(set(layers)))
         self.hints.append(
             Hint(
@@ -259,7 +266,7 @@ class _Builder:
                 layers=ordered,
                 instructions=tuple(self.instruction(i) for i in ordered),
                 paths=_sorted_once(paths),
-                bytes_saved=sum(seen.values()),
+                bytes_saved=saved,
                 fix=fix,
                 why=_WHY_PACKAGES[kind] if packages else _WHY[kind],
                 packages=packages,
@@ -747,7 +754,7 @@ def _duplicate_hints(b: _Builder) -> None:
             chain.from_iterable(paths),
             list(chain.from_iterable(others)),
             "In each group, keep one file and make the others hard links or symlinks to it (or remove them).",
-            sizes=chain.from_iterable(map(repeat, map(_SIZE, rest), map(len, others))),  # a group's copies: its size
+            sizes=chain.from_iterable(map(repeat, map(_SIZE, rest), map(len, others))),  # a group's: its size
         )
 
 
