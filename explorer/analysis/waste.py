@@ -105,6 +105,7 @@ def compute_waste(fs: FileSystem) -> Waste:
         by_cause[copy.cause] += size
         stored_by_layer[copy.layer] += size
         hidden_by_layer[copy.hidden_by] += size
+    del first, hold  # a dict of every visible content: not kept while paths are made
     paths = paths_of([copy.where for copy in wasted])  # each folder's path made once
     items = [
         WasteItem(path, copy.size, copy.layer, copy.hidden_by, copy.cause)
