@@ -147,6 +147,7 @@ def _duplicates(fs: FileSystem, pairs: list[Copy], mixed: bool) -> tuple[list[Du
     else:  # counted in the order they were stored (copies near in memory are read faster)
         by_layer = Counter(map(_LAYER, chain(held, islice(pairs, 1, None, 2))))
     del held
+    pairs.clear()  # scratch: its memory back before the paths are made
     grouped = list(chain.from_iterable(groups))  # paths are made for these alone
     if fs.links:
         path_of = _first_paths(fs, grouped)
