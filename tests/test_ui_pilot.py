@@ -264,6 +264,34 @@ async def test_the_history_of_a_directory_shows_its_total(demo):
 
 
 @run
+async def test_the_history_cuts_a_long_instruction_and_shows_it_whole_below(demo):
+    """The history's instruction column fits the box (no sideways scrolling), ending in `…`
+    where it is too narrow, and is fitted again on resize; the highlighted row's instruction
+    is shown whole below the table."""
+    app = LayerscopeApp(demo, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        app.show_path(app.image.fs.lookup("app/main.py"))
+        await pilot.press("h")
+        await pilot.pause()
+        table = app.screen.query_one(DataTable)
+        whole = app.image.layers[7].instruction  # RUN ln /app/main.py /app/entry.py && ln -s …
+        for width, cut in ((SIZE[0], True), (200, False), (SIZE[0], True)):
+            await pilot.resize_terminal(width, SIZE[1])
+            await pilot.pause()
+            await pilot.pause()
+            assert table.max_scroll_x == 0, width
+            line = table.render_line(2).text.rstrip()  # the header, layer 3, layer 7
+            assert line.startswith("     7 ") and line.endswith("…") == cut, (width, line)
+            assert line.endswith(whole) != cut, (width, line)
+        below = app.screen.query_one("#history-instruction")
+        assert str(below.render()) == app.image.layers[3].instruction
+        await pilot.press("down")
+        await pilot.pause()
+        assert str(below.render()) == whole
+
+
+@run
 async def test_a_long_instruction_is_cut_with_an_ellipsis(demo):
     """The instruction column fits the pane (the sizes never scroll away), and an instruction
     too long for it ends in `…`; after a resize too."""
