@@ -126,7 +126,7 @@ def layers_table(view: CompareView, width: int) -> Table:
     for side in ("OLD", "NEW"):
         table.add_column(side, justify="right", no_wrap=True)
         table.add_column("", no_wrap=True, width=bar_width)
-        table.add_column("", justify="right", no_wrap=True)
+        table.add_column("size", justify="right", no_wrap=True)  # file content, as the layer list's
         table.add_column("", no_wrap=True, overflow="ellipsis", ratio=1)
     for pair in view.rows:
         cells: list[Text | str] = []
