@@ -371,7 +371,7 @@ def test_insecure_falls_back_to_http_only_where_the_port_answers_in_plain_http(s
     TLS hello got a plain-HTTP answer, or, with no port named, where nothing listens on 443;
     a slow answer or a connection dropped at the hello is the one-line error, not HTTP."""
     monkeypatch.setattr(registry, "_is_loopback", lambda host: False)
-    monkeypatch.setattr(blobfetch, "TIMEOUT", (0.3, 0.3))
+    monkeypatch.setattr(blobfetch, "TIMEOUT", (0.3, 5.0))  # the TLS hello is part of connecting
     registry.configure(Settings(insecure=True))
 
     def base(host: str) -> str:
