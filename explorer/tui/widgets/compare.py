@@ -193,8 +193,11 @@ class CompareTab(Vertical):
         yield DiffTree(id="compare-tree")
 
     def on_resize(self, event: Resize) -> None:
-        """On a short terminal (80×24) the layers and packages give room to the differences."""
+        """On a short terminal (80×24) the layers and packages give room to the differences; the
+        layers' bars are drawn again to the new width (the instructions keep their room)."""
         self.set_class(event.size.height < SHORT, "-short")
+        if self.view is not None:
+            self.query_one("#compare-layer-table", Static).update(layers_table(self.view, self.app.size.width))
 
     def on_mount(self) -> None:
         self.query_one("#compare-layers").border_title = "Layers (by diff_id)"
