@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
@@ -61,7 +61,8 @@ class HistoryScreen(ModalScreen[None]):
         with Vertical(id="history-box"):
             yield Static(id="history-path")
             yield HistoryTable(id="history-table", cursor_type="row")
-            yield Static(id="history-instruction")
+            with VerticalScroll(id="history-script"):  # a long heredoc scrolls (Tab, then the arrows)
+                yield Static(id="history-instruction")
         yield Footer()
 
     def on_mount(self) -> None:
