@@ -213,6 +213,9 @@ def test_vfs_against_overlay():
     assert link.delta == -12000 and c.new_bytes - c.old_bytes == -12000
     assert (c.layers.shared_base, len(c.layers.old_only), len(c.layers.new_only)) == (1, 14, 14)
     assert verdict(c) == "NEW is 12.0 kB under OLD: 1 layer shared, 14 replaced; 100 % of the reduction is in /bloat"
+    out = _diff(REAL / "small-bloat.oci-gzip.tar", REAL / "small-bloat-ovl.oci-gzip.tar", "--top", "3").stdout
+    n = f"{counts['metadata']:,}"  # thousands grouped, as the app's Compare tab counts them
+    assert f"Paths          {n} metadata only (hardlink 1, mtime {n})" in out and f"Changes (3 of {n}," in out
 
 
 # ---- the app's Compare tab, as words and numbers (present/compare_view) -----------------------
