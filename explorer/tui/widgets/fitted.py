@@ -18,9 +18,10 @@ def cut(text: str, style: str | Style = "") -> Text:
 
 
 class FittedTable(DataTable):
-    """Add the other columns with fixed widths, then the last one with `add_fitted_column`, its
-    cells made with `cut` (or cut to `fitted_width()`, as paths are in the middle); the column
-    is fitted again on every resize."""
+    """Add the other columns with fixed widths (or measured ones, their rows all added before
+    the table is first laid out, as the history's), then the last one with `add_fitted_column`,
+    its cells made with `cut` (or cut to `fitted_width()`, as paths are in the middle); the
+    column is fitted again on every resize."""
 
     def fitted_width(self) -> int:
         """The room the other columns leave for the last one."""
