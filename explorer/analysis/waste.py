@@ -165,8 +165,8 @@ def _duplicates(fs: FileSystem, pairs: list[Copy], mixed: bool) -> tuple[list[Du
         if run == sorted(run):  # the copies were stored in path order (the commonest case)
             duplicates.append(Duplicate(size, tuple(run), tuple(copies)))
         else:
-            pairs = sorted(zip(run, range(len(copies)), copies, strict=True))
-            ordered_paths, _, ordered = zip(*pairs, strict=True)
+            in_order = sorted(zip(run, range(len(copies)), copies, strict=True))
+            ordered_paths, _, ordered = zip(*in_order, strict=True)
             duplicates.append(Duplicate(size, ordered_paths, ordered))
     duplicates.sort(key=_PATHS)  # then most bytes saved first (a stable sort: ties stay in path order)
     duplicates.sort(key=_more_saved_first)
