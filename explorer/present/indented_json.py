@@ -52,13 +52,23 @@ def _leaf_encoder(item_separator: str) -> Callable[[object], str]:
 class LazyList:
     """A list whose items are made as they are written, a run at a time: `make` of each of
     `items` (a report's 100,000s of records, ~180 bytes each as dicts, never all made at once).
-    As a sequence it is the list it stands for."""
+    As a sequence it is the list it stands for. A `table`'s records are not even made to be
+    written: each run's columns are taken from its items."""
 
-    __slots__ = ("make", "items")
+    __slots__ = ("make", "items", "fields")
 
     def __init__(self, make: Callable[[Any], object], items: Sequence) -> None:
         self.make = make
         self.items = items
+        self.fields: dict[str, Callable[[Any], object]] | None = None
+
+    @classmethod
+    def table(cls, fields: dict[str, Callable[[Any], object]], items: Sequence) -> LazyList:
+        """The records {key: get(item) for each key, get of `fields`} of `items` (a `get` in C,
+        an `attrgetter`, takes a column of them without a Python call per item)."""
+        table = cls(lambda item: {key: get(item) for key, get in fields.items()}, items)
+        table.fields = fields
+        return table
 
     def __len__(self) -> int:
         return len(self.items)
@@ -184,19 +194,27 @@ def _write(value: object, depth: int, depths: list[_Depth], out: list[str]) -> N
 def _write_lazy(value: LazyList, depth: int, depths: list[_Depth], out: list[str]) -> None:
     """Each run of items made and written as a list (whatever way suits it), and the runs
     joined: a list written whole is `[`, its depth's inner indent, its items, its outer
-    indent and `]`, so a run's items are its text without those."""
+    indent and `]`, so a run's items are its text without those. A table's runs are written
+    from their columns."""
     items = value.items
     if not items:
         out.append("[]")
         return
     level = _depth(depths, depth)
     head, tail = 1 + len(level.inner), -1 - len(level.outer)
-    separator = "[" + level.inner
+    separator, between = "[" + level.inner, "," + level.inner
+    fields = value.fields or {}
+    keys = list(fields) if _STRINGS.issuperset(map(type, fields)) else []
     for start in range(0, len(items), RUN):
-        part: list[str] = []
-        _write(list(map(value.make, items[start : start + RUN])), depth, depths, part)
-        out.append(separator + "".join(part)[head:tail])
-        separator = "," + level.inner
+        run = items[start : start + RUN]
+        if keys:  # a table: its records' texts from its columns, as `_write_table` writes them
+            texts = _filled(keys, [list(map(get, run)) for get in fields.values()], depth + 1, depths)
+            out.append(separator + between.join(texts))
+        else:
+            part: list[str] = []
+            _write(list(map(value.make, run)), depth, depths, part)
+            out.append(separator + "".join(part)[head:tail])
+        separator = between
     out.append(level.outer + "]")
 
 
@@ -260,12 +278,18 @@ def _table_keys(records: list) -> list[str] | None:
 
 
 def _record_texts(records: list, keys: list[str], depth: int, depths: list[_Depth]) -> list[str]:
-    """Records with the same keys as written at `depth`: each column's texts, then each record
-    filled into one template (`%`, in C)."""
+    """Records with the same keys as written at `depth` (see `_filled`)."""
+    return _filled(keys, [list(map(itemgetter(key), records)) for key in keys], depth, depths)
+
+
+def _filled(keys: list[str], columns: list[list], depth: int, depths: list[_Depth]) -> list[str]:
+    """Records as written at `depth`, from the values of each of their `keys` (a column each,
+    in the same order): each column's texts, then each record filled into one template (`%`,
+    in C)."""
     level = _depth(depths, depth)
-    columns = [_texts(list(map(itemgetter(key), records)), depth + 1, depths) for key in keys]
+    texts = [_texts(column, depth + 1, depths) for column in columns]
     fields = ("," + level.inner).join(encode_basestring_ascii(key).replace("%", "%%") + ": %s" for key in keys)
-    return list(map(("{" + level.inner + fields + level.outer + "}").__mod__, zip(*columns, strict=True)))
+    return list(map(("{" + level.inner + fields + level.outer + "}").__mod__, zip(*texts, strict=True)))
 
 
 _SEQUENCES = frozenset((list, tuple))
