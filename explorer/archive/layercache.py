@@ -27,8 +27,12 @@ rebuilt; one owned by another user, or writable by others, is not used. Writes a
 busy timeout, so two processes share the cache; the least recently used records go when it
 outgrows `max_bytes`. `LAYERSCOPE_CACHE_DIR` moves it (the tests point it at a temp folder).
 A record's bytes are a row of their own, apart from the small row that says when it was last
-used (SQLite rewrites a whole row to change one column). Whole-image results (a report as
-printed: see `analysis/resultcache.py`) are kept beside the records, under the same bound.
+used (SQLite rewrites a whole row to change one column). A layer scanned in a worker process
+is taken into its record a batch of rows at a time, as they are decoded to be stacked, and
+stored once it is stacked; a record's numbers and a kept result are written into their row a
+part at a time: on a million entries, no layer's rows are held whole, nor its record copied.
+Whole-image results (a report as printed: see `analysis/resultcache.py`) are kept beside the
+records, under the same bound.
 """
 
 from __future__ import annotations
