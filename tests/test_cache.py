@@ -170,9 +170,11 @@ def test_a_record_made_a_batch_at_a_time_is_the_record_made_whole():
     assert maker.record() is None
 
 
-def test_a_layer_from_a_worker_is_recorded_as_it_is_stacked_never_decoded_whole(tmp_path, not_racy):
+@pytest.mark.parametrize("steps", [False, True], ids=["add_scan", "stack_steps"])
+def test_a_layer_from_a_worker_is_recorded_as_it_is_stacked_never_decoded_whole(tmp_path, not_racy, steps):
     """Its rows reach the stacking still packed (decoded there a batch at a time, as without
-    the cache); its record, stored once it is stacked, is the record of its rows made whole."""
+    the cache); its record, stored once it is stacked (by the commands, or the app's steps),
+    is the record of its rows made whole."""
     from explorer.archive.layerscan import ROWS_BATCH, PackedRows
     from explorer.archive.pool import PARALLEL_MIN_BYTES, ScanPool
 
@@ -182,7 +184,11 @@ def test_a_layer_from_a_worker_is_recorded_as_it_is_stacked_never_decoded_whole(
     image = Model.open(path, CACHED, pool=ScanPool(2))
     for index, scan in image.scans():
         assert isinstance(scan.rows, PackedRows)  # not a list: no layer's rows held whole
-        image.add_scan(index, scan)
+        if steps:
+            for _ in image.stack_steps(index, scan):
+                pass
+        else:
+            image.add_scan(index, scan)
     image.finish()
     cached, cache = image.cached_layers(), LayerCache()
     for index, layer in enumerate(image.layers):
