@@ -4,4 +4,9 @@ same work (see benchmarks/README.md, "A compiled header reader")."""
 
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension("explorer.archive._ustar", ["explorer/archive/_ustar.c"], optional=True)])
+setup(
+    ext_modules=[
+        Extension("explorer.archive._ustar", ["explorer/archive/_ustar.c"], optional=True),
+        Extension("explorer.analysis._place", ["explorer/analysis/_place.c"], optional=True),
+    ]
+)

@@ -13,6 +13,7 @@ the copy is wasted, and the layer and cause that hid it are recorded.
 
 from __future__ import annotations
 
+import os
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 
@@ -340,10 +341,21 @@ class FileSystem:
     def _place(self, stacking: _Stacking, rows: list[Row]) -> None:
         """Each row in tar order, replacing what is at its path. Its entry is made here, without
         its path (the tree node knows it) and sharing equal metadata values with the entries
-        before it; a directory or an empty file takes a placed record alike in all else."""
+        before it; a directory or an empty file takes a placed record alike in all else.
+
+        Where the C helper was built, it places each run of rows that add paths new to the
+        image under a directory of this layer (most rows), and this loop the others."""
         layer, touched, dirs, shared = stacking.layer, stacking.touched, stacking.dirs, self._shared
         copies, names, alike = self.copies, self._names, self._alike
-        for row in rows:
+        fast = _fast_place
+        i, count = 0, len(rows)
+        while i < count:
+            if fast is not None:
+                i = fast(rows, i, layer, dirs, touched, copies, names, alike, shared)
+                if i == count:
+                    break
+            row = rows[i]
+            i += 1
             path, kind, size, mode, uid, gid, mtime, link, digest = row
             if kind in (WHITEOUT, OPAQUE):
                 continue
@@ -503,3 +515,17 @@ def _classify(entry: Entry, old: Entry) -> str | None:
     if entry.kind != old.kind and not (entry.kind in file_like and old.kind in file_like):
         return TYPE_CHANGED
     return RESTORED if entry.same_content(old) else MODIFIED
+
+
+# Stacking's common case in C, where it was built (`_place.c`: a run of rows adding new paths,
+# the objects made as above); else, or with LAYERSCOPE_PURE_PYTHON set, `_place` does it all.
+try:
+    from . import _place as _fast_module
+except ImportError:
+    _fast_module = None  # type: ignore[assignment]
+if os.environ.get("LAYERSCOPE_PURE_PYTHON"):
+    _fast_module = None  # type: ignore[assignment]
+_fast_place = None
+if _fast_module is not None:
+    _fast_module.prepare(Entry, Node, Change, Copy, (FILE, DIR, HARDLINK, WHITEOUT, OPAQUE), ADDED, ALIKE_KEPT)
+    _fast_place = _fast_module.place
