@@ -15,6 +15,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <structmember.h>
+#include <string.h>
 
 /* What `prepare` was given: the classes, their slots' offsets, the constants. */
 static PyTypeObject *entry_type, *node_type, *change_type, *copy_type;
@@ -44,9 +45,12 @@ offsets_of(PyTypeObject *type, const char **names, Py_ssize_t count, Py_ssize_t 
 {
     for (Py_ssize_t i = 0; i < count; i++) {
         PyObject *descr = PyObject_GetAttrString((PyObject *)type, names[i]);
-        if (descr == NULL)
-            return -1;
-        int ok = Py_IS_TYPE(descr, &PyMemberDescr_Type);
+        if (descr == NULL) {
+            if (!PyErr_ExceptionMatches(PyExc_AttributeError))
+                return -1;
+            PyErr_Clear();
+        }
+        int ok = descr != NULL && Py_IS_TYPE(descr, &PyMemberDescr_Type);
         if (ok) {
             PyMemberDescrObject *member = (PyMemberDescrObject *)descr;
             ok = member->d_member->type == T_OBJECT_EX && !(member->d_member->flags & READONLY)
@@ -56,7 +60,7 @@ offsets_of(PyTypeObject *type, const char **names, Py_ssize_t count, Py_ssize_t 
             if (ok)
                 out[i] = member->d_member->offset;
         }
-        Py_DECREF(descr);
+        Py_XDECREF(descr);
         if (!ok) {
             PyErr_Format(PyExc_TypeError, "%s.%s is not a slot", type->tp_name, names[i]);
             return -1;
@@ -93,14 +97,21 @@ place_prepare(PyObject *module, PyObject *args)
     for (int i = 0; i < 4; i++)
         if (types[i]->tp_alloc == NULL || types[i]->tp_dictoffset != 0)
             return PyErr_Format(PyExc_TypeError, "%s: a class with __slots__ only expected", types[i]->tp_name);
-    if (offsets_of(types[0], entry_names, 9, entry_slot) < 0 || offsets_of(types[1], node_names, 4, node_slot) < 0
-        || offsets_of(types[2], change_names, 7, change_slot) < 0
-        || offsets_of(types[3], copy_names, 5, copy_slot) < 0)
-        return NULL;
+    /* kept only once all are checked; a Copy's Change slots are where a Change has them */
+    Py_ssize_t entry_at[9], node_at[4], change_at[7], inherited_at[7], copy_at[5];
+    if (offsets_of(types[0], entry_names, 9, entry_at) < 0 || offsets_of(types[1], node_names, 4, node_at) < 0
+        || offsets_of(types[2], change_names, 7, change_at) < 0
+        || offsets_of(types[3], change_names, 7, inherited_at) < 0
+        || memcmp(change_at, inherited_at, sizeof(change_at)) != 0 || offsets_of(types[3], copy_names, 5, copy_at) < 0)
+        return PyErr_Occurred() ? NULL : PyErr_Format(PyExc_TypeError, "Copy must keep Change's slots");
     Py_UCS4 chars[5];
     for (int i = 0; i < 5; i++)
         if (one_char(PyTuple_GET_ITEM(kinds, i), &chars[i]) < 0)
             return NULL;
+    memcpy(entry_slot, entry_at, sizeof(entry_at));
+    memcpy(node_slot, node_at, sizeof(node_at));
+    memcpy(change_slot, change_at, sizeof(change_at));
+    memcpy(copy_slot, copy_at, sizeof(copy_at));
     k_file = chars[0], k_dir = chars[1], k_hardlink = chars[2], k_whiteout = chars[3], k_opaque = chars[4];
     if (empty == NULL && (empty = PyUnicode_FromStringAndSize("", 0)) == NULL)
         return NULL;
