@@ -6,6 +6,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import TYPE_CHECKING
 
 from ..archive.config import HistoryEntry, ImageConfig, align_history, parse_config
@@ -185,11 +186,14 @@ class Image:
             count = len(scan.rows)
             kinds: dict[str, int] = {}
             content = 0
+            kept: list[list[Row]] | None = [] if self.layer_hooks else None  # the hooks take the whole layer
 
             def batches() -> Iterator[list[Row]]:
                 nonlocal content
                 for batch in scan.batches():
                     content += _count(batch, kinds)
+                    if kept is not None:
+                        kept.append(batch)
                     yield batch
 
             before = len(self.fs.warnings)
@@ -197,9 +201,11 @@ class Image:
                 pass
             layer.content_bytes = content
             layer.entry_counts = kinds
-            for hook in self.layer_hooks:
-                hook(layer, scan.rows)
             scan.rows = []  # the filesystem holds what it needs of them
+            if kept is not None:  # the batches decoded above: packed rows would be decoded again
+                for hook in self.layer_hooks:
+                    hook(layer, chain.from_iterable(kept))
+                del kept
             self._stacked(layer, scan, before, count)
 
     def stack_steps(self, index: int, scan: LayerScan) -> Iterator[str | None]:
