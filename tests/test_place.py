@@ -265,3 +265,29 @@ def test_the_table_of_alike_records_is_emptied_when_full_the_same() -> None:
     rows += [(f"d/{i}", FILE, 0, 0o644, 0, 0, i % (kept + 100), "", 0) for i in range(2 * kept + 300)]
     shape = _same_both_ways([rows], random.Random(6))
     assert len(shape[-1]) < kept
+
+
+def test_rows_are_counted_the_same() -> None:
+    """`count_rows` in C and in Python: the same content bytes and kinds, in the same order,
+    on rows of odd types, huge sizes, many kinds and kinds equal but not the same object."""
+    rng = random.Random(7)
+    sizes = [0, 1, 5, 1 << 40, (1 << 63) - 1, 1 << 70, -3, True]
+    kinds = [FILE, DIR, "l", "".join(["f"]), "é", "xy", *(chr(65 + i) for i in range(20))]
+    for _ in range(3000):
+        rows: list = [
+            (f"p{i}", rng.choice(kinds[: rng.choice([3, 6, 26])]), rng.choice(sizes[: rng.choice([3, 8])]))
+            for i in range(rng.randint(0, 30))
+        ]
+        if rows and rng.random() < 0.1:
+            rows[rng.randrange(len(rows))] = rng.choice([["p", FILE, 1], ("p", FILE, 1.5), ("p", 7, 1)])
+        start = {rng.choice(kinds): 1} if rng.random() < 0.3 else {}
+        both = []
+        for compiled in (filesystem._fast_count, None):
+            old = filesystem._fast_count
+            filesystem._fast_count = compiled  # type: ignore[assignment]
+            counted = dict(start)
+            try:
+                both.append((filesystem.count_rows(rows, counted), list(counted.items())))
+            finally:
+                filesystem._fast_count = old  # type: ignore[assignment]
+        assert both[0] == both[1]

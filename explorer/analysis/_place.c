@@ -339,10 +339,65 @@ error:
     return result;
 }
 
+#define KINDS_KEPT 16
+
+/* count(rows, kinds) -> the content bytes of `rows` (the sum of their sizes), with each row
+ * counted by kind into the dict `kinds`; or None, `kinds` untouched, for rows other than
+ * tuples of a str kind and an int size, or sums past 64 bits (the Python loop counts those). */
+static PyObject *
+place_count(PyObject *module, PyObject *args)
+{
+    PyObject *rows, *kinds;
+    if (!PyArg_ParseTuple(args, "O!O!", &PyList_Type, &rows, &PyDict_Type, &kinds))
+        return NULL;
+    PyObject *seen[KINDS_KEPT]; /* borrowed: the rows keep them */
+    Py_ssize_t counts[KINDS_KEPT], distinct = 0;
+    long long content = 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(rows); i++) {
+        PyObject *row = PyList_GET_ITEM(rows, i);
+        if (!PyTuple_CheckExact(row) || PyTuple_GET_SIZE(row) < 3)
+            Py_RETURN_NONE;
+        PyObject *kind = PyTuple_GET_ITEM(row, 1), *size = PyTuple_GET_ITEM(row, 2);
+        if (!PyUnicode_CheckExact(kind) || !PyLong_CheckExact(size))
+            Py_RETURN_NONE;
+        int overflow;
+        long long value = PyLong_AsLongLongAndOverflow(size, &overflow);
+        if (overflow || (value == -1 && PyErr_Occurred()) || __builtin_add_overflow(content, value, &content)) {
+            PyErr_Clear();
+            Py_RETURN_NONE;
+        }
+        Py_ssize_t k = 0;
+        while (k < distinct && seen[k] != kind && !(PyUnicode_Compare(seen[k], kind) == 0))
+            k++;
+        if (k == distinct) {
+            if (distinct == KINDS_KEPT)
+                Py_RETURN_NONE;
+            seen[distinct] = kind;
+            counts[distinct++] = 0;
+        }
+        counts[k]++;
+    }
+    for (Py_ssize_t k = 0; k < distinct; k++) { /* kinds[kind] = kinds.get(kind, 0) + n, in order */
+        PyObject *before = PyDict_GetItemWithError(kinds, seen[k]);
+        if (before == NULL && PyErr_Occurred())
+            return NULL;
+        PyObject *n = PyLong_FromSsize_t(counts[k]);
+        PyObject *total = n == NULL || before == NULL ? Py_XNewRef(n) : PyNumber_Add(before, n);
+        Py_XDECREF(n);
+        if (total == NULL || PyDict_SetItem(kinds, seen[k], total) < 0) {
+            Py_XDECREF(total);
+            return NULL;
+        }
+        Py_DECREF(total);
+    }
+    return PyLong_FromLongLong(content);
+}
+
 static PyMethodDef methods[] = {
     {"prepare", place_prepare, METH_VARARGS, "The classes and constants `place` makes its objects with."},
     {"place", (PyCFunction)(void (*)(void))place_rows, METH_FASTCALL,
      "Place a run of rows that add new paths: the index of the first row left to Python."},
+    {"count", place_count, METH_VARARGS, "Count rows by kind into a dict: their content bytes (None: left to Python)."},
     {NULL, NULL, 0, NULL},
 };
 

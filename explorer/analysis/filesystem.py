@@ -525,7 +525,22 @@ except ImportError:
     _fast_module = None  # type: ignore[assignment]
 if os.environ.get("LAYERSCOPE_PURE_PYTHON"):
     _fast_module = None  # type: ignore[assignment]
-_fast_place = None
+_fast_place = _fast_count = None
 if _fast_module is not None:
     _fast_module.prepare(Entry, Node, Change, Copy, (FILE, DIR, HARDLINK, WHITEOUT, OPAQUE), ADDED, ALIKE_KEPT)
-    _fast_place = _fast_module.place
+    _fast_place, _fast_count = _fast_module.place, _fast_module.count
+
+
+def count_rows(rows: list[Row], kinds: dict[str, int]) -> int:
+    """Count `rows` by kind into `kinds`; the content bytes of their regular files (only a
+    regular file's row has a size)."""
+    if _fast_count is not None and type(rows) is list:
+        content = _fast_count(rows, kinds)
+        if content is not None:
+            return content
+    content = 0
+    for row in rows:
+        kind = row[1]
+        kinds[kind] = kinds.get(kind, 0) + 1
+        content += row[2]
+    return content

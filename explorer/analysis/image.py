@@ -18,7 +18,7 @@ from ..archive.options import DEFAULT_OPTIONS, OpenOptions
 from ..archive.pool import LayerBlob, LayerProgress, ScanPool
 from ..archive.sources import Progress, Source, open_source
 from .collector import collector_paused, release_freed
-from .filesystem import CHANGE_KINDS, FileSystem
+from .filesystem import CHANGE_KINDS, FileSystem, count_rows
 from .waste import Waste, compute_waste
 
 if TYPE_CHECKING:
@@ -191,7 +191,7 @@ class Image:
             def batches() -> Iterator[list[Row]]:
                 nonlocal content
                 for batch in scan.batches():
-                    content += _count(batch, kinds)
+                    content += count_rows(batch, kinds)
                     if kept is not None:
                         kept.append(batch)
                     yield batch
@@ -226,7 +226,7 @@ class Image:
         kinds: dict[str, int] = {}
         content = 0
         for batch in scan.batches():  # rows that came packed are decoded a batch at a time
-            content += _count(batch, kinds)
+            content += count_rows(batch, kinds)
             rows += batch
         layer.content_bytes = content
         layer.entry_counts = kinds
@@ -358,17 +358,6 @@ class Image:
         if self._cache is not None:
             self._cache.close()
             self._cache = None
-
-
-def _count(rows: list[Row], kinds: dict[str, int]) -> int:
-    """Count `rows` by kind into `kinds`; the content bytes of their regular files (only a
-    regular file's row has a size)."""
-    content = 0
-    for row in rows:
-        kind = row[1]
-        kinds[kind] = kinds.get(kind, 0) + 1
-        content += row[2]
-    return content
 
 
 def through_cache(
