@@ -107,12 +107,12 @@ def test_the_compiled_helper_places_new_paths() -> None:
         ("a", FILE, 0, 0o644, 0, 0, 5, "", None),  # replaces the directory: Python's
         ("a/x", FILE, 0, 0o644, 0, 0, 5, "", None),
     ]
-    args = (1, stacking.dirs, stacking.touched, fs.copies, fs._names, fs._alike, fs._shared)
+    args = (1, stacking.dirs, stacking.order, fs.copies, fs._names, fs._alike, fs._shared)
     assert COMPILED(rows, 0, *args) == 4
     x, b, c = fs.lookup("a/x"), fs.lookup("b"), fs.lookup("b/c")
     assert type(x._changes) is Copy and x._changes.copy is x._changes and x._changes.refs == 1
     assert x._changes.size == 3 and x._changes.digest == 7 and fs.copies == [x._changes]
-    assert list(stacking.touched) == [x, b, c] and stacking.dirs["b"] is b
+    assert [c.node for c in stacking.order] == [x, b, c] and stacking.dirs["b"] is b
     assert c._changes.entry.link == "x" and c._changes.copy is None and c.parent is b
     assert COMPILED(rows, 4, *args) == 4  # a path the image has
     assert COMPILED(rows, 6, *args) == 6 and COMPILED(rows, 60, *args) == 60 and COMPILED(rows, -5, *args) == 0
@@ -210,7 +210,7 @@ def test_rows_of_odd_types_stack_the_same() -> None:
 def test_hostile_arguments_are_refused() -> None:
     fs = FileSystem()
     stacking = filesystem._Stacking(0)
-    args = [0, stacking.dirs, stacking.touched, fs.copies, fs._names, fs._alike, fs._shared]
+    args = [0, stacking.dirs, stacking.order, fs.copies, fs._names, fs._alike, fs._shared]
     with pytest.raises(TypeError):
         COMPILED([], 0, *args[:-1])
     with pytest.raises(TypeError):

@@ -4,7 +4,7 @@
  * is of the plainest kind — not a hard link, its folder already a directory of this layer
  * (`dirs`), no node at its path yet — it does what the Python loop does for such a row: the
  * entry (shared with an alike one, or made with its metadata values shared), the interned
- * name, the `Node`, the change that adds it (a `Copy` for a regular file), `touched`, `copies`
+ * name, the `Node`, the change that adds it (a `Copy` for a regular file), `order`, `copies`
  * and `dirs`. Whiteouts and opaque markers it passes over, as the loop does (they acted first).
  * At the first other row it stops *before* it and the Python code takes that row: replacing,
  * hiding, hard links and implicit directories stay in one place, in Python.
@@ -148,7 +148,7 @@ new_entry(PyObject *row, PyObject *shared)
     return entry;
 }
 
-/* place(rows, start, layer, dirs, touched, copies, names, alike, shared) -> the index of the
+/* place(rows, start, layer, dirs, order, copies, names, alike, shared) -> the index of the
  * first row from `start` on that it did not place (len(rows) when it placed them all). */
 static PyObject *
 place_rows(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
@@ -157,11 +157,11 @@ place_rows(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return PyErr_Format(PyExc_TypeError, "place: 9 arguments expected");
     if (entry_type == NULL)
         return PyErr_Format(PyExc_RuntimeError, "place: prepare() first");
-    PyObject *rows = args[0], *layer = args[2], *dirs = args[3], *touched = args[4];
+    PyObject *rows = args[0], *layer = args[2], *dirs = args[3], *order = args[4];
     PyObject *copies = args[5], *names = args[6], *alike = args[7], *shared = args[8];
     if (!PyList_CheckExact(rows) && !PyTuple_CheckExact(rows))
         return PyErr_Format(PyExc_TypeError, "place: rows must be a list or a tuple");
-    if (!PyDict_CheckExact(dirs) || !PyDict_CheckExact(touched) || !PyList_CheckExact(copies)
+    if (!PyDict_CheckExact(dirs) || !PyList_CheckExact(order) || !PyList_CheckExact(copies)
         || !PyDict_CheckExact(names) || !PyDict_CheckExact(alike) || !PyDict_CheckExact(shared))
         return PyErr_Format(PyExc_TypeError, "place: dicts and a list expected");
     Py_ssize_t i = PyLong_AsSsize_t(args[1]);
@@ -324,7 +324,7 @@ place_rows(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         } else {
             set_slot(change, change_slot[6], Py_None);
         }
-        int failed = PyDict_SetItem(children, interned, node) < 0 || PyDict_SetItem(touched, node, change) < 0
+        int failed = PyDict_SetItem(children, interned, node) < 0 || PyList_Append(order, change) < 0
                      || (k == k_file && PyList_Append(copies, change) < 0)
                      || (k == k_dir && PyDict_SetItem(dirs, path, node) < 0);
         Py_DECREF(node);

@@ -234,12 +234,19 @@ IMPLICIT_DIR = Entry("", DIR, mode=IMPLICIT_DIR_MODE)
 class _Stacking:
     """What stacking one layer remembers until the layer is done."""
 
-    __slots__ = ("layer", "touched", "lower_copies", "dirs")
+    __slots__ = ("layer", "order", "reordered", "lower_copies", "dirs")
 
     def __init__(self, layer: int) -> None:
         self.layer = layer
-        # the one change this layer makes to each path, in the order the paths were first touched
-        self.touched: dict[Node, Change] = {}
+        # The one change this layer makes to each path (its node's last change, when of this
+        # layer), in the order the paths were first touched; a path whose change was dropped
+        # (the same directory as below after all) and made again, at its last place. Each is
+        # appended when made for a path with none of this layer: a change replaced or dropped
+        # since stays until the end of the layer (`reordered`), when `_in_order` sorts them out.
+        # (A list, not a dict by node: most paths are touched once, and a dict of 100,000s of
+        # nodes cost as much as making their changes.)
+        self.order: list[Change] = []
+        self.reordered = False
         self.lower_copies: dict[Node, Copy] = {}  # the copy a touched path held below this layer
         self.dirs: dict[str, Node] = {}  # paths that are directories now (emptied when one is replaced)
 
@@ -321,7 +328,7 @@ class FileSystem:
             if i:
                 yield
             self._place(stacking, batch)
-        self.layer_changes[layer] = list(stacking.touched.values())
+        self.layer_changes[layer] = _in_order(stacking) if stacking.reordered else stacking.order
 
     def _hide_lower(self, stacking: _Stacking, rows: list[Row]) -> None:
         """The layer's whiteouts and opaque markers, on what the layers below left."""
@@ -345,13 +352,13 @@ class FileSystem:
 
         Where the C helper was built, it places each run of rows that add paths new to the
         image under a directory of this layer (most rows), and this loop the others."""
-        layer, touched, dirs, shared = stacking.layer, stacking.touched, stacking.dirs, self._shared
+        layer, order, dirs, shared = stacking.layer, stacking.order, stacking.dirs, self._shared
         copies, names, alike = self.copies, self._names, self._alike
         fast = _fast_place
         i, count = 0, len(rows)
         while i < count:
             if fast is not None:
-                i = fast(rows, i, layer, dirs, touched, copies, names, alike, shared)
+                i = fast(rows, i, layer, dirs, order, copies, names, alike, shared)
                 if i == count:
                     break
             row = rows[i]
@@ -401,10 +408,12 @@ class FileSystem:
             if not new:
                 self._replace(stacking, node, entry, copy, kind == FILE)
             elif kind == FILE:
-                change = node._changes = touched[node] = Copy(node, layer, ADDED, entry, None, None)
+                change = node._changes = Copy(node, layer, ADDED, entry, None, None)
                 copies.append(change)
+                order.append(change)
             else:
-                node._changes = touched[node] = Change(node, layer, ADDED, entry, None, None, copy)
+                change = node._changes = Change(node, layer, ADDED, entry, None, None, copy)
+                order.append(change)
             if kind == DIR:
                 dirs[path] = node
 
@@ -449,7 +458,11 @@ class FileSystem:
         for how the entry replacing it differs from it, a lower one for the change recorded.
         """
         layer = stacking.layer
-        last = stacking.touched.get(node)
+        last = node._changes  # this layer's change, if it made one: the node's last
+        if type(last) is list:
+            last = last[-1]
+        if last is not None and last.layer != layer:  # type: ignore[union-attr]
+            last = None
         if last is None:  # first touched in this layer: what it held comes from below
             state = node.current()
             if state is None:
@@ -465,8 +478,9 @@ class FileSystem:
                     if held.refs == 0:
                         held.hidden_by = layer
         else:  # replaced again in this layer
-            old, old_layer = last.old, last.old_layer
-            node._remove(last)
+            stacking.reordered = True
+            old, old_layer = last.old, last.old_layer  # type: ignore[union-attr]
+            node._remove(last)  # type: ignore[arg-type]
             mine = last.copy if last.kind != DELETED else None
             if mine is not None:
                 mine.refs -= 1
@@ -482,7 +496,6 @@ class FileSystem:
         if lower is not None and lower.refs == 0 and lower.hidden_by == layer:
             lower.cause = _CAUSE_OF.get(kind, CAUSE_DELETED)  # type: ignore[arg-type]
         if kind is None:  # nothing, or the same directory as below: no change of this layer
-            stacking.touched.pop(node, None)
             return
         if stores:
             change: Change = Copy(node, layer, kind, entry, old, old_layer)  # type: ignore[arg-type]
@@ -490,7 +503,8 @@ class FileSystem:
         else:
             change = Change(node, layer, kind, entry, old, old_layer, None if kind == DELETED else copy)
         node._add(change)
-        stacking.touched[node] = change
+        if last is None:
+            stacking.order.append(change)
 
     def _link_target(self, entry: Entry, path: str) -> Copy | None:
         """The stored copy a hard link at `path` shares: what its target holds at this point of the tar."""
@@ -504,6 +518,24 @@ class FileSystem:
             return None
         entry.size, entry.digest = copy.size, copy.digest
         return copy
+
+
+def _in_order(stacking: _Stacking) -> list[Change]:
+    """A layer's changes in order (see `_Stacking.order`) once some were replaced or dropped:
+    each path's change at its path's last place in the list, none for a path left without."""
+    layer, seen, out = stacking.layer, set(), []
+    for change in reversed(stacking.order):
+        node = change.node
+        if node in seen:
+            continue
+        seen.add(node)
+        mine = node._changes
+        if type(mine) is list:
+            mine = mine[-1]
+        if mine is not None and mine.layer == layer:  # type: ignore[union-attr]
+            out.append(mine)
+    out.reverse()
+    return out  # type: ignore[return-value]
 
 
 def _classify(entry: Entry, old: Entry) -> str | None:
