@@ -148,6 +148,26 @@ new_entry(PyObject *row, PyObject *shared)
     return entry;
 }
 
+/* Whether rows `a` and `b` (tuples of 9 whose fields 1-8 `place` checked: strs, ints, None)
+ * have equal fields 1-8: equal keys of `alike` (equal strs and ints hash alike). */
+static int
+same_key(PyObject *a, PyObject *b)
+{
+    for (Py_ssize_t i = 1; i < 9; i++) {
+        PyObject *x = PyTuple_GET_ITEM(a, i), *y = PyTuple_GET_ITEM(b, i);
+        if (x == y)
+            continue;
+        if (Py_TYPE(x) != Py_TYPE(y) || x == Py_None || y == Py_None)
+            return 0;
+        int equal = PyObject_RichCompareBool(x, y, Py_EQ); /* exact strs or ints: no Python code */
+        if (equal != 1) {
+            PyErr_Clear();
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* place(rows, start, layer, dirs, order, copies, names, alike, shared) -> the index of the
  * first row from `start` on that it did not place (len(rows) when it placed them all). */
 static PyObject *
@@ -172,6 +192,9 @@ place_rows(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     /* the folder of the last row placed, and its node (borrowed: `dirs` keeps it): rows come
        folder by folder */
     PyObject *last_head = NULL, *last_parent = NULL, *result = NULL;
+    /* the last row that took a record of `alike`, and that record (both borrowed: the rows and
+       `alike` keep them; `alike` changes here only where a record is added, which sets them) */
+    PyObject *alike_row = NULL, *alike_entry = NULL;
 
     for (;; i++) {
         /* the list cannot change under us: nothing here runs Python code (the dicts' keys are
@@ -249,7 +272,10 @@ place_rows(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 
         /* from here on the row is placed: nothing below declines it */
         PyObject *entry;
-        if (size_value == 0 && !overflow && (k == k_dir || k == k_file)) { /* most are alike: one record each */
+        if (size_value == 0 && !overflow && (k == k_dir || k == k_file) && alike_row != NULL
+            && same_key(row, alike_row)) { /* as the row before it: its record, without a key made */
+            entry = Py_NewRef(alike_entry);
+        } else if (size_value == 0 && !overflow && (k == k_dir || k == k_file)) { /* most are alike: one record each */
             PyObject *key = PyTuple_GetSlice(row, 1, 9);
             if (key == NULL) {
                 Py_DECREF(name);
@@ -266,6 +292,8 @@ place_rows(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                     Py_CLEAR(entry);
             }
             Py_DECREF(key);
+            if (entry != NULL)
+                alike_row = row, alike_entry = entry;
         } else {
             entry = new_entry(row, shared);
         }
