@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from explorer.present.text import human_size
 from tests.conftest import DIVE, REAL, needs_shared
 from tests.imagebuilder import F, Image, Layer, whiteout, write_docker_archive, write_oci
 
@@ -147,6 +148,10 @@ def test_human_report(image_path):
     assert "What to change (4 of 4 hints; 8.3 kB reclaimable" in out and "fix: Set mode and owner" in out
     assert "Largest files of the final image" in out
     assert out.index("Efficiency") < out.index("What to change") < out.index("Layers (")
+    cells = ([c.strip() for c in line.strip("│ ").split("│")] for line in out.splitlines())
+    sizes = {int(row[0]): row[1] for row in cells if len(row) == 7 and row[0].isdigit()}  # the layer table
+    layers = report_json(image_path)["layers"]
+    assert sizes == {layer["index"]: human_size(layer["content_bytes"]) for layer in layers}  # as the app's size
     assert "dive figures" not in out
     assert "dive figures" in run("report", str(image_path), "--dive").stdout.decode()
 

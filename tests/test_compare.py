@@ -213,6 +213,9 @@ def test_vfs_against_overlay():
     assert link.delta == -12000 and c.new_bytes - c.old_bytes == -12000
     assert (c.layers.shared_base, len(c.layers.old_only), len(c.layers.new_only)) == (1, 14, 14)
     assert verdict(c) == "NEW is 12.0 kB under OLD: 1 layer shared, 14 replaced; 100 % of the reduction is in /bloat"
+    out = _diff(REAL / "small-bloat.oci-gzip.tar", REAL / "small-bloat-ovl.oci-gzip.tar", "--top", "3").stdout
+    n = f"{counts['metadata']:,}"  # thousands grouped, as the app's Compare tab counts them
+    assert f"Paths          {n} metadata only (hardlink 1, mtime {n})" in out and f"Changes (3 of {n}," in out
 
 
 # ---- the app's Compare tab, as words and numbers (present/compare_view) -----------------------
@@ -221,7 +224,8 @@ def test_vfs_against_overlay():
 def test_compare_view_tree_and_layer_rows(pair):
     from explorer.present.compare_view import compare_view, entry_note, match_words
 
-    view = compare_view(_compare(*pair), "old.tar", "new.tar")
+    c = _compare(*pair)
+    view = compare_view(c, "old.tar", "new.tar")
     top = [(e.name, e.status, e.delta, e.below) for e in view.children[""]]
     assert top == [("app", None, 4000, 1), ("usr", None, 3000, 1), ("bin", None, 2, 1), ("etc", None, -1, 1),
                    ("var", None, 0, 1)]  # fmt: skip
@@ -235,6 +239,9 @@ def test_compare_view_tree_and_layer_rows(pair):
     assert (b0.match, n0.match, b1.match, n1.match) == ("base", "base", "only", "only")
     assert match_words(b0, "OLD") == "shared base" and match_words(n1, "NEW") == "only in NEW"
     assert view.largest == max(b.size for row in view.rows for b in row if b)
+    for side, image in ((0, c.old), (1, c.new)):  # the bars' sizes are the layer list's: file content, not tar bytes
+        sizes = [row[side].size for row in view.rows if row[side]]
+        assert sizes == [layer.content_bytes for layer in image.layers] != [layer.tar_size for layer in image.layers]
 
 
 def test_compare_view_lines_up_layers_shared_out_of_place(tmp_path):

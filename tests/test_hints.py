@@ -471,6 +471,7 @@ def test_text_report_of_many_layers_keeps_its_order(tmp_path):
     from explorer.demo import write_demo
     from explorer.present.report import report_dict
     from explorer.present.report_text import TABLE_LAYERS, render_report
+    from explorer.present.text import human_size
 
     data = report_dict(load(str(write_demo(tmp_path / "demo.tar"))), 20)
     data["layers"] = data["layers"] * (TABLE_LAYERS // len(data["layers"]) + 1)  # printed as lines
@@ -479,3 +480,6 @@ def test_text_report_of_many_layers_keeps_its_order(tmp_path):
     text = out.getvalue()
     assert text.index("Efficiency") < text.index("What to change") < text.index("Layers (")
     assert text.index("Layers (") < text.index("Top wasted") < text.index("Largest files")
+    lines = text[text.index("Layers (") :].splitlines()[2:15]  # the demo's 13 layers, sized by their file content
+    for line, layer in zip(lines, data["layers"][:13], strict=True):
+        assert line.split()[:3] == [str(layer["index"]), *human_size(layer["content_bytes"]).split()], line

@@ -366,6 +366,47 @@ def test_timeouts_and_refused_connections(servers, monkeypatch, docker_config):
         registry.open_registry(f"registry://127.0.0.1:{port}/a:1")
 
 
+def test_insecure_falls_back_to_http_only_where_the_port_answers_in_plain_http(servers, monkeypatch, docker_config):
+    """--insecure on a host that is not this machine (127.0.0.1 taken for one): HTTP where the
+    TLS hello got a plain-HTTP answer, or, with no port named, where nothing listens on 443;
+    a slow answer or a connection dropped at the hello is the one-line error, not HTTP."""
+    monkeypatch.setattr(registry, "_is_loopback", lambda host: False)
+    monkeypatch.setattr(blobfetch, "TIMEOUT", (0.3, 5.0))  # the TLS hello is part of connecting
+    registry.configure(Settings(insecure=True))
+
+    def base(host: str) -> str:
+        return registry.RegistryClient(registry.parse_reference(f"registry://{host}/a:1")).base
+
+    try:
+        plain = servers(lambda h: _send(h, 200, b"{}", {"Docker-Distribution-API-Version": "registry/2.0"}))
+        assert base(plain.host) == f"http://{plain.host}"
+        if socket.socket().connect_ex(("127.0.0.1", 443)):  # nothing on 443: plain HTTP is port 80's
+            assert base("127.0.0.1") == "http://127.0.0.1"
+        silent = socket.create_server(("127.0.0.1", 0))  # connects (the backlog), never answers
+        dropping = socket.create_server(("127.0.0.1", 0))
+        closer = threading.Thread(target=lambda: dropping.accept()[0].close(), daemon=True)
+        closer.start()
+        try:
+            for listener, message in (
+                (silent, "did not answer within 0.3 s"),
+                (dropping, "(gave no HTTP answer|TLS failed)"),
+            ):
+                host = f"127.0.0.1:{listener.getsockname()[1]}"
+                with pytest.raises(ImageError, match=f"^{host}/a:1: ({host} )?{message}") as caught:
+                    base(host)
+                assert "\n" not in str(caught.value)
+        finally:
+            silent.close()
+            dropping.close()
+        refused = socket.create_server(("127.0.0.1", 0))
+        port = refused.getsockname()[1]
+        refused.close()
+        with pytest.raises(ImageError, match="cannot connect"):  # a port named: its HTTP is no other server
+            base(f"127.0.0.1:{port}")
+    finally:
+        registry.configure(Settings())
+
+
 def test_a_port_that_does_not_speak_http(docker_config):
     """A port that answers with something else than HTTP is a one-line error, not a traceback
     (a loopback one is then asked over HTTPS, which fails the same way)."""

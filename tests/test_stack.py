@@ -4,6 +4,8 @@ driven by Pilot on builder images, and the demo's two tags."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from textual.widgets import TabbedContent
 
 from explorer.analysis import load
@@ -110,8 +112,21 @@ def test_bars_are_every_step_top_first_with_the_waste_split(demo):
 
 def test_bar_cells_scale_and_keep_small_parts_visible():
     assert bar_cells(Bar(0, "", 1000, 500, 500), 1500, 30) == (10, 10, 10)
-    assert bar_cells(Bar(0, "", 1000, 1, 0), 1000, 10) == (10, 1, 0)  # one byte wasted still shows
+    assert bar_cells(Bar(0, "", 1000, 1, 0), 1000, 10) == (9, 1, 0)  # one byte wasted still shows
     assert bar_cells(Bar(0, "", 0), 0, 10) == (0, 0, 0)
+
+
+@given(st.integers(0, 10**9), st.integers(0, 10**9), st.integers(0, 10**9), st.integers(0, 10**9), st.integers(4, 80))
+def test_a_bar_never_runs_past_its_width(stored, wasted, hides, more, width):
+    """The demo's chmod layer (3.0 MB seen, 3.0 MB hidden below, the widest) rounded each half up:
+    12 cells of 11, and its instruction stood one cell right of the others."""
+    bar = Bar(0, "", stored + wasted, wasted, hides)
+    most = stored + wasted + hides + more
+    parts = bar_cells(bar, most, width)
+    assert sum(parts) <= width
+    assert [cells > 0 for cells in parts] == [size > 0 for size in (stored, wasted, hides)]
+    if most and not more:
+        assert sum(parts) == width  # the widest bar fills its width
     assert widest([Bar(0, "", 10, 0, 5), Bar(1, "", 12)]) == 15
 
 
@@ -227,6 +242,12 @@ async def test_a_bar_s_instruction_cut_to_the_room_ends_in_an_ellipsis(demo_arch
         long = [p for p in prompts if p.lstrip().startswith("1 ")]  # RUN apk add python3 # leaves the cache…
         assert long and all(p.endswith("…") for p in long), prompts
         assert prompts[0].startswith("  ┄ CMD") and all(len(p) <= bars.size.width for p in prompts)
+        starts = {p.index(p.split("█")[-1].split("░")[-1].lstrip()) for p in prompts if "█" in p or "░" in p}
+        assert len(starts) == 1, prompts  # every instruction starts in one column: no bar runs into it
+        shown = app.query_one("#stack-legend")
+        legend = [shown.render_line(y).text.rstrip() for y in range(shown.size.height)]
+        for words, swatch in (("visible", "█"), ("hidden above)", "█"), ("hides below", "░")):  # never apart
+            assert any(f"{words} {swatch}" in line for line in legend), legend
 
 
 def test_end_cut() -> None:

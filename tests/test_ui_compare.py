@@ -3,6 +3,7 @@ errors on the tab, and SVG snapshots."""
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
@@ -255,3 +256,20 @@ async def test_the_differences_have_room_at_80x24(demo):
         tree = _tree(app)
         assert tree.display and tree.scrollable_content_region.height >= 4
         assert app.query_one("#compare-packages").display
+
+
+@run
+async def test_the_layer_bars_follow_a_resize(pair):
+    """Opened wide, then narrowed to 80 columns: the bars are drawn again narrower, so the
+    instructions keep their room (the wide bars were kept, and left them a few cells)."""
+    old, new = pair
+    app = LayerscopeApp(old, display_name="old.tar", animate=False, compare=new)
+    async with app.run_test(size=(200, 36)) as pilot:
+        await compared(pilot)
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        await pilot.pause()
+        layers = app.query_one("#compare-layer-table")
+        lines = [layers.render_line(y).text.rstrip() for y in range(layers.size.height)]
+        assert any("only in NEW:" in line for line in lines), lines
+        assert max(len(bar) for line in lines for bar in re.findall("█+", line)) == 10, lines  # (80 - 60) / 2

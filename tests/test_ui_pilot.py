@@ -264,6 +264,54 @@ async def test_the_history_of_a_directory_shows_its_total(demo):
 
 
 @run
+async def test_the_history_cuts_a_long_instruction_and_shows_it_whole_below(demo):
+    """The history's instruction column fits the box (no sideways scrolling), ending in `…`
+    where it is too narrow, and is fitted again on resize; the highlighted row's instruction
+    is shown whole below the table."""
+    app = LayerscopeApp(demo, animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        app.show_path(app.image.fs.lookup("app/main.py"))
+        await pilot.press("h")
+        await pilot.pause()
+        table = app.screen.query_one(DataTable)
+        whole = app.image.layers[7].instruction  # RUN ln /app/main.py /app/entry.py && ln -s …
+        for width, cut in ((SIZE[0], True), (200, False), (SIZE[0], True)):
+            await pilot.resize_terminal(width, SIZE[1])
+            await pilot.pause()
+            await pilot.pause()
+            assert table.max_scroll_x == 0, width
+            line = table.render_line(2).text.rstrip()  # the header, layer 3, layer 7
+            assert line.startswith("     7 ") and line.endswith("…") == cut, (width, line)
+            assert line.endswith(whole) != cut, (width, line)
+        below = app.screen.query_one("#history-instruction")
+        assert str(below.render()) == app.image.layers[3].instruction
+        await pilot.press("down")
+        await pilot.pause()
+        assert str(below.render()) == whole
+
+
+@run
+async def test_the_history_scrolls_a_long_script_to_its_end(tmp_path):
+    """A heredoc of 30 lines under the history table: its box scrolls to the last line."""
+    script = "RUN /bin/sh -c set -e\n" + "\n".join(f"echo line {i}" for i in range(30)) + " # buildkit"
+    spec = ImageSpec([Layer([F("etc/motd", b"hi")], created_by=script)])
+    app = LayerscopeApp(str(write_docker_archive(spec, tmp_path / "long.tar")), animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        app.show_path(app.image.fs.lookup("etc/motd"))
+        await pilot.press("h")
+        await pilot.pause()
+        box = app.screen.query_one("#history-script")
+        assert 0 < box.size.height < 31 < box.virtual_size.height + 1
+        await pilot.press("tab", "end")
+        await pilot.pause()
+        assert box.scroll_y == box.max_scroll_y > 0
+        script_lines = str(app.screen.query_one("#history-instruction").render()).splitlines()
+        assert len(script_lines) == 31 == box.max_scroll_y + box.size.height  # the last one in view
+
+
+@run
 async def test_a_long_instruction_is_cut_with_an_ellipsis(demo):
     """The instruction column fits the pane (the sizes never scroll away), and an instruction
     too long for it ends in `…`; after a resize too."""

@@ -80,3 +80,15 @@ def test_an_opaque_directory_has_its_own_marker(snap_compare, demo):
         await pilot.pause()
 
     assert snap_compare(app(demo), terminal_size=(120, 36), run_before=at_layer_6)
+
+
+def test_the_layer_list_after_a_resize(snap_compare, demo):
+    """Narrower than it opened: the instruction column is fitted again, cut with `…`."""
+
+    async def narrowed(pilot) -> None:
+        await loaded(pilot)
+        await pilot.resize_terminal(96, 30)
+        await pilot.pause()
+        await pilot.pause()
+
+    assert snap_compare(app(demo), terminal_size=(140, 36), run_before=narrowed)

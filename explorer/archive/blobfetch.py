@@ -38,6 +38,19 @@ class NotHTTP(ImageError):
     """The server answered, but not in HTTP (or dropped the connection at the request)."""
 
 
+class NotTLS(ImageError):
+    """The server's first answer to the TLS hello was no TLS record: a plain-HTTP server's
+    `HTTP/1.1 400 …`, say (with --insecure, HTTP is tried next on that port)."""
+
+
+class Refused(ImageError):
+    """Nothing listens on the port: the connection was refused."""
+
+
+# OpenSSL's reasons for a first answer that is no TLS record (3.2 and later: "record layer failure")
+_NOT_TLS = {"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "UNKNOWN_PROTOCOL", "PACKET_LENGTH_TOO_LONG"}
+
+
 def redirect(url: str, location: str, headers: dict[str, str], what: str) -> tuple[str, dict[str, str]]:
     """Where a redirect leads and the headers to send there: Authorization only to the host it
     was meant for (blob storage gets a signed URL, not our token); never from HTTPS to HTTP."""
@@ -136,9 +149,11 @@ def fetch(
 
     for _ in range(MAX_REDIRECTS):
         conn, path, proxy_headers = _connect(url, verify_tls)
+        waited = TIMEOUT[0]  # to connect (and the TLS handshake), then between two reads
         try:
             conn.connect()
-            conn.sock.settimeout(TIMEOUT[1])
+            waited = TIMEOUT[1]
+            conn.sock.settimeout(waited)
             if form is not None:
                 body = urlencode(form).encode()
                 form_type = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -148,16 +163,18 @@ def fetch(
             response = conn.getresponse()
         except TimeoutError:
             conn.close()
-            raise ImageError(f"{what}: {urlsplit(url).netloc} did not answer within {TIMEOUT[1]:g} s") from None
+            raise ImageError(f"{what}: {urlsplit(url).netloc} did not answer within {waited:g} s") from None
         except ssl.SSLError as exc:
             conn.close()
-            raise ImageError(f"{what}: TLS failed with {urlsplit(url).netloc} ({reason(exc)})") from None
+            failed = NotTLS if exc.reason in _NOT_TLS else ImageError
+            raise failed(f"{what}: TLS failed with {urlsplit(url).netloc} ({reason(exc)})") from None
         except (http.client.HTTPException, ConnectionResetError) as exc:  # a TLS port asked in plain text, say
             conn.close()
             raise NotHTTP(f"{what}: {urlsplit(url).netloc} gave no HTTP answer ({reason(exc)})") from None
         except OSError as exc:
             conn.close()
-            raise ImageError(f"{what}: cannot connect to {urlsplit(url).netloc} ({reason(exc)})") from None
+            failed = Refused if isinstance(exc, ConnectionRefusedError) else ImageError
+            raise failed(f"{what}: cannot connect to {urlsplit(url).netloc} ({reason(exc)})") from None
         location = response.getheader("Location")
         if response.status not in REDIRECTS or not location:
             return response

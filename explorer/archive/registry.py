@@ -270,7 +270,10 @@ class RegistryClient:
 
         A loopback registry is asked over plain HTTP first (a local test registry usually
         is; setting up TLS costs 70 ms): a registry answers `/v2/` with its API header, a
-        TLS server does not. With --insecure, HTTPS is tried first, as docker does.
+        TLS server does not. With --insecure, HTTPS is tried first, as docker does, and plain
+        HTTP only where the port answered the TLS hello in plain text, or, with no port named,
+        nothing listens on HTTPS's 443 (plain HTTP is then port 80). Any other failure (a slow
+        answer, a TLS error) is the error: plain HTTP would hide it.
         """
         https, http = f"https://{host}", f"http://{host}"
         if _is_loopback(host):
@@ -285,8 +288,12 @@ class RegistryClient:
         try:
             blobfetch.fetch(f"{https}/v2/", {}, False, str(self.ref)).close()
             return https
-        except ImageError:
+        except blobfetch.NotTLS:
             return http
+        except blobfetch.Refused:
+            if urlsplit(f"//{host}").port is None:
+                return http
+            raise
 
     def _scope(self) -> str:
         return f"repository:{self.ref.repository}:pull"

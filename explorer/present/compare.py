@@ -18,7 +18,7 @@ def signed_size(delta: int) -> str:
 
 def plural(n: int, word: str) -> str:
     """`1 layer`, `3 layers`."""
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+    return f"{n} {word}" if n == 1 else f"{n:,} {word}s"
 
 
 def layers_phrase(match: LayerMatch) -> str:

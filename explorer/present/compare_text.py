@@ -65,9 +65,9 @@ def packages_parts(packages: dict) -> list:
     if not packages["changes"]:
         return []
     shown, total = len(packages["changes"]), packages["changes_total"]
-    more = f", {shown} of {total}; all: --json" if shown < total else ""
+    more = f", {shown:,} of {total:,}; all: --json" if shown < total else ""
     table = _table(
-        f"Packages ({total} differ{more})",
+        f"Packages ({total:,} differ{more})",
         (("", "left"), ("change", "right"), ("package", "left"), ("version", "left")),
     )
     twice = Counter((p["ecosystem"], p["name"]) for p in packages["changes"])  # multi-arch: name the arch
@@ -110,13 +110,13 @@ def render_diff(data: dict, console: Console) -> None:
                 lines[LAYER_LINES - 1 :] = [f"… {len(lines) - LAYER_LINES + 1} more (--json)"]
             head.add_row(label, Text("\n".join(lines), no_wrap=True, overflow="ellipsis"))
     s = data["summary"]
-    counts = ", ".join(f"{s[k]} {_STATUS_TEXT[k]}" for k in MARKERS if s[k]) or "none differ"
+    counts = ", ".join(f"{s[k]:,} {_STATUS_TEXT[k]}" for k in MARKERS if s[k]) or "none differ"
     if s["metadata_fields"]:
-        counts += " (" + ", ".join(f"{name} {n}" for name, n in sorted(s["metadata_fields"].items())) + ")"
+        counts += " (" + ", ".join(f"{name} {n:,}" for name, n in sorted(s["metadata_fields"].items())) + ")"
     head.add_row("Paths", counts)
     packages = data["packages"]
     if packages["changes_total"]:
-        head.add_row("Packages", ", ".join(f"{packages[k]} {k}" for k in PACKAGE_MARKERS if packages[k]))
+        head.add_row("Packages", ", ".join(f"{packages[k]:,} {k}" for k in PACKAGE_MARKERS if packages[k]))
     parts: list = [head]
 
     dirs = [d for d in data["directories"] if d["path"].count("/") < DIRECTORY_DEPTH][:10]
@@ -136,7 +136,7 @@ def render_diff(data: dict, console: Console) -> None:
             table.add_row(_delta(g["delta_bytes"]), _slash(g["path"]))
         parts += [Text(), table]
     if data["changes"]:
-        title = f"Changes ({len(data['changes'])} of {data['changes_total']}, largest first; all: --json)"
+        title = f"Changes ({len(data['changes']):,} of {data['changes_total']:,}, largest first; all: --json)"
         table = _table(title, (("", "left"), ("change", "right"), ("path", "left"), ("what", "left")))
         for change in data["changes"]:
             marker, style = MARKERS[change["status"]]

@@ -29,7 +29,8 @@ def match_words(bar: LayerBar, side: str) -> str:
 
 @dataclass(frozen=True)
 class LayerBar:
-    """One layer of one image: its size (uncompressed tar bytes, else the blob's) and how it matches."""
+    """One layer of one image: its size (the file content it stores, as the layer list's `size`)
+    and how it matches."""
 
     index: int
     size: int
@@ -74,14 +75,9 @@ class CompareView:
         return sum(self.counts.values())
 
 
-def _size(image: Image, index: int) -> int:
-    layer = image.layers[index]
-    return layer.tar_size or layer.blob_size
-
-
 def _bars(image: Image, matched: dict[int, tuple[str, int | None]]) -> list[LayerBar]:
     return [
-        LayerBar(layer.index, _size(image, layer.index), layer.instruction, *matched.get(layer.index, (ONLY, None)))
+        LayerBar(layer.index, layer.content_bytes, layer.instruction, *matched.get(layer.index, (ONLY, None)))
         for layer in image.layers
     ]
 

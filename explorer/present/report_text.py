@@ -184,7 +184,7 @@ def _layer_table(rows: list[dict]) -> Table:
     for layer in rows:
         layers.add_row(
             str(layer["index"]),
-            human_size(layer["tar_bytes"]),
+            human_size(layer["content_bytes"]),  # as the app's layer list: the file content stored
             human_size(layer["blob_bytes"]),
             Text(human_size(layer["wasted_here_bytes"]), style="red")
             if layer["wasted_here_bytes"]
@@ -209,7 +209,7 @@ def _print_layer_lines(rows: list[dict], console: Console) -> None:
     cells = [
         (
             str(layer["index"]),
-            size(layer["tar_bytes"]),
+            size(layer["content_bytes"]),
             size(layer["blob_bytes"]),
             size(layer["wasted_here_bytes"]) if layer["wasted_here_bytes"] else "-",
             size(layer["hides_bytes"]) if layer["hides_bytes"] else "-",

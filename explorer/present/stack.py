@@ -62,12 +62,18 @@ def stack_bars(image: Image) -> list[Bar]:
 
 def bar_cells(bar: Bar, most: int, width: int) -> tuple[int, int, int]:
     """Cells of the visible, wasted and hides parts of `bar` in `width` cells, where `most`
-    bytes fill them all; a part with any bytes gets at least one cell."""
+    bytes fill them all; a part with any bytes gets at least one cell. The parts add up to the
+    whole bar's cells (the largest part gives or takes what their rounding adds or loses), so
+    no bar runs past `width` into the instruction beside it."""
 
     def cells(size: int) -> int:
         return 0 if size <= 0 or most <= 0 else max(1, round(size * width / most))
 
-    return cells(bar.visible), cells(bar.wasted), cells(bar.hides)
+    parts = [cells(bar.visible), cells(bar.wasted), cells(bar.hides)]
+    whole = max(cells(bar.stored + bar.hides), sum(1 for part in parts if part))
+    while sum(parts) != whole:
+        parts[parts.index(max(parts))] += 1 if sum(parts) < whole else -1
+    return parts[0], parts[1], parts[2]
 
 
 def widest(bars: list[Bar]) -> int:

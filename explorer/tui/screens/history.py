@@ -5,7 +5,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 
@@ -26,10 +27,15 @@ from ...present.browse import (
 )
 from ...present.text import display_name, human_size
 from ..labels import STATE_CLASSES, TABLE_KEYS, component_style, state_css
+from ..widgets.details import instruction
+from ..widgets.fitted import FittedTable, cut
 
 
-class HistoryTable(DataTable):
-    COMPONENT_CLASSES = DataTable.COMPONENT_CLASSES | set(STATE_CLASSES.values())
+class HistoryTable(FittedTable):
+    """The instruction column takes the room the others leave, ending in `…` where it is too
+    narrow: the highlighted row's instruction is shown whole below the table."""
+
+    COMPONENT_CLASSES = FittedTable.COMPONENT_CLASSES | set(STATE_CLASSES.values())
     DEFAULT_CSS = state_css("HistoryTable")
     BINDINGS = TABLE_KEYS
 
@@ -49,11 +55,14 @@ class HistoryScreen(ModalScreen[None]):
         self.node = node
         self.stacked = stacked  # layers below this one are stacked: the history shows those
         self.owner = owner  # the package that owns the path ("deb bash 5.2-2"), once packages are known
+        self.row_layers: list[int] = []  # the layer of each row
 
     def compose(self) -> ComposeResult:
         with Vertical(id="history-box"):
             yield Static(id="history-path")
             yield HistoryTable(id="history-table", cursor_type="row")
+            with VerticalScroll(id="history-script"):  # a long heredoc scrolls (Tab, then the arrows)
+                yield Static(id="history-instruction")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -67,8 +76,9 @@ class HistoryScreen(ModalScreen[None]):
         table = self.query_one(HistoryTable)
         for label, key in [("layer", "layer"), ("change", "kind"), ("type", "type"), ("size", "size")]:
             table.add_column(Text(label, justify="right") if key in ("layer", "size") else label, key=key)
-        for label in ("what changed", "mode", "owner", "mtime", "instruction"):  # what matters first
+        for label in ("what changed", "mode", "owner", "mtime"):  # what matters first
             table.add_column(label, key=label)
+        table.add_fitted_column("instruction", key="instruction")  # fitted again once laid out
         rows: list[tuple[int, list[Text]]] = []
         browser = self.browser
         for change in self.node.changes:
@@ -98,7 +108,15 @@ class HistoryScreen(ModalScreen[None]):
                 cells = [Text(f"{OPAQUE_MARK} opaque", style=style), Text("dir"), Text("-", justify="right")]
                 cells += [Text(opaque_note(hidden)), Text(mode_string(entry)), Text(owner_string(entry))]
                 rows.append((index, [*cells, Text(mtime_string(entry))]))
-        for index, cells in sorted(rows, key=lambda row: row[0]):
-            instruction = Text(display_name(self.image.layers[index].instruction))
-            table.add_row(Text(str(index), justify="right"), *cells, instruction)
+        rows.sort(key=lambda row: row[0])
+        self.row_layers = [index for index, _ in rows]  # of each row: a layer can have two (opaque, changed)
+        for index, cells in rows:
+            shown = cut(display_name(self.image.layers[index].instruction))
+            table.add_row(Text(str(index), justify="right"), *cells, shown)
         table.focus()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """The highlighted row's instruction in full (a heredoc line by line), as the details show it."""
+        layer = self.image.layers[self.row_layers[event.cursor_row]]
+        lines = instruction(layer.history.instruction_lines if layer.history else [""])
+        self.query_one("#history-instruction", Static).update(Content("\n").join(lines))

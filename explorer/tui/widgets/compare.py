@@ -126,7 +126,7 @@ def layers_table(view: CompareView, width: int) -> Table:
     for side in ("OLD", "NEW"):
         table.add_column(side, justify="right", no_wrap=True)
         table.add_column("", no_wrap=True, width=bar_width)
-        table.add_column("", justify="right", no_wrap=True)
+        table.add_column("size", justify="right", no_wrap=True)  # file content, as the layer list's
         table.add_column("", no_wrap=True, overflow="ellipsis", ratio=1)
     for pair in view.rows:
         cells: list[Text | str] = []
@@ -193,8 +193,11 @@ class CompareTab(Vertical):
         yield DiffTree(id="compare-tree")
 
     def on_resize(self, event: Resize) -> None:
-        """On a short terminal (80×24) the layers and packages give room to the differences."""
+        """On a short terminal (80×24) the layers and packages give room to the differences; the
+        layers' bars are drawn again to the new width (the instructions keep their room)."""
         self.set_class(event.size.height < SHORT, "-short")
+        if self.view is not None:
+            self.query_one("#compare-layer-table", Static).update(layers_table(self.view, self.app.size.width))
 
     def on_mount(self) -> None:
         self.query_one("#compare-layers").border_title = "Layers (by diff_id)"

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from rich.style import Style
 from rich.text import Text
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 from textual.widgets.data_table import Column
 
 FIT_MIN = 6  # the last column's least width ("RUN a…"): narrower, the table scrolls sideways
-_RELAYOUT = "fitted-table-relayout"  # a column key of no table
 
 
 def cut(text: str, style: str | Style = "") -> Text:
@@ -18,9 +18,10 @@ def cut(text: str, style: str | Style = "") -> Text:
 
 
 class FittedTable(DataTable):
-    """Add the other columns with fixed widths, then the last one with `add_fitted_column`, its
-    cells made with `cut` (or cut to `fitted_width()`, as paths are in the middle); the column
-    is fitted again on every resize."""
+    """Add the other columns with fixed widths (or measured ones, their rows all added before
+    the table is first laid out, as the history's), then the last one with `add_fitted_column`,
+    its cells made with `cut` (or cut to `fitted_width()`, as paths are in the middle); the
+    column is fitted again on every resize."""
 
     def fitted_width(self) -> int:
         """The room the other columns leave for the last one."""
@@ -48,8 +49,13 @@ class FittedTable(DataTable):
         if column.width == room:
             return
         column.width = room
-        # The table lays itself out again when a column comes or goes: one added and taken away
-        # at once does that, and leaves no cell to measure (re-adding the column itself would
-        # have Textual measure the whole column once for each row: quadratic).
-        self.add_column("", key=_RELAYOUT)
-        self.remove_column(_RELAYOUT)
+        if not self.row_count:
+            self.clear()  # no row to lose: the header is laid out again
+            return
+        # The table lays itself out again (its scrollable width, its cached lines) once a cell is
+        # measured again: the first row's last cell, unchanged. The column's width is fixed, so
+        # what is measured does not change it; a content width of 0 keeps Textual from measuring
+        # every other cell of the column as well (it does when the new one measures narrower).
+        column.content_width = 0
+        last = Coordinate(0, len(self.columns) - 1)
+        self.update_cell_at(last, self.get_cell_at(last), update_width=True)

@@ -24,13 +24,13 @@ from .messages import ShowPath
 
 VISIBLE, WASTED, HIDES = "$primary", "$error", "$warning"
 ROLE_STYLES = {"wins": "bold $text-success", "hides it": "bold $text-error", "below": "$text-muted"}
-LEGEND = Content.assemble(
+LEGEND = Content.assemble(  # each swatch after its words: a narrow pane wraps after a swatch, not before its words
+    ("visible ", "$text-muted"),
     ("█", VISIBLE),
-    (" visible ", "$text-muted"),
+    ("  wasted (hidden above) ", "$text-muted"),
     ("█", WASTED),
-    (" wasted (hidden above) ", "$text-muted"),
+    ("  hides below ", "$text-muted"),
     ("░", HIDES),
-    (" hides below", "$text-muted"),
 )
 LABEL = 14  # cells before a bar: mark, index, size
 BAR = 40  # cells at most for the largest bar; the instruction follows it
