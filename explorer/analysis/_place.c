@@ -197,8 +197,9 @@ place_rows(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyObject *alike_row = NULL, *alike_entry = NULL;
 
     for (;; i++) {
-        /* the list cannot change under us: nothing here runs Python code (the dicts' keys are
-           strs, ints, tuples of those and nodes, hashed and compared in C) */
+        /* no Python code runs here to change the rows or the dicts under us: their keys are
+           strs, ints and tuples of those, hashed and compared in C, and the values freed are
+           records without finalizers (stacking also runs with the cyclic collector paused) */
         Py_ssize_t n = PyList_CheckExact(rows) ? PyList_GET_SIZE(rows) : PyTuple_GET_SIZE(rows);
         if (i >= n)
             break;
