@@ -1,7 +1,7 @@
 """The layer cache: `report --json` without it, on a first run that fills it, on a second, and
 on a copy of the archive at another path.
 
-    python benchmarks/cache.py IMAGE [IMAGE ...] [--reps 3] [--baseline DIR]
+    python benchmarks/cache.py IMAGE [IMAGE ...] [--reps 3] [--baseline DIR] [--rss]
 
 Interleaved in each repetition: `--no-cache`; a first run into an empty cache (the records
 written, kept by the blobs' places: no blob hashed; the report kept); a run from a cache filled
@@ -10,7 +10,9 @@ beforehand (no layer read: the kept report printed, nothing analysed); from that
 run on a copy of the archive (a new path: what a new `docker save` of an image on the same base
 looks like) with a cache that has seen only the original (both copies of each blob hashed, then
 every layer from the cache). Medians of wall time and of CPU time (the process and its
-children), each also as a ratio to `--no-cache` in the same repetitions.
+children), each also as a ratio to `--no-cache` in the same repetitions. With `--rss`, the
+peak RSS summed over the process and its workers of `--no-cache` and of a first run into an
+empty cache, sampled in runs of their own (the sampler takes CPU).
 `--baseline DIR` runs the same from another checkout (e.g. `git archive main | tar -x -C DIR`)
 in the same loop, and gives each figure of this code as a ratio to the baseline's.
 
@@ -42,17 +44,26 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.run import timed  # noqa: E402
+
 MODES = ("no cache", "first", "second", "layers", "copy")
+RSS_MODES = ("no cache", "first")
+
+
+def environment(cache: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "LAYERSCOPE_NO_CACHE")}
+    env["LAYERSCOPE_CACHE_DIR"] = str(cache)
+    return env
 
 
 def run(root: Path, image: str | Path, cache: Path, *extra: str) -> tuple[float, float]:
     """(wall, CPU) seconds of one `report --json` of the code in `root`, the cache in `cache`."""
-    env = {k: v for k, v in os.environ.items() if k not in ("CI", "LAYERSCOPE_NO_CACHE")}
-    env["LAYERSCOPE_CACHE_DIR"] = str(cache)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     command = [sys.executable, "-m", "explorer", "report", str(image), "--json", *extra]
-    subprocess.run(command, cwd=root, env=env, stdout=subprocess.DEVNULL, check=True)
+    subprocess.run(command, cwd=root, env=environment(cache), stdout=subprocess.DEVNULL, check=True)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -74,6 +85,18 @@ def one_rep(root: Path, image: str, copy: Path, folder: Path, rep: int) -> dict[
     shutil.copytree(seed, scratch)
     times["copy"] = run(root, copy, scratch)
     return times
+
+
+def peaks(root: Path, image: str, folder: Path) -> dict[str, float]:
+    """Peak RSS (MB, summed over the process and its workers) of `--no-cache`, and of a first
+    run into an empty cache (the records written and the report kept)."""
+    fresh = folder / "fresh-rss"
+    shutil.rmtree(fresh, ignore_errors=True)
+    command = [sys.executable, "-m", "explorer", "report", str(image), "--json"]
+    return {
+        mode: timed(command + extra, rss=True, cwd=root, env=environment(fresh))[1] / 1024
+        for mode, extra in (("no cache", ["--no-cache"]), ("first", []))
+    }
 
 
 APP_PROBE = r"""
@@ -166,15 +189,19 @@ def bench_app(image: str, reps: int, folder: Path, roots: dict[str, Path], key: 
     return "\n".join(lines)
 
 
-def bench(image: str, reps: int, folder: Path, roots: dict[str, Path]) -> str:
+def bench(image: str, reps: int, folder: Path, roots: dict[str, Path], rss: bool) -> str:
     copy = folder / ("copy-" + Path(image).name)
     shutil.copyfile(image, copy)
     time.sleep(2.5)  # older than the cache's `RACY`: remembered by its place
     runs: dict[str, dict[str, list[tuple[float, float]]]] = {name: {m: [] for m in MODES} for name in roots}
+    rss_runs: dict[str, dict[str, list[float]]] = {name: {m: [] for m in RSS_MODES} for name in roots}
     for rep in range(reps):
         for name, root in roots.items():
             for mode, measured in one_rep(root, image, copy, folder / name / Path(image).name, rep).items():
                 runs[name][mode].append(measured)
+            if rss:
+                for mode, peak in peaks(root, image, folder / name).items():
+                    rss_runs[name][mode].append(peak)
     copy.unlink()
     lines = [image]
     medians = {
@@ -189,6 +216,13 @@ def bench(image: str, reps: int, folder: Path, roots: dict[str, Path]) -> str:
             if name != "baseline" and "baseline" in medians:
                 line += f"; CPU {cpu / medians['baseline'][mode][1]:.2f}x the baseline's"
             lines.append(line)
+        if rss:
+            line = f"  {name:8} peak RSS"
+            for mode, values in rss_runs[name].items():
+                line += f"; {mode}: {min(values):.0f}–{max(values):.0f} MB"
+                if name != "baseline" and "baseline" in rss_runs:
+                    line += f" ({statistics.median(values) / statistics.median(rss_runs['baseline'][mode]):.2f}x)"
+            lines.append(line)
     return "\n".join(lines)
 
 
@@ -199,6 +233,7 @@ def main() -> None:
     parser.add_argument("--baseline", type=Path, help="another checkout, run in the same loop")
     parser.add_argument("--app", action="store_true", help='the app\'s "all analysed", warm and cold')
     parser.add_argument("--keys", action="store_true", help="with --app: press a key while loading")
+    parser.add_argument("--rss", action="store_true", help="peak RSS of --no-cache and of a first run too")
     args = parser.parse_args()
     roots = {"this": ROOT} | ({"baseline": args.baseline.resolve()} if args.baseline else {})
     for root in roots.values():
@@ -208,7 +243,7 @@ def main() -> None:
             if args.app:
                 print(bench_app(image, args.reps, Path(folder), roots, args.keys), flush=True)
             else:
-                print(bench(image, args.reps, Path(folder), roots), flush=True)
+                print(bench(image, args.reps, Path(folder), roots, args.rss), flush=True)
 
 
 if __name__ == "__main__":

@@ -151,6 +151,55 @@ def test_a_scan_cut_short_by_the_metadata_budget_is_not_stored():
     assert encode(scan, "x") is None
 
 
+def test_a_record_made_a_batch_at_a_time_is_the_record_made_whole():
+    from explorer.archive.layercache import RecordMaker
+
+    layer = Layer([F(f"d{i % 7}/f{i}", b"x" * (i % 5), mtime=2**40 + i, uid=i) for i in range(50)])
+    layer.entries += [F("d0", kind="dir"), F("l", kind="symlink", link="d0/f0")]
+    layer.entries.append(F("caf\udce9", b"e", raw_name=b"caf\xe9"))
+    scan = scan_blob(layer_blob(layer, "gzip"), "x")
+    maker = RecordMaker.start(scan, "x")
+    for start, end in ((0, 1), (1, 1), (1, 20), (20, 21), (21, len(scan.rows))):
+        maker.add(scan.rows[start:end])
+    made = maker.record()
+    whole = encode(scan, "x")
+    assert made.text == whole.text
+    assert [b"".join(parts) for parts in made[1:]] == list(whole[1:])
+    maker = RecordMaker.start(scan, "x")
+    maker.add([(*scan.rows[0][:6], 2**63, *scan.rows[0][7:])])  # an mtime past 64 bits
+    assert maker.record() is None
+
+
+@pytest.mark.parametrize("steps", [False, True], ids=["add_scan", "stack_steps"])
+def test_a_layer_from_a_worker_is_recorded_as_it_is_stacked_never_decoded_whole(tmp_path, not_racy, steps):
+    """Its rows reach the stacking still packed (decoded there a batch at a time, as without
+    the cache); its record, stored once it is stacked (by the commands, or the app's steps),
+    is the record of its rows made whole."""
+    from explorer.archive.layerscan import ROWS_BATCH, PackedRows
+    from explorer.archive.pool import PARALLEL_MIN_BYTES, ScanPool
+
+    many = [F(f"d{i % 50}/f{i}", b"y" * (i % 3), mtime=i, uid=i % 70000) for i in range(2 * ROWS_BATCH + 10)]
+    big = Layer([F("big", os.urandom(PARALLEL_MIN_BYTES)), F("no-digest", kind="dir")], compression="none")
+    path = str(write_oci(Image([big, Layer(many, compression="none")]), tmp_path / "many.tar"))
+    image = Model.open(path, CACHED, pool=ScanPool(2))
+    for index, scan in image.scans():
+        assert isinstance(scan.rows, PackedRows)  # not a list: no layer's rows held whole
+        if steps:
+            for _ in image.stack_steps(index, scan):
+                pass
+        else:
+            image.add_scan(index, scan)
+    image.finish()
+    cached, cache = image.cached_layers(), LayerCache()
+    for index, layer in enumerate(image.layers):
+        stored = cache.get(cached.used[index], cached.keys[index].diff_id, cached.heads)
+        label = image.label(layer)
+        assert stored == encode(image.source.scan(layer.ref.blob, label, None, False, CACHED.limits), label)
+    image.close()
+    again = analysed(path)
+    assert hits(again) == [True, True] and comparable(again) == comparable(analysed(path, OpenOptions()))
+
+
 # ---- hits, and what is never a hit ---------------------------------------------------------------
 
 

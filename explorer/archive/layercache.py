@@ -27,8 +27,12 @@ rebuilt; one owned by another user, or writable by others, is not used. Writes a
 busy timeout, so two processes share the cache; the least recently used records go when it
 outgrows `max_bytes`. `LAYERSCOPE_CACHE_DIR` moves it (the tests point it at a temp folder).
 A record's bytes are a row of their own, apart from the small row that says when it was last
-used (SQLite rewrites a whole row to change one column). Whole-image results (a report as
-printed: see `analysis/resultcache.py`) are kept beside the records, under the same bound.
+used (SQLite rewrites a whole row to change one column). A layer scanned in a worker process
+is taken into its record a batch of rows at a time, as they are decoded to be stacked, and
+stored once it is stacked; a record's numbers and a kept result are written into their row a
+part at a time: on a million entries, no layer's rows are held whole, nor its record copied.
+Whole-image results (a report as printed: see `analysis/resultcache.py`) are kept beside the
+records, under the same bound.
 """
 
 from __future__ import annotations
@@ -47,8 +51,8 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from .cachefile import FILE_NAME, cache_dir, identity, place_key
 from .capture import Capture
-from .entries import KIND_NAMES
-from .layerscan import LayerScan, Location
+from .entries import KIND_NAMES, Row
+from .layerscan import LayerScan, Location, PackedRows
 from .limits import RATIO_FLOOR, Limits
 from .zstdindex import ZstdIndex
 
@@ -62,6 +66,10 @@ MAX_BYTES = 2 << 30  # default bound on the stored records (LAYERSCOPE_CACHE_MAX
 BUSY_TIMEOUT = 10.0  # seconds a process waits for another's write
 RACY = 2.0  # an archive modified this recently (seconds) is not remembered as verified
 ROW_WIDTH = 9
+WRITE_PART = 1 << 20  # bytes of a stored blob written at a time (no whole copy made to bind it)
+
+Buffer = bytes | bytearray | memoryview | array.array
+Column = bytes | tuple[Buffer, ...]  # one column of a record: bytes, or parts one after another
 
 # The shape of a scan as this code knows it: a record written by code whose `LayerScan` or
 # `Capture` had other fields is a miss (the format string differs), and a scan whose fields
@@ -96,14 +104,24 @@ def max_bytes() -> int:
 
 
 class Record(NamedTuple):
-    """A scan as the columns of its row: JSON text, then packed numbers and kept bytes."""
+    """A scan as the columns of its row: JSON text, then packed numbers and kept bytes. Each
+    bytes column is one bytes object as read, and as made the parts it is stored from, one
+    after another (see `RecordMaker`)."""
 
     text: str
-    ints: bytes  # size, mode, uid, gid, mtime of every entry (signed 64-bit, column after column)
-    u64: bytes  # unsigned 64-bit: entries' content digests (0 where `nulls` says None), then the
+    ints: Column  # size, mode, uid, gid, mtime of every entry (signed 64-bit, column after column)
+    u64: Column  # unsigned 64-bit: entries' content digests (0 where `nulls` says None), then the
     # file offsets, then the zstd index's blob and tar offsets (their counts are in `text`)
-    nulls: bytes  # one byte per entry: 1 where its digest is None
-    data: bytes  # the kept package-metadata files and heads, one after another
+    nulls: Column  # one byte per entry: 1 where its digest is None
+    data: Column  # the kept package-metadata files and heads, one after another
+
+
+def _parts(column: Column) -> tuple[Buffer, ...]:
+    return column if isinstance(column, tuple) else (column,)
+
+
+def _nbytes(column: Column) -> int:
+    return sum(memoryview(part).nbytes for part in _parts(column))
 
 
 def _unlabel(warnings: list[str], label: str) -> list[str]:
@@ -116,55 +134,110 @@ def _relabel(warnings: list[str], label: str) -> list[str]:
     return [(label + ":" + w[1:]) if w.startswith("\0") else w for w in warnings]
 
 
-def encode(scan: LayerScan, label: str) -> Record | None:
-    """The scan as a record, or None when it cannot be one (an unknown shape, a number out of
-    64-bit range, package metadata cut short by the budget: a record must be the whole scan)."""
-    capture = scan.capture
-    if not SHAPE_KNOWN or tuple(vars(scan)) != _SCAN_FIELDS or capture is None or capture.skipped:
-        return None
-    rows = scan.rows
-    if rows:
+class RecordMaker:
+    """A scan's record, its rows taken a batch at a time (`add`), as they are decoded to be
+    stacked: a layer that came packed from a worker is never decoded whole for its record.
+
+    Made with the scan's other fields as they are when it arrives (the image's budget may cut
+    its kept package metadata once it is stacked); `record` once every row is added.
+    """
+
+    def __init__(self, scan: LayerScan, label: str) -> None:
+        capture, offsets, index = scan.capture, scan.file_offsets, scan.zstd_index
+        assert capture is not None  # see `start`
+        self.count = 0
+        self.failed = False  # a row a record cannot hold (a number out of 64-bit range)
+        self._paths: list[str] = []  # each batch's paths as JSON, brackets off
+        self._links: list[str] = []
+        self._kinds: list[str] = []
+        self._ints = [array.array("q") for _ in range(5)]  # size, mode, uid, gid, mtime
+        self._digests = array.array("Q")
+        self._nulls = bytearray()
+        kept, self._data = [], []
+        for table, files in (("f", capture.files), ("h", capture.heads)):
+            for path, content in files.items():
+                kept.append((table, path, len(content)))
+                self._data.append(content)
+        self._extra = [part for part in (offsets, *((index.blob_offsets, index.tar_offsets) if index else ())) if part]
+        self._rest = json.dumps(
+            {
+                "tar_size": scan.tar_size,
+                "compression": scan.compression,
+                "blob_size": scan.blob_size,
+                "warnings": _unlabel(scan.warnings, label),
+                "blob_sha256": scan.blob_sha256,
+                "tar_sha256": scan.tar_sha256,
+                "sparse": scan.sparse,
+                "kept": kept,
+                "used": capture.used,
+                "offsets": len(offsets) if offsets is not None else None,
+                "zstd": [len(index.blob_offsets), index.frames, index.sized, index._tar] if index is not None else None,
+            }
+        )
+
+    @classmethod
+    def start(cls, scan: LayerScan, label: str) -> RecordMaker | None:
+        """A maker of the scan's record, or None when it cannot be one (an unknown shape,
+        package metadata cut short by the budget: a record must be the whole scan)."""
+        capture, offsets, index = scan.capture, scan.file_offsets, scan.zstd_index
+        if not SHAPE_KNOWN or tuple(vars(scan)) != _SCAN_FIELDS or capture is None or capture.skipped:
+            return None
+        if offsets is not None and offsets.typecode != "Q":
+            return None
+        if index is not None and tuple(vars(index)) != _ZSTD_FIELDS:
+            return None
+        return cls(scan, label)
+
+    def add(self, rows: Sequence[Row]) -> None:
+        if self.failed or not rows:
+            return
         paths, kinds, sizes, modes, uids, gids, mtimes, links, digests = zip(*rows, strict=True)
-    else:
-        paths = kinds = sizes = modes = uids = gids = mtimes = links = digests = ()
-    joined = "".join(kinds)
-    if len(joined) != len(rows):
+        joined = "".join(kinds)
+        try:
+            for column, values in zip(self._ints, (sizes, modes, uids, gids, mtimes), strict=True):
+                column.extend(values)
+            self._digests.extend([d or 0 for d in digests])
+        except (OverflowError, TypeError):
+            self.failed = True
+            return
+        if len(joined) != len(rows):
+            self.failed = True
+            return
+        self._nulls += bytes(d is None for d in digests)
+        self._paths.append(json.dumps(paths)[1:-1])
+        self._links.append(json.dumps(links)[1:-1])
+        self._kinds.append(joined)
+        self.count += len(rows)
+
+    def record(self) -> Record | None:
+        """The record, its numbers and kept bytes as the parts they were gathered in (none
+        copied into one), or None (see `failed`)."""
+        if self.failed:
+            return None
+        text = "".join(
+            [
+                f'{{"n": {self.count}, "paths": [',
+                ", ".join(self._paths),
+                '], "links": [',
+                ", ".join(self._links),
+                '], "kinds": ',
+                json.dumps("".join(self._kinds)),
+                ", ",
+                self._rest[1:],
+            ]
+        )
+        return Record(text, tuple(self._ints), (self._digests, *self._extra), (self._nulls,), tuple(self._data))
+
+
+def encode(scan: LayerScan, label: str) -> Record | None:
+    """The scan as a record (its columns joined), or None when it cannot be one (see `RecordMaker`)."""
+    maker = RecordMaker.start(scan, label)
+    if maker is None:
         return None
-    offsets, index = scan.file_offsets, scan.zstd_index
-    if (offsets is not None and offsets.typecode != "Q") or (index is not None and tuple(vars(index)) != _ZSTD_FIELDS):
-        return None
-    try:
-        ints = array.array("q", sizes + modes + uids + gids + mtimes).tobytes()
-        u64 = array.array("Q", [d or 0 for d in digests])
-    except (OverflowError, TypeError):
-        return None
-    for extra in (offsets, *((index.blob_offsets, index.tar_offsets) if index is not None else ())):
-        if extra is not None:
-            u64.extend(extra)
-    nulls = bytes(d is None for d in digests)
-    kept, data = [], []
-    for table, files in (("f", capture.files), ("h", capture.heads)):
-        for path, content in files.items():
-            kept.append((table, path, len(content)))
-            data.append(content)
-    text = {
-        "n": len(rows),
-        "paths": paths,
-        "links": links,
-        "kinds": joined,
-        "tar_size": scan.tar_size,
-        "compression": scan.compression,
-        "blob_size": scan.blob_size,
-        "warnings": _unlabel(scan.warnings, label),
-        "blob_sha256": scan.blob_sha256,
-        "tar_sha256": scan.tar_sha256,
-        "sparse": scan.sparse,
-        "kept": kept,
-        "used": capture.used,
-        "offsets": len(offsets) if offsets is not None else None,
-        "zstd": [len(index.blob_offsets), index.frames, index.sized, index._tar] if index is not None else None,
-    }
-    return Record(json.dumps(text), ints, u64.tobytes(), nulls, b"".join(data))
+    for batch in scan.batches():
+        maker.add(batch)
+    record = maker.record()
+    return Record(record.text, *(b"".join(parts) for parts in record[1:])) if record is not None else None
 
 
 def decode(record: Record, label: str, limits: Limits) -> LayerScan:
@@ -430,11 +503,17 @@ class LayerCache:
     ) -> None:
         """Store a record under `key`; `place` (location, its file's identity, its digest or
         claim, verified) remembers the archive blob it was made of."""
-        size = sum(len(part) for part in record)
+        sizes = [_nbytes(column) for column in record[1:]]
+        size = len(record.text) + sum(sizes)
 
         def work(db: sqlite3.Connection) -> None:
             version = os.urandom(16).hex()
-            db.execute("INSERT INTO records VALUES (?,?,?,?,?,?)", (version, *record))
+            row = db.execute(
+                "INSERT INTO records VALUES (?,?,zeroblob(?),zeroblob(?),zeroblob(?),zeroblob(?))",
+                (version, record.text, *sizes),
+            ).lastrowid
+            for name, column in zip(Record._fields[1:], record[1:], strict=True):
+                _fill(db, "records", name, row, _parts(column))
             row = (key, diff_id or "", FORMAT, heads, size, time.time(), version)
             db.execute("INSERT OR REPLACE INTO layers VALUES (?,?,?,?,?,?,?)", row)
             if place is not None:
@@ -451,7 +530,8 @@ class LayerCache:
 
         def work(db: sqlite3.Connection) -> None:
             version = os.urandom(16).hex()
-            db.execute("INSERT INTO outputs VALUES (?,?)", (version, data))
+            row = db.execute("INSERT INTO outputs VALUES (?,zeroblob(?))", (version, len(data))).lastrowid
+            _fill(db, "outputs", "data", row, (data,))
             db.execute("INSERT OR REPLACE INTO results VALUES (?,?,?,?)", (key, len(data), time.time(), version))
 
         self._write(work)
@@ -551,6 +631,19 @@ class LayerCache:
         self._write(work)
         with contextlib.suppress(sqlite3.Error):
             self._db.execute("VACUUM")
+
+
+def _fill(db: sqlite3.Connection, table: str, column: str, row: int | None, parts: Sequence[Buffer]) -> None:
+    """Write a blob inserted as zeros, a part at a time: bound whole, SQLite would copy it
+    twice (the bound value, then the row made of it); a million entries' record is ~23 MB."""
+    if not any(parts):
+        return
+    assert row is not None
+    with db.blobopen(table, column, row) as blob:
+        for part in parts:
+            view = memoryview(part).cast("B")
+            for start in range(0, len(view), WRITE_PART):
+                blob.write(view[start : start + WRITE_PART])
 
 
 _STORED = "SELECT (SELECT coalesce(sum(bytes), 0) FROM layers) + (SELECT coalesce(sum(bytes), 0) FROM results)"
@@ -785,51 +878,85 @@ class CachedScans:
             else:
                 pool.close()  # workers started for this image have nothing to do
             for index in range(len(self.blobs)):
+                storing = None
                 if index in self.hits:
                     scan = self.hits.pop(index)
                     if on_progress:
                         on_progress(index, self.blobs[index].size, self.blobs[index].size)
                 else:
                     _, scan = next(scanned)
-                    self._store(index, scan)
+                    storing = self._store(index, scan)
                 key = self.used[index]
                 if key is not None:
                     used.append((key, self.keys[index].diff_id, self.images[index]))
                 yield index, scan
+                if storing is not None:  # the layer is stacked: its rows went through the maker
+                    storing()
         finally:
             if used:
                 self.cache.touch(used)
 
-    def _store(self, index: int, scan: LayerScan) -> None:
+    def _store(self, index: int, scan: LayerScan) -> Callable[[], None] | None:
         """Keep a fresh scan: under the digest its blob was verified to have (hashed as it
-        streamed, or a registry's), else, for an archive blob, unverified under its place."""
+        streamed, or a registry's), else, for an archive blob, unverified under its place.
+
+        Rows that came packed are taken into the record as they are decoded for stacking:
+        what is returned then stores it, once the layer is stacked."""
         key, location, known = self.keys[index], self.locations[index], self.known[index]
         place = None
         if isinstance(location, Location):
             if known is None:
-                return
+                return None
             digest = "sha256:" + scan.blob_sha256 if scan.blob_sha256 is not None else self.trusted[index]
             if digest is not None:  # hashed as it streamed, or before (see `_check_claims`)
                 if key.digest is not None and key.digest != digest:
-                    return  # the archive's claim is false: --verify says so; nothing is remembered
+                    return None  # the archive's claim is false: --verify says so; nothing is remembered
                 self.trusted[index] = self.used[index] = digest
                 place = (location, known, digest, True)
             elif racy(known):
-                return
+                return None
             else:
                 self.used[index] = place_key(known, location.offset, location.size)
                 place = (location, known, key.digest or "", False)
         elif self.trusted[index] is None:
-            return  # a registry blob is checked as it streams: `trusted` is its digest
+            return None  # a registry blob is checked as it streams: `trusted` is its digest
         stored = self.used[index]
         assert stored is not None
-        scan.rows = list(scan.rows)  # rows that came packed: decoded once, for the record and the stacking
-        record = encode(scan, self.blobs[index].label)
-        if record is None:
-            if place is not None and place[3]:
+        maker = RecordMaker.start(scan, self.blobs[index].label)
+
+        def put() -> None:
+            record = maker.record() if maker is not None and maker.count == len(scan_rows) else None
+            if record is not None:
+                self.cache.put(stored, key.diff_id, self.heads, record, place)
+            elif place is not None and place[3]:
                 self.cache.remember_blob(location, known, place[2])  # type: ignore[arg-type]
-            return
-        self.cache.put(stored, key.diff_id, self.heads, record, place)
+
+        scan_rows = scan.rows
+        if maker is not None and isinstance(scan_rows, PackedRows):
+            scan.rows = _Recorded(scan_rows, maker)
+            return put
+        if maker is not None:
+            maker.add(scan_rows)  # type: ignore[arg-type] (a list: held whole anyway)
+        put()
+        return None
+
+
+class _Recorded(PackedRows):
+    """Packed rows that hand each batch, as it is decoded (once, to be stacked), to the maker
+    of their layer's record."""
+
+    __slots__ = ("maker",)
+
+    def __init__(self, rows: PackedRows, maker: RecordMaker) -> None:
+        self.packed, self.count, self.hiding = rows.packed, rows.count, rows.hiding
+        self.maker: RecordMaker | None = maker
+
+    def batches(self) -> Iterator[list[Row]]:
+        maker, self.maker = self.maker, None  # rows decoded again are not added again
+        for batch in super().batches():
+            if maker is not None:
+                maker.add(batch)
+            yield batch
 
 
 def _progress_of(misses: list[int], on_progress: LayerProgress | None) -> LayerProgress | None:

@@ -56,6 +56,10 @@ class PackedRows:
         for packed in self.packed:
             yield from pickle.loads(packed)
 
+    def batches(self) -> Iterator[list[Row]]:
+        for packed in self.packed:
+            yield pickle.loads(packed)
+
 
 class LayerScan:
     """What one pass over a layer blob learned. Small and picklable (no file contents but
@@ -108,9 +112,8 @@ class LayerScan:
     def batches(self) -> Iterator[list[Row]]:
         """The rows, a batch at a time (decoded one at a time when they came packed)."""
         rows = self.rows
-        if type(rows) is PackedRows:
-            for packed in rows.packed:
-                yield pickle.loads(packed)
+        if isinstance(rows, PackedRows):
+            yield from rows.batches()
         else:
             for start in range(0, len(rows), ROWS_BATCH):
                 yield rows[start : start + ROWS_BATCH]  # type: ignore[index]
@@ -118,7 +121,7 @@ class LayerScan:
     def hiding(self) -> list[Row]:
         """The whiteouts and opaque markers among the rows (a layer's act before its others)."""
         rows = self.rows
-        if type(rows) is PackedRows:
+        if isinstance(rows, PackedRows):
             return rows.hiding
         return [row for row in rows if row[1] in (WHITEOUT, OPAQUE)]
 
