@@ -46,7 +46,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.run import timed  # noqa: E402
+from benchmarks.run import byte_compile, timed  # noqa: E402
 
 MODES = ("no cache", "first", "second", "layers", "copy")
 RSS_MODES = ("no cache", "first")
@@ -236,8 +236,7 @@ def main() -> None:
     parser.add_argument("--rss", action="store_true", help="peak RSS of --no-cache and of a first run too")
     args = parser.parse_args()
     roots = {"this": ROOT} | ({"baseline": args.baseline.resolve()} if args.baseline else {})
-    for root in roots.values():
-        subprocess.run([sys.executable, "-m", "compileall", "-q", str(root / "explorer")], check=True)
+    byte_compile(*roots.values())
     with tempfile.TemporaryDirectory(prefix="layerscope-cache-bench-") as folder:
         for image in args.images:
             if args.app:

@@ -18,7 +18,6 @@ the hints, the JSON text), min of the repetitions.
 from __future__ import annotations
 
 import argparse
-import compileall
 import gc
 import os
 import statistics
@@ -32,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 os.environ["LAYERSCOPE_NO_CACHE"] = "1"  # every layer read each run
 
 from benchmarks.per_entry import cpu_and_wall  # noqa: E402
+from benchmarks.run import byte_compile  # noqa: E402
 
 PRELUDE = """
 import sys
@@ -121,8 +121,7 @@ def main() -> None:
     parser.add_argument("--against", type=Path, metavar="CHECKOUT", help="also CHECKOUT's report with packages")
     args = parser.parse_args()
     images = [str(Path(image).resolve()) for image in args.images]
-    for tree in (ROOT, args.against) if args.against else (ROOT,):
-        compileall.compile_dir(tree / "explorer", quiet=1)  # as installed: no module compiled per run
+    byte_compile(ROOT, *((args.against,) if args.against else ()))
     if args.in_process:
         for image in images:
             in_process(image, args.reps)

@@ -7,8 +7,8 @@ interleaved loop.
 Each repetition runs, in turn: the baseline (`gzip -dc` or `zstd -dc -T1` over the layer blobs,
 one after another; `CI=true dive` for a plain-tar docker-archive; nothing for many small
 layers), `report IMAGE --json` of this tree, and of CHECKOUT if given (with `--text`, the text
-report too); with `--pure`, this tree's `report --json` again without its compiled part
-(LAYERSCOPE_PURE_PYTHON=1: the tar reader all in Python). Printed: medians of wall time and of
+report too); with `--pure`, this tree's `report --json` again without its compiled parts
+(LAYERSCOPE_PURE_PYTHON=1: the tar reader and stacking all in Python). Printed: medians of wall time and of
 CPU time (the command and every process it started), and the ratios. With `--rss`, one more
 run of each measures the peak RSS summed over the process tree (sampled every 5 ms, in a run of
 its own: the sampler takes CPU).
@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.run import extract_blobs, timed  # noqa: E402
+from benchmarks.run import byte_compile, extract_blobs, timed  # noqa: E402
 
 
 def _children_cpu() -> float:
@@ -59,6 +59,7 @@ def main() -> None:
     parser.add_argument("--pure", action="store_true", help="time this tree without its C helper too")
     args = parser.parse_args()
     trees = {"this": ROOT, **({"other": args.against} if args.against else {})}
+    byte_compile(*trees.values())
     for image in args.images:
         with tempfile.TemporaryDirectory() as tmp:
             blobs, kind = extract_blobs(image, Path(tmp))

@@ -13,7 +13,6 @@ than the wall clock.
 from __future__ import annotations
 
 import argparse
-import compileall
 import os
 import resource
 import statistics
@@ -27,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ["LAYERSCOPE_NO_CACHE"] = "1"  # every layer read each run (benchmarks/cache.py measures the cache)
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.run import byte_compile  # noqa: E402
 from tests.registry_server import running  # noqa: E402
 
 
@@ -59,7 +59,7 @@ def main() -> None:
     parser.add_argument("archives", nargs="+", type=Path, help="OCI archives (oci-archive: for skopeo)")
     parser.add_argument("--reps", type=int, default=5)
     args = parser.parse_args()
-    compileall.compile_dir(ROOT / "explorer", quiet=1)
+    byte_compile(ROOT)
     with (
         tempfile.TemporaryDirectory(prefix="layerscope-bench-registry-") as folder,
         running(Path(folder), "open") as reg,

@@ -908,3 +908,34 @@ def test_a_layer_stacked_as_it_is_decoded_is_the_layer_stacked_in_slices(tmp_pat
         image.close()
     assert built[0] == built[1]
     assert built[0][1][1][2]["deleted"] > 1  # the whiteouts acted
+
+
+def test_a_layer_hook_gets_the_rows_add_scan_decoded(tmp_path, monkeypatch):
+    """With a layer hook (dive's figures: `report --dive`, `ci`), `add_scan` decodes each packed
+    batch once, and the hook still gets every row of the layer, in order."""
+    import pickle
+
+    from explorer.analysis.image import Image as Opened
+    from explorer.archive import layerscan
+    from explorer.archive.layerscan import ROWS_BATCH, PackedRows
+
+    many = [F(f"d{i % 7}/f{i}", b"%d" % (i % 5)) for i in range(ROWS_BATCH * 2 + 100)]
+    path = write_oci(Image([Layer([F("d0", kind="dir"), *many]), Layer([whiteout("d1/f1")])]), tmp_path / "i.tar")
+    image = Opened.open(str(path))
+    seen: list[list] = []
+    image.layer_hooks.append(lambda layer, rows: seen.append(list(rows)))
+    decoded = []
+    loads = pickle.loads
+    monkeypatch.setattr(layerscan.pickle, "loads", lambda data: decoded.append(1) or loads(data))
+    sent = []
+    for index, scan in image.scans():
+        rows = list(scan.rows)
+        sent.append(rows)
+        scan.rows = PackedRows()  # as a worker process sends them
+        for start in range(0, len(rows), ROWS_BATCH):
+            batch = rows[start : start + ROWS_BATCH]
+            scan.rows.add(pickle.dumps(batch), len(batch), [r for r in batch if r[1] in "wo"])
+        image.add_scan(index, scan)
+    image.close()
+    assert seen == sent and len(sent[0]) > 2 * ROWS_BATCH
+    assert len(decoded) == 4  # three batches and one: each decoded once

@@ -13,6 +13,7 @@ the copy is wasted, and the layer and cause that hid it are recorded.
 
 from __future__ import annotations
 
+import os
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 
@@ -233,12 +234,19 @@ IMPLICIT_DIR = Entry("", DIR, mode=IMPLICIT_DIR_MODE)
 class _Stacking:
     """What stacking one layer remembers until the layer is done."""
 
-    __slots__ = ("layer", "touched", "lower_copies", "dirs")
+    __slots__ = ("layer", "order", "reordered", "lower_copies", "dirs")
 
     def __init__(self, layer: int) -> None:
         self.layer = layer
-        # the one change this layer makes to each path, in the order the paths were first touched
-        self.touched: dict[Node, Change] = {}
+        # The one change this layer makes to each path (its node's last change, when of this
+        # layer), in the order the paths were first touched; a path whose change was dropped
+        # (the same directory as below after all) and made again, at its last place. Each is
+        # appended when made for a path with none of this layer: a change replaced or dropped
+        # since stays until the end of the layer (`reordered`), when `_in_order` sorts them out.
+        # (A list, not a dict by node: most paths are touched once, and a dict of 100,000s of
+        # nodes cost as much as making their changes.)
+        self.order: list[Change] = []
+        self.reordered = False
         self.lower_copies: dict[Node, Copy] = {}  # the copy a touched path held below this layer
         self.dirs: dict[str, Node] = {}  # paths that are directories now (emptied when one is replaced)
 
@@ -320,7 +328,7 @@ class FileSystem:
             if i:
                 yield
             self._place(stacking, batch)
-        self.layer_changes[layer] = list(stacking.touched.values())
+        self.layer_changes[layer] = _in_order(stacking) if stacking.reordered else stacking.order
 
     def _hide_lower(self, stacking: _Stacking, rows: list[Row]) -> None:
         """The layer's whiteouts and opaque markers, on what the layers below left."""
@@ -340,10 +348,21 @@ class FileSystem:
     def _place(self, stacking: _Stacking, rows: list[Row]) -> None:
         """Each row in tar order, replacing what is at its path. Its entry is made here, without
         its path (the tree node knows it) and sharing equal metadata values with the entries
-        before it; a directory or an empty file takes a placed record alike in all else."""
-        layer, touched, dirs, shared = stacking.layer, stacking.touched, stacking.dirs, self._shared
+        before it; a directory or an empty file takes a placed record alike in all else.
+
+        Where the C helper was built, it places each run of rows that add paths new to the
+        image under a directory of this layer (most rows), and this loop the others."""
+        layer, order, dirs, shared = stacking.layer, stacking.order, stacking.dirs, self._shared
         copies, names, alike = self.copies, self._names, self._alike
-        for row in rows:
+        fast = _fast_place
+        i, count = 0, len(rows)
+        while i < count:
+            if fast is not None:
+                i = fast(rows, i, layer, dirs, order, copies, names, alike, shared)
+                if i == count:
+                    break
+            row = rows[i]
+            i += 1
             path, kind, size, mode, uid, gid, mtime, link, digest = row
             if kind in (WHITEOUT, OPAQUE):
                 continue
@@ -389,10 +408,12 @@ class FileSystem:
             if not new:
                 self._replace(stacking, node, entry, copy, kind == FILE)
             elif kind == FILE:
-                change = node._changes = touched[node] = Copy(node, layer, ADDED, entry, None, None)
+                change = node._changes = Copy(node, layer, ADDED, entry, None, None)
                 copies.append(change)
+                order.append(change)
             else:
-                node._changes = touched[node] = Change(node, layer, ADDED, entry, None, None, copy)
+                change = node._changes = Change(node, layer, ADDED, entry, None, None, copy)
+                order.append(change)
             if kind == DIR:
                 dirs[path] = node
 
@@ -437,7 +458,11 @@ class FileSystem:
         for how the entry replacing it differs from it, a lower one for the change recorded.
         """
         layer = stacking.layer
-        last = stacking.touched.get(node)
+        last = node._changes  # this layer's change, if it made one: the node's last
+        if type(last) is list:
+            last = last[-1]
+        if last is not None and last.layer != layer:  # type: ignore[union-attr]
+            last = None
         if last is None:  # first touched in this layer: what it held comes from below
             state = node.current()
             if state is None:
@@ -453,8 +478,9 @@ class FileSystem:
                     if held.refs == 0:
                         held.hidden_by = layer
         else:  # replaced again in this layer
-            old, old_layer = last.old, last.old_layer
-            node._remove(last)
+            stacking.reordered = True
+            old, old_layer = last.old, last.old_layer  # type: ignore[union-attr]
+            node._remove(last)  # type: ignore[arg-type]
             mine = last.copy if last.kind != DELETED else None
             if mine is not None:
                 mine.refs -= 1
@@ -470,7 +496,6 @@ class FileSystem:
         if lower is not None and lower.refs == 0 and lower.hidden_by == layer:
             lower.cause = _CAUSE_OF.get(kind, CAUSE_DELETED)  # type: ignore[arg-type]
         if kind is None:  # nothing, or the same directory as below: no change of this layer
-            stacking.touched.pop(node, None)
             return
         if stores:
             change: Change = Copy(node, layer, kind, entry, old, old_layer)  # type: ignore[arg-type]
@@ -478,7 +503,8 @@ class FileSystem:
         else:
             change = Change(node, layer, kind, entry, old, old_layer, None if kind == DELETED else copy)
         node._add(change)
-        stacking.touched[node] = change
+        if last is None:
+            stacking.order.append(change)
 
     def _link_target(self, entry: Entry, path: str) -> Copy | None:
         """The stored copy a hard link at `path` shares: what its target holds at this point of the tar."""
@@ -494,6 +520,24 @@ class FileSystem:
         return copy
 
 
+def _in_order(stacking: _Stacking) -> list[Change]:
+    """A layer's changes in order (see `_Stacking.order`) once some were replaced or dropped:
+    each path's change at its path's last place in the list, none for a path left without."""
+    layer, seen, out = stacking.layer, set(), []
+    for change in reversed(stacking.order):
+        node = change.node
+        if node in seen:
+            continue
+        seen.add(node)
+        mine = node._changes
+        if type(mine) is list:
+            mine = mine[-1]
+        if mine is not None and mine.layer == layer:  # type: ignore[union-attr]
+            out.append(mine)
+    out.reverse()
+    return out  # type: ignore[return-value]
+
+
 def _classify(entry: Entry, old: Entry) -> str | None:
     """How `entry` changes `old` at the same path (None: a directory with no change of its own)."""
     if entry.is_dir and old.is_dir:
@@ -503,3 +547,32 @@ def _classify(entry: Entry, old: Entry) -> str | None:
     if entry.kind != old.kind and not (entry.kind in file_like and old.kind in file_like):
         return TYPE_CHANGED
     return RESTORED if entry.same_content(old) else MODIFIED
+
+
+# Stacking's common case in C, where it was built (`_place.c`: a run of rows adding new paths,
+# the objects made as above); else, or with LAYERSCOPE_PURE_PYTHON set, `_place` does it all.
+try:
+    from . import _place as _fast_module
+except ImportError:
+    _fast_module = None  # type: ignore[assignment]
+if os.environ.get("LAYERSCOPE_PURE_PYTHON"):
+    _fast_module = None  # type: ignore[assignment]
+_fast_place = _fast_count = None
+if _fast_module is not None:
+    _fast_module.prepare(Entry, Node, Change, Copy, (FILE, DIR, HARDLINK, WHITEOUT, OPAQUE), ADDED, ALIKE_KEPT)
+    _fast_place, _fast_count = _fast_module.place, _fast_module.count
+
+
+def count_rows(rows: list[Row], kinds: dict[str, int]) -> int:
+    """Count `rows` by kind into `kinds`; the content bytes of their regular files (only a
+    regular file's row has a size)."""
+    if _fast_count is not None and type(rows) is list:
+        content = _fast_count(rows, kinds)
+        if content is not None:
+            return content
+    content = 0
+    for row in rows:
+        kind = row[1]
+        kinds[kind] = kinds.get(kind, 0) + 1
+        content += row[2]
+    return content

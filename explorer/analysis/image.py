@@ -6,6 +6,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import TYPE_CHECKING
 
 from ..archive.config import HistoryEntry, ImageConfig, align_history, parse_config
@@ -17,7 +18,7 @@ from ..archive.options import DEFAULT_OPTIONS, OpenOptions
 from ..archive.pool import LayerBlob, LayerProgress, ScanPool
 from ..archive.sources import Progress, Source, open_source
 from .collector import collector_paused, release_freed
-from .filesystem import CHANGE_KINDS, FileSystem
+from .filesystem import CHANGE_KINDS, FileSystem, count_rows
 from .waste import Waste, compute_waste
 
 if TYPE_CHECKING:
@@ -185,11 +186,14 @@ class Image:
             count = len(scan.rows)
             kinds: dict[str, int] = {}
             content = 0
+            kept: list[list[Row]] | None = [] if self.layer_hooks else None  # the hooks take the whole layer
 
             def batches() -> Iterator[list[Row]]:
                 nonlocal content
                 for batch in scan.batches():
-                    content += _count(batch, kinds)
+                    content += count_rows(batch, kinds)
+                    if kept is not None:
+                        kept.append(batch)
                     yield batch
 
             before = len(self.fs.warnings)
@@ -197,9 +201,11 @@ class Image:
                 pass
             layer.content_bytes = content
             layer.entry_counts = kinds
-            for hook in self.layer_hooks:
-                hook(layer, scan.rows)
             scan.rows = []  # the filesystem holds what it needs of them
+            if kept is not None:  # the batches decoded above: packed rows would be decoded again
+                for hook in self.layer_hooks:
+                    hook(layer, chain.from_iterable(kept))
+                del kept
             self._stacked(layer, scan, before, count)
 
     def stack_steps(self, index: int, scan: LayerScan) -> Iterator[str | None]:
@@ -220,7 +226,7 @@ class Image:
         kinds: dict[str, int] = {}
         content = 0
         for batch in scan.batches():  # rows that came packed are decoded a batch at a time
-            content += _count(batch, kinds)
+            content += count_rows(batch, kinds)
             rows += batch
         layer.content_bytes = content
         layer.entry_counts = kinds
@@ -352,17 +358,6 @@ class Image:
         if self._cache is not None:
             self._cache.close()
             self._cache = None
-
-
-def _count(rows: list[Row], kinds: dict[str, int]) -> int:
-    """Count `rows` by kind into `kinds`; the content bytes of their regular files (only a
-    regular file's row has a size)."""
-    content = 0
-    for row in rows:
-        kind = row[1]
-        kinds[kind] = kinds.get(kind, 0) + 1
-        content += row[2]
-    return content
 
 
 def through_cache(
