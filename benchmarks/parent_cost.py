@@ -6,7 +6,8 @@ checkout, interleaved (each repetition runs both, in turn, in fresh processes).
 Each process analyses the image as `report` does (the collector off, no layer cache), then
 times, `--loops` times each (the fastest kept): the waste and duplicates pass
 (`compute_waste`), the hints (`compute_hints`), the whole report dictionary (`report_dict`,
-hints included), the indented JSON, and the text report rendered to nowhere. Printed:
+hints included, its duplicates lazy as `report --json` has them), the indented JSON (the
+duplicates' records made as it is written), and the text report rendered to nowhere. Printed:
 medians over the repetitions of those fastest loops, and this/other.
 """
 
@@ -27,7 +28,7 @@ import gc, io, json, sys, time
 image_path, loops = sys.argv[1], int(sys.argv[2])
 from explorer.commands.report import _parser
 from explorer.commands.options import start_pool
-from explorer.commands.opening import analysed
+from explorer.commands.opening import opened, analysing
 from explorer.analysis.waste import compute_waste
 from explorer.analysis.hints import compute_hints
 from explorer.present.report import report_dict
@@ -46,13 +47,13 @@ def best(fn):
 
 out = {}
 t = time.process_time()
-with start_pool(args.path, args) as pool, analysed(args, pool) as (image, _):
+with start_pool(args.path, args) as pool, opened(args, pool) as image, analysing(image):
     out["open_and_analyse"] = time.process_time() - t
     gc.disable()
     out["packages"], _ = best(lambda: image.packages)  # found once, then remembered
     out["waste"], _ = best(lambda: compute_waste(image.fs))
     out["hints"], _ = best(lambda: compute_hints(image))
-    out["report_dict"], data = best(lambda: report_dict(image, None))
+    out["report_dict"], data = best(lambda: report_dict(image, None, lazy=True))  # as `report --json`
     out["json"], _ = best(lambda: dumps_indented(data))
     text = report_dict(image, 20)
     longest = max((len(item["path"]) for item in text["waste"]), default=0)

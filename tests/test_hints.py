@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from explorer.analysis import hints as hints_module
+from explorer.analysis import waste as waste_module
 from explorer.analysis.hints import (
     BUILD_ONLY,
     CACHE_ORDER,
@@ -230,6 +232,31 @@ def test_duplicates(tmp_path):
     assert hints.reclaimable == 8192
 
 
+def test_the_groups_beyond_the_largest_share_one_hint(tmp_path):
+    # ten groups big enough for a hint each (their second copies alone in layer 4), then three
+    # small ones in one hint; a copy there is also a package cache's, counted once in the total
+    big = [data(5000 + i, i) for i in range(10)]
+    small = [data(100 + i, 20 + i) for i in range(3)]
+    hints = hints_of(
+        tmp_path,
+        BASE,
+        Layer(
+            [F(f"big/{i}/a", blob) for i, blob in enumerate(big)]
+            + [F(f"small/{i}/a", blob) for i, blob in enumerate(small)]
+        ),
+        Layer([F(f"small/{i}/b", blob) for i, blob in enumerate(small)]),
+        Layer([F("small/2/c", small[2]), F("var/cache/apt/dup", small[0])]),
+        Layer([F(f"big/{i}/b", blob) for i, blob in enumerate(big)]),
+    )
+    *top, rest = only(hints, DUPLICATE)
+    assert [h.bytes_saved for h in top] == list(range(5009, 4999, -1)) and all(h.layers == (1, 4) for h in top)
+    assert rest.title == "3 more groups of identical files (8 files)"
+    assert rest.layers == (1, 2, 3) and rest.bytes_saved == 100 * 2 + 101 + 102 * 2
+    assert rest.paths == (*(f"small/{i}/{n}" for i in range(3) for n in "ab" + "c" * (i == 2)), "var/cache/apt/dup")
+    assert only(hints, PACKAGE_CACHE)[0].bytes_saved == 100
+    assert hints.reclaimable == sum(range(5000, 5010)) + 505
+
+
 def _history(*steps: str) -> list[dict]:
     rows = []
     for step in steps:
@@ -362,6 +389,21 @@ def test_hints_are_deterministic(tmp_path):
     first = hints_of(tmp_path, *layers)
     (tmp_path / "again").mkdir()
     assert hints_of(tmp_path / "again", *layers) == first
+
+
+def test_the_largest_files_kept_by_the_waste_are_the_largest(tmp_path, monkeypatch):
+    """`compute_waste` keeps the largest visible copies as it passes them (here 3, pruned from 6
+    at a time): the same files, ties broken the same way, as a look at every copy."""
+    monkeypatch.setattr(waste_module, "LARGEST_KEPT", 3)
+    monkeypatch.setattr(hints_module, "LARGEST_KEPT", 3)
+    sizes = [5, 9, 1, 9, 3, 7, 7, 2, 9, 8, 1, 7, 6, 8, 4, 9, 0, 5]  # ties at every cut
+    files = [F(f"f{n:02}", data(size, n)) for n, size in enumerate(sizes)]
+    image = analyse(tmp_path, Layer(files, "COPY . /"), Layer([whiteout("f05"), F("f13", data(2, 99))], "RUN x"))
+    waste = image.waste
+    assert [c.where.name for c in waste.largest] == ["f01", "f03", "f08"]
+    for n in range(len(sizes) + 2):
+        assert largest_files(image.fs, n, waste=waste) == largest_files(image.fs, n)
+    assert [f.path for f in largest_files(image.fs, 6)] == ["f01", "f03", "f08", "f15", "f09", "f06"]
 
 
 def test_largest_files(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from operator import attrgetter
 
 import pytest
 from hypothesis import given, settings
@@ -68,6 +69,28 @@ def test_edges(data: object) -> None:
     assert dumps_indented(data) == json.dumps(data, indent=2, ensure_ascii=True)
 
 
+# a table whose column of lists of plain values is written in one call (the duplicates' paths):
+# empty lists, tuples, and strings that look like the text between two lists
+LISTS = ["a]", "[b", "],\n      [", '"],\n      ["', 7, None, float("nan"), -0.5, True]
+LIST_TABLE = [{"bytes": n, "paths": tuple(LISTS[n % 9 : n % 9 + n % 4])} for n in range(TABLE_MIN + 9)]
+
+
+@pytest.mark.parametrize("most", [indented_json.LIST_COLUMN_MAX, 3])  # 3: the longer runs list by list
+@pytest.mark.parametrize(
+    "data",
+    [
+        LIST_TABLE,
+        {"duplicates": LIST_TABLE, "deeper": [{"x": LIST_TABLE}]},
+        LIST_TABLE + [{"bytes": 0, "paths": [["nested"]]}],  # not all plain: list by list
+        [{"paths": [], "more": []}] * TABLE_MIN,
+    ],
+)
+def test_a_column_of_lists_same_as_the_standard_library(data: object, most: int) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(indented_json, "LIST_COLUMN_MAX", most)
+        assert dumps_indented(data) == json.dumps(data, indent=2, ensure_ascii=True)
+
+
 @settings(max_examples=100, deadline=None)
 @given(documents | tables(), st.integers(1, 3), st.integers(1, 40))
 def test_written_in_runs_and_parts_same_as_the_standard_library(data: object, run: int, part: int) -> None:
@@ -108,6 +131,42 @@ def test_a_lazy_list_is_made_a_run_at_a_time() -> None:
     write_indented({"records": LazyList(made_once, range(5000))}, written.append)
     assert "".join(written) == json.dumps({"records": list(map(record, range(5000)))}, indent=2)
     assert made == list(range(5000))
+
+
+class _Item:
+    def __init__(self, n: int) -> None:
+        self.n, self.name = n, f"f{n}%s\n\"]"
+        self.paths = tuple(LISTS[n % 9 : n % 9 + n % 4])
+        self.more = {"a": [n, {"b": None}], "c": {}} if n % 2 else []
+
+
+@pytest.mark.parametrize("run", [1, 3, 2048])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"bytes": attrgetter("n"), "paths": attrgetter("paths")},  # the duplicates' records
+        {"name": attrgetter("name"), "more": attrgetter("more"), "100%": attrgetter("n")},
+        {"only": attrgetter("name")},
+    ],
+)
+def test_a_lazy_table_is_written_from_its_columns(fields: dict, run: int) -> None:
+    for count in (0, 1, 7, TABLE_MIN + 3):
+        table = LazyList.table(fields, [_Item(n) for n in range(count)])
+        expected = json.dumps({"t": [list(table)]}, indent=2)
+
+        def unmade(item: object) -> dict:
+            raise AssertionError("a record made to be written")
+
+        table.make = unmade
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(indented_json, "RUN", run)
+            assert dumps_indented({"t": [table]}) == expected
+
+
+def test_a_lazy_table_of_no_fields_or_keys_json_turns_to_text_is_made_record_by_record() -> None:
+    for fields in ({}, {1: attrgetter("n"), None: attrgetter("name")}):
+        table = LazyList.table(fields, [_Item(n) for n in range(5)])
+        assert dumps_indented(table) == json.dumps(list(table), indent=2)
 
 
 def test_what_json_cannot_write_fails_the_same_way() -> None:

@@ -726,6 +726,7 @@ def test_duplicates_list_identical_visible_content():
     )
     waste = waste_of(fs)
     assert [(dup.size, dup.paths, dup.extra_bytes) for dup in waste.duplicates] == [(40, ("a", "b", "d"), 80)]
+    assert (waste.duplicate_bytes, waste.duplicates_by_layer) == (80, {0: 2, 1: 1})
 
 
 def test_duplicate_paths_are_sorted_and_each_keeps_its_copy():
@@ -733,6 +734,16 @@ def test_duplicate_paths_are_sorted_and_each_keeps_its_copy():
     fs = build([f("z", b"pair"), f("m/y", b"pair"), f("c", b"three"), f("b", b"three"), f("a", b"three")])
     got = [(dup.paths, tuple(c.where.name for c in dup.copies)) for dup in waste_of(fs).duplicates]
     assert got == [(("a", "b", "c"), ("a", "b", "c")), (("m/y", "z"), ("y", "z"))]
+
+
+def test_one_digest_of_several_sizes_is_a_group_per_size():
+    # content is its digest and its size: rows that share a digest (no hash collision is needed
+    # to test it) are duplicates only where their sizes match too
+    sizes = [("e", 20), ("d", 10), ("c", 5), ("b", 20), ("a", 10)]
+    fs = build([row(path, FILE, size, 0o644, digest=7) for path, size in sizes])
+    waste = waste_of(fs)
+    assert [(dup.size, dup.paths) for dup in waste.duplicates] == [(20, ("b", "e")), (10, ("a", "d"))]
+    assert (waste.duplicate_bytes, waste.duplicates_by_layer) == (30, {0: 4})
 
 
 def test_a_duplicate_reached_only_through_a_hard_link_is_listed_under_it():

@@ -12,20 +12,22 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from heapq import nlargest
-from itertools import chain, islice
-from operator import attrgetter, eq
+from itertools import chain, islice, repeat
+from operator import attrgetter, eq, itemgetter
 from typing import TYPE_CHECKING
 
 from ..archive.entries import FILE
 from .filesystem import CAUSE_DELETED, CAUSE_OVERWRITTEN, RESTORED, Copy, FileSystem, Node
 from .packages import REMOVED, UPGRADED, Package, Packages
+from .waste import LARGEST_KEPT
 
 if TYPE_CHECKING:
     from .image import Image
+    from .waste import Waste
 
 # Hint kinds, in the order they are explained
 DELETED_LATER = "deleted_later"
@@ -221,7 +223,7 @@ class _Builder:
         self.image = image
         self.fs: FileSystem = image.fs
         self.hints: list[Hint] = []
-        self.claimed: dict[Copy, None] = {}  # every copy some hint names, once
+        self.claimed: dict[Copy, int] = {}  # every copy some hint names, once, and its size
         found = image.packages
         self.packages: Packages | None = found if found.packages else None
         self.build_packages: set[int] = set()  # id(copy) of the build-only packages' files
@@ -243,9 +245,19 @@ class _Builder:
         copies: list[Copy],
         fix: str,
         packages: tuple[HintPackage, ...] = (),
+        sizes: Iterable[int] | None = None,
     ) -> None:
-        seen = dict.fromkeys(copies)  # each copy once
-        self.claimed.update(seen)
+        """A hint saving the bytes of `copies`. With their `sizes` given, the copies are each
+        named once (100,000s of duplicates: neither read one by one, scattered in memory, nor
+        gathered into a dict of their own)."""
+        if sizes is None:
+            seen = dict(zip(copies, map(_SIZE, copies), strict=True))  # each copy once
+            saved = sum(seen.values())
+            self.claimed.update(seen)
+        else:
+            sizes = list(sizes)
+            saved = sum(sizes)
+            self.claimed.update(zip(copies, sizes, strict=True))
         ordered = tuple(sorted(set(layers)))
         self.hints.append(
             Hint(
@@ -254,7 +266,7 @@ class _Builder:
                 layers=ordered,
                 instructions=tuple(self.instruction(i) for i in ordered),
                 paths=_sorted_once(paths),
-                bytes_saved=sum(c.size for c in seen),
+                bytes_saved=saved,
                 fix=fix,
                 why=_WHY_PACKAGES[kind] if packages else _WHY[kind],
                 packages=packages,
@@ -283,7 +295,7 @@ def compute_hints(image: Image) -> Hints:
     _cache_order_hint(builder)
     order = {kind: n for n, kind in enumerate(KINDS)}
     builder.hints.sort(key=lambda h: (h.kind != SECRET, -h.bytes_saved, order[h.kind], h.paths[:1], h.layers))
-    return Hints(builder.hints, sum(c.size for c in builder.claimed))
+    return Hints(builder.hints, sum(builder.claimed.values()))
 
 
 def _files(n: int) -> str:
@@ -294,9 +306,8 @@ def _waste_hints(b: _Builder) -> None:
     """Each wasted copy in exactly one of: deleted later, re-stored for metadata, rewritten
     identical, overwritten; grouped by the (storing, hiding) pair of layers."""
     groups: dict[tuple[str, int, int], list[Copy]] = defaultdict(list)
-    for copy in b.fs.copies:
-        if copy.refs == 0:
-            groups[(_waste_kind(b, copy), copy.layer, copy.hidden_by)].append(copy)  # type: ignore[arg-type]
+    for copy in b.image.waste.wasted_copies:  # type: ignore[union-attr]
+        groups[(_waste_kind(b, copy), copy.layer, copy.hidden_by)].append(copy)  # type: ignore[arg-type]
     for (kind, stored, hidden), copies in groups.items():
         if b.packages is not None and kind == DELETED_LATER:
             copies = _removed_package_hint(b, stored, hidden, copies)
@@ -730,15 +741,25 @@ def _duplicate_hints(b: _Builder) -> None:
             f" (`ln -s /{keep} …`).",
         )
     rest = duplicates[DUPLICATE_GROUPS:]
-    if rest:
+    if rest:  # 100,000s of groups on a million files: walked in C (map, chain), not in Python loops
+        paths = list(map(_PATHS, rest))
+        others = list(map(_ALL_BUT_FIRST, map(_COPIES, rest)))
+        # their layers: those that stored more copies of duplicates than the groups above (the
+        # copies themselves, scattered in memory, are slow to read one by one)
+        above = Counter(c.layer for dup in duplicates[:DUPLICATE_GROUPS] for c in dup.copies)
         b.add(
             DUPLICATE,
-            f"{len(rest):,} more groups of identical files ({_files(sum(len(d.paths) for d in rest))})",
-            {c.layer for d in rest for c in d.copies},
-            chain.from_iterable(d.paths for d in rest),
-            [c for d in rest for c in d.copies[1:]],
+            f"{len(rest):,} more groups of identical files ({_files(sum(map(len, paths)))})",
+            Counter(b.image.waste.duplicates_by_layer) - above,  # type: ignore[union-attr]
+            chain.from_iterable(paths),
+            list(chain.from_iterable(others)),
             "In each group, keep one file and make the others hard links or symlinks to it (or remove them).",
+            sizes=chain.from_iterable(map(repeat, map(_SIZE, rest), map(len, others))),  # a group's: its size
         )
+
+
+_PATHS, _COPIES, _SIZE = attrgetter("paths"), attrgetter("copies"), attrgetter("size")
+_ALL_BUT_FIRST = itemgetter(slice(1, None))
 
 
 _BROAD_COPY = re.compile(r"(COPY|ADD)(\s+--(?!from)\S+)*\s+(\.|\./|dir:\S+)(\s|$)")
@@ -804,9 +825,10 @@ def _cache_order_hint(b: _Builder) -> None:
 # ---- largest files ---------------------------------------------------------------------------------
 
 
-def largest_files(fs: FileSystem, n: int, layer: int | None = None) -> list[LargeFile]:
+def largest_files(fs: FileSystem, n: int, layer: int | None = None, waste: Waste | None = None) -> list[LargeFile]:
     """The `n` largest files of the final image (each stored copy once, under its first visible
-    path), or with `layer` the largest files that layer stores, visible or not."""
+    path), or with `layer` the largest files that layer stores, visible or not. The `waste` of
+    `fs`, given, has the largest copies at hand (when it kept `n` of them: `LARGEST_KEPT`)."""
     if layer is not None:
         first: dict[int, tuple[str, Copy]] = {}  # a copy and its hard links of the same layer: once
         for change in fs.layer_changes[layer]:
@@ -817,7 +839,10 @@ def largest_files(fs: FileSystem, n: int, layer: int | None = None) -> list[Larg
                     first[id(copy)] = (path, copy)
         top = nlargest(n, first.values(), key=lambda pc: pc[1].size)
         return sorted((LargeFile(p, c.size, layer, c.refs > 0) for p, c in top), key=lambda f: (-f.size, f.path))
-    top = nlargest(n, (c for c in fs.copies if c.refs > 0), key=lambda c: c.size)
+    if waste is not None and (n <= LARGEST_KEPT or len(waste.largest) < LARGEST_KEPT):
+        top = waste.largest[:n]
+    else:
+        top = nlargest(n, (c for c in fs.copies if c.refs > 0), key=_SIZE)
     paths: dict[int, str] = {}
     for copy in top:
         where = copy.where

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import chain
 from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
+from operator import itemgetter
 from typing import Any
 
 INDENT = 2
@@ -27,12 +29,13 @@ _SCALARS = frozenset((str, int, float, bool, type(None)))  # exact types: subcla
 class _Depth:
     """The encoders of one nesting depth: `leaf` writes a container of plain values whole."""
 
-    __slots__ = ("inner", "outer", "leaf")
+    __slots__ = ("inner", "outer", "leaf_separator", "leaf")
 
     def __init__(self, depth: int) -> None:
         self.inner = "\n" + " " * (INDENT * (depth + 1))
         self.outer = "\n" + " " * (INDENT * depth)
-        self.leaf = _leaf_encoder("," + self.inner)
+        self.leaf_separator = "," + self.inner
+        self.leaf = _leaf_encoder(self.leaf_separator)
 
 
 def _leaf_encoder(item_separator: str) -> Callable[[object], str]:
@@ -49,13 +52,23 @@ def _leaf_encoder(item_separator: str) -> Callable[[object], str]:
 class LazyList:
     """A list whose items are made as they are written, a run at a time: `make` of each of
     `items` (a report's 100,000s of records, ~180 bytes each as dicts, never all made at once).
-    As a sequence it is the list it stands for."""
+    As a sequence it is the list it stands for. A `table`'s records are not even made to be
+    written: each run's columns are taken from its items."""
 
-    __slots__ = ("make", "items")
+    __slots__ = ("make", "items", "fields")
 
     def __init__(self, make: Callable[[Any], object], items: Sequence) -> None:
         self.make = make
         self.items = items
+        self.fields: dict[str, Callable[[Any], object]] | None = None
+
+    @classmethod
+    def table(cls, fields: dict[str, Callable[[Any], object]], items: Sequence) -> LazyList:
+        """The records {key: get(item) for each key, get of `fields`} of `items` (a `get` in C,
+        an `attrgetter`, takes a column of them without a Python call per item)."""
+        table = cls(lambda item: {key: get(item) for key, get in fields.items()}, items)
+        table.fields = fields
+        return table
 
     def __len__(self) -> int:
         return len(self.items)
@@ -181,19 +194,27 @@ def _write(value: object, depth: int, depths: list[_Depth], out: list[str]) -> N
 def _write_lazy(value: LazyList, depth: int, depths: list[_Depth], out: list[str]) -> None:
     """Each run of items made and written as a list (whatever way suits it), and the runs
     joined: a list written whole is `[`, its depth's inner indent, its items, its outer
-    indent and `]`, so a run's items are its text without those."""
+    indent and `]`, so a run's items are its text without those. A table's runs are written
+    from their columns."""
     items = value.items
     if not items:
         out.append("[]")
         return
     level = _depth(depths, depth)
     head, tail = 1 + len(level.inner), -1 - len(level.outer)
-    separator = "[" + level.inner
+    separator, between = "[" + level.inner, "," + level.inner
+    fields = value.fields or {}
+    keys = list(fields) if _STRINGS.issuperset(map(type, fields)) else []
     for start in range(0, len(items), RUN):
-        part: list[str] = []
-        _write(list(map(value.make, items[start : start + RUN])), depth, depths, part)
-        out.append(separator + "".join(part)[head:tail])
-        separator = "," + level.inner
+        run = items[start : start + RUN]
+        if keys:  # a table: its records' texts from its columns, as `_write_table` writes them
+            texts = _filled(keys, [list(map(get, run)) for get in fields.values()], depth + 1, depths)
+            out.append(separator + between.join(texts))
+        else:
+            part: list[str] = []
+            _write(list(map(value.make, run)), depth, depths, part)
+            out.append(separator + "".join(part)[head:tail])
+        separator = between
     out.append(level.outer + "]")
 
 
@@ -251,25 +272,55 @@ def _table_keys(records: list) -> list[str] | None:
     if not _DICT.issuperset(map(type, records)):
         return None
     keys = list(records[0])
-    if not keys or not _STRINGS.issuperset(map(type, keys)) or any(list(record) != keys for record in records):
+    if not keys or not _STRINGS.issuperset(map(type, keys)) or any(map(keys.__ne__, map(list, records))):
         return None
     return keys
 
 
 def _record_texts(records: list, keys: list[str], depth: int, depths: list[_Depth]) -> list[str]:
-    """Records with the same keys as written at `depth`: each column's texts, then each record
-    filled into one template (`%`, in C)."""
+    """Records with the same keys as written at `depth` (see `_filled`)."""
+    return _filled(keys, [list(map(itemgetter(key), records)) for key in keys], depth, depths)
+
+
+def _filled(keys: list[str], columns: list[list], depth: int, depths: list[_Depth]) -> list[str]:
+    """Records as written at `depth`, from the values of each of their `keys` (a column each,
+    in the same order): each column's texts, then each record filled into one template (`%`,
+    in C)."""
     level = _depth(depths, depth)
-    columns = [_texts([record[key] for record in records], depth + 1, depths) for key in keys]
+    texts = [_texts(column, depth + 1, depths) for column in columns]
     fields = ("," + level.inner).join(encode_basestring_ascii(key).replace("%", "%%") + ": %s" for key in keys)
-    return list(map(("{" + level.inner + fields + level.outer + "}").__mod__, zip(*columns, strict=True)))
+    return list(map(("{" + level.inner + fields + level.outer + "}").__mod__, zip(*texts, strict=True)))
+
+
+_SEQUENCES = frozenset((list, tuple))
+LIST_COLUMN_MAX = 1 << 16  # values in a column of lists written in one call (more: list by list, as
+# few long lists cost little that way, and their text is not made twice at once)
+
+
+def _list_texts(column: list, level: _Depth) -> list[str]:
+    """Lists of plain values (a run of duplicates' paths) as written at `level`'s depth, in one
+    call of the C encoder: with that depth's item separator between the lists too, a list ends
+    before `],` + separator + `[` (no plain value's text ends in `]` or starts with `[`)."""
+    text = level.leaf(column)  # [[v,<sep>v],<sep>[v]]
+    bodies = text[2:-2].split("]" + level.leaf_separator + "[")
+    texts = list(map(("[" + level.inner + "%s" + level.outer + "]").__mod__, bodies))
+    if "" in bodies:  # an empty list is written `[]`
+        texts = [text if body else "[]" for text, body in zip(texts, bodies, strict=True)]
+    return texts
 
 
 def _texts(column: list, depth: int, depths: list[_Depth]) -> list[str]:
     """Each value of a column as written at `depth`: plain values in one call of the C encoder,
-    split at its line breaks; records with the same keys as a table; anything else one by one."""
+    split at its line breaks; lists of plain values likewise (`_list_texts`); records with the
+    same keys as a table; anything else one by one."""
     if _SCALARS.issuperset(map(type, column)):
         return _SPLIT(column)[1:-1].split(",\n")
+    if (
+        _SEQUENCES.issuperset(map(type, column))
+        and sum(map(len, column)) <= LIST_COLUMN_MAX
+        and _SCALARS.issuperset(map(type, chain.from_iterable(column)))
+    ):
+        return _list_texts(column, _depth(depths, depth))
     keys = _table_keys(column)
     if keys is not None:
         return _record_texts(column, keys, depth, depths)

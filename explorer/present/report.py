@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from operator import attrgetter
 
 from ..analysis.dive_compat import DiveCompat
 from ..analysis.hints import compute_hints, largest_files
 from ..analysis.image import Image
 from ..analysis.packages import PackageChange
-from ..analysis.waste import Duplicate
 from .hints import LARGEST_DEFAULT, hint_record, largest_record
 from .indented_json import LazyList
 
@@ -41,6 +40,7 @@ def report_dict(image: Image, top: int | None = None, dive: DiveCompat | None = 
     hints = compute_hints(image)
     cfg = image.config
     changes = image.packages.changes  # looked up once: an image may have 50,000 layers
+    duplicates = LazyList.table(DUPLICATE_FIELDS, waste.duplicates[:top])
     return {
         "schema": SCHEMA,
         "image": {
@@ -70,7 +70,7 @@ def report_dict(image: Image, top: int | None = None, dive: DiveCompat | None = 
             "efficiency": waste.efficiency,
             "compressed_bytes": image.compressed_size,
             "uncompressed_bytes": sum(layer.tar_size or 0 for layer in image.layers),
-            "duplicate_bytes": sum(d.extra_bytes for d in waste.duplicates),
+            "duplicate_bytes": waste.duplicate_bytes,
             "reclaimable_bytes": hints.reclaimable,
         },
         "layers": [
@@ -113,20 +113,18 @@ def report_dict(image: Image, top: int | None = None, dive: DiveCompat | None = 
             for i in waste.items[:top]
         ],
         "waste_items_total": len(waste.items),
-        "duplicates": (LazyList if lazy else _made)(_duplicate, waste.duplicates[:top]),
-        "largest": [largest_record(f) for f in largest_files(image.fs, LARGEST_DEFAULT if top is None else top)],
+        "duplicates": duplicates if lazy else list(duplicates),
+        "largest": [
+            largest_record(f) for f in largest_files(image.fs, LARGEST_DEFAULT if top is None else top, waste=waste)
+        ],
         "dive_compat": dive_figures(dive) if dive else None,
         **packages_sections(image),
         "warnings": image.warnings + image.packages.warnings,
     }
 
 
-def _duplicate(d: Duplicate) -> dict:
-    return {"bytes": d.size, "paths": d.paths}  # a tuple, written as a list: the paths are not copied
-
-
-def _made(make: Callable[[Duplicate], dict], items: list[Duplicate]) -> list[dict]:
-    return list(map(make, items))
+# a duplicate's record; its paths a tuple, written as a list: the paths are not copied
+DUPLICATE_FIELDS = {"bytes": attrgetter("size"), "paths": attrgetter("paths")}
 
 
 def package_changes(changes: list[PackageChange]) -> list[dict]:

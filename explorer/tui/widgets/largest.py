@@ -63,7 +63,7 @@ class LargestView(Vertical):
             note.update("The largest files are known once every layer is analysed.")
             return
         scoped = self.per_layer and layer is not None
-        self.files = largest_files(image.fs, SHOWN, layer if scoped else None)
+        self.files = largest_files(image.fs, SHOWN, layer if scoped else None, image.waste)
         where = f"stored by layer {layer} (dim: hidden in the final image)" if scoped else "of the final image"
         note.update(
             Text.assemble(
