@@ -118,16 +118,16 @@ del tars, scans, layers, fs
 
 from explorer.commands.report import _parser
 from explorer.commands.options import start_pool
-from explorer.commands.opening import analysed
+from explorer.commands.opening import analysing, opened
 from explorer.present.report import report_dict
 from explorer.present.indented_json import dumps_indented
 args = _parser().parse_args([image, "--no-cache"])
-with start_pool(args.path, args) as pool, analysed(args, pool) as (img, _):
+with start_pool(args.path, args) as pool, opened(args, pool) as img, analysing(img):
     gc.disable()
     t = time.process_time()
     from explorer.analysis.waste import compute_waste
     compute_waste(img.fs)
-    dumps_indented(report_dict(img, None))
+    dumps_indented(report_dict(img, None, lazy=True))  # as `report --json` has it
     out["after"] = time.process_time() - t
 print(json.dumps(out))
 """
