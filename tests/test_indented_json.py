@@ -135,7 +135,7 @@ def test_a_lazy_list_is_made_a_run_at_a_time() -> None:
 
 class _Item:
     def __init__(self, n: int) -> None:
-        self.n, self.name = n, f"f{n}%s\n\"]"
+        self.n, self.name = n, f'f{n}%s\n"]'
         self.paths = tuple(LISTS[n % 9 : n % 9 + n % 4])
         self.more = {"a": [n, {"b": None}], "c": {}} if n % 2 else []
 

@@ -535,3 +535,14 @@ async def test_details_list_the_hints_of_the_layer(demo):
         notes = {row_name(line.row): row_notes(line.row, app.browser, 4) for line in tree.model.lines}
         assert "hint: re-stored for metadata" in notes["model.bin"]
         assert "hint" not in notes["app/"]
+
+
+@run
+async def test_the_layer_details_group_the_thousands_of_a_layer_s_changes(tmp_path):
+    """The details pane counts a layer's changes as the rest of the app does: `A 1,200 added`."""
+    spec = ImageSpec([Layer([F(f"f{i}", b"x") for i in range(1200)])])
+    app = LayerscopeApp(str(write_docker_archive(spec, tmp_path / "many.tar")), animate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        text = str(app.query_one("#details-body").render())
+        assert "A 1,200 added" in text and "M 0 modified" in text

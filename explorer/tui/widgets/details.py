@@ -70,7 +70,7 @@ class LayerDetails(VerticalScroll, can_focus=False):
         counts = [
             Content.assemble(
                 (MARKS[kind], f"bold {STATE_COLOURS[kind]}"),
-                f" {layer.change_counts.get(kind, 0)} ",
+                f" {layer.change_counts.get(kind, 0):,} ",
                 (STATE_NAMES[kind].replace(" ", "-"), "$text-muted"),
             )
             for kind in CHANGE_KINDS
