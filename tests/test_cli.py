@@ -156,6 +156,16 @@ def test_human_report(image_path):
     assert "dive figures" in run("report", str(image_path), "--dive").stdout.decode()
 
 
+def test_piped_text_ends_each_line_where_its_text_does(image_path):
+    """Piped, `report` and `diff` lines carry no spaces padded to a width no terminal has."""
+    for args in (("report", str(image_path)), ("diff", str(image_path), str(image_path))):
+        proc = run(*args)
+        assert proc.returncode == 0
+        lines = proc.stdout.decode().splitlines()
+        assert len(lines) > 3
+        assert [line for line in lines if line.endswith(" ")] == []
+
+
 def test_json_report_schema(image_path):
     data = report_json(image_path)
     assert set(data) == REPORT_KEYS

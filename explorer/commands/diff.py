@@ -64,11 +64,10 @@ def run(argv: Sequence[str]) -> int:
 
                 sys.stdout.write(dumps_indented(data) + "\n")
             else:
-                from rich.console import Console
-
                 from ..present.compare_text import render_diff
+                from .printing import print_text
 
-                render_diff(data, Console())
+                print_text(lambda console: render_diff(data, console))
             sys.stdout.flush()
         finally:
             gc.freeze()

@@ -89,11 +89,10 @@ def _print(args: argparse.Namespace, result: bytes) -> None:
 
 def _render(data: dict) -> None:
     """The report as text."""
-    from rich.console import Console
-
     from ..present.report_text import render_report
+    from .printing import print_text
 
-    # Piped to a file, no terminal width applies: wide enough that no path is split.
+    # Piped, no terminal's width applies: wide enough that no path is split.
     longest = max((len(item["path"]) for item in data["waste"]), default=0)
-    render_report(data, Console() if sys.stdout.isatty() else Console(width=max(100, longest + 60)))
+    print_text(lambda console: render_report(data, console), max(100, longest + 60))
     sys.stdout.flush()
